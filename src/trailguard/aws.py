@@ -1,0 +1,110 @@
+"""The one place AWS clients are made: retry mode, endpoint override, region, credentials.
+
+Lambda handlers, the CLI and the local cloud all get clients here, so every call uses botocore's
+standard retry mode and the same endpoint rules. The local cloud's Lambda runner executes handlers
+in-process: it cannot change ``os.environ`` per invocation, so it binds the function's environment
+(its variables plus the role's credentials) with :func:`using_environ`, and clients made inside read
+that mapping instead of the process environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any
+
+DEFAULT_REGION = "us-east-1"
+RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
+
+_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("trailguard_environ", default=None)
+
+
+def environ() -> Mapping[str, str]:
+    """The environment the current code runs with: bound by the local Lambda runner, else the process's."""
+    bound = _ENV.get()
+    return bound if bound is not None else os.environ
+
+
+@contextmanager
+def using_environ(env: Mapping[str, str]) -> Iterator[None]:
+    token = _ENV.set(dict(env))
+    try:
+        yield
+    finally:
+        _ENV.reset(token)
+
+
+def region_of_arn(arn: str | None) -> str | None:
+    """The region field of an ARN (``arn:partition:service:region:account:...``), or None."""
+    if not arn or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    return parts[3] or None if len(parts) > 3 else None
+
+
+def default_region(env: Mapping[str, str] | None = None) -> str:
+    env = environ() if env is None else env
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def client(
+    service: str,
+    region: str | None = None,
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+) -> Any:
+    """A boto3 client with standard retries; endpoint from the argument or ``AWS_ENDPOINT_URL``."""
+    env = environ()
+    region = region or default_region(env)
+    endpoint_url = endpoint_url or env.get("AWS_ENDPOINT_URL") or None
+    creds = (
+        env.get("AWS_ACCESS_KEY_ID"),
+        env.get("AWS_SECRET_ACCESS_KEY"),
+        env.get("AWS_SESSION_TOKEN"),
+    )
+    return _client(service, region, profile, endpoint_url, creds if _ENV.get() is not None else None)
+
+
+@lru_cache(maxsize=128)
+def _client(
+    service: str,
+    region: str,
+    profile: str | None,
+    endpoint_url: str | None,
+    creds: tuple[str | None, str | None, str | None] | None,
+) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    if creds is not None:
+        session = boto3.session.Session(
+            aws_access_key_id=creds[0],
+            aws_secret_access_key=creds[1],
+            aws_session_token=creds[2],
+            region_name=region,
+        )
+    else:
+        session = _session(profile, region)
+    return session.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=Config(retries=RETRY_CONFIG, user_agent_extra="trailguard"),  # type: ignore[arg-type]
+    )
+
+
+@lru_cache(maxsize=8)
+def _session(profile: str | None, region: str) -> Any:
+    import boto3
+
+    return boto3.session.Session(profile_name=profile, region_name=region)
+
+
+def clear_cache() -> None:
+    """Forget cached clients (tests that switch moto backends or credentials call this)."""
+    _client.cache_clear()
+    _session.cache_clear()
