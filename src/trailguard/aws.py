@@ -89,12 +89,8 @@ def _client(
         )
     else:
         session = _session(profile, region)
-    return session.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=Config(retries=RETRY_CONFIG, user_agent_extra="trailguard"),  # type: ignore[arg-type]
-    )
+    config = Config(retries=RETRY_CONFIG, user_agent_extra="trailguard")  # type: ignore[arg-type]
+    return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)  # type: ignore[call-overload]
 
 
 @lru_cache(maxsize=8)

@@ -33,7 +33,7 @@ TRAIL_DISABLED_FINDING = "Stealth:IAMUser/CloudTrailLoggingDisabled"
 TRAIL_DISABLED_ASFF_TYPE = "TTPs/Defense Evasion/Stealth:IAMUser-CloudTrailLoggingDisabled"
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(ValueError):  # noqa: N818 (public name other modules use)
     """An input that is not any shape trailguard understands; the message says why."""
 
 
@@ -204,9 +204,7 @@ class Record:
                 _get(self.raw, "resource", "accessKeyDetails")
             )
             return _str(details.get("UserName") or details.get("userName"))
-        return _str(ident.get("userName")) or _str(
-            _get(ident, "sessionContext", "sessionIssuer", "userName")
-        )
+        return _str(ident.get("userName")) or _str(_get(ident, "sessionContext", "sessionIssuer", "userName"))
 
     @property
     def access_key_id(self) -> str | None:
@@ -271,7 +269,7 @@ class Record:
             archived = service.get("Archived", service.get("archived"))
             return str(archived).lower() != "true"
         if self.kind == "securityhub":
-            if str(self.raw.get("RecordState", "ACTIVE")).upper() != "ACTIVE":
+            if (_str(self.raw.get("RecordState")) or "ACTIVE").upper() != "ACTIVE":
                 return False
             workflow = _str(_get(self.raw, "Workflow", "Status")) or _str(self.raw.get("WorkflowState"))
             if workflow and workflow.upper() in ("RESOLVED", "SUPPRESSED"):
@@ -319,14 +317,17 @@ def _trail_from_text(text: str | None) -> str | None:
     """``AWS CloudTrail trail arn:aws:cloudtrail:...:trail/x was disabled.`` -> the ARN (or name)."""
     if not text:
         return None
-    for token in text.replace(",", " ").split():
-        token = token.rstrip(".")
+    for word in text.replace(",", " ").split():
+        token = word.rstrip(".")
         if token.startswith("arn:") and ":trail/" in token:
             return token
+    # "AWS CloudTrail trail NAME was disabled ..." names the trail only when a word follows "trail"
+    # that is not the verb ("A CloudTrail trail was disabled." names none).
     marker = "CloudTrail trail "
     if marker in text:
         candidate = text.split(marker, 1)[1].split(" ", 1)[0].rstrip(".")
-        return candidate or None
+        if candidate and candidate.lower() not in ("was", "has", "is", "in", "of"):
+            return candidate
     return None
 
 
@@ -404,10 +405,7 @@ def iter_path(path: str | Path) -> Iterator[Record | MalformedEvent]:
         if isinstance(value, MalformedEvent):
             yield value
             continue
-        if isinstance(value, list):
-            items = value
-        else:
-            items = [value]
+        items = value if isinstance(value, list) else [value]
         for item in items:
             try:
                 yield from records_from_object(item)

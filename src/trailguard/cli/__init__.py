@@ -11,14 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# name -> module under trailguard.cli; each module defines register(subparsers) and run(args) -> int.
-COMMANDS = {
-    "classify": "classify",
-    "package": "package",
-    "deploy": "deploy",
-    "emulator": "emulator",
-    "demo": "demo",
-}
+# Modules under trailguard.cli, in help order; each defines register(subparsers) and run(args) -> int.
+COMMANDS = ("classify", "package", "deploy", "emulator", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"trailguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    for module_name in COMMANDS:
         try:
             module = importlib.import_module(f"trailguard.cli.{module_name}")
         except ModuleNotFoundError as exc:

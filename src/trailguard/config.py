@@ -1,0 +1,61 @@
+"""The handler's settings, read from the function's environment (``TRAILGUARD_*``).
+
+Read per invocation through :func:`trailguard.aws.environ`, because the local cloud's Lambda runner binds
+each function's environment with :func:`trailguard.aws.using_environ` instead of ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from trailguard import aws
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    """A comma-separated variable as a tuple: blanks dropped, order kept, duplicates removed."""
+    seen: dict[str, None] = {}
+    for raw in (value or "").split(","):
+        item = raw.strip()
+        if item:
+            seen.setdefault(item, None)
+    return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the template tells the function (``docs/internals.md``, "Function environment")."""
+
+    topic_arn: str | None = None
+    state_table: str | None = None
+    guard_role_arns: tuple[str, ...] = ()
+    rule_names: tuple[str, ...] = ()
+    function_names: tuple[str, ...] = ()
+    allowed_principal_arns: tuple[str, ...] = ()
+    protected_trails: tuple[str, ...] = ()
+    """Names or ARNs; empty means every trail in the account."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = aws.environ() if env is None else env
+        return cls(
+            topic_arn=(env.get("TRAILGUARD_TOPIC_ARN") or "").strip() or None,
+            state_table=(env.get("TRAILGUARD_STATE_TABLE") or "").strip() or None,
+            guard_role_arns=_split(env.get("TRAILGUARD_GUARD_ROLE_ARNS")),
+            rule_names=_split(env.get("TRAILGUARD_RULE_NAMES")),
+            function_names=_split(env.get("TRAILGUARD_FUNCTION_NAMES")),
+            allowed_principal_arns=_split(env.get("TRAILGUARD_ALLOWED_PRINCIPAL_ARNS")),
+            protected_trails=_split(env.get("TRAILGUARD_PROTECTED_TRAILS")),
+        )
+
+    @property
+    def topic_arns(self) -> tuple[str, ...]:
+        return (self.topic_arn,) if self.topic_arn else ()
+
+    @property
+    def account(self) -> str | None:
+        """The account the function runs in, read off the topic ARN (saves an STS call)."""
+        if not self.topic_arn or not self.topic_arn.startswith("arn:"):
+            return None
+        parts = self.topic_arn.split(":")
+        return parts[4] or None if len(parts) > 4 else None

@@ -1,0 +1,204 @@
+"""Lambda entry points, thin: parse, inventory, classify, remediate, notify; each step lives elsewhere.
+
+Rules the handlers keep:
+
+- Bad input is logged (one JSON line with the reason) and skipped, never raised: a raise would make
+  EventBridge and Lambda retry a poison event over and over.
+- A repair is never held back by the alert. If publishing fails, that is logged at once and, only after
+  every record's repair is done, :class:`~trailguard.notify.NotificationError` is raised so Lambda's
+  asynchronous retries (and then the dead-letter queue) give the alert more chances and make the
+  failure visible in the function's error metrics. Repairs are idempotent, so a retry re-checks the trail
+  (finding it "already restored") rather than repeating anything harmful.
+- Cold start stays small: boto3 is imported only when the first AWS client is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from trailguard import aws
+from trailguard.events import MalformedEvent, Record, records_from_object
+from trailguard.log import log_event, setup
+
+if TYPE_CHECKING:
+    from trailguard.config import Config
+    from trailguard.inventory import LiveInventory
+
+LOG = logging.getLogger(__name__)
+
+
+def api_call(event: Any, context: Any) -> dict[str, Any]:
+    """CloudTrail API calls (``AWS API Call via CloudTrail`` envelopes, or bare records / log files)."""
+    return handle(event, context, handler="api_call")
+
+
+def finding(event: Any, context: Any) -> dict[str, Any]:
+    """GuardDuty ``GuardDuty Finding`` and ``Security Hub Findings - Imported`` envelopes."""
+    return handle(event, context, handler="finding")
+
+
+def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
+    """Process every record of one event; returns ``{"records", "incidents", "skipped"}``."""
+    setup()
+    started = time.monotonic()
+    request_id = getattr(context, "aws_request_id", None)
+    summary: dict[str, Any] = {"records": 0, "incidents": [], "skipped": []}
+    try:
+        records = records_from_object(event)
+    except MalformedEvent as exc:
+        return _skip_all(summary, handler, request_id, str(exc))
+    except Exception as exc:  # a parser bug must not turn into a retry loop either
+        return _skip_all(
+            summary, handler, request_id, f"could not read the event ({type(exc).__name__}: {exc})"
+        )
+    summary["records"] = len(records)
+    if not records:
+        return _skip_all(summary, handler, request_id, "the event holds no records")
+
+    from trailguard.config import Config
+
+    config = Config.from_env()
+    region = aws.default_region()
+    session = _Invocation(config, region, handler)
+    failures: list[str] = []
+    for index, record in enumerate(records):
+        try:
+            incident, publish_error = session.process(record)
+        except Exception as exc:  # a bug on one record is reported; the other records still run
+            reason = f"record {index} could not be processed ({type(exc).__name__}: {exc})"
+            log_event(LOG, logging.ERROR, "handler.record-failed", handler=handler, index=index, error=reason)
+            summary["skipped"].append({"index": index, "event_id": _safe_id(record), "reason": reason})
+            continue
+        if incident is not None:
+            summary["incidents"].append(incident)
+        if publish_error:
+            failures.append(publish_error)
+    log_event(
+        LOG,
+        logging.INFO,
+        "handler.done",
+        handler=handler,
+        request_id=request_id,
+        records=summary["records"],
+        incidents=len(summary["incidents"]),
+        skipped=len(summary["skipped"]),
+        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+    if failures:
+        from trailguard.notify import NotificationError
+
+        raise NotificationError(f"{len(failures)} alert(s) not published: {'; '.join(failures)}")
+    return summary
+
+
+class _Invocation:
+    """State of one invocation: the live inventory, built on first need and never reused afterwards."""
+
+    def __init__(self, config: Config, region: str, handler: str) -> None:
+        self.config = config
+        self.region = region
+        self.handler = handler
+        self._live: LiveInventory | None = None
+
+    @property
+    def live(self) -> LiveInventory:
+        if self._live is None:
+            from trailguard.inventory import load
+
+            self._live = load(self.config, self.region)
+        return self._live
+
+    def process(self, record: Record) -> tuple[dict[str, Any] | None, str | None]:
+        """Classify one record and act on it: (incident summary or None, publish error or None)."""
+        from trailguard.notify import Incident, publish, render
+        from trailguard.policy import TECHNIQUES, Inventory, classify, technique_for_call
+        from trailguard.remediate import Context, remediate
+
+        call_technique = technique_for_call(record.event_source, record.event_name)
+        if record.kind == "cloudtrail" and call_technique is None:
+            verdict = classify(record, Inventory())  # not a technique's call: no need to ask AWS anything
+        else:
+            on_trail = record.kind != "cloudtrail" or (
+                call_technique is not None and call_technique.id.startswith("trail.")
+            )
+            inventory = self.live.inventory_for(_trail_ref(record)) if on_trail else self.live.inventory
+            verdict = classify(record, inventory)
+        log_event(
+            LOG,
+            logging.INFO,
+            "handler.verdict",
+            handler=self.handler,
+            event_id=record.event_id,
+            event_name=record.event_name,
+            verdict=verdict.verdict,
+            technique=verdict.technique,
+            resource=verdict.resource,
+            principal=verdict.principal,
+            reason=verdict.reason,
+        )
+        if verdict.verdict == "benign":
+            return None, None
+        technique = TECHNIQUES.get(verdict.technique) if verdict.technique else None
+        outcome = remediate(Context(self.live), verdict) if verdict.verdict == "tamper" else None
+        incident = Incident(
+            verdict=verdict,
+            record=record,
+            handler=self.handler,
+            handler_region=self.region,
+            account=self.config.account,
+            outcome=outcome,
+            technique_title=technique.title if technique else None,
+            mitre=technique.mitre if technique else None,
+            remediation=technique.remediation if technique else None,
+        )
+        line = incident.summary()
+        try:
+            message = render(incident)
+            line["subject"] = message.subject
+            line["message_id"] = publish(message, self.config.topic_arn)
+            line["published"] = True
+            log_event(
+                LOG, logging.INFO, "notify.published", subject=message.subject, message_id=line["message_id"]
+            )
+            return line, None
+        except Exception as exc:
+            line["published"] = False
+            error = f"{type(exc).__name__}: {exc}"
+            line["publish_error"] = error
+            log_event(
+                LOG,
+                logging.CRITICAL,
+                "notify.publish-failed",
+                topic_arn=self.config.topic_arn,
+                incident=line,
+                error=error,
+            )
+            return line, error
+
+
+def _skip_all(summary: dict[str, Any], handler: str, request_id: str | None, reason: str) -> dict[str, Any]:
+    log_event(
+        LOG, logging.WARNING, "handler.malformed-event", handler=handler, request_id=request_id, reason=reason
+    )
+    summary["skipped"].append({"index": None, "event_id": None, "reason": reason})
+    return summary
+
+
+def _trail_ref(record: Record) -> str | None:
+    """The trail a record names: the call's ``trailName`` / ``name``, or the finding's trail."""
+    if record.kind != "cloudtrail":
+        return record.finding_trail
+    for key in ("trailName", "name"):
+        value = record.request_parameters.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _safe_id(record: Record) -> str | None:
+    try:
+        return record.event_id
+    except Exception:
+        return None

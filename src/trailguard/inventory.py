@@ -1,0 +1,154 @@
+"""Builds the policy's :class:`~trailguard.policy.Inventory` from the live account and the config.
+
+The handler calls :func:`load` once per invocation (never cached across invocations: a trail created or
+deleted a minute ago must count). ``DescribeTrails`` runs in the handler's region with
+``includeShadowTrails`` so multi-region trails homed elsewhere are seen too. The same snapshot resolves
+the trail an event names, because events name trails by name or ARN (sometimes with account ids that do
+not match, and moto ignores ``trailNameList``), so resolution is done here rather than by the API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trailguard import aws
+from trailguard.config import Config
+from trailguard.log import log_event
+from trailguard.policy import Inventory
+
+LOG = logging.getLogger(__name__)
+
+
+def parse_trail_ref(ref: str) -> tuple[str, str | None]:
+    """``name`` or ``arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME`` -> (name, region or None)."""
+    if ref.startswith("arn:") and ":trail/" in ref:
+        return ref.split(":trail/", 1)[1], aws.region_of_arn(ref)
+    return ref, None
+
+
+def home_region(trail: Mapping[str, Any], default: str) -> str:
+    """Where a trail can be started and stopped: ``HomeRegion``, else its ARN's region."""
+    return str(trail.get("HomeRegion") or aws.region_of_arn(str(trail.get("TrailARN") or "")) or default)
+
+
+def _matches(trail: Mapping[str, Any], ref: str) -> bool:
+    if ref == trail.get("TrailARN"):
+        return True
+    name, region = parse_trail_ref(ref)
+    if name != trail.get("Name"):
+        return False
+    return region is None or region == home_region(trail, region)
+
+
+@dataclass(frozen=True)
+class LiveInventory:
+    """One invocation's view of the account: the trails, which are protected, and the policy inventory."""
+
+    region: str
+    trails: tuple[Mapping[str, Any], ...]
+    protected: tuple[Mapping[str, Any], ...]
+    inventory: Inventory
+    error: str | None = None
+    """Why the trails could not be listed, if they could not (the handler still classifies)."""
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    protected_refs: tuple[str, ...] = ()
+
+    def find_trail(self, ref: str, *, prefer_region: str | None = None) -> Mapping[str, Any] | None:
+        """The trail ``ref`` names: exact ARN first, then name within the ARN's region, then by name.
+
+        A bare name is ambiguous across regions; ``prefer_region`` (the event's region) and then the
+        handler's region break the tie, as CloudTrail itself resolves names in the caller's region.
+        """
+        exact = [t for t in self.trails if t.get("TrailARN") == ref]
+        if exact:
+            return exact[0]
+        found = [t for t in self.trails if _matches(t, ref)]
+        if len(found) > 1:
+            for region in (prefer_region, self.region):
+                local = [t for t in found if home_region(t, self.region) == region]
+                if local:
+                    return local[0]
+        return found[0] if found else None
+
+    def home_region(self, trail: Mapping[str, Any]) -> str:
+        return home_region(trail, self.region)
+
+    def inventory_for(self, ref: str | None) -> Inventory:
+        """The inventory to judge a call on trail ``ref`` with.
+
+        A trail the event names but DescribeTrails no longer lists was just deleted (the event proves it
+        existed). Without a baseline store it would look unprotected and the deletion would go unreported,
+        so when the configuration protects it (every trail, or it is listed by name or ARN) it is added.
+        """
+        if not ref or "trails" not in self.document or self.find_trail(ref) is not None:
+            return self.inventory
+        name, region = parse_trail_ref(ref)
+        entry: dict[str, Any] = {"Name": name}
+        if ref.startswith("arn:"):
+            entry["TrailARN"] = ref
+        if region:
+            entry["HomeRegion"] = region
+        if not is_protected(entry, self.protected_refs):
+            return self.inventory
+        document = dict(self.document)
+        document["trails"] = [*document["trails"], entry]
+        return Inventory.from_dict(document)
+
+
+def is_protected(trail: Mapping[str, Any], protected_refs: Sequence[str]) -> bool:
+    """Every trail when no filter is configured; else those named by name or ARN."""
+    return not protected_refs or any(_matches(trail, ref) for ref in protected_refs)
+
+
+def describe_trails(region: str) -> list[Mapping[str, Any]]:
+    """Every trail visible from ``region``, including multi-region trails homed in other regions."""
+    response = aws.client("cloudtrail", region).describe_trails(includeShadowTrails=True)
+    return [t for t in response.get("trailList", []) if isinstance(t, Mapping)]
+
+
+def build(config: Config, region: str, trails: Sequence[Mapping[str, Any]] | None) -> LiveInventory:
+    """The inventory for ``trails`` (None: they could not be listed, so the policy gets no trail list).
+
+    Without a trail list the policy treats every named trail as protected, which fails safe: a stopped
+    trail is still restarted when DescribeTrails itself is denied or throttled.
+    """
+    protected = [t for t in trails or () if is_protected(t, config.protected_trails)]
+    document: dict[str, Any] = {
+        "guard": {
+            "role_arns": list(config.guard_role_arns),
+            "rule_names": list(config.rule_names),
+            "function_names": list(config.function_names),
+            "topic_arns": list(config.topic_arns),
+        },
+        "allowed_principal_arns": list(config.allowed_principal_arns),
+    }
+    if config.account:
+        document["account"] = config.account
+    if trails is not None:
+        document["trails"] = [dict(t) for t in protected]
+    return LiveInventory(
+        region=region,
+        trails=tuple(trails or ()),
+        protected=tuple(protected),
+        inventory=Inventory.from_dict(document),
+        document=document,
+        protected_refs=config.protected_trails,
+    )
+
+
+def load(config: Config, region: str) -> LiveInventory:
+    """Describe the account's trails and build the inventory; a failure is logged, not raised."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        trails: list[Mapping[str, Any]] | None = describe_trails(region)
+        error = None
+    except (ClientError, BotoCoreError) as exc:
+        trails, error = None, f"DescribeTrails failed in {region}: {exc}"
+        log_event(LOG, logging.ERROR, "inventory.describe-trails-failed", region=region, error=str(exc))
+    live = build(config, region, trails)
+    return dataclasses.replace(live, error=error) if error else live

@@ -1,0 +1,245 @@
+"""What trailguard protects: the context a resource-scoped call is judged against.
+
+The file format is the one of ``detection-policy.md`` ("Inventory"). Absent keys mean "not known": with no
+``trails`` list every trail named in a CloudTrail call counts as protected (fail safe: a stopped trail is
+restarted even when the inventory could not be built), while buckets, keys and guard resources are only
+known through the inventory, so calls on them are benign without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_RETENTION_DAYS = 365
+
+Entry = Mapping[str, Any]
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    """A list of non-empty strings from whatever the file holds (a lone string counts as a list of one)."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, Sequence):
+        return tuple(str(v) for v in value if isinstance(v, (str, int)) and str(v))
+    return ()
+
+
+def _entries(value: Any) -> tuple[Entry, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return tuple(v for v in value if isinstance(v, Mapping))
+    return ()
+
+
+def arn_resource(ref: str) -> str:
+    """The resource part of an ARN (``trail/x`` of ``arn:aws:cloudtrail:r:a:trail/x``); ``ref`` otherwise."""
+    if ref.startswith("arn:"):
+        parts = ref.split(":", 5)
+        if len(parts) == 6:
+            return parts[5]
+    return ref
+
+
+def last_segment(ref: str) -> str:
+    """``x`` of ``arn:...:trail/x``, ``arn:...:rule/bus/x``, ``arn:...:topic-name``; ``ref`` when plain."""
+    resource = arn_resource(ref)
+    if ref.startswith("arn:"):
+        return resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return resource
+
+
+def key_ref(ref: str) -> tuple[str, str]:
+    """A KMS key reference as (kind, value): ("key", id) or ("alias", name), whatever form it was in."""
+    ref = ref.strip()
+    resource = arn_resource(ref)
+    if resource.startswith("key/"):
+        return "key", resource[4:]
+    if resource.startswith("alias/"):
+        return "alias", resource[6:]
+    return "key", resource
+
+
+def function_name(ref: str) -> str:
+    """``f`` of ``f``, ``f:alias``, ``123:function:f`` or ``arn:aws:lambda:r:123:function:f:1``."""
+    if ":function:" in ref:
+        ref = ref.split(":function:", 1)[1]
+    elif ref.startswith("function:"):
+        ref = ref[len("function:") :]
+    return ref.split(":", 1)[0]
+
+
+def role_identity(arn: str) -> tuple[str, str] | None:
+    """(account, role name) of a role ARN or an assumed-role session ARN, so the two forms compare equal.
+
+    Role ARNs carry a path (``role/service-role/x``) that session ARNs drop, so only the name is kept.
+    """
+    if not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    if len(parts) != 6:
+        return None
+    service, account, resource = parts[2], parts[4], parts[5]
+    if service == "iam" and resource.startswith("role/"):
+        return account, resource.rsplit("/", 1)[-1]
+    if service == "sts" and resource.startswith("assumed-role/"):
+        pieces = resource.split("/")
+        return (account, pieces[1]) if len(pieces) >= 2 and pieces[1] else None
+    return None
+
+
+def principal_matches(candidates: Sequence[str | None], listed: Sequence[str]) -> bool:
+    """True when any candidate ARN is listed, exactly or as the same role (session vs role ARN)."""
+    present = [c for c in candidates if c]
+    if not present or not listed:
+        return False
+    if any(c in listed for c in present):
+        return True
+    roles = {role_identity(arn) for arn in listed} - {None}
+    return any(role_identity(c) in roles for c in present)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """trailguard's own pipeline: its calls are benign, and tampering with it is tampering."""
+
+    role_arns: tuple[str, ...] = ()
+    rule_names: tuple[str, ...] = ()
+    function_names: tuple[str, ...] = ()
+    topic_arns: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Guard:
+        if not isinstance(data, Mapping):
+            return cls()
+        return cls(
+            role_arns=_strs(data.get("role_arns")),
+            rule_names=_strs(data.get("rule_names")),
+            function_names=_strs(data.get("function_names")),
+            topic_arns=_strs(data.get("topic_arns")),
+        )
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The protected trails, event data stores and guard resources, plus the allow-list.
+
+    ``trails`` / ``event_data_stores`` are ``None`` when not known (every one named is protected) and a
+    tuple when known (exactly those are protected). Entries are kept as the APIs return them.
+    """
+
+    account: str | None = None
+    trails: tuple[Entry, ...] | None = None
+    event_data_stores: tuple[Entry, ...] | None = None
+    guard: Guard = field(default_factory=Guard)
+    allowed_principal_arns: tuple[str, ...] = ()
+    kms_aliases: Mapping[str, str] = field(default_factory=dict)
+    """Optional extension: alias name (``alias/x`` or ``x``) -> key id or ARN, to resolve alias calls."""
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    """Optional extension: the lifecycle floor for trail buckets (detection-policy default 365)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Inventory:
+        """Read the inventory file format; unknown keys are ignored and odd types read as absent."""
+        if not isinstance(data, Mapping):
+            return cls()
+        aliases = data.get("kms_aliases")
+        retention = data.get("retention_days")
+        return cls(
+            account=str(data["account"]) if isinstance(data.get("account"), (str, int)) else None,
+            trails=_entries(data.get("trails")),
+            event_data_stores=_entries(data.get("event_data_stores")),
+            guard=Guard.from_dict(data.get("guard")),
+            allowed_principal_arns=_strs(data.get("allowed_principal_arns")),
+            kms_aliases=(
+                {key_ref(str(k))[1]: str(v) for k, v in aliases.items() if isinstance(v, str)}
+                if isinstance(aliases, Mapping)
+                else {}
+            ),
+            retention_days=(
+                retention
+                if isinstance(retention, int) and not isinstance(retention, bool) and retention > 0
+                else DEFAULT_RETENTION_DAYS
+            ),
+        )
+
+    # -- lookups ------------------------------------------------------------------------------------
+    def trail(self, ref: str) -> Entry | None:
+        """The protected trail ``ref`` names (name or ARN). ARN first, then by name: real records carry
+        ARNs whose account ids do not match the inventory's."""
+        trails = self.trails or ()
+        for trail in trails:
+            if ref == trail.get("TrailARN"):
+                return trail
+        name = last_segment(ref) if ref.startswith("arn:") else ref
+        for trail in trails:
+            if name and name == trail.get("Name"):
+                return trail
+        return None
+
+    def trails_for_bucket(self, bucket: str) -> tuple[Entry, ...]:
+        """The protected trails whose logs go to ``bucket``."""
+        return tuple(t for t in self.trails or () if bucket and t.get("S3BucketName") == bucket)
+
+    def trails_for_key(self, ref: str) -> tuple[Entry, ...]:
+        """The protected trails encrypted with the key ``ref`` names (id, key ARN, alias or alias ARN)."""
+        kind, value = key_ref(ref)
+        wanted = {(kind, value)}
+        if kind == "alias" and value in self.kms_aliases:
+            wanted.add(key_ref(self.kms_aliases[value]))
+        if kind == "key":
+            wanted.update(
+                ("alias", alias)
+                for alias, target in self.kms_aliases.items()
+                if key_ref(target) == ("key", value)
+            )
+        found = []
+        for trail in self.trails or ():
+            key = trail.get("KmsKeyId")
+            if isinstance(key, str) and key and key_ref(key) in wanted:
+                found.append(trail)
+        return tuple(found)
+
+    def store(self, ref: str) -> Entry | None:
+        """The protected event data store ``ref`` names (ARN, id or name)."""
+        ident = last_segment(ref)
+        for store in self.event_data_stores or ():
+            arn = str(store.get("EventDataStoreArn") or "")
+            if ref == arn or (arn and ident == last_segment(arn)) or ref == store.get("Name"):
+                return store
+        return None
+
+    @property
+    def knows_trails(self) -> bool:
+        return self.trails is not None
+
+    @property
+    def knows_stores(self) -> bool:
+        return self.event_data_stores is not None
+
+    def is_guard_principal(self, *arns: str | None) -> bool:
+        return principal_matches(arns, self.guard.role_arns)
+
+    def is_allowed_principal(self, *arns: str | None) -> bool:
+        return principal_matches(arns, self.allowed_principal_arns)
+
+    def guard_rule(self, ref: str) -> str | None:
+        name = last_segment(ref)
+        return name if name in self.guard.rule_names else None
+
+    def guard_function(self, ref: str) -> str | None:
+        """The guard function ``ref`` names: a name, an ARN or partial ARN, possibly with a qualifier."""
+        name = function_name(ref)
+        for listed in self.guard.function_names:
+            if name and name == function_name(listed):
+                return listed
+        return None
+
+    def guard_topic(self, ref: str) -> str | None:
+        """The guard topic ``ref`` names: its ARN, its name, or one of its subscription ARNs."""
+        for arn in self.guard.topic_arns:
+            if ref == arn or ref.startswith(arn + ":") or ref == last_segment(arn):
+                return arn
+        return None

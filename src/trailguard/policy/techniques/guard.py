@@ -1,0 +1,181 @@
+"""trailguard's own pipeline: its rules, functions and topic, and the second detection path
+(GuardDuty, Security Hub). Blinding the guard is tampering even though no trail changes."""
+
+from __future__ import annotations
+
+from trailguard.events import Record
+from trailguard.policy.inventory import Inventory
+from trailguard.policy.technique import Match, Technique, as_bool, as_int, param, unnamed
+from trailguard.policy.techniques._common import TOOLS_MITRE
+
+_VERBS = {
+    "DisableRule": "disables",
+    "DeleteRule": "deletes",
+    "RemoveTargets": "removes targets from",
+    "PutRule": "overwrites",
+    "DeleteFunction": "deletes",
+    "PutFunctionConcurrency": "throttles to zero concurrency",
+    "UpdateFunctionCode": "replaces the code of",
+    "UpdateFunctionConfiguration": "reconfigures",
+    "RemovePermission": "removes a permission from",
+    "DeleteTopic": "deletes",
+    "Unsubscribe": "removes a subscription from",
+    "SetTopicAttributes": "changes the attributes of",
+}
+
+
+def _verb(record: Record) -> str:
+    from trailguard.policy.techniques import base_event_name
+
+    return _VERBS.get(base_event_name(record.event_name or ""), "changes")
+
+
+def _rule(record: Record, inventory: Inventory) -> Match:
+    ref = param(record, "name", "rule", "Name", "Rule")
+    if ref is None:
+        return unnamed("EventBridge rule")
+    if not inventory.guard.rule_names:
+        return Match.harmless(ref, f"no inventory names trailguard's rules, so rule {ref} is not known")
+    name = inventory.guard_rule(ref)
+    if name is None:
+        return Match.harmless(ref, f"rule {ref} is not one of trailguard's rules")
+    return Match.tamper(name, f"{_verb(record)} trailguard's EventBridge rule {name}")
+
+
+def _function(record: Record, inventory: Inventory) -> Match:
+    ref = param(record, "functionName", "FunctionName")
+    if ref is None:
+        return unnamed("Lambda function")
+    if not inventory.guard.function_names:
+        return Match.harmless(
+            ref, f"no inventory names trailguard's functions, so function {ref} is not known"
+        )
+    name = inventory.guard_function(ref)
+    if name is None:
+        return Match.harmless(ref, f"function {ref} is not one of trailguard's functions")
+    if record.event_name and record.event_name.startswith("PutFunctionConcurrency"):
+        params = record.request_parameters
+        limit = as_int(params.get("reservedConcurrentExecutions", params.get("ReservedConcurrentExecutions")))
+        if limit is None and not record.failed:
+            return Match.harmless(name, f"the concurrency set on trailguard's function {name} is not shown")
+        if limit is not None and limit != 0:
+            return Match.harmless(name, f"trailguard's function {name} keeps {limit} reserved executions")
+    return Match.tamper(name, f"{_verb(record)} trailguard's Lambda function {name}")
+
+
+def _topic(record: Record, inventory: Inventory) -> Match:
+    ref = param(record, "topicArn", "TopicArn", "subscriptionArn", "SubscriptionArn")
+    if ref is None:
+        return unnamed("SNS topic")
+    if not inventory.guard.topic_arns:
+        return Match.harmless(ref, f"no inventory names trailguard's topics, so topic {ref} is not known")
+    arn = inventory.guard_topic(ref)
+    if arn is None:
+        return Match.harmless(ref, f"topic {ref} is not trailguard's alert topic")
+    return Match.tamper(arn, f"{_verb(record)} trailguard's alert topic {arn}")
+
+
+def _detector(record: Record, inventory: Inventory) -> Match:
+    name = record.event_name or ""
+    if name == "DisableSecurityHub":
+        account = record.account_id
+        return Match.tamper(
+            account, "disables Security Hub, blinding the finding path that backs up trailguard"
+        )
+    detector = param(record, "detectorId", "DetectorId")
+    if name == "UpdateDetector":
+        enable = as_bool(record.request_parameters.get("enable", record.request_parameters.get("Enable")))
+        if enable is not False and not (enable is None and record.failed):
+            return Match.harmless(detector, f"GuardDuty detector {detector or '(unnamed)'} stays enabled")
+        return Match.tamper(
+            detector, f"disables GuardDuty detector {detector or '(unnamed)'}, blinding the finding path"
+        )
+    return Match.tamper(
+        detector, f"deletes GuardDuty detector {detector or '(unnamed)'}, blinding the finding path"
+    )
+
+
+RULE = Technique(
+    id="guard.rule",
+    title="trailguard EventBridge rule disabled or changed",
+    mitre=TOOLS_MITRE,
+    event_source="events.amazonaws.com",
+    event_names=frozenset({"DisableRule", "DeleteRule", "RemoveTargets", "PutRule"}),
+    condition=_rule,
+    remediation="guard.restore_rule",
+    permissions=(
+        "events:EnableRule",
+        "events:PutRule",
+        "events:PutTargets",
+        "events:DescribeRule",
+        "events:ListTargetsByRule",
+    ),
+    verification="DescribeRule shows State ENABLED and ListTargetsByRule lists the baseline targets.",
+)
+
+FUNCTION = Technique(
+    id="guard.function",
+    title="trailguard Lambda function deleted, throttled or changed",
+    mitre=TOOLS_MITRE,
+    event_source="lambda.amazonaws.com",
+    event_names=frozenset(
+        {
+            "DeleteFunction",
+            "PutFunctionConcurrency",
+            "UpdateFunctionCode",
+            "UpdateFunctionConfiguration",
+            "RemovePermission",
+        }
+    ),
+    condition=_function,
+    remediation="guard.restore_function",
+    permissions=(
+        "lambda:DeleteFunctionConcurrency",
+        "lambda:GetFunctionConcurrency",
+        "lambda:AddPermission",
+        "lambda:GetPolicy",
+        "lambda:GetFunction",
+    ),
+    verification="The alert is delivered; what cannot be restored in place is escalated by the other one.",
+)
+
+TOPIC = Technique(
+    id="guard.topic",
+    title="trailguard alert topic deleted or changed",
+    mitre=TOOLS_MITRE,
+    event_source="sns.amazonaws.com",
+    event_names=frozenset({"DeleteTopic", "Unsubscribe", "SetTopicAttributes", "RemovePermission"}),
+    condition=_topic,
+    remediation="guard.restore_topic",
+    permissions=(
+        "sns:CreateTopic",
+        "sns:Subscribe",
+        "sns:SetTopicAttributes",
+        "sns:GetTopicAttributes",
+        "sns:AddPermission",
+        "securityhub:BatchImportFindings",
+    ),
+    verification="The alert is delivered; if it cannot be, the incident is recorded in Security Hub.",
+)
+
+DETECTOR = Technique(
+    id="guard.detector",
+    title="GuardDuty detector or Security Hub disabled",
+    mitre=TOOLS_MITRE,
+    event_source="guardduty.amazonaws.com",
+    event_names=frozenset({"DeleteDetector", "UpdateDetector"}),
+    extra_events=frozenset({("securityhub.amazonaws.com", "DisableSecurityHub")}),
+    condition=_detector,
+    remediation="guard.enable_detector",
+    permissions=(
+        "guardduty:CreateDetector",
+        "guardduty:UpdateDetector",
+        "guardduty:GetDetector",
+        "guardduty:ListDetectors",
+        "securityhub:EnableSecurityHub",
+        "securityhub:DescribeHub",
+    ),
+    verification="GetDetector reports Status ENABLED and DescribeHub answers.",
+)
+
+TECHNIQUES = (RULE, FUNCTION, TOPIC, DETECTOR)

@@ -1,0 +1,63 @@
+"""The trail's KMS key: disabling it or scheduling its deletion stops log delivery."""
+
+from __future__ import annotations
+
+from trailguard.events import Record
+from trailguard.policy.inventory import Inventory
+from trailguard.policy.technique import Match, Technique, param, resource_arn, unnamed
+from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory
+
+KMS = "kms.amazonaws.com"
+
+
+def _trail_key(record: Record, inventory: Inventory, action: str) -> Match:
+    ref = param(record, "keyId", "KeyId") or resource_arn(record, "AWS::KMS::Key")
+    if ref is None:
+        return unnamed("KMS key")
+    if not inventory.knows_trails:
+        return no_inventory("KMS key", ref)
+    trails = inventory.trails_for_key(ref)
+    if not trails:
+        return Match.harmless(ref, f"KMS key {ref} encrypts none of the protected trails")
+    names = ", ".join(str(t.get("Name") or t.get("TrailARN")) for t in trails)
+    resource = str(trails[0].get("KmsKeyId") or ref)
+    return Match.tamper(resource, f"{action} KMS key {ref}, which encrypts trail {names}")
+
+
+def _disable(record: Record, inventory: Inventory) -> Match:
+    return _trail_key(record, inventory, "disables")
+
+
+def _schedule_deletion(record: Record, inventory: Inventory) -> Match:
+    days = record.request_parameters.get("pendingWindowInDays")
+    when = (
+        f"schedules the deletion in {days} days of" if isinstance(days, int) else "schedules the deletion of"
+    )
+    return _trail_key(record, inventory, when)
+
+
+DISABLE = Technique(
+    id="key.disable",
+    title="Trail KMS key disabled",
+    mitre=TAMPER_MITRE,
+    event_source=KMS,
+    event_names=frozenset({"DisableKey"}),
+    condition=_disable,
+    remediation="key.enable",
+    permissions=("kms:EnableKey", "kms:DescribeKey"),
+    verification="DescribeKey reports KeyState Enabled.",
+)
+
+SCHEDULE_DELETION = Technique(
+    id="key.schedule-deletion",
+    title="Trail KMS key scheduled for deletion",
+    mitre=TAMPER_MITRE,
+    event_source=KMS,
+    event_names=frozenset({"ScheduleKeyDeletion"}),
+    condition=_schedule_deletion,
+    remediation="key.cancel_deletion",
+    permissions=("kms:CancelKeyDeletion", "kms:EnableKey", "kms:DescribeKey"),
+    verification="DescribeKey reports KeyState Enabled after the deletion is cancelled.",
+)
+
+TECHNIQUES = (DISABLE, SCHEDULE_DELETION)

@@ -1,0 +1,65 @@
+"""CloudTrail Lake: stopping ingestion into, or deleting, a protected event data store."""
+
+from __future__ import annotations
+
+from trailguard.events import Record
+from trailguard.policy.inventory import Inventory
+from trailguard.policy.technique import Match, Technique, param, unnamed
+from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE
+
+
+def _store(record: Record, inventory: Inventory) -> tuple[str, str] | Match:
+    """(reference as the call gives it, resource to report) for a protected store, else the Match."""
+    ref = param(record, "eventDataStore", "EventDataStore", "eventDataStoreArn")
+    if ref is None:
+        return unnamed("event data store")
+    if not inventory.knows_stores:
+        return ref, ref
+    store = inventory.store(ref)
+    if store is None:
+        return Match.harmless(ref, f"event data store {ref} is not one trailguard protects")
+    arn = store.get("EventDataStoreArn")
+    return ref, arn if isinstance(arn, str) and arn else ref
+
+
+def _stop_ingestion(record: Record, inventory: Inventory) -> Match:
+    found = _store(record, inventory)
+    if isinstance(found, Match):
+        return found
+    ref, resource = found
+    return Match.tamper(resource, f"stops ingestion into protected event data store {ref}")
+
+
+def _delete_store(record: Record, inventory: Inventory) -> Match:
+    found = _store(record, inventory)
+    if isinstance(found, Match):
+        return found
+    ref, resource = found
+    return Match.tamper(resource, f"deletes protected event data store {ref}")
+
+
+STOP_INGESTION = Technique(
+    id="lake.stop-ingestion",
+    title="CloudTrail Lake ingestion stopped",
+    mitre=TAMPER_MITRE,
+    event_source=CLOUDTRAIL,
+    event_names=frozenset({"StopEventDataStoreIngestion"}),
+    condition=_stop_ingestion,
+    remediation="lake.start_ingestion",
+    permissions=("cloudtrail:StartEventDataStoreIngestion", "cloudtrail:GetEventDataStore"),
+    verification="GetEventDataStore reports the store's Status as ENABLED.",
+)
+
+DELETE = Technique(
+    id="lake.delete",
+    title="CloudTrail Lake event data store deleted",
+    mitre=TAMPER_MITRE,
+    event_source=CLOUDTRAIL,
+    event_names=frozenset({"DeleteEventDataStore"}),
+    condition=_delete_store,
+    remediation="lake.restore",
+    permissions=("cloudtrail:RestoreEventDataStore", "cloudtrail:GetEventDataStore"),
+    verification="GetEventDataStore reports the store's Status as ENABLED again (within the 7-day window).",
+)
+
+TECHNIQUES = (STOP_INGESTION, DELETE)

@@ -1,0 +1,31 @@
+"""Leaving the organization takes the account out of the organization trail; nothing can undo it."""
+
+from __future__ import annotations
+
+from trailguard.events import Record
+from trailguard.policy.inventory import Inventory
+from trailguard.policy.technique import Match, Technique
+from trailguard.policy.techniques._common import TAMPER_MITRE
+
+
+def _leave(record: Record, inventory: Inventory) -> Match:
+    account = record.account_id or inventory.account
+    who = f"account {account}" if account else "the account"
+    return Match.tamper(
+        account, f"takes {who} (and its logging by the organization trail) out of its organization"
+    )
+
+
+LEAVE = Technique(
+    id="org.leave",
+    title="Account left the organization",
+    mitre=TAMPER_MITRE,
+    event_source="organizations.amazonaws.com",
+    event_names=frozenset({"LeaveOrganization"}),
+    condition=_leave,
+    remediation="notify.only",
+    permissions=(),
+    verification="The alert is delivered to the security contact.",
+)
+
+TECHNIQUES = (LEAVE,)

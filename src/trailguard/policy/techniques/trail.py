@@ -1,0 +1,290 @@
+"""Techniques on the trail itself: stop it, delete it, repoint or weaken it, blind its selectors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from trailguard.events import Record
+from trailguard.policy.inventory import Entry, Inventory, key_ref
+from trailguard.policy.technique import Match, Technique, as_bool
+from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE, trail_target
+
+
+def _stop_logging(record: Record, inventory: Inventory) -> Match:
+    target = trail_target(record, inventory, "name")
+    if isinstance(target, Match):
+        return target
+    return Match.tamper(target.resource, f"stops logging on protected trail {target.ref}")
+
+
+def _delete_trail(record: Record, inventory: Inventory) -> Match:
+    target = trail_target(record, inventory, "name")
+    if isinstance(target, Match):
+        return target
+    return Match.tamper(target.resource, f"deletes protected trail {target.ref}")
+
+
+# -- UpdateTrail ---------------------------------------------------------------------------------------
+
+# request parameter -> DescribeTrails field, for the properties whose value is a string reference
+_STRING_PROPS = {
+    "s3BucketName": "S3BucketName",
+    "s3KeyPrefix": "S3KeyPrefix",
+    "kmsKeyId": "KmsKeyId",
+    "cloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn",
+    "cloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
+}
+# request parameter -> DescribeTrails field, for the properties where False is the weaker value
+_BOOL_PROPS = {
+    "isMultiRegionTrail": "IsMultiRegionTrail",
+    "includeGlobalServiceEvents": "IncludeGlobalServiceEvents",
+    "enableLogFileValidation": "LogFileValidationEnabled",
+    "isOrganizationTrail": "IsOrganizationTrail",
+}
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _same(prop: str, new: str, old: str) -> bool:
+    if prop == "kmsKeyId" and new and old:
+        return key_ref(new) == key_ref(old) or key_ref(new)[1] == key_ref(old)[1]
+    if prop == "s3KeyPrefix":
+        return new.strip("/") == old.strip("/")
+    return new == old
+
+
+def _degradations(params: Mapping[str, Any], baseline: Entry | None) -> list[str]:
+    """What the update weakens: against the baseline when there is one, else any weakening value."""
+    found: list[str] = []
+    for prop, field in _STRING_PROPS.items():
+        if prop not in params or (params[prop] is not None and not isinstance(params[prop], str)):
+            continue
+        new = _text(params[prop])
+        if baseline is None:
+            continue  # a reference cannot be told weaker without the value it replaced
+        old = _text(baseline.get(field))
+        if _same(prop, new, old):
+            continue
+        if not new:
+            found.append(f"{prop} removed")
+        else:
+            found.append(f"{prop} changed from {old or 'none'} to {new}")
+    for prop, field in _BOOL_PROPS.items():
+        if as_bool(params.get(prop)) is not False:
+            continue
+        if baseline is not None and as_bool(baseline.get(field)) is not True:
+            continue  # already off in the baseline: no change
+        found.append(f"{prop} set to false")
+    return found
+
+
+def _update_trail(record: Record, inventory: Inventory) -> Match:
+    target = trail_target(record, inventory, "name")
+    if isinstance(target, Match):
+        return target
+    params = record.request_parameters
+    if not any(p in params for p in (*_STRING_PROPS, *_BOOL_PROPS)):
+        if record.failed:
+            return Match.unknown(target.resource, f"does not show what it changes on trail {target.ref}")
+        return Match.harmless(
+            target.resource, f"the update of trail {target.ref} changes no protected property"
+        )
+    found = _degradations(params, target.baseline)
+    if found:
+        return Match.tamper(target.resource, f"weakens trail {target.ref}: {', '.join(found)}")
+    if target.baseline is None:
+        return Match.harmless(
+            target.resource,
+            f"the update of trail {target.ref} weakens nothing that can be told without a baseline",
+        )
+    return Match.harmless(target.resource, f"the update of trail {target.ref} keeps its baseline")
+
+
+# -- PutEventSelectors ---------------------------------------------------------------------------------
+
+
+def _basic_coverage(selectors: Sequence[Any]) -> tuple[bool, bool]:
+    """(reads covered, writes covered) by classic event selectors, for every management event source."""
+    reads = writes = False
+    for selector in selectors:
+        if not isinstance(selector, Mapping):
+            continue
+        if as_bool(selector.get("includeManagementEvents", selector.get("IncludeManagementEvents"))) is False:
+            continue
+        excluded = selector.get(
+            "excludeManagementEventSources", selector.get("ExcludeManagementEventSources")
+        )
+        if isinstance(excluded, list) and excluded:
+            continue
+        rw = selector.get("readWriteType", selector.get("ReadWriteType")) or "All"
+        reads = reads or rw in ("All", "ReadOnly")
+        writes = writes or rw in ("All", "WriteOnly")
+    return reads, writes
+
+
+def _field_selectors(selector: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    fields = selector.get("fieldSelectors", selector.get("FieldSelectors"))
+    return [f for f in fields if isinstance(f, Mapping)] if isinstance(fields, list) else []
+
+
+def _values(field: Mapping[str, Any], op: str) -> list[str]:
+    value = field.get(op, field.get(op[:1].upper() + op[1:]))
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _advanced_coverage(selectors: Sequence[Any]) -> tuple[bool, bool]:
+    """(reads, writes) covered by advanced selectors: a selector counts only if it selects management
+    events with nothing narrowing them but ``readOnly``."""
+    reads = writes = False
+    for selector in selectors:
+        if not isinstance(selector, Mapping):
+            continue
+        management = False
+        narrowed = False
+        selects_read = selects_write = True
+        for field in _field_selectors(selector):
+            name = field.get("field", field.get("Field"))
+            if name == "eventCategory":
+                ops = {
+                    op
+                    for op in (
+                        "equals",
+                        "notEquals",
+                        "startsWith",
+                        "notStartsWith",
+                        "endsWith",
+                        "notEndsWith",
+                    )
+                    if _values(field, op)
+                }
+                if ops == {"equals"} and "Management" in _values(field, "equals"):
+                    management = True
+                else:
+                    narrowed = True
+            elif name == "readOnly":
+                equals = [v.lower() for v in _values(field, "equals")]
+                not_equals = [v.lower() for v in _values(field, "notEquals")]
+                selects_read = ("true" in equals or not equals) and "true" not in not_equals
+                selects_write = ("false" in equals or not equals) and "false" not in not_equals
+            else:
+                narrowed = True
+        if management and not narrowed:
+            reads = reads or selects_read
+            writes = writes or selects_write
+    return reads, writes
+
+
+def management_coverage(params: Mapping[str, Any]) -> tuple[bool, bool] | None:
+    """(reads, writes) covered by the selectors of a PutEventSelectors call or a GetEventSelectors
+    answer; None when it holds no selectors at all."""
+    advanced = params.get("advancedEventSelectors", params.get("AdvancedEventSelectors"))
+    basic = params.get("eventSelectors", params.get("EventSelectors"))
+    if isinstance(advanced, list) and advanced:
+        return _advanced_coverage(advanced)
+    if isinstance(basic, list):
+        return _basic_coverage(basic)
+    return None
+
+
+def _describe_loss(ref: str, reads: bool, writes: bool) -> str:
+    if not reads and not writes:
+        return f"leaves trail {ref} logging no management events"
+    lost = "write" if not writes else "read"
+    return f"leaves trail {ref} without {lost} management events from every source"
+
+
+def _put_event_selectors(record: Record, inventory: Inventory) -> Match:
+    target = trail_target(record, inventory, "trailName", "name")
+    if isinstance(target, Match):
+        return target
+    coverage = management_coverage(record.request_parameters)
+    if coverage is None:
+        if record.failed:
+            return Match.unknown(
+                target.resource, f"does not show the selectors it puts on trail {target.ref}"
+            )
+        return Match.harmless(target.resource, f"the call carries no event selectors for trail {target.ref}")
+    reads, writes = coverage
+    if reads and writes:
+        return Match.harmless(target.resource, f"trail {target.ref} still logs all management events")
+    if target.baseline is not None:
+        before = management_coverage(target.baseline)
+        if (
+            before is not None
+            and not (before[0] and before[1])
+            and reads >= before[0]
+            and writes >= before[1]
+        ):
+            return Match.harmless(
+                target.resource,
+                f"trail {target.ref} did not log all management events in its baseline either",
+            )
+    return Match.tamper(target.resource, _describe_loss(target.ref, reads, writes))
+
+
+_RECREATE_PERMISSIONS = (
+    "cloudtrail:CreateTrail",
+    "cloudtrail:AddTags",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:PutInsightSelectors",
+    "cloudtrail:StartLogging",
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:GetEventSelectors",
+    "cloudtrail:GetInsightSelectors",
+    "cloudtrail:ListTags",
+    "iam:PassRole",
+)
+
+STOP_LOGGING = Technique(
+    id="trail.stop-logging",
+    title="CloudTrail logging stopped",
+    mitre=TAMPER_MITRE,
+    event_source=CLOUDTRAIL,
+    event_names=frozenset({"StopLogging"}),
+    condition=_stop_logging,
+    remediation="trail.start_logging",
+    permissions=("cloudtrail:StartLogging", "cloudtrail:GetTrailStatus"),
+    verification="GetTrailStatus in the trail's home region reports IsLogging true.",
+)
+
+DELETE = Technique(
+    id="trail.delete",
+    title="CloudTrail trail deleted",
+    mitre=TAMPER_MITRE,
+    event_source=CLOUDTRAIL,
+    event_names=frozenset({"DeleteTrail"}),
+    condition=_delete_trail,
+    remediation="trail.recreate",
+    permissions=_RECREATE_PERMISSIONS,
+    verification="DescribeTrails equals the baseline snapshot and GetTrailStatus reports IsLogging.",
+)
+
+UPDATE_DEGRADE = Technique(
+    id="trail.update-degrade",
+    title="CloudTrail trail weakened or redirected",
+    mitre=TAMPER_MITRE,
+    event_source=CLOUDTRAIL,
+    event_names=frozenset({"UpdateTrail"}),
+    condition=_update_trail,
+    remediation="trail.restore_configuration",
+    permissions=("cloudtrail:UpdateTrail", "cloudtrail:DescribeTrails", "iam:PassRole"),
+    verification="DescribeTrails shows the trail's properties equal to its baseline.",
+)
+
+SELECTORS_DEGRADE = Technique(
+    id="trail.selectors-degrade",
+    title="CloudTrail event selectors drop management events",
+    mitre=TAMPER_MITRE,
+    event_source=CLOUDTRAIL,
+    event_names=frozenset({"PutEventSelectors"}),
+    condition=_put_event_selectors,
+    remediation="trail.restore_event_selectors",
+    permissions=("cloudtrail:PutEventSelectors", "cloudtrail:GetEventSelectors"),
+    verification="GetEventSelectors returns the baseline selectors.",
+)
+
+TECHNIQUES = (STOP_LOGGING, DELETE, UPDATE_DEGRADE, SELECTORS_DEGRADE)

@@ -1,0 +1,210 @@
+"""Remediation: one small idempotent action per technique family, each acting and then verifying.
+
+An action is a function ``(ctx, verdict) -> Outcome`` registered under the name a technique gives in
+``Technique.remediation``, together with the IAM actions it calls (a test checks them against the
+technique's ``permissions``, which the template grants). :func:`remediate` never raises: an action that
+is not written yet, a refused AWS call or a bug all come back as an :class:`Outcome` that says so, so the
+message escalates it instead of the handler swallowing it or crash-looping.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from trailguard import aws
+from trailguard.log import log_event
+
+if TYPE_CHECKING:
+    from trailguard.inventory import LiveInventory
+    from trailguard.policy import Verdict
+
+LOG = logging.getLogger(__name__)
+
+Status = Literal["remediated", "already-restored", "failed", "not-implemented", "notify-only"]
+NOTIFY_ONLY = "notify.only"
+VERIFY_ATTEMPTS = 3
+"""GetTrailStatus-style checks after a repair: CloudTrail usually reflects StartLogging at once."""
+VERIFY_DELAY = 1.0
+
+
+@dataclass
+class Call:
+    """One AWS call made by an action: what, where, with which (summarised) parameters, and the result."""
+
+    service: str
+    operation: str
+    region: str
+    params: dict[str, str]
+    error: str | None = None
+    result: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "operation": self.operation,
+            "region": self.region,
+            "params": dict(self.params),
+            "result": self.result,
+            "error": self.error,
+        }
+
+    def describe(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        end = f"FAILED: {self.error}" if self.error else (self.result or "ok")
+        return f"{self.service}:{self.operation} in {self.region} ({params}) -> {end}"
+
+
+@dataclass
+class Outcome:
+    """What an action did: the calls, whether the repair was verified, and every error."""
+
+    action: str
+    resource: str | None = None
+    status: Status = "failed"
+    summary: str = ""
+    verified: bool | None = None
+    calls: list[Call] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing for a person to repair by hand."""
+        return self.status in ("remediated", "already-restored")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "resource": self.resource,
+            "status": self.status,
+            "summary": self.summary,
+            "verified": self.verified,
+            "calls": [c.to_dict() for c in self.calls],
+            "errors": list(self.errors),
+        }
+
+    def call(self, service: str, region: str, operation: str, **params: Any) -> Any:
+        """Make one AWS call through :func:`trailguard.aws.client`, recording it (and its error, if any)."""
+        record = Call(service, operation, region, {k: _summary(v) for k, v in params.items()})
+        self.calls.append(record)
+        method = getattr(aws.client(service, region), _snake(operation))
+        try:
+            return method(**params)
+        except Exception as exc:
+            record.error = _error_text(exc)
+            raise
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an action may use: the invocation's live inventory and how patiently to verify."""
+
+    live: LiveInventory
+    verify_attempts: int = field(default_factory=lambda: VERIFY_ATTEMPTS)
+    verify_delay: float = field(default_factory=lambda: VERIFY_DELAY)
+    sleep: Callable[[float], None] = field(default_factory=lambda: time.sleep)
+
+    @property
+    def region(self) -> str:
+        return self.live.region
+
+
+Remediation = Callable[[Context, "Verdict"], Outcome]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    function: Remediation
+    permissions: frozenset[str]
+
+
+ACTIONS: dict[str, Action] = {}
+
+
+def action(name: str, *, permissions: frozenset[str]) -> Callable[[Remediation], Remediation]:
+    """Register ``function`` as the action ``name`` (a ``Technique.remediation``) using ``permissions``."""
+
+    def register(function: Remediation) -> Remediation:
+        if name in ACTIONS:
+            raise ValueError(f"remediation {name} registered twice")
+        ACTIONS[name] = Action(name, function, frozenset(permissions))
+        return function
+
+    return register
+
+
+def remediate(ctx: Context, verdict: Verdict) -> Outcome:
+    """Run the technique's action for a tamper verdict. Never raises: failures come back in the Outcome."""
+    from trailguard.policy import TECHNIQUES
+
+    technique = TECHNIQUES.get(verdict.technique) if verdict.technique else None
+    name = technique.remediation if technique is not None else "unknown"
+    if name == NOTIFY_ONLY:
+        return Outcome(
+            name,
+            verdict.resource,
+            "notify-only",
+            "trailguard cannot undo this; it is reported so a person can act",
+        )
+    registered = ACTIONS.get(name)
+    if registered is None:
+        what = technique.title if technique is not None else str(verdict.technique)
+        return Outcome(
+            name,
+            verdict.resource,
+            "not-implemented",
+            f"not repaired automatically yet: {what} ({name} is planned, not built)",
+        )
+    try:
+        outcome = registered.function(ctx, verdict)
+    except Exception as exc:  # a refused call or a bug: report it loudly, never lose the incident
+        outcome = Outcome(name, verdict.resource, "failed", f"{name} failed: {_error_text(exc)}")
+        outcome.errors.append(_error_text(exc))
+        log_event(LOG, logging.ERROR, "remediate.exception", action=name, error=_error_text(exc))
+    log_event(
+        LOG,
+        logging.INFO if outcome.ok else logging.ERROR,
+        "remediate.outcome",
+        technique=verdict.technique,
+        **outcome.to_dict(),
+    )
+    return outcome
+
+
+def _snake(operation: str) -> str:
+    out = []
+    for i, ch in enumerate(operation):
+        if ch.isupper() and i and not operation[i - 1].isupper():
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _summary(value: Any) -> str:
+    """A short, log-safe rendering of one parameter (long values and structures are abbreviated)."""
+    if isinstance(value, Mapping):
+        text = "{" + ", ".join(sorted(str(k) for k in value)) + "}"
+    elif isinstance(value, (list, tuple)):
+        text = f"[{len(value)} items]"
+    else:
+        text = str(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _error_text(exc: BaseException) -> str:
+    """``Code: message`` for a botocore ClientError, ``Type: message`` for anything else."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        error = response.get("Error") or {}
+        code = error.get("Code") if isinstance(error, Mapping) else None
+        message = error.get("Message") if isinstance(error, Mapping) else None
+        if code:
+            return f"{code}: {message}" if message else str(code)
+    return f"{type(exc).__name__}: {exc}"
+
+
+from trailguard.remediate import trail as trail  # noqa: E402  (registers the trail actions)

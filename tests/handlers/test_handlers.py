@@ -1,0 +1,462 @@
+"""The Lambda handlers end to end against moto, driven by the real records in ``tests/data/events``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.cloudtrail.models import CloudTrailBackend
+from moto.cloudtrail.responses import CloudTrailResponse
+from moto.core.exceptions import JsonRESTError
+from moto.sns.models import SNSBackend
+
+from trailguard import handlers
+from trailguard.events import Record
+from trailguard.inventory import parse_trail_ref
+from trailguard.notify import NotificationError
+
+from .conftest import GUARD_ROLE, HANDLER_REGION, Cloud, guardduty_envelope, load_records, moto_region
+
+EVENTS = Path(__file__).resolve().parents[1] / "data" / "events"
+
+
+def _files(folder: str) -> list[Path]:
+    return sorted((EVENTS / folder).glob("*.json"))
+
+
+def _stop_logging_files(folder: str) -> list[Path]:
+    return [p for p in _files(folder) if any(r.event_name == "StopLogging" for r in load_records(p))]
+
+
+def _trail_disabled_findings() -> list[tuple[str, Any]]:
+    """(file name, EventBridge event) for every CloudTrailLoggingDisabled finding; bare GuardDuty
+    findings are wrapped in a ``GuardDuty Finding`` envelope as EventBridge would deliver them."""
+    found = []
+    for path in _files("findings"):
+        raw = json.loads(path.read_text())
+        records = load_records(path)
+        if not any(r.is_trail_disabled_finding for r in records):
+            continue
+        event = raw if "detail-type" in raw else guardduty_envelope(raw)
+        found.append((path.name, event))
+    return found
+
+
+STOP_LOGGING_TAMPER = _stop_logging_files("tamper")
+STOP_LOGGING_FAILED = _stop_logging_files("failed-tamper")
+TRAIL_DISABLED_FINDINGS = _trail_disabled_findings()
+
+
+def test_the_real_records_are_there() -> None:
+    """Guards the parametrised tests below against passing on an empty data directory."""
+    assert len(STOP_LOGGING_TAMPER) >= 4
+    assert len(STOP_LOGGING_FAILED) >= 1
+    assert len(TRAIL_DISABLED_FINDINGS) >= 3
+    assert len(_files("benign")) >= 20
+
+
+def _setup_stopped_trail(cloud: Cloud, record: Record) -> tuple[str, str, str]:
+    """Create the trail the record names, in its region (moto's stand-in for made-up ones), and stop
+    it. Returns (trail name, trail region, handler region)."""
+    ref = record.request_parameters.get("name") if record.kind == "cloudtrail" else record.finding_trail
+    assert isinstance(ref, str) and ref
+    name, arn_region = parse_trail_ref(ref)
+    region = moto_region(arn_region, record.region)
+    cloud.create_trail(name, region)
+    cloud.stop(name, region)
+    return name, region, moto_region(record.region)
+
+
+@pytest.mark.parametrize("path", STOP_LOGGING_TAMPER, ids=lambda p: p.name)
+def test_stop_logging_is_restarted_verified_and_reported(cloud: Cloud, path: Path) -> None:
+    event = json.loads(path.read_text())
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+
+    result = cloud.invoke(handlers.api_call, event, handler_region)
+
+    assert cloud.is_logging(name, region)
+    assert json.loads(json.dumps(result)) == result  # the summary is JSON-able for any caller
+    assert result["records"] == 1 and result["skipped"] == []
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper"
+    assert incident["technique"] == "trail.stop-logging"
+    assert incident["status"] == "remediated" and incident["verified"] is True
+    (message,) = cloud.messages()
+    text = message["text"]
+    for value in (record.principal_arn, record.source_ip, record.user_agent, name):
+        assert value and value in text, value
+    assert message["_sns_subject"].startswith("[trailguard] Repaired")
+    calls = message["incident"]["remediation"]["calls"]
+    assert [c["operation"] for c in calls if c["error"] is None] == [
+        "GetTrailStatus",
+        "StartLogging",
+        "GetTrailStatus",
+    ]
+    assert {c["region"] for c in calls} == {region}
+
+
+@pytest.mark.parametrize(
+    ("name", "event"), TRAIL_DISABLED_FINDINGS, ids=[n for n, _ in TRAIL_DISABLED_FINDINGS]
+)
+def test_trail_disabled_finding_restarts_the_named_trail(cloud: Cloud, name: str, event: Any) -> None:
+    (record,) = [r for r in load_records(EVENTS / "findings" / name) if r.is_trail_disabled_finding]
+    trail, region, handler_region = _setup_stopped_trail(cloud, record)
+
+    result = cloud.invoke(handlers.finding, event, handler_region)
+
+    assert cloud.is_logging(trail, region)
+    (incident,) = result["incidents"]
+    assert incident["technique"] == "finding.trail-disabled"
+    assert incident["status"] == "remediated"
+    (message,) = cloud.messages()
+    text = message["text"]
+    assert trail in text
+    who = record.principal_arn or record.principal_name
+    for value in (who, record.source_ip, record.user_agent):
+        if value:
+            assert value in text, value
+    assert record.source_ip in text  # every one of these findings carries the caller's IP
+
+
+def test_finding_after_the_api_path_reports_already_restored(cloud: Cloud) -> None:
+    name, event = TRAIL_DISABLED_FINDINGS[-1]
+    (record,) = [r for r in load_records(EVENTS / "findings" / name) if r.is_trail_disabled_finding]
+    trail, region, handler_region = _setup_stopped_trail(cloud, record)
+    cloud.cloudtrail(region).start_logging(Name=trail)  # the API-call path got there first
+
+    result = cloud.invoke(handlers.finding, event, handler_region)
+
+    (incident,) = result["incidents"]
+    assert incident["status"] == "already-restored"
+    (message,) = cloud.messages()
+    assert "already" in message["_sns_subject"].lower()
+    operations = [c["operation"] for c in message["incident"]["remediation"]["calls"]]
+    assert operations == ["GetTrailStatus"]
+
+
+def test_finding_without_a_trail_checks_every_protected_trail(cloud: Cloud) -> None:
+    _name, event = TRAIL_DISABLED_FINDINGS[-1]
+    event = json.loads(json.dumps(event))
+    finding = event["detail"]["findings"][0] if "findings" in event["detail"] else event["detail"]
+    finding["ProductFields"] = {
+        k: v for k, v in finding.get("ProductFields", {}).items() if "affectedResources" not in k
+    }
+    finding["Title"] = finding["Description"] = "Logging was disabled on a trail."
+    cloud.create_trail("first", HANDLER_REGION)
+    cloud.create_trail("second", "eu-west-1", multi_region=True)
+    cloud.stop("first", HANDLER_REGION)
+    cloud.stop("second", "eu-west-1")
+
+    result = cloud.invoke(handlers.finding, event, HANDLER_REGION)
+
+    assert cloud.is_logging("first", HANDLER_REGION) and cloud.is_logging("second", "eu-west-1")
+    assert result["incidents"][0]["status"] == "remediated"
+    assert len(cloud.messages()) == 1
+
+
+def test_multi_region_trail_is_started_in_its_home_region(cloud: Cloud) -> None:
+    """The event names the trail by name in another region: StartLogging goes to the home region."""
+    path = EVENTS / "tamper" / "cloudtrail_stoplogging_stratus.json"
+    event = json.loads(path.read_text())
+    event["awsRegion"] = HANDLER_REGION
+    trail = event["requestParameters"]["name"]
+    cloud.create_trail(trail, "ap-southeast-2", multi_region=True)
+    cloud.stop(trail, "ap-southeast-2")
+
+    cloud.invoke(handlers.api_call, event, HANDLER_REGION)
+
+    assert cloud.is_logging(trail, "ap-southeast-2")
+    (message,) = cloud.messages()
+    starts = [c for c in message["incident"]["remediation"]["calls"] if c["operation"] == "StartLogging"]
+    assert [c["region"] for c in starts] == ["ap-southeast-2"]
+
+
+@pytest.mark.parametrize("path", _files("benign"), ids=lambda p: p.name)
+def test_benign_records_change_nothing_and_publish_nothing(cloud: Cloud, path: Path) -> None:
+    cloud.create_trail("kept-running", HANDLER_REGION)
+    cloud.create_trail("kept-stopped", HANDLER_REGION)
+    cloud.stop("kept-stopped", HANDLER_REGION)
+    for record in load_records(path):  # the trails the benign calls name exist too, and stay as they are
+        ref = record.request_parameters.get("name") or record.request_parameters.get("trailName")
+        if isinstance(ref, str) and ref:
+            name, arn_region = parse_trail_ref(ref)
+            cloud.create_trail(name, moto_region(arn_region, record.region), logging=False)
+
+    result = cloud.invoke(handlers.api_call, json.loads(path.read_text()), HANDLER_REGION)
+
+    assert result["incidents"] == [] and result["skipped"] == []
+    assert cloud.messages() == []
+    assert cloud.is_logging("kept-running", HANDLER_REGION)
+    assert not cloud.is_logging("kept-stopped", HANDLER_REGION)
+
+
+def test_findings_that_are_not_about_cloudtrail_publish_nothing(cloud: Cloud) -> None:
+    others = [p for p in _files("findings") if not any(r.is_trail_disabled_finding for r in load_records(p))]
+    assert others
+    for path in others:
+        raw = json.loads(path.read_text())
+        event = raw if "detail-type" in raw else guardduty_envelope(raw)
+        result = cloud.invoke(handlers.finding, event, HANDLER_REGION)
+        assert result["incidents"] == [], path.name
+    assert cloud.messages() == []
+
+
+@pytest.mark.parametrize("path", STOP_LOGGING_FAILED, ids=lambda p: p.name)
+def test_failed_stop_logging_is_reported_as_an_attempt_and_not_touched(cloud: Cloud, path: Path) -> None:
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+
+    result = cloud.invoke(handlers.api_call, json.loads(path.read_text()), handler_region)
+
+    assert not cloud.is_logging(name, region)  # trailguard only reports attempts
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "attempt" and incident["status"] == "attempted"
+    (message,) = cloud.messages()
+    assert message["_sns_subject"].startswith("[trailguard] Attempted")
+    assert "attempt" in message["text"].lower()
+    assert record.error_code and record.error_code in message["text"]
+    assert message["incident"]["remediation"] is None
+
+
+def test_calls_by_trailguards_own_role_are_ignored(cloud: Cloud) -> None:
+    path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+    assert record.issuer_arn
+
+    result = cloud.invoke(
+        handlers.api_call,
+        json.loads(path.read_text()),
+        handler_region,
+        TRAILGUARD_GUARD_ROLE_ARNS=f"{GUARD_ROLE},{record.issuer_arn}",
+    )
+
+    assert result["incidents"] == []
+    assert cloud.messages() == []
+    assert not cloud.is_logging(name, region)
+
+
+def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud: Cloud) -> None:
+    path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+
+    result = cloud.invoke(
+        handlers.api_call,
+        json.loads(path.read_text()),
+        handler_region,
+        TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=str(record.issuer_arn),
+    )
+
+    assert not cloud.is_logging(name, region)
+    assert result["incidents"][0]["status"] == "authorised"
+    (message,) = cloud.messages()
+    assert message["_sns_subject"].startswith("[trailguard] Authorised change")
+
+
+def test_unprotected_trail_is_left_alone(cloud: Cloud) -> None:
+    path = EVENTS / "tamper" / "cloudtrail_stoplogging_stratus.json"
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+    cloud.create_trail("the-protected-one", HANDLER_REGION)
+
+    result = cloud.invoke(
+        handlers.api_call,
+        json.loads(path.read_text()),
+        handler_region,
+        TRAILGUARD_PROTECTED_TRAILS="the-protected-one",
+    )
+
+    assert result["incidents"] == []
+    assert cloud.messages() == []
+    assert not cloud.is_logging(name, region)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        [],
+        "StopLogging",
+        None,
+        {"detail-type": "AWS API Call via CloudTrail"},
+        {"detail-type": "AWS API Call via CloudTrail", "detail": {"eventSource": "cloudtrail.amazonaws.com"}},
+        {"detail-type": "GuardDuty Finding", "detail": "not an object"},
+        {"detail-type": "Security Hub Findings - Imported", "detail": {"findings": "none"}},
+        {"Records": "not a list"},
+    ],
+    ids=repr,
+)
+def test_malformed_events_are_skipped_with_a_logged_reason(
+    cloud: Cloud, caplog: pytest.LogCaptureFixture, event: Any
+) -> None:
+    caplog.set_level(logging.INFO, logger="trailguard")
+    for handler in (handlers.api_call, handlers.finding):
+        caplog.clear()
+        result = cloud.invoke(handler, event)
+        assert result["incidents"] == []
+        (skipped,) = result["skipped"]
+        assert skipped["reason"]
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name.startswith("trailguard")]
+        logged = [line for line in lines if line["event"] == "handler.malformed-event"]
+        assert logged and logged[0]["reason"] == skipped["reason"]
+    assert cloud.messages() == []
+
+
+def test_a_refused_start_logging_is_escalated(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto cannot deny a call by policy here, so its backend is patched to refuse StartLogging."""
+
+    def refuse(self: Any, name: str) -> None:
+        raise JsonRESTError(
+            "AccessDeniedException", "User is not authorized to perform cloudtrail:StartLogging"
+        )
+
+    path = STOP_LOGGING_TAMPER[0]
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+    monkeypatch.setattr(CloudTrailBackend, "start_logging", refuse)
+
+    result = cloud.invoke(handlers.api_call, json.loads(path.read_text()), handler_region)
+
+    assert not cloud.is_logging(name, region)
+    (incident,) = result["incidents"]
+    assert incident["status"] == "failed" and incident["action_required"] is True
+    (message,) = cloud.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
+    assert "AccessDeniedException" in message["text"]
+    assert "REPAIR FAILED" in message["text"]
+    assert "start-logging" in message["text"]  # what the responder must run by hand
+    failed = [c for c in message["incident"]["remediation"]["calls"] if c["error"]]
+    assert [c["operation"] for c in failed] == ["StartLogging"]
+
+
+def test_a_start_that_does_not_take_is_reported_unverified(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = STOP_LOGGING_TAMPER[0]
+    (record,) = load_records(path)
+    _name, _region, handler_region = _setup_stopped_trail(cloud, record)
+    monkeypatch.setattr(CloudTrailBackend, "start_logging", lambda self, name: None)
+
+    result = cloud.invoke(handlers.api_call, json.loads(path.read_text()), handler_region)
+
+    (incident,) = result["incidents"]
+    assert incident["status"] == "failed" and incident["verified"] is False
+    (message,) = cloud.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
+    assert "could not verify" in message["text"]
+    statuses = [c for c in message["incident"]["remediation"]["calls"] if c["operation"] == "GetTrailStatus"]
+    assert len(statuses) == 1 + 3  # the first look, then every verification attempt
+
+
+def test_publish_failure_does_not_prevent_the_repair(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise JsonRESTError("InternalError", "SNS is having a bad day")
+
+    caplog.set_level(logging.INFO, logger="trailguard")
+    path = STOP_LOGGING_TAMPER[0]
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+    monkeypatch.setattr(SNSBackend, "publish", broken)
+
+    with pytest.raises(NotificationError, match="not published"):
+        cloud.invoke(handlers.api_call, json.loads(path.read_text()), handler_region)
+
+    assert cloud.is_logging(name, region)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name.startswith("trailguard")]
+    failed = [line for line in lines if line["event"] == "notify.publish-failed"]
+    assert failed and failed[0]["level"] == "CRITICAL"
+    assert failed[0]["incident"]["status"] == "remediated"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _files("tamper") if p.name.startswith("cloudtrail_") and "stoplogging" not in p.name],
+    ids=lambda p: p.name,
+)
+def test_other_trail_techniques_are_escalated_not_swallowed(cloud: Cloud, path: Path) -> None:
+    """DeleteTrail, UpdateTrail, PutEventSelectors: no repair in this slice, and the message says so.
+
+    The trail is created first, except that a deleted trail is really gone: the handler must still
+    report its deletion (the event proves the trail existed)."""
+    (record,) = load_records(path)
+    ref = record.request_parameters.get("trailName") or record.request_parameters.get("name")
+    assert isinstance(ref, str)
+    name, arn_region = parse_trail_ref(ref)
+    region = moto_region(arn_region, record.region)
+    if record.event_name != "DeleteTrail":  # as it was before the call weakened it
+        cloud.create_trail(name, region, multi_region=True, validation=True)
+
+    result = cloud.invoke(handlers.api_call, json.loads(path.read_text()), moto_region(record.region))
+
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper"
+    assert incident["status"] == "not-implemented" and incident["action_required"] is True
+    (message,) = cloud.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
+    assert "not repaired automatically yet" in message["text"]
+    who = record.principal_arn or record.user_identity.get("principalId")
+    assert who and who in message["text"]
+    assert message["incident"]["remediation"]["calls"] == []
+
+
+def test_several_records_in_one_log_file_each_get_their_own_message(cloud: Cloud) -> None:
+    raw = json.loads((EVENTS / "tamper" / "cloudtrail_stoplogging_stratus.json").read_text())
+    records = []
+    for name in ("trail-a", "trail-b"):
+        cloud.create_trail(name, HANDLER_REGION)
+        cloud.stop(name, HANDLER_REGION)
+        records.append({**raw, "awsRegion": HANDLER_REGION, "requestParameters": {"name": name}})
+
+    result = cloud.invoke(handlers.api_call, {"Records": records}, HANDLER_REGION)
+
+    assert result["records"] == 2
+    assert [i["status"] for i in result["incidents"]] == ["remediated", "remediated"]
+    assert cloud.is_logging("trail-a", HANDLER_REGION) and cloud.is_logging("trail-b", HANDLER_REGION)
+    assert sorted(m["incident"]["resource"].rsplit("/", 1)[-1] for m in cloud.messages()) == [
+        "trail-a",
+        "trail-b",
+    ]
+
+
+def test_trails_that_cannot_be_listed_are_still_restarted(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DescribeTrails denied: the policy gets no trail list (every named trail protected), fail safe."""
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise JsonRESTError("AccessDeniedException", "not allowed to describe trails")
+
+    path = EVENTS / "tamper" / "cloudtrail_stoplogging_stratus.json"
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+    monkeypatch.setattr(CloudTrailResponse, "describe_trails", refuse)
+
+    result = cloud.invoke(handlers.api_call, json.loads(path.read_text()), handler_region)
+
+    assert cloud.is_logging(name, region)
+    assert result["incidents"][0]["status"] == "remediated"
+    assert len(cloud.messages()) == 1
+
+
+def test_a_finding_about_a_deleted_trail_asks_a_person_to_act(cloud: Cloud) -> None:
+    """The trail is gone (DeleteTrail): nothing to restart, and that is said loudly."""
+    deleted = [(n, e) for n, e in TRAIL_DISABLED_FINDINGS if "deletetrail" in n]
+    assert deleted
+    name, event = deleted[0]
+    (record,) = [r for r in load_records(EVENTS / "findings" / name) if r.is_trail_disabled_finding]
+    cloud.create_trail("some-other-trail", HANDLER_REGION)
+
+    result = cloud.invoke(handlers.finding, event, moto_region(record.region))
+
+    (incident,) = result["incidents"]
+    assert incident["status"] == "failed" and incident["action_required"] is True
+    (message,) = cloud.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
+    assert "TrailNotFound" in message["text"]

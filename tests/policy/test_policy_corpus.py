@@ -1,0 +1,162 @@
+"""Every real record of tests/data/events gets the verdict its manifest expects, and only in context."""
+
+from __future__ import annotations
+
+import pytest
+from policy_support import PROTECTING, UNRELATED, expected_verdict, load, manifest
+
+from trailguard.policy import TECHNIQUES, Inventory, classify
+
+ROWS = manifest()
+
+TECHNIQUE_OF = {
+    "tamper/cloudtrail_deletetrail_cli_elastic.json": "trail.delete",
+    "tamper/cloudtrail_deletetrail_stratus.json": "trail.delete",
+    "tamper/cloudtrail_deletetrail_via_cfn_panther.json": "trail.delete",
+    "tamper/cloudtrail_puteventselectors_no_mgmt_events_panther.json": "trail.selectors-degrade",
+    "tamper/cloudtrail_puteventselectors_no_mgmt_events_stratus.json": "trail.selectors-degrade",
+    "tamper/cloudtrail_stoplogging_assumedrole_panther.json": "trail.stop-logging",
+    "tamper/cloudtrail_stoplogging_console_elastic.json": "trail.stop-logging",
+    "tamper/cloudtrail_stoplogging_eventbridge_envelope_reflex.json": "trail.stop-logging",
+    "tamper/cloudtrail_stoplogging_stratus.json": "trail.stop-logging",
+    "tamper/cloudtrail_updatetrail_disable_logfilevalidation_elastic.json": "trail.update-degrade",
+    "tamper/cloudtrail_updatetrail_disable_multiregion_via_vpce_panther.json": "trail.update-degrade",
+    "tamper/events_deleterule_elastic.json": "guard.rule",
+    "tamper/guardduty_deletedetector_elastic.json": "guard.detector",
+    "tamper/kms_disablekey_awsdocs.json": "key.disable",
+    "tamper/kms_disablekey_elastic.json": "key.disable",
+    "tamper/kms_disablekey_panther.json": "key.disable",
+    "tamper/kms_schedulekeydeletion_7day_elastic.json": "key.schedule-deletion",
+    "tamper/kms_schedulekeydeletion_custom_keystore_awsdocs.json": "key.schedule-deletion",
+    "tamper/kms_schedulekeydeletion_multiregion_replica_awsdocs.json": "key.schedule-deletion",
+    "tamper/kms_schedulekeydeletion_panther.json": "key.schedule-deletion",
+    "tamper/kms_schedulekeydeletion_standard_awsdocs.json": "key.schedule-deletion",
+    "tamper/lambda_deletefunction_panther.json": "guard.function",
+    "tamper/s3_deletebucketpolicy_awsdocs.json": "bucket.policy-change",
+    "tamper/s3_putbucketlifecycle_1day_expiry_trail_bucket_panther.json": "bucket.lifecycle-expire",
+    "tamper/s3_putbucketpolicy_public_panther.json": "bucket.policy-change",
+    "failed-tamper/cloudtrail_deletetrail_conflictexception_panther.json": "trail.delete",
+    "failed-tamper/cloudtrail_stoplogging_invalidtrailname_panther.json": "trail.stop-logging",
+    "failed-tamper/cloudtrail_updatetrail_trailnotfound_awsdocs.json": "trail.update-degrade",
+    "failed-tamper/kms_disablekey_notfound_panther.json": "key.disable",
+    "failed-tamper/organizations_leaveorganization_accessdenied_panther.json": "org.leave",
+    "failed-tamper/organizations_leaveorganization_accessdenied_stratus.json": "org.leave",
+    "failed-tamper/s3_putbucketpolicy_accessdenied_panther.json": "bucket.policy-change",
+}
+TECHNIQUE_OF.update(
+    {
+        f"findings/{name}.json": "finding.trail-disabled"
+        for name in (
+            "guardduty_finding_cloudtrailloggingdisabled_deletetrail_stixshifter",
+            "guardduty_finding_sample_cloudtrailloggingdisabled_elastic",
+            "securityhub_imported_guardduty_cloudtrailloggingdisabled_awssamples",
+        )
+    }
+)
+
+# Tampering whatever the inventory says: they blind the second detection path or leave the org trail.
+CONTEXT_FREE = {"guard.detector", "org.leave"}
+# Judged only against an inventory: without one, no bucket, key or guard resource is known.
+NEEDS_INVENTORY = {
+    "guard.rule",
+    "guard.function",
+    "key.disable",
+    "key.schedule-deletion",
+    "bucket.policy-change",
+    "bucket.lifecycle-expire",
+}
+
+
+def test_manifest_lists_every_record(events_dir):
+    on_disk = {p.relative_to(events_dir).as_posix() for p in events_dir.rglob("*.json")}
+    assert on_disk == {row["file"] for row in ROWS}
+    assert len(ROWS) == 65
+
+
+def test_every_non_benign_record_has_an_expected_technique():
+    actionable = {row["file"] for row in ROWS if expected_verdict(row) != "benign"}
+    assert actionable == set(TECHNIQUE_OF)
+    assert set(TECHNIQUE_OF.values()) <= set(TECHNIQUES)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row["file"] for row in ROWS])
+def test_manifest_verdict_with_protecting_inventory(row):
+    verdict = classify(load(row["file"]), Inventory.from_dict(PROTECTING))
+    assert verdict.verdict == expected_verdict(row), verdict.reason
+    assert verdict.technique == TECHNIQUE_OF.get(row["file"])
+    assert verdict.reason.endswith(".") and verdict.reason[0].isupper()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row["file"] for row in ROWS])
+def test_only_context_free_techniques_fire_when_nothing_named_is_protected(row):
+    verdict = classify(load(row["file"]), Inventory.from_dict(UNRELATED))
+    technique = TECHNIQUE_OF.get(row["file"])
+    if technique in CONTEXT_FREE:
+        assert verdict.verdict == expected_verdict(row)
+        assert verdict.technique == technique
+    else:
+        assert verdict.verdict == "benign", verdict.reason
+        assert verdict.technique is None
+    if technique is not None and technique not in CONTEXT_FREE:
+        assert verdict.resource, "a benign verdict about a resource still names it"
+        assert any(
+            phrase in verdict.reason
+            for phrase in ("not one of", "none of the protected", "not trailguard", "does not protect")
+        ), verdict.reason
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row["file"] for row in ROWS])
+def test_without_inventory_trails_are_protected_and_other_resources_unknown(row):
+    verdict = classify(load(row["file"]), Inventory())
+    technique = TECHNIQUE_OF.get(row["file"])
+    if technique in NEEDS_INVENTORY:
+        assert verdict.verdict == "benign"
+        assert verdict.reason.startswith("No inventory names"), verdict.reason
+    else:
+        assert verdict.verdict == expected_verdict(row), verdict.reason
+        assert verdict.technique == technique
+
+
+def test_output_line_has_exactly_the_documented_keys():
+    record = load("tamper/cloudtrail_stoplogging_stratus.json")
+    line = classify(record, Inventory()).to_output("x.json", 3)
+    assert list(line) == [
+        "source",
+        "index",
+        "event_id",
+        "event_name",
+        "verdict",
+        "technique",
+        "resource",
+        "principal",
+        "reason",
+    ]
+    assert line["source"] == "x.json" and line["index"] == 3
+    assert line["event_id"] == "10163ed2-2253-469d-a5ee-cbc6651f8934"
+    assert line["event_name"] == "StopLogging"
+    assert line["technique"] == "trail.stop-logging"
+    assert line["resource"] == "stratus-red-team-ct-stop-trail-buykxbqejv"
+    assert line["principal"] == "arn:aws:iam::143434273843:user/christophe"
+
+
+def test_resource_is_the_inventoried_arn_when_the_call_names_the_trail_by_name():
+    verdict = classify(load("tamper/cloudtrail_deletetrail_stratus.json"), Inventory.from_dict(PROTECTING))
+    assert verdict.resource == (
+        "arn:aws:cloudtrail:us-west-2:847129010505:trail/stratus-red-team-cloudtraild-trail-kvrwohmiai"
+    )
+
+
+def test_failed_call_on_a_trail_not_protected_is_benign():
+    record = load("failed-tamper/cloudtrail_stoplogging_invalidtrailname_panther.json")
+    verdict = classify(record, Inventory.from_dict(UNRELATED))
+    assert verdict.verdict == "benign"
+    assert "example-trail" in verdict.reason
+
+
+def test_attempt_reason_names_the_error():
+    verdict = classify(
+        load("failed-tamper/kms_disablekey_notfound_panther.json"), Inventory.from_dict(PROTECTING)
+    )
+    assert verdict.verdict == "attempt"
+    assert "NotFoundException" in verdict.reason
+    assert verdict.resource == "arn:aws:kms:us-west-2:123456789012:key/1"

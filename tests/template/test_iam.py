@@ -1,0 +1,136 @@
+"""The functions' role grants exactly what the code needs (``required_permissions()``), scoped to
+resources wherever the API allows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+# Actions whose APIs have no resource-level permissions, so IAM only accepts Resource "*".
+NO_RESOURCE_LEVEL = {
+    "cloudtrail:DescribeTrails": "lists every trail of the account; the trail list is the inventory",
+    "guardduty:CreateDetector": "creates a detector that has no ARN yet",
+    "guardduty:ListDetectors": "lists the account's detectors",
+}
+
+# Service prefix -> the resource ARNs (as Fn::Sub strings) its actions may be granted on.
+SCOPES = {
+    "cloudtrail": {
+        "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*",
+        "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:eventdatastore/*",
+    },
+    "s3": {"arn:${AWS::Partition}:s3:::*"},
+    "kms": {"arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
+    "events": {
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-api-calls",
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-findings",
+    },
+    "lambda": {
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-api-call",
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-finding",
+    },
+    "sns": {"arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-alerts"},
+    "guardduty": {"arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*"},
+    "securityhub": {
+        "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default",
+        "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default",
+    },
+    "iam": {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"},
+    "dynamodb": {"StateTable.Arn"},
+}
+
+
+def _listify(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _resource_text(resource: Any) -> str:
+    """A Resource entry as comparable text: the literal, the Fn::Sub string or the GetAtt path."""
+    if isinstance(resource, str):
+        return str(resource)
+    if "Fn::Sub" in resource:
+        return str(resource["Fn::Sub"])
+    if "Fn::GetAtt" in resource:
+        return ".".join(str(p) for p in resource["Fn::GetAtt"])
+    raise AssertionError(f"unexpected Resource {resource!r}")
+
+
+def _policies(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    role = template["Resources"]["GuardRole"]["Properties"]
+    return {str(p["PolicyName"]): list(p["PolicyDocument"]["Statement"]) for p in role["Policies"]}
+
+
+def _allowed(statements: list[dict[str, Any]]) -> set[str]:
+    return {str(a) for s in statements if s["Effect"] == "Allow" for a in _listify(s["Action"])}
+
+
+@pytest.fixture(scope="module")
+def remediation(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return _policies(template)["Remediation"]
+
+
+def test_role_actions_equal_required_permissions(remediation: list[dict[str, Any]]) -> None:
+    from trailguard.policy import required_permissions
+
+    granted = _allowed(remediation)
+    required = set(required_permissions())
+    assert not required - granted, f"add to the template's Remediation policy: {sorted(required - granted)}"
+    assert not granted - required, f"granted but not required: {sorted(granted - required)}"
+
+
+def test_no_wildcard_actions_and_no_deny_surprises(template: dict[str, Any]) -> None:
+    for name, statements in _policies(template).items():
+        for statement in statements:
+            assert statement["Effect"] == "Allow", name
+            assert "NotAction" not in statement and "NotResource" not in statement, name
+            for action in _listify(statement["Action"]):
+                assert "*" not in str(action), f"{name}: wildcard action {action}"
+
+
+def test_resource_star_only_where_the_api_has_no_resource_level_permissions(
+    remediation: list[dict[str, Any]],
+) -> None:
+    star_actions = {
+        str(a)
+        for s in remediation
+        if "*" in [_resource_text(r) for r in _listify(s["Resource"])]
+        for a in _listify(s["Action"])
+    }
+    assert star_actions == set(NO_RESOURCE_LEVEL)
+
+
+def test_every_action_is_scoped_to_its_services_resources(remediation: list[dict[str, Any]]) -> None:
+    for statement in remediation:
+        resources = {_resource_text(r) for r in _listify(statement["Resource"])}
+        if resources == {"*"}:
+            continue
+        for action in _listify(statement["Action"]):
+            service = str(action).split(":", 1)[0]
+            assert resources <= SCOPES[service], f"{action} granted on {sorted(resources - SCOPES[service])}"
+
+
+def test_pass_role_only_to_cloudtrail(remediation: list[dict[str, Any]]) -> None:
+    for statement in remediation:
+        if "iam:PassRole" in _listify(statement["Action"]):
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}
+            }
+
+
+def test_function_logs_policy_only_writes_the_functions_own_log_groups(template: dict[str, Any]) -> None:
+    (statement,) = _policies(template)["FunctionLogs"]
+    assert set(statement["Action"]) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    resources = {_resource_text(r) for r in statement["Resource"]}
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/"
+    assert resources == {
+        prefix + "${AWS::StackName}-api-call:*",
+        prefix + "${AWS::StackName}-finding:*",
+    }
+
+
+def test_only_lambda_may_assume_the_role(template: dict[str, Any]) -> None:
+    trust = template["Resources"]["GuardRole"]["Properties"]["AssumeRolePolicyDocument"]
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"

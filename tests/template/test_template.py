@@ -1,0 +1,198 @@
+"""The template is lint-clean and wires what docs/internals.md promises: parameters, outputs, the
+functions' environment, logs, rule targets with retries and a dead-letter queue, invoke permissions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = {
+    "ApiCallFunction": ("${AWS::StackName}-api-call", "trailguard.handlers.api_call", "ApiCallRule"),
+    "FindingFunction": ("${AWS::StackName}-finding", "trailguard.handlers.finding", "FindingRule"),
+}
+
+
+def _documented(section: str) -> str:
+    text = (ROOT / "docs" / "internals.md").read_text(encoding="utf-8")
+    return text.split(section, 1)[1].split("\n## ", 1)[0]
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_cfn_lint_reports_nothing(template_path: Path) -> None:
+    from cfnlint.api import lint_file
+
+    found = [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in lint_file(template_path)]
+    assert found == []
+
+
+def test_parameters_and_outputs_are_the_documented_ones(template: dict[str, Any]) -> None:
+    stack = _documented("## Stack (template outputs)")
+    outputs, parameters = stack.split("Parameters:", 1)
+    assert set(template["Outputs"]) == set(re.findall(r"`(\w+)`", outputs))
+    assert set(template["Parameters"]) == set(re.findall(r"`(\w+)`", parameters))
+
+
+def test_email_parameter_is_validated(template: dict[str, Any]) -> None:
+    param = template["Parameters"]["SecurityContactEmail"]
+    rx = re.compile(str(param["AllowedPattern"]))
+    assert param["ConstraintDescription"]
+    assert rx.fullmatch("security@example.com")
+    assert rx.fullmatch("a.b+alerts@sub.example.co.uk")
+    for bad in ("", "security", "security@", "@example.com", "sec urity@example.com", "a@b"):
+        assert not rx.fullmatch(bad), bad
+
+
+def test_list_parameters_default_to_empty(template: dict[str, Any]) -> None:
+    for name in ("AllowedPrincipalArns", "ProtectedTrails"):
+        assert template["Parameters"][name]["Type"] == "CommaDelimitedList"
+        assert template["Parameters"][name]["Default"] == ""
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_settings_and_environment(template: dict[str, Any], logical_id: str) -> None:
+    name, handler, _ = FUNCTIONS[logical_id]
+    props = template["Resources"][logical_id]["Properties"]
+    assert props["FunctionName"] == {"Fn::Sub": name}
+    assert props["Handler"] == handler
+    assert props["Runtime"] == "python3.12"
+    assert props["Code"] == {"S3Bucket": {"Ref": "CodeS3Bucket"}, "S3Key": {"Ref": "CodeS3Key"}}
+    assert 128 <= props["MemorySize"] <= 512
+    assert 30 <= props["Timeout"] <= 120
+    env = props["Environment"]["Variables"]
+    documented = set(re.findall(r"^\| `(TRAILGUARD_\w+)`", _documented("## Function environment"), re.M))
+    assert set(env) == documented
+    assert env["TRAILGUARD_TOPIC_ARN"] == {"Ref": "AlertTopic"}
+    assert env["TRAILGUARD_STATE_TABLE"] == {"Ref": "StateTable"}
+    assert env["TRAILGUARD_GUARD_ROLE_ARNS"] == {"Fn::GetAtt": ["GuardRole", "Arn"]}
+    assert env["TRAILGUARD_RULE_NAMES"] == {
+        "Fn::Sub": "${AWS::StackName}-api-calls,${AWS::StackName}-findings"
+    }
+    assert env["TRAILGUARD_FUNCTION_NAMES"] == {
+        "Fn::Sub": "${AWS::StackName}-api-call,${AWS::StackName}-finding"
+    }
+    assert env["TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"] == {"Fn::Join": [",", {"Ref": "AllowedPrincipalArns"}]}
+    assert env["TRAILGUARD_PROTECTED_TRAILS"] == {"Fn::Join": [",", {"Ref": "ProtectedTrails"}]}
+
+
+def test_rule_and_function_names_agree_with_the_environment(template: dict[str, Any]) -> None:
+    rules = {
+        str(r["Properties"]["Name"]["Fn::Sub"]) for r in _resources(template, "AWS::Events::Rule").values()
+    }
+    assert rules == {"${AWS::StackName}-api-calls", "${AWS::StackName}-findings"}
+    functions = {
+        str(f["Properties"]["FunctionName"]["Fn::Sub"])
+        for f in _resources(template, "AWS::Lambda::Function").values()
+    }
+    assert functions == {"${AWS::StackName}-api-call", "${AWS::StackName}-finding"}
+
+
+def test_each_function_has_its_log_group_with_retention(template: dict[str, Any]) -> None:
+    groups = {
+        str(g["Properties"]["LogGroupName"]["Fn::Sub"]): g["Properties"]
+        for g in _resources(template, "AWS::Logs::LogGroup").values()
+    }
+    assert set(groups) == {f"/aws/lambda/{name}" for name, _, _ in FUNCTIONS.values()}
+    assert all(int(g["RetentionInDays"]) >= 90 for g in groups.values())
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_rule_targets_retry_and_dead_letter(template: dict[str, Any], logical_id: str) -> None:
+    _, _, rule_id = FUNCTIONS[logical_id]
+    (target,) = template["Resources"][rule_id]["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 86400
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+
+    permissions = [
+        p["Properties"]
+        for p in _resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Ref": logical_id}
+    ]
+    assert permissions == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": logical_id},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+            "SourceAccount": {"Ref": "AWS::AccountId"},
+        }
+    ]
+
+
+def test_dead_letter_queue_accepts_only_our_rules(template: dict[str, Any]) -> None:
+    (policy,) = _resources(template, "AWS::SQS::QueuePolicy").values()
+    allow = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow == [
+        {
+            "Sid": "EventBridgeUndeliveredEvents",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+            "Condition": {
+                "ArnEquals": {
+                    "aws:SourceArn": [
+                        {"Fn::GetAtt": ["ApiCallRule", "Arn"]},
+                        {"Fn::GetAtt": ["FindingRule", "Arn"]},
+                    ]
+                }
+            },
+        }
+    ]
+
+
+def test_state_table_shape(template: dict[str, Any]) -> None:
+    props = template["Resources"]["StateTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert {(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]} == {
+        ("pk", "HASH"),
+        ("sk", "RANGE"),
+    }
+    assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
+        ("pk", "S"),
+        ("sk", "S"),
+    }
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_topic_subscribes_the_contact_inline(template: dict[str, Any]) -> None:
+    """Inline, because moto's CloudFormation skips AWS::SNS::Subscription (the local cloud needs it)."""
+    assert not _resources(template, "AWS::SNS::Subscription")
+    (topic,) = _resources(template, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["Subscription"] == [
+        {"Protocol": "email", "Endpoint": {"Ref": "SecurityContactEmail"}}
+    ]
+
+
+def test_no_getatt_on_types_moto_skips(template: dict[str, Any]) -> None:
+    """A GetAtt on a resource moto's CloudFormation skips fails the whole stack on the local cloud."""
+    from moto.cloudformation.parsing import resource_class_from_type
+
+    skipped = {k for k, v in template["Resources"].items() if resource_class_from_type(v["Type"]) is None}
+    assert skipped == {"DeadLetterQueuePolicy"}  # nothing refers to it
+
+    def getatts(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [str(node["Fn::GetAtt"][0])] if "Fn::GetAtt" in node else []
+            return found + [g for v in node.values() for g in getatts(v)]
+        if isinstance(node, list):
+            return [g for v in node for g in getatts(v)]
+        return []
+
+    used = {
+        target
+        for logical_id, resource in template["Resources"].items()
+        if logical_id not in skipped
+        for target in getatts(resource)
+    }
+    used |= set(getatts(template["Outputs"]))
+    assert not used & skipped
