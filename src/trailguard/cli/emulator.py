@@ -1,0 +1,131 @@
+"""``trailguard emulator``: the local cloud with trailguard deployed, serving until interrupted.
+
+It prints how to attack it and writes a ready file (JSON: endpoint, trail, attacker keys, guard
+resources) once everything is deployed, so scripts and tests can wait for that file instead of sleeping.
+Besides one JSON file per email, the outbox directory gets two journals by default: ``records.jsonl``
+(every CloudTrail envelope the recorder made) and ``invocations.jsonl`` (every delivery to a function,
+invoked or refused, with the result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+DESCRIPTION = (
+    "Start the local cloud (moto on 127.0.0.1 with a CloudTrail recorder, EventBridge delivery, "
+    "in-process Lambda, GuardDuty-style findings and an email outbox), deploy trailguard into it, "
+    "create a protected trail and an IAM user 'attacker', then serve until SIGINT or SIGTERM."
+)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "emulator", help="run the local cloud with trailguard deployed", description=DESCRIPTION
+    )
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    parser.add_argument("--ready-file", type=Path, help="write this JSON file once ready (removed on exit)")
+    parser.add_argument(
+        "--outbox", type=Path, help="directory for delivered emails (default: a new temp dir)"
+    )
+    parser.add_argument(
+        "--records", type=Path, help="CloudTrail envelopes as JSON Lines (default: OUTBOX/records.jsonl)"
+    )
+    parser.add_argument(
+        "--invocations",
+        type=Path,
+        help="function deliveries as JSON Lines (default: OUTBOX/invocations.jsonl)",
+    )
+    parser.add_argument(
+        "--finding-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="delay of the GuardDuty/Security Hub finding after a trail is stopped (default: 1)",
+    )
+    parser.add_argument("--stack-name", default="trailguard", help="stack name (default: trailguard)")
+    parser.add_argument(
+        "--email", default="security-team@example.com", help="security contact subscribed to alerts"
+    )
+    parser.set_defaults(run=run)
+
+
+def _write_ready(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trailguard.local import world
+    from trailguard.local.server import LocalCloud
+
+    if not 0 <= args.port <= 65535:
+        print(f"trailguard emulator: invalid port {args.port}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("trailguard").setLevel(logging.INFO)
+    outbox = (args.outbox or Path(tempfile.mkdtemp(prefix="trailguard-outbox-"))).resolve()
+    outbox.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cloud = LocalCloud(
+        port=args.port,
+        outbox_dir=outbox,
+        records_path=args.records or outbox / "records.jsonl",
+        invocations_path=args.invocations or outbox / "invocations.jsonl",
+        finding_delay=args.finding_delay,
+    )
+    try:
+        try:
+            cloud.start()
+        except OSError as exc:
+            print(f"trailguard emulator: {exc}", file=sys.stderr)
+            return 1
+        try:
+            state = world.build(
+                cloud,
+                stack_name=args.stack_name,
+                email=args.email,
+                progress=lambda line: print(f"  {line}", flush=True),
+            )
+        except Exception as exc:
+            print(f"trailguard emulator: setup failed: {exc}", file=sys.stderr)
+            return 1
+        if stop.is_set():
+            return 0
+        doc = state.ready()
+        if args.ready_file:
+            _write_ready(args.ready_file, doc)
+        key = state.attacker
+        print(
+            f"\nlocal cloud ready on {cloud.endpoint} (account {cloud.account}, {cloud.region})\n"
+            f"  trail:   {state.trail.name}\n  outbox:  {outbox}\n"
+            f"  records: {cloud.records_path}\n\nattack it:\n"
+            f"  AWS_ACCESS_KEY_ID={key.access_key_id} AWS_SECRET_ACCESS_KEY={key.secret_access_key} \\\n"
+            f"    aws --endpoint-url {cloud.endpoint} --region {cloud.region} "
+            f"cloudtrail stop-logging --name {state.trail.name}\n\nCtrl-C to stop.",
+            flush=True,
+        )
+        stop.wait()
+        print("stopping", flush=True)
+        return 0
+    finally:
+        cloud.stop()
+        if args.ready_file:
+            args.ready_file.unlink(missing_ok=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

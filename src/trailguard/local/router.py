@@ -1,0 +1,253 @@
+"""The event router: delivers each event to the targets of the EventBridge rules that exist in moto.
+
+Rules, patterns, state and targets are read from moto's events backend at delivery time, so the rules
+the deployed template created are the ones that fire, with their real patterns (moto's
+``EventPattern``), and a disabled rule delivers nothing (plain moto delivers regardless). Delivery runs
+on a worker pool so the caller that caused the event (an attacker's HTTP request) never waits for it.
+moto's own ``PutEvents`` delivery is routed here too (it cannot reach Lambda or SNS targets).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from trailguard.local.outbox import Outbox
+from trailguard.local.runner import LambdaRunner
+
+log = logging.getLogger(__name__)
+
+ENABLED_STATES = ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+
+
+class Activity:
+    """Counts work in flight (deliveries, pending findings) so callers can wait until the cloud is idle."""
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self._cond = threading.Condition()
+
+    def begin(self) -> None:
+        with self._cond:
+            self._busy += 1
+
+    def end(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once nothing is in flight; False if ``timeout`` seconds pass first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
+
+
+@dataclass
+class Delivery:
+    """One event matched by one rule, delivered to one target."""
+
+    rule_name: str
+    rule_arn: str
+    target_id: str
+    target_arn: str
+    event_id: str | None
+    detail_type: str | None
+    time: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule_name,
+            "rule_arn": self.rule_arn,
+            "target_id": self.target_id,
+            "target_arn": self.target_arn,
+            "event_id": self.event_id,
+            "detail_type": self.detail_type,
+            "time": self.time,
+        }
+
+
+def rules_for(account: str, region: str, bus: str = "default") -> list[Any]:
+    """The rules on an event bus in moto, as they are now."""
+    from moto.events.models import events_backends
+
+    backend = events_backends[account][region]
+    event_bus = backend.event_buses.get(bus)
+    return list(event_bus.rules.values()) if event_bus is not None else []
+
+
+def _merge(a: Any, b: Any) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        merged = dict(a)
+        for key, value in b.items():
+            merged[key] = _merge(merged[key], value) if key in merged else value
+        return merged
+    return (a if isinstance(a, list) else [a]) + (b if isinstance(b, list) else [b])
+
+
+def flatten_arrays(node: Any) -> Any:
+    """Arrays of objects as EventBridge matches them: ``findings[].Types`` is every element's ``Types``.
+
+    moto's matcher does not descend into arrays of objects (so a Security Hub pattern on
+    ``detail.findings.Types`` never matches there); EventBridge does, without element correlation.
+    """
+    if isinstance(node, dict):
+        return {key: flatten_arrays(value) for key, value in node.items()}
+    if isinstance(node, list):
+        items = [flatten_arrays(item) for item in node]
+        if items and all(isinstance(item, dict) for item in items):
+            merged: Any = items[0]
+            for item in items[1:]:
+                merged = _merge(merged, item)
+            return merged
+        return items
+    return node
+
+
+def rule_matches(rule: Any, event: Mapping[str, Any]) -> bool:
+    """An enabled rule with an event pattern that matches the event (schedule rules match nothing)."""
+    if rule.state not in ENABLED_STATES or not rule.event_pattern.get_pattern():
+        return False
+    return bool(rule.event_pattern.matches_event(flatten_arrays(dict(event))))
+
+
+def target_input(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
+    """What a target receives: the event, or what ``Input`` / ``InputPath`` / ``InputTransformer`` make."""
+    if target.get("Input"):
+        return json.loads(target["Input"])
+    path = target.get("InputPath")
+    if path:
+        node: Any = event
+        for part in [p for p in str(path).lstrip("$").split(".") if p]:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        return node
+    transformer = target.get("InputTransformer")
+    if transformer:
+        from moto.events.utils import EventTemplateParser
+
+        source: Any = dict(event)
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=source,
+        )
+    return dict(event)
+
+
+class Router:
+    """Matches events against moto's rules and delivers to Lambda (the runner), SNS (the outbox) and SQS."""
+
+    def __init__(
+        self,
+        runner: LambdaRunner,
+        outbox: Outbox | None = None,
+        workers: int = 8,
+        activity: Activity | None = None,
+        limit: int = 2000,
+    ) -> None:
+        self.runner = runner
+        self.outbox = outbox
+        self.activity = activity or Activity()
+        self.deliveries: deque[Delivery] = deque(maxlen=limit)
+        self.listeners: list[Callable[[Delivery], None]] = []
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trailguard-router")
+        self._closed = False
+
+    def submit(self, event: Mapping[str, Any]) -> None:
+        """Route an event in the background."""
+        self._spawn(self.route, dict(event))
+
+    def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._closed:
+            return
+        self.activity.begin()
+        try:
+            future: Future[Any] = self._pool.submit(fn, *args)
+        except RuntimeError:  # the pool is shutting down
+            self.activity.end()
+            return
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[Any]) -> None:
+        try:
+            exc = future.exception()
+            if exc is not None:
+                log.error("delivery failed: %s", exc, exc_info=exc)
+        except Exception:  # cancelled
+            pass
+        finally:
+            self.activity.end()
+
+    def route(self, event: Mapping[str, Any]) -> list[Delivery]:
+        """Deliver to every target of every matching rule; each target is its own background task."""
+        account = str(event.get("account", ""))
+        region = str(event.get("region", ""))
+        deliveries = []
+        for rule in rules_for(account, region):
+            try:
+                matched = rule_matches(rule, event)
+            except Exception:
+                log.exception("rule %s: pattern could not be evaluated", rule.name)
+                continue
+            if matched:
+                deliveries.extend(self.deliver_to_rule(rule, event))
+        return deliveries
+
+    def deliver_to_rule(self, rule: Any, event: Mapping[str, Any]) -> list[Delivery]:
+        """Hand the event to each target of a rule that matched it."""
+        deliveries = []
+        for target in list(rule.targets):
+            delivery = Delivery(
+                rule.name, rule.arn, target["Id"], target["Arn"], event.get("id"), event.get("detail-type")
+            )
+            self.deliveries.append(delivery)
+            for listener in self.listeners:
+                listener(delivery)
+            deliveries.append(delivery)
+            self._spawn(self._deliver, rule.arn, dict(target), dict(event))
+        return deliveries
+
+    def _deliver(self, rule_arn: str, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+        arn = str(target["Arn"])
+        payload = target_input(target, event)
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        if service == "lambda":
+            self.runner.invoke(arn, payload, rule_arn)
+        elif service == "sns":
+            self._publish(arn, payload)
+        elif service == "sqs":
+            from moto.sqs.models import sqs_backends
+
+            parts = arn.split(":")
+            sqs_backends[parts[4]][parts[3]].send_message(queue_name=parts[5], message_body=_text(payload))
+        else:
+            log.warning("target type of %s is not delivered by the local cloud", arn)
+
+    def _publish(self, topic_arn: str, payload: Any) -> None:
+        from moto.sns.models import sns_backends
+
+        parts = topic_arn.split(":")
+        message = _text(payload)
+        message_id = sns_backends[parts[4]][parts[3]].publish(message, arn=topic_arn)
+        if self.outbox is not None:
+            self.outbox.deliver(topic_arn, message, message_id=message_id)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop taking work, give running deliveries ``timeout`` seconds, drop queued ones."""
+        self._closed = True
+        self.activity.wait_idle(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _text(payload: Any) -> str:
+    return payload if isinstance(payload, str) else json.dumps(payload)
