@@ -120,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
             f"cloudtrail stop-logging --name {state.trail.name}\n\nCtrl-C to stop.",
             flush=True,
         )
-        stop.wait()
+        # Timed waits: a signal delivered to a worker thread must not leave the main thread asleep.
+        while not stop.wait(0.2):
+            pass
         print("stopping", flush=True)
         return 0
     finally:

@@ -1,0 +1,256 @@
+"""``trailguard emulator`` as a user runs it (a subprocess with a ready file, stopped with SIGTERM),
+attacked with the real AWS CLI as the IAM user ``attacker``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+AWS_CLI = BIN / "aws"
+TRAILGUARD = BIN / "trailguard"
+T = TypeVar("T")
+# A key moto does not know: the account root, as for the emulator's own setup.
+FINDING_KINDS = {"GuardDuty Finding", "Security Hub Findings - Imported"}
+ROOT_KEY = {"access_key_id": "AKIAE2ETESTROOT00001", "secret_access_key": "e2e"}
+
+
+@dataclass
+class Emulator:
+    ready: dict[str, Any]
+    outbox: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.ready["endpoint"])
+
+    def client(self, service: str) -> Any:
+        """A boto3 client as the account root (a key moto does not know)."""
+        return boto3.client(
+            service,
+            region_name=self.ready["region"],
+            endpoint_url=self.endpoint,
+            aws_access_key_id=ROOT_KEY["access_key_id"],
+            aws_secret_access_key=ROOT_KEY["secret_access_key"],
+        )
+
+    def aws(self, *args: str, as_attacker: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the real AWS CLI against the emulator."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        key = self.ready["attacker"] if as_attacker else ROOT_KEY
+        env.update(
+            AWS_ACCESS_KEY_ID=key["access_key_id"],
+            AWS_SECRET_ACCESS_KEY=key["secret_access_key"],
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )
+        cmd = [str(AWS_CLI), "--endpoint-url", self.endpoint, "--region", self.ready["region"], *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    def is_logging(self) -> bool:
+        status = self.client("cloudtrail").get_trail_status(Name=self.ready["trail"]["name"])
+        return bool(status["IsLogging"])
+
+    def records(self) -> list[dict[str, Any]]:
+        return _jsonl(Path(self.ready["records"]))
+
+    def invocations(self) -> list[dict[str, Any]]:
+        return _jsonl(Path(self.ready["invocations"]))
+
+    def emails(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.outbox.glob("*.json"))]
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 15.0, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    base = tmp_path_factory.mktemp("emulator")
+    ready_file, outbox, log = base / "ready.json", base / "outbox", base / "emulator.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(TRAILGUARD),
+                "emulator",
+                "--ready-file",
+                str(ready_file),
+                "--outbox",
+                str(outbox),
+                "--finding-delay",
+                "0.5",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"emulator did not get ready (exit {process.returncode}):\n{log.read_text()}")
+            time.sleep(0.05)
+        emu = Emulator(json.loads(ready_file.read_text()), outbox, process, log)
+        yield emu
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert code == 0, log.read_text()
+    assert not ready_file.exists()
+
+
+def test_ready_file_names_everything(emulator: Emulator) -> None:
+    ready = emulator.ready
+    assert ready["endpoint"].startswith("http://127.0.0.1:")
+    assert ready["region"] == "us-east-1" and ready["account"] == "123456789012"
+    assert set(ready["trail"]) >= {"name", "arn", "bucket", "kms_key_id"}
+    assert ready["topic_arn"].startswith("arn:aws:sns:us-east-1:123456789012:")
+    assert Path(ready["outbox"]) == emulator.outbox.resolve()
+    assert ready["attacker"]["access_key_id"].startswith("AKIA")
+    assert set(ready["guard"]) == {"role_arns", "rule_names", "function_names", "topic_arns"}
+    assert len(ready["guard"]["rule_names"]) == 2 and len(ready["guard"]["function_names"]) == 2
+    assert emulator.is_logging()
+
+
+def test_cli_stop_logging_is_repaired_and_emailed(emulator: Emulator) -> None:
+    trail = emulator.ready["trail"]
+    before = len(emulator.emails())
+    result = emulator.aws("cloudtrail", "stop-logging", "--name", trail["name"])
+    assert result.returncode == 0, result.stderr
+    eventually(emulator.is_logging, what="logging to be restored")
+
+    attacker_arn = "arn:aws:iam::123456789012:user/attacker"
+
+    def alert() -> dict[str, Any] | None:
+        emails = emulator.emails()[before:]
+        wanted = [e for e in emails if trail["name"] in e["subject"] and attacker_arn in e["body"]]
+        return wanted[0] if wanted else None
+
+    email = eventually(alert, what="the alert email")
+    assert email["to"] == "security-team@example.com"
+    assert email["topic_arn"] == emulator.ready["topic_arn"]
+    assert attacker_arn in email["body"]
+    assert "127.0.0.1" in email["body"]
+    assert "aws-cli/" in email["body"]
+
+    details = [r["detail"] for r in emulator.records()]
+    record = next(
+        d for d in details if d["eventName"] == "StopLogging" and d["userAgent"].startswith("aws-cli/")
+    )
+    assert record["eventSource"] == "cloudtrail.amazonaws.com"
+    assert record["sourceIPAddress"] == "127.0.0.1"
+    assert record["userIdentity"]["type"] == "IAMUser"
+    assert record["userIdentity"]["arn"] == attacker_arn
+    assert record["userIdentity"]["accessKeyId"] == emulator.ready["attacker"]["access_key_id"]
+    assert record["requestParameters"] == {"name": trail["name"]}
+    assert record["awsRegion"] == "us-east-1" and record["recipientAccountId"] == "123456789012"
+    restarted = [
+        d for d in details if d["eventName"] == "StartLogging" and d["userIdentity"]["type"] == "AssumedRole"
+    ]
+    assert restarted, "no StartLogging by the guard role"
+    issuer = restarted[-1]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
+    assert issuer in emulator.ready["guard"]["role_arns"]
+    # the finding arrives later and finds the trail already repaired
+    eventually(
+        lambda: any(i["detail_type"] == "GuardDuty Finding" and i["invoked"] for i in emulator.invocations()),
+        what="the finding function to run",
+    )
+
+
+def _wait_quiet(emulator: Emulator, seconds: float = 1.5) -> None:
+    """Let earlier findings (0.5 s delay) and their deliveries land before the next scenario."""
+    time.sleep(seconds)
+
+
+def test_finding_path_alone_repairs_when_the_api_call_rule_is_disabled(emulator: Emulator) -> None:
+    _wait_quiet(emulator)
+    api_rule = next(n for n in emulator.ready["guard"]["rule_names"] if "api" in n)
+    events = emulator.client("events")
+    events.disable_rule(Name=api_rule)
+    try:
+        seen = len(emulator.invocations())
+        result = emulator.aws("cloudtrail", "stop-logging", "--name", emulator.ready["trail"]["name"])
+        assert result.returncode == 0, result.stderr
+        eventually(emulator.is_logging, what="the finding path to restore logging")
+        kinds = eventually(
+            lambda: (
+                {i["detail_type"] for i in emulator.invocations()[seen:] if i["invoked"]} >= FINDING_KINDS
+            ),
+            what="the finding function's invocations",
+        )
+        assert kinds
+        assert not [i for i in emulator.invocations()[seen:] if i["rule"] == api_rule], (
+            "a disabled rule delivered"
+        )
+    finally:
+        events.enable_rule(Name=api_rule)
+
+
+def _api_function(emulator: Emulator) -> str:
+    return next(n for n in emulator.ready["guard"]["function_names"] if n.endswith("api-call"))
+
+
+def test_zero_concurrency_function_is_not_invoked(emulator: Emulator) -> None:
+    _wait_quiet(emulator)
+    function = _api_function(emulator)
+    lam = emulator.client("lambda")
+    lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+    try:
+        seen = len(emulator.invocations())
+        assert (
+            emulator.aws("cloudtrail", "stop-logging", "--name", emulator.ready["trail"]["name"]).returncode
+            == 0
+        )
+        eventually(emulator.is_logging, what="the finding path to restore logging")
+        refused = eventually(lambda: [i for i in emulator.invocations()[seen:] if i["function"] == function])
+        assert not any(i["invoked"] for i in refused)
+        assert all("reserved concurrency is 0" in i["reason"] for i in refused)
+    finally:
+        lam.delete_function_concurrency(FunctionName=function)
+
+
+def test_deleted_function_is_not_invoked(emulator: Emulator) -> None:
+    _wait_quiet(emulator)
+    function = _api_function(emulator)
+    emulator.client("lambda").delete_function(FunctionName=function)
+    seen = len(emulator.invocations())
+    assert (
+        emulator.aws("cloudtrail", "stop-logging", "--name", emulator.ready["trail"]["name"]).returncode == 0
+    )
+    eventually(emulator.is_logging, what="the finding path to restore logging")
+    refused = eventually(lambda: [i for i in emulator.invocations()[seen:] if i["function"] == function])
+    assert not any(i["invoked"] for i in refused)
+    assert all("ResourceNotFoundException" in i["reason"] for i in refused)

@@ -1,0 +1,58 @@
+"""The deployed stack on the in-process local cloud: a stopped trail is repaired, and the guard's own
+calls, which are recorded and routed like anyone's, end quietly instead of looping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from trailguard.local import world
+from trailguard.local.server import LocalCloud
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def deployed(cloud: LocalCloud) -> Iterator[world.World]:
+    assert cloud.findings is not None
+    cloud.findings.delay = 1.0  # findings come well after the API-call path, as on AWS (minutes there)
+    yield world.build(cloud, progress=lambda _line: None)
+
+
+def test_attack_is_repaired_once_and_the_cloud_goes_quiet(cloud: LocalCloud, deployed: world.World) -> None:
+    key = deployed.attacker
+    attacker = {"AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key}
+    seen_inv, seen_rec = len(cloud.invocations), len(cloud.recorder.records)
+    cloud.client("cloudtrail", attacker).stop_logging(Name=deployed.trail.name)
+    assert cloud.wait_idle(15)
+    assert cloud.client("cloudtrail").get_trail_status(Name=deployed.trail.name)["IsLogging"]
+    invocations = cloud.invocations[seen_inv:]
+    kinds = sorted(str(i.detail_type) for i in invocations)
+    assert kinds == ["AWS API Call via CloudTrail", "GuardDuty Finding", "Security Hub Findings - Imported"]
+    assert all(i.invoked and i.error is None for i in invocations)
+    by_guard = [
+        r["eventName"]
+        for r in cloud.recorder.records[seen_rec:]
+        if r["userIdentity"].get("sessionContext", {}).get("sessionIssuer", {}).get("arn")
+        in deployed.guard.role_arns
+    ]
+    assert by_guard == ["StartLogging"]
+
+
+def test_the_guard_role_does_not_trigger_itself(cloud: LocalCloud, deployed: world.World) -> None:
+    """A call by trailguard's role that matches its own rule is delivered (as on AWS), judged benign,
+    and causes no further call, so no loop can start."""
+    api_function = next(n for n in deployed.guard.function_names if n.endswith("api-call"))
+    creds = cloud.runner.credentials_for(deployed.guard.role_arns[0], api_function)
+    assert cloud.findings is not None
+    seen_inv, seen_rec = len(cloud.invocations), len(cloud.recorder.records)
+    seen_findings = len(cloud.findings.emitted)
+    cloud.client("cloudtrail", creds).stop_logging(Name=deployed.trail.name)
+    assert cloud.wait_idle(15)
+    [inv] = cloud.invocations[seen_inv:]
+    assert inv.invoked and inv.function_name == api_function
+    assert inv.result["incidents"] == []
+    assert [r["eventName"] for r in cloud.recorder.records[seen_rec:]] == ["StopLogging"]
+    assert len(cloud.findings.emitted) == seen_findings  # GuardDuty is not emulated for the guard itself
+    cloud.client("cloudtrail").start_logging(Name=deployed.trail.name)
