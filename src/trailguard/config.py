@@ -34,6 +34,8 @@ class Config:
     allowed_principal_arns: tuple[str, ...] = ()
     protected_trails: tuple[str, ...] = ()
     """Names or ARNs; empty means every trail in the account."""
+    security_hub: bool = True
+    """Report incidents to Security Hub (``TRAILGUARD_SECURITY_HUB=false`` turns it off)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -46,6 +48,8 @@ class Config:
             function_names=_split(env.get("TRAILGUARD_FUNCTION_NAMES")),
             allowed_principal_arns=_split(env.get("TRAILGUARD_ALLOWED_PRINCIPAL_ARNS")),
             protected_trails=_split(env.get("TRAILGUARD_PROTECTED_TRAILS")),
+            security_hub=(env.get("TRAILGUARD_SECURITY_HUB") or "true").strip().lower()
+            not in ("false", "0", "no", "off"),
         )
 
     @property

@@ -351,6 +351,8 @@ OUTPUT_SOURCES: dict[str, tuple[str, str]] = {
     "StateTableName": ("StateTable", "ref"),
     "ApiCallRuleName": ("ApiCallRule", "ref"),
     "FindingRuleName": ("FindingRule", "ref"),
+    "GuardRuleName": ("GuardCallsRule", "ref"),
+    "BackstopRuleName": ("BackstopRule", "ref"),
     "ApiCallFunctionName": ("ApiCallFunction", "ref"),
     "FindingFunctionName": ("FindingFunction", "ref"),
     "DeadLetterQueueUrl": ("DeadLetterQueue", "ref"),
@@ -403,8 +405,13 @@ def deploy(
     progress: Callable[[str], object] = print,
     poll_seconds: float = 5.0,
     timeout_seconds: float = 1800.0,
+    baseline: bool = True,
 ) -> dict[str, str]:
-    """Create or update the stack and return its outputs; raises DeployError saying what to do."""
+    """Create or update the stack and return its outputs; raises DeployError saying what to do.
+
+    With ``baseline`` (the default) the protected resources' baselines are then recorded with the
+    deployer's credentials (see :func:`record_baseline`): the handlers restore what is recorded.
+    """
     import tempfile
 
     validate_stack_name(stack_name)
@@ -469,7 +476,18 @@ def deploy(
             current = _stack(cfn, stack_name)
             if current is None:
                 raise DeployError(f"stack {stack_name} disappeared during deploy; deploy again")
-            return _stack_outputs(cfn, current, progress)
+            outputs = _stack_outputs(cfn, current, progress)
+            if baseline:
+                record_baseline(
+                    stack_name,
+                    outputs,
+                    values,
+                    region=region,
+                    profile=profile,
+                    endpoint_url=endpoint_url,
+                    progress=progress,
+                )
+            return outputs
         raise DeployError(f"CloudFormation rejected the change set: {reason}. Fix the cause and deploy again")
 
     progress(f"{'creating' if cs_type == 'CREATE' else 'updating'} stack {stack_name} ({cs_name})")
@@ -484,7 +502,18 @@ def deploy(
         status = str((current or {}).get("StackStatus", "DELETE_COMPLETE"))
         if status in TERMINAL_OK and current is not None:
             progress(f"stack {stack_name}: {status}")
-            return _stack_outputs(cfn, current, progress)
+            outputs = _stack_outputs(cfn, current, progress)
+            if baseline:
+                record_baseline(
+                    stack_name,
+                    outputs,
+                    values,
+                    region=region,
+                    profile=profile,
+                    endpoint_url=endpoint_url,
+                    progress=progress,
+                )
+            return outputs
         if status in TERMINAL_FAILED:
             raise DeployError(_failure_message(cfn, stack_name, status))
         if time.monotonic() > deadline:
@@ -493,6 +522,37 @@ def deploy(
                 "follow it in the CloudFormation console"
             )
         time.sleep(poll_seconds)
+
+
+def record_baseline(
+    stack_name: str,
+    outputs: Mapping[str, str],
+    parameters: Mapping[str, str],
+    *,
+    region: str,
+    profile: str | None,
+    endpoint_url: str | None,
+    progress: Callable[[str], object],
+) -> None:
+    """Record baselines after a deploy; a failure is a warning (the stack is fine) with the retry command."""
+    from trailguard.baseline import capture_all, config_from_stack
+
+    retry = f"run `trailguard baseline record --stack-name {stack_name}` once fixed"
+    progress("recording baselines (protected trails, their buckets and keys, trailguard's own resources)")
+    try:
+        summary = capture_all(
+            config_from_stack(outputs, parameters, region=region, profile=profile, endpoint_url=endpoint_url),
+            region,
+            profile=profile,
+            endpoint_url=endpoint_url,
+            source="deploy",
+        )
+    except Exception as exc:
+        progress(f"warning: baselines not recorded ({type(exc).__name__}: {exc}); {retry}")
+        return
+    progress(summary.describe())
+    if summary.errors:
+        progress(f"warning: some baselines were not recorded; {retry}")
 
 
 def _failure_message(cfn: Any, stack_name: str, status: str) -> str:

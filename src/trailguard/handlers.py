@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from trailguard import aws
 from trailguard.events import MalformedEvent, Record, records_from_object
 from trailguard.log import log_event, setup
 
 if TYPE_CHECKING:
+    from trailguard.baseline import Baselines
     from trailguard.config import Config
+    from trailguard.incidents import Ledger
     from trailguard.inventory import LiveInventory
 
 LOG = logging.getLogger(__name__)
@@ -45,6 +47,11 @@ def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None)
     summary: dict[str, Any] = {"records": 0, "incidents": [], "skipped": []}
+    if isinstance(event, dict) and event.get("detail-type") == "Scheduled Event":
+        from trailguard.sweep import is_schedule
+
+        if is_schedule(event):
+            return _sweep(summary, handler, request_id, started)
     try:
         records = records_from_object(event)
     except MalformedEvent as exc:
@@ -93,6 +100,34 @@ def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
     return summary
 
 
+def _sweep(summary: dict[str, Any], handler: str, request_id: str | None, started: float) -> dict[str, Any]:
+    """The backstop schedule fired: compare every baseline with the live account and repair drift.
+
+    A message that could not be published is raised (after the repairs), as for records, so Lambda
+    retries it and the failure shows in the function's error metrics.
+    """
+    from trailguard import sweep
+    from trailguard.config import Config
+
+    report = sweep.run(Config.from_env(), aws.default_region())
+    summary["sweep"] = report.to_dict()
+    log_event(
+        LOG,
+        logging.INFO,
+        "handler.done",
+        handler=handler,
+        request_id=request_id,
+        sweep=True,
+        drift=len(report.drift),
+        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+    if report.publish_error:
+        from trailguard.notify import NotificationError
+
+        raise NotificationError(f"the sweep's alert was not published: {report.publish_error}")
+    return summary
+
+
 class _Invocation:
     """State of one invocation: the live inventory, built on first need and never reused afterwards."""
 
@@ -101,18 +136,29 @@ class _Invocation:
         self.region = region
         self.handler = handler
         self._live: LiveInventory | None = None
+        self._baselines: Baselines | None = None
+        self._ledger: Ledger | Literal[False] | None = False
+
+    @property
+    def baselines(self) -> Baselines:
+        """The recorded baselines (an empty reader when no state table is configured)."""
+        if self._baselines is None:
+            from trailguard.baseline import Baselines
+
+            self._baselines = Baselines.from_config(self.config, self.region)
+        return self._baselines
 
     @property
     def live(self) -> LiveInventory:
         if self._live is None:
             from trailguard.inventory import load
 
-            self._live = load(self.config, self.region)
+            self._live = load(self.config, self.region, self.baselines)
         return self._live
 
     def process(self, record: Record) -> tuple[dict[str, Any] | None, str | None]:
         """Classify one record and act on it: (incident summary or None, publish error or None)."""
-        from trailguard.notify import Incident, publish, render
+        from trailguard.notify import Incident
         from trailguard.policy import TECHNIQUES, Inventory, classify, technique_for_call
         from trailguard.remediate import Context, remediate
 
@@ -141,7 +187,13 @@ class _Invocation:
         if verdict.verdict == "benign":
             return None, None
         technique = TECHNIQUES.get(verdict.technique) if verdict.technique else None
-        outcome = remediate(Context(self.live), verdict) if verdict.verdict == "tamper" else None
+        outcome = (
+            remediate(Context(self.live, self.baselines), verdict) if verdict.verdict == "tamper" else None
+        )
+        if verdict.verdict == "allowed":
+            from trailguard.baseline import rebaseline
+
+            outcome = rebaseline(verdict, self.baselines, self.region)
         incident = Incident(
             verdict=verdict,
             record=record,
@@ -154,28 +206,24 @@ class _Invocation:
             remediation=technique.remediation if technique else None,
         )
         line = incident.summary()
-        try:
-            message = render(incident)
-            line["subject"] = message.subject
-            line["message_id"] = publish(message, self.config.topic_arn)
-            line["published"] = True
-            log_event(
-                LOG, logging.INFO, "notify.published", subject=message.subject, message_id=line["message_id"]
-            )
-            return line, None
-        except Exception as exc:
-            line["published"] = False
-            error = f"{type(exc).__name__}: {exc}"
-            line["publish_error"] = error
-            log_event(
-                LOG,
-                logging.CRITICAL,
-                "notify.publish-failed",
-                topic_arn=self.config.topic_arn,
-                incident=line,
-                error=error,
-            )
-            return line, error
+        from trailguard.incidents import deliver
+
+        # Dedup and storms gate only the message; the repair above has already run.
+        error = deliver(incident, self.config.topic_arn, self.ledger, line)
+        if self.config.security_hub:
+            from trailguard.securityhub import report
+
+            report(incident, line)  # logs its own failures loudly; never blocks the repair or the email
+        return line, error
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """The incident ledger on the state table (None without one: every incident is published)."""
+        if self._ledger is False:
+            from trailguard.incidents import ledger_for
+
+            self._ledger = ledger_for(self.config, self.region)
+        return self._ledger
 
 
 def _skip_all(summary: dict[str, Any], handler: str, request_id: str | None, reason: str) -> dict[str, Any]:

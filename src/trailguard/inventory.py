@@ -13,12 +13,15 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trailguard import aws
 from trailguard.config import Config
 from trailguard.log import log_event
 from trailguard.policy import Inventory
+
+if TYPE_CHECKING:
+    from trailguard.baseline import Baselines
 
 LOG = logging.getLogger(__name__)
 
@@ -110,12 +113,55 @@ def describe_trails(region: str) -> list[Mapping[str, Any]]:
     return [t for t in response.get("trailList", []) if isinstance(t, Mapping)]
 
 
-def build(config: Config, region: str, trails: Sequence[Mapping[str, Any]] | None) -> LiveInventory:
+# DescribeTrails switches an UpdateTrail may just have turned off: read live, after the call, they would
+# make a weakening look like "already off before" (the policy then applies its no-baseline rule instead).
+LIVE_UNTRUSTED_SWITCHES = (
+    "IsMultiRegionTrail",
+    "IncludeGlobalServiceEvents",
+    "LogFileValidationEnabled",
+    "IsOrganizationTrail",
+)
+
+
+def without_live_switches(trail: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A live trail entry without the switches whose pre-call value it cannot vouch for."""
+    return {k: v for k, v in trail.items() if k not in LIVE_UNTRUSTED_SWITCHES}
+
+
+def merge_baselines(
+    trails: Sequence[Mapping[str, Any]], baseline_trails: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The live trails with their baseline laid over them, plus baseline trails no longer listed.
+
+    The policy must judge a change against the recorded good state, not the live one (after an
+    UpdateTrail the live trail already shows the new value), and a deleted trail stays protected.
+    """
+    by_arn = {str(b.get("TrailARN")): b for b in baseline_trails if b.get("TrailARN")}
+    merged: list[Mapping[str, Any]] = []
+    for trail in trails:
+        baseline = by_arn.pop(str(trail.get("TrailARN")), None)
+        if baseline is None:
+            merged.append(without_live_switches(trail))
+        else:
+            merged.append({**trail, **{k: v for k, v in baseline.items() if k != "_meta"}})
+    merged.extend({k: v for k, v in b.items() if k != "_meta"} for b in by_arn.values())
+    return merged
+
+
+def build(
+    config: Config,
+    region: str,
+    trails: Sequence[Mapping[str, Any]] | None,
+    baseline_trails: Sequence[Mapping[str, Any]] = (),
+) -> LiveInventory:
     """The inventory for ``trails`` (None: they could not be listed, so the policy gets no trail list).
 
     Without a trail list the policy treats every named trail as protected, which fails safe: a stopped
-    trail is still restarted when DescribeTrails itself is denied or throttled.
+    trail is still restarted when DescribeTrails itself is denied or throttled. ``baseline_trails`` are
+    merged in (see :func:`merge_baselines`) when the trails could be listed.
     """
+    if trails is not None:
+        trails = merge_baselines(trails, baseline_trails)
     protected = [t for t in trails or () if is_protected(t, config.protected_trails)]
     document: dict[str, Any] = {
         "guard": {
@@ -140,9 +186,20 @@ def build(config: Config, region: str, trails: Sequence[Mapping[str, Any]] | Non
     )
 
 
-def load(config: Config, region: str) -> LiveInventory:
-    """Describe the account's trails and build the inventory; a failure is logged, not raised."""
+def load(config: Config, region: str, baselines: Baselines | None = None) -> LiveInventory:
+    """Describe the account's trails and build the inventory; a failure is logged, not raised.
+
+    With ``baselines``, the recorded trails are merged in; an unreadable state table is logged and the
+    live trails alone are used (detection must not depend on the table being reachable).
+    """
     from botocore.exceptions import BotoCoreError, ClientError
+
+    baseline_trails: list[Mapping[str, Any]] = []
+    if baselines is not None and baselines.available:
+        try:
+            baseline_trails = list(baselines.of_kind("trail").values())
+        except (ClientError, BotoCoreError) as exc:
+            log_event(LOG, logging.ERROR, "inventory.baselines-unreadable", region=region, error=str(exc))
 
     try:
         trails: list[Mapping[str, Any]] | None = describe_trails(region)
@@ -150,5 +207,5 @@ def load(config: Config, region: str) -> LiveInventory:
     except (ClientError, BotoCoreError) as exc:
         trails, error = None, f"DescribeTrails failed in {region}: {exc}"
         log_event(LOG, logging.ERROR, "inventory.describe-trails-failed", region=region, error=str(exc))
-    live = build(config, region, trails)
+    live = build(config, region, trails, baseline_trails)
     return dataclasses.replace(live, error=error) if error else live

@@ -1,8 +1,23 @@
-"""One incident -> one message: a subject and a plain-text body a person reads in ten seconds, plus a
-JSON document for machines, published once to the alert topic with per-protocol bodies.
+"""One incident -> one message: a subject and a plain-text body a person reads in ten seconds on a
+phone, a JSON document for programs, and a compact card for chat, published once to the alert topic.
 
-The text answers, in this order: what happened to which trail (account, region), whether trailguard
-repaired it and proved it, what the responder must still do, then who, from where and when.
+The text answers, in this order: what happened to which resource in which account and region (the
+subject and first line); whether trailguard repaired it and proved it; who did it, from where, with
+what client, when; what the responder must still do; then links and details.
+
+Why one publish with ``MessageStructure=json`` and these per-protocol bodies:
+
+- ``default`` / ``email``: the text. Email is read by people; ``default`` covers any protocol not
+  listed (``application``, ``firehose``) with the same readable text.
+- ``email-json``: the machine document; whoever picked JSON email wants structure.
+- ``sqs`` / ``lambda``: the machine document (``schema`` ``trailguard.incident/1``): a queue or a
+  function consumes fields, not prose; it also carries the text so a consumer can forward it as is.
+- ``https`` / ``http``: AWS Chatbot subscribes to SNS over HTTPS, so these get Chatbot's custom
+  notification schema (``version`` 1.0, ``source`` custom, ``content`` title / description / nextSteps)
+  and Slack or Teams render a compact card. A generic webhook gets the same JSON and finds the whole
+  incident under ``metadata.additionalContext.incident`` (a JSON string: Chatbot's additionalContext
+  holds string values only).
+- ``sms``: the subject alone; 140 bytes leave no room for more.
 """
 
 from __future__ import annotations
@@ -12,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from trailguard import aws
 
@@ -24,6 +40,10 @@ SUBJECT_MAX = 100
 SCHEMA = "trailguard.incident/1"
 ACTION_REQUIRED = "[ACTION REQUIRED]"
 PREFIX = "[trailguard]"
+CHAT_DESCRIPTION_MAX = 3500
+"""Chatbot renders long descriptions badly on a phone; the card stays short and links to the rest."""
+REQUEST_VALUE_MAX = 120
+UNKNOWN_PRINCIPAL = "not named in the event"
 
 # What a person does by hand when an action is not built yet or failed (keyed by Technique.remediation).
 MANUAL_STEPS = {
@@ -41,6 +61,35 @@ MANUAL_STEPS = {
     "trail.restore_event_selectors": "Put the trail's event selectors back so that all management events "
     "(read and write) are logged (aws cloudtrail put-event-selectors), then check get-event-selectors.",
 }
+
+# What kind of thing a technique family hits, for the subject ("StopLogging on trail X").
+RESOURCE_NOUNS = {
+    "trail": "trail",
+    "finding": "trail",
+    "lake": "event data store",
+    "bucket": "bucket",
+    "key": "KMS key",
+    "guard.rule": "rule",
+    "guard.function": "function",
+    "guard.topic": "topic",
+    "guard.detector": "detector",
+    "org": "account",
+}
+
+STATUS_HEADS = {
+    "remediated": (PREFIX, "REPAIRED"),
+    "already-restored": (PREFIX, "ALREADY RESTORED"),
+    "failed": (ACTION_REQUIRED, "REPAIR FAILED"),
+    "not-implemented": (ACTION_REQUIRED, "NOT REPAIRED"),
+    "notify-only": (ACTION_REQUIRED, "NOT REPAIRABLE"),
+    "attempted": (PREFIX, "ATTEMPT"),
+    "authorised": (PREFIX, "AUTHORISED"),
+}
+
+
+def _now() -> str:
+    """When trailguard saw the incident (a seam: golden tests pin it)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class NotificationError(RuntimeError):
@@ -60,7 +109,7 @@ class Incident:
     technique_title: str | None = None
     mitre: str | None = None
     remediation: str | None = None
-    detected_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    detected_at: str = field(default_factory=lambda: _now())  # noqa: PLW0108 (late-bound: tests pin _now)
 
     @property
     def action_required(self) -> bool:
@@ -88,12 +137,33 @@ class Incident:
         return self.record.account_id or self.account
 
     @property
+    def resource(self) -> str | None:
+        return self.verdict.resource or (self.outcome.resource if self.outcome else None)
+
+    @property
     def resource_label(self) -> str:
         """The short name of what was hit (``my-trail`` of its ARN), for subjects."""
-        resource = self.verdict.resource or (self.outcome.resource if self.outcome else None)
+        resource = self.resource
         if not resource:
             return "unnamed resource"
         return resource.rsplit("/", 1)[-1] if resource.startswith("arn:") else resource
+
+    @property
+    def resource_noun(self) -> str:
+        """``trail``, ``bucket``, ``KMS key``...: what the technique's family hits."""
+        technique = self.verdict.technique or ""
+        family = technique if technique.startswith("guard.") else technique.split(".", 1)[0]
+        return RESOURCE_NOUNS.get(family, "resource")
+
+    @property
+    def headline(self) -> str:
+        """``StopLogging on trail org-trail``: the call and its target, for the subject and the card."""
+        record = self.record
+        target = f"{self.resource_noun} {self.resource_label}"
+        if record.kind == "cloudtrail":
+            return f"{record.event_name or 'call'} on {target}"
+        source = "GuardDuty" if record.kind == "guardduty" else "Security Hub"
+        return f"{target} disabled ({source} finding)"
 
     def summary(self) -> dict[str, Any]:
         """The line of the handler's return value for this incident."""
@@ -115,18 +185,22 @@ class Message:
     subject: str
     text: str
     document: dict[str, Any]
+    chat: dict[str, Any] | None = None
 
     def sns_payload(self) -> str:
-        """The ``MessageStructure=json`` body: text for people, the JSON document for programs."""
-        doc = json.dumps(self.document, default=str, sort_keys=False)
+        """The ``MessageStructure=json`` body (the module docstring says which protocol gets what)."""
+        doc = json.dumps(self.document, default=str)
+        chat = json.dumps(self.chat, default=str) if self.chat is not None else doc
         return json.dumps(
             {
                 "default": self.text,
                 "email": self.text,
+                "email-json": doc,
                 "sqs": doc,
                 "lambda": doc,
-                "https": doc,
-                "http": doc,
+                "https": chat,
+                "http": chat,
+                "sms": self.subject,
             }
         )
 
@@ -137,82 +211,6 @@ def ascii_subject(text: str, limit: int = SUBJECT_MAX) -> str:
     text = re.sub(r"[\x00-\x1f\x7f]+", " ", text)
     text = re.sub(r"\s+", " ", text).strip() or "trailguard incident"
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
-def _what(incident: Incident) -> str:
-    """One sentence: what was done to what."""
-    record, verdict = incident.record, incident.verdict
-    where = f"account {incident.account_id or 'unknown'}, {incident.region}"
-    target = verdict.resource or "an unnamed resource"
-    if record.kind != "cloudtrail":
-        via = f" (via {record.event_name})" if record.event_name else ""
-        source = "GuardDuty" if record.kind == "guardduty" else "Security Hub (GuardDuty)"
-        return f"{source} reports that CloudTrail trail {target} was disabled{via} in {where}."
-    title = incident.technique_title or verdict.technique or "tampering"
-    tail = f" The call failed with {record.error_code}." if record.failed else ""
-    return f"{title}: {record.event_name} on {target} in {where}.{tail}"
-
-
-def _did(incident: Incident) -> list[str]:
-    verdict, outcome = incident.verdict, incident.outcome
-    if verdict.verdict == "attempt":
-        return ["Nothing was changed: the call failed, so there is nothing to repair. This was an attempt."]
-    if verdict.verdict == "allowed":
-        return ["Nothing was changed: the caller is on the allow-list, so this is an authorised change."]
-    if outcome is None:
-        return ["No remediation ran."]
-    lines = [_sentence(outcome.summary)]
-    if outcome.status == "not-implemented":
-        lines = [f"NOT REPAIRED: this is not repaired automatically yet ({outcome.action})."]
-    if outcome.status == "failed":
-        lines.insert(0, "REPAIR FAILED.")
-    if outcome.action == "trail.reconcile" and outcome.ok:
-        lines.append(
-            "Only logging was checked; the trail's other settings are not compared with a baseline yet."
-        )
-    verified = {True: "yes", False: "NO", None: "not applicable"}[outcome.verified]
-    lines.append(f"Verified: {verified}.")
-    lines.extend(f"Error: {e}" for e in outcome.errors)
-    return lines
-
-
-def _todo(incident: Incident) -> list[str]:
-    verdict, record = incident.verdict, incident.record
-    who = _principal(record)
-    investigate = (
-        f"Confirm whether {who} meant to do this. If not, treat the credentials as compromised: "
-        + (f"deactivate access key {record.access_key_id}, " if record.access_key_id else "")
-        + "revoke its sessions and review its other activity"
-        + (f" from {record.source_ip}" if record.source_ip else "")
-        + "."
-    )
-    if verdict.verdict == "allowed":
-        return [f"Check that this change was planned (an allow-listed principal, {who}, made it)."]
-    if verdict.verdict == "attempt":
-        return [investigate]
-    steps: list[str] = []
-    outcome = incident.outcome
-    if incident.action_required:
-        manual = MANUAL_STEPS.get(incident.remediation or "")
-        if manual:
-            steps.append("Repair it now: " + manual.format(resource=verdict.resource, region=incident.region))
-        else:
-            steps.append(
-                "Repair it now by hand: restore the previous configuration of " + (verdict.resource or "it")
-            )
-        if outcome is not None and outcome.status == "failed":
-            steps.append(
-                "Give trailguard's role the permissions it was refused, if an error above says AccessDenied."
-            )
-    else:
-        steps.append("Nothing to repair by hand.")
-    if record.kind == "cloudtrail" and record.event_time:
-        steps.append(
-            f"Activity between {record.event_time} and the repair was not delivered by this trail; "
-            "review it in CloudTrail event history."
-        )
-    steps.append(investigate)
-    return steps
 
 
 def _sentence(text: str) -> str:
@@ -230,121 +228,370 @@ def _principal(record: Record) -> str:
         record.principal_arn
         or record.principal_name
         or (f"principal id {principal_id}" if isinstance(principal_id, str) and principal_id else None)
-        or "unknown (not in the event)"
+        or UNKNOWN_PRINCIPAL
     )
 
 
+def _client(user_agent: str | None) -> str:
+    """The client's first token (``aws-cli/2.15.0``): a full botocore user agent does not fit a phone."""
+    if not user_agent:
+        return "an unknown client"
+    first = user_agent.split()[0]
+    return user_agent if len(user_agent) <= 60 or len(first) < 4 else f"{first} (...)"
+
+
 def _mfa(value: bool | None) -> str:
-    return {True: "yes", False: "no", None: "unknown"}[value]
+    return {True: "MFA", False: "no MFA", None: "MFA unknown"}[value]
+
+
+def _where(incident: Incident) -> str:
+    return f"{incident.account_id or 'unknown account'} ({incident.region})"
+
+
+def _repair_line(incident: Incident) -> str:
+    """One line: what trailguard did and whether it proved it."""
+    verdict, outcome, record = incident.verdict, incident.outcome, incident.record
+    if verdict.verdict == "attempt":
+        return f"Nothing to repair: the call failed ({record.error_code}). This was an attempt."
+    if verdict.verdict == "allowed":
+        line = "Not repaired: the caller is on the allow-list, so this is an authorised change."
+        return f"{line} {_sentence(outcome.summary)}" if outcome is not None else line  # re-baselined
+    if outcome is None:
+        return "REPAIR FAILED: no remediation ran."
+    if outcome.status == "not-implemented":
+        return f"NOT REPAIRED: this is not repaired automatically yet ({outcome.action})."
+    if outcome.status == "notify-only":
+        return "NOT REPAIRED: trailguard cannot undo this; a person must act."
+    verified = {True: "yes", False: "NO", None: "no" if outcome.status == "failed" else "not applicable"}[
+        outcome.verified
+    ]
+    return f"{_sentence(outcome.summary)} Verified: {verified}."
+
+
+def _todo(incident: Incident) -> list[str]:
+    verdict, record = incident.verdict, incident.record
+    who = _principal(record)
+    investigate = (
+        "Find out who did this: the event does not name the caller; look it up in CloudTrail event "
+        "history" + (f" (source IP {record.source_ip})" if record.source_ip else "") + "."
+        if who == UNKNOWN_PRINCIPAL
+        else f"Confirm whether {who} meant to do this. If not, treat the credentials as compromised: "
+        + (f"deactivate access key {record.access_key_id}, " if record.access_key_id else "")
+        + "revoke its sessions and review its other activity"
+        + (f" from {record.source_ip}" if record.source_ip else "")
+        + "."
+    )
+    if verdict.verdict == "allowed":
+        return [f"Check that this change was planned (an allow-listed principal, {who}, made it)."]
+    if verdict.verdict == "attempt":
+        return [investigate]
+    steps: list[str] = []
+    outcome = incident.outcome
+    if incident.action_required:
+        manual = MANUAL_STEPS.get(incident.remediation or "")
+        target = verdict.resource or "it"
+        if manual:
+            steps.append("Repair it now: " + manual.format(resource=target, region=incident.region))
+        else:
+            steps.append(f"Repair it now by hand: restore the previous configuration of {target}.")
+        if outcome is not None and outcome.status == "failed":
+            steps.append(
+                "Give trailguard's role the permissions it was refused, if an error below says AccessDenied."
+            )
+    if record.kind == "cloudtrail" and record.event_time:
+        steps.append(
+            f"Activity between {record.event_time} and the repair was not delivered by this trail; "
+            "review it in CloudTrail event history."
+        )
+    steps.append(investigate)
+    return steps
+
+
+def _trail_arn(incident: Incident) -> str | None:
+    """The trail's ARN for the console link: as named, or built from its name and home region."""
+    resource = incident.resource
+    if incident.resource_noun != "trail" or not resource:
+        return None
+    if resource.startswith("arn:"):
+        return resource
+    if not incident.account_id:
+        return None
+    home = incident.region
+    if incident.outcome is not None:
+        regions = [c.region for c in incident.outcome.calls if c.service == "cloudtrail"]
+        home = regions[-1] if regions else home
+    return f"arn:aws:cloudtrail:{home}:{incident.account_id}:trail/{resource}"
+
+
+def _console(region: str, fragment: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/{fragment}"
+
+
+def links(incident: Incident) -> dict[str, str]:
+    """Console links to the trail and the CloudTrail event (event history by event id)."""
+    out: dict[str, str] = {}
+    trail = _trail_arn(incident)
+    if trail:
+        home = aws.region_of_arn(trail) or incident.region
+        out["trail"] = _console(home, f"trails/{quote(trail, safe=':/')}")
+    record = incident.record
+    if record.kind == "cloudtrail" and record.event_id:
+        out["event"] = _console(incident.region, f"events/{quote(record.event_id, safe='')}")
+    elif record.kind == "securityhub" and record.event_id:
+        region = incident.region
+        out["finding"] = (
+            f"https://{region}.console.aws.amazon.com/securityhub/home?region={region}"
+            f"#/findings?search=Id%3D%255Coperator%255C%253AEQUALS%255C%253A{quote(record.event_id, safe='')}"
+        )
+    return out
+
+
+def _request_lines(record: Record) -> list[str]:
+    """The request's parameters, one short ``key=value`` each (long or nested values abbreviated)."""
+    out = []
+    for key, value in record.request_parameters.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+        if len(text) > REQUEST_VALUE_MAX:
+            text = text[: REQUEST_VALUE_MAX - 3] + "..."
+        out.append(f"{key}={text}")
+    return out
+
+
+def subject_for(incident: Incident) -> str:
+    """``[trailguard] REPAIRED: StopLogging on trail org-trail in 123456789012 (us-east-1)``."""
+    prefix, word = STATUS_HEADS.get(incident.status, (PREFIX, incident.status.upper()))
+    return _fit(f"{prefix} {word}: {incident.headline} in {_where(incident)}", incident.resource_label)
+
+
+def _fit(subject: str, label: str) -> str:
+    """A valid SNS subject; when too long, the resource name is shortened in the middle rather than
+    cutting off the account and region at the end."""
+    subject = ascii_subject(subject, limit=10_000)
+    label = ascii_subject(label, limit=10_000)
+    excess = len(subject) - SUBJECT_MAX
+    if excess > 0 and label in subject and len(label) - excess - 3 >= 8:
+        keep = len(label) - excess - 3
+        short = label[: (keep + 1) // 2] + "..." + label[len(label) - keep // 2 :]
+        subject = subject.replace(label, short, 1)
+    return ascii_subject(subject)
 
 
 def render(incident: Incident) -> Message:
-    """Subject, person-readable text and machine document for one incident."""
+    """Subject, person-readable text, machine document and chat card for one incident."""
     record, verdict, outcome = incident.record, incident.verdict, incident.outcome
-    title = incident.technique_title or verdict.technique or "CloudTrail tampering"
-    label = incident.resource_label
-    status = incident.status
-    heads = {
-        "remediated": f"{PREFIX} Repaired: {title} - {label}",
-        "already-restored": f"{PREFIX} Already restored: {title} - {label}",
-        "failed": f"{ACTION_REQUIRED} Repair failed: {title} - {label}",
-        "not-implemented": f"{ACTION_REQUIRED} Not repaired: {title} - {label}",
-        "notify-only": f"{ACTION_REQUIRED} {title} - {label}",
-        "attempted": f"{PREFIX} Attempted: {title} - {label} ({record.error_code})",
-        "authorised": f"{PREFIX} Authorised change: {title} - {label}",
-    }
-    subject = ascii_subject(heads.get(status, f"{PREFIX} {title} - {label}"))
-
+    subject = subject_for(incident)
+    _prefix, word = STATUS_HEADS.get(incident.status, (PREFIX, incident.status.upper()))
     principal = _principal(record)
     ptype = record.principal_type or "unknown type"
-    lines = [_what(incident), ""]
-    lines.append("What trailguard did:")
-    lines.extend(f"  {line}" for line in _did(incident))
-    lines.append("")
-    lines.append("What you must still do:")
-    lines.extend(f"  - {step}" for step in _todo(incident))
-    lines += [
+    todo = _todo(incident)
+    urls = links(incident)
+
+    lines = [
+        f"{word}: {incident.headline} in account {_where(incident)}.",
+        _repair_line(incident),
+        f"Who:  {principal}"
+        + ("" if principal == UNKNOWN_PRINCIPAL else f" ({ptype}, {_mfa(record.mfa_authenticated)})"),
+        f"From: {record.source_ip or 'unknown IP'} using {_client(record.user_agent)}",
+        f"When: {record.event_time or 'unknown'}",
         "",
-        "Who:",
-        f"  Principal:  {principal} ({ptype})",
+        "What you must still do:",
     ]
+    lines.extend(f"  {n}. {step}" for n, step in enumerate(todo, 1))
+    if urls:
+        lines += ["", "Links:"]
+        lines.extend(f"  {name.capitalize()}: {url}" for name, url in urls.items())
+    lines += ["", "Details:", f"  Verdict:    {verdict.verdict} - {verdict.reason}"]
+    title = incident.technique_title or ""
+    mitre = f" (MITRE ATT&CK {incident.mitre})" if incident.mitre else ""
+    lines.append(f"  Technique:  {verdict.technique}{' - ' + title if title else ''}{mitre}")
+    lines.append(
+        f"  Event:      {record.event_name or 'unknown'} from {record.event_source or record.kind}, "
+        f"id {record.event_id or 'unknown'}"
+    )
+    lines.append(f"  Resource:   {verdict.resource or 'not named'}")
+    request = _request_lines(record)
+    if request:
+        lines.append(f"  Request:    {request[0]}")
+        lines.extend(f"              {item}" for item in request[1:])
+    if record.user_agent and _client(record.user_agent) != record.user_agent:
+        lines.append(f"  User agent: {record.user_agent}")
+    if record.failed:
+        lines.append(f"  Error:      {record.error_code}: {record.error_message or ''}".rstrip(": "))
     if record.issuer_arn and record.issuer_arn != record.principal_arn:
         lines.append(f"  Issued by:  {record.issuer_arn}")
     if record.access_key_id:
         lines.append(f"  Access key: {record.access_key_id}")
-    lines.append(f"  MFA:        {_mfa(record.mfa_authenticated)}")
-    lines += [
-        "From where:",
-        f"  Source IP:  {record.source_ip or 'unknown'}",
-        f"  User agent: {record.user_agent or 'unknown'}",
-    ]
     if record.vpc_endpoint_id:
         lines.append(f"  VPC endpoint: {record.vpc_endpoint_id}")
-    lines += [
-        "When:",
-        f"  Event time: {record.event_time or 'unknown'}",
-        f"  Detected:   {incident.detected_at} by trailguard ({incident.handler}, {incident.handler_region})",
-        "",
-        "Details:",
-        f"  Verdict:    {verdict.verdict} - {verdict.reason}",
-        f"  Technique:  {verdict.technique}"
-        + (f" (MITRE ATT&CK {incident.mitre})" if incident.mitre else ""),
-        f"  Event:      {record.event_name or 'unknown'} from {record.event_source or record.kind}, "
-        f"id {record.event_id or 'unknown'}",
-        f"  Resource:   {verdict.resource or 'not named'}",
-    ]
-    if record.failed:
-        lines.append(f"  Error:      {record.error_code}: {record.error_message or ''}".rstrip(": "))
-    if outcome is not None and outcome.calls:
-        lines.append("  AWS calls made by trailguard:")
-        lines.extend(f"    {call.describe()}" for call in outcome.calls)
+    lines.append(
+        f"  Detected:   {incident.detected_at} by trailguard ({incident.handler}, {incident.handler_region})"
+    )
+    if outcome is not None:
+        lines.append(f"  Repair:     {outcome.action}: {outcome.status}")
+        lines.extend(f"  Error:      {e}" for e in outcome.errors)
+        if outcome.calls:
+            lines.append("  AWS calls made by trailguard:")
+            lines.extend(f"    {call.describe()}" for call in outcome.calls)
     text = "\n".join(lines) + "\n"
 
+    incident_doc = {
+        "verdict": verdict.verdict,
+        "status": incident.status,
+        "action_required": incident.action_required,
+        "technique": verdict.technique,
+        "technique_title": incident.technique_title,
+        "mitre": incident.mitre,
+        "resource": verdict.resource,
+        "reason": verdict.reason,
+        "account": incident.account_id,
+        "region": incident.region,
+        "event": {
+            "kind": record.kind,
+            "id": record.event_id,
+            "name": record.event_name,
+            "source": record.event_source,
+            "time": record.event_time,
+            "error_code": record.error_code,
+            "error_message": record.error_message,
+            "finding_types": list(record.finding_types),
+            "request_parameters": dict(record.request_parameters),
+        },
+        "principal": {
+            "arn": record.principal_arn,
+            "issuer_arn": record.issuer_arn,
+            "type": record.principal_type,
+            "name": record.principal_name,
+            "access_key_id": record.access_key_id,
+            "mfa_authenticated": record.mfa_authenticated,
+        },
+        "origin": {
+            "source_ip": record.source_ip,
+            "user_agent": record.user_agent,
+            "vpc_endpoint_id": record.vpc_endpoint_id,
+        },
+        "remediation": outcome.to_dict() if outcome is not None else None,
+        "responder_steps": todo,
+        "links": urls,
+        "detected_at": incident.detected_at,
+        "detected_by": {"handler": incident.handler, "region": incident.handler_region},
+    }
     document = {
         "schema": SCHEMA,
+        "kind": "incident",
         "subject": subject,
         "text": text,
-        "incident": {
-            "verdict": verdict.verdict,
-            "status": status,
-            "action_required": incident.action_required,
-            "technique": verdict.technique,
-            "technique_title": incident.technique_title,
-            "mitre": incident.mitre,
-            "resource": verdict.resource,
-            "reason": verdict.reason,
-            "account": incident.account_id,
-            "region": incident.region,
-            "event": {
-                "kind": record.kind,
-                "id": record.event_id,
-                "name": record.event_name,
-                "source": record.event_source,
-                "time": record.event_time,
-                "error_code": record.error_code,
-                "error_message": record.error_message,
-                "finding_types": list(record.finding_types),
+        "incident": incident_doc,
+    }
+    chat = _chat_card(
+        subject,
+        [
+            f"*{_repair_line(incident)}*",
+            f"*Who:* `{principal}` ({ptype}, {_mfa(record.mfa_authenticated)})",
+            f"*From:* {record.source_ip or 'unknown IP'} using `{record.user_agent or 'unknown client'}`",
+            f"*When:* {record.event_time or 'unknown'}",
+            *(f"<{url}|{name.capitalize()} in the console>" for name, url in urls.items()),
+        ],
+        todo,
+        incident,
+        incident_doc,
+    )
+    return Message(subject, text, document, chat)
+
+
+def _chat_card(
+    title: str,
+    description: list[str],
+    next_steps: list[str],
+    incident: Incident,
+    incident_doc: dict[str, Any],
+) -> dict[str, Any]:
+    """AWS Chatbot's custom notification schema: a title, a short markdown description, next steps."""
+    body = "\n".join(description)
+    if len(body) > CHAT_DESCRIPTION_MAX:
+        body = body[: CHAT_DESCRIPTION_MAX - 3] + "..."
+    related = [r for r in (incident.resource, incident.record.principal_arn) if r]
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "id": incident.record.event_id or incident.detected_at,
+        "content": {
+            "textType": "client-markdown",
+            "title": title,
+            "description": body,
+            "nextSteps": next_steps,
+            "keywords": [k for k in (incident.verdict.verdict, incident.verdict.technique) if k],
+        },
+        "metadata": {
+            # One Slack/Teams thread per resource: a storm's follow-up lands under its first alert.
+            "threadId": f"trailguard-{incident.account_id or 'account'}-{incident.resource_label}",
+            "summary": title,
+            "eventType": f"trailguard.{incident.status}",
+            "relatedResources": related,
+            "additionalContext": {
+                "verdict": incident.verdict.verdict,
+                "status": incident.status,
+                "technique": str(incident.verdict.technique),
+                "account": str(incident.account_id),
+                "region": incident.region,
+                "incident": json.dumps(incident_doc, default=str),
             },
-            "principal": {
-                "arn": record.principal_arn,
-                "issuer_arn": record.issuer_arn,
-                "type": record.principal_type,
-                "name": record.principal_name,
-                "access_key_id": record.access_key_id,
-                "mfa_authenticated": record.mfa_authenticated,
-            },
-            "origin": {
-                "source_ip": record.source_ip,
-                "user_agent": record.user_agent,
-                "vpc_endpoint_id": record.vpc_endpoint_id,
-            },
-            "remediation": outcome.to_dict() if outcome is not None else None,
-            "responder_steps": _todo(incident),
-            "detected_at": incident.detected_at,
-            "detected_by": {"handler": incident.handler, "region": incident.handler_region},
         },
     }
-    return Message(subject, text, document)
+
+
+def render_followup(incident: Incident, more: int, since: str, unverified: int = 0) -> Message:
+    """The short storm follow-up: ``N more StopLogging calls on trail X since HH:MM``.
+
+    ``incident`` is the latest of the burst; ``more`` counts the calls after the first email, and
+    ``unverified`` how many of those repairs could not be proved (which makes it ACTION REQUIRED).
+    """
+    record = incident.record
+    since_hm = since[11:16] if len(since) >= 16 else since
+    calls = "call" if more == 1 else "calls"
+    what = (
+        f"{more} more {record.event_name} {calls} on {incident.resource_noun} {incident.resource_label}"
+        if record.kind == "cloudtrail"
+        else f"{more} more findings that {incident.resource_noun} {incident.resource_label} was disabled"
+    )
+    prefix = ACTION_REQUIRED if unverified else PREFIX
+    subject = _fit(f"{prefix} {what} since {since_hm}Z in {_where(incident)}", incident.resource_label)
+    if incident.verdict.verdict == "tamper":
+        repaired = (
+            f"{unverified} of these repairs could NOT be verified: check the {incident.resource_noun} now."
+            if unverified
+            else "trailguard repaired every one it has seen so far."
+        )
+    else:
+        repaired = f"Every one is {incident.status} ({incident.verdict.verdict}): nothing was changed."
+    lines = [
+        f"{what} since {since} (account {_where(incident)}).",
+        repaired,
+        f"Latest: {record.event_time or 'unknown'} by {_principal(record)} "
+        f"from {record.source_ip or 'unknown IP'} using {record.user_agent or 'an unknown client'}.",
+        "Someone is repeating the call, perhaps in a loop: stop the principal (deactivate its keys, "
+        "revoke its sessions) rather than waiting for trailguard to win the race.",
+        "Further calls are counted, not emailed one by one; `trailguard incidents` lists them.",
+    ]
+    urls = links(incident)
+    if urls:
+        lines += ["", "Links:"]
+        lines.extend(f"  {name.capitalize()}: {url}" for name, url in urls.items())
+    text = "\n".join(lines) + "\n"
+    summary: dict[str, Any] = {
+        **incident.summary(),
+        "account": incident.account_id,
+        "region": incident.region,
+    }
+    document: dict[str, Any] = {
+        "schema": SCHEMA,
+        "kind": "follow-up",
+        "subject": subject,
+        "text": text,
+        "follow_up": {"more": more, "since": since, "unverified": unverified},
+        "incident": summary,
+    }
+    chat = _chat_card(subject, lines[:3], lines[3:4], incident, summary)
+    return Message(subject, text, document, chat)
 
 
 def publish(message: Message, topic_arn: str | None) -> str:

@@ -10,5 +10,42 @@ RUNTIME_PERMISSIONS: frozenset[str] = frozenset(
     {
         "cloudtrail:DescribeTrails",  # inventory.load: the live trail list, every invocation
         "sns:Publish",  # notify.publish: the alert
+        # securityhub.report: an incident from CloudTrail is imported as a finding beside GuardDuty's;
+        # one raised by a Security Hub finding is answered on that finding (workflow status and note)
+        "securityhub:BatchImportFindings",
+        "securityhub:BatchUpdateFindings",
+        # state.StateStore on the stack's StateTable: baselines, incidents, counters
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        # baseline.capture_trail (allow-listed change): the trail's full configuration
+        "cloudtrail:GetEventSelectors",
+        "cloudtrail:GetInsightSelectors",
+        "cloudtrail:ListTags",
+        "cloudtrail:GetTrailStatus",
+        # baseline.capture_stores / capture_one("store"): CloudTrail Lake event data stores
+        "cloudtrail:ListEventDataStores",
+        "cloudtrail:GetEventDataStore",
+        # baseline.capture_bucket: the trail bucket's region, policy, lifecycle, versioning, encryption
+        "s3:GetBucketLocation",
+        "s3:GetBucketPolicy",
+        "s3:GetLifecycleConfiguration",
+        "s3:GetBucketVersioning",
+        "s3:GetEncryptionConfiguration",
+        # baseline.capture_key: the trail key's state and aliases
+        "kms:DescribeKey",
+        "kms:ListAliases",
+        # baseline.capture_rule: trailguard's own rules and their targets
+        "events:DescribeRule",
+        "events:ListTargetsByRule",
+        # baseline.capture_function: trailguard's own functions
+        "lambda:GetFunction",
+        "lambda:GetFunctionConcurrency",
+        "lambda:GetPolicy",
+        # baseline.capture_topic: the alert topic and its subscriptions
+        "sns:GetTopicAttributes",
+        "sns:ListSubscriptionsByTopic",
     }
 )

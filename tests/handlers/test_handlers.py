@@ -89,7 +89,7 @@ def test_stop_logging_is_restarted_verified_and_reported(cloud: Cloud, path: Pat
     text = message["text"]
     for value in (record.principal_arn, record.source_ip, record.user_agent, name):
         assert value and value in text, value
-    assert message["_sns_subject"].startswith("[trailguard] Repaired")
+    assert message["_sns_subject"].startswith("[trailguard] REPAIRED: ")
     calls = message["incident"]["remediation"]["calls"]
     assert [c["operation"] for c in calls if c["error"] is None] == [
         "GetTrailStatus",
@@ -216,7 +216,7 @@ def test_failed_stop_logging_is_reported_as_an_attempt_and_not_touched(cloud: Cl
     (incident,) = result["incidents"]
     assert incident["verdict"] == "attempt" and incident["status"] == "attempted"
     (message,) = cloud.messages()
-    assert message["_sns_subject"].startswith("[trailguard] Attempted")
+    assert message["_sns_subject"].startswith("[trailguard] ATTEMPT: ")
     assert "attempt" in message["text"].lower()
     assert record.error_code and record.error_code in message["text"]
     assert message["incident"]["remediation"] is None
@@ -255,7 +255,7 @@ def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud
     assert not cloud.is_logging(name, region)
     assert result["incidents"][0]["status"] == "authorised"
     (message,) = cloud.messages()
-    assert message["_sns_subject"].startswith("[trailguard] Authorised change")
+    assert message["_sns_subject"].startswith("[trailguard] AUTHORISED: ")
 
 
 def test_unprotected_trail_is_left_alone(cloud: Cloud) -> None:
@@ -381,7 +381,8 @@ def test_publish_failure_does_not_prevent_the_repair(
     ids=lambda p: p.name,
 )
 def test_other_trail_techniques_are_escalated_not_swallowed(cloud: Cloud, path: Path) -> None:
-    """DeleteTrail, UpdateTrail, PutEventSelectors: no repair in this slice, and the message says so.
+    """DeleteTrail, UpdateTrail, PutEventSelectors without a baseline: nothing is guessed, the repair is
+    escalated and the message says how to record a baseline (tests/baseline covers the repairs).
 
     The trail is created first, except that a deleted trail is really gone: the handler must still
     report its deletion (the event proves the trail existed)."""
@@ -397,10 +398,11 @@ def test_other_trail_techniques_are_escalated_not_swallowed(cloud: Cloud, path: 
 
     (incident,) = result["incidents"]
     assert incident["verdict"] == "tamper"
-    assert incident["status"] == "not-implemented" and incident["action_required"] is True
+    assert incident["status"] == "failed" and incident["action_required"] is True
     (message,) = cloud.messages()
     assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
-    assert "not repaired automatically yet" in message["text"]
+    assert "no baseline recorded" in message["text"]
+    assert "trailguard baseline record" in message["text"]
     who = record.principal_arn or record.user_identity.get("principalId")
     assert who and who in message["text"]
     assert message["incident"]["remediation"]["calls"] == []

@@ -75,9 +75,11 @@ def test_sns_payload_has_text_for_people_and_json_for_programs() -> None:
     message = render(_incident("t", status="remediated"))
     payload = json.loads(message.sns_payload())
     assert payload["default"] == payload["email"] == message.text
-    for protocol in ("sqs", "lambda", "https"):
+    for protocol in ("sqs", "lambda"):
         assert json.loads(payload[protocol])["incident"]["status"] == "remediated"
-    assert message.subject.startswith("[trailguard] Repaired")
+    chat = json.loads(payload["https"])  # AWS Chatbot's custom schema; the incident rides in metadata
+    assert json.loads(chat["metadata"]["additionalContext"]["incident"])["status"] == "remediated"
+    assert message.subject.startswith("[trailguard] REPAIRED: ")
 
 
 def test_publishing_without_a_topic_is_an_error() -> None:

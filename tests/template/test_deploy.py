@@ -26,6 +26,8 @@ OUTPUT_KEYS = {
     "StateTableName",
     "ApiCallRuleName",
     "FindingRuleName",
+    "GuardRuleName",
+    "BackstopRuleName",
     "ApiCallFunctionName",
     "FindingFunctionName",
     "DeadLetterQueueUrl",
@@ -69,19 +71,24 @@ def test_creates_the_stack_and_wires_it(moto: None, rule_pattern: Any) -> None:
             "TRAILGUARD_TOPIC_ARN": out["TopicArn"],
             "TRAILGUARD_STATE_TABLE": out["StateTableName"],
             "TRAILGUARD_GUARD_ROLE_ARNS": out["RoleArn"],
-            "TRAILGUARD_RULE_NAMES": f"{STACK}-api-calls,{STACK}-findings",
+            "TRAILGUARD_RULE_NAMES": (
+                f"{STACK}-api-calls,{STACK}-findings,{STACK}-guard-calls,{STACK}-backstop"
+            ),
             "TRAILGUARD_FUNCTION_NAMES": f"{STACK}-api-call,{STACK}-finding",
             "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS": ALLOWED,
             "TRAILGUARD_PROTECTED_TRAILS": "org-trail",
+            "TRAILGUARD_SECURITY_HUB": "true",
         }
         policy = json.loads(lam.get_policy(FunctionName=out[fn])["Policy"])
-        (statement,) = policy["Statement"]
-        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        statements = policy["Statement"]
+        assert len(statements) == (1 if handler == "api_call" else 3)  # finding: findings, guard-calls, backstop
+        assert all(s["Principal"] == {"Service": "events.amazonaws.com"} for s in statements)
 
     events = aws.client("events")
     for rule, logical_id, fn in (
         ("ApiCallRuleName", "ApiCallRule", "ApiCallFunctionName"),
         ("FindingRuleName", "FindingRule", "FindingFunctionName"),
+        ("GuardRuleName", "GuardCallsRule", "FindingFunctionName"),
     ):
         described = events.describe_rule(Name=out[rule])
         assert described["State"] == "ENABLED"

@@ -12,6 +12,8 @@ NO_RESOURCE_LEVEL = {
     "cloudtrail:DescribeTrails": "lists every trail of the account; the trail list is the inventory",
     "guardduty:CreateDetector": "creates a detector that has no ARN yet",
     "guardduty:ListDetectors": "lists the account's detectors",
+    "cloudtrail:ListEventDataStores": "lists the region's event data stores for the baseline",
+    "kms:ListAliases": "lists aliases (filtered by KeyId) for the trail key's baseline",
 }
 
 # Service prefix -> the resource ARNs (as Fn::Sub strings) its actions may be granted on.
@@ -25,6 +27,8 @@ SCOPES = {
     "events": {
         "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-api-calls",
         "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-findings",
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-guard-calls",
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-backstop",
     },
     "lambda": {
         "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-api-call",

@@ -243,3 +243,57 @@ def test_finding_rule_needs_the_exact_type_and_origin(
     # An API call envelope is not a finding, and a finding is not an API call.
     assert not matches("FindingRule", _call("cloudtrail.amazonaws.com", "StopLogging"))
     assert not matches("ApiCallRule", gd)
+
+
+# ------------------------------------------------------------------------- the guard guards itself
+
+GUARD_SOURCES = {"events.amazonaws.com", "lambda.amazonaws.com", "sns.amazonaws.com"}
+
+
+def test_guard_calls_rule_delivers_every_guard_technique_call_successful_or_failed(matches: Matches) -> None:
+    """Each call that could disable the API-call path reaches the finding function too."""
+    guard = sorted((s, n) for s, n in _triggers() if s in GUARD_SOURCES)
+    assert len(guard) >= 12
+    missed = []
+    for source, name in guard:
+        variants = [name] + (
+            [f"{name}20150331", f"{name}20150331v2", f"{name}20171031"]
+            if source == "lambda.amazonaws.com"
+            else []
+        )
+        for variant in variants:
+            ok = _call(source, variant)
+            failed = _call(source, variant, errorCode="AccessDenied", requestParameters=None)
+            if not (matches("GuardCallsRule", ok) and matches("GuardCallsRule", failed)):
+                missed.append((source, variant))
+    assert missed == []
+
+
+def test_guard_calls_rule_ignores_trail_calls_and_look_alikes(matches: Matches) -> None:
+    for source, name in [
+        ("cloudtrail.amazonaws.com", "StopLogging"),
+        ("kms.amazonaws.com", "DisableKey"),
+        ("s3.amazonaws.com", "PutBucketLifecycle"),
+        ("events.amazonaws.com", "EnableRule"),
+        ("lambda.amazonaws.com", "DeleteFunctionConcurrency20171031"),
+        ("sns.amazonaws.com", "Publish"),
+        ("sns.amazonaws.com", "Subscribe"),
+    ]:
+        assert not matches("GuardCallsRule", _call(source, name)), name
+
+
+def test_guard_calls_rule_branches_equal_the_api_call_rules(rule_pattern: Callable[[str], dict[str, Any]]) -> None:
+    """The same calls as the API-call rule's guard branches, so neither path is narrower."""
+    api = [b for b in rule_pattern("ApiCallRule")["detail"]["$or"] if b["eventSource"][0] in GUARD_SOURCES]
+    guard = rule_pattern("GuardCallsRule")["detail"]["$or"]
+    assert guard == api
+
+
+def test_backstop_rule_is_a_schedule_on_the_finding_function(template: dict[str, Any]) -> None:
+    props = template["Resources"]["BackstopRule"]["Properties"]
+    assert props["ScheduleExpression"] == {"Ref": "BackstopSchedule"}
+    assert "EventPattern" not in props
+    assert template["Parameters"]["BackstopSchedule"]["Default"] == "rate(5 minutes)"
+    (target,) = props["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["FindingFunction", "Arn"]}
+    assert "Input" not in target  # the function must see the Scheduled Event itself

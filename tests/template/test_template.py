@@ -11,9 +11,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {
-    "ApiCallFunction": ("${AWS::StackName}-api-call", "trailguard.handlers.api_call", "ApiCallRule"),
-    "FindingFunction": ("${AWS::StackName}-finding", "trailguard.handlers.finding", "FindingRule"),
+    "ApiCallFunction": ("${AWS::StackName}-api-call", "trailguard.handlers.api_call", ("ApiCallRule",)),
+    "FindingFunction": (
+        "${AWS::StackName}-finding",
+        "trailguard.handlers.finding",
+        ("FindingRule", "GuardCallsRule", "BackstopRule"),
+    ),
 }
+RULE_NAMES = (
+    "${AWS::StackName}-api-calls,${AWS::StackName}-findings,"
+    "${AWS::StackName}-guard-calls,${AWS::StackName}-backstop"
+)
 
 
 def _documented(section: str) -> str:
@@ -71,9 +79,7 @@ def test_function_settings_and_environment(template: dict[str, Any], logical_id:
     assert env["TRAILGUARD_TOPIC_ARN"] == {"Ref": "AlertTopic"}
     assert env["TRAILGUARD_STATE_TABLE"] == {"Ref": "StateTable"}
     assert env["TRAILGUARD_GUARD_ROLE_ARNS"] == {"Fn::GetAtt": ["GuardRole", "Arn"]}
-    assert env["TRAILGUARD_RULE_NAMES"] == {
-        "Fn::Sub": "${AWS::StackName}-api-calls,${AWS::StackName}-findings"
-    }
+    assert env["TRAILGUARD_RULE_NAMES"] == {"Fn::Sub": RULE_NAMES}
     assert env["TRAILGUARD_FUNCTION_NAMES"] == {
         "Fn::Sub": "${AWS::StackName}-api-call,${AWS::StackName}-finding"
     }
@@ -85,7 +91,7 @@ def test_rule_and_function_names_agree_with_the_environment(template: dict[str, 
     rules = {
         str(r["Properties"]["Name"]["Fn::Sub"]) for r in _resources(template, "AWS::Events::Rule").values()
     }
-    assert rules == {"${AWS::StackName}-api-calls", "${AWS::StackName}-findings"}
+    assert rules == set(RULE_NAMES.split(","))
     functions = {
         str(f["Properties"]["FunctionName"]["Fn::Sub"])
         for f in _resources(template, "AWS::Lambda::Function").values()
@@ -104,12 +110,13 @@ def test_each_function_has_its_log_group_with_retention(template: dict[str, Any]
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_rule_targets_retry_and_dead_letter(template: dict[str, Any], logical_id: str) -> None:
-    _, _, rule_id = FUNCTIONS[logical_id]
-    (target,) = template["Resources"][rule_id]["Properties"]["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 86400
-    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    _, _, rule_ids = FUNCTIONS[logical_id]
+    for rule_id in rule_ids:
+        (target,) = template["Resources"][rule_id]["Properties"]["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 86400
+        assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
 
     permissions = [
         p["Properties"]
@@ -124,6 +131,7 @@ def test_rule_targets_retry_and_dead_letter(template: dict[str, Any], logical_id
             "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
             "SourceAccount": {"Ref": "AWS::AccountId"},
         }
+        for rule_id in rule_ids
     ]
 
 
@@ -142,6 +150,8 @@ def test_dead_letter_queue_accepts_only_our_rules(template: dict[str, Any]) -> N
                     "aws:SourceArn": [
                         {"Fn::GetAtt": ["ApiCallRule", "Arn"]},
                         {"Fn::GetAtt": ["FindingRule", "Arn"]},
+                        {"Fn::GetAtt": ["GuardCallsRule", "Arn"]},
+                        {"Fn::GetAtt": ["BackstopRule", "Arn"]},
                     ]
                 }
             },

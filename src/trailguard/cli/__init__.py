@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules under trailguard.cli, in help order; each defines register(subparsers) and run(args) -> int.
-COMMANDS = ("classify", "package", "deploy", "emulator", "demo")
+COMMANDS = ("classify", "techniques", "package", "deploy", "baseline", "emulator", "demo", "incidents")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,6 +40,11 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="trail name or ARN to protect (repeatable; default: every trail)",
     )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="do not record baselines after deploying (record them later: trailguard baseline record)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             profile=args.profile,
             endpoint_url=args.endpoint_url,
             parameters=parameters,
+            baseline=not args.no_baseline,
         )
     except DeployError as exc:
         print(f"trailguard deploy: {exc}", file=sys.stderr)

@@ -2,9 +2,10 @@
 
 It prints how to attack it and writes a ready file (JSON: endpoint, trail, attacker keys, guard
 resources) once everything is deployed, so scripts and tests can wait for that file instead of sleeping.
-Besides one JSON file per email, the outbox directory gets two journals by default: ``records.jsonl``
-(every CloudTrail envelope the recorder made) and ``invocations.jsonl`` (every delivery to a function,
-invoked or refused, with the result).
+The backstop schedule rule fires every ``--backstop-interval`` seconds, and at once on SIGUSR1 (moto
+never fires schedules). Besides one JSON file per email, the outbox directory gets two journals by
+default: ``records.jsonl`` (every CloudTrail envelope the recorder made) and ``invocations.jsonl``
+(every delivery to a function, invoked or refused, with the result).
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="delay of the GuardDuty/Security Hub finding after a trail is stopped (default: 1)",
     )
+    parser.add_argument(
+        "--backstop-interval",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="fire the backstop schedule rule every SECONDS (default: 0, only on SIGUSR1; "
+        "the deployed rule says rate(5 minutes))",
+    )
     parser.add_argument("--stack-name", default="trailguard", help="stack name (default: trailguard)")
     parser.add_argument(
         "--email", default="security-team@example.com", help="security contact subscribed to alerts"
@@ -81,7 +90,13 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    fire = threading.Event()
+
+    def on_fire(signum: int, frame: FrameType | None) -> None:
+        fire.set()
+
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_fire)
     cloud = LocalCloud(
         port=args.port,
         outbox_dir=outbox,
@@ -120,9 +135,13 @@ def run(args: argparse.Namespace) -> int:
             f"cloudtrail stop-logging --name {state.trail.name}\n\nCtrl-C to stop.",
             flush=True,
         )
+        cloud.run_schedules(args.backstop_interval)
         # Timed waits: a signal delivered to a worker thread must not leave the main thread asleep.
-        while not stop.wait(0.2):
-            pass
+        while not stop.wait(0.05):
+            if fire.is_set():  # SIGUSR1: run the backstop now (the schedule rules fire once)
+                fire.clear()
+                fired = cloud.fire_schedules()
+                print(f"fired {len(fired)} schedule target(s)", flush=True)
         print("stopping", flush=True)
         return 0
     finally:

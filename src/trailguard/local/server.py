@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from trailguard import aws
 from trailguard.local.findings import FindingEmitter
 from trailguard.local.outbox import Outbox
 from trailguard.local.recorder import CallCapture, Recorder
-from trailguard.local.router import Activity, Router, rule_matches
+from trailguard.local.router import ENABLED_STATES, Activity, Delivery, Router, rule_matches, rules_for
 from trailguard.local.runner import Invocation, LambdaRunner
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ class LocalCloud:
         self._router: Router | None = None
         self._runner: LambdaRunner | None = None
         self._journal_lock = threading.Lock()
+        self._schedule_stop = threading.Event()
+        self._schedule_thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
@@ -172,6 +175,10 @@ class LocalCloud:
         """Stop serving, let deliveries in flight finish (up to ``timeout``), leave no thread behind."""
         if self._server is None:
             return
+        self._schedule_stop.set()
+        if self._schedule_thread is not None:
+            self._schedule_thread.join(timeout)
+            self._schedule_thread = None
         if self._findings is not None:
             self._findings.close()
         if self._router is not None:
@@ -249,6 +256,55 @@ class LocalCloud:
             if self.activity.busy == 0:
                 return True
         return False
+
+    # -- schedules ---------------------------------------------------------------------------------
+    def schedule_rules(self) -> list[str]:
+        """Names of the EventBridge rules that run on a schedule (``ScheduleExpression``)."""
+        return [r.name for r in rules_for(self.account, self.region) if r.scheduled_expression]
+
+    def fire_schedule(self, rule_name: str) -> list[Delivery]:
+        """Fire a schedule rule now, as EventBridge does at each period (moto never fires schedules).
+
+        The ``Scheduled Event`` goes through the same router and runner as every other event, so a
+        disabled rule, a deleted or throttled function or a missing permission stops it as on AWS.
+        """
+        rule = next((r for r in rules_for(self.account, self.region) if r.name == rule_name), None)
+        if rule is None or not rule.scheduled_expression:
+            raise ValueError(f"no schedule rule named {rule_name}")
+        if rule.state not in ENABLED_STATES:
+            return []
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self.account,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": [rule.arn],
+            "detail": {},
+        }
+        return self.router.deliver_to_rule(rule, event)
+
+    def fire_schedules(self) -> list[Delivery]:
+        """Fire every schedule rule once (the emulator's on-demand backstop)."""
+        return [d for name in self.schedule_rules() for d in self.fire_schedule(name)]
+
+    def run_schedules(self, interval: float) -> None:
+        """Fire every schedule rule each ``interval`` seconds until :meth:`stop` (a stand-in for the
+        rules' own rate, which would make a demo wait minutes)."""
+        if interval <= 0 or self._schedule_thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._schedule_stop.wait(interval):
+                try:
+                    self.fire_schedules()
+                except Exception:
+                    log.exception("firing the schedule rules failed")
+
+        self._schedule_thread = threading.Thread(target=loop, name="trailguard-schedules", daemon=True)
+        self._schedule_thread.start()
 
     def _journal_invocation(self, inv: Invocation) -> None:
         if self.invocations_path is None:

@@ -19,6 +19,7 @@ from trailguard import aws
 from trailguard.log import log_event
 
 if TYPE_CHECKING:
+    from trailguard.baseline import Baselines
     from trailguard.inventory import LiveInventory
     from trailguard.policy import Verdict
 
@@ -98,11 +99,20 @@ class Outcome:
             raise
 
 
+def _no_baselines() -> Baselines:
+    from trailguard.baseline import Baselines
+
+    return Baselines(None)
+
+
 @dataclass(frozen=True)
 class Context:
-    """What an action may use: the invocation's live inventory and how patiently to verify."""
+    """What an action may use: the invocation's live inventory, the recorded baselines (read them with
+    ``ctx.baselines.get(kind, id)``; None when nothing is recorded or no table is configured) and how
+    patiently to verify."""
 
     live: LiveInventory
+    baselines: Baselines = field(default_factory=_no_baselines)
     verify_attempts: int = field(default_factory=lambda: VERIFY_ATTEMPTS)
     verify_delay: float = field(default_factory=lambda: VERIFY_DELAY)
     sleep: Callable[[float], None] = field(default_factory=lambda: time.sleep)
@@ -207,4 +217,9 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+from trailguard.remediate import bucket as bucket  # noqa: E402  (registers the bucket actions)
+from trailguard.remediate import detector as detector  # noqa: E402  (registers guard.enable_detector)
+from trailguard.remediate import guard as guard  # noqa: E402  (registers the guard.restore_* actions)
+from trailguard.remediate import key as key  # noqa: E402  (registers the KMS key actions)
+from trailguard.remediate import lake as lake  # noqa: E402  (registers the CloudTrail Lake actions)
 from trailguard.remediate import trail as trail  # noqa: E402  (registers the trail actions)

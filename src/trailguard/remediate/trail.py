@@ -1,15 +1,20 @@
-"""Trail actions: get a stopped trail logging again, in its home region, and prove it.
+"""Trail actions: get a stopped trail logging again, recreate a deleted one, undo a weakening update or
+selector change, all back to the recorded baseline, in the trail's home region, and prove it.
 
-Idempotent: the trail's status is read first, so a repeated event or the finding that follows the
-API-call event finds the trail already logging and changes nothing.
+Idempotent: the live state is read first and only what differs from the baseline is changed, so a
+repeated event or the finding that follows the API-call event finds the trail restored and changes
+nothing. Without a baseline nothing is guessed: the repair is escalated with the command that records
+one (StartLogging needs no baseline and always runs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from trailguard import aws
+from trailguard.baseline import TRAIL_PROPERTIES
+from trailguard.policy.inventory import key_ref
 from trailguard.remediate import Context, Outcome, action
 
 if TYPE_CHECKING:
@@ -113,13 +118,370 @@ def start_logging(ctx: Context, verdict: Verdict) -> Outcome:
     return _conclude(outcome, {_target(ctx, ref, None)[0]: state})
 
 
-@action("trail.reconcile", permissions=START_LOGGING_PERMISSIONS)
+# -- baseline repairs ---------------------------------------------------------------------------------
+
+RECREATE_PERMISSIONS = frozenset(
+    {
+        "cloudtrail:DescribeTrails",
+        "cloudtrail:CreateTrail",
+        "cloudtrail:UpdateTrail",
+        "cloudtrail:ListTags",
+        "cloudtrail:AddTags",
+        "cloudtrail:GetEventSelectors",
+        "cloudtrail:PutEventSelectors",
+        "cloudtrail:GetInsightSelectors",
+        "cloudtrail:PutInsightSelectors",
+        "cloudtrail:GetTrailStatus",
+        "cloudtrail:StartLogging",
+        "iam:PassRole",
+    }
+)
+RESTORE_CONFIGURATION_PERMISSIONS = frozenset(
+    {"cloudtrail:DescribeTrails", "cloudtrail:UpdateTrail", "iam:PassRole"}
+)
+RESTORE_SELECTORS_PERMISSIONS = frozenset({"cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors"})
+RECONCILE_PERMISSIONS = RECREATE_PERMISSIONS
+
+NO_BASELINE = "run `trailguard baseline record --stack-name STACK` so trailguard can restore it"
+
+_STRING_FIELDS = (
+    "S3BucketName",
+    "S3KeyPrefix",
+    "SnsTopicName",
+    "CloudWatchLogsLogGroupArn",
+    "CloudWatchLogsRoleArn",
+    "KmsKeyId",
+)
+_BOOL_FIELDS = (
+    "IncludeGlobalServiceEvents",
+    "IsMultiRegionTrail",
+    "LogFileValidationEnabled",
+    "IsOrganizationTrail",
+)
+
+
+def _norm(field: str, value: Any) -> Any:
+    if field in _BOOL_FIELDS:
+        return bool(value)
+    text = value.strip() if isinstance(value, str) else ""
+    if field == "KmsKeyId" and text:
+        return key_ref(text)[1]
+    if field == "S3KeyPrefix":
+        return text.strip("/")
+    return text
+
+
+def configuration_drift(baseline: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """The DescribeTrails properties where ``live`` differs from ``baseline`` (KMS keys by key id)."""
+    return [
+        field
+        for field in (*_STRING_FIELDS, *_BOOL_FIELDS)
+        if _norm(field, baseline.get(field)) != _norm(field, live.get(field))
+    ]
+
+
+def _squash(value: Any) -> Any:
+    """Selectors compared without empty lists / None that one side spells and the other omits."""
+    if isinstance(value, Mapping):
+        return {k: _squash(v) for k, v in sorted(value.items()) if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [_squash(v) for v in value]
+    return value
+
+
+def baseline_selectors(baseline: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
+    """("AdvancedEventSelectors" | "EventSelectors", selectors) recorded in the baseline, or None."""
+    for key in ("AdvancedEventSelectors", "EventSelectors"):
+        value = baseline.get(key)
+        if isinstance(value, list) and value:
+            return key, value
+    return None
+
+
+def selectors_match(wanted: tuple[str, list[Any]], live: Mapping[str, Any]) -> bool:
+    key, selectors = wanted
+    other = "EventSelectors" if key == "AdvancedEventSelectors" else "AdvancedEventSelectors"
+    return _squash(live.get(key) or []) == _squash(selectors) and not live.get(other)
+
+
+class TrailRepair:
+    """One trail brought back to its baseline: what was done, what is still off, and every error."""
+
+    def __init__(self, ctx: Context, outcome: Outcome, baseline: Mapping[str, Any]) -> None:
+        self.ctx = ctx
+        self.outcome = outcome
+        self.baseline = baseline
+        self.arn = str(baseline["TrailARN"])
+        self.name = str(baseline.get("Name") or self.arn.rsplit("/", 1)[-1])
+        self.region = str(baseline.get("HomeRegion") or aws.region_of_arn(self.arn) or ctx.region)
+        self.done: list[str] = []
+        self.still_off: list[str] = []
+
+    # reads ----------------------------------------------------------------------------------------
+    def describe(self) -> Mapping[str, Any] | None:
+        """The live trail by ARN (moto ignores ``trailNameList``, so the full list is filtered here)."""
+        answer = self.outcome.call("cloudtrail", self.region, "DescribeTrails", includeShadowTrails=False)
+        for trail in answer.get("trailList") or []:
+            if trail.get("TrailARN") == self.arn:
+                self.outcome.calls[-1].result = "found"
+                return dict(trail)
+        self.outcome.calls[-1].result = "not found"
+        return None
+
+    def live_selectors(self) -> Mapping[str, Any]:
+        answer: Mapping[str, Any] = self.outcome.call(
+            "cloudtrail", self.region, "GetEventSelectors", TrailName=self.arn
+        )
+        return answer
+
+    # repairs --------------------------------------------------------------------------------------
+    def create(self) -> None:
+        """CreateTrail with every baseline property and its tags (the KMS key and roles as recorded)."""
+        params: dict[str, Any] = {"Name": self.name}
+        for field, param in TRAIL_PROPERTIES.items():
+            value = self.baseline.get(field)
+            if field in _BOOL_FIELDS:
+                params[param] = bool(value)
+            elif isinstance(value, str) and value:
+                params[param] = value
+        tags = self.baseline.get("TagsList") or []
+        if tags:
+            params["TagsList"] = [dict(t) for t in tags]
+        self.outcome.call("cloudtrail", self.region, "CreateTrail", **params)
+        self.done.append(f"recreated trail {self.name} in {self.region}")
+
+    def update(self, drift: Sequence[str]) -> None:
+        """UpdateTrail with the drifted properties back at their baseline values ("" removes one)."""
+        fields = set(drift)
+        if fields & {"CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn"}:
+            fields |= {"CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn"}  # AWS wants both together
+        if "IsMultiRegionTrail" in fields:
+            fields.add("IncludeGlobalServiceEvents")  # a multi-region trail must include global events
+        params: dict[str, Any] = {"Name": self.arn}
+        for field in sorted(fields):
+            value = self.baseline.get(field)
+            params[TRAIL_PROPERTIES[field]] = bool(value) if field in _BOOL_FIELDS else (value or "")
+        self.outcome.call("cloudtrail", self.region, "UpdateTrail", **params)
+        self.done.append(f"restored {', '.join(sorted(drift))} of trail {self.name}")
+
+    def tags(self) -> bool:
+        wanted = {t["Key"]: t.get("Value", "") for t in self.baseline.get("TagsList") or []}
+        if not wanted:
+            return True
+        answer = self.outcome.call("cloudtrail", self.region, "ListTags", ResourceIdList=[self.arn])
+        have = {
+            t["Key"]: t.get("Value", "")
+            for entry in answer.get("ResourceTagList") or []
+            for t in entry.get("TagsList") or []
+        }
+        missing = [{"Key": k, "Value": v} for k, v in wanted.items() if have.get(k) != v]
+        if missing:
+            self.outcome.call("cloudtrail", self.region, "AddTags", ResourceId=self.arn, TagsList=missing)
+            self.done.append(f"restored {len(missing)} tag(s) of trail {self.name}")
+        return True
+
+    def selectors(self) -> bool | None:
+        """PutEventSelectors with the baseline's when the live ones differ; None: baseline has none."""
+        wanted = baseline_selectors(self.baseline)
+        if wanted is None:
+            return None
+        if selectors_match(wanted, self.live_selectors()):
+            return True
+        key, value = wanted
+        self.outcome.call("cloudtrail", self.region, "PutEventSelectors", TrailName=self.arn, **{key: value})
+        self.done.append(
+            f"restored the {'advanced ' if key.startswith('Advanced') else ''}event selectors "
+            f"of trail {self.name}"
+        )
+        return selectors_match(wanted, self.live_selectors())
+
+    def insights(self) -> bool:
+        wanted = self.baseline.get("InsightSelectors")
+        if not isinstance(wanted, list) or not wanted:
+            return True
+        try:
+            have = self.outcome.call("cloudtrail", self.region, "GetInsightSelectors", TrailName=self.arn)
+            current = have.get("InsightSelectors") or []
+        except Exception:
+            current = []
+        if _squash(current) != _squash(wanted):
+            self.outcome.call(
+                "cloudtrail", self.region, "PutInsightSelectors", TrailName=self.arn, InsightSelectors=wanted
+            )
+            self.done.append(f"restored the insight selectors of trail {self.name}")
+        return True
+
+    def configuration(self, *, create: bool) -> bool:
+        """Recreate (when allowed) or update the trail until DescribeTrails matches the baseline."""
+        live = self.describe()
+        if live is None:
+            if not create:
+                self.still_off.append(f"trail {self.name} does not exist in {self.region}")
+                return False
+            self.create()
+            live = self.describe()
+            if live is None:
+                self.still_off.append(f"trail {self.name} is still missing after CreateTrail")
+                return False
+        drift = configuration_drift(self.baseline, live)
+        if drift:
+            self.update(drift)
+            live = self.describe()
+            drift = configuration_drift(self.baseline, live) if live is not None else ["the trail"]
+        if drift:
+            self.still_off.append(f"{', '.join(drift)} of trail {self.name} still differ from the baseline")
+            return False
+        return True
+
+
+def _find_baseline(ctx: Context, ref: str, prefer_region: str | None) -> Mapping[str, Any] | None:
+    """The baseline of the trail ``ref`` names: by the live inventory's ARN, else by name or ARN."""
+    trail = ctx.live.find_trail(ref, prefer_region=prefer_region)
+    arn = str(trail.get("TrailARN") or "") if trail is not None else ""
+    found = ctx.baselines.get("trail", arn) if arn else None
+    return found if found is not None else ctx.baselines.trail(ref)
+
+
+def _no_baseline(outcome: Outcome, ref: str, what: str) -> Outcome:
+    outcome.status, outcome.verified = "failed", False
+    outcome.summary = f"no baseline recorded for trail {ref}; cannot restore {what}. {NO_BASELINE}"
+    outcome.errors.append(f"no baseline recorded for trail {ref}")
+    return outcome
+
+
+def _ref_of(verdict: Verdict, *keys: str) -> str | None:
+    if verdict.resource:
+        return verdict.resource
+    record = verdict.record
+    for key in keys:
+        value = record.request_parameters.get(key) if record is not None else None
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _finish(outcome: Outcome, repair: TrailRepair, ok: bool, verified_what: str) -> Outcome:
+    if ok and not repair.done:
+        outcome.status, outcome.verified = "already-restored", True
+        outcome.summary = (
+            f"trail {repair.name} already matched its baseline when trailguard checked; nothing changed"
+        )
+    elif ok:
+        outcome.status, outcome.verified = "remediated", True
+        outcome.summary = f"{'; '.join(repair.done)}; verified that {verified_what}"
+    else:
+        outcome.status, outcome.verified = "failed", False
+        parts = [*repair.done, *(f"STILL OFF: {s}" for s in repair.still_off)]
+        outcome.summary = "; ".join(parts) or f"could not restore trail {repair.name}"
+    return outcome
+
+
+def _guarded(outcome: Outcome, repair: TrailRepair, step: Any) -> bool:
+    """Run one repair step; a refused call is recorded (the outcome says which) instead of raised."""
+    try:
+        return bool(step())
+    except Exception as exc:
+        error = outcome.calls[-1].error if outcome.calls and outcome.calls[-1].error else str(exc)
+        outcome.errors.append(error)
+        repair.still_off.append(f"a call failed on trail {repair.name}: {error}")
+        return False
+
+
+@action("trail.recreate", permissions=RECREATE_PERMISSIONS)
+def recreate(ctx: Context, verdict: Verdict) -> Outcome:
+    """``trail.delete``: CreateTrail from the baseline, tags, selectors and insights, then StartLogging."""
+    ref = _ref_of(verdict, "name")
+    outcome = Outcome("trail.recreate", ref)
+    if not ref:
+        outcome.summary = "could not tell which trail was deleted, so none was recreated"
+        outcome.errors.append("the event does not name the trail")
+        return outcome
+    prefer = verdict.record.region if verdict.record is not None else None
+    baseline = _find_baseline(ctx, ref, prefer)
+    if baseline is None:
+        return _no_baseline(outcome, ref, "the deleted trail")
+    return _full_repair(ctx, outcome, baseline)
+
+
+def _full_repair(ctx: Context, outcome: Outcome, baseline: Mapping[str, Any]) -> Outcome:
+    repair = TrailRepair(ctx, outcome, baseline)
+    outcome.resource = repair.arn
+    ok = _guarded(outcome, repair, lambda: repair.configuration(create=True))
+    if ok:
+        ok = _guarded(outcome, repair, repair.tags)
+        selectors = None
+        if ok:
+            try:
+                selectors = repair.selectors()
+            except Exception as exc:
+                outcome.errors.append(outcome.calls[-1].error or str(exc))
+                selectors = False
+            if selectors is False:
+                ok = False
+                repair.still_off.append(
+                    f"the event selectors of trail {repair.name} differ from the baseline"
+                )
+        if ok:
+            ok = _guarded(outcome, repair, repair.insights)
+    state = ensure_logging(ctx, outcome, repair.arn, repair.region)
+    if state == "restarted":
+        repair.done.append(f"started logging on trail {repair.name}")
+    elif state != "already-logging":
+        ok = False
+        repair.still_off.append(f"trail {repair.name} is not verified to be logging ({state})")
+    return _finish(
+        outcome, repair, ok, "DescribeTrails and GetEventSelectors match the baseline and IsLogging is true"
+    )
+
+
+@action("trail.restore_configuration", permissions=RESTORE_CONFIGURATION_PERMISSIONS)
+def restore_configuration(ctx: Context, verdict: Verdict) -> Outcome:
+    """``trail.update-degrade``: UpdateTrail back to the baseline values, verified by DescribeTrails."""
+    ref = _ref_of(verdict, "name")
+    outcome = Outcome("trail.restore_configuration", ref)
+    if not ref:
+        outcome.summary = "could not tell which trail was updated, so nothing was restored"
+        outcome.errors.append("the event does not name the trail")
+        return outcome
+    prefer = verdict.record.region if verdict.record is not None else None
+    baseline = _find_baseline(ctx, ref, prefer)
+    if baseline is None:
+        return _no_baseline(outcome, ref, "its previous configuration")
+    repair = TrailRepair(ctx, outcome, baseline)
+    outcome.resource = repair.arn
+    ok = _guarded(outcome, repair, lambda: repair.configuration(create=False))
+    return _finish(outcome, repair, ok, "DescribeTrails matches the baseline")
+
+
+@action("trail.restore_event_selectors", permissions=RESTORE_SELECTORS_PERMISSIONS)
+def restore_event_selectors(ctx: Context, verdict: Verdict) -> Outcome:
+    """``trail.selectors-degrade``: PutEventSelectors with the baseline's, verified by GetEventSelectors."""
+    ref = _ref_of(verdict, "trailName", "name")
+    outcome = Outcome("trail.restore_event_selectors", ref)
+    if not ref:
+        outcome.summary = "could not tell which trail's selectors changed, so nothing was restored"
+        outcome.errors.append("the event does not name the trail")
+        return outcome
+    prefer = verdict.record.region if verdict.record is not None else None
+    baseline = _find_baseline(ctx, ref, prefer)
+    if baseline is None:
+        return _no_baseline(outcome, ref, "its event selectors")
+    repair = TrailRepair(ctx, outcome, baseline)
+    outcome.resource = repair.arn
+    if baseline_selectors(baseline) is None:
+        return _no_baseline(outcome, ref, "its event selectors (the baseline holds none)")
+    ok = _guarded(outcome, repair, repair.selectors)
+    if not ok:
+        repair.still_off.append(f"the event selectors of trail {repair.name} differ from the baseline")
+    return _finish(outcome, repair, ok, "GetEventSelectors returns the baseline selectors")
+
+
+@action("trail.reconcile", permissions=RECONCILE_PERMISSIONS)
 def reconcile(ctx: Context, verdict: Verdict) -> Outcome:
     """``finding.trail-disabled``: the named trail, or every protected trail when the finding names none,
-    is started if it is not logging. Usually the API-call path got there first ("already restored").
-
-    This slice reconciles logging only; comparing the rest of the trail with a baseline comes with the
-    baseline store, and the message says so.
+    is compared with its baseline and whatever is off is repaired (deleted: recreated; configuration,
+    tags, selectors: restored; not logging: started). A trail without a baseline only gets logging
+    started, and the summary says the rest could not be checked.
     """
     record = verdict.record
     ref = verdict.resource or (record.finding_trail if record is not None else None)
@@ -133,7 +495,33 @@ def reconcile(ctx: Context, verdict: Verdict) -> Outcome:
             outcome.errors.append(ctx.live.error or f"no protected trail is visible from {ctx.region}")
             outcome.summary = "the finding names no trail and trailguard found no protected trail to check"
             return outcome
-    states: dict[str, TrailState] = {}
+    summaries: list[str] = []
+    statuses: list[str] = []
+    unbaselined: list[str] = []
     for one in refs:
-        states[_target(ctx, one, prefer)[0]] = ensure_logging(ctx, outcome, one, prefer)
-    return _conclude(outcome, states)
+        baseline = _find_baseline(ctx, one, prefer)
+        if baseline is None:
+            label = _target(ctx, one, prefer)[0]
+            state = ensure_logging(ctx, outcome, one, prefer)
+            part = _conclude(Outcome("trail.reconcile", one), {label: state})
+            unbaselined.append(label)
+        else:
+            part = _full_repair(ctx, Outcome("trail.reconcile", one), baseline)
+            outcome.calls.extend(part.calls)
+            outcome.errors.extend(part.errors)
+        statuses.append(part.status)
+        summaries.append(part.summary)
+    if all(s == "already-restored" for s in statuses):
+        outcome.status = "already-restored"
+    elif all(s in ("remediated", "already-restored") for s in statuses):
+        outcome.status = "remediated"
+    else:
+        outcome.status = "failed"
+    outcome.verified = outcome.status != "failed"
+    if unbaselined:
+        summaries.append(
+            f"no baseline recorded for trail {', '.join(unbaselined)}: only logging was checked, its other "
+            f"settings could not be compared; {NO_BASELINE}"
+        )
+    outcome.summary = "; ".join(summaries)
+    return outcome

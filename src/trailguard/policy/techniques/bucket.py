@@ -170,9 +170,12 @@ DELETE = Technique(
     remediation="bucket.recreate",
     permissions=(
         "s3:CreateBucket",
+        "s3:GetBucketPolicy",
         "s3:PutBucketPolicy",
+        "s3:PutBucketPublicAccessBlock",
         "s3:PutEncryptionConfiguration",
         "s3:PutBucketVersioning",
+        "s3:PutLifecycleConfiguration",
         "cloudtrail:GetTrailStatus",
     ),
     verification="GetTrailStatus shows no LatestDeliveryError after the next delivery.",

@@ -46,6 +46,12 @@ TRAIL_DISABLED = Technique(
         "cloudtrail:UpdateTrail",
         "cloudtrail:GetEventSelectors",
         "cloudtrail:PutEventSelectors",
+        # a trail the finding names may be gone: recreated from its baseline as for trail.delete
+        "cloudtrail:CreateTrail",
+        "cloudtrail:ListTags",
+        "cloudtrail:AddTags",
+        "cloudtrail:GetInsightSelectors",
+        "cloudtrail:PutInsightSelectors",
         "iam:PassRole",
     ),
     verification="As for the trail techniques: the trail logs and DescribeTrails equals its baseline.",

@@ -131,6 +131,7 @@ FUNCTION = Technique(
     remediation="guard.restore_function",
     permissions=(
         "lambda:DeleteFunctionConcurrency",
+        "lambda:PutFunctionConcurrency",
         "lambda:GetFunctionConcurrency",
         "lambda:AddPermission",
         "lambda:GetPolicy",
@@ -152,8 +153,7 @@ TOPIC = Technique(
         "sns:Subscribe",
         "sns:SetTopicAttributes",
         "sns:GetTopicAttributes",
-        "sns:AddPermission",
-        "securityhub:BatchImportFindings",
+        "sns:ListSubscriptionsByTopic",
     ),
     verification="The alert is delivered; if it cannot be, the incident is recorded in Security Hub.",
 )

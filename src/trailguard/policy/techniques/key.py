@@ -44,7 +44,8 @@ DISABLE = Technique(
     event_names=frozenset({"DisableKey"}),
     condition=_disable,
     remediation="key.enable",
-    permissions=("kms:EnableKey", "kms:DescribeKey"),
+    # CancelKeyDeletion too: a key also scheduled for deletion meanwhile must be cancelled to enable it.
+    permissions=("kms:EnableKey", "kms:DescribeKey", "kms:CancelKeyDeletion"),
     verification="DescribeKey reports KeyState Enabled.",
 )
 

@@ -75,8 +75,8 @@ def _degradations(params: Mapping[str, Any], baseline: Entry | None) -> list[str
     for prop, field in _BOOL_PROPS.items():
         if as_bool(params.get(prop)) is not False:
             continue
-        if baseline is not None and as_bool(baseline.get(field)) is not True:
-            continue  # already off in the baseline: no change
+        if baseline is not None and field in baseline and as_bool(baseline.get(field)) is not True:
+            continue  # already off in the baseline: no change (a baseline without the field can't tell)
         found.append(f"{prop} set to false")
     return found
 
@@ -227,6 +227,7 @@ def _put_event_selectors(record: Record, inventory: Inventory) -> Match:
 
 _RECREATE_PERMISSIONS = (
     "cloudtrail:CreateTrail",
+    "cloudtrail:UpdateTrail",  # a trail still (or already again) present is updated to the baseline
     "cloudtrail:AddTags",
     "cloudtrail:PutEventSelectors",
     "cloudtrail:PutInsightSelectors",

@@ -1,0 +1,360 @@
+"""Incident records in the state table: one message per incident, and storms folded into a count.
+
+Why: EventBridge delivers at least once, the API-call and the finding paths both fire for one incident,
+and an attacker may repeat a call in a loop. Repairs always run (this module only gates the message);
+without a state table every incident is published, as before.
+
+Items (``docs/internals.md``, "State"), all with a TTL:
+
+- ``incident#<account>/<resource>`` / ``event#<event id>``: one per delivered event, written with
+  ``if_absent``; a second delivery of the same CloudTrail eventID (or finding Id) finds it and is
+  dropped. It keeps the decision, so a Lambda retry after a failed publish sends that message again
+  instead of counting itself as a repeat.
+- ``incident#…`` / ``burst#<technique>#<verdict>``: the open burst. Its TTL is the quiet gap
+  (:data:`BURST_QUIET_SECONDS`) and every repeat pushes it on; ``put(if_absent)`` treats an expired
+  item as absent, so exactly one caller opens a burst and publishes the full message.
+- ``incident#…`` / ``count#<row>``: atomic counters of the burst (``count``, ``unverified``,
+  ``findings``).
+- ``incident#…`` / ``followup#<row>#<slot>``: at most one follow-up per slot. Slot 0 is claimed when
+  the repeats reach :data:`FOLLOWUP_THRESHOLD`; later slots open at 1, 3, 7, 15...
+  times :data:`FOLLOWUP_INTERVAL_SECONDS` after the first message, by the first repeat that arrives in them.
+  So 20 identical calls within ten minutes give two emails (the incident, then "5 more … since
+  HH:MM"), and a loop that never stops gives a follow-up at exponentially spaced times.
+- ``incident#…`` / ``recent#<technique>``: a tamper on a trail seen by the API-call path in the last
+  :data:`FINDING_WINDOW_SECONDS`. A GuardDuty / Security Hub finding about the same trail is then
+  counted, not emailed, unless its own repair needs a person.
+- ``incidents#<YYYY-MM-DD>`` / ``<time>#<resource>#<technique>#<verdict>``: one row per burst for
+  ``trailguard incidents``; its counts live in the ``count#`` item.
+
+A repeat whose repair fails in a burst whose first repair worked is escalated with a full message:
+failures are never folded into a count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from trailguard.log import log_event
+
+if TYPE_CHECKING:
+    from trailguard.config import Config
+    from trailguard.notify import Incident, Message
+    from trailguard.state import StateStore
+
+LOG = logging.getLogger(__name__)
+
+BURST_QUIET_SECONDS = 300
+"""A burst ends after this long without a repeat; the next incident gets a full message again."""
+FOLLOWUP_THRESHOLD = 5
+FOLLOWUP_INTERVAL_SECONDS = 600
+FINDING_WINDOW_SECONDS = 3600
+"""GuardDuty raises CloudTrailLoggingDisabled minutes after the call; an hour covers its delay."""
+EVENT_TTL_SECONDS = 7 * 86400
+ROW_TTL_SECONDS = 90 * 86400
+IN_FLIGHT_SECONDS = 120
+"""A claimed event older than this, never finished, belongs to a crashed run: a retry takes it over."""
+ROWS_PREFIX = "incidents#"
+TRAIL_DISABLED_BY_CALLS = ("trail.stop-logging", "trail.delete")
+
+Action = Literal["publish", "follow-up", "suppress"]
+
+
+@dataclass
+class Decision:
+    """Whether and how to tell people about one incident, and where it was recorded."""
+
+    action: Action
+    reason: str
+    pk: str | None = None
+    event_sk: str | None = None
+    row: str | None = None
+    more: int = 0
+    since: str = ""
+    unverified: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "row": self.row,
+            "more": self.more,
+            "since": self.since,
+            "unverified": self.unverified,
+        }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def resource_key(incident: Incident) -> str:
+    """``<account>/<short name>``: a trail named by ARN in one event and by name in another is one key."""
+    return f"{incident.account_id or 'unknown'}/{incident.resource_label}"
+
+
+def event_key(incident: Incident) -> str:
+    """The CloudTrail eventID or finding Id; a digest of the raw record when it has none."""
+    if incident.record.event_id:
+        return incident.record.event_id
+    raw = json.dumps(incident.record.raw, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class Ledger:
+    """Decides, on the state table, whether an incident gets a message, a follow-up or only a count."""
+
+    def __init__(self, store: StateStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    def decide(self, incident: Incident) -> Decision:
+        now = self.clock()
+        pk = f"incident#{resource_key(incident)}"
+        event_sk = f"event#{event_key(incident)}"
+        claim = {"status": "claimed", "at": now, "event_id": incident.record.event_id}
+        if not self.store.put(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS, if_absent=True):
+            previous = self.store.get(pk, event_sk) or {}
+            retry = _retry(previous, now)
+            if retry is None:
+                return Decision("suppress", f"duplicate delivery of event {event_key(incident)}", pk)
+            if retry.action != "suppress":
+                retry.pk, retry.event_sk = pk, event_sk
+                retry.reason = f"retry of an unpublished message ({retry.reason})"
+                return retry
+        decision = self._decide_new(incident, pk, now)
+        decision.pk, decision.event_sk = pk, event_sk
+        self.store.put(
+            pk,
+            event_sk,
+            {"status": "decided", "at": now, "event_id": incident.record.event_id, **decision.to_dict()},
+            ttl_seconds=EVENT_TTL_SECONDS,
+        )
+        return decision
+
+    def _decide_new(self, incident: Incident, pk: str, now: float) -> Decision:
+        verdict = incident.verdict
+        technique = verdict.technique or "unknown"
+        is_trail_call = incident.record.kind == "cloudtrail" and technique in TRAIL_DISABLED_BY_CALLS
+        if is_trail_call and verdict.verdict == "tamper":
+            self.store.put(pk, f"recent#{technique}", {"at": now}, ttl_seconds=FINDING_WINDOW_SECONDS)
+        if incident.record.kind != "cloudtrail" and not incident.action_required:
+            for call in TRAIL_DISABLED_BY_CALLS:
+                seen = self.store.get(pk, f"recent#{call}")
+                if seen is not None and now - float(seen.get("at", 0)) <= FINDING_WINDOW_SECONDS:
+                    burst = self.store.get(pk, f"burst#{call}#tamper") or {}
+                    if burst.get("row"):
+                        self.store.add(pk, f"count#{burst['row']}", "findings", ttl_seconds=ROW_TTL_SECONDS)
+                    return Decision(
+                        "suppress",
+                        f"a finding about trail {incident.resource_label}, already reported from the "
+                        f"{call} call at {_iso(float(seen.get('at', 0)))}",
+                        row=burst.get("row"),
+                    )
+
+        burst_sk = f"burst#{technique}#{verdict.verdict}"
+        row = f"{_iso(now)}#{resource_key(incident)}#{technique}#{verdict.verdict}"
+        rows_pk = ROWS_PREFIX + _iso(now)[:10]
+        opening: dict[str, Any] = {
+            "opened_at": now,
+            "row": row,
+            "rows_pk": rows_pk,
+            "action_required": incident.action_required,
+        }
+        unverified = int(incident.verdict.verdict == "tamper" and incident.action_required)
+        if self.store.put(pk, burst_sk, opening, ttl_seconds=BURST_QUIET_SECONDS, if_absent=True):
+            self.store.put(rows_pk, row, _row(incident, pk, row), ttl_seconds=ROW_TTL_SECONDS)
+            self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
+            if unverified:  # ADD 0 returns nothing under UPDATED_NEW: only count real ones
+                self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
+            return Decision("publish", "first incident of its kind on this resource", row=row)
+
+        found = self.store.get(pk, burst_sk)
+        if found is None:  # it expired between the two calls: the quiet gap passed, so this one is new
+            return Decision("publish", "first incident after a quiet gap", row=row)
+        burst = found
+        row = str(burst["row"])
+        self.store.put(pk, burst_sk, burst, ttl_seconds=BURST_QUIET_SECONDS)  # the burst goes on
+        count = self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
+        if unverified:
+            self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
+        opened = float(burst.get("opened_at", now))
+        more, since = count - 1, _iso(opened)
+        if (
+            unverified
+            and not burst.get("action_required")
+            and self.store.put(
+                pk, f"escalated#{row}", {"at": now}, ttl_seconds=ROW_TTL_SECONDS, if_absent=True
+            )
+        ):
+            return Decision("publish", "a repeat whose repair needs a person", row=row, more=more)
+        elapsed = now - opened
+        if more < FOLLOWUP_THRESHOLD and elapsed < FOLLOWUP_INTERVAL_SECONDS:
+            return Decision("suppress", f"repeat {more} of a burst since {since}", row=row, more=more)
+        slot = int(math.log2(1 + elapsed // FOLLOWUP_INTERVAL_SECONDS))
+        claimed = self.store.put(
+            pk,
+            f"followup#{row}#{slot}",
+            {"at": now, "more": more},
+            ttl_seconds=ROW_TTL_SECONDS,
+            if_absent=True,
+        )
+        if claimed:
+            bad = int((self.store.get(pk, f"count#{row}") or {}).get("unverified", 0))
+            return Decision(
+                "follow-up", f"{more} repeats since {since}", row=row, more=more, since=since, unverified=bad
+            )
+        return Decision("suppress", f"repeat {more} of a burst since {since}", row=row, more=more)
+
+    def finished(
+        self, incident: Incident, decision: Decision, message_id: str | None, error: str | None
+    ) -> None:
+        """Record how the message went, so a retry re-sends only what was not published."""
+        if decision.pk is None or decision.event_sk is None:
+            return
+        status = (
+            "suppressed" if decision.action == "suppress" else ("publish-failed" if error else "published")
+        )
+        self.store.put(
+            decision.pk,
+            decision.event_sk,
+            {
+                "status": status,
+                "at": self.clock(),
+                "event_id": incident.record.event_id,
+                "message_id": message_id,
+                "error": error,
+                **decision.to_dict(),
+            },
+            ttl_seconds=EVENT_TTL_SECONDS,
+        )
+
+
+def _retry(previous: dict[str, Any], now: float) -> Decision | None:
+    """The decision to repeat for an event seen before, or None when it was handled (or is in flight)."""
+    status = previous.get("status")
+    stale = now - float(previous.get("at", 0)) > IN_FLIGHT_SECONDS
+    if status == "publish-failed" or (status == "decided" and stale):
+        return Decision(
+            previous.get("action", "publish"),
+            str(previous.get("reason", "")),
+            row=previous.get("row"),
+            more=int(previous.get("more", 0)),
+            since=str(previous.get("since", "")),
+            unverified=int(previous.get("unverified", 0)),
+        )
+    if status == "claimed" and stale:  # crashed before deciding: decide afresh
+        return Decision("suppress", "take over")
+    return None
+
+
+def _row(incident: Incident, pk: str, row: str) -> dict[str, Any]:
+    """What ``trailguard incidents`` shows for a burst: its first incident."""
+    record, outcome = incident.record, incident.outcome
+    return {
+        "detected_at": incident.detected_at,
+        "event_time": record.event_time,
+        "event_id": record.event_id,
+        "event_name": record.event_name,
+        "verdict": incident.verdict.verdict,
+        "technique": incident.verdict.technique,
+        "resource": incident.resource,
+        "account": incident.account_id,
+        "region": incident.region,
+        "principal": record.principal_arn or record.principal_name,
+        "principal_type": record.principal_type,
+        "source_ip": record.source_ip,
+        "user_agent": record.user_agent,
+        "status": incident.status,
+        "verified": outcome.verified if outcome is not None else None,
+        "action_required": incident.action_required,
+        "counts": {"pk": pk, "sk": f"count#{row}"},
+    }
+
+
+def ledger_for(config: Config, region: str) -> Ledger | None:
+    """The ledger on the configured state table, or None (no table: publish every incident)."""
+    if not config.state_table:
+        return None
+    from trailguard.state import StateStore
+
+    return Ledger(StateStore(config.state_table, region))
+
+
+def deliver(
+    incident: Incident, topic_arn: str | None, ledger: Ledger | None, line: dict[str, Any]
+) -> str | None:
+    """Decide, render, publish and record one incident's message; fills ``line``; never raises.
+
+    Returns the publish error (the handler raises it after every repair, for Lambda to retry), or None.
+    A state table that cannot be read fails open: a duplicate email beats a lost one.
+    """
+    from trailguard.notify import publish, render, render_followup
+
+    decision: Decision | None = None
+    if ledger is not None:
+        try:
+            decision = ledger.decide(incident)
+        except Exception as exc:
+            log_event(
+                LOG,
+                logging.ERROR,
+                "incidents.state-unavailable",
+                error=f"{type(exc).__name__}: {exc}",
+                event_id=incident.record.event_id,
+            )
+    if decision is not None:
+        line["notification"] = decision.to_dict()
+    if decision is not None and decision.action == "suppress":
+        line["published"] = False
+        log_event(
+            LOG, logging.INFO, "notify.suppressed", event_id=incident.record.event_id, reason=decision.reason
+        )
+        _finish(ledger, incident, decision, None, None)
+        return None
+    message_id: str | None = None
+    try:
+        message: Message
+        if decision is not None and decision.action == "follow-up":
+            message = render_followup(incident, decision.more, decision.since, decision.unverified)
+        else:
+            message = render(incident)
+        line["subject"] = message.subject
+        message_id = publish(message, topic_arn)
+        line["message_id"] = message_id
+        line["published"] = True
+        log_event(LOG, logging.INFO, "notify.published", subject=message.subject, message_id=message_id)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        line["published"] = False
+        line["publish_error"] = error
+        log_event(
+            LOG, logging.CRITICAL, "notify.publish-failed", topic_arn=topic_arn, incident=line, error=error
+        )
+        _finish(ledger, incident, decision, None, error)
+        return error
+    _finish(ledger, incident, decision, message_id, None)
+    return None
+
+
+def _finish(
+    ledger: Ledger | None,
+    incident: Incident,
+    decision: Decision | None,
+    message_id: str | None,
+    error: str | None,
+) -> None:
+    if ledger is None or decision is None:
+        return
+    try:
+        ledger.finished(incident, decision, message_id, error)
+    except Exception as exc:
+        log_event(LOG, logging.ERROR, "incidents.record-failed", error=f"{type(exc).__name__}: {exc}")

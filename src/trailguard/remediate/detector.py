@@ -1,0 +1,171 @@
+"""The second detection path: a deleted or disabled GuardDuty detector, or Security Hub switched off, is
+switched back on in the call's region and read back (GetDetector Status ENABLED / DescribeHub answers).
+
+Idempotent: the current state is read first. A deleted detector's settings (features, publishing
+frequency, filters, member accounts) are not recorded in a baseline: the new detector runs with
+GuardDuty's defaults and the message says so; likewise Security Hub comes back without re-subscribing
+standards, which a person must check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from trailguard.remediate import Context, Outcome, action
+
+if TYPE_CHECKING:
+    from trailguard.policy import Verdict
+
+DETECTOR_PERMISSIONS = frozenset(
+    {
+        "guardduty:CreateDetector",
+        "guardduty:UpdateDetector",
+        "guardduty:GetDetector",
+        "guardduty:ListDetectors",
+        "securityhub:EnableSecurityHub",
+        "securityhub:DescribeHub",
+    }
+)
+
+
+def _code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, Mapping) else None
+    return str(error.get("Code") or "") if isinstance(error, Mapping) else ""
+
+
+def _error(outcome: Outcome, exc: BaseException) -> str:
+    return (outcome.calls[-1].error if outcome.calls else None) or f"{type(exc).__name__}: {exc}"
+
+
+def _region(ctx: Context, verdict: Verdict) -> str:
+    return (verdict.record.region if verdict.record is not None else None) or ctx.region
+
+
+def _detector_status(outcome: Outcome, region: str, detector_id: str) -> str | None:
+    """The detector's Status, or None when it does not exist (GuardDuty answers BadRequest / NotFound)."""
+    try:
+        response: Mapping[str, Any] = outcome.call("guardduty", region, "GetDetector", DetectorId=detector_id)
+    except Exception as exc:
+        if _code(exc) in ("BadRequestException", "ResourceNotFoundException"):
+            outcome.calls[-1].error, outcome.calls[-1].result = None, "no such detector"
+            return None
+        raise
+    status = str(response.get("Status"))
+    outcome.calls[-1].result = f"Status {status}"
+    return status
+
+
+def _existing(outcome: Outcome, region: str, named: str | None) -> tuple[str | None, str | None]:
+    """(detector id, status) of the region's detector: the one the call named if it still exists, else
+    the one ListDetectors returns (a region has at most one)."""
+    if named:
+        status = _detector_status(outcome, region, named)
+        if status is not None:
+            return named, status
+    ids = outcome.call("guardduty", region, "ListDetectors").get("DetectorIds") or []
+    outcome.calls[-1].result = f"{len(ids)} detector(s)"
+    for detector_id in ids:
+        status = _detector_status(outcome, region, str(detector_id))
+        if status is not None:
+            return str(detector_id), status
+    return None, None
+
+
+def _guardduty(ctx: Context, verdict: Verdict, outcome: Outcome, region: str) -> Outcome:
+    params = verdict.record.request_parameters if verdict.record is not None else {}
+    named = params.get("detectorId", params.get("DetectorId"))
+    named = named if isinstance(named, str) and named else None
+    try:
+        detector_id, status = _existing(outcome, region, named)
+        if status == "ENABLED":
+            outcome.status, outcome.verified = "already-restored", True
+            outcome.summary = (
+                f"GuardDuty detector {detector_id} in {region} is already enabled; nothing changed"
+            )
+            return outcome
+        if detector_id is None:
+            created = outcome.call("guardduty", region, "CreateDetector", Enable=True)
+            detector_id = str(created["DetectorId"])
+            outcome.calls[-1].result = f"DetectorId {detector_id}"
+            done = (
+                f"created GuardDuty detector {detector_id} in {region} to replace deleted detector "
+                f"{named or '(unnamed)'}; its previous settings, filters and member accounts are not "
+                "restored (it runs with GuardDuty's defaults)"
+            )
+        else:
+            outcome.call("guardduty", region, "UpdateDetector", DetectorId=detector_id, Enable=True)
+            done = f"re-enabled GuardDuty detector {detector_id} in {region}"
+        outcome.resource = detector_id
+        for attempt in range(max(1, ctx.verify_attempts)):
+            if attempt:
+                ctx.sleep(ctx.verify_delay)
+            status = _detector_status(outcome, region, detector_id)
+            if status == "ENABLED":
+                break
+    except Exception as exc:
+        error = _error(outcome, exc)
+        outcome.errors.append(error)
+        outcome.summary = f"could not re-enable GuardDuty in {region}: {error}"
+        return outcome
+    if status != "ENABLED":
+        outcome.summary = f"{done}, but GetDetector reports Status {status}"
+        return outcome
+    outcome.status, outcome.verified = "remediated", True
+    outcome.summary = f"{done}; verified that GetDetector reports Status ENABLED"
+    return outcome
+
+
+def _hub_enabled(outcome: Outcome, region: str) -> bool:
+    try:
+        outcome.call("securityhub", region, "DescribeHub")
+    except Exception as exc:
+        if _code(exc) == "InvalidAccessException":  # "Account is not subscribed to AWS Security Hub"
+            outcome.calls[-1].error, outcome.calls[-1].result = None, "not subscribed"
+            return False
+        raise
+    outcome.calls[-1].result = "subscribed"
+    return True
+
+
+def _security_hub(ctx: Context, outcome: Outcome, region: str) -> Outcome:
+    try:
+        if _hub_enabled(outcome, region):
+            outcome.status, outcome.verified = "already-restored", True
+            outcome.summary = f"Security Hub in {region} is already enabled; nothing changed"
+            return outcome
+        outcome.call("securityhub", region, "EnableSecurityHub", EnableDefaultStandards=False)
+        enabled = False
+        for attempt in range(max(1, ctx.verify_attempts)):
+            if attempt:
+                ctx.sleep(ctx.verify_delay)
+            if _hub_enabled(outcome, region):
+                enabled = True
+                break
+    except Exception as exc:
+        error = _error(outcome, exc)
+        outcome.errors.append(error)
+        outcome.summary = f"could not re-enable Security Hub in {region}: {error}"
+        return outcome
+    if not enabled:
+        outcome.summary = f"called EnableSecurityHub in {region}, but DescribeHub still says not subscribed"
+        return outcome
+    outcome.status, outcome.verified = "remediated", True
+    outcome.summary = (
+        f"re-enabled Security Hub in {region}; verified with DescribeHub. Its findings were discarded and "
+        "its standards subscriptions are not restored: re-enable the standards you use"
+    )
+    return outcome
+
+
+@action("guard.enable_detector", permissions=DETECTOR_PERMISSIONS)
+def enable_detector(ctx: Context, verdict: Verdict) -> Outcome:
+    """``guard.detector``: DeleteDetector -> CreateDetector, UpdateDetector(false) -> UpdateDetector(true),
+    DisableSecurityHub -> EnableSecurityHub; each verified by reading the state back."""
+    outcome = Outcome("guard.enable_detector", verdict.resource)
+    outcome.status, outcome.verified = "failed", False
+    region = _region(ctx, verdict)
+    if verdict.record is not None and verdict.record.event_name == "DisableSecurityHub":
+        return _security_hub(ctx, outcome, region)
+    return _guardduty(ctx, verdict, outcome, region)

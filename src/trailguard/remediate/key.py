@@ -1,0 +1,110 @@
+"""Trail key actions: get a disabled or deletion-scheduled KMS key back to Enabled, and prove it.
+
+Both actions converge on one state, whatever order the events arrive in: a key pending deletion has its
+deletion cancelled (which leaves it Disabled) and is then enabled. The key is always addressed by its id
+in its own region, resolved with DescribeKey from whatever the event used (id, ARN, alias): AWS accepts
+ARNs for the state-changing calls, but the local cloud's KMS does not, and the id works on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from trailguard import aws
+from trailguard.remediate import Context, Outcome, action
+
+if TYPE_CHECKING:
+    from trailguard.policy import Verdict
+
+KEY_PERMISSIONS = frozenset({"kms:DescribeKey", "kms:CancelKeyDeletion", "kms:EnableKey"})
+
+# States no API call of ours can leave: a person has to act (import material, reconnect the key store).
+_STUCK = {
+    "PendingImport": "its key material must be imported again",
+    "Unavailable": "its custom key store is disconnected; reconnect it",
+    "Creating": "it is still being created",
+    "Updating": "it is being updated",
+}
+
+
+def _key_ref(verdict: Verdict) -> str | None:
+    """The key as the verdict names it (the trail's KmsKeyId) or as the call named it."""
+    if verdict.resource:
+        return verdict.resource
+    if verdict.record is None:
+        return None
+    params = verdict.record.request_parameters
+    value = params.get("keyId", params.get("KeyId"))
+    return value if isinstance(value, str) and value else None
+
+
+def _region(ctx: Context, verdict: Verdict, ref: str) -> str:
+    """A key lives in one region: the ARN's, else the call's, else the handler's."""
+    return aws.region_of_arn(ref) or (verdict.record.region if verdict.record else None) or ctx.region
+
+
+def _describe(outcome: Outcome, ref: str, region: str) -> Mapping[str, Any]:
+    metadata: Mapping[str, Any] = outcome.call("kms", region, "DescribeKey", KeyId=ref)["KeyMetadata"]
+    outcome.calls[-1].result = f"KeyState {metadata.get('KeyState')}"
+    return metadata
+
+
+def _restore(ctx: Context, verdict: Verdict, name: str) -> Outcome:
+    ref = _key_ref(verdict)
+    outcome = Outcome(name, ref)
+    outcome.status, outcome.verified = "failed", False
+    if ref is None:
+        outcome.summary = "could not tell which KMS key was changed, so none was enabled"
+        return outcome
+    region = _region(ctx, verdict, ref)
+    try:
+        metadata = _describe(outcome, ref, region)
+        key_id = str(metadata["KeyId"])
+        state = str(metadata.get("KeyState"))
+        if state == "Enabled":
+            outcome.status, outcome.verified = "already-restored", True
+            outcome.summary = f"KMS key {key_id} in {region} was already enabled; nothing changed"
+            return outcome
+        if state in _STUCK:
+            outcome.summary = f"KMS key {key_id} in {region} is {state}: {_STUCK[state]}; trailguard cannot"
+            outcome.errors.append(f"KeyState {state}")
+            return outcome
+        done = []
+        if state in ("PendingDeletion", "PendingReplicaDeletion"):
+            outcome.call("kms", region, "CancelKeyDeletion", KeyId=key_id)
+            done.append("cancelled the scheduled deletion of")
+        outcome.call("kms", region, "EnableKey", KeyId=key_id)
+        done.append("enabled")
+        for attempt in range(max(1, ctx.verify_attempts)):
+            if attempt:
+                ctx.sleep(ctx.verify_delay)
+            state = str(_describe(outcome, key_id, region).get("KeyState"))
+            if state == "Enabled":
+                break
+    except Exception as exc:
+        error = (outcome.calls[-1].error if outcome.calls else None) or f"{type(exc).__name__}: {exc}"
+        outcome.errors.append(error)
+        outcome.summary = f"could not enable KMS key {ref} in {region}: {error}"
+        return outcome
+    if state != "Enabled":
+        outcome.summary = f"{' and '.join(done)} KMS key {key_id} in {region}, but DescribeKey shows {state}"
+        return outcome
+    outcome.status, outcome.verified = "remediated", True
+    outcome.summary = (
+        f"{' and '.join(done)} KMS key {key_id} in {region}; verified that DescribeKey reports KeyState "
+        "Enabled. Log files CloudTrail could not encrypt while the key was unusable were not delivered"
+    )
+    return outcome
+
+
+@action("key.enable", permissions=KEY_PERMISSIONS)
+def enable(ctx: Context, verdict: Verdict) -> Outcome:
+    """``key.disable``: EnableKey (cancelling a deletion first if one was scheduled meanwhile)."""
+    return _restore(ctx, verdict, "key.enable")
+
+
+@action("key.cancel_deletion", permissions=KEY_PERMISSIONS)
+def cancel_deletion(ctx: Context, verdict: Verdict) -> Outcome:
+    """``key.schedule-deletion``: CancelKeyDeletion, then EnableKey (a cancelled key is Disabled)."""
+    return _restore(ctx, verdict, "key.cancel_deletion")

@@ -1,0 +1,130 @@
+"""CloudTrail Lake actions: restart ingestion into a protected event data store, or restore a deleted
+one during its 7-day pending-deletion window, and prove it with GetEventDataStore.
+
+Idempotent: the store's status is read first, so a repeated event finds it ENABLED and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from trailguard import aws
+from trailguard.remediate import Context, Outcome, action
+
+if TYPE_CHECKING:
+    from trailguard.policy import Verdict
+
+START_PERMISSIONS = frozenset({"cloudtrail:StartEventDataStoreIngestion", "cloudtrail:GetEventDataStore"})
+RESTORE_PERMISSIONS = frozenset({"cloudtrail:RestoreEventDataStore", "cloudtrail:GetEventDataStore"})
+
+
+def _store_ref(verdict: Verdict) -> str | None:
+    if verdict.resource:
+        return verdict.resource
+    if verdict.record is None:
+        return None
+    params = verdict.record.request_parameters
+    for key in ("eventDataStore", "EventDataStore", "eventDataStoreArn"):
+        value = params.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, Mapping) else None
+    return str(error.get("Code") or "") if isinstance(error, Mapping) else ""
+
+
+def _status(outcome: Outcome, ref: str, region: str) -> str:
+    response: Mapping[str, Any] = outcome.call("cloudtrail", region, "GetEventDataStore", EventDataStore=ref)
+    status = str(response.get("Status"))
+    outcome.calls[-1].result = f"Status {status}"
+    return status
+
+
+def _run(
+    ctx: Context,
+    verdict: Verdict,
+    name: str,
+    operation: str,
+    *,
+    needs_repair: set[str],
+    good: set[str],
+    verb: tuple[str, str],
+) -> Outcome:
+    """Read the status; when it is one of ``needs_repair`` call ``operation``, then read until ``good``."""
+    ref = _store_ref(verdict)
+    outcome = Outcome(name, ref)
+    outcome.status, outcome.verified = "failed", False
+    if ref is None:
+        outcome.summary = "could not tell which event data store was hit, so nothing was restored"
+        return outcome
+    region = aws.region_of_arn(ref) or (verdict.record.region if verdict.record else None) or ctx.region
+    label = ref.rsplit("/", 1)[-1]
+    try:
+        status = _status(outcome, ref, region)
+        if status not in needs_repair:
+            if status in good:
+                outcome.status, outcome.verified = "already-restored", True
+                outcome.summary = f"event data store {label} in {region} is already {status}; nothing changed"
+            else:
+                outcome.errors.append(f"Status {status}")
+                outcome.summary = f"event data store {label} in {region} is {status}; trailguard did not act"
+            return outcome
+        outcome.call("cloudtrail", region, operation, EventDataStore=ref)
+        for attempt in range(max(1, ctx.verify_attempts)):
+            if attempt:
+                ctx.sleep(ctx.verify_delay)
+            status = _status(outcome, ref, region)
+            if status in good:
+                break
+    except Exception as exc:
+        error = (outcome.calls[-1].error if outcome.calls else None) or f"{type(exc).__name__}: {exc}"
+        outcome.errors.append(error)
+        outcome.summary = f"could not {verb[0]} event data store {label} in {region}: {error}"
+        if _code(exc) == "EventDataStoreNotFoundException":
+            outcome.summary += " (past the 7-day window a deleted store cannot be restored)"
+        return outcome
+    if status not in good:
+        outcome.summary = f"called {operation} on event data store {label} but its Status is still {status}"
+        return outcome
+    outcome.status, outcome.verified = "remediated", True
+    outcome.summary = (
+        f"{verb[1]} event data store {label} in {region}; verified that GetEventDataStore reports {status}. "
+        "Events that arrived while it was not ingesting are not in the store"
+    )
+    if status != "ENABLED":
+        outcome.summary += f"; it is {status}, not ENABLED: start ingestion if it should be ingesting"
+    return outcome
+
+
+@action("lake.start_ingestion", permissions=START_PERMISSIONS)
+def start_ingestion(ctx: Context, verdict: Verdict) -> Outcome:
+    """``lake.stop-ingestion``: StartEventDataStoreIngestion, verified by Status ENABLED."""
+    return _run(
+        ctx,
+        verdict,
+        "lake.start_ingestion",
+        "StartEventDataStoreIngestion",
+        needs_repair={"STOPPED_INGESTION", "STOPPING_INGESTION"},
+        good={"ENABLED"},
+        verb=("restart ingestion into", "restarted ingestion into"),
+    )
+
+
+@action("lake.restore", permissions=RESTORE_PERMISSIONS)
+def restore(ctx: Context, verdict: Verdict) -> Outcome:
+    """``lake.delete``: RestoreEventDataStore during the pending-deletion window, verified by a Status
+    other than PENDING_DELETION. A store already gone for good (not found) is escalated."""
+    return _run(
+        ctx,
+        verdict,
+        "lake.restore",
+        "RestoreEventDataStore",
+        needs_repair={"PENDING_DELETION"},
+        good={"ENABLED", "CREATED", "STARTING_INGESTION", "STOPPED_INGESTION", "STOPPING_INGESTION"},
+        verb=("restore", "restored"),
+    )

@@ -1,0 +1,257 @@
+"""The backstop sweep: every protected resource compared with its baseline, drift repaired, one message.
+
+CloudTrail's delivery to EventBridge is best effort, a rule or function may have been off when the
+tampering call happened, and a repair may not have held. So on a schedule (the stack's ``BackstopRule``,
+``BackstopSchedule``) the finding function runs this sweep: each recorded baseline is handed to the
+remediation action of the technique that restores that kind of resource, through a synthetic tamper
+verdict with no record. The actions already read the live state first and report
+``already-restored`` when nothing differs, so "compare" and "repair" are the same, tested code as the
+event path, and anything else they report is drift. A missed event is thus caught within one period.
+
+One message per sweep that found drift (not one per resource), none when all is well. On a fresh stack
+with no baseline yet, the sweep records one and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from trailguard.log import log_event
+
+if TYPE_CHECKING:
+    from trailguard.baseline import Baselines, Summary
+    from trailguard.config import Config
+    from trailguard.notify import Message
+    from trailguard.remediate import Context, Outcome
+
+LOG = logging.getLogger(__name__)
+
+SCHEMA = "trailguard.sweep/1"
+REASON = "backstop sweep: the live resource is compared with its recorded baseline"
+# Repair order: the topic first (so the message can go out), the pipeline, then what a trail needs
+# (its key and bucket) before the trail itself.
+ORDER = ("topic", "rule", "function", "key", "bucket", "trail", "store")
+NOUNS = {
+    "trail": "trail",
+    "bucket": "bucket",
+    "key": "KMS key",
+    "store": "event data store",
+    "rule": "rule",
+    "function": "function",
+    "topic": "topic",
+}
+
+
+def is_schedule(event: Any) -> bool:
+    """An EventBridge schedule firing (the backstop rule), which carries no record to classify."""
+    return (
+        isinstance(event, Mapping)
+        and event.get("detail-type") == "Scheduled Event"
+        and event.get("source") == "aws.events"
+    )
+
+
+def _run(ctx: Context, technique: str, ident: str) -> Outcome:
+    from trailguard.policy import Verdict
+    from trailguard.remediate import remediate
+
+    return remediate(ctx, Verdict("tamper", technique, ident, None, REASON))
+
+
+def reconcile(ctx: Context, kind: str, ident: str, baseline: Mapping[str, Any]) -> list[Outcome]:
+    """Bring one resource back to its baseline with the registered actions; their outcomes, in order."""
+    if kind == "trail":
+        return [_run(ctx, "finding.trail-disabled", ident)]
+    if kind == "bucket":
+        policy = _run(ctx, "bucket.policy-change", ident)
+        if not policy.ok and any("NoSuchBucket" in e for e in policy.errors):
+            return [_run(ctx, "bucket.delete", ident)]
+        return [policy, _run(ctx, "bucket.lifecycle-expire", ident)]
+    if kind == "key":
+        if baseline.get("KeyState") not in (None, "Enabled") or baseline.get("Enabled") is False:
+            return []  # recorded as not enabled: nothing to keep enabled
+        return [_run(ctx, "key.schedule-deletion", str(baseline.get("Arn") or ident))]
+    if kind == "store":
+        outcomes = [_run(ctx, "lake.delete", ident)]
+        if baseline.get("Status") == "ENABLED":
+            outcomes.append(_run(ctx, "lake.stop-ingestion", ident))
+        return outcomes
+    technique = {"rule": "guard.rule", "function": "guard.function", "topic": "guard.topic"}.get(kind)
+    if technique is None:
+        raise ValueError(f"unknown baseline kind {kind!r}")
+    return [_run(ctx, technique, ident)]
+
+
+@dataclass
+class Drift:
+    """One resource that did not match its baseline, and what the actions did about it."""
+
+    kind: str
+    ident: str
+    outcomes: list[Outcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def label(self) -> str:
+        short = self.ident.rsplit("/", 1)[-1] if self.ident.startswith("arn:") else self.ident
+        if self.kind == "topic":
+            short = self.ident.rsplit(":", 1)[-1]
+        return f"{NOUNS.get(self.kind, self.kind)} {short}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.ident,
+            "ok": self.ok,
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+
+@dataclass
+class Report:
+    """What one sweep checked, found and did."""
+
+    region: str
+    checked: dict[str, int] = field(default_factory=dict)
+    drift: list[Drift] = field(default_factory=list)
+    recorded: Summary | None = None
+    errors: list[str] = field(default_factory=list)
+    message_id: str | None = None
+    publish_error: str | None = None
+
+    @property
+    def action_required(self) -> bool:
+        return bool(self.errors) or any(not d.ok for d in self.drift)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "checked": dict(self.checked),
+            "drift": [d.to_dict() for d in self.drift],
+            "recorded_baseline": self.recorded.to_dict() if self.recorded is not None else None,
+            "errors": list(self.errors),
+            "message_id": self.message_id,
+            "publish_error": self.publish_error,
+        }
+
+
+def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Report:
+    """Compare and repair everything recorded; record a baseline first when there is none. Never raises
+    for one resource: a failure is part of the report (and of the message)."""
+    from trailguard.baseline import KINDS, Baselines, capture_all
+
+    report = Report(region)
+    if baselines is None:
+        baselines = Baselines.from_config(config, region)
+    if not baselines.available:
+        report.errors.append("no state table is configured (TRAILGUARD_STATE_TABLE), so nothing is recorded")
+        return report
+    try:
+        recorded = {kind: baselines.of_kind(kind) for kind in KINDS}
+    except Exception as exc:
+        report.errors.append(f"the baselines could not be read: {type(exc).__name__}: {exc}")
+        return report
+    if not any(recorded.values()):
+        report.recorded = capture_all(config, region, source="backstop", baselines=baselines)
+        log_event(LOG, logging.INFO, "sweep.baseline-recorded", **report.recorded.to_dict())
+        return report
+
+    from trailguard.inventory import load
+    from trailguard.remediate import Context
+
+    ctx = Context(load(config, region, baselines), baselines)
+    for kind in sorted(recorded, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):
+        report.checked[kind] = len(recorded[kind])
+        for ident, doc in recorded[kind].items():
+            try:
+                outcomes = reconcile(ctx, kind, ident, doc)
+            except Exception as exc:  # a bug on one resource must not hide the others
+                report.errors.append(f"{kind} {ident}: {type(exc).__name__}: {exc}")
+                continue
+            if any(o.status != "already-restored" for o in outcomes):
+                report.drift.append(Drift(kind, ident, outcomes))
+    log_event(
+        LOG,
+        logging.ERROR if report.action_required else logging.INFO,
+        "sweep.done",
+        checked=report.checked,
+        drift=[d.label for d in report.drift],
+        errors=report.errors,
+    )
+    return report
+
+
+_HEADS = {"remediated": "REPAIRED", "already-restored": "OK", "failed": "REPAIR FAILED"}
+
+
+def render(report: Report, account: str | None) -> Message | None:
+    """The sweep's one message, or None when there is nothing to tell (no drift, no baseline recorded)."""
+    from trailguard.notify import ACTION_REQUIRED, PREFIX, Message, ascii_subject
+
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    where = f"account {account or 'unknown'}, {report.region}"
+    lines: list[str]
+    if report.recorded is not None:
+        head = ACTION_REQUIRED if not report.recorded.ok else PREFIX
+        subject = f"{head} Backstop recorded the baseline ({where})"
+        lines = [
+            "trailguard's backstop sweep found no baseline, so it recorded one now: from the next sweep on,",
+            "every protected resource is compared with this state and drift is repaired.",
+            "",
+            report.recorded.describe(),
+            "",
+            "Check that the resources were in a good state when it was recorded; if not, repair them and run",
+            "trailguard baseline record --stack-name STACK.",
+        ]
+    elif report.drift or report.errors:
+        head = ACTION_REQUIRED if report.action_required else PREFIX
+        state = "NEEDS A PERSON" if report.action_required else "REPAIRED"
+        subject = f"{head} {state}: backstop found drift on {len(report.drift)} resource(s) ({where})"
+        lines = [
+            f"trailguard's backstop sweep compared every protected resource with its baseline ({where}).",
+            "What differed was put back with the same repairs the event path uses. A CloudTrail event was",
+            "missed (delivery to EventBridge is best effort) or a rule, function or repair was off.",
+            "",
+        ]
+        for drift in report.drift:
+            lines.append(f"- {drift.label}:")
+            for outcome in drift.outcomes:
+                lines.append(f"    {_HEADS.get(outcome.status, outcome.status.upper())}: {outcome.summary}")
+        if report.errors:
+            lines += ["", "Could not be checked:", *(f"- {e}" for e in report.errors)]
+        if report.action_required:
+            lines += ["", "ACTION REQUIRED: repair what is marked REPAIR FAILED by hand (or redeploy)."]
+    else:
+        return None
+    checked = ", ".join(f"{n} {k}" for k, n in report.checked.items())
+    lines += ["", f"Checked: {checked or 'nothing'}. Swept at {now}."]
+    subject, text = ascii_subject(subject), "\n".join(lines)
+    # Queues and functions get the document; it carries the text so a consumer can forward it as is.
+    document = {"schema": SCHEMA, "account": account, "swept_at": now, **report.to_dict()}
+    document |= {"subject": subject, "text": text}
+    return Message(subject, text, document)
+
+
+def run(config: Config, region: str) -> Report:
+    """Sweep, then publish the one message if there is something to tell (the error is kept, not raised)."""
+    report = sweep(config, region)
+    message = render(report, config.account)
+    if message is None:
+        return report
+    from trailguard.notify import publish
+
+    try:
+        report.message_id = publish(message, config.topic_arn)
+    except Exception as exc:
+        report.publish_error = f"{type(exc).__name__}: {exc}"
+        log_event(
+            LOG, logging.ERROR, "sweep.publish-failed", error=report.publish_error, subject=message.subject
+        )
+    return report

@@ -1,0 +1,74 @@
+"""``trailguard deploy`` records baselines once the stack exists; ``trailguard baseline record|show``
+read the deployed stack (moto in-process; moto's CloudFormation reports no Outputs, so they are derived
+from the stack's resources as ``deploy`` does)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from trailguard import deploy
+from trailguard.cli import main
+
+from .conftest import REGION
+
+pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
+
+STACK = "tg-base"
+
+
+def _trail() -> str:
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="cli-trail-logs")
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    arn = str(cloudtrail.create_trail(Name="cli-trail", S3BucketName="cli-trail-logs")["TrailARN"])
+    cloudtrail.start_logging(Name=arn)
+    return arn
+
+
+def test_deploy_records_baselines_and_show_prints_them(
+    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = _trail()
+    lines: list[str] = []
+    outputs = deploy.deploy(STACK, "security@example.com", progress=lines.append, poll_seconds=0.01)
+    assert any(line.startswith("recording baselines") for line in lines)
+    assert any("recorded baselines: 1 trail, 1 bucket" in line for line in lines), lines
+
+    assert main(["baseline", "show", "--stack-name", STACK, "--output", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["trail"][arn]["S3BucketName"] == "cli-trail-logs"
+    assert shown["bucket"]["cli-trail-logs"]["Lifecycle"] is None
+    assert set(shown["rule"]) >= {outputs["ApiCallRuleName"], outputs["FindingRuleName"]}
+    assert set(shown["function"]) == {outputs["ApiCallFunctionName"], outputs["FindingFunctionName"]}
+    assert shown["function"][outputs["ApiCallFunctionName"]]["CodeSha256"]
+
+    assert main(["baseline", "show", "--stack-name", STACK, "--kind", "trail"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["KIND", "ID", "CAPTURED", "DETAILS"]
+    (row,) = table[1:]
+    assert (
+        row.startswith(f"trail  {arn}") and "S3BucketName=cli-trail-logs" in row and "IsLogging=True" in row
+    )
+
+
+def test_record_refreshes_and_no_baseline_skips(
+    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines: list[str] = []
+    deploy.deploy(STACK, "security@example.com", progress=lines.append, poll_seconds=0.01, baseline=False)
+    assert not any("baseline" in line for line in lines)
+    assert main(["baseline", "show", "--stack-name", STACK]) == 0
+    assert "no baselines recorded" in capsys.readouterr().out
+
+    arn = _trail()
+    assert main(["baseline", "record", "--stack-name", STACK]) == 0
+    assert "1 trail" in capsys.readouterr().out
+    assert main(["baseline", "show", "--stack-name", STACK, "--kind", "trail", "--output", "json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["trail"]) == [arn]
+
+
+def test_unknown_stack_is_an_error(aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["baseline", "show", "--stack-name", "nope"]) == 1
+    assert "does not exist" in capsys.readouterr().err

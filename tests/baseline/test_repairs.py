@@ -1,0 +1,275 @@
+"""Trail repairs back to the baseline, driven through the real handlers with envelopes built from the
+real tamper records (tests/data/events/tamper) made to name the moto trail.
+
+moto quirks met here (docs/local-cloud.md): describe_trails ignores trailNameList and delete_trail by
+ARN does nothing, so the attack deletes by name and the repair reads the full trail list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from trailguard import aws, handlers
+from trailguard.policy import required_permissions
+
+from .conftest import (
+    ADVANCED_SELECTORS,
+    BASIC_SELECTORS,
+    BUCKET,
+    OTHER_BUCKET,
+    TRAIL,
+    World,
+    api_call_envelope,
+    finding_envelope,
+)
+
+pytestmark = pytest.mark.integration
+
+ATTACKER = "arn:aws:iam::0123456789012:user/Alice"  # the principal of the UpdateTrail sample record (sic)
+
+
+def _incident(result: dict[str, Any]) -> dict[str, Any]:
+    (incident,) = result["incidents"]
+    return incident
+
+
+def _assert_matches_baseline(world: World) -> None:
+    trail = world.trail()
+    assert trail is not None, "the trail does not exist"
+    assert trail["S3BucketName"] == BUCKET and trail["S3KeyPrefix"] == "audit"
+    assert trail["KmsKeyId"] == world.key_arn
+    assert trail["IsMultiRegionTrail"] is True and trail["IncludeGlobalServiceEvents"] is True
+    assert trail["LogFileValidationEnabled"] is True
+    assert trail["CloudWatchLogsLogGroupArn"] == world.log_group_arn
+    assert trail["CloudWatchLogsRoleArn"] == world.logs_role_arn
+    tags = world.cloudtrail.list_tags(ResourceIdList=[world.trail_arn])["ResourceTagList"][0]["TagsList"]
+    assert {(t["Key"], t["Value"]) for t in tags} >= {("owner", "security"), ("tier", "critical")}
+
+
+@pytest.fixture
+def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+    """Every IAM action the code under test calls (``service:Operation``)."""
+    calls: set[str] = set()
+    real = aws.client
+
+    def client(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+
+        def record(model: Any, **_: Any) -> None:
+            calls.add(f"{made.meta.service_model.signing_name}:{model.name}")
+
+        made.meta.events.register("before-call.*.*", record, unique_id="trailguard-baseline-calls")
+        return made
+
+    monkeypatch.setattr(aws, "client", client)
+    yield calls
+
+
+def test_deleted_trail_is_recreated_with_full_configuration_and_logging(
+    world: World, recorded_calls: set[str]
+) -> None:
+    world.cloudtrail.delete_trail(Name=TRAIL)
+    assert world.trail() is None
+    event = api_call_envelope("cloudtrail_deletetrail_stratus.json", {"name": world.trail_arn})
+
+    incident = _incident(world.invoke(handlers.api_call, event))
+
+    assert incident["technique"] == "trail.delete" and incident["status"] == "remediated", incident
+    _assert_matches_baseline(world)
+    assert world.selectors()["EventSelectors"] == BASIC_SELECTORS
+    assert world.is_logging()
+    (message,) = world.messages()
+    remediation = message["incident"]["remediation"]
+    operations = [c["operation"] for c in remediation["calls"]]
+    assert "CreateTrail" in operations and "StartLogging" in operations
+    assert remediation["verified"] is True and "recreated trail org-audit" in remediation["summary"]
+    assert recorded_calls <= required_permissions(), sorted(recorded_calls - required_permissions())
+
+    again = _incident(world.invoke(handlers.api_call, event))  # a redelivered event changes nothing
+    assert again["status"] == "already-restored"
+
+
+@pytest.mark.parametrize(
+    ("change", "params"),
+    [
+        ({"S3BucketName": OTHER_BUCKET}, {"s3BucketName": OTHER_BUCKET}),
+        ({"EnableLogFileValidation": False}, {"enableLogFileValidation": False}),
+        ({"IsMultiRegionTrail": False}, {"isMultiRegionTrail": False}),
+        ({"KmsKeyId": ""}, {"kmsKeyId": ""}),
+    ],
+    ids=["bucket", "validation", "multi-region", "kms-removed"],
+)
+def test_weakening_update_is_restored(
+    world: World, recorded_calls: set[str], change: dict[str, Any], params: dict[str, Any]
+) -> None:
+    world.cloudtrail.update_trail(Name=world.trail_arn, **change)
+    event = api_call_envelope(
+        "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json", {"name": world.trail_arn, **params}
+    )
+
+    incident = _incident(world.invoke(handlers.api_call, event))
+
+    assert incident["technique"] == "trail.update-degrade" and incident["status"] == "remediated", incident
+    _assert_matches_baseline(world)
+    (message,) = world.messages()
+    assert [c["operation"] for c in message["incident"]["remediation"]["calls"]].count("UpdateTrail") == 1
+    assert recorded_calls <= required_permissions(), sorted(recorded_calls - required_permissions())
+
+
+def test_basic_selectors_dropping_management_events_are_restored(world: World) -> None:
+    dropped = [{"ReadWriteType": "All", "IncludeManagementEvents": False}]
+    world.cloudtrail.put_event_selectors(TrailName=world.trail_arn, EventSelectors=dropped)
+    event = api_call_envelope(
+        "cloudtrail_puteventselectors_no_mgmt_events_stratus.json",
+        {"trailName": TRAIL, "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}]},
+    )
+
+    incident = _incident(world.invoke(handlers.api_call, event))
+
+    assert incident["technique"] == "trail.selectors-degrade" and incident["status"] == "remediated", incident
+    assert world.selectors()["EventSelectors"] == BASIC_SELECTORS
+
+
+def test_advanced_selectors_dropping_management_events_are_restored(world: World) -> None:
+    world.cloudtrail.put_event_selectors(TrailName=world.trail_arn, AdvancedEventSelectors=ADVANCED_SELECTORS)
+    assert world.record_baselines().ok  # the baseline now holds advanced selectors
+    data_only = [
+        {
+            "Name": "data",
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+            ],
+        }
+    ]
+    world.cloudtrail.put_event_selectors(TrailName=world.trail_arn, AdvancedEventSelectors=data_only)
+    event = api_call_envelope(
+        "cloudtrail_puteventselectors_no_mgmt_events_stratus.json",
+        {
+            "trailName": world.trail_arn,
+            "advancedEventSelectors": [
+                {"name": "data", "fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}
+            ],
+        },
+    )
+
+    incident = _incident(world.invoke(handlers.api_call, event))
+
+    assert incident["status"] == "remediated", incident
+    assert world.selectors()["AdvancedEventSelectors"] == ADVANCED_SELECTORS
+
+
+def test_finding_reconciles_every_drift_against_the_baseline(world: World) -> None:
+    world.cloudtrail.update_trail(
+        Name=world.trail_arn, EnableLogFileValidation=False, S3KeyPrefix="elsewhere"
+    )
+    world.cloudtrail.put_event_selectors(
+        TrailName=world.trail_arn,
+        EventSelectors=[{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}],
+    )
+    world.cloudtrail.stop_logging(Name=world.trail_arn)
+
+    incident = _incident(world.invoke(handlers.finding, finding_envelope(world.trail_arn)))
+
+    assert incident["status"] == "remediated", incident
+    _assert_matches_baseline(world)
+    assert world.selectors()["EventSelectors"] == BASIC_SELECTORS
+    assert world.is_logging()
+    (message,) = world.messages()
+    summary = message["incident"]["remediation"]["summary"]
+    assert "LogFileValidationEnabled" in summary and "S3KeyPrefix" in summary and "event selectors" in summary
+
+
+def test_finding_recreates_a_deleted_trail(world: World) -> None:
+    world.cloudtrail.delete_trail(Name=TRAIL)
+    incident = _incident(world.invoke(handlers.finding, finding_envelope(world.trail_arn)))
+    assert incident["status"] == "remediated", incident
+    _assert_matches_baseline(world)
+    assert world.is_logging()
+
+
+@pytest.mark.parametrize("technique", ["delete", "update", "selectors"])
+def test_without_a_baseline_the_repair_is_escalated_not_guessed(unrecorded: World, technique: str) -> None:
+    world = unrecorded
+    if technique == "delete":
+        world.cloudtrail.delete_trail(Name=TRAIL)
+        event = api_call_envelope("cloudtrail_deletetrail_stratus.json", {"name": world.trail_arn})
+    elif technique == "update":
+        world.cloudtrail.update_trail(Name=world.trail_arn, EnableLogFileValidation=False)
+        event = api_call_envelope(
+            "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json",
+            {"name": world.trail_arn, "enableLogFileValidation": False},
+        )
+    else:
+        event = api_call_envelope(
+            "cloudtrail_puteventselectors_no_mgmt_events_stratus.json",
+            {
+                "trailName": TRAIL,
+                "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}],
+            },
+        )
+
+    incident = _incident(world.invoke(handlers.api_call, event))
+
+    assert incident["status"] == "failed" and incident["action_required"] is True
+    (message,) = world.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
+    assert "no baseline recorded" in message["text"] and "trailguard baseline record" in message["text"]
+    assert message["incident"]["remediation"]["calls"] == []  # nothing was changed on a guess
+    if technique == "delete":
+        assert world.trail() is None
+
+
+def test_finding_without_a_baseline_still_restarts_logging_and_says_what_was_not_checked(
+    unrecorded: World,
+) -> None:
+    unrecorded.cloudtrail.stop_logging(Name=unrecorded.trail_arn)
+    incident = _incident(unrecorded.invoke(handlers.finding, finding_envelope(unrecorded.trail_arn)))
+    assert incident["status"] == "remediated"
+    assert unrecorded.is_logging()
+    (message,) = unrecorded.messages()
+    assert "no baseline recorded for trail org-audit" in message["incident"]["remediation"]["summary"]
+
+
+def test_allowed_principal_change_becomes_the_new_baseline(world: World) -> None:
+    world.cloudtrail.update_trail(Name=world.trail_arn, S3BucketName=OTHER_BUCKET)
+    event = api_call_envelope(
+        "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json",
+        {"name": world.trail_arn, "s3BucketName": OTHER_BUCKET},
+    )
+    assert event["detail"]["userIdentity"]["arn"] == ATTACKER
+
+    incident = _incident(world.invoke(handlers.api_call, event, TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=ATTACKER))
+
+    assert incident["verdict"] == "allowed"
+    trail = world.trail()
+    assert trail is not None and trail["S3BucketName"] == OTHER_BUCKET  # not reverted
+    baseline = world.baselines.get("trail", world.trail_arn)
+    assert baseline is not None and baseline["S3BucketName"] == OTHER_BUCKET
+    assert baseline["_meta"]["source"] == "allowed-change"
+    (message,) = world.messages()
+    assert f"recorded the new state of trail {world.trail_arn} as its baseline" in message["text"].lower()
+    assert not [c for c in message["incident"]["remediation"]["calls"] if c["operation"] == "UpdateTrail"]
+
+    # the new baseline is what a later weakening is judged and repaired against
+    world.cloudtrail.update_trail(Name=world.trail_arn, S3BucketName=BUCKET)
+    back = api_call_envelope(
+        "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json",
+        {"name": world.trail_arn, "s3BucketName": BUCKET},
+    )
+    incident = _incident(world.invoke(handlers.api_call, back))
+    assert incident["verdict"] == "tamper" and incident["status"] == "remediated"
+    trail = world.trail()
+    assert trail is not None and trail["S3BucketName"] == OTHER_BUCKET
+
+
+def test_update_that_keeps_the_baseline_is_benign(world: World) -> None:
+    """The policy compares with the baseline, not the (already updated) live trail."""
+    event = api_call_envelope(
+        "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json",
+        {"name": world.trail_arn, "s3BucketName": BUCKET, "enableLogFileValidation": True},
+    )
+    assert world.invoke(handlers.api_call, event)["incidents"] == []

@@ -1,0 +1,210 @@
+"""One incident, one message: duplicate deliveries, storms, the finding after the API call, publish
+failures and retries, all through the real handler on moto with the stack's state table."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from moto.cloudtrail.models import CloudTrailBackend
+from moto.core.exceptions import JsonRESTError
+from moto.sns.models import SNSBackend
+
+from trailguard import handlers, incidents, state
+from trailguard.events import records_from_object
+from trailguard.incidents import Ledger
+from trailguard.notify import Incident, NotificationError
+from trailguard.policy import Verdict
+from trailguard.remediate import Outcome
+from trailguard.state import StateStore
+
+from .conftest import REGION, TABLE, Cloud, event, records
+
+STOP = "tamper/cloudtrail_stoplogging_stratus.json"
+FINDING = "findings/securityhub_imported_guardduty_cloudtrailloggingdisabled_awssamples.json"
+
+
+def _stop_event(n: int, **changes: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(event(STOP))
+    raw["eventID"] = f"00000000-0000-4000-8000-{n:012d}"
+    raw.update(changes)
+    return dict(raw)
+
+
+def _logs(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, Any]]:
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name.startswith("trailguard")]
+    return [line for line in lines if line["event"] == name]
+
+
+def test_a_duplicate_delivery_is_repaired_again_but_emailed_once(cloud: Cloud) -> None:
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record)
+    first = cloud.invoke(handlers.api_call, event(STOP))
+    cloud.cloudtrail(region).stop_logging(Name=name)  # stopped again before the duplicate arrives
+
+    second = cloud.invoke(handlers.api_call, event(STOP))
+
+    assert cloud.is_logging(name, region)
+    assert first["incidents"][0]["status"] == second["incidents"][0]["status"] == "remediated"
+    assert second["incidents"][0]["notification"]["action"] == "suppress"
+    assert len(cloud.messages()) == 1
+
+
+def test_twenty_identical_calls_are_all_repaired_with_at_most_three_emails(cloud: Cloud) -> None:
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record, stopped=False)
+    statuses = []
+    for n in range(20):
+        cloud.cloudtrail(region).stop_logging(Name=name)
+        result = cloud.invoke(handlers.api_call, _stop_event(n))
+        assert cloud.is_logging(name, region), f"call {n} was not repaired"
+        statuses.append(result["incidents"][0]["status"])
+
+    assert statuses == ["remediated"] * 20
+    messages = cloud.messages()
+    assert 1 < len(messages) <= 3
+    assert messages[0]["kind"] == "incident" and messages[0]["_sns_subject"].startswith(
+        "[trailguard] REPAIRED"
+    )
+    followup = messages[1]
+    assert followup["kind"] == "follow-up"
+    assert followup["_sns_subject"].startswith("[trailguard] 5 more StopLogging calls on trail ")
+    assert "repaired every one" in followup["text"]
+    assert record.principal_arn and record.principal_arn in followup["text"]
+
+
+def test_without_a_state_table_every_incident_is_published(cloud: Cloud) -> None:
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record, stopped=False)
+    for n in range(3):
+        cloud.cloudtrail(region).stop_logging(Name=name)
+        cloud.invoke(handlers.api_call, _stop_event(n), TRAILGUARD_STATE_TABLE="")
+    assert [m["kind"] for m in cloud.messages()] == ["incident"] * 3
+
+
+def test_an_unreadable_state_table_fails_open(cloud: Cloud, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="trailguard")
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record)
+    cloud.invoke(handlers.api_call, event(STOP), TRAILGUARD_STATE_TABLE="no-such-table")
+    assert cloud.is_logging(name, region)
+    assert len(cloud.messages()) == 1
+    (line,) = _logs(caplog, "incidents.state-unavailable")
+    assert line["level"] == "ERROR" and "ResourceNotFound" in line["error"]
+
+
+def _finding_with_its_api_call() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Security Hub finding, and the StopLogging call on the same trail and account it reports."""
+    finding = event(FINDING)
+    (record,) = records_from_object(finding)
+    call = _stop_event(
+        1,
+        requestParameters={"name": record.finding_trail},
+        recipientAccountId=record.account_id,
+        awsRegion=record.region,
+    )
+    return finding, call
+
+
+def test_the_finding_after_the_api_call_incident_sends_no_second_email(cloud: Cloud) -> None:
+    finding, call = _finding_with_its_api_call()
+    (record,) = records_from_object(finding)
+    name, region = cloud.trail_for(record)
+    cloud.invoke(handlers.api_call, call)
+    cloud.cloudtrail(region).stop_logging(Name=name)  # stopped again: the finding's repair still runs
+
+    result = cloud.invoke(handlers.finding, finding)
+
+    assert cloud.is_logging(name, region)
+    (incident,) = result["incidents"]
+    assert incident["status"] == "remediated"
+    assert incident["notification"]["action"] == "suppress"
+    assert "already reported from the trail.stop-logging call" in incident["notification"]["reason"]
+    (message,) = cloud.messages()
+    assert message["incident"]["event"]["name"] == "StopLogging"
+
+
+def test_a_finding_whose_repair_fails_is_still_emailed(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    finding, call = _finding_with_its_api_call()
+    (record,) = records_from_object(finding)
+    cloud.trail_for(record)
+    cloud.invoke(handlers.api_call, call)
+    cloud.trail_for(record)
+    monkeypatch.setattr(CloudTrailBackend, "start_logging", lambda self, name: None)
+
+    cloud.invoke(handlers.finding, finding)
+
+    subjects = [m["_sns_subject"] for m in cloud.messages()]
+    assert len(subjects) == 2 and subjects[1].startswith("[ACTION REQUIRED]")
+
+
+def test_a_failing_repair_inside_a_storm_is_escalated(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record, stopped=False)
+    for n in range(2):
+        cloud.cloudtrail(region).stop_logging(Name=name)
+        cloud.invoke(handlers.api_call, _stop_event(n))
+    monkeypatch.setattr(CloudTrailBackend, "start_logging", lambda self, name: None)
+    cloud.cloudtrail(region).stop_logging(Name=name)
+
+    cloud.invoke(handlers.api_call, _stop_event(2))
+
+    subjects = [m["_sns_subject"] for m in cloud.messages()]
+    assert len(subjects) == 2
+    assert subjects[1].startswith("[ACTION REQUIRED] REPAIR FAILED: StopLogging")
+
+
+def test_a_publish_failure_keeps_the_repair_and_the_retry_sends_the_email_once(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trailguard")
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record)
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise JsonRESTError("InternalError", "SNS is having a bad day")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SNSBackend, "publish", broken)
+        with pytest.raises(NotificationError, match="not published"):
+            cloud.invoke(handlers.api_call, event(STOP))
+    assert cloud.is_logging(name, region)
+    (failed,) = _logs(caplog, "notify.publish-failed")
+    assert failed["level"] == "CRITICAL" and failed["incident"]["status"] == "remediated"
+    assert cloud.messages() == []
+
+    retry = cloud.invoke(handlers.api_call, event(STOP))  # Lambda's asynchronous retry
+    again = cloud.invoke(handlers.api_call, event(STOP))  # and a late duplicate after it
+
+    assert retry["incidents"][0]["published"] is True
+    assert again["incidents"][0]["published"] is False
+    (message,) = cloud.messages()
+    assert message["kind"] == "incident"
+
+
+def _incident(n: int) -> Incident:
+    (record,) = records_from_object(_stop_event(n))
+    verdict = Verdict("tamper", "trail.stop-logging", "org-trail", record.principal_arn, "Stopped.", record)
+    outcome = Outcome("trail.start_logging", "org-trail", "remediated", "restarted", verified=True)
+    return Incident(verdict, record, "api_call", REGION, outcome=outcome)
+
+
+def test_a_long_storm_gets_follow_ups_spaced_out_and_a_quiet_gap_starts_over(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger against the real table with a controlled clock (the store's TTL checks use it too)."""
+    now = [1_700_000_000.0]
+    monkeypatch.setattr(state, "time", SimpleNamespace(time=lambda: now[0]))
+    ledger = Ledger(StateStore(TABLE, REGION), clock=lambda: now[0])
+    actions = []
+    for n in range(8):  # one call every 200 s: the burst never goes quiet for 300 s
+        actions.append(ledger.decide(_incident(n)).action)
+        now[0] += 200
+    # 0: first; 1-2: counted; 3 at 600 s opens slot 1; 4-7 (up to 1400 s) stay in slot 1 (until 1800 s)
+    assert actions == ["publish"] + ["suppress"] * 2 + ["follow-up"] + ["suppress"] * 4
+    now[0] += incidents.BURST_QUIET_SECONDS
+    assert ledger.decide(_incident(99)).action == "publish"

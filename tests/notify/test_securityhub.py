@@ -1,0 +1,155 @@
+"""Security Hub: an ASFF finding per CloudTrail incident (moto implements BatchImportFindings and
+GetFindings, so that runs against moto), and the answer on the finding that raised an incident
+(moto does not implement BatchUpdateFindings, so those tests use botocore's Stubber on a real client)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from trailguard import aws, handlers, securityhub
+from trailguard.events import records_from_object
+from trailguard.notify import Incident
+from trailguard.policy import Verdict
+from trailguard.remediate import Outcome
+
+from .conftest import REGION, Cloud, event, records
+
+STOP = "tamper/cloudtrail_stoplogging_assumedrole_panther.json"
+FINDING = "findings/securityhub_imported_guardduty_cloudtrailloggingdisabled_awssamples.json"
+
+
+def test_a_cloudtrail_incident_is_imported_beside_guardduty_findings(cloud: Cloud) -> None:
+    (record,) = records(STOP)
+    cloud.trail_for(record)
+    result = cloud.invoke(handlers.api_call, event(STOP), "us-west-2")
+
+    assert result["incidents"][0]["security_hub"]["imported"]
+    hub = boto3.client("securityhub", region_name="us-west-2")
+    (finding,) = hub.get_findings()["Findings"]
+    account = record.account_id
+    assert finding["ProductArn"] == f"arn:aws:securityhub:us-west-2:{account}:product/{account}/default"
+    assert finding["GeneratorId"] == "trailguard/trail.stop-logging"
+    assert finding["Types"] == ["TTPs/Defense Evasion/trailguard-trail.stop-logging"]
+    assert finding["Severity"]["Label"] == "HIGH"
+    assert finding["Workflow"]["Status"] == "RESOLVED" and finding["RecordState"] == "ACTIVE"
+    assert finding["Resources"][0]["Type"] == "AwsCloudTrailTrail"
+    assert "trail.start_logging: remediated (verified)" in finding["Remediation"]["Recommendation"]["Text"]
+    assert finding["ProductFields"]["trailguard/principal"] == record.principal_arn
+    assert finding["ProductFields"]["trailguard/sourceIp"] == record.source_ip
+    assert finding["Title"].startswith("[trailguard] REPAIRED: StopLogging on trail example-trail")
+
+
+def test_security_hub_can_be_switched_off(cloud: Cloud) -> None:
+    (record,) = records(STOP)
+    cloud.trail_for(record)
+    result = cloud.invoke(handlers.api_call, event(STOP), "us-west-2", TRAILGUARD_SECURITY_HUB="false")
+    assert "security_hub" not in result["incidents"][0]
+    assert boto3.client("securityhub", region_name="us-west-2").get_findings()["Findings"] == []
+    assert len(cloud.messages()) == 1
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """A real Security Hub client whose responses are stubbed; trailguard's factory hands it out."""
+    client = boto3.client(
+        "securityhub", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    real = aws.client
+    monkeypatch.setattr(
+        aws, "client", lambda service, *a, **k: client if service == "securityhub" else real(service, *a, **k)
+    )
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def _finding_incident(verified: bool | None, status: str = "remediated") -> Incident:
+    (record,) = records_from_object(event(FINDING))
+    verdict = Verdict("tamper", "finding.trail-disabled", record.finding_trail, None, "Disabled.", record)
+    outcome = Outcome("trail.reconcile", record.finding_trail, status, "restarted logging", verified)  # type: ignore[arg-type]
+    return Incident(verdict, record, "finding", REGION, outcome=outcome)
+
+
+@pytest.mark.parametrize(
+    ("verified", "status", "workflow"), [(True, "remediated", "RESOLVED"), (False, "failed", "NOTIFIED")]
+)
+def test_the_finding_that_raised_an_incident_is_updated(
+    stubbed: Stubber, verified: bool, status: str, workflow: str
+) -> None:
+    incident = _finding_incident(verified, status)
+    raw = incident.record.raw
+    stubbed.add_response(
+        "batch_update_findings",
+        {
+            "ProcessedFindings": [{"Id": raw["Id"], "ProductArn": raw["ProductArn"]}],
+            "UnprocessedFindings": [],
+        },
+        {
+            "FindingIdentifiers": [{"Id": raw["Id"], "ProductArn": raw["ProductArn"]}],
+            "Workflow": {"Status": workflow},
+            "Note": {"Text": securityhub.note_for(incident), "UpdatedBy": "trailguard"},
+        },
+    )
+    line: dict[str, Any] = {}
+    securityhub.report(incident, line)
+    assert line["security_hub"] == {"updated": raw["Id"], "workflow": workflow}
+    assert securityhub.note_for(incident).startswith(f"trailguard: {status}. restarted logging")
+
+
+def test_a_refused_update_is_logged_loudly_and_not_raised(
+    stubbed: Stubber, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trailguard")
+    stubbed.add_client_error("batch_update_findings", "AccessDeniedException", "not authorized")
+    line: dict[str, Any] = {}
+    securityhub.report(_finding_incident(True), line)
+    assert "AccessDeniedException" in line["security_hub"]["error"]
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "trailguard.securityhub"]
+    assert [entry["event"] for entry in logged] == ["securityhub.failed"]
+    assert logged[0]["level"] == "ERROR" and logged[0]["incident"]["technique"] == "finding.trail-disabled"
+
+
+def test_an_unprocessed_update_counts_as_a_failure(stubbed: Stubber) -> None:
+    incident = _finding_incident(True)
+    raw = incident.record.raw
+    ident = {"Id": raw["Id"], "ProductArn": raw["ProductArn"]}
+    stubbed.add_response(
+        "batch_update_findings",
+        {
+            "ProcessedFindings": [],
+            "UnprocessedFindings": [{"FindingIdentifier": ident, "ErrorCode": "X", "ErrorMessage": "gone"}],
+        },
+    )
+    line: dict[str, Any] = {}
+    securityhub.report(incident, line)
+    assert "did not update" in line["security_hub"]["error"]
+
+
+def test_a_refused_import_never_blocks_the_repair_or_the_email(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from moto.securityhub.models import SecurityHubBackend
+
+    def refuse(self: Any, findings: Any) -> Any:
+        raise RuntimeError("Security Hub is not enabled")
+
+    caplog.set_level(logging.INFO, logger="trailguard")
+    monkeypatch.setattr(SecurityHubBackend, "batch_import_findings", refuse)
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record)
+    result = cloud.invoke(handlers.api_call, event(STOP), "us-west-2")
+    assert cloud.is_logging(name, region)
+    assert len(cloud.messages()) == 1
+    assert "error" in result["incidents"][0]["security_hub"]
+    assert any(
+        json.loads(r.getMessage())["event"] == "securityhub.failed"
+        for r in caplog.records
+        if r.name == "trailguard.securityhub"
+    )

@@ -1,0 +1,156 @@
+"""The backstop sweep (``handlers.finding`` on a ``Scheduled Event``): drift in each kind of recorded
+resource is found and repaired with one message per sweep, nothing is sent when all is well, and a
+fresh stack gets its baseline recorded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from trailguard.sweep import is_schedule
+
+from .conftest import BUCKET, SCHEDULED, TRAIL, Deployed, deploy_stack
+
+
+def test_no_drift_no_message(deployed: Deployed) -> None:
+    result = deployed.sweep()
+    report = result["sweep"]
+    assert report["drift"] == [] and report["errors"] == []
+    assert report["checked"] == {
+        "topic": 1,
+        "rule": 4,
+        "function": 2,
+        "key": 1,
+        "bucket": 1,
+        "trail": 1,
+        "store": 0,
+    }
+    assert deployed.messages() == []
+
+
+def test_fresh_stack_records_the_baseline_once(moto_env: None) -> None:
+    stack = deploy_stack(baseline=False)
+    first = stack.sweep()["sweep"]
+    assert first["recorded_baseline"]["recorded"]["trail"] == [stack.trail_arn]
+    assert len(first["recorded_baseline"]["recorded"]["rule"]) == 4
+    (message,) = stack.messages()
+    assert "Backstop recorded the baseline" in message["subject"]
+    assert "recorded baselines: 1 trail" in message["text"]
+    second = stack.sweep()["sweep"]
+    assert second["recorded_baseline"] is None and second["drift"] == []
+    assert stack.messages() == []
+
+
+def _stop_logging(d: Deployed) -> Callable[[], bool]:
+    ct = d.client("cloudtrail")
+    ct.stop_logging(Name=TRAIL)
+    return lambda: bool(ct.get_trail_status(Name=TRAIL)["IsLogging"])
+
+
+def _lifecycle(d: Deployed) -> Callable[[], bool]:
+    s3 = d.client("s3")
+    rule = {"ID": "x", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 1}}
+    s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={"Rules": [rule]})
+
+    def restored() -> bool:
+        try:
+            s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)
+        except s3.exceptions.ClientError:
+            return True
+        return False
+
+    return restored
+
+
+def _disable_key(d: Deployed) -> Callable[[], bool]:
+    kms = d.client("kms")
+    kms.disable_key(KeyId=d.key_id)
+    return lambda: kms.describe_key(KeyId=d.key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def _retarget_rule(d: Deployed) -> Callable[[], bool]:
+    """PutTargets is no technique's call: only the sweep sees the API-call rule pointed elsewhere."""
+    events, rule = d.client("events"), d.outputs["ApiCallRuleName"]
+    events.disable_rule(Name=rule)
+    events.put_targets(Rule=rule, Targets=[{"Id": "api-call", "Arn": "arn:aws:sqs:us-east-1:123456789012:x"}])
+
+    def restored() -> bool:
+        (target,) = events.list_targets_by_rule(Rule=rule)["Targets"]
+        enabled = events.describe_rule(Name=rule)["State"] == "ENABLED"
+        return enabled and target["Arn"].endswith(":function:tg-api-call") and "DeadLetterConfig" in target
+
+    return restored
+
+
+def _throttle_function(d: Deployed) -> Callable[[], bool]:
+    lam, name = d.client("lambda"), d.outputs["ApiCallFunctionName"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    return lambda: "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+
+
+def _topic_attribute(d: Deployed) -> Callable[[], bool]:
+    sns, arn = d.client("sns"), d.outputs["TopicArn"]
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="muted")
+    return lambda: sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "trailguard"
+
+
+DRIFTS: dict[str, tuple[Callable[[Deployed], Callable[[], bool]], str]] = {
+    "trail": (_stop_logging, f"trail {TRAIL}"),
+    "bucket": (_lifecycle, f"bucket {BUCKET}"),
+    "key": (_disable_key, "KMS key"),
+    "rule": (_retarget_rule, "rule tg-api-calls"),
+    "function": (_throttle_function, "function tg-api-call"),
+    "topic": (_topic_attribute, "topic tg-alerts"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DRIFTS))
+def test_drift_in_each_kind_is_repaired_and_reported(deployed: Deployed, kind: str) -> None:
+    make, label = DRIFTS[kind]
+    restored = make(deployed)
+    assert not restored()
+    report = deployed.sweep()["sweep"]
+    assert [d["kind"] for d in report["drift"]] == [kind]
+    assert all(d["ok"] for d in report["drift"]), json.dumps(report["drift"], indent=1)
+    assert restored()
+    (message,) = deployed.messages()
+    assert message["subject"].startswith("[trailguard] REPAIRED: backstop found drift on 1 resource(s)")
+    assert label in message["text"]
+    assert deployed.sweep()["sweep"]["drift"] == []  # the repair holds: the next sweep is quiet
+    assert deployed.messages() == []
+
+
+def test_drift_everywhere_gives_one_message(deployed: Deployed) -> None:
+    checks = [make(deployed) for make, _ in DRIFTS.values()]
+    report = deployed.sweep()["sweep"]
+    assert sorted(d["kind"] for d in report["drift"]) == sorted(DRIFTS)
+    assert all(check() for check in checks)
+    (message,) = deployed.messages()
+    assert "drift on 6 resource(s)" in message["subject"]
+    assert all(label in message["text"] for _, label in DRIFTS.values())
+
+
+def test_what_cannot_be_repaired_is_escalated(deployed: Deployed) -> None:
+    deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    report = deployed.sweep()["sweep"]
+    (drift,) = report["drift"]
+    assert drift["kind"] == "function" and not drift["ok"]
+    (message,) = deployed.messages()
+    assert message["subject"].startswith("[ACTION REQUIRED] NEEDS A PERSON")
+    assert "redeploy the stack with trailguard deploy" in message["text"]
+
+
+def test_only_the_backstop_schedule_is_a_sweep() -> None:
+    assert is_schedule(SCHEDULED)
+    assert not is_schedule({**SCHEDULED, "source": "custom.app"})
+    assert not is_schedule({**SCHEDULED, "detail-type": "AWS API Call via CloudTrail"})
+    assert not is_schedule([SCHEDULED])
+
+
+def test_a_spoofed_schedule_is_still_malformed_input(deployed: Deployed) -> None:
+    result: dict[str, Any] = deployed.call({**SCHEDULED, "source": "custom.app"})
+    assert "sweep" not in result
+    assert result["skipped"] and "scheduled event" in result["skipped"][0]["reason"]
