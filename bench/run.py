@@ -1,10 +1,14 @@
-"""``make bench``: the benchmarks trailguard keeps (attack-to-restored latency on the local cloud)."""
+"""``make bench``: the figures trailguard keeps. Cold start of the Lambda package, then attack-to-restored
+latency on the local cloud. Benchmarks print; tests assert behaviour, never speed."""
 
 from __future__ import annotations
 
 import sys
 
-from latency import main  # bench/ is on sys.path: it holds this script
+import cold_start  # bench/ is on sys.path: it holds this script
+import latency
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = cold_start.main([])
+    print()
+    sys.exit(code or latency.main(sys.argv[1:]))

@@ -141,7 +141,8 @@ def test_ready_file_names_everything(emulator: Emulator) -> None:
     assert Path(ready["outbox"]) == emulator.outbox.resolve()
     assert ready["attacker"]["access_key_id"].startswith("AKIA")
     assert set(ready["guard"]) == {"role_arns", "rule_names", "function_names", "topic_arns"}
-    assert len(ready["guard"]["rule_names"]) == 2 and len(ready["guard"]["function_names"]) == 2
+    assert len(ready["guard"]["rule_names"]) == 4 and len(ready["guard"]["function_names"]) == 2
+    assert {n.rsplit("-", 1)[-1] for n in ready["guard"]["rule_names"]} == {"calls", "findings", "backstop"}
     assert emulator.is_logging()
 
 
@@ -195,51 +196,55 @@ def _wait_quiet(emulator: Emulator, seconds: float = 1.5) -> None:
     time.sleep(seconds)
 
 
-def test_finding_path_alone_repairs_when_the_api_call_rule_is_disabled(emulator: Emulator) -> None:
+def test_disabled_api_call_rule_is_re_enabled_by_the_finding_function(emulator: Emulator) -> None:
+    """No single disabled rule leaves trailguard blind: the guard-calls rule delivers the DisableRule to
+    the finding function, which enables the API-call rule again; the API-call path then works."""
     _wait_quiet(emulator)
-    api_rule = next(n for n in emulator.ready["guard"]["rule_names"] if "api" in n)
+    rule_names = emulator.ready["guard"]["rule_names"]
+    api_rule = next(n for n in rule_names if n.endswith("-api-calls"))
+    guard_rule = next(n for n in rule_names if n.endswith("-guard-calls"))
     events = emulator.client("events")
+    seen = len(emulator.invocations())
     events.disable_rule(Name=api_rule)
-    try:
-        seen = len(emulator.invocations())
-        result = emulator.aws("cloudtrail", "stop-logging", "--name", emulator.ready["trail"]["name"])
-        assert result.returncode == 0, result.stderr
-        eventually(emulator.is_logging, what="the finding path to restore logging")
-        kinds = eventually(
-            lambda: (
-                {i["detail_type"] for i in emulator.invocations()[seen:] if i["invoked"]} >= FINDING_KINDS
-            ),
-            what="the finding function's invocations",
-        )
-        assert kinds
-        assert not [i for i in emulator.invocations()[seen:] if i["rule"] == api_rule], (
-            "a disabled rule delivered"
-        )
-    finally:
-        events.enable_rule(Name=api_rule)
+    eventually(lambda: events.describe_rule(Name=api_rule)["State"] == "ENABLED", what="the rule re-enabled")
+    eventually(
+        lambda: any(
+            i["rule"] == guard_rule and i["function"].endswith("-finding") and i["invoked"]
+            for i in emulator.invocations()[seen:]
+        ),
+        what="the finding function's invocation by the guard-calls rule",
+    )
+    assert not [i for i in emulator.invocations()[seen:] if i["rule"] == api_rule], (
+        "a disabled rule delivered"
+    )
+    result = emulator.aws("cloudtrail", "stop-logging", "--name", emulator.ready["trail"]["name"])
+    assert result.returncode == 0, result.stderr
+    eventually(emulator.is_logging, what="logging restored")
+    eventually(
+        lambda: any(i["rule"] == api_rule and i["invoked"] for i in emulator.invocations()[seen:]),
+        what="the re-enabled API-call rule to deliver again",
+    )
 
 
 def _api_function(emulator: Emulator) -> str:
     return next(n for n in emulator.ready["guard"]["function_names"] if n.endswith("api-call"))
 
 
-def test_zero_concurrency_function_is_not_invoked(emulator: Emulator) -> None:
+def test_zero_concurrency_on_the_api_call_function_is_lifted_by_the_finding_function(
+    emulator: Emulator,
+) -> None:
     _wait_quiet(emulator)
     function = _api_function(emulator)
     lam = emulator.client("lambda")
     lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
-    try:
-        seen = len(emulator.invocations())
-        assert (
-            emulator.aws("cloudtrail", "stop-logging", "--name", emulator.ready["trail"]["name"]).returncode
-            == 0
-        )
-        eventually(emulator.is_logging, what="the finding path to restore logging")
-        refused = eventually(lambda: [i for i in emulator.invocations()[seen:] if i["function"] == function])
-        assert not any(i["invoked"] for i in refused)
-        assert all("reserved concurrency is 0" in i["reason"] for i in refused)
-    finally:
-        lam.delete_function_concurrency(FunctionName=function)
+    eventually(
+        lambda: "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=function),
+        what="the finding function to lift the zero concurrency",
+    )
+    assert (
+        emulator.aws("cloudtrail", "stop-logging", "--name", emulator.ready["trail"]["name"]).returncode == 0
+    )
+    eventually(emulator.is_logging, what="logging restored")
 
 
 def test_deleted_function_is_not_invoked(emulator: Emulator) -> None:

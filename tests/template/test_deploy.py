@@ -81,7 +81,8 @@ def test_creates_the_stack_and_wires_it(moto: None, rule_pattern: Any) -> None:
         }
         policy = json.loads(lam.get_policy(FunctionName=out[fn])["Policy"])
         statements = policy["Statement"]
-        assert len(statements) == (1 if handler == "api_call" else 3)  # finding: findings, guard-calls, backstop
+        # the finding function is invoked by the findings, guard-calls and backstop rules
+        assert len(statements) == (1 if handler == "api_call" else 3)
         assert all(s["Principal"] == {"Service": "events.amazonaws.com"} for s in statements)
 
     events = aws.client("events")

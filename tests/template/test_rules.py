@@ -282,7 +282,9 @@ def test_guard_calls_rule_ignores_trail_calls_and_look_alikes(matches: Matches) 
         assert not matches("GuardCallsRule", _call(source, name)), name
 
 
-def test_guard_calls_rule_branches_equal_the_api_call_rules(rule_pattern: Callable[[str], dict[str, Any]]) -> None:
+def test_guard_calls_rule_branches_equal_the_api_call_rules(
+    rule_pattern: Callable[[str], dict[str, Any]],
+) -> None:
     """The same calls as the API-call rule's guard branches, so neither path is narrower."""
     api = [b for b in rule_pattern("ApiCallRule")["detail"]["$or"] if b["eventSource"][0] in GUARD_SOURCES]
     guard = rule_pattern("GuardCallsRule")["detail"]["$or"]

@@ -62,7 +62,8 @@ def markdown() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for technique in TECHNIQUES.values():
-        detected = [f"`{c}`" for c in calls(technique)] + [f"finding `{f}`" for f in technique.finding_types]
+        findings = [f"finding `{f}`" for f in sorted(technique.finding_types)]
+        detected = [f"`{c}`" for c in calls(technique)] + findings
         permissions = ", ".join(f"`{p}`" for p in sorted(technique.permissions)) or "none"
         lines.append(
             f"| `{technique.id}` | {technique.mitre} | {technique.title} | {', '.join(detected)} "

@@ -77,7 +77,10 @@ class CallCapture:
             captured["headers"] = {k.lower(): v for k, v in headers}
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        result = self.app(environ, capture_start)
+        try:
+            result = self.app(environ, capture_start)
+        except NotImplementedError as exc:
+            result = _not_implemented(exc, capture_start)
         try:
             chunks = list(result)
         finally:
@@ -98,6 +101,21 @@ class CallCapture:
             except Exception:
                 log.exception("could not read a call for the recorder")
         return chunks
+
+
+def _not_implemented(exc: NotImplementedError, start_response: Callable[..., Any]) -> list[bytes]:
+    """An API moto lacks (CloudTrail Lake, Security Hub BatchUpdateFindings, ...) answers 501 in one line.
+
+    The call works on AWS; the caller gets an error it reports, and the log gets one line instead of
+    werkzeug's traceback, which would bury the story a person is watching.
+    """
+    log.warning("moto gap (works on AWS, not in the local cloud): %s", exc)
+    body = json.dumps({"__type": "NotImplementedException", "message": f"local cloud: {exc}"}).encode()
+    start_response(
+        "501 Not Implemented",
+        [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
 
 
 def _read_body(environ: Mapping[str, Any]) -> bytes:

@@ -147,7 +147,8 @@ ADMIN_POLICY = json.dumps(
 
 
 def create_trail(cloud: LocalCloud, name: str = TRAIL_NAME) -> Trail:
-    """A multi-region trail with log file validation and SSE-KMS, logging into its own bucket."""
+    """A multi-region trail with log file validation, SSE-KMS and all management events, logging into
+    its own bucket."""
     account, region = cloud.account, cloud.region
     bucket = f"{name}-logs-{account}"
     s3, kms, ct = cloud.client("s3"), cloud.client("kms"), cloud.client("cloudtrail")
@@ -163,6 +164,11 @@ def create_trail(cloud: LocalCloud, name: str = TRAIL_NAME) -> Trail:
         EnableLogFileValidation=True,
         IncludeGlobalServiceEvents=True,
         KmsKeyId=key_arn,
+    )
+    # Explicit, as AWS reports a new trail's default (moto reports none): all management events.
+    ct.put_event_selectors(
+        TrailName=name,
+        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}],
     )
     ct.start_logging(Name=name)
     return Trail(name=name, arn=trail["TrailARN"], bucket=bucket, kms_key_id=key_arn)

@@ -1,0 +1,298 @@
+"""Each tampering technique on the local cloud, end to end: ``trailguard emulator`` as a subprocess (one
+for the module), the real AWS CLI as the IAM user ``attacker``, and for each attack a bounded wait
+(at most 5 s) until the resource is back at its baseline and the outbox holds an email naming it.
+
+The techniques run in one order on one emulator and no test restores anything itself: putting each
+resource back before the next attack is the product's job, and each test asserts it. The guard's own
+pipeline goes first (the finding function repairs the API-call rule and the api-call function), the
+backstop sweep last (fired on demand with SIGUSR1; moto never fires schedules)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+ATTACKER = "arn:aws:iam::123456789012:user/attacker"
+ROOT_KEY = {"aws_access_key_id": "AKIAE2ETECHNIQUES001", "aws_secret_access_key": "e2e"}
+BOUND = 5.0
+"""Seconds an attack may take to be repaired and reported."""
+T = TypeVar("T")
+
+
+@dataclass
+class Emulator:
+    ready: dict[str, Any]
+    outbox: Path
+    process: subprocess.Popen[bytes]
+    seen: set[str] = field(default_factory=set)
+
+    def client(self, service: str) -> Any:
+        """boto3 as the account root (a key moto does not know): the test's own reads."""
+        return boto3.client(
+            service, region_name=self.ready["region"], endpoint_url=self.ready["endpoint"], **ROOT_KEY
+        )
+
+    def attack(self, *args: str) -> str:
+        """The real AWS CLI as the attacker; the call must succeed (IAM allows it, trailguard undoes it)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_ACCESS_KEY_ID=self.ready["attacker"]["access_key_id"],
+            AWS_SECRET_ACCESS_KEY=self.ready["attacker"]["secret_access_key"],
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )
+        cmd = [str(BIN / "aws"), "--endpoint-url", self.ready["endpoint"], "--region", self.ready["region"]]
+        result = subprocess.run(
+            [*cmd, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def mark(self) -> None:
+        """Emails from here on are the next attack's."""
+        self.seen = {p.name for p in self.outbox.glob("*.json")}
+
+    def email_naming(self, *needles: str) -> dict[str, Any]:
+        """Wait (bounded) for a new email whose subject or body names every needle."""
+
+        def probe() -> dict[str, Any] | None:
+            for path in sorted(self.outbox.glob("*.json")):
+                if path.name in self.seen:
+                    continue
+                email: dict[str, Any] = json.loads(path.read_text())
+                text = f"{email['subject']}\n{email['body']}"
+                if all(n in text for n in needles):
+                    return email
+            return None
+
+        return eventually(probe, what=f"an email naming {needles}")
+
+    @property
+    def trail(self) -> dict[str, str]:
+        trail: dict[str, str] = self.ready["trail"]
+        return trail
+
+    def describe_trail(self) -> dict[str, Any] | None:
+        trails = self.client("cloudtrail").describe_trails()["trailList"]
+        return next((t for t in trails if t["Name"] == self.trail["name"]), None)
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = BOUND, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = probe()
+        except Exception:  # a read racing the repair (e.g. the trail re-created a moment later)
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    base = tmp_path_factory.mktemp("techniques")
+    ready_file, outbox, log = base / "ready.json", base / "outbox", base / "emulator.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(BIN / "trailguard"), "emulator", "--ready-file", str(ready_file), "--outbox", str(outbox)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"emulator did not get ready (exit {process.returncode}):\n{log.read_text()}")
+            time.sleep(0.05)
+        yield Emulator(json.loads(ready_file.read_text()), outbox, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert code == 0, log.read_text()
+
+
+@pytest.fixture
+def e(emu: Emulator) -> Emulator:
+    """The module's emulator, quiet (earlier repairs and findings landed) and with the outbox marked."""
+    time.sleep(0.3)
+    emu.mark()
+    return emu
+
+
+def _named(e: Emulator, suffix: str, kind: str) -> str:
+    return next(n for n in e.ready["guard"][kind] if n.endswith(suffix))
+
+
+# ------------------------------------------------------------------- the guard guards itself
+
+
+def test_disabling_the_api_call_rule_is_itself_repaired(e: Emulator) -> None:
+    rule = _named(e, "-api-calls", "rule_names")
+    e.attack("events", "disable-rule", "--name", rule)
+    events = e.client("events")
+    eventually(lambda: events.describe_rule(Name=rule)["State"] == "ENABLED", what="the rule re-enabled")
+    email = e.email_naming(rule, ATTACKER)
+    assert "DisableRule" in email["subject"]
+
+
+def test_zero_concurrency_on_the_api_call_function_is_lifted(e: Emulator) -> None:
+    function = _named(e, "-api-call", "function_names")
+    e.attack("lambda", "put-function-concurrency", "--function-name", function,
+             "--reserved-concurrent-executions", "0")  # fmt: skip
+    lam = e.client("lambda")
+    eventually(
+        lambda: "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=function),
+        what="the reserved concurrency removed",
+    )
+    e.email_naming(function, "PutFunctionConcurrency")
+
+
+# ------------------------------------------------------------------------------ trail techniques
+
+
+def test_stop_logging(e: Emulator) -> None:
+    e.attack("cloudtrail", "stop-logging", "--name", e.trail["name"])
+    ct = e.client("cloudtrail")
+    eventually(lambda: ct.get_trail_status(Name=e.trail["name"])["IsLogging"], what="logging restarted")
+    e.email_naming(e.trail["name"], "StopLogging", ATTACKER)
+
+
+def test_selectors_dropping_management_events(e: Emulator) -> None:
+    ct = e.client("cloudtrail")
+    before = ct.get_event_selectors(TrailName=e.trail["name"])
+    selectors = '[{"ReadWriteType": "All", "IncludeManagementEvents": false}]'
+    e.attack(
+        "cloudtrail", "put-event-selectors", "--trail-name", e.trail["name"], "--event-selectors", selectors
+    )
+
+    def restored() -> bool:
+        now = ct.get_event_selectors(TrailName=e.trail["name"])
+        return all(s.get("IncludeManagementEvents") for s in now.get("EventSelectors") or [{}]) and (
+            now.get("EventSelectors") == before.get("EventSelectors")
+        )
+
+    eventually(restored, what="the event selectors restored")
+    e.email_naming(e.trail["name"], "PutEventSelectors")
+
+
+def test_bucket_redirect(e: Emulator) -> None:
+    loot = "attacker-loot-bucket"
+    e.attack("s3api", "create-bucket", "--bucket", loot)
+    e.attack("cloudtrail", "update-trail", "--name", e.trail["name"], "--s3-bucket-name", loot)
+    eventually(
+        lambda: (e.describe_trail() or {}).get("S3BucketName") == e.trail["bucket"],
+        what="the bucket restored",
+    )
+    e.email_naming(e.trail["name"], "UpdateTrail")
+
+
+def test_one_day_lifecycle_on_the_trail_bucket(e: Emulator) -> None:
+    rules = {
+        "Rules": [{"ID": "cleanup", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 1}}]
+    }
+    e.attack("s3api", "put-bucket-lifecycle-configuration", "--bucket", e.trail["bucket"],
+             "--lifecycle-configuration", json.dumps(rules))  # fmt: skip
+    s3 = e.client("s3")
+
+    def removed() -> bool:
+        try:
+            s3.get_bucket_lifecycle_configuration(Bucket=e.trail["bucket"])
+        except s3.exceptions.ClientError as exc:
+            return bool(exc.response["Error"]["Code"] == "NoSuchLifecycleConfiguration")
+        return False
+
+    eventually(removed, what="the baseline lifecycle (none) restored")
+    e.email_naming(e.trail["bucket"], "PutBucketLifecycle")
+
+
+def _key_id(e: Emulator) -> str:
+    return e.trail["kms_key_id"].rsplit("/", 1)[-1]
+
+
+def _key_enabled(e: Emulator) -> bool:
+    return bool(e.client("kms").describe_key(KeyId=_key_id(e))["KeyMetadata"]["KeyState"] == "Enabled")
+
+
+def test_disable_key(e: Emulator) -> None:
+    e.attack("kms", "disable-key", "--key-id", _key_id(e))
+    eventually(lambda: _key_enabled(e), what="the key enabled")
+    e.email_naming(_key_id(e), "DisableKey")
+
+
+def test_schedule_key_deletion(e: Emulator) -> None:
+    e.attack("kms", "schedule-key-deletion", "--key-id", _key_id(e), "--pending-window-in-days", "7")
+    eventually(lambda: _key_enabled(e), what="the deletion cancelled and the key enabled")
+    e.email_naming(_key_id(e), "ScheduleKeyDeletion")
+
+
+def test_delete_trail(e: Emulator) -> None:
+    baseline = e.describe_trail()
+    assert baseline is not None
+    e.attack("cloudtrail", "delete-trail", "--name", e.trail["name"])
+    ct = e.client("cloudtrail")
+
+    def recreated() -> bool:
+        trail = e.describe_trail()
+        if trail is None or not ct.get_trail_status(Name=e.trail["name"])["IsLogging"]:
+            return False
+        keys = ("S3BucketName", "KmsKeyId", "IsMultiRegionTrail", "LogFileValidationEnabled")
+        return all(trail.get(k) == baseline.get(k) for k in keys)
+
+    eventually(recreated, what="the trail re-created as recorded and logging")
+    e.email_naming(e.trail["name"], "DeleteTrail")
+
+
+# ------------------------------------------------------------------------------------- backstop
+
+
+def test_backstop_repairs_what_no_event_reported(e: Emulator) -> None:
+    """PutTargets is no technique's call, so pointing the API-call rule elsewhere raises no event the
+    rules match; the backstop sweep compares the rule with its baseline and puts the target back."""
+    rule = _named(e, "-api-calls", "rule_names")
+    events = e.client("events")
+    (target,) = events.list_targets_by_rule(Rule=rule)["Targets"]
+    e.attack(
+        "events",
+        "put-targets",
+        "--rule",
+        rule,
+        "--targets",
+        "Id=api-call,Arn=arn:aws:sqs:us-east-1:123456789012:loot",
+    )
+    time.sleep(0.3)
+    assert events.list_targets_by_rule(Rule=rule)["Targets"] != [target]
+    e.process.send_signal(signal.SIGUSR1)  # the backstop schedule fires now
+    eventually(
+        lambda: events.list_targets_by_rule(Rule=rule)["Targets"] == [target], what="the target restored"
+    )
+    email = e.email_naming("backstop found drift on 1 resource(s)", f"rule {rule}")
+    assert email["subject"].startswith("[trailguard] REPAIRED")
+
+
+def test_everything_is_at_its_baseline_afterwards(e: Emulator) -> None:
+    """A last sweep finds nothing: every repair above held, and it sends no email."""
+    e.process.send_signal(signal.SIGUSR1)
+    time.sleep(1.5)
+    assert not [p for p in e.outbox.glob("*.json") if p.name not in e.seen]
