@@ -253,13 +253,18 @@ def _story(cloud: Any, state: Any, story: Story, timeout: float) -> int:
 
     runs = _wait(finding_runs, timeout + FINDING_DELAY) or finding_runs() or []
     story.title(
-        f"GuardDuty's finding arrives (emulated {FINDING_DELAY:g}s later), also via Security Hub",
-        at=min((i.started for i in runs), default=None),
+        f"GuardDuty's finding arrives (emulated, {FINDING_DELAY:g}s after the trail stopped) "
+        "and again via Security Hub"
     )
-    for inv in runs:
+    labels = {"GuardDuty Finding": "GuardDuty", "Security Hub Findings - Imported": "Security Hub"}
+    for inv in sorted(runs, key=lambda i: i.started):
         statuses = [i.get("status") for i in (inv.result or {}).get("incidents", [])]
         outcome = inv.error or ", ".join(str(s) for s in statuses) or "no incident"
-        story.field(str(inv.detail_type), f"{inv.function_name}: {outcome}")
+        arrived = story.clock(inv.started)
+        story.field(
+            labels.get(str(inv.detail_type), str(inv.detail_type)),
+            f"{arrived} {inv.function_name}: {outcome}",
+        )
     if not runs:
         story.bad("the finding did not reach trailguard")
     cloud.wait_idle(timeout)
@@ -267,7 +272,12 @@ def _story(cloud: Any, state: Any, story: Story, timeout: float) -> int:
     story.title("The end")
     logging_now = bool(ct.get_trail_status(Name=trail)["IsLogging"])
     if logging_now:
-        story.good(f"trail {trail} is logging; {len(cloud.outbox.emails())} email(s) in the outbox")
+        emails = len(cloud.outbox.emails())
+        story.good(
+            f"trail {trail} is logging; {emails} email(s) in the outbox (the finding sent no second one)"
+            if emails == 1
+            else f"trail {trail} is logging; {emails} email(s) in the outbox"
+        )
         return 0
     story.bad(f"trail {trail} is NOT logging")
     return 1
