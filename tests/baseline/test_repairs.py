@@ -7,13 +7,12 @@ ARN does nothing, so the attack deletes by name and the repair reads the full tr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from trailguard import aws, handlers
-from trailguard.policy import required_permissions
+from permissions_support import assert_declared, assert_granted, recorded_calls
+from trailguard import handlers
 
 from .conftest import (
     ADVANCED_SELECTORS,
@@ -49,23 +48,7 @@ def _assert_matches_baseline(world: World) -> None:
     assert {(t["Key"], t["Value"]) for t in tags} >= {("owner", "security"), ("tier", "critical")}
 
 
-@pytest.fixture
-def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
-    """Every IAM action the code under test calls (``service:Operation``)."""
-    calls: set[str] = set()
-    real = aws.client
-
-    def client(*args: Any, **kwargs: Any) -> Any:
-        made = real(*args, **kwargs)
-
-        def record(model: Any, **_: Any) -> None:
-            calls.add(f"{made.meta.service_model.signing_name}:{model.name}")
-
-        made.meta.events.register("before-call.*.*", record, unique_id="trailguard-baseline-calls")
-        return made
-
-    monkeypatch.setattr(aws, "client", client)
-    yield calls
+__all__ = ["recorded_calls"]  # the shared fixture, imported for the tests below
 
 
 def test_deleted_trail_is_recreated_with_full_configuration_and_logging(
@@ -86,7 +69,8 @@ def test_deleted_trail_is_recreated_with_full_configuration_and_logging(
     operations = [c["operation"] for c in remediation["calls"]]
     assert "CreateTrail" in operations and "StartLogging" in operations
     assert remediation["verified"] is True and "recreated trail org-audit" in remediation["summary"]
-    assert recorded_calls <= required_permissions(), sorted(recorded_calls - required_permissions())
+    assert_declared(remediation["action"], remediation["calls"])
+    assert_granted(recorded_calls)
 
     again = _incident(world.invoke(handlers.api_call, event))  # a redelivered event changes nothing
     assert again["status"] == "already-restored"
@@ -115,8 +99,10 @@ def test_weakening_update_is_restored(
     assert incident["technique"] == "trail.update-degrade" and incident["status"] == "remediated", incident
     _assert_matches_baseline(world)
     (message,) = world.messages()
-    assert [c["operation"] for c in message["incident"]["remediation"]["calls"]].count("UpdateTrail") == 1
-    assert recorded_calls <= required_permissions(), sorted(recorded_calls - required_permissions())
+    remediation = message["incident"]["remediation"]
+    assert [c["operation"] for c in remediation["calls"]].count("UpdateTrail") == 1
+    assert_declared(remediation["action"], remediation["calls"])
+    assert_granted(recorded_calls)
 
 
 def test_basic_selectors_dropping_management_events_are_restored(world: World) -> None:
@@ -179,6 +165,7 @@ def test_finding_reconciles_every_drift_against_the_baseline(world: World) -> No
     assert world.selectors()["EventSelectors"] == BASIC_SELECTORS
     assert world.is_logging()
     (message,) = world.messages()
+    assert_declared("trail.reconcile", message["incident"]["remediation"]["calls"])
     summary = message["incident"]["remediation"]["summary"]
     assert "LogFileValidationEnabled" in summary and "S3KeyPrefix" in summary and "event selectors" in summary
 

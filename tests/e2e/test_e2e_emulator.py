@@ -4,25 +4,17 @@ attacked with the real AWS CLI as the IAM user ``attacker``."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import boto3
 import pytest
+from emulator_support import aws_cli, emails, eventually, root_client, running_emulator
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent
-AWS_CLI = BIN / "aws"
-TRAILGUARD = BIN / "trailguard"
-T = TypeVar("T")
 # A key moto does not know: the account root, as for the emulator's own setup.
 FINDING_KINDS = {"GuardDuty Finding", "Security Hub Findings - Imported"}
 ROOT_KEY = {"access_key_id": "AKIAE2ETESTROOT00001", "secret_access_key": "e2e"}
@@ -32,7 +24,7 @@ ROOT_KEY = {"access_key_id": "AKIAE2ETESTROOT00001", "secret_access_key": "e2e"}
 class Emulator:
     ready: dict[str, Any]
     outbox: Path
-    process: subprocess.Popen[bytes]
+    process: Any
     log: Path
 
     @property
@@ -41,26 +33,11 @@ class Emulator:
 
     def client(self, service: str) -> Any:
         """A boto3 client as the account root (a key moto does not know)."""
-        return boto3.client(
-            service,
-            region_name=self.ready["region"],
-            endpoint_url=self.endpoint,
-            aws_access_key_id=ROOT_KEY["access_key_id"],
-            aws_secret_access_key=ROOT_KEY["secret_access_key"],
-        )
+        return root_client(self.ready, service, ROOT_KEY)
 
-    def aws(self, *args: str, as_attacker: bool = True) -> subprocess.CompletedProcess[str]:
+    def aws(self, *args: str, as_attacker: bool = True) -> Any:
         """Run the real AWS CLI against the emulator."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        key = self.ready["attacker"] if as_attacker else ROOT_KEY
-        env.update(
-            AWS_ACCESS_KEY_ID=key["access_key_id"],
-            AWS_SECRET_ACCESS_KEY=key["secret_access_key"],
-            AWS_CONFIG_FILE=os.devnull,
-            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        )
-        cmd = [str(AWS_CLI), "--endpoint-url", self.endpoint, "--region", self.ready["region"], *args]
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+        return aws_cli(self.ready, self.ready["attacker"] if as_attacker else ROOT_KEY, *args)
 
     def is_logging(self) -> bool:
         status = self.client("cloudtrail").get_trail_status(Name=self.ready["trail"]["name"])
@@ -73,7 +50,7 @@ class Emulator:
         return _jsonl(Path(self.ready["invocations"]))
 
     def emails(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted(self.outbox.glob("*.json"))]
+        return emails(self.outbox)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -82,54 +59,12 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def eventually(probe: Callable[[], T | None], timeout: float = 15.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    base = tmp_path_factory.mktemp("emulator")
-    ready_file, outbox, log = base / "ready.json", base / "outbox", base / "emulator.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(TRAILGUARD),
-                "emulator",
-                "--ready-file",
-                str(ready_file),
-                "--outbox",
-                str(outbox),
-                "--finding-delay",
-                "0.5",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"emulator did not get ready (exit {process.returncode}):\n{log.read_text()}")
-            time.sleep(0.05)
-        emu = Emulator(json.loads(ready_file.read_text()), outbox, process, log)
-        yield emu
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-    assert code == 0, log.read_text()
-    assert not ready_file.exists()
+    with running_emulator(tmp_path_factory.mktemp("emulator"), "--finding-delay", "0.5") as run:
+        yield Emulator(run.ready, run.outbox, run.process, run.log)
+    assert run.process.returncode == 0, run.log.read_text()
+    assert not run.ready_file.exists()
 
 
 def test_ready_file_names_everything(emulator: Emulator) -> None:

@@ -10,24 +10,22 @@ backstop sweep last (fired on demand with SIGUSR1; moto never fires schedules)."
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import boto3
 import pytest
+from emulator_support import ATTACKER, aws_cli, root_client, running_emulator
+from emulator_support import eventually as _eventually
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent
-ATTACKER = "arn:aws:iam::123456789012:user/attacker"
-ROOT_KEY = {"aws_access_key_id": "AKIAE2ETECHNIQUES001", "aws_secret_access_key": "e2e"}
+__all__ = ["ATTACKER"]
+
+ROOT_KEY = {"access_key_id": "AKIAE2ETECHNIQUES001", "secret_access_key": "e2e"}
 BOUND = 5.0
 """Seconds an attack may take to be repaired and reported."""
 T = TypeVar("T")
@@ -37,30 +35,18 @@ T = TypeVar("T")
 class Emulator:
     ready: dict[str, Any]
     outbox: Path
-    process: subprocess.Popen[bytes]
+    process: Any
     seen: set[str] = field(default_factory=set)
 
     def client(self, service: str) -> Any:
         """boto3 as the account root (a key moto does not know): the test's own reads."""
-        return boto3.client(
-            service, region_name=self.ready["region"], endpoint_url=self.ready["endpoint"], **ROOT_KEY
-        )
+        return root_client(self.ready, service, ROOT_KEY)
 
     def attack(self, *args: str) -> str:
         """The real AWS CLI as the attacker; the call must succeed (IAM allows it, trailguard undoes it)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(
-            AWS_ACCESS_KEY_ID=self.ready["attacker"]["access_key_id"],
-            AWS_SECRET_ACCESS_KEY=self.ready["attacker"]["secret_access_key"],
-            AWS_CONFIG_FILE=os.devnull,
-            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        )
-        cmd = [str(BIN / "aws"), "--endpoint-url", self.ready["endpoint"], "--region", self.ready["region"]]
-        result = subprocess.run(
-            [*cmd, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-        )
+        result = aws_cli(self.ready, self.ready["attacker"], *args)
         assert result.returncode == 0, result.stderr
-        return result.stdout
+        return str(result.stdout)
 
     def mark(self) -> None:
         """Emails from here on are the next attack's."""
@@ -92,45 +78,14 @@ class Emulator:
 
 
 def eventually(probe: Callable[[], T | None], timeout: float = BOUND, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = probe()
-        except Exception:  # a read racing the repair (e.g. the trail re-created a moment later)
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        time.sleep(0.05)
+    return _eventually(probe, timeout, what, retry_errors=True)
 
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    base = tmp_path_factory.mktemp("techniques")
-    ready_file, outbox, log = base / "ready.json", base / "outbox", base / "emulator.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "trailguard"), "emulator", "--ready-file", str(ready_file), "--outbox", str(outbox)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"emulator did not get ready (exit {process.returncode}):\n{log.read_text()}")
-            time.sleep(0.05)
-        yield Emulator(json.loads(ready_file.read_text()), outbox, process)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-    assert code == 0, log.read_text()
+    with running_emulator(tmp_path_factory.mktemp("techniques")) as run:
+        yield Emulator(run.ready, run.outbox, run.process)
+    assert run.process.returncode == 0, run.log.read_text()
 
 
 @pytest.fixture

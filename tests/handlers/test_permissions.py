@@ -4,31 +4,55 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from trailguard import aws, handlers
+import permissions_support
+from permissions_support import assert_granted, iam_action, recorded_calls, uncalled_permissions
+from trailguard import handlers
 from trailguard.config import Config
 from trailguard.inventory import build
 from trailguard.permissions import RUNTIME_PERMISSIONS
-from trailguard.policy import TECHNIQUES, Verdict, required_permissions
+from trailguard.policy import TECHNIQUES, Verdict, action_permissions, required_permissions
 from trailguard.remediate import ACTIONS, NOTIFY_ONLY, Context, remediate
 
 from .conftest import Cloud, load_records
 from .test_handlers import EVENTS, STOP_LOGGING_TAMPER, TRAIL_DISABLED_FINDINGS, _setup_stopped_trail
 
+__all__ = ["recorded_calls"]  # the shared fixture, imported for the tests below
 
-def test_each_action_uses_only_what_its_techniques_grant() -> None:
+
+def test_an_actions_permissions_are_the_union_of_its_techniques() -> None:
+    """Declared once, in the techniques: the registry holds no list of its own to drift from them."""
     used_by = {t.remediation for t in TECHNIQUES.values()}
     assert ACTIONS, "no remediation action is registered"
     for name, action in ACTIONS.items():
         assert name in used_by, f"{name} is registered but no technique names it"
-        for technique in TECHNIQUES.values():
-            if technique.remediation == name:
-                missing = action.permissions - set(technique.permissions)
-                assert not missing, f"{technique.id} does not grant {sorted(missing)} that {name} calls"
+        techniques = [t for t in TECHNIQUES.values() if t.remediation == name]
+        assert action.permissions == action_permissions(name)
+        assert action.permissions == frozenset(p for t in techniques for p in t.permissions)
+        assert action.permissions, f"{name} is granted nothing"
+    assert action_permissions("no.such_action") == frozenset()
+
+
+def test_every_granted_permission_is_called_somewhere() -> None:
+    """Least privilege: each granted IAM action names an API operation the source calls."""
+    assert not uncalled_permissions(), f"granted but never called: {sorted(uncalled_permissions())}"
+
+
+def test_the_unused_permission_check_sees_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = required_permissions() | {"s3:PutBucketWebsite", "kms:DisableKeyRotation"}
+    monkeypatch.setattr(permissions_support, "required_permissions", lambda: fake)
+    assert uncalled_permissions() == {"s3:PutBucketWebsite", "kms:DisableKeyRotation"}
+
+
+def test_api_names_map_to_iam_names() -> None:
+    assert iam_action("s3", "GetBucketLifecycleConfiguration") == "s3:GetLifecycleConfiguration"
+    assert iam_action("s3", "DeleteBucketLifecycle") == "s3:PutLifecycleConfiguration"
+    assert iam_action("s3", "PutPublicAccessBlock") == "s3:PutBucketPublicAccessBlock"
+    assert iam_action("s3", "GetBucketEncryption") == "s3:GetEncryptionConfiguration"
+    assert iam_action("s3", "DeleteBucketPolicy") == "s3:DeleteBucketPolicy"
+    assert iam_action("cloudtrail", "StartLogging") == "cloudtrail:StartLogging"
 
 
 def test_runtime_permissions_are_granted_and_scoped() -> None:
@@ -60,24 +84,6 @@ def test_every_technique_without_an_action_is_escalated_not_dropped() -> None:
             assert "not repaired automatically yet" in outcome.summary
 
 
-@pytest.fixture
-def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
-    """Every IAM action (``service:Operation``) made through trailguard's client factory."""
-    calls: set[str] = set()
-    real = aws.client
-
-    def record(model: Any, **_: Any) -> None:
-        calls.add(f"{model.service_model.signing_name}:{model.name}")
-
-    def client(*args: Any, **kwargs: Any) -> Any:
-        made = real(*args, **kwargs)
-        made.meta.events.register("before-call.*.*", record, unique_id="trailguard-permissions-test")
-        return made
-
-    monkeypatch.setattr(aws, "client", client)
-    yield calls
-
-
 def test_a_real_run_calls_nothing_the_template_does_not_grant(cloud: Cloud, recorded_calls: set[str]) -> None:
     path = STOP_LOGGING_TAMPER[0]
     (record,) = load_records(path)
@@ -88,7 +94,7 @@ def test_a_real_run_calls_nothing_the_template_does_not_grant(cloud: Cloud, reco
     _, _, finding_region = _setup_stopped_trail(cloud, finding)
     cloud.invoke(handlers.finding, event, finding_region)
 
-    assert recorded_calls <= required_permissions()
+    assert_granted(recorded_calls)
     # Without a state table (as here) only the inventory and the alert of the runtime's permissions run;
     # tests/baseline exercises the state table and baseline captures.
     basic_runtime = {"cloudtrail:DescribeTrails", "sns:Publish"}

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from aws_support import ACCOUNT, EVENTS, TABLE, Alerts, create_state_table, function_env, load_event
+from aws_support import envelope as eventbridge_envelope
 from trailguard import aws, remediate
 from trailguard.baseline import Baselines, capture_all
 from trailguard.config import Config
@@ -24,12 +24,11 @@ from trailguard.policy import Verdict
 from trailguard.remediate import Context, Outcome
 from trailguard.state import StateStore
 
-ACCOUNT = "123456789012"  # moto's default account
+__all__ = ["ACCOUNT", "EVENTS", "TABLE"]
+
 REGION = "us-west-2"  # not us-east-1, so CreateBucket needs its LocationConstraint
 TRAIL = "protected-trail"
 BUCKET = "trailguard-test-trail-logs"
-TABLE = "trailguard-state"
-EVENTS = Path(__file__).resolve().parents[1] / "data" / "events"
 
 BASELINE_RULES = [
     {
@@ -75,17 +74,13 @@ def delivery_policy(bucket: str, trail_arn: str) -> dict[str, Any]:
 def envelope(record: Mapping[str, Any]) -> dict[str, Any]:
     """A bare CloudTrail record wrapped as EventBridge delivers it (``AWS API Call via CloudTrail``)."""
     source = str(record.get("eventSource", "")).split(".", 1)[0]
-    return {
-        "version": "0",
-        "id": "6f1c2f4e-0d9a-4b7e-9a51-2b6c1f0f9e01",
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": f"aws.{source}",
-        "account": ACCOUNT,
-        "time": "2024-01-01T00:00:00Z",
-        "region": record.get("awsRegion", REGION),
-        "resources": [],
-        "detail": dict(record),
-    }
+    return eventbridge_envelope(
+        "AWS API Call via CloudTrail",
+        f"aws.{source}",
+        record,
+        event_id="6f1c2f4e-0d9a-4b7e-9a51-2b6c1f0f9e01",
+        region=record.get("awsRegion", REGION),
+    )
 
 
 def tamper_event(
@@ -98,7 +93,7 @@ def tamper_event(
 ) -> dict[str, Any]:
     """The real record ``name`` re-aimed at this account: region, account and the named request
     parameters replaced (the rest, who called from where with what, kept as recorded)."""
-    record = copy.deepcopy(json.loads((EVENTS / folder / name).read_text()))
+    record = copy.deepcopy(load_event(f"{folder}/{name}"))
     record["awsRegion"] = REGION
     record["recipientAccountId"] = ACCOUNT
     if event_name:
@@ -121,7 +116,7 @@ def remediation_of(message: Mapping[str, Any]) -> dict[str, Any]:
 class Stack:
     """The moto account as the tests see it."""
 
-    queue_url: str
+    alerts: Alerts
     env: dict[str, str]
     trail_arn: str
     key_id: str
@@ -129,6 +124,10 @@ class Stack:
     policy: dict[str, Any]
     outcomes: list[Outcome] = field(default_factory=list)
     """Every action outcome the handler produced, in order (repeats are folded out of the messages)."""
+
+    @property
+    def queue_url(self) -> str:
+        return self.alerts.queue_url
 
     @property
     def s3(self) -> Any:
@@ -171,18 +170,7 @@ class Stack:
 
     def messages(self) -> list[dict[str, Any]]:
         """Every alert published so far: the JSON document of each SNS message, with its subject."""
-        sqs = boto3.client("sqs", region_name=REGION)
-        out: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                return out
-            for message in batch:
-                body = json.loads(message["Body"])
-                document = json.loads(body["Message"])
-                document["_sns_subject"] = body.get("Subject")
-                out.append(document)
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return self.alerts.documents()
 
     def invoke(self, event: Any) -> dict[str, Any]:
         """Run the API-call handler with the function's environment bound, as the local cloud does."""
@@ -193,24 +181,8 @@ class Stack:
         return result
 
 
-def _make_stack() -> Stack:
-    sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    topic_arn = sns.create_topic(Name="trailguard-alerts")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="alerts-reader")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+def _make_stack(creds: Mapping[str, str], alerts: Alerts) -> Stack:
+    create_state_table(REGION)
     kms = boto3.client("kms", region_name=REGION)
     key = kms.create_key(Description="trail key")["KeyMetadata"]
     trail_arn = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL}"
@@ -238,41 +210,26 @@ def _make_stack() -> Stack:
     created = cloudtrail.create_trail(Name=TRAIL, S3BucketName=BUCKET, KmsKeyId=key["Arn"])
     assert created["TrailARN"] == trail_arn
     cloudtrail.start_logging(Name=TRAIL)
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "TRAILGUARD_TOPIC_ARN": topic_arn,
-        "TRAILGUARD_STATE_TABLE": TABLE,
-        "TRAILGUARD_GUARD_ROLE_ARNS": f"arn:aws:iam::{ACCOUNT}:role/trailguard-remediation",
-    }
-    return Stack(queue_url, env, trail_arn, key["KeyId"], key["Arn"], policy)
+    env = function_env(creds, alerts, AWS_REGION=REGION, TRAILGUARD_STATE_TABLE=TABLE)
+    return Stack(alerts, env, trail_arn, key["KeyId"], key["Arn"], policy)
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", REGION),
-    ):
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(remediate, "VERIFY_DELAY", 0.0)
-    aws.clear_cache()
-    with mock_aws():
-        made = _make_stack()
-        with aws.using_environ(made.env):
-            made.record_baselines()
-        real = remediate.remediate
+def aws_region() -> str:
+    return REGION
 
-        def recording(ctx: Context, verdict: Verdict) -> Outcome:
-            outcome = real(ctx, verdict)
-            made.outcomes.append(outcome)
-            return outcome
 
-        monkeypatch.setattr(remediate, "remediate", recording)
-        yield made
-    aws.clear_cache()
+@pytest.fixture
+def stack(moto_aws: dict[str, str], alerts: Alerts, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    made = _make_stack(moto_aws, alerts)
+    with aws.using_environ(made.env):
+        made.record_baselines()
+    real = remediate.remediate
+
+    def recording(ctx: Context, verdict: Verdict) -> Outcome:
+        outcome = real(ctx, verdict)
+        made.outcomes.append(outcome)
+        return outcome
+
+    monkeypatch.setattr(remediate, "remediate", recording)
+    return made

@@ -6,13 +6,11 @@ name and parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from trailguard import aws, remediate
 from trailguard.config import Config
@@ -42,17 +40,9 @@ def _get(stubber: Stubber, status: str) -> None:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def offline(moto_aws: dict[str, str]) -> dict[str, str]:
     """Fake credentials and moto behind everything, for the action-level tests."""
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    aws.clear_cache()
-    with mock_aws():
-        yield env
-    aws.clear_cache()
+    return moto_aws
 
 
 def _stubbed(env: dict[str, str] | None = None) -> Stubber:

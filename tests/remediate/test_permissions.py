@@ -1,5 +1,5 @@
-"""Every AWS call these actions really make is covered by the IAM actions they declare (which the
-template grants). S3 and Security Hub API names differ from IAM action names, hence the map."""
+"""Every AWS call these actions really make is covered by the IAM actions their techniques declare (which
+the template grants). API and IAM names differ (S3 above all): ``permissions_support`` maps them."""
 
 from __future__ import annotations
 
@@ -7,23 +7,9 @@ import json
 
 import boto3
 
-from trailguard.remediate import ACTIONS, Outcome
+from permissions_support import assert_declared
 
 from .conftest import BUCKET, REGION, Stack, tamper_event
-
-# API operation -> IAM action, where the two are spelled differently.
-IAM_NAME = {
-    "s3:GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
-    "s3:PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
-    "s3:DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
-    "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
-    "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
-}
-
-
-def _iam(outcome: Outcome) -> set[str]:
-    names = {f"{c.service}:{c.operation}" for c in outcome.calls}
-    return {IAM_NAME.get(n, n) for n in names}
 
 
 def test_calls_made_are_the_permissions_declared(stack: Stack) -> None:
@@ -76,6 +62,4 @@ def test_calls_made_are_the_permissions_declared(stack: Stack) -> None:
     assert {"DeleteBucketLifecycle", "PutPublicAccessBlock", "PutBucketEncryption"} <= operations
     assert {"CancelKeyDeletion", "CreateDetector"} <= operations
     for outcome in stack.outcomes:
-        used = _iam(outcome)
-        declared = ACTIONS[outcome.action].permissions
-        assert used <= declared, f"{outcome.action} calls {sorted(used - declared)} it does not declare"
+        assert_declared(outcome.action, outcome.calls)

@@ -6,17 +6,17 @@ handler, with the finding function's environment bound as the Lambda runner bind
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
+from aws_support import ACCOUNT, REGION, read_queue, subscribe_reader
 from trailguard import aws
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+__all__ = ["ACCOUNT", "REGION"]
+
 STACK = "tg"
 TRAIL = "audit-trail"
 BUCKET = "audit-trail-logs"
@@ -62,17 +62,10 @@ class Deployed:
 
     def messages(self) -> list[dict[str, Any]]:
         """Every alert published since the last read: subject and the e-mail text."""
-        sqs = self.client("sqs")
-        out: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                return out
-            for message in batch:
-                body = json.loads(message["Body"])
-                payload = json.loads(body["Message"])
-                out.append({"subject": body.get("Subject"), "text": payload.get("text", ""), "doc": payload})
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [
+            {"subject": subject, "text": payload.get("text", ""), "doc": payload}
+            for subject, payload in read_queue(self.queue_url, REGION)
+        ]
 
 
 def _trail() -> tuple[str, str]:
@@ -104,24 +97,9 @@ def _trail() -> tuple[str, str]:
 
 
 @pytest.fixture
-def moto_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from moto import mock_aws
-
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": "/nonexistent/trailguard-test-config",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/trailguard-test-credentials",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        aws.clear_cache()
-        yield
-    aws.clear_cache()
+def moto_env(moto_aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``moto_aws`` with ``AWS_REGION`` set too, as in a Lambda function."""
+    monkeypatch.setenv("AWS_REGION", REGION)
 
 
 def deploy_stack(*, baseline: bool = True) -> Deployed:
@@ -132,12 +110,7 @@ def deploy_stack(*, baseline: bool = True) -> Deployed:
         STACK, "security@example.com", progress=lambda _: None, poll_seconds=0.01, baseline=baseline
     )
     # Subscribed after deploy recorded the baselines, so the queue is not part of the topic's baseline.
-    sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    queue_url = sqs.create_queue(QueueName="alerts-reader")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=outputs["TopicArn"], Protocol="sqs", Endpoint=queue_arn)
+    queue_url = subscribe_reader(outputs["TopicArn"], REGION)
     function = boto3.client("lambda").get_function_configuration(FunctionName=outputs["FindingFunctionName"])
     env = {
         **function["Environment"]["Variables"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trailguard.remediate import ACTIONS
+from permissions_support import assert_declared
 
 from .conftest import ACCOUNT, REGION, Deployed
 
@@ -63,8 +63,7 @@ def _outcome(deployed: Deployed) -> dict[str, Any]:
 
 
 def _check_permissions(outcome: dict[str, Any]) -> None:
-    used = {f"{c['service']}:{c['operation']}" for c in outcome["calls"]}
-    assert used <= ACTIONS[outcome["action"]].permissions
+    assert_declared(outcome["action"], outcome["calls"])
 
 
 def test_deleted_rule_is_recreated_with_its_pattern_targets_retries_and_dlq(deployed: Deployed) -> None:

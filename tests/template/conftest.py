@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aws_support import fake_credentials
 from trailguard import aws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,14 +39,8 @@ def template() -> dict[str, Any]:
 @pytest.fixture
 def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials and region, and no cached clients on either side of the test."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    fake_credentials(monkeypatch, "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/trailguard-test-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/trailguard-test-credentials")
     aws.clear_cache()
     yield
     aws.clear_cache()

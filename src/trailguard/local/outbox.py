@@ -104,7 +104,9 @@ class Outbox:
             with self._lock:
                 self._count += 1
                 stamp = now.strftime("%Y%m%dT%H%M%S")
-                name = f"{stamp}-{time.monotonic_ns() % 10**9:09d}-{self._count:04d}.json"
+                # The count before the clock: monotonic_ns() % 10**9 wraps within a second, and the
+                # names must sort oldest first (``emails``).
+                name = f"{stamp}-{self._count:06d}-{time.monotonic_ns() % 10**9:09d}.json"
             path = self.directory / name
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(asdict(email), indent=2) + "\n", encoding="utf-8")

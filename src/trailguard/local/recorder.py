@@ -110,7 +110,7 @@ def _not_implemented(exc: NotImplementedError, start_response: Callable[..., Any
     werkzeug's traceback, which would bury the story a person is watching.
     """
     log.warning("moto gap (works on AWS, not in the local cloud): %s", exc)
-    body = json.dumps({"__type": "NotImplementedException", "message": f"local cloud: {exc}"}).encode()
+    body = json.dumps({"__type": "NotImplemented", "message": f"local cloud: {exc}"}).encode()
     start_response(
         "501 Not Implemented",
         [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],

@@ -19,6 +19,7 @@ __all__ = [
     "Match",
     "Technique",
     "Verdict",
+    "action_permissions",
     "classify",
     "required_permissions",
     "technique_for_call",
@@ -34,3 +35,9 @@ def required_permissions() -> frozenset[str]:
     for technique in TECHNIQUES.values():
         actions.update(technique.permissions)
     return frozenset(actions)
+
+
+def action_permissions(action: str) -> frozenset[str]:
+    """The IAM actions the remediation ``action`` may call: the union of the permissions every technique
+    whose ``remediation`` is ``action`` declares (the one place they are written)."""
+    return frozenset(p for t in TECHNIQUES.values() if t.remediation == action for p in t.permissions)

@@ -1,8 +1,9 @@
 """Remediation: one small idempotent action per technique family, each acting and then verifying.
 
 An action is a function ``(ctx, verdict) -> Outcome`` registered under the name a technique gives in
-``Technique.remediation``, together with the IAM actions it calls (a test checks them against the
-technique's ``permissions``, which the template grants). :func:`remediate` never raises: an action that
+``Technique.remediation``. The IAM actions it may call are declared once, by the techniques that name it
+(``Action.permissions`` is their union; the template grants them, and a test checks every call an action
+makes against them). :func:`remediate` never raises: an action that
 is not written yet, a refused AWS call or a bug all come back as an :class:`Outcome` that says so, so the
 message escalates it instead of the handler swallowing it or crash-looping.
 """
@@ -13,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from trailguard import aws
 from trailguard.log import log_event
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from trailguard.policy import Verdict
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Status = Literal["remediated", "already-restored", "failed", "not-implemented", "notify-only"]
 NOTIFY_ONLY = "notify.only"
@@ -87,6 +89,17 @@ class Outcome:
             "errors": list(self.errors),
         }
 
+    def last_error(self, exc: BaseException) -> str:
+        """The error of the call that just failed, else ``Type: message`` of ``exc``."""
+        return (self.calls[-1].error if self.calls else None) or f"{type(exc).__name__}: {exc}"
+
+    def fail(self, summary: str, error: str | None = None) -> Outcome:
+        """Mark the outcome failed and unverified with ``summary`` (and ``error`` kept, when given)."""
+        self.status, self.verified, self.summary = "failed", False, summary
+        if error:
+            self.errors.append(error)
+        return self
+
     def call(self, service: str, region: str, operation: str, **params: Any) -> Any:
         """Make one AWS call through :func:`trailguard.aws.client`, recording it (and its error, if any)."""
         record = Call(service, operation, region, {k: _summary(v) for k, v in params.items()})
@@ -129,22 +142,87 @@ Remediation = Callable[[Context, "Verdict"], Outcome]
 class Action:
     name: str
     function: Remediation
-    permissions: frozenset[str]
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        """The IAM actions this action may call: declared by the techniques that name it, not here."""
+        from trailguard.policy import action_permissions
+
+        return action_permissions(self.name)
 
 
 ACTIONS: dict[str, Action] = {}
 
 
-def action(name: str, *, permissions: frozenset[str]) -> Callable[[Remediation], Remediation]:
-    """Register ``function`` as the action ``name`` (a ``Technique.remediation``) using ``permissions``."""
+def action(name: str) -> Callable[[Remediation], Remediation]:
+    """Register ``function`` as the action ``name`` (a ``Technique.remediation``)."""
 
     def register(function: Remediation) -> Remediation:
         if name in ACTIONS:
             raise ValueError(f"remediation {name} registered twice")
-        ACTIONS[name] = Action(name, function, frozenset(permissions))
+        ACTIONS[name] = Action(name, function)
         return function
 
     return register
+
+
+# -- helpers shared by the action modules --------------------------------------------------------------
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError (``NoSuchBucket``), "" for anything else."""
+    return _error_fields(exc)[0]
+
+
+def request_param(verdict: Verdict, *names: str) -> str | None:
+    """The first of ``names`` in the call's ``requestParameters`` that holds a non-empty string."""
+    params = verdict.record.request_parameters if verdict.record is not None else {}
+    for name in names:
+        value = params.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def target(verdict: Verdict, *names: str) -> str | None:
+    """The resource to repair: the verdict's, else the first of ``names`` the call's parameters give."""
+    return verdict.resource or request_param(verdict, *names)
+
+
+def action_region(
+    ctx: Context, verdict: Verdict | None, arn: str | None = None, *, recorded: str | None = None
+) -> str:
+    """Where to act: the ``recorded`` region (a baseline's), else the ``arn``'s, else the call's region
+    (``verdict`` None: not considered), else the handler's."""
+    record = verdict.record if verdict is not None else None
+    return recorded or aws.region_of_arn(arn) or (record.region if record is not None else None) or ctx.region
+
+
+def read_until(ctx: Context, read: Callable[[], T], good: Callable[[T], bool]) -> T:
+    """Read back until ``good(read())``: ``ctx.verify_attempts`` tries, ``ctx.verify_delay`` apart.
+    Returns the last value read, good or not."""
+    value = read()
+    for _ in range(max(1, ctx.verify_attempts) - 1):
+        if good(value):
+            break
+        ctx.sleep(ctx.verify_delay)
+        value = read()
+    return value
+
+
+def verify_until(ctx: Context, check: Callable[[], bool]) -> bool:
+    """Read back until ``check()`` holds (see :func:`read_until`)."""
+    return read_until(ctx, check, bool)
+
+
+def read_baseline(ctx: Context, outcome: Outcome, kind: str, ident: str) -> Mapping[str, Any] | None:
+    """The recorded baseline, or None (an unreadable state table is noted in the outcome, not raised)."""
+    try:
+        found = ctx.baselines.get(kind, ident)
+    except Exception as exc:
+        outcome.errors.append(f"reading the baseline of {kind} {ident}: {type(exc).__name__}: {exc}")
+        return None
+    return found if isinstance(found, Mapping) else None
 
 
 def remediate(ctx: Context, verdict: Verdict) -> Outcome:
@@ -205,15 +283,20 @@ def _summary(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _error_fields(exc: BaseException) -> tuple[str, str]:
+    """(code, message) of a botocore ClientError's ``Error``; empty strings for anything else."""
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, Mapping) else None
+    if not isinstance(error, Mapping):
+        return "", ""
+    return str(error.get("Code") or ""), str(error.get("Message") or "")
+
+
 def _error_text(exc: BaseException) -> str:
     """``Code: message`` for a botocore ClientError, ``Type: message`` for anything else."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        error = response.get("Error") or {}
-        code = error.get("Code") if isinstance(error, Mapping) else None
-        message = error.get("Message") if isinstance(error, Mapping) else None
-        if code:
-            return f"{code}: {message}" if message else str(code)
+    code, message = _error_fields(exc)
+    if code:
+        return f"{code}: {message}" if message else code
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -13,55 +13,26 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from trailguard.remediate import Context, Outcome, action
+from trailguard.remediate import (
+    Context,
+    Outcome,
+    action,
+    action_region,
+    error_code,
+    read_baseline,
+    target,
+    verify_until,
+)
 
 if TYPE_CHECKING:
     from trailguard.policy import Verdict
-
-RESTORE_LIFECYCLE_PERMISSIONS = frozenset({"s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"})
-RESTORE_POLICY_PERMISSIONS = frozenset({"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy"})
-RECREATE_PERMISSIONS = frozenset(
-    {
-        "s3:CreateBucket",
-        "s3:GetBucketPolicy",
-        "s3:PutBucketPolicy",
-        "s3:PutBucketPublicAccessBlock",
-        "s3:PutEncryptionConfiguration",
-        "s3:PutBucketVersioning",
-        "s3:PutLifecycleConfiguration",
-        "cloudtrail:GetTrailStatus",
-    }
-)
 
 NO_BASELINE = "no baseline recorded for bucket {bucket}; run trailguard baseline record"
 _MISSING = object()
 
 
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    error = response.get("Error") if isinstance(response, Mapping) else None
-    return str(error.get("Code") or "") if isinstance(error, Mapping) else ""
-
-
 def _bucket(verdict: Verdict) -> str | None:
-    if verdict.resource:
-        return verdict.resource
-    if verdict.record is None:
-        return None
-    params = verdict.record.request_parameters
-    value = params.get("bucketName", params.get("BucketName"))
-    return value if isinstance(value, str) and value else None
-
-
-def _baseline(ctx: Context, outcome: Outcome, bucket: str) -> Mapping[str, Any] | None:
-    """The bucket's baseline document (shape: ``trailguard.baseline``), None when none is recorded or
-    the state table cannot be read (the error is kept in the outcome)."""
-    try:
-        found = ctx.baselines.get("bucket", bucket)
-    except Exception as exc:
-        outcome.errors.append(f"reading the baseline of bucket {bucket}: {type(exc).__name__}: {exc}")
-        return None
-    return found if isinstance(found, Mapping) else None
+    return target(verdict, "bucketName", "BucketName")
 
 
 def _no_baseline(outcome: Outcome, bucket: str) -> str:
@@ -96,11 +67,7 @@ def _lifecycle_rules(value: Any) -> list[Any] | None:
 
 def _region(ctx: Context, verdict: Verdict, baseline: Mapping[str, Any] | None) -> str:
     recorded = _field(baseline, "Region")
-    if isinstance(recorded, str) and recorded:
-        return recorded
-    if verdict.record is not None and verdict.record.region:
-        return verdict.record.region
-    return ctx.region
+    return action_region(ctx, verdict, recorded=recorded if isinstance(recorded, str) else None)
 
 
 def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
@@ -108,7 +75,7 @@ def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
     try:
         response = outcome.call("s3", region, "GetBucketPolicy", Bucket=bucket)
     except Exception as exc:
-        if _code(exc) == "NoSuchBucketPolicy":
+        if error_code(exc) == "NoSuchBucketPolicy":
             outcome.calls[-1].error, outcome.calls[-1].result = None, "no policy"
             return None
         raise
@@ -120,7 +87,7 @@ def _read_lifecycle(outcome: Outcome, bucket: str, region: str) -> list[Any] | N
     try:
         response = outcome.call("s3", region, "GetBucketLifecycleConfiguration", Bucket=bucket)
     except Exception as exc:
-        if _code(exc) == "NoSuchLifecycleConfiguration":
+        if error_code(exc) == "NoSuchLifecycleConfiguration":
             outcome.calls[-1].error, outcome.calls[-1].result = None, "no lifecycle configuration"
             return None
         raise
@@ -131,42 +98,25 @@ def _read_lifecycle(outcome: Outcome, bucket: str, region: str) -> list[Any] | N
 
 def _verify(ctx: Context, read: Callable[[], Any], expected: Any) -> bool:
     """Read back until the value equals ``expected`` (a few short tries: S3 is eventually consistent)."""
-    for attempt in range(max(1, ctx.verify_attempts)):
-        if attempt:
-            ctx.sleep(ctx.verify_delay)
-        if read() == expected:
-            return True
-    return False
-
-
-def _fail(outcome: Outcome, summary: str, error: str | None = None) -> Outcome:
-    outcome.status, outcome.verified, outcome.summary = "failed", False, summary
-    if error:
-        outcome.errors.append(error)
-    return outcome
-
-
-def _last_error(outcome: Outcome, exc: BaseException) -> str:
-    return (outcome.calls[-1].error if outcome.calls else None) or f"{type(exc).__name__}: {exc}"
+    return verify_until(ctx, lambda: read() == expected)
 
 
 # -- lifecycle ----------------------------------------------------------------------------------------
 
 
-@action("bucket.restore_lifecycle", permissions=RESTORE_LIFECYCLE_PERMISSIONS)
+@action("bucket.restore_lifecycle")
 def restore_lifecycle(ctx: Context, verdict: Verdict) -> Outcome:
     """``bucket.lifecycle-expire``: put the baseline lifecycle back (delete it if there was none),
     verified by GetBucketLifecycleConfiguration. No baseline: escalate, never guess which rules to drop."""
     bucket = _bucket(verdict)
     outcome = Outcome("bucket.restore_lifecycle", bucket)
     if bucket is None:
-        return _fail(outcome, "could not tell which bucket's lifecycle was changed, so nothing was restored")
-    baseline = _baseline(ctx, outcome, bucket)
+        return outcome.fail("could not tell which bucket's lifecycle was changed, so nothing was restored")
+    baseline = read_baseline(ctx, outcome, "bucket", bucket)
     recorded = _field(baseline, "Lifecycle")
     if recorded is _MISSING:
         message = _no_baseline(outcome, bucket)
-        return _fail(
-            outcome,
+        return outcome.fail(
             f"{message}. The new lifecycle rules were left in place: check them by hand "
             "(aws s3api get-bucket-lifecycle-configuration) before they expire the trail's logs",
             message,
@@ -191,11 +141,10 @@ def restore_lifecycle(ctx: Context, verdict: Verdict) -> Outcome:
             )
         verified = _verify(ctx, lambda: _read_lifecycle(outcome, bucket, region), expected)
     except Exception as exc:
-        error = _last_error(outcome, exc)
-        return _fail(outcome, f"could not restore the lifecycle of bucket {bucket}: {error}", error)
+        error = outcome.last_error(exc)
+        return outcome.fail(f"could not restore the lifecycle of bucket {bucket}: {error}", error)
     if not verified:
-        return _fail(
-            outcome,
+        return outcome.fail(
             f"restored the lifecycle of bucket {bucket} but GetBucketLifecycleConfiguration does not show "
             f"{what}",
         )
@@ -257,7 +206,7 @@ def _put_policy(outcome: Outcome, bucket: str, region: str, policy: Any) -> None
         outcome.call("s3", region, "PutBucketPolicy", Bucket=bucket, Policy=json.dumps(policy))
 
 
-@action("bucket.restore_policy", permissions=RESTORE_POLICY_PERMISSIONS)
+@action("bucket.restore_policy")
 def restore_policy(ctx: Context, verdict: Verdict) -> Outcome:
     """``bucket.policy-change``: the baseline policy back (deleted if there was none), verified by
     GetBucketPolicy compared as parsed JSON. Without a baseline, a bucket left with no policy gets
@@ -265,8 +214,8 @@ def restore_policy(ctx: Context, verdict: Verdict) -> Outcome:
     bucket = _bucket(verdict)
     outcome = Outcome("bucket.restore_policy", bucket)
     if bucket is None:
-        return _fail(outcome, "could not tell which bucket's policy was changed, so nothing was restored")
-    baseline = _baseline(ctx, outcome, bucket)
+        return outcome.fail("could not tell which bucket's policy was changed, so nothing was restored")
+    baseline = read_baseline(ctx, outcome, "bucket", bucket)
     recorded = _field(baseline, "Policy")
     region = _region(ctx, verdict, baseline)
     try:
@@ -274,8 +223,7 @@ def restore_policy(ctx: Context, verdict: Verdict) -> Outcome:
         if recorded is _MISSING:
             if current is not None:
                 message = _no_baseline(outcome, bucket)
-                return _fail(
-                    outcome,
+                return outcome.fail(
                     f"{message}. The bucket's current policy was left in place: check who it lets in "
                     "(aws s3api get-bucket-policy) and put the right one back",
                     message,
@@ -292,10 +240,10 @@ def restore_policy(ctx: Context, verdict: Verdict) -> Outcome:
         _put_policy(outcome, bucket, region, expected)
         verified = _verify(ctx, lambda: _read_policy(outcome, bucket, region), expected)
     except Exception as exc:
-        error = _last_error(outcome, exc)
-        return _fail(outcome, f"could not restore the policy of bucket {bucket}: {error}", error)
+        error = outcome.last_error(exc)
+        return outcome.fail(f"could not restore the policy of bucket {bucket}: {error}", error)
     if not verified:
-        return _fail(outcome, f"put {what} on bucket {bucket} but GetBucketPolicy does not return it")
+        return outcome.fail(f"put {what} on bucket {bucket} but GetBucketPolicy does not return it")
     outcome.status, outcome.verified = "remediated", True
     done = "removed the policy from" if expected is None else f"restored {what} on"
     outcome.summary = f"{done} bucket {bucket} and verified it with GetBucketPolicy"
@@ -310,7 +258,7 @@ def _exists(outcome: Outcome, bucket: str, region: str) -> tuple[bool, Any]:
     try:
         return True, _read_policy(outcome, bucket, region)
     except Exception as exc:
-        if _code(exc) == "NoSuchBucket":
+        if error_code(exc) == "NoSuchBucket":
             outcome.calls[-1].error, outcome.calls[-1].result = None, "bucket does not exist"
             return False, None
         raise
@@ -323,7 +271,7 @@ def _create(outcome: Outcome, bucket: str, region: str) -> None:
     try:
         outcome.call("s3", region, "CreateBucket", **params)
     except Exception as exc:
-        if _code(exc) != "BucketAlreadyOwnedByYou":
+        if error_code(exc) != "BucketAlreadyOwnedByYou":
             raise
         outcome.calls[-1].error, outcome.calls[-1].result = None, "already owned by this account"
 
@@ -388,7 +336,7 @@ def _delivery_note(ctx: Context, outcome: Outcome, trails: Sequence[Mapping[str,
     return f"{note}; the last delivery error was {'; '.join(errors)}" if errors else note
 
 
-@action("bucket.recreate", permissions=RECREATE_PERMISSIONS)
+@action("bucket.recreate")
 def recreate(ctx: Context, verdict: Verdict) -> Outcome:
     """``bucket.delete``: re-create the bucket in its region with the baseline policy, public access
     block, encryption, versioning and lifecycle, verified by GetBucketPolicy. Logs delivered while the
@@ -396,8 +344,8 @@ def recreate(ctx: Context, verdict: Verdict) -> Outcome:
     bucket = _bucket(verdict)
     outcome = Outcome("bucket.recreate", bucket)
     if bucket is None:
-        return _fail(outcome, "could not tell which bucket was deleted, so none was re-created")
-    baseline = _baseline(ctx, outcome, bucket)
+        return outcome.fail("could not tell which bucket was deleted, so none was re-created")
+    baseline = read_baseline(ctx, outcome, "bucket", bucket)
     region = _region(ctx, verdict, baseline)
     trails = _trails_using(ctx, bucket)
     recorded = _field(baseline, "Policy")
@@ -425,15 +373,13 @@ def recreate(ctx: Context, verdict: Verdict) -> Outcome:
         _put_policy(outcome, bucket, region, expected)
         verified = _verify(ctx, lambda: _exists(outcome, bucket, region), (True, expected))
     except Exception as exc:
-        error = _last_error(outcome, exc)
+        error = outcome.last_error(exc)
         hint = ""
-        if _code(exc) == "BucketAlreadyExists":
+        if error_code(exc) == "BucketAlreadyExists":
             hint = "; another account now owns the name: point the trail at a new bucket"
-        return _fail(outcome, f"could not re-create bucket {bucket}: {error}{hint}; {lost}", error)
+        return outcome.fail(f"could not re-create bucket {bucket}: {error}{hint}; {lost}", error)
     if not verified:
-        return _fail(
-            outcome, f"re-created bucket {bucket} but GetBucketPolicy does not return {what}; {lost}"
-        )
+        return outcome.fail(f"re-created bucket {bucket} but GetBucketPolicy does not return {what}; {lost}")
     outcome.status, outcome.verified = "remediated", True
     done = f"re-created bucket {bucket} in {region}" if not exists else f"bucket {bucket} existed again"
     extras = f" and {', '.join(applied)}" if applied else ""

@@ -12,35 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from trailguard.remediate import Context, Outcome, action
+from trailguard.remediate import (
+    Context,
+    Outcome,
+    action,
+    action_region,
+    error_code,
+    read_until,
+    request_param,
+    verify_until,
+)
 
 if TYPE_CHECKING:
     from trailguard.policy import Verdict
-
-DETECTOR_PERMISSIONS = frozenset(
-    {
-        "guardduty:CreateDetector",
-        "guardduty:UpdateDetector",
-        "guardduty:GetDetector",
-        "guardduty:ListDetectors",
-        "securityhub:EnableSecurityHub",
-        "securityhub:DescribeHub",
-    }
-)
-
-
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    error = response.get("Error") if isinstance(response, Mapping) else None
-    return str(error.get("Code") or "") if isinstance(error, Mapping) else ""
-
-
-def _error(outcome: Outcome, exc: BaseException) -> str:
-    return (outcome.calls[-1].error if outcome.calls else None) or f"{type(exc).__name__}: {exc}"
-
-
-def _region(ctx: Context, verdict: Verdict) -> str:
-    return (verdict.record.region if verdict.record is not None else None) or ctx.region
 
 
 def _detector_status(outcome: Outcome, region: str, detector_id: str) -> str | None:
@@ -48,7 +32,7 @@ def _detector_status(outcome: Outcome, region: str, detector_id: str) -> str | N
     try:
         response: Mapping[str, Any] = outcome.call("guardduty", region, "GetDetector", DetectorId=detector_id)
     except Exception as exc:
-        if _code(exc) in ("BadRequestException", "ResourceNotFoundException"):
+        if error_code(exc) in ("BadRequestException", "ResourceNotFoundException"):
             outcome.calls[-1].error, outcome.calls[-1].result = None, "no such detector"
             return None
         raise
@@ -74,9 +58,7 @@ def _existing(outcome: Outcome, region: str, named: str | None) -> tuple[str | N
 
 
 def _guardduty(ctx: Context, verdict: Verdict, outcome: Outcome, region: str) -> Outcome:
-    params = verdict.record.request_parameters if verdict.record is not None else {}
-    named = params.get("detectorId", params.get("DetectorId"))
-    named = named if isinstance(named, str) and named else None
+    named = request_param(verdict, "detectorId", "DetectorId")
     try:
         detector_id, status = _existing(outcome, region, named)
         if status == "ENABLED":
@@ -98,14 +80,11 @@ def _guardduty(ctx: Context, verdict: Verdict, outcome: Outcome, region: str) ->
             outcome.call("guardduty", region, "UpdateDetector", DetectorId=detector_id, Enable=True)
             done = f"re-enabled GuardDuty detector {detector_id} in {region}"
         outcome.resource = detector_id
-        for attempt in range(max(1, ctx.verify_attempts)):
-            if attempt:
-                ctx.sleep(ctx.verify_delay)
-            status = _detector_status(outcome, region, detector_id)
-            if status == "ENABLED":
-                break
+        status = read_until(
+            ctx, lambda: _detector_status(outcome, region, detector_id), lambda s: s == "ENABLED"
+        )
     except Exception as exc:
-        error = _error(outcome, exc)
+        error = outcome.last_error(exc)
         outcome.errors.append(error)
         outcome.summary = f"could not re-enable GuardDuty in {region}: {error}"
         return outcome
@@ -121,7 +100,7 @@ def _hub_enabled(outcome: Outcome, region: str) -> bool:
     try:
         outcome.call("securityhub", region, "DescribeHub")
     except Exception as exc:
-        if _code(exc) == "InvalidAccessException":  # "Account is not subscribed to AWS Security Hub"
+        if error_code(exc) == "InvalidAccessException":  # "Account is not subscribed to AWS Security Hub"
             outcome.calls[-1].error, outcome.calls[-1].result = None, "not subscribed"
             return False
         raise
@@ -136,15 +115,9 @@ def _security_hub(ctx: Context, outcome: Outcome, region: str) -> Outcome:
             outcome.summary = f"Security Hub in {region} is already enabled; nothing changed"
             return outcome
         outcome.call("securityhub", region, "EnableSecurityHub", EnableDefaultStandards=False)
-        enabled = False
-        for attempt in range(max(1, ctx.verify_attempts)):
-            if attempt:
-                ctx.sleep(ctx.verify_delay)
-            if _hub_enabled(outcome, region):
-                enabled = True
-                break
+        enabled = verify_until(ctx, lambda: _hub_enabled(outcome, region))
     except Exception as exc:
-        error = _error(outcome, exc)
+        error = outcome.last_error(exc)
         outcome.errors.append(error)
         outcome.summary = f"could not re-enable Security Hub in {region}: {error}"
         return outcome
@@ -159,13 +132,13 @@ def _security_hub(ctx: Context, outcome: Outcome, region: str) -> Outcome:
     return outcome
 
 
-@action("guard.enable_detector", permissions=DETECTOR_PERMISSIONS)
+@action("guard.enable_detector")
 def enable_detector(ctx: Context, verdict: Verdict) -> Outcome:
     """``guard.detector``: DeleteDetector -> CreateDetector, UpdateDetector(false) -> UpdateDetector(true),
     DisableSecurityHub -> EnableSecurityHub; each verified by reading the state back."""
     outcome = Outcome("guard.enable_detector", verdict.resource)
     outcome.status, outcome.verified = "failed", False
-    region = _region(ctx, verdict)
+    region = action_region(ctx, verdict)
     if verdict.record is not None and verdict.record.event_name == "DisableSecurityHub":
         return _security_hub(ctx, outcome, region)
     return _guardduty(ctx, verdict, outcome, region)

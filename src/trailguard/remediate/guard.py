@@ -19,39 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from trailguard import aws
 from trailguard.policy.inventory import function_name, last_segment
-from trailguard.remediate import Context, Outcome, action
+from trailguard.remediate import (
+    Context,
+    Outcome,
+    action,
+    error_code,
+    read_baseline,
+    target,
+    verify_until,
+)
 
 if TYPE_CHECKING:
     from trailguard.policy import Verdict
-
-RULE_PERMISSIONS = frozenset(
-    {
-        "events:DescribeRule",
-        "events:EnableRule",
-        "events:PutRule",
-        "events:PutTargets",
-        "events:ListTargetsByRule",
-    }
-)
-FUNCTION_PERMISSIONS = frozenset(
-    {
-        "lambda:GetFunction",
-        "lambda:GetFunctionConcurrency",
-        "lambda:DeleteFunctionConcurrency",
-        "lambda:PutFunctionConcurrency",
-        "lambda:GetPolicy",
-        "lambda:AddPermission",
-    }
-)
-TOPIC_PERMISSIONS = frozenset(
-    {
-        "sns:GetTopicAttributes",
-        "sns:CreateTopic",
-        "sns:SetTopicAttributes",
-        "sns:ListSubscriptionsByTopic",
-        "sns:Subscribe",
-    }
-)
 
 REDEPLOY = "ACTION REQUIRED: redeploy the stack with trailguard deploy"
 NO_BASELINE = "run `trailguard baseline record --stack-name STACK` so trailguard can restore it"
@@ -70,37 +49,6 @@ FUNCTION_FIELDS = ("CodeSha256", "Handler", "Runtime", "Role", "Timeout", "Memor
 _GONE = {"ResourceNotFoundException", "NotFound", "NotFoundException"}
 
 
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    error = response.get("Error") if isinstance(response, Mapping) else None
-    return str(error.get("Code") or "") if isinstance(error, Mapping) else ""
-
-
-def _error(outcome: Outcome, exc: BaseException) -> str:
-    return (outcome.calls[-1].error if outcome.calls else None) or f"{type(exc).__name__}: {exc}"
-
-
-def _param(verdict: Verdict, *keys: str) -> str | None:
-    if verdict.resource:
-        return verdict.resource
-    params = verdict.record.request_parameters if verdict.record is not None else {}
-    for key in keys:
-        value = params.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _baseline(ctx: Context, outcome: Outcome, kind: str, ident: str) -> Mapping[str, Any] | None:
-    """The recorded baseline, or None (an unreadable table is noted in the outcome, not raised)."""
-    try:
-        found = ctx.baselines.get(kind, ident)
-    except Exception as exc:
-        outcome.errors.append(f"reading the baseline of {kind} {ident}: {type(exc).__name__}: {exc}")
-        return None
-    return found if isinstance(found, Mapping) else None
-
-
 def _finish(outcome: Outcome, label: str, done: list[str], off: list[str], verified: str) -> Outcome:
     """One status and one sentence from what was done and what is still off."""
     if off:
@@ -113,16 +61,6 @@ def _finish(outcome: Outcome, label: str, done: list[str], off: list[str], verif
         outcome.status, outcome.verified = "already-restored", True
         outcome.summary = f"{label} already matched its baseline when trailguard checked; nothing changed"
     return outcome
-
-
-def _retry(ctx: Context, check: Any) -> bool:
-    """Read back until ``check()`` holds (a few short tries)."""
-    for attempt in range(max(1, ctx.verify_attempts)):
-        if attempt:
-            ctx.sleep(ctx.verify_delay)
-        if check():
-            return True
-    return False
 
 
 def _squash(value: Any) -> Any:
@@ -160,9 +98,9 @@ _TARGET_FIELDS = (
 def _targets(targets: Any) -> dict[str, Any]:
     """Targets by Id, with only the fields PutTargets takes (the baseline is ListTargetsByRule-shaped)."""
     out: dict[str, Any] = {}
-    for target in targets if isinstance(targets, list) else []:
-        if isinstance(target, Mapping) and target.get("Id"):
-            out[str(target["Id"])] = _squash({k: target[k] for k in _TARGET_FIELDS if k in target})
+    for entry in targets if isinstance(targets, list) else []:
+        if isinstance(entry, Mapping) and entry.get("Id"):
+            out[str(entry["Id"])] = _squash({k: entry[k] for k in _TARGET_FIELDS if k in entry})
     return out
 
 
@@ -175,7 +113,7 @@ class _Rule:
         try:
             rule: Mapping[str, Any] = self.outcome.call("events", self.region, "DescribeRule", Name=self.name)
         except Exception as exc:
-            if _code(exc) in _GONE:
+            if error_code(exc) in _GONE:
                 self.outcome.calls[-1].error, self.outcome.calls[-1].result = None, "rule does not exist"
                 return None
             raise
@@ -214,15 +152,15 @@ class _Rule:
     def targets_match(self) -> bool:
         wanted = _targets((self.baseline or {}).get("Targets"))
         live = self.live_targets()
-        return all(live.get(ident) == target for ident, target in wanted.items())
+        return all(live.get(ident) == want for ident, want in wanted.items())
 
 
-@action("guard.restore_rule", permissions=RULE_PERMISSIONS)
+@action("guard.restore_rule")
 def restore_rule(ctx: Context, verdict: Verdict) -> Outcome:
     """``guard.rule``: EnableRule; a deleted or overwritten rule is put back from its baseline (PutRule,
     then PutTargets with the recorded retry policy and dead-letter queue). Verified by DescribeRule.State
     and ListTargetsByRule."""
-    ref = _param(verdict, "name", "rule", "Name", "Rule")
+    ref = target(verdict, "name", "rule", "Name", "Rule")
     outcome = Outcome("guard.restore_rule", ref)
     if not ref:
         outcome.summary = "could not tell which EventBridge rule was changed, so none was restored"
@@ -230,7 +168,7 @@ def restore_rule(ctx: Context, verdict: Verdict) -> Outcome:
         return outcome
     name = last_segment(ref)
     outcome.resource = name
-    rule = _Rule(ctx, outcome, name, _baseline(ctx, outcome, "rule", name))
+    rule = _Rule(ctx, outcome, name, read_baseline(ctx, outcome, "rule", name))
     done: list[str] = []
     off: list[str] = []
     try:
@@ -254,12 +192,12 @@ def restore_rule(ctx: Context, verdict: Verdict) -> Outcome:
             now = rule.describe()
             return now is not None and now.get("State") in ENABLED and not rule.definition_drift(now)
 
-        if not _retry(ctx, verified):
+        if not verify_until(ctx, verified):
             off.append(f"DescribeRule does not show rule {name} enabled as recorded")
         elif rule.baseline is not None and not rule.targets_match():
             off.append(f"ListTargetsByRule on rule {name} differs from the baseline")
     except Exception as exc:
-        error = _error(outcome, exc)
+        error = outcome.last_error(exc)
         outcome.errors.append(error)
         off.append(f"a call on rule {name} failed: {error}")
     what = "DescribeRule reports the rule ENABLED"
@@ -311,12 +249,12 @@ def permission_params(name: str, statement: Mapping[str, Any]) -> dict[str, Any]
     return params
 
 
-@action("guard.restore_function", permissions=FUNCTION_PERMISSIONS)
+@action("guard.restore_function")
 def restore_function(ctx: Context, verdict: Verdict) -> Outcome:
     """``guard.function``: zero concurrency is lifted (or the baseline's reserved concurrency put back),
     removed invoke permissions are added again from the baseline policy; a deleted function or changed
     code / configuration is escalated for a redeploy. Verified by GetFunctionConcurrency and GetPolicy."""
-    ref = _param(verdict, "functionName", "FunctionName")
+    ref = target(verdict, "functionName", "FunctionName")
     outcome = Outcome("guard.restore_function", ref)
     if not ref:
         outcome.summary = "could not tell which Lambda function was changed, so nothing was restored"
@@ -324,7 +262,7 @@ def restore_function(ctx: Context, verdict: Verdict) -> Outcome:
         return outcome
     name = function_name(ref)
     outcome.resource = name
-    baseline = _baseline(ctx, outcome, "function", name)
+    baseline = read_baseline(ctx, outcome, "function", name)
     region = aws.region_of_arn(str((baseline or {}).get("FunctionArn") or "")) or ctx.region
     done: list[str] = []
     off: list[str] = []
@@ -332,7 +270,7 @@ def restore_function(ctx: Context, verdict: Verdict) -> Outcome:
         try:
             config = outcome.call("lambda", region, "GetFunction", FunctionName=name)["Configuration"]
         except Exception as exc:
-            if _code(exc) not in _GONE:
+            if error_code(exc) not in _GONE:
                 raise
             outcome.calls[-1].error, outcome.calls[-1].result = None, "function does not exist"
             off.append(
@@ -372,14 +310,14 @@ def restore_function(ctx: Context, verdict: Verdict) -> Outcome:
                     ReservedConcurrentExecutions=int(wanted),
                 )
                 done.append(f"restored the reserved concurrency of function {name} to {wanted}")
-            if not _retry(ctx, lambda: concurrency() == wanted):
+            if not verify_until(ctx, lambda: concurrency() == wanted):
                 off.append(f"GetFunctionConcurrency on function {name} does not show the baseline value")
 
         def live_statements() -> dict[str, Mapping[str, Any]]:
             try:
                 policy = outcome.call("lambda", region, "GetPolicy", FunctionName=name).get("Policy")
             except Exception as exc:
-                if _code(exc) not in _GONE:
+                if error_code(exc) not in _GONE:
                     raise
                 outcome.calls[-1].error, outcome.calls[-1].result = None, "no policy"
                 return {}
@@ -402,10 +340,10 @@ def restore_function(ctx: Context, verdict: Verdict) -> Outcome:
                     f"({', '.join(str(s['Sid']) for s in missing)})"
                 )
                 wanted_sids = set(_statements(baseline.get("Policy")))
-                if not _retry(ctx, lambda: wanted_sids <= set(live_statements())):
+                if not verify_until(ctx, lambda: wanted_sids <= set(live_statements())):
                     off.append(f"GetPolicy on function {name} still lacks a baseline permission")
     except Exception as exc:
-        error = _error(outcome, exc)
+        error = outcome.last_error(exc)
         outcome.errors.append(error)
         off.append(f"a call on function {name} failed: {error}")
     what = "GetFunctionConcurrency and GetPolicy match the baseline"
@@ -421,12 +359,12 @@ def _attribute(name: str, value: Any) -> Any:
     return _squash(_json(value)) if name in ("Policy", "DeliveryPolicy", "TracingConfig") else (value or "")
 
 
-@action("guard.restore_topic", permissions=TOPIC_PERMISSIONS)
+@action("guard.restore_topic")
 def restore_topic(ctx: Context, verdict: Verdict) -> Outcome:
     """``guard.topic``: a deleted topic is created again with the same name (so the same ARN), its
     baseline attributes and subscriptions; a changed attribute or a removed subscription is put back.
     Email subscriptions must be confirmed again by their owner, and the summary says so."""
-    ref = _param(verdict, "topicArn", "TopicArn", "subscriptionArn", "SubscriptionArn")
+    ref = target(verdict, "topicArn", "TopicArn", "subscriptionArn", "SubscriptionArn")
     outcome = Outcome("guard.restore_topic", ref)
     if not ref:
         outcome.summary = "could not tell which SNS topic was changed, so nothing was restored"
@@ -435,7 +373,7 @@ def restore_topic(ctx: Context, verdict: Verdict) -> Outcome:
     arn = ref if ref.count(":") == 5 else ref.rsplit(":", 1)[0]  # a subscription ARN names its topic
     outcome.resource = arn
     region = aws.region_of_arn(arn) or ctx.region
-    baseline = _baseline(ctx, outcome, "topic", arn)
+    baseline = read_baseline(ctx, outcome, "topic", arn)
     done: list[str] = []
     off: list[str] = []
     notes: list[str] = []
@@ -445,7 +383,7 @@ def restore_topic(ctx: Context, verdict: Verdict) -> Outcome:
             try:
                 answer = outcome.call("sns", region, "GetTopicAttributes", TopicArn=arn)
             except Exception as exc:
-                if _code(exc) not in _GONE:
+                if error_code(exc) not in _GONE:
                     raise
                 outcome.calls[-1].error, outcome.calls[-1].result = None, "topic does not exist"
                 return None
@@ -512,7 +450,7 @@ def restore_topic(ctx: Context, verdict: Verdict) -> Outcome:
             if missing and not wanted <= subscriptions():
                 off.append(f"ListSubscriptionsByTopic on topic {last_segment(arn)} still lacks a subscriber")
     except Exception as exc:
-        error = _error(outcome, exc)
+        error = outcome.last_error(exc)
         outcome.errors.append(error)
         off.append(
             f"a call on topic {last_segment(arn)} failed: {error}; alerts may not be delivered, so this "

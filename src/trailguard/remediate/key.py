@@ -11,13 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from trailguard import aws
-from trailguard.remediate import Context, Outcome, action
+from trailguard.remediate import Context, Outcome, action, action_region, read_until, target
 
 if TYPE_CHECKING:
     from trailguard.policy import Verdict
-
-KEY_PERMISSIONS = frozenset({"kms:DescribeKey", "kms:CancelKeyDeletion", "kms:EnableKey"})
 
 # States no API call of ours can leave: a person has to act (import material, reconnect the key store).
 _STUCK = {
@@ -28,22 +25,6 @@ _STUCK = {
 }
 
 
-def _key_ref(verdict: Verdict) -> str | None:
-    """The key as the verdict names it (the trail's KmsKeyId) or as the call named it."""
-    if verdict.resource:
-        return verdict.resource
-    if verdict.record is None:
-        return None
-    params = verdict.record.request_parameters
-    value = params.get("keyId", params.get("KeyId"))
-    return value if isinstance(value, str) and value else None
-
-
-def _region(ctx: Context, verdict: Verdict, ref: str) -> str:
-    """A key lives in one region: the ARN's, else the call's, else the handler's."""
-    return aws.region_of_arn(ref) or (verdict.record.region if verdict.record else None) or ctx.region
-
-
 def _describe(outcome: Outcome, ref: str, region: str) -> Mapping[str, Any]:
     metadata: Mapping[str, Any] = outcome.call("kms", region, "DescribeKey", KeyId=ref)["KeyMetadata"]
     outcome.calls[-1].result = f"KeyState {metadata.get('KeyState')}"
@@ -51,13 +32,13 @@ def _describe(outcome: Outcome, ref: str, region: str) -> Mapping[str, Any]:
 
 
 def _restore(ctx: Context, verdict: Verdict, name: str) -> Outcome:
-    ref = _key_ref(verdict)
+    ref = target(verdict, "keyId", "KeyId")  # the trail's KmsKeyId, else as the call named it
     outcome = Outcome(name, ref)
     outcome.status, outcome.verified = "failed", False
     if ref is None:
         outcome.summary = "could not tell which KMS key was changed, so none was enabled"
         return outcome
-    region = _region(ctx, verdict, ref)
+    region = action_region(ctx, verdict, ref)  # a key lives in one region
     try:
         metadata = _describe(outcome, ref, region)
         key_id = str(metadata["KeyId"])
@@ -76,14 +57,11 @@ def _restore(ctx: Context, verdict: Verdict, name: str) -> Outcome:
             done.append("cancelled the scheduled deletion of")
         outcome.call("kms", region, "EnableKey", KeyId=key_id)
         done.append("enabled")
-        for attempt in range(max(1, ctx.verify_attempts)):
-            if attempt:
-                ctx.sleep(ctx.verify_delay)
-            state = str(_describe(outcome, key_id, region).get("KeyState"))
-            if state == "Enabled":
-                break
+        state = read_until(
+            ctx, lambda: str(_describe(outcome, key_id, region).get("KeyState")), lambda s: s == "Enabled"
+        )
     except Exception as exc:
-        error = (outcome.calls[-1].error if outcome.calls else None) or f"{type(exc).__name__}: {exc}"
+        error = outcome.last_error(exc)
         outcome.errors.append(error)
         outcome.summary = f"could not enable KMS key {ref} in {region}: {error}"
         return outcome
@@ -98,13 +76,13 @@ def _restore(ctx: Context, verdict: Verdict, name: str) -> Outcome:
     return outcome
 
 
-@action("key.enable", permissions=KEY_PERMISSIONS)
+@action("key.enable")
 def enable(ctx: Context, verdict: Verdict) -> Outcome:
     """``key.disable``: EnableKey (cancelling a deletion first if one was scheduled meanwhile)."""
     return _restore(ctx, verdict, "key.enable")
 
 
-@action("key.cancel_deletion", permissions=KEY_PERMISSIONS)
+@action("key.cancel_deletion")
 def cancel_deletion(ctx: Context, verdict: Verdict) -> Outcome:
     """``key.schedule-deletion``: CancelKeyDeletion, then EnableKey (a cancelled key is Disabled)."""
     return _restore(ctx, verdict, "key.cancel_deletion")

@@ -9,33 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from trailguard import aws
-from trailguard.remediate import Context, Outcome, action
+from trailguard.remediate import Context, Outcome, action, action_region, error_code, read_until, target
 
 if TYPE_CHECKING:
     from trailguard.policy import Verdict
-
-START_PERMISSIONS = frozenset({"cloudtrail:StartEventDataStoreIngestion", "cloudtrail:GetEventDataStore"})
-RESTORE_PERMISSIONS = frozenset({"cloudtrail:RestoreEventDataStore", "cloudtrail:GetEventDataStore"})
-
-
-def _store_ref(verdict: Verdict) -> str | None:
-    if verdict.resource:
-        return verdict.resource
-    if verdict.record is None:
-        return None
-    params = verdict.record.request_parameters
-    for key in ("eventDataStore", "EventDataStore", "eventDataStoreArn"):
-        value = params.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    error = response.get("Error") if isinstance(response, Mapping) else None
-    return str(error.get("Code") or "") if isinstance(error, Mapping) else ""
 
 
 def _status(outcome: Outcome, ref: str, region: str) -> str:
@@ -56,13 +33,13 @@ def _run(
     verb: tuple[str, str],
 ) -> Outcome:
     """Read the status; when it is one of ``needs_repair`` call ``operation``, then read until ``good``."""
-    ref = _store_ref(verdict)
+    ref = target(verdict, "eventDataStore", "EventDataStore", "eventDataStoreArn")
     outcome = Outcome(name, ref)
     outcome.status, outcome.verified = "failed", False
     if ref is None:
         outcome.summary = "could not tell which event data store was hit, so nothing was restored"
         return outcome
-    region = aws.region_of_arn(ref) or (verdict.record.region if verdict.record else None) or ctx.region
+    region = action_region(ctx, verdict, ref)
     label = ref.rsplit("/", 1)[-1]
     try:
         status = _status(outcome, ref, region)
@@ -75,17 +52,12 @@ def _run(
                 outcome.summary = f"event data store {label} in {region} is {status}; trailguard did not act"
             return outcome
         outcome.call("cloudtrail", region, operation, EventDataStore=ref)
-        for attempt in range(max(1, ctx.verify_attempts)):
-            if attempt:
-                ctx.sleep(ctx.verify_delay)
-            status = _status(outcome, ref, region)
-            if status in good:
-                break
+        status = read_until(ctx, lambda: _status(outcome, ref, region), good.__contains__)
     except Exception as exc:
-        error = (outcome.calls[-1].error if outcome.calls else None) or f"{type(exc).__name__}: {exc}"
+        error = outcome.last_error(exc)
         outcome.errors.append(error)
         outcome.summary = f"could not {verb[0]} event data store {label} in {region}: {error}"
-        if _code(exc) == "EventDataStoreNotFoundException":
+        if error_code(exc) == "EventDataStoreNotFoundException":
             outcome.summary += " (past the 7-day window a deleted store cannot be restored)"
         return outcome
     if status not in good:
@@ -101,7 +73,7 @@ def _run(
     return outcome
 
 
-@action("lake.start_ingestion", permissions=START_PERMISSIONS)
+@action("lake.start_ingestion")
 def start_ingestion(ctx: Context, verdict: Verdict) -> Outcome:
     """``lake.stop-ingestion``: StartEventDataStoreIngestion, verified by Status ENABLED."""
     return _run(
@@ -115,7 +87,7 @@ def start_ingestion(ctx: Context, verdict: Verdict) -> Outcome:
     )
 
 
-@action("lake.restore", permissions=RESTORE_PERMISSIONS)
+@action("lake.restore")
 def restore(ctx: Context, verdict: Verdict) -> Outcome:
     """``lake.delete``: RestoreEventDataStore during the pending-deletion window, verified by a Status
     other than PENDING_DELETION. A store already gone for good (not found) is escalated."""

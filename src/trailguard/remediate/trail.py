@@ -15,14 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from trailguard import aws
 from trailguard.baseline import TRAIL_PROPERTIES
 from trailguard.policy.inventory import key_ref
-from trailguard.remediate import Context, Outcome, action
+from trailguard.remediate import Context, Outcome, action, target
 
 if TYPE_CHECKING:
     from trailguard.policy import Verdict
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
-
-START_LOGGING_PERMISSIONS = frozenset({"cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"})
 
 
 def _target(ctx: Context, ref: str, prefer_region: str | None) -> tuple[str, str, str]:
@@ -101,14 +99,11 @@ def _conclude(outcome: Outcome, states: Mapping[str, TrailState]) -> Outcome:
     return outcome
 
 
-@action("trail.start_logging", permissions=START_LOGGING_PERMISSIONS)
+@action("trail.start_logging")
 def start_logging(ctx: Context, verdict: Verdict) -> Outcome:
     """``trail.stop-logging``: StartLogging in the trail's home region, verified by GetTrailStatus."""
     record = verdict.record
-    ref = verdict.resource
-    if not ref and record is not None:
-        value: Any = record.request_parameters.get("name")
-        ref = value if isinstance(value, str) and value else None
+    ref = target(verdict, "name")
     outcome = Outcome("trail.start_logging", ref)
     if not ref:
         outcome.errors.append("the event does not say which trail was stopped")
@@ -119,28 +114,6 @@ def start_logging(ctx: Context, verdict: Verdict) -> Outcome:
 
 
 # -- baseline repairs ---------------------------------------------------------------------------------
-
-RECREATE_PERMISSIONS = frozenset(
-    {
-        "cloudtrail:DescribeTrails",
-        "cloudtrail:CreateTrail",
-        "cloudtrail:UpdateTrail",
-        "cloudtrail:ListTags",
-        "cloudtrail:AddTags",
-        "cloudtrail:GetEventSelectors",
-        "cloudtrail:PutEventSelectors",
-        "cloudtrail:GetInsightSelectors",
-        "cloudtrail:PutInsightSelectors",
-        "cloudtrail:GetTrailStatus",
-        "cloudtrail:StartLogging",
-        "iam:PassRole",
-    }
-)
-RESTORE_CONFIGURATION_PERMISSIONS = frozenset(
-    {"cloudtrail:DescribeTrails", "cloudtrail:UpdateTrail", "iam:PassRole"}
-)
-RESTORE_SELECTORS_PERMISSIONS = frozenset({"cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors"})
-RECONCILE_PERMISSIONS = RECREATE_PERMISSIONS
 
 NO_BASELINE = "run `trailguard baseline record --stack-name STACK` so trailguard can restore it"
 
@@ -349,15 +322,22 @@ def _no_baseline(outcome: Outcome, ref: str, what: str) -> Outcome:
     return outcome
 
 
-def _ref_of(verdict: Verdict, *keys: str) -> str | None:
-    if verdict.resource:
-        return verdict.resource
-    record = verdict.record
-    for key in keys:
-        value = record.request_parameters.get(key) if record is not None else None
-        if isinstance(value, str) and value:
-            return value
-    return None
+def _trail_baseline(
+    ctx: Context, verdict: Verdict, name: str, keys: tuple[str, ...], *, unnamed: str, what: str
+) -> tuple[Outcome, Mapping[str, Any] | None]:
+    """(the outcome, the baseline of the trail the verdict names); the outcome is already concluded
+    (failed) when the trail is not named or has no baseline, and the baseline is then None."""
+    ref = target(verdict, *keys)
+    outcome = Outcome(name, ref)
+    if not ref:
+        outcome.summary = unnamed
+        outcome.errors.append("the event does not name the trail")
+        return outcome, None
+    prefer = verdict.record.region if verdict.record is not None else None
+    baseline = _find_baseline(ctx, ref, prefer)
+    if baseline is None:
+        _no_baseline(outcome, ref, what)
+    return outcome, baseline
 
 
 def _finish(outcome: Outcome, repair: TrailRepair, ok: bool, verified_what: str) -> Outcome:
@@ -387,19 +367,19 @@ def _guarded(outcome: Outcome, repair: TrailRepair, step: Any) -> bool:
         return False
 
 
-@action("trail.recreate", permissions=RECREATE_PERMISSIONS)
+@action("trail.recreate")
 def recreate(ctx: Context, verdict: Verdict) -> Outcome:
     """``trail.delete``: CreateTrail from the baseline, tags, selectors and insights, then StartLogging."""
-    ref = _ref_of(verdict, "name")
-    outcome = Outcome("trail.recreate", ref)
-    if not ref:
-        outcome.summary = "could not tell which trail was deleted, so none was recreated"
-        outcome.errors.append("the event does not name the trail")
-        return outcome
-    prefer = verdict.record.region if verdict.record is not None else None
-    baseline = _find_baseline(ctx, ref, prefer)
+    outcome, baseline = _trail_baseline(
+        ctx,
+        verdict,
+        "trail.recreate",
+        ("name",),
+        unnamed="could not tell which trail was deleted, so none was recreated",
+        what="the deleted trail",
+    )
     if baseline is None:
-        return _no_baseline(outcome, ref, "the deleted trail")
+        return outcome
     return _full_repair(ctx, outcome, baseline)
 
 
@@ -434,49 +414,50 @@ def _full_repair(ctx: Context, outcome: Outcome, baseline: Mapping[str, Any]) ->
     )
 
 
-@action("trail.restore_configuration", permissions=RESTORE_CONFIGURATION_PERMISSIONS)
+@action("trail.restore_configuration")
 def restore_configuration(ctx: Context, verdict: Verdict) -> Outcome:
     """``trail.update-degrade``: UpdateTrail back to the baseline values, verified by DescribeTrails."""
-    ref = _ref_of(verdict, "name")
-    outcome = Outcome("trail.restore_configuration", ref)
-    if not ref:
-        outcome.summary = "could not tell which trail was updated, so nothing was restored"
-        outcome.errors.append("the event does not name the trail")
-        return outcome
-    prefer = verdict.record.region if verdict.record is not None else None
-    baseline = _find_baseline(ctx, ref, prefer)
+    outcome, baseline = _trail_baseline(
+        ctx,
+        verdict,
+        "trail.restore_configuration",
+        ("name",),
+        unnamed="could not tell which trail was updated, so nothing was restored",
+        what="its previous configuration",
+    )
     if baseline is None:
-        return _no_baseline(outcome, ref, "its previous configuration")
+        return outcome
     repair = TrailRepair(ctx, outcome, baseline)
     outcome.resource = repair.arn
     ok = _guarded(outcome, repair, lambda: repair.configuration(create=False))
     return _finish(outcome, repair, ok, "DescribeTrails matches the baseline")
 
 
-@action("trail.restore_event_selectors", permissions=RESTORE_SELECTORS_PERMISSIONS)
+@action("trail.restore_event_selectors")
 def restore_event_selectors(ctx: Context, verdict: Verdict) -> Outcome:
     """``trail.selectors-degrade``: PutEventSelectors with the baseline's, verified by GetEventSelectors."""
-    ref = _ref_of(verdict, "trailName", "name")
-    outcome = Outcome("trail.restore_event_selectors", ref)
-    if not ref:
-        outcome.summary = "could not tell which trail's selectors changed, so nothing was restored"
-        outcome.errors.append("the event does not name the trail")
-        return outcome
-    prefer = verdict.record.region if verdict.record is not None else None
-    baseline = _find_baseline(ctx, ref, prefer)
+    outcome, baseline = _trail_baseline(
+        ctx,
+        verdict,
+        "trail.restore_event_selectors",
+        ("trailName", "name"),
+        unnamed="could not tell which trail's selectors changed, so nothing was restored",
+        what="its event selectors",
+    )
     if baseline is None:
-        return _no_baseline(outcome, ref, "its event selectors")
+        return outcome
+    ref = outcome.resource
     repair = TrailRepair(ctx, outcome, baseline)
     outcome.resource = repair.arn
     if baseline_selectors(baseline) is None:
-        return _no_baseline(outcome, ref, "its event selectors (the baseline holds none)")
+        return _no_baseline(outcome, str(ref), "its event selectors (the baseline holds none)")
     ok = _guarded(outcome, repair, repair.selectors)
     if not ok:
         repair.still_off.append(f"the event selectors of trail {repair.name} differ from the baseline")
     return _finish(outcome, repair, ok, "GetEventSelectors returns the baseline selectors")
 
 
-@action("trail.reconcile", permissions=RECONCILE_PERMISSIONS)
+@action("trail.reconcile")
 def reconcile(ctx: Context, verdict: Verdict) -> Outcome:
     """``finding.trail-disabled``: the named trail, or every protected trail when the finding names none,
     is compared with its baseline and whatever is off is repaired (deleted: recreated; configuration,
