@@ -25,6 +25,12 @@ Items (``docs/internals.md``, "State"), all with a TTL:
   counted, not emailed, unless its own repair needs a person.
 - ``incidents#<YYYY-MM-DD>`` / ``<time>#<resource>#<technique>#<verdict>``: one row per burst for
   ``trailguard incidents``; its counts live in the ``count#`` item.
+- ``incident#<account>/backstop`` / ``sweep#<region>``: what the last backstop sweep message said
+  (the fingerprint of its findings: each drifted resource with its repair statuses, and what could not
+  be checked). A sweep with the same findings within :data:`SWEEP_WINDOW_SECONDS` of that message sends
+  none (a permanent failure, such as a deleted function, would otherwise be mailed every 5 minutes);
+  after the window it sends a "still broken since HH:MM" reminder; other findings send a new message;
+  a clean sweep deletes the item, so the same drift coming back later is news again.
 
 A repeat whose repair fails in a burst whose first repair worked is escalated with a full message:
 failures are never folded into a count.
@@ -61,10 +67,14 @@ EVENT_TTL_SECONDS = 7 * 86400
 ROW_TTL_SECONDS = 90 * 86400
 IN_FLIGHT_SECONDS = 120
 """A claimed event older than this, never finished, belongs to a crashed run: a retry takes it over."""
+SWEEP_WINDOW_SECONDS = 3600
+"""A backstop sweep repeating the findings of its last message stays quiet this long, then reminds."""
+SWEEP_TTL_SECONDS = 7 * 86400
 ROWS_PREFIX = "incidents#"
 TRAIL_DISABLED_BY_CALLS = ("trail.stop-logging", "trail.delete")
 
 Action = Literal["publish", "follow-up", "suppress"]
+SweepAction = Literal["publish", "reminder", "suppress"]
 
 
 @dataclass
@@ -92,6 +102,42 @@ class Decision:
         }
 
 
+@dataclass
+class SweepDecision:
+    """Whether one backstop sweep's findings are news (publish), old news past the window (reminder),
+    or the same as its last message (suppress)."""
+
+    action: SweepAction
+    reason: str
+    fingerprint: str
+    first_at: float
+    alerted_at: float | None = None
+    repeats: int = 0
+
+    @property
+    def since(self) -> str:
+        return _iso(self.first_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "since": self.since,
+            "last_alert": _iso(self.alerted_at) if self.alerted_at is not None else None,
+            "repeats": self.repeats,
+        }
+
+
+def sweep_key(account: str | None, region: str) -> tuple[str, str]:
+    """Where the last backstop message of one account and region is recorded."""
+    return f"incident#{account or 'unknown'}/backstop", f"sweep#{region}"
+
+
+def fingerprint(findings: list[list[str]]) -> str:
+    raw = json.dumps(sorted(findings), separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
@@ -112,9 +158,73 @@ def event_key(incident: Incident) -> str:
 class Ledger:
     """Decides, on the state table, whether an incident gets a message, a follow-up or only a count."""
 
-    def __init__(self, store: StateStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: StateStore, clock: Callable[[], float] | None = None) -> None:
         self.store = store
-        self.clock = clock
+        self.clock = clock if clock is not None else _now
+
+    # -- the backstop sweep: one message per distinct set of findings, then hourly reminders ---------
+
+    def decide_sweep(self, account: str | None, region: str, findings: list[list[str]]) -> SweepDecision:
+        """Compare a sweep's findings with those of the last sweep message (see the module docstring).
+        A suppressed sweep is counted on the item; nothing is recorded for one that will publish until
+        :meth:`sweep_alerted` (so a failed publish is tried again by the next sweep)."""
+        now = self.clock()
+        pk, sk = sweep_key(account, region)
+        mark = fingerprint(findings)
+        previous = self.store.get(pk, sk)
+        if previous is None:
+            return SweepDecision("publish", "first sweep with these findings", mark, now)
+        alerted = float(previous.get("alerted_at", 0))
+        if previous.get("fingerprint") != mark:
+            return SweepDecision(
+                "publish", f"the findings differ from the message at {_iso(alerted)}", mark, now, alerted
+            )
+        first = float(previous.get("first_at", alerted))
+        repeats = int(previous.get("repeats", 0)) + 1
+        if now - alerted < SWEEP_WINDOW_SECONDS:
+            self.store.put(
+                pk, sk, {**previous, "repeats": repeats, "seen_at": now}, ttl_seconds=SWEEP_TTL_SECONDS
+            )
+            return SweepDecision(
+                "suppress",
+                f"the same findings as the message at {_iso(alerted)}",
+                mark,
+                first,
+                alerted,
+                repeats,
+            )
+        return SweepDecision(
+            "reminder", f"the same findings since {_iso(first)}, last mailed at {_iso(alerted)}", mark, first,
+            alerted, repeats,
+        )  # fmt: skip
+
+    def sweep_alerted(
+        self,
+        account: str | None,
+        region: str,
+        decision: SweepDecision,
+        findings: list[list[str]],
+        message_id: str | None,
+    ) -> None:
+        """Record the sweep message just published: the window starts again from now."""
+        pk, sk = sweep_key(account, region)
+        doc = {
+            "fingerprint": decision.fingerprint,
+            "findings": sorted(findings),
+            "first_at": decision.first_at,
+            "alerted_at": self.clock(),
+            "repeats": 0,
+            "message_id": message_id,
+        }
+        self.store.put(pk, sk, doc, ttl_seconds=SWEEP_TTL_SECONDS)
+
+    def sweep_clean(self, account: str | None, region: str) -> bool:
+        """A sweep found nothing: forget the last findings. True when there were some."""
+        pk, sk = sweep_key(account, region)
+        if self.store.get(pk, sk) is None:
+            return False
+        self.store.delete(pk, sk)
+        return True
 
     def decide(self, incident: Incident) -> Decision:
         now = self.clock()
@@ -236,6 +346,10 @@ class Ledger:
             },
             ttl_seconds=EVENT_TTL_SECONDS,
         )
+
+
+def _now() -> float:
+    return time.time()
 
 
 def _retry(previous: dict[str, Any], now: float) -> Decision | None:

@@ -9,7 +9,10 @@ verdict with no record. The actions already read the live state first and report
 event path, and anything else they report is drift. A missed event is thus caught within one period.
 
 One message per sweep that found drift (not one per resource), none when all is well. On a fresh stack
-with no baseline yet, the sweep records one and says so.
+with no baseline yet, the sweep records one and says so. What cannot be repaired (a deleted function)
+stays drifted: the state table's incident ledger (``incidents.Ledger.decide_sweep``) keeps a sweep whose
+findings equal those of its last message quiet for an hour, then sends a "still broken since HH:MM"
+reminder; the repairs and the log line run on every sweep all the same.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from trailguard.log import log_event
 if TYPE_CHECKING:
     from trailguard.baseline import Baselines, Summary
     from trailguard.config import Config
+    from trailguard.incidents import Ledger, SweepDecision
     from trailguard.notify import Message
     from trailguard.remediate import Context, Outcome
 
@@ -125,10 +129,18 @@ class Report:
     errors: list[str] = field(default_factory=list)
     message_id: str | None = None
     publish_error: str | None = None
+    notification: dict[str, Any] | None = None
 
     @property
     def action_required(self) -> bool:
         return bool(self.errors) or any(not d.ok for d in self.drift)
+
+    def findings(self) -> list[list[str]]:
+        """What this sweep has to tell, for deduplication: each drifted resource with its repair
+        statuses, and each thing that could not be checked; sorted, empty when all is well."""
+        found = [[d.kind, d.ident, ",".join(o.status for o in d.outcomes)] for d in self.drift]
+        found += [["error", e, ""] for e in self.errors]
+        return sorted(found)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +151,7 @@ class Report:
             "errors": list(self.errors),
             "message_id": self.message_id,
             "publish_error": self.publish_error,
+            "notification": dict(self.notification) if self.notification is not None else None,
         }
 
 
@@ -191,8 +204,13 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
 _HEADS = {"remediated": "REPAIRED", "already-restored": "OK", "failed": "REPAIR FAILED"}
 
 
-def render(report: Report, account: str | None) -> Message | None:
-    """The sweep's one message, or None when there is nothing to tell (no drift, no baseline recorded)."""
+def _hhmm(iso: str) -> str:
+    return f"{iso[11:16]} UTC" + ("" if iso[:10] == datetime.now(UTC).date().isoformat() else f" {iso[:10]}")
+
+
+def render(report: Report, account: str | None, reminder: SweepDecision | None = None) -> Message | None:
+    """The sweep's one message, or None when there is nothing to tell (no drift, no baseline recorded).
+    ``reminder``: the ledger found these same findings mailed over an hour ago; the message says so."""
     from trailguard.notify import ACTION_REQUIRED, PREFIX, Message, ascii_subject
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -228,6 +246,20 @@ def render(report: Report, account: str | None) -> Message | None:
             lines += ["", "Could not be checked:", *(f"- {e}" for e in report.errors)]
         if report.action_required:
             lines += ["", "ACTION REQUIRED: repair what is marked REPAIR FAILED by hand (or redeploy)."]
+        if reminder is not None:
+            since = _hhmm(reminder.since)
+            state = (
+                f"STILL BROKEN since {since}" if report.action_required else f"DRIFTING AGAIN since {since}"
+            )
+            subject = (
+                f"{head} {state}: backstop found the same drift on {len(report.drift)} resource(s) ({where})"
+            )
+            lines = [
+                f"REMINDER: every backstop sweep since {since} has found exactly this "
+                f"({reminder.repeats} sweep(s) since the last message, which were not mailed).",
+                "",
+                *lines,
+            ]
     else:
         return None
     checked = ", ".join(f"{n} {k}" for k, n in report.checked.items())
@@ -239,10 +271,50 @@ def render(report: Report, account: str | None) -> Message | None:
     return Message(subject, text, document)
 
 
-def run(config: Config, region: str) -> Report:
-    """Sweep, then publish the one message if there is something to tell (the error is kept, not raised)."""
+def _ledger_step(what: str, step: Any) -> Any:
+    """One call on the ledger; a state table that cannot be used fails open (the message goes out)."""
+    try:
+        return step()
+    except Exception as exc:
+        log_event(
+            LOG, logging.ERROR, "sweep.ledger-unavailable", step=what, error=f"{type(exc).__name__}: {exc}"
+        )
+        return None
+
+
+def run(config: Config, region: str, ledger: Ledger | None = None) -> Report:
+    """Sweep, then publish the one message if there is something to tell (the error is kept, not raised).
+
+    Drift is repaired on every sweep; only the message is gated by the ledger on the state table
+    (``ledger`` defaults to the configured one; none without a table): the same findings as the last
+    message within the window send nothing, after it a reminder. A recorded baseline is always told."""
     report = sweep(config, region)
-    message = render(report, config.account)
+    if ledger is None and report.recorded is None and config.state_table:
+        from trailguard.incidents import ledger_for
+
+        ledger = _ledger_step("open", lambda: ledger_for(config, region))
+    findings = report.findings()
+    decision: SweepDecision | None = None
+    if ledger is not None and report.recorded is None:
+        if not findings:
+            _ledger_step("clean", lambda: ledger.sweep_clean(config.account, region))
+        else:
+            decision = _ledger_step("decide", lambda: ledger.decide_sweep(config.account, region, findings))
+    if decision is not None:
+        report.notification = decision.to_dict()
+        if decision.action == "suppress":
+            log_event(
+                LOG,
+                logging.ERROR if report.action_required else logging.WARNING,
+                "sweep.notification-suppressed",
+                reason=decision.reason,
+                since=decision.since,
+                repeats=decision.repeats,
+                drift=[d.label for d in report.drift],
+            )
+            return report
+    reminder = decision if decision is not None and decision.action == "reminder" else None
+    message = render(report, config.account, reminder)
     if message is None:
         return report
     from trailguard.notify import publish
@@ -253,5 +325,11 @@ def run(config: Config, region: str) -> Report:
         report.publish_error = f"{type(exc).__name__}: {exc}"
         log_event(
             LOG, logging.ERROR, "sweep.publish-failed", error=report.publish_error, subject=message.subject
+        )
+        return report
+    if ledger is not None and decision is not None:
+        alerted, message_id = decision, report.message_id
+        _ledger_step(
+            "record", lambda: ledger.sweep_alerted(config.account, region, alerted, findings, message_id)
         )
     return report

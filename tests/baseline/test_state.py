@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -47,12 +46,22 @@ def test_ttl_sets_expires_at_and_expired_items_read_as_absent(store: StateStore)
     assert store.put("incident#x", "old", {"a": 3}, if_absent=True) is True
 
 
-def test_counter_increments_are_atomic(store: StateStore) -> None:
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        values = list(pool.map(lambda _i: store.add("storm#k", "window", "count"), range(20)))
-    assert sorted(values) == list(range(1, 21))
+def test_counter_is_one_server_side_add(store: StateStore) -> None:
+    """Storm counting relies on DynamoDB's ADD being atomic on the server, so each increment must be a
+    single UpdateItem with an ADD expression (never read-then-write in Python). moto's in-process
+    backend is not thread-safe, so concurrency itself is not asserted here: that guarantee is DynamoDB's.
+    """
+    sent: list[dict[str, object]] = []
+    store._client.meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem", lambda params, **_: sent.append(dict(params))
+    )
+    values = [store.add("storm#k", "window", "count") for _ in range(20)]
+    assert values == list(range(1, 21))
     assert store.add("storm#k", "window", "count", 5, ttl_seconds=60) == 25
     assert store.get("storm#k", "window") == {"count": 25}
+    assert len(sent) == 21
+    assert all(str(p["UpdateExpression"]).startswith("ADD #c :n") for p in sent)
+    assert "SET #ttl = :exp" in str(sent[-1]["UpdateExpression"])
 
 
 def test_query_by_prefix_in_key_order(store: StateStore) -> None:

@@ -124,6 +124,28 @@ def test_zero_concurrency_on_the_api_call_function_is_lifted(e: Emulator) -> Non
     e.email_naming(function, "PutFunctionConcurrency")
 
 
+def test_retargeting_the_guard_calls_rule_is_repaired_from_the_event(e: Emulator) -> None:
+    """PutTargets points the guard-calls rule at the attacker (silencing the finding function's view of
+    the pipeline); the API-call rule delivers the call and the baseline target is put back. (The API-call
+    rule itself had its incident above: a repeat within the burst would be counted, not emailed.)"""
+    rule = _named(e, "-guard-calls", "rule_names")
+    events = e.client("events")
+    (target,) = events.list_targets_by_rule(Rule=rule)["Targets"]
+    e.attack(
+        "events",
+        "put-targets",
+        "--rule",
+        rule,
+        "--targets",
+        f"Id={target['Id']},Arn=arn:aws:sqs:us-east-1:123456789012:loot",
+    )
+    eventually(
+        lambda: events.list_targets_by_rule(Rule=rule)["Targets"] == [target], what="the target restored"
+    )
+    email = e.email_naming(rule, "PutTargets", ATTACKER)
+    assert "PutTargets" in email["subject"]
+
+
 # ------------------------------------------------------------------------------ trail techniques
 
 
@@ -223,26 +245,21 @@ def test_delete_trail(e: Emulator) -> None:
 
 
 def test_backstop_repairs_what_no_event_reported(e: Emulator) -> None:
-    """PutTargets is no technique's call, so pointing the API-call rule elsewhere raises no event the
-    rules match; the backstop sweep compares the rule with its baseline and puts the target back."""
-    rule = _named(e, "-api-calls", "rule_names")
-    events = e.client("events")
-    (target,) = events.list_targets_by_rule(Rule=rule)["Targets"]
-    e.attack(
-        "events",
-        "put-targets",
-        "--rule",
-        rule,
-        "--targets",
-        "Id=api-call,Arn=arn:aws:sqs:us-east-1:123456789012:loot",
-    )
+    """A reserved concurrency of 1 is no tampering call (only 0 is), so no event is judged tamper; the
+    backstop sweep compares the function with its baseline (none reserved) and lifts it."""
+    function = _named(e, "-api-call", "function_names")
+    lam = e.client("lambda")
+    e.attack("lambda", "put-function-concurrency", "--function-name", function,
+             "--reserved-concurrent-executions", "1")  # fmt: skip
     time.sleep(0.3)
-    assert events.list_targets_by_rule(Rule=rule)["Targets"] != [target]
+    assert lam.get_function_concurrency(FunctionName=function)["ReservedConcurrentExecutions"] == 1
+    assert not [p for p in e.outbox.glob("*.json") if p.name not in e.seen]
     e.process.send_signal(signal.SIGUSR1)  # the backstop schedule fires now
     eventually(
-        lambda: events.list_targets_by_rule(Rule=rule)["Targets"] == [target], what="the target restored"
+        lambda: "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=function),
+        what="the reserved concurrency removed",
     )
-    email = e.email_naming("backstop found drift on 1 resource(s)", f"rule {rule}")
+    email = e.email_naming("backstop found drift on 1 resource(s)", f"function {function}")
     assert email["subject"].startswith("[trailguard] REPAIRED")
 
 

@@ -3,6 +3,7 @@ calls, which are recorded and routed like anyone's, end quietly instead of loopi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -57,3 +58,42 @@ def test_the_guard_role_does_not_trigger_itself(cloud: LocalCloud, deployed: wor
     assert [r["eventName"] for r in cloud.recorder.records[seen_rec:]] == ["StopLogging"]
     assert len(cloud.findings.emitted) == seen_findings  # GuardDuty is not emulated for the guard itself
     cloud.client("cloudtrail").start_logging(Name=deployed.trail.name)
+
+
+def test_the_security_hub_finding_ends_resolved_with_trailguards_note(
+    cloud: LocalCloud, deployed: world.World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The emulated GuardDuty finding is stored in Security Hub and trailguard resolves it there with a
+    note, as on AWS. moto lacks ``BatchUpdateFindings``: the local cloud's stand-in
+    (``trailguard.local.securityhub_patch``, docs/local-cloud.md "Known moto gaps") serves it."""
+    caplog.set_level(logging.INFO, logger="trailguard")
+    assert cloud.findings is not None
+    key = deployed.attacker
+    attacker = {"AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key}
+    seen_inv, seen_rec, seen_findings = (
+        len(cloud.invocations),
+        len(cloud.recorder.records),
+        len(cloud.findings.emitted),
+    )
+    cloud.client("cloudtrail", attacker).stop_logging(Name=deployed.trail.name)
+    assert cloud.wait_idle(15)
+
+    [hub_event] = [e for e in cloud.findings.emitted[seen_findings:] if e["source"] == "aws.securityhub"]
+    [sent] = hub_event["detail"]["findings"]  # type: ignore[index]
+    stored = [
+        f
+        for f in cloud.client("securityhub").get_findings()["Findings"]
+        if f["Id"] == sent["Id"] and f["ProductArn"] == sent["ProductArn"]
+    ]
+    assert len(stored) == 1
+    assert stored[0]["Workflow"]["Status"] == "RESOLVED"
+    assert stored[0]["Note"]["UpdatedBy"] == "trailguard"
+    assert stored[0]["Note"]["Text"].startswith("trailguard: ")
+
+    [inv] = [i for i in cloud.invocations[seen_inv:] if i.detail_type == "Security Hub Findings - Imported"]
+    assert inv.invoked and inv.error is None
+    [incident] = inv.result["incidents"]
+    assert incident["security_hub"] == {"updated": sent["Id"], "workflow": "RESOLVED"}
+    updates = [r for r in cloud.recorder.records[seen_rec:] if r["eventName"] == "BatchUpdateFindings"]
+    assert len(updates) == 1 and "errorCode" not in updates[0]
+    assert not [r for r in caplog.records if "securityhub.failed" in r.getMessage()]

@@ -326,12 +326,48 @@ def test_guard_topic(modified, event_name, params, expected):
         ("DisableRule", {"name": "DailyLambdaFunction"}, "tamper"),
         ("RemoveTargets", {"rule": "DailyLambdaFunction", "ids": ["1"]}, "tamper"),
         ("PutRule", {"name": "DailyLambdaFunction", "state": "DISABLED"}, "tamper"),
+        ("PutTargets", {"rule": "DailyLambdaFunction", "targets": [{"id": "1", "arn": "x"}]}, "tamper"),
+        ("PutTargets", {"rule": "other-rule", "targets": [{"id": "1", "arn": "x"}]}, "benign"),
         ("EnableRule", {"name": "DailyLambdaFunction"}, "benign"),
     ],
 )
 def test_guard_rule(modified, event_name, params, expected):
     record = modified("tamper/events_deleterule_elastic.json", params=params, eventName=event_name)
     assert classify(record, Inventory.from_dict(PROTECTING)).verdict == expected
+
+
+def _put_targets(rule: str) -> dict:
+    """A PutTargets record as CloudTrail writes it, modelled on events_deleterule_elastic.json: the
+    rule's target pointed at someone else's function."""
+    raw = raw_copy("tamper/events_deleterule_elastic.json")
+    raw.update(
+        eventName="PutTargets",
+        eventID="5b1f0a36-7d0e-4f55-9c0b-2a3e7c1d9f21",
+        requestID="9e0c2f4a-3b7d-4d61-8a5e-1f2b3c4d5e6f",
+        requestParameters={
+            "rule": rule,
+            "targets": [{"id": "api-call", "arn": "arn:aws:lambda:us-east-1:000000000:function:loot"}],
+        },
+        responseElements={"failedEntryCount": 0, "failedEntries": []},
+    )
+    raw["userAgent"] = raw["userAgent"].replace("events.delete-rule", "events.put-targets")
+    return raw
+
+
+def test_put_targets_on_a_guard_rule_is_tamper_and_on_another_rule_benign():
+    inventory = Inventory.from_dict(PROTECTING)
+    verdict = classify(rebuild(_put_targets("DailyLambdaFunction")), inventory)
+    assert (verdict.verdict, verdict.technique, verdict.resource) == (
+        "tamper",
+        "guard.rule",
+        "DailyLambdaFunction",
+    )
+    assert verdict.reason == (
+        "The PutTargets call retargets trailguard's EventBridge rule DailyLambdaFunction."
+    )
+    other = classify(rebuild(_put_targets("nightly-report")), inventory)
+    assert (other.verdict, other.technique, other.resource) == ("benign", None, "nightly-report")
+    assert other.reason == "Rule nightly-report is not one of trailguard's rules."
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,32 @@ def test_deleted_rule_is_recreated_with_its_pattern_targets_retries_and_dlq(depl
     _check_permissions(outcome)
 
 
+def test_retargeted_rule_gets_its_baseline_targets_back_and_loses_the_attackers(deployed: Deployed) -> None:
+    events, name = deployed.client("events"), deployed.outputs["ApiCallRuleName"]
+    (target,) = events.list_targets_by_rule(Rule=name)["Targets"]
+    assert target["Id"] == "api-call" and "RetryPolicy" in target and "DeadLetterConfig" in target
+    loot = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:loot"
+    events.put_targets(
+        Rule=name,
+        Targets=[{"Id": "api-call", "Arn": loot}, {"Id": "exfil", "Arn": f"{loot}-copy"}],
+    )
+    params = {
+        "rule": name,
+        "targets": [{"id": "api-call", "arn": loot}, {"id": "exfil", "arn": f"{loot}-copy"}],
+    }
+
+    incident = _incident(deployed.call(call("events", "PutTargets", params)))
+    assert incident["technique"] == "guard.rule" and incident["status"] == "remediated"
+    assert incident["resource"] == name
+    assert events.list_targets_by_rule(Rule=name)["Targets"] == [target]
+    assert events.describe_rule(Name=name)["State"] == "ENABLED"
+    outcome = _outcome(deployed)
+    changes = [c for c in outcome["calls"] if not c["operation"].startswith(("Describe", "List"))]
+    assert [c["operation"] for c in changes] == ["PutTargets", "RemoveTargets"]
+    assert "removed target(s) exfil" in outcome["summary"]
+    _check_permissions(outcome)
+
+
 def test_disabled_rule_is_enabled_and_a_second_delivery_changes_nothing(deployed: Deployed) -> None:
     events, name = deployed.client("events"), deployed.outputs["ApiCallRuleName"]
     events.disable_rule(Name=name)

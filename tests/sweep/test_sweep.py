@@ -72,7 +72,7 @@ def _disable_key(d: Deployed) -> Callable[[], bool]:
 
 
 def _retarget_rule(d: Deployed) -> Callable[[], bool]:
-    """PutTargets is no technique's call: only the sweep sees the API-call rule pointed elsewhere."""
+    """The API-call rule disabled and pointed elsewhere with no event delivered: the sweep sees it."""
     events, rule = d.client("events"), d.outputs["ApiCallRuleName"]
     events.disable_rule(Name=rule)
     events.put_targets(Rule=rule, Targets=[{"Id": "api-call", "Arn": "arn:aws:sqs:us-east-1:123456789012:x"}])
@@ -154,3 +154,112 @@ def test_a_spoofed_schedule_is_still_malformed_input(deployed: Deployed) -> None
     result: dict[str, Any] = deployed.call({**SCHEDULED, "source": "custom.app"})
     assert "sweep" not in result
     assert result["skipped"] and "scheduled event" in result["skipped"][0]["reason"]
+
+
+# ------------------------------------------------------------------ the same findings are told once
+
+
+def _later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The ledger's clock (only its clock) moves ``seconds`` ahead."""
+    import time
+    import types
+
+    from trailguard import incidents
+
+    monkeypatch.setattr(incidents, "time", types.SimpleNamespace(time=lambda: time.time() + seconds))
+
+
+def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from trailguard.incidents import SWEEP_WINDOW_SECONDS
+
+    lam = deployed.client("lambda")
+    lam.delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    first = deployed.sweep()["sweep"]
+    assert [(d["kind"], d["ok"]) for d in first["drift"]] == [("function", False)]
+    assert first["notification"]["action"] == "publish" and first["message_id"]
+    (message,) = deployed.messages()
+    assert message["subject"].startswith("[ACTION REQUIRED] NEEDS A PERSON: backstop found drift on 1")
+
+    second = deployed.sweep()["sweep"]  # the same drift, still unrepairable: logged, not mailed
+    assert [(d["kind"], d["ok"]) for d in second["drift"]] == [("function", False)]
+    assert second["notification"]["action"] == "suppress" and second["notification"]["repeats"] == 1
+    assert second["message_id"] is None
+    assert deployed.messages() == []
+    assert "sweep.notification-suppressed" in caplog.text
+
+    _later(monkeypatch, SWEEP_WINDOW_SECONDS - 60)
+    assert deployed.sweep()["sweep"]["notification"]["action"] == "suppress"
+    assert deployed.messages() == []
+
+    _later(monkeypatch, SWEEP_WINDOW_SECONDS + 1)
+    reminder = deployed.sweep()["sweep"]
+    assert reminder["notification"]["action"] == "reminder" and reminder["notification"]["repeats"] == 3
+    assert reminder["notification"]["since"] == first["notification"]["since"]
+    (message,) = deployed.messages()
+    since = first["notification"]["since"][11:16]
+    assert message["subject"].startswith(f"[ACTION REQUIRED] STILL BROKEN since {since} UTC: backstop found")
+    assert message["text"].startswith(
+        f"REMINDER: every backstop sweep since {since} UTC has found exactly this"
+    )
+    assert "redeploy the stack with trailguard deploy" in message["text"]
+    # The reminder starts a new window: the next sweep is quiet again.
+    assert deployed.sweep()["sweep"]["notification"]["action"] == "suppress"
+    assert deployed.messages() == []
+
+
+def test_new_drift_beside_a_known_failure_is_mailed_and_repaired(deployed: Deployed) -> None:
+    deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    deployed.sweep()
+    assert len(deployed.messages()) == 1
+    deployed.sweep()
+    assert deployed.messages() == []
+
+    restored = _stop_logging(deployed)  # something new drifts: the findings differ, so it is news
+    report = deployed.sweep()["sweep"]
+    assert sorted((d["kind"], d["ok"]) for d in report["drift"]) == [("function", False), ("trail", True)]
+    assert report["notification"]["action"] == "publish"
+    assert "differ from the message" in report["notification"]["reason"]
+    assert restored()
+    (message,) = deployed.messages()
+    assert "drift on 2 resource(s)" in message["subject"] and f"trail {TRAIL}" in message["text"]
+
+    # The trail repair held: back to the function alone, which differs from the last message again.
+    back = deployed.sweep()["sweep"]
+    assert [d["kind"] for d in back["drift"]] == ["function"]
+    assert back["notification"]["action"] == "publish"
+    (message,) = deployed.messages()
+    assert "drift on 1 resource(s)" in message["subject"]
+
+
+def test_repaired_drift_that_comes_back_after_a_clean_sweep_is_mailed_again(deployed: Deployed) -> None:
+    make, _ = DRIFTS["function"]
+    for _ in range(2):
+        restored = make(deployed)
+        report = deployed.sweep()["sweep"]
+        assert report["notification"]["action"] == "publish" and restored()
+        assert len(deployed.messages()) == 1
+        quiet = deployed.sweep()["sweep"]
+        assert quiet["drift"] == [] and quiet["notification"] is None
+        assert deployed.messages() == []
+
+
+def test_a_failed_publish_is_not_recorded_so_the_next_sweep_sends(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trailguard import notify
+
+    deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    real = notify.publish
+
+    def broken(*_: Any, **__: Any) -> str:
+        raise RuntimeError("topic unreachable")
+
+    monkeypatch.setattr(notify, "publish", broken)
+    with pytest.raises(Exception, match="topic unreachable"):
+        deployed.sweep()
+    monkeypatch.setattr(notify, "publish", real)
+    again = deployed.sweep()["sweep"]
+    assert again["notification"]["action"] == "publish" and again["message_id"]
+    assert len(deployed.messages()) == 1

@@ -291,6 +291,20 @@ def test_guard_calls_rule_branches_equal_the_api_call_rules(
     assert guard == api
 
 
+def test_both_rules_deliver_put_targets_on_a_rule_successful_or_failed(matches: Matches) -> None:
+    """Retargeting the API-call rule reaches the api-call function (if it still can) and the finding
+    function; PutEvents and PutPermission on the bus stay out."""
+    params = {"rule": "tg-api-calls", "targets": [{"id": "api-call", "arn": "arn:aws:lambda:::x"}]}
+    ok = _call("events.amazonaws.com", "PutTargets", requestParameters=params)
+    failed = _call("events.amazonaws.com", "PutTargets", errorCode="AccessDenied", requestParameters=None)
+    for rule in ("ApiCallRule", "GuardCallsRule"):
+        assert matches(rule, ok) and matches(rule, failed), rule
+        assert not matches(rule, _call("events.amazonaws.com", "PutEvents")), rule
+        assert not matches(rule, _call("events.amazonaws.com", "PutPermission")), rule
+        assert not matches(rule, _call("elasticloadbalancing.amazonaws.com", "PutTargets")), rule
+    assert not matches("FindingRule", ok)
+
+
 def test_backstop_rule_is_a_schedule_on_the_finding_function(template: dict[str, Any]) -> None:
     props = template["Resources"]["BackstopRule"]["Properties"]
     assert props["ScheduleExpression"] == {"Ref": "BackstopSchedule"}

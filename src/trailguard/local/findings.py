@@ -4,7 +4,9 @@ moto analyses nothing. Real GuardDuty raises ``Stealth:IAMUser/CloudTrailLogging
 after a successful ``StopLogging`` or ``DeleteTrail``, and Security Hub re-publishes it as an ASFF
 finding. This emitter does the same a configurable delay after such a record by anyone other than the
 guard itself, and sends both events (shaped like the real ones in ``shared/events/findings``) through
-the same router, so the finding path is exercised against the deployed rule and function.
+the same router, so the finding path is exercised against the deployed rule and function. The ASFF
+finding is also stored in the emulator's Security Hub first (``import_finding``), as Security Hub holds
+it on AWS, so ``GetFindings`` shows it and ``BatchUpdateFindings`` can resolve it.
 """
 
 from __future__ import annotations
@@ -210,7 +212,9 @@ def is_guard(identity: Mapping[str, Any], guard_roles: set[str]) -> bool:
 class FindingEmitter:
     """Envelope listener: sends the two finding events ``delay`` seconds after a trail is disabled.
 
-    One scheduler thread holds the pending findings; :meth:`close` drops those not yet due.
+    One scheduler thread holds the pending findings; :meth:`close` drops those not yet due. Before the
+    ``Security Hub Findings - Imported`` event is sent, each of its findings is given to ``import_finding``
+    (the local cloud stores it in moto's Security Hub, as ``BatchImportFindings`` would).
     """
 
     def __init__(
@@ -219,8 +223,10 @@ class FindingEmitter:
         guard_roles: Callable[[], set[str]],
         delay: float = 1.0,
         activity: Activity | None = None,
+        import_finding: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.send = send
+        self.import_finding = import_finding
         self.guard_roles = guard_roles
         self.delay = delay
         self.activity = activity or Activity()
@@ -260,6 +266,9 @@ class FindingEmitter:
                 _, _, record = heapq.heappop(self._due)
             try:
                 for event in findings_for(record):
+                    if self.import_finding is not None and event["source"] == "aws.securityhub":
+                        for finding in event["detail"]["findings"]:
+                            self.import_finding(finding)
                     self.emitted.append(event)
                     self.send(event)
             except Exception:

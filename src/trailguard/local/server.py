@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trailguard import aws
+from trailguard.local import securityhub_patch
 from trailguard.local.findings import FindingEmitter
 from trailguard.local.outbox import Outbox
 from trailguard.local.recorder import CallCapture, Recorder
@@ -149,6 +150,8 @@ class LocalCloud:
         moto_api_backend.reset()
         aws.clear_cache()
         capture = CallCapture(lambda environ, start: [], observers=[self.recorder, self.outbox])
+        # moto lacks Security Hub BatchUpdateFindings; routes are read when the server builds its app.
+        securityhub_patch.install()
 
         def wrap(app: Any) -> CallCapture:
             capture.app = app
@@ -157,14 +160,20 @@ class LocalCloud:
         self._server = _make_server(wrap, self.port)
         self._server.start()
         if self._server.error is not None:
-            raise OSError(f"cannot serve on {HOST}:{self.port}: {self._server.error}")
+            error, self._server = self._server.error, None
+            securityhub_patch.uninstall()
+            raise OSError(f"cannot serve on {HOST}:{self.port}: {error}")
         self.port = int(self._server.get_host_and_port()[1])
         self._runner = LambdaRunner(self.endpoint, self.admin_environ, listeners=[self._journal_invocation])
         self._router = Router(self._runner, self.outbox, workers=self.workers, activity=self.activity)
         self.recorder.listeners.append(self._router.submit)
         if self.finding_delay is not None:
             self._findings = FindingEmitter(
-                self._router.submit, self.guard_roles, delay=self.finding_delay, activity=self.activity
+                self._router.submit,
+                self.guard_roles,
+                delay=self.finding_delay,
+                activity=self.activity,
+                import_finding=securityhub_patch.import_finding,
             )
             self.recorder.listeners.append(self._findings)
         _install(self._router)
@@ -186,6 +195,7 @@ class LocalCloud:
         self._server.stop()
         self._server = None
         _uninstall()
+        securityhub_patch.uninstall()
         aws.clear_cache()
 
     def __enter__(self) -> LocalCloud:

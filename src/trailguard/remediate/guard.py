@@ -149,17 +149,24 @@ class _Rule:
                 params[key] = value
         self.outcome.call("events", self.region, "PutRule", **params)
 
-    def targets_match(self) -> bool:
+    def target_drift(self) -> tuple[list[Any], list[str]]:
+        """The baseline targets missing or changed on the live rule, and the Ids of targets it lacks
+        (an attacker's extra target would receive every matched event)."""
         wanted = _targets((self.baseline or {}).get("Targets"))
         live = self.live_targets()
-        return all(live.get(ident) == want for ident, want in wanted.items())
+        changed = [want for ident, want in wanted.items() if live.get(ident) != want]
+        return changed, sorted(ident for ident in live if ident not in wanted)
+
+    def targets_match(self) -> bool:
+        return self.target_drift() == ([], [])
 
 
 @action("guard.restore_rule")
 def restore_rule(ctx: Context, verdict: Verdict) -> Outcome:
     """``guard.rule``: EnableRule; a deleted or overwritten rule is put back from its baseline (PutRule,
-    then PutTargets with the recorded retry policy and dead-letter queue). Verified by DescribeRule.State
-    and ListTargetsByRule."""
+    then PutTargets with the recorded retry policy and dead-letter queue); a retargeted rule gets its
+    baseline targets back and loses any target the baseline lacks (RemoveTargets). Verified by
+    DescribeRule.State and ListTargetsByRule."""
     ref = target(verdict, "name", "rule", "Name", "Rule")
     outcome = Outcome("guard.restore_rule", ref)
     if not ref:
@@ -183,10 +190,16 @@ def restore_rule(ctx: Context, verdict: Verdict) -> Outcome:
         elif live is not None and live.get("State") not in ENABLED:
             outcome.call("events", rule.region, "EnableRule", Name=name)
             done.append(f"re-enabled rule {name}")
-        if rule.baseline is not None and not rule.targets_match():
-            wanted = list(_targets(rule.baseline.get("Targets")).values())
-            outcome.call("events", rule.region, "PutTargets", Rule=name, Targets=wanted)
-            done.append(f"restored {len(wanted)} target(s) of rule {name} with their retry policy and DLQ")
+        if rule.baseline is not None:
+            changed, extra = rule.target_drift()
+            if changed:
+                outcome.call("events", rule.region, "PutTargets", Rule=name, Targets=changed)
+                done.append(
+                    f"restored {len(changed)} target(s) of rule {name} with their retry policy and DLQ"
+                )
+            if extra:
+                outcome.call("events", rule.region, "RemoveTargets", Rule=name, Ids=extra)
+                done.append(f"removed target(s) {', '.join(extra)} that the baseline of rule {name} lacks")
 
         def verified() -> bool:
             now = rule.describe()
