@@ -467,6 +467,22 @@ def deploy(
         Tags=[{"Key": "trailguard", "Value": "true"}],
     )
     cs_arn = str(created["Id"])
+
+    def finish(current: dict[str, Any]) -> dict[str, str]:
+        """The stack is ready: its outputs, and the baseline recorded against them."""
+        outputs = _stack_outputs(cfn, current, progress)
+        if baseline:
+            record_baseline(
+                stack_name,
+                outputs,
+                values,
+                region=region,
+                profile=profile,
+                endpoint_url=endpoint_url,
+                progress=progress,
+            )
+        return outputs
+
     cs = _wait_change_set(cfn, cs_arn, poll_seconds, timeout_seconds)
     if cs["Status"] == "FAILED":
         reason = str(cs.get("StatusReason", ""))
@@ -476,18 +492,7 @@ def deploy(
             current = _stack(cfn, stack_name)
             if current is None:
                 raise DeployError(f"stack {stack_name} disappeared during deploy; deploy again")
-            outputs = _stack_outputs(cfn, current, progress)
-            if baseline:
-                record_baseline(
-                    stack_name,
-                    outputs,
-                    values,
-                    region=region,
-                    profile=profile,
-                    endpoint_url=endpoint_url,
-                    progress=progress,
-                )
-            return outputs
+            return finish(current)
         raise DeployError(f"CloudFormation rejected the change set: {reason}. Fix the cause and deploy again")
 
     progress(f"{'creating' if cs_type == 'CREATE' else 'updating'} stack {stack_name} ({cs_name})")
@@ -502,18 +507,7 @@ def deploy(
         status = str((current or {}).get("StackStatus", "DELETE_COMPLETE"))
         if status in TERMINAL_OK and current is not None:
             progress(f"stack {stack_name}: {status}")
-            outputs = _stack_outputs(cfn, current, progress)
-            if baseline:
-                record_baseline(
-                    stack_name,
-                    outputs,
-                    values,
-                    region=region,
-                    profile=profile,
-                    endpoint_url=endpoint_url,
-                    progress=progress,
-                )
-            return outputs
+            return finish(current)
         if status in TERMINAL_FAILED:
             raise DeployError(_failure_message(cfn, stack_name, status))
         if time.monotonic() > deadline:

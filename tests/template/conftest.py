@@ -192,15 +192,24 @@ def rule_pattern(template: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def matches(rule_pattern: Callable[[str], dict[str, Any]]) -> Callable[..., bool]:
-    """``matches("ApiCallRule", envelope)``: moto's matcher, and ours where moto cannot judge."""
+    """``matches("ApiCallRule", envelope)``: moto's matcher, and ours where moto cannot judge.
+
+    The local cloud's router (moto's matcher over an envelope whose arrays of objects it flattens) must
+    agree on every envelope too, so the end-to-end tests route events the way these tests judge them.
+    """
     from moto.events.models import EventPattern
+
+    from trailguard.local.router import flatten_arrays
 
     def match(logical_id: str, envelope: Envelope, *, moto_can_judge: bool = True) -> bool:
         pattern = rule_pattern(logical_id)
         ours = eventbridge_matches(pattern, envelope)
+        loaded = EventPattern.load(json.dumps(pattern))
         if moto_can_judge:
-            theirs = EventPattern.load(json.dumps(pattern)).matches_event(envelope)
+            theirs = loaded.matches_event(envelope)
             assert theirs == ours, f"moto says {theirs}, the EventBridge semantics say {ours}"
+        routed = loaded.matches_event(flatten_arrays(dict(envelope)))
+        assert routed == ours, f"the local cloud's router says {routed}, the EventBridge semantics say {ours}"
         return ours
 
     return match
