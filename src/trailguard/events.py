@@ -1,6 +1,6 @@
 """Every input shape trailguard accepts, read into one record type.
 
-Pure: no boto3, no I/O beyond :func:`read_path`. A :class:`Record` is a thin read-only view over the raw
+Pure: no boto3, no I/O beyond :func:`iter_path`. A :class:`Record` is a thin read-only view over the raw
 dict (the habit of aws-powertools' event data classes): it copies nothing and never raises on missing or
 oddly typed fields, because real CloudTrail is messy (``requestParameters: null``, trails named by ARN,
 odd account ids, several time formats).

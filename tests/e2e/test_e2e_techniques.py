@@ -263,8 +263,20 @@ def test_backstop_repairs_what_no_event_reported(e: Emulator) -> None:
     assert email["subject"].startswith("[trailguard] REPAIRED")
 
 
+def _sweeps(e: Emulator) -> list[dict[str, Any]]:
+    """The backstop deliveries journalled so far (``invocations.jsonl``)."""
+    path = Path(e.ready["invocations"])
+    lines = path.read_text().splitlines() if path.exists() else []
+    found = [json.loads(line) for line in lines if line.strip()]
+    return [i for i in found if i["detail_type"] == "Scheduled Event"]
+
+
 def test_everything_is_at_its_baseline_afterwards(e: Emulator) -> None:
     """A last sweep finds nothing: every repair above held, and it sends no email."""
+    before = len(_sweeps(e))
     e.process.send_signal(signal.SIGUSR1)
-    time.sleep(1.5)
+    (sweep, *_) = eventually(lambda: _sweeps(e)[before:], what="the backstop sweep to run")
+    assert sweep["invoked"] and sweep["error"] is None, sweep
+    assert sweep["result"]["sweep"]["drift"] == [], sweep["result"]
+    time.sleep(0.5)
     assert not [p for p in e.outbox.glob("*.json") if p.name not in e.seen]

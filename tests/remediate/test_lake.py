@@ -133,6 +133,7 @@ def test_ingestion_that_never_reports_enabled_is_not_called_repaired(offline: di
 
     outcome = _run("StopEventDataStoreIngestion")
 
+    stubber.assert_no_pending_responses()  # every verification attempt was made
     assert outcome.status == "failed" and outcome.verified is False
     assert "still STOPPED_INGESTION" in outcome.summary
 

@@ -3,7 +3,7 @@
 moto analyses nothing. Real GuardDuty raises ``Stealth:IAMUser/CloudTrailLoggingDisabled`` minutes
 after a successful ``StopLogging`` or ``DeleteTrail``, and Security Hub re-publishes it as an ASFF
 finding. This emitter does the same a configurable delay after such a record by anyone other than the
-guard itself, and sends both events (shaped like the real ones in ``shared/events/findings``) through
+guard itself, and sends both events (shaped like the real ones in ``tests/data/events/findings``) through
 the same router, so the finding path is exercised against the deployed rule and function. The ASFF
 finding is also stored in the emulator's Security Hub first (``import_finding``), as Security Hub holds
 it on AWS, so ``GetFindings`` shows it and ``BatchUpdateFindings`` can resolve it.
