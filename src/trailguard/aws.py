@@ -37,6 +37,31 @@ def using_environ(env: Mapping[str, str]) -> Iterator[None]:
         _ENV.reset(token)
 
 
+def error_fields(exc: BaseException) -> tuple[str, str]:
+    """(code, message) of a botocore ``ClientError``'s ``Error``; empty strings for anything else.
+
+    Read off ``exc.response`` so callers need not import botocore to tell one AWS error from another.
+    """
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, Mapping) else None
+    if not isinstance(error, Mapping):
+        return "", ""
+    return str(error.get("Code") or ""), str(error.get("Message") or "")
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code (``NoSuchBucket``), "" for anything that is not an AWS error response."""
+    return error_fields(exc)[0]
+
+
+def error_text(exc: BaseException) -> str:
+    """``Code: message`` for an AWS error, ``Type: message`` for anything else."""
+    code, message = error_fields(exc)
+    if code:
+        return f"{code}: {message}" if message else code
+    return f"{type(exc).__name__}: {exc}"
+
+
 def region_of_arn(arn: str | None) -> str | None:
     """The region field of an ARN (``arn:partition:service:region:account:...``), or None."""
     if not arn or not arn.startswith("arn:"):

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from trailguard import aws
+from trailguard.aws import error_code
 from trailguard.log import log_event
 
 if TYPE_CHECKING:
@@ -79,15 +80,6 @@ _UNAVAILABLE = {
     "InvalidAction",
     "UnknownOperationException",
 }
-
-
-def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        error = response.get("Error")
-        if isinstance(error, Mapping):
-            return str(error.get("Code") or "")
-    return ""
 
 
 def _unavailable(exc: BaseException) -> bool:

@@ -130,13 +130,6 @@ def validate_email(email: str) -> None:
         raise DeployError(f"invalid email address {email!r}: give one such as security@example.com")
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 def _explain(exc: Exception, doing: str) -> DeployError:
     """Turn a botocore exception into a message saying what to do."""
     from botocore.exceptions import (
@@ -159,7 +152,7 @@ def _explain(exc: Exception, doing: str) -> DeployError:
     if isinstance(exc, EndpointConnectionError):
         return DeployError(f"{doing}: cannot reach {exc.kwargs.get('endpoint_url')}. Check --endpoint-url")
     if isinstance(exc, ClientError):
-        code = _error_code(exc)
+        code = aws.error_code(exc)
         if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
             return DeployError(
                 f"{doing}: access denied ({exc}). Deploy with credentials that may manage "
@@ -192,7 +185,7 @@ def ensure_artifact_bucket(s3: Any, name: str, region: str, progress: Callable[[
         s3.head_bucket(Bucket=name)
         return
     except ClientError as exc:
-        code = _error_code(exc)
+        code = aws.error_code(exc)
         if code in {"403", "AccessDenied", "Forbidden"}:
             raise DeployError(
                 f"bucket {name} exists but this account cannot use it; delete it or deploy to another "
@@ -238,7 +231,7 @@ def ensure_artifact_bucket(s3: Any, name: str, region: str, progress: Callable[[
             fn(Bucket=name, **extra)
         except ClientError as exc:
             # An emulator may not implement every bucket setting; AWS does, so report, don't stop.
-            if _error_code(exc) in {"NotImplemented", "501"}:
+            if aws.error_code(exc) in {"NotImplemented", "501"}:
                 progress(f"warning: {doing} on {name} is not supported by this endpoint")
                 continue
             raise _explain(exc, f"{doing} on {name}") from exc
@@ -254,7 +247,7 @@ def upload_code(s3: Any, bucket: str, pkg: Package, progress: Callable[[str], ob
         progress(f"code s3://{bucket}/{key} already uploaded")
         return key
     except ClientError as exc:
-        if _error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
+        if aws.error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
             raise _explain(exc, f"checking s3://{bucket}/{key}") from exc
     progress(f"uploading code to s3://{bucket}/{key}")
     _call(

@@ -74,7 +74,7 @@ class StateStore:
         try:
             self._client.put_item(**request)
         except Exception as exc:
-            if if_absent and _error_code(exc) == "ConditionalCheckFailedException":
+            if if_absent and aws.error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -162,13 +162,3 @@ def _document(item: dict[str, Any]) -> dict[str, Any]:
         if name not in ("pk", "sk", DOC_ATTRIBUTE, TTL_ATTRIBUTE) and "N" in value:
             doc.setdefault(name, int(value["N"]) if "." not in value["N"] else float(value["N"]))
     return doc
-
-
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error")
-        if isinstance(error, dict):
-            code = error.get("Code")
-            return str(code) if code else None
-    return None

@@ -40,6 +40,20 @@ def _trail(name: str, account: str, region: str = "us-west-2", **extra: Any) -> 
 GUARD_ROLE = "arn:aws:iam::123456789012:role/trailguard-remediation"
 BREAK_GLASS = "arn:aws:iam::123456789012:role/break-glass"
 
+# The classify output keys, in order, as detection-policy.md documents them (the tests' own copy of the
+# contract, deliberately not imported from the code under test).
+OUTPUT_KEYS = [
+    "source",
+    "index",
+    "event_id",
+    "event_name",
+    "verdict",
+    "technique",
+    "resource",
+    "principal",
+    "reason",
+]
+
 PROTECTING: dict[str, Any] = {
     "account": "123456789012",
     "trails": [

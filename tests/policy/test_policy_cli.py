@@ -7,22 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
-from policy_support import PROTECTING
+from policy_support import OUTPUT_KEYS, PROTECTING
 
 from trailguard.cli import main
 
 STOP = "tamper/cloudtrail_stoplogging_stratus.json"
-KEYS = [
-    "source",
-    "index",
-    "event_id",
-    "event_name",
-    "verdict",
-    "technique",
-    "resource",
-    "principal",
-    "reason",
-]
 
 
 def run(capsys, *argv: str) -> tuple[int, list[dict], str]:
@@ -30,7 +19,7 @@ def run(capsys, *argv: str) -> tuple[int, list[dict], str]:
     captured = capsys.readouterr()
     lines = [json.loads(line) for line in captured.out.splitlines() if line.strip()]
     for line in lines:
-        assert list(line) == KEYS
+        assert list(line) == OUTPUT_KEYS
     return code, lines, captured.err
 
 

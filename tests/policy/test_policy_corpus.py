@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from policy_support import PROTECTING, UNRELATED, expected_verdict, load, manifest
+from policy_support import OUTPUT_KEYS, PROTECTING, UNRELATED, expected_verdict, load, manifest
 
 from trailguard.policy import TECHNIQUES, Inventory, classify
 
@@ -120,17 +120,7 @@ def test_without_inventory_trails_are_protected_and_other_resources_unknown(row)
 def test_output_line_has_exactly_the_documented_keys():
     record = load("tamper/cloudtrail_stoplogging_stratus.json")
     line = classify(record, Inventory()).to_output("x.json", 3)
-    assert list(line) == [
-        "source",
-        "index",
-        "event_id",
-        "event_name",
-        "verdict",
-        "technique",
-        "resource",
-        "principal",
-        "reason",
-    ]
+    assert list(line) == OUTPUT_KEYS
     assert line["source"] == "x.json" and line["index"] == 3
     assert line["event_id"] == "10163ed2-2253-469d-a5ee-cbc6651f8934"
     assert line["event_name"] == "StopLogging"

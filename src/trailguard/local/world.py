@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from trailguard.local.server import LocalCloud
+from trailguard.remediate.bucket import cloudtrail_policy
 
 STACK_NAME = "trailguard"
 SECURITY_EMAIL = "security-team@example.com"
@@ -83,38 +84,6 @@ class World:
         return doc
 
 
-def _bucket_policy(bucket: str, account: str, region: str, trail: str) -> str:
-    source = f"arn:aws:cloudtrail:{region}:{account}:trail/{trail}"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AWSCloudTrailAclCheck",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                    "Action": "s3:GetBucketAcl",
-                    "Resource": f"arn:aws:s3:::{bucket}",
-                    "Condition": {"StringEquals": {"aws:SourceArn": source}},
-                },
-                {
-                    "Sid": "AWSCloudTrailWrite",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                    "Action": "s3:PutObject",
-                    "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*",
-                    "Condition": {
-                        "StringEquals": {
-                            "s3:x-amz-acl": "bucket-owner-full-control",
-                            "aws:SourceArn": source,
-                        }
-                    },
-                },
-            ],
-        }
-    )
-
-
 def _key_policy(account: str, region: str, trail: str) -> str:
     source = f"arn:aws:cloudtrail:{region}:{account}:trail/{trail}"
     return json.dumps(
@@ -153,7 +122,10 @@ def create_trail(cloud: LocalCloud, name: str = TRAIL_NAME) -> Trail:
     bucket = f"{name}-logs-{account}"
     s3, kms, ct = cloud.client("s3"), cloud.client("kms"), cloud.client("cloudtrail")
     s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_policy(Bucket=bucket, Policy=_bucket_policy(bucket, account, region, name))
+    trail_arn = f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
+    # The delivery policy trailguard itself writes when a trail bucket has none left.
+    policy = cloudtrail_policy(bucket, [{"TrailARN": trail_arn, "S3BucketName": bucket}])
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     key = kms.create_key(Description=f"CloudTrail logs of {name}", Policy=_key_policy(account, region, name))
     key_arn = key["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName=f"alias/{name}", TargetKeyId=key["KeyMetadata"]["KeyId"])

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from trailguard import aws
+from trailguard.aws import error_code as error_code  # re-exported: the action modules use it
+from trailguard.aws import error_text
 from trailguard.log import log_event
 
 if TYPE_CHECKING:
@@ -108,7 +110,7 @@ class Outcome:
         try:
             return method(**params)
         except Exception as exc:
-            record.error = _error_text(exc)
+            record.error = error_text(exc)
             raise
 
 
@@ -167,11 +169,6 @@ def action(name: str) -> Callable[[Remediation], Remediation]:
 
 
 # -- helpers shared by the action modules --------------------------------------------------------------
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore ClientError (``NoSuchBucket``), "" for anything else."""
-    return _error_fields(exc)[0]
 
 
 def request_param(verdict: Verdict, *names: str) -> str | None:
@@ -250,9 +247,9 @@ def remediate(ctx: Context, verdict: Verdict) -> Outcome:
     try:
         outcome = registered.function(ctx, verdict)
     except Exception as exc:  # a refused call or a bug: report it loudly, never lose the incident
-        outcome = Outcome(name, verdict.resource, "failed", f"{name} failed: {_error_text(exc)}")
-        outcome.errors.append(_error_text(exc))
-        log_event(LOG, logging.ERROR, "remediate.exception", action=name, error=_error_text(exc))
+        outcome = Outcome(name, verdict.resource, "failed", f"{name} failed: {error_text(exc)}")
+        outcome.errors.append(error_text(exc))
+        log_event(LOG, logging.ERROR, "remediate.exception", action=name, error=error_text(exc))
     log_event(
         LOG,
         logging.INFO if outcome.ok else logging.ERROR,
@@ -281,23 +278,6 @@ def _summary(value: Any) -> str:
     else:
         text = str(value)
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _error_fields(exc: BaseException) -> tuple[str, str]:
-    """(code, message) of a botocore ClientError's ``Error``; empty strings for anything else."""
-    response = getattr(exc, "response", None)
-    error = response.get("Error") if isinstance(response, Mapping) else None
-    if not isinstance(error, Mapping):
-        return "", ""
-    return str(error.get("Code") or ""), str(error.get("Message") or "")
-
-
-def _error_text(exc: BaseException) -> str:
-    """``Code: message`` for a botocore ClientError, ``Type: message`` for anything else."""
-    code, message = _error_fields(exc)
-    if code:
-        return f"{code}: {message}" if message else code
-    return f"{type(exc).__name__}: {exc}"
 
 
 from trailguard.remediate import bucket as bucket  # noqa: E402  (registers the bucket actions)
