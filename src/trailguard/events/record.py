@@ -78,10 +78,7 @@ class Record:
             return super().__new__(cls)
         if "kind" not in kwargs and len(args) < 2:
             raise TypeError("Record() needs a kind: Record(raw, kind, envelope=None)")
-        kind = kwargs["kind"] if "kind" in kwargs else args[1]
-        view = Record._views.get(kind) if isinstance(kind, str) else None
-        if view is None:
-            raise ValueError(f"no record view of kind {kind!r}")
+        view = Record._view_of(kwargs["kind"] if "kind" in kwargs else args[1])
         return cast(Self, object.__new__(view))
 
     def __post_init__(self) -> None:
@@ -89,15 +86,17 @@ class Record:
         if self.kind != own:
             raise ValueError(f"{type(self).__name__} is kind {own!r}, not {self.kind!r}")
 
-    @classmethod
-    def of(
-        cls, raw: Mapping[str, Any], kind: RecordKind, envelope: Mapping[str, Any] | None = None
-    ) -> Record:
+    @staticmethod
+    def of(raw: Mapping[str, Any], kind: RecordKind, envelope: Mapping[str, Any] | None = None) -> Record:
         """The view of ``kind`` over ``raw``."""
-        view = Record._views.get(kind)
+        return Record._view_of(kind)(raw, kind, envelope)
+
+    @staticmethod
+    def _view_of(kind: object) -> type[Record]:
+        view = Record._views.get(kind) if isinstance(kind, str) else None
         if view is None:
             raise ValueError(f"no record view of kind {kind!r}")
-        return view(raw, kind, envelope)
+        return view
 
     def _envelope(self, key: str) -> str | None:
         """A field of the EventBridge envelope (``id``, ``region``, ``account``, ``time``)."""
