@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 import envelopes
+from corpus import EVENTS, column, ids, load, manifest
 from trailguard.events import CloudTrailRecord, Record, iter_path, records_from_object
-
-from .corpus import EVENTS, column, ids, load, manifest
 
 ROWS = manifest("cloudtrail-record", "eventbridge-envelope")
 

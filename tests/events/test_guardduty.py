@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import envelopes
+from corpus import EVENTS, column, ids, load, manifest
 from trailguard.events import (
     TRAIL_DISABLED_FINDING,
     GuardDutyFinding,
@@ -16,7 +17,7 @@ from trailguard.events import (
     records_from_object,
 )
 
-from .corpus import EVENTS, answers, column, ids, load, manifest
+from .support import answers
 
 ROWS = manifest("guardduty-finding")
 TRAIL_ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/org-trail"

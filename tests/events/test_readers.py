@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import envelopes
+from corpus import EVENTS, ids, load, manifest
 from trailguard.events import (
     CLOUDTRAIL_DETAIL_TYPE,
     GUARDDUTY_DETAIL_TYPE,
@@ -24,8 +25,6 @@ from trailguard.events import (
     iter_path,
     records_from_object,
 )
-
-from .corpus import EVENTS, ids, load, manifest
 
 ROWS = manifest()
 VIEW_OF = {

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from corpus import load, manifest
 from trailguard.events import (
     CloudTrailRecord,
     GuardDutyFinding,
@@ -22,7 +23,7 @@ from trailguard.events import (
 )
 from trailguard.local.findings import findings_for
 
-from .corpus import load, manifest, properties
+from .support import properties
 
 VIEWS: dict[str, type[Record]] = {
     "cloudtrail": CloudTrailRecord,

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 import envelopes
+from corpus import EVENTS, column, ids, load, manifest
 from trailguard.events import (
     TRAIL_DISABLED_ASFF_TYPE,
     SecurityHubFinding,
     iter_path,
     records_from_object,
 )
-
-from .corpus import EVENTS, column, ids, load, manifest
 
 ROWS = manifest("securityhub-finding")
 TRAIL_ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/org-trail"

@@ -1,16 +1,14 @@
-"""The real records of ``tests/data/events`` as the event-view tests read them: by the manifest."""
+"""The real records of ``tests/data/events`` and their ``MANIFEST.tsv``, for any test area. Pure (no
+boto3, no moto); a uniquely named module (``tests`` is on ``pythonpath``)."""
 
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 from pathlib import Path
 from typing import Any
 
-from trailguard.events import Record
-
-EVENTS = Path(__file__).parent.parent / "data" / "events"
+EVENTS = Path(__file__).parent / "data" / "events"
 
 
 def manifest(*kinds: str) -> list[dict[str, str]]:
@@ -22,6 +20,7 @@ def manifest(*kinds: str) -> list[dict[str, str]]:
 
 
 def ids(rows: list[dict[str, str]]) -> list[str]:
+    """Test ids for parametrised rows: their file names."""
     return [row["file"] for row in rows]
 
 
@@ -32,16 +31,5 @@ def column(row: dict[str, str], name: str) -> str | None:
 
 
 def load(relpath: str) -> Any:
+    """A file of ``tests/data/events`` (``"tamper/cloudtrail_stoplogging_stratus.json"``), parsed."""
     return json.loads((EVENTS / relpath).read_text(encoding="utf-8"))
-
-
-def properties(cls: type = Record) -> list[str]:
-    """The public read-only properties of the record interface."""
-    return sorted(
-        name for name, member in inspect.getmembers(cls) if isinstance(member, property) and name[0] != "_"
-    )
-
-
-def answers(record: Record) -> dict[str, Any]:
-    """Every property of the interface, as the record answers it."""
-    return {name: getattr(record, name) for name in properties()}
