@@ -4,6 +4,8 @@ without touching anything outside their marked blocks."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,13 @@ def test_a_whole_generated_doc_is_rewritten(tmp_path: Path) -> None:
     assert (root / TECHNIQUES_DOC).read_text(encoding="utf-8") == (ROOT / TECHNIQUES_DOC).read_text(
         encoding="utf-8"
     )
+
+
+def test_generators_import_without_boto3() -> None:
+    """Build-time code: importable where only the standard library and trailguard are."""
+    code = (
+        "import sys, trailguard.gen.files, trailguard.cli.template, trailguard.cli.techniques; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')); "
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
