@@ -12,7 +12,17 @@ import sys
 from collections.abc import Sequence
 
 # Modules under trailguard.cli, in help order; each defines register(subparsers) and run(args) -> int.
-COMMANDS = ("classify", "techniques", "package", "deploy", "baseline", "emulator", "demo", "incidents")
+COMMANDS = (
+    "classify",
+    "techniques",
+    "template",
+    "package",
+    "deploy",
+    "baseline",
+    "emulator",
+    "demo",
+    "incidents",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
