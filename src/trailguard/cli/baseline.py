@@ -45,20 +45,11 @@ def register(subparsers: Any) -> None:
 
 
 def _stack(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str], str]:
-    """(outputs, parameters, region) of the deployed stack."""
-    from trailguard import aws
-    from trailguard.deploy import _call, _stack, _stack_outputs
+    """(outputs, parameters, region) of the deployed stack, through the one stack lookup."""
+    from trailguard.deploy.stack import lookup
 
-    region = args.region or aws.default_region()
-    cfn = aws.client("cloudformation", region, profile=args.profile, endpoint_url=args.endpoint_url)
-    stack = _call(f"describing stack {args.stack_name}", lambda: _stack(cfn, args.stack_name))
-    if stack is None:
-        raise LookupError(f"stack {args.stack_name} does not exist in {region}; deploy it first")
-    outputs = _stack_outputs(cfn, stack, lambda _line: None)
-    parameters = {
-        str(p["ParameterKey"]): str(p.get("ParameterValue") or "") for p in stack.get("Parameters") or []
-    }
-    return outputs, parameters, region
+    found = lookup(args.stack_name, region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+    return dict(found.outputs), dict(found.parameters), found.region
 
 
 def run(args: argparse.Namespace) -> int:
