@@ -44,7 +44,9 @@ def test_markdown_output_is_the_doc(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_json_lists_every_technique(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["techniques", "--output", "json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema"] == "trailguard.techniques/1"
+    listed = document["techniques"]
     assert [t["id"] for t in listed] == list(TECHNIQUES)
     stop = next(t for t in listed if t["id"] == "trail.stop-logging")
     assert "cloudtrail:StopLogging" in stop["calls"]

@@ -7,10 +7,11 @@ the committed file differs), so the documentation cannot drift from the code.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from trailguard.cli._common import write_document
+from trailguard.cli.exit import Exit
 from trailguard.gen.docs import calls, techniques_markdown
 from trailguard.gen.techniques import (
     all_techniques,
@@ -23,6 +24,8 @@ from trailguard.gen.techniques import (
     verification,
 )
 from trailguard.policy import Technique
+
+SCHEMA = "trailguard.techniques/1"
 
 
 def register(subparsers: Any) -> None:
@@ -37,11 +40,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.output == "json":
-        json.dump([as_dict(t) for t in all_techniques()], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_document(SCHEMA, {"techniques": [as_dict(t) for t in all_techniques()]})
     else:
         sys.stdout.write(techniques_markdown())
-    return 0
+    return Exit.OK
 
 
 def as_dict(technique: Technique) -> dict[str, Any]:

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trailguard.cli.exit import Exit
 from trailguard.gen.blocks import BlockError
 from trailguard.gen.files import ROOT, TARGETS, TEMPLATE, generate, write
 
-OK, FAILED, USAGE = 0, 1, 2
 
 
 def register(subparsers: Any) -> None:
@@ -54,14 +54,14 @@ def run(args: argparse.Namespace) -> int:
         results = generate(root, targets)
     except (OSError, BlockError) as exc:
         print(f"trailguard template: {exc}", file=sys.stderr)
-        return USAGE
+        return Exit.USAGE
     if args.output:
         (template,) = results
         if args.output == "-":
             sys.stdout.write(template.generated)
         else:
             Path(args.output).write_text(template.generated, encoding="utf-8")
-        return OK
+        return Exit.OK
     if args.check:
         stale = [r for r in results if r.stale]
         for result in stale:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"trailguard template: {result.path} is out of date: run trailguard template", file=sys.stderr
             )
-        return FAILED if stale else OK
+        return Exit.FAILED if stale else Exit.OK
     for path in write(root, results):
         print(f"wrote {path}")
-    return OK
+    return Exit.OK
