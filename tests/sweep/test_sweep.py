@@ -5,11 +5,15 @@ fresh stack gets its baseline recorded."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from trailguard import sweep
+from trailguard.notify import delivery, ledger
+from trailguard.notify.ledger import SWEEP_WINDOW_SECONDS
 from trailguard.sweep import is_schedule
 
 from .conftest import BUCKET, SCHEDULED, TRAIL, Deployed, deploy_stack
@@ -159,21 +163,22 @@ def test_a_spoofed_schedule_is_still_malformed_input(deployed: Deployed) -> None
 # ------------------------------------------------------------------ the same findings are told once
 
 
-def _later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """The ledger's clock (only its clock) moves ``seconds`` ahead."""
-    import time
-    import types
+class _Clock:
+    """The ledger's clock for the sweep's window, moved by hand (the repairs run on real time)."""
 
-    from trailguard import incidents
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = time.time()
+        real = ledger.ledger_for
+        monkeypatch.setattr(sweep, "ledger_for", lambda config, region: real(config, region, self))
 
-    monkeypatch.setattr(incidents, "time", types.SimpleNamespace(time=lambda: time.time() + seconds))
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from trailguard.incidents import SWEEP_WINDOW_SECONDS
-
+    clock = _Clock(monkeypatch)
     lam = deployed.client("lambda")
     lam.delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
     first = deployed.sweep()["sweep"]
@@ -182,6 +187,7 @@ def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
     (message,) = deployed.messages()
     assert message["subject"].startswith("[ACTION REQUIRED] NEEDS A PERSON: backstop found drift on 1")
 
+    clock.now += 300
     second = deployed.sweep()["sweep"]  # the same drift, still unrepairable: logged, not mailed
     assert [(d["kind"], d["ok"]) for d in second["drift"]] == [("function", False)]
     assert second["notification"]["action"] == "suppress" and second["notification"]["repeats"] == 1
@@ -189,11 +195,11 @@ def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
     assert deployed.messages() == []
     assert "sweep.notification-suppressed" in caplog.text
 
-    _later(monkeypatch, SWEEP_WINDOW_SECONDS - 60)
+    clock.now += SWEEP_WINDOW_SECONDS - 301  # one second short of the window
     assert deployed.sweep()["sweep"]["notification"]["action"] == "suppress"
     assert deployed.messages() == []
 
-    _later(monkeypatch, SWEEP_WINDOW_SECONDS + 1)
+    clock.now += 1
     reminder = deployed.sweep()["sweep"]
     assert reminder["notification"]["action"] == "reminder" and reminder["notification"]["repeats"] == 3
     assert reminder["notification"]["since"] == first["notification"]["since"]
@@ -204,7 +210,10 @@ def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
         f"REMINDER: every backstop sweep since {since} UTC has found exactly this"
     )
     assert "redeploy the stack with trailguard deploy" in message["text"]
+    assert message["doc"]["schema"] == "trailguard.sweep/1"
+    assert message["doc"]["notification"]["action"] == "reminder"
     # The reminder starts a new window: the next sweep is quiet again.
+    clock.now += 300
     assert deployed.sweep()["sweep"]["notification"]["action"] == "suppress"
     assert deployed.messages() == []
 
@@ -248,18 +257,16 @@ def test_repaired_drift_that_comes_back_after_a_clean_sweep_is_mailed_again(depl
 def test_a_failed_publish_is_not_recorded_so_the_next_sweep_sends(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trailguard import notify
-
     deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
-    real = notify.publish
+    real = delivery.publish
 
     def broken(*_: Any, **__: Any) -> str:
         raise RuntimeError("topic unreachable")
 
-    monkeypatch.setattr(notify, "publish", broken)
+    monkeypatch.setattr(delivery, "publish", broken)
     with pytest.raises(Exception, match="topic unreachable"):
         deployed.sweep()
-    monkeypatch.setattr(notify, "publish", real)
+    monkeypatch.setattr(delivery, "publish", real)
     again = deployed.sweep()["sweep"]
     assert again["notification"]["action"] == "publish" and again["message_id"]
     assert len(deployed.messages()) == 1

@@ -1,12 +1,12 @@
-"""One incident, one message: duplicate deliveries, storms, the finding after the API call, publish
-failures and retries, all through the real handler on moto with the stack's state table."""
+"""``notify.delivery``: one incident, one message. Duplicate deliveries, storms, the finding after the API
+call, publish failures and retries, all through the real handler on moto with the stack's state table,
+the ledger on a fake clock (``clock``) so every count is exact."""
 
 from __future__ import annotations
 
 import copy
 import json
 import logging
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,15 +14,12 @@ from moto.cloudtrail.models import CloudTrailBackend
 from moto.core.exceptions import JsonRESTError
 from moto.sns.models import SNSBackend
 
-from trailguard import handlers, incidents, state
+from trailguard import handlers
 from trailguard.events import records_from_object
-from trailguard.incidents import Ledger
-from trailguard.notify import Incident, NotificationError
-from trailguard.policy import Verdict
-from trailguard.remediate import Outcome
-from trailguard.state import StateStore
+from trailguard.notify import NotificationError
+from trailguard.notify.ledger import FOLLOWUP_INTERVAL_SECONDS, FOLLOWUP_THRESHOLD
 
-from .conftest import REGION, TABLE, Cloud, event, records
+from .conftest import Cloud, FakeClock, event, records
 
 STOP = "tamper/cloudtrail_stoplogging_stratus.json"
 FINDING = "findings/securityhub_imported_guardduty_cloudtrailloggingdisabled_awssamples.json"
@@ -40,7 +37,7 @@ def _logs(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, Any]]:
     return [line for line in lines if line["event"] == name]
 
 
-def test_a_duplicate_delivery_is_repaired_again_but_emailed_once(cloud: Cloud) -> None:
+def test_a_duplicate_delivery_is_repaired_again_but_emailed_once(cloud: Cloud, clock: FakeClock) -> None:
     (record,) = records(STOP)
     name, region = cloud.trail_for(record)
     first = cloud.invoke(handlers.api_call, event(STOP))
@@ -54,30 +51,56 @@ def test_a_duplicate_delivery_is_repaired_again_but_emailed_once(cloud: Cloud) -
     assert len(cloud.messages()) == 1
 
 
-def test_twenty_identical_calls_are_all_repaired_with_at_most_three_emails(cloud: Cloud) -> None:
+def test_twenty_identical_calls_within_a_minute_are_all_repaired_with_two_emails(
+    cloud: Cloud, clock: FakeClock
+) -> None:
     (record,) = records(STOP)
     name, region = cloud.trail_for(record, stopped=False)
-    statuses = []
+    statuses, actions = [], []
     for n in range(20):
         cloud.cloudtrail(region).stop_logging(Name=name)
         result = cloud.invoke(handlers.api_call, _stop_event(n))
         assert cloud.is_logging(name, region), f"call {n} was not repaired"
         statuses.append(result["incidents"][0]["status"])
+        actions.append(result["incidents"][0]["notification"]["action"])
+        clock.advance(3)
 
     assert statuses == ["remediated"] * 20
+    # the first is told; repeats 1-4 are counted; the 5th opens follow-up slot 0; the rest are counted
+    more = FOLLOWUP_THRESHOLD
+    assert actions == ["publish"] + ["suppress"] * (more - 1) + ["follow-up"] + ["suppress"] * (19 - more)
     messages = cloud.messages()
-    assert 1 < len(messages) <= 3
-    assert messages[0]["kind"] == "incident" and messages[0]["_sns_subject"].startswith(
-        "[trailguard] REPAIRED"
-    )
+    assert [m["kind"] for m in messages] == ["incident", "follow-up"]
+    assert messages[0]["_sns_subject"].startswith("[trailguard] REPAIRED")
     followup = messages[1]
     assert followup["kind"] == "follow-up"
     assert followup["_sns_subject"].startswith("[trailguard] 5 more StopLogging calls on trail ")
     assert "repaired every one" in followup["text"]
     assert record.principal_arn and record.principal_arn in followup["text"]
+    assert followup["follow_up"] == {"more": more, "since": followup["follow_up"]["since"], "unverified": 0}
 
 
-def test_without_a_state_table_every_incident_is_published(cloud: Cloud) -> None:
+def test_a_storm_that_goes_on_gets_its_next_follow_up_one_interval_later(
+    cloud: Cloud, clock: FakeClock
+) -> None:
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record, stopped=False)
+    for n in range(FOLLOWUP_THRESHOLD + 1):  # the incident and the first follow-up
+        cloud.cloudtrail(region).stop_logging(Name=name)
+        cloud.invoke(handlers.api_call, _stop_event(n))
+    assert len(cloud.messages()) == 2
+
+    clock.advance(FOLLOWUP_INTERVAL_SECONDS - 1)  # still slot 0: counted
+    cloud.invoke(handlers.api_call, _stop_event(100))
+    assert cloud.messages() == []
+    clock.advance(1)  # slot 1 opens: one follow-up, then counted again
+    for n in range(101, 104):
+        cloud.invoke(handlers.api_call, _stop_event(n))
+    (message,) = cloud.messages()
+    assert message["kind"] == "follow-up" and message["follow_up"]["more"] == FOLLOWUP_THRESHOLD + 2
+
+
+def test_without_a_state_table_every_incident_is_published(cloud: Cloud, clock: FakeClock) -> None:
     (record,) = records(STOP)
     name, region = cloud.trail_for(record, stopped=False)
     for n in range(3):
@@ -86,7 +109,9 @@ def test_without_a_state_table_every_incident_is_published(cloud: Cloud) -> None
     assert [m["kind"] for m in cloud.messages()] == ["incident"] * 3
 
 
-def test_an_unreadable_state_table_fails_open(cloud: Cloud, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreadable_state_table_fails_open(
+    cloud: Cloud, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="trailguard")
     (record,) = records(STOP)
     name, region = cloud.trail_for(record)
@@ -110,12 +135,15 @@ def _finding_with_its_api_call() -> tuple[dict[str, Any], dict[str, Any]]:
     return finding, call
 
 
-def test_the_finding_after_the_api_call_incident_sends_no_second_email(cloud: Cloud) -> None:
+def test_the_finding_after_the_api_call_incident_sends_no_second_email(
+    cloud: Cloud, clock: FakeClock
+) -> None:
     finding, call = _finding_with_its_api_call()
     (record,) = records_from_object(finding)
     name, region = cloud.trail_for(record)
     cloud.invoke(handlers.api_call, call)
     cloud.cloudtrail(region).stop_logging(Name=name)  # stopped again: the finding's repair still runs
+    clock.advance(20 * 60)  # GuardDuty reports it minutes later
 
     result = cloud.invoke(handlers.finding, finding)
 
@@ -128,7 +156,9 @@ def test_the_finding_after_the_api_call_incident_sends_no_second_email(cloud: Cl
     assert message["incident"]["event"]["name"] == "StopLogging"
 
 
-def test_a_finding_whose_repair_fails_is_still_emailed(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_finding_whose_repair_fails_is_still_emailed(
+    cloud: Cloud, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     finding, call = _finding_with_its_api_call()
     (record,) = records_from_object(finding)
     cloud.trail_for(record)
@@ -142,7 +172,9 @@ def test_a_finding_whose_repair_fails_is_still_emailed(cloud: Cloud, monkeypatch
     assert len(subjects) == 2 and subjects[1].startswith("[ACTION REQUIRED]")
 
 
-def test_a_failing_repair_inside_a_storm_is_escalated(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_repair_inside_a_storm_is_escalated(
+    cloud: Cloud, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (record,) = records(STOP)
     name, region = cloud.trail_for(record, stopped=False)
     for n in range(2):
@@ -159,7 +191,7 @@ def test_a_failing_repair_inside_a_storm_is_escalated(cloud: Cloud, monkeypatch:
 
 
 def test_a_publish_failure_keeps_the_repair_and_the_retry_sends_the_email_once(
-    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    cloud: Cloud, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="trailguard")
     (record,) = records(STOP)
@@ -184,27 +216,3 @@ def test_a_publish_failure_keeps_the_repair_and_the_retry_sends_the_email_once(
     assert again["incidents"][0]["published"] is False
     (message,) = cloud.messages()
     assert message["kind"] == "incident"
-
-
-def _incident(n: int) -> Incident:
-    (record,) = records_from_object(_stop_event(n))
-    verdict = Verdict("tamper", "trail.stop-logging", "org-trail", record.principal_arn, "Stopped.", record)
-    outcome = Outcome("trail.start_logging", "org-trail", "remediated", "restarted", verified=True)
-    return Incident(verdict, record, "api_call", REGION, outcome=outcome)
-
-
-def test_a_long_storm_gets_follow_ups_spaced_out_and_a_quiet_gap_starts_over(
-    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The ledger against the real table with a controlled clock (the store's TTL checks use it too)."""
-    now = [1_700_000_000.0]
-    monkeypatch.setattr(state, "time", SimpleNamespace(time=lambda: now[0]))
-    ledger = Ledger(StateStore(TABLE, REGION), clock=lambda: now[0])
-    actions = []
-    for n in range(8):  # one call every 200 s: the burst never goes quiet for 300 s
-        actions.append(ledger.decide(_incident(n)).action)
-        now[0] += 200
-    # 0: first; 1-2: counted; 3 at 600 s opens slot 1; 4-7 (up to 1400 s) stay in slot 1 (until 1800 s)
-    assert actions == ["publish"] + ["suppress"] * 2 + ["follow-up"] + ["suppress"] * 4
-    now[0] += incidents.BURST_QUIET_SECONDS
-    assert ledger.decide(_incident(99)).action == "publish"
