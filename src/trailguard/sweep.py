@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trailguard.log import log_event
-from trailguard.notify import SWEEP_SCHEMA, Drift, Ledger, SweepFindings, ledger_for, send
+from trailguard.notify import Drift, Ledger, SweepFindings, ledger_for, send
 from trailguard.notify.securityhub import report_sweep
 
 if TYPE_CHECKING:
@@ -36,8 +36,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-SCHEMA = SWEEP_SCHEMA
-__all__ = ["Drift", "Report", "is_schedule", "reconcile", "run", "sweep"]
+SCHEMA = "trailguard.sweep/1"
 REASON = "backstop sweep: the live resource is compared with its recorded baseline"
 # Repair order: the topic first (so the message can go out), the pipeline, then what a trail needs
 # (its key and bucket) before the trail itself.

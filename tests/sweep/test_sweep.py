@@ -16,7 +16,7 @@ from trailguard.notify import delivery, ledger
 from trailguard.notify.ledger import SWEEP_WINDOW_SECONDS
 from trailguard.sweep import is_schedule
 
-from .conftest import BUCKET, SCHEDULED, TRAIL, Deployed, deploy_stack
+from .conftest import ACCOUNT, BUCKET, REGION, SCHEDULED, TRAIL, Deployed, deploy_stack
 
 
 def test_no_drift_no_message(deployed: Deployed) -> None:
@@ -270,3 +270,50 @@ def test_a_failed_publish_is_not_recorded_so_the_next_sweep_sends(
     again = deployed.sweep()["sweep"]
     assert again["notification"]["action"] == "publish" and again["message_id"]
     assert len(deployed.messages()) == 1
+
+
+# ------------------------------------------------------------------------------------ Security Hub
+
+
+def test_each_drifted_resource_is_a_security_hub_finding_updated_in_place(deployed: Deployed) -> None:
+    hub = deployed.client("securityhub")
+    deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    restored = _stop_logging(deployed)
+    first = deployed.sweep()["sweep"]
+    assert restored()
+    ids = sorted(first["security_hub"]["imported"])
+    assert ids == [
+        f"trailguard/{ACCOUNT}/backstop/{REGION}/function/tg-api-call",
+        f"trailguard/{ACCOUNT}/backstop/{REGION}/trail/{deployed.trail_arn}",
+    ]
+    findings = {f["Id"]: f for f in hub.get_findings()["Findings"]}
+    assert sorted(findings) == ids
+    function, trail = (findings[i] for i in ids)
+    assert (function["Severity"]["Label"], function["Workflow"]["Status"]) == ("CRITICAL", "NOTIFIED")
+    assert (trail["Severity"]["Label"], trail["Workflow"]["Status"]) == ("HIGH", "RESOLVED")
+    assert trail["Resources"][0]["Type"] == "AwsCloudTrailTrail"
+
+    assert len(deployed.messages()) == 1
+    actions = []
+    for _ in range(2):  # the function is still gone: its finding is refreshed, never duplicated
+        again = deployed.sweep()["sweep"]
+        actions.append(again["notification"]["action"])
+        assert again["security_hub"]["imported"] == [ids[0]]
+        assert sorted(f["Id"] for f in hub.get_findings()["Findings"]) == ids
+    assert actions == ["publish", "suppress"]  # fewer findings is news once; Security Hub every time
+    assert len(deployed.messages()) == 1
+
+
+def test_security_hub_can_be_switched_off_for_the_sweep(deployed: Deployed) -> None:
+    _throttle_function(deployed)
+    deployed.env["TRAILGUARD_SECURITY_HUB"] = "false"
+    report = deployed.sweep()["sweep"]
+    assert [d["kind"] for d in report["drift"]] == ["function"] and "security_hub" not in report
+    assert deployed.client("securityhub").get_findings()["Findings"] == []
+    assert len(deployed.messages()) == 1
+
+
+def test_a_clean_sweep_reports_nothing_to_security_hub(deployed: Deployed) -> None:
+    report = deployed.sweep()["sweep"]
+    assert "security_hub" not in report
+    assert deployed.client("securityhub").get_findings()["Findings"] == []
