@@ -16,8 +16,21 @@ from moto.sns.models import SNSBackend
 
 from trailguard import handlers
 from trailguard.events import records_from_object
-from trailguard.notify import NotificationError
+from trailguard.notify import (
+    Decision,
+    Drift,
+    Incident,
+    Message,
+    NotificationError,
+    SweepDecision,
+    SweepFindings,
+    deliver,
+    delivery,
+    send,
+)
 from trailguard.notify.ledger import FOLLOWUP_INTERVAL_SECONDS, FOLLOWUP_THRESHOLD
+from trailguard.policy import Verdict
+from trailguard.remediate import Outcome
 
 from .conftest import Cloud, FakeClock, event, records
 
@@ -216,3 +229,97 @@ def test_a_publish_failure_keeps_the_repair_and_the_retry_sends_the_email_once(
     assert again["incidents"][0]["published"] is False
     (message,) = cloud.messages()
     assert message["kind"] == "incident"
+
+
+# ---------------------------------------------------------- the one path, without AWS: either notice
+
+
+class _Ledger:
+    """A ledger double: answers ``decide`` with ``answer`` (or raises it) and records ``finished``."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.finished_with: list[tuple[Any, str | None, str | None]] = []
+
+    def decide(self, notice: Any) -> Any:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    def finished(self, notice: Any, decision: Any, message_id: str | None, error: str | None) -> None:
+        self.finished_with.append((decision, message_id, error))
+
+
+GONE = Drift("function", "tg-api-call", [Outcome("guard.restore_function", "tg-api-call", "failed", "gone")])
+
+
+def _published(monkeypatch: pytest.MonkeyPatch, error: Exception | None = None) -> list[Message]:
+    sent: list[Message] = []
+
+    def fake(message: Message, topic_arn: str | None) -> str:
+        if error is not None:
+            raise error
+        sent.append(message)
+        return f"msg-{len(sent)}"
+
+    monkeypatch.setattr(delivery, "publish", fake)
+    return sent
+
+
+def test_a_sweep_whose_ledger_fails_is_told_anyway(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trailguard")
+    sent = _published(monkeypatch)
+    book = _Ledger(RuntimeError("table gone"))
+    result = send(SweepFindings("1", "us-east-1", drift=[GONE]), "arn:aws:sns:us-east-1:1:t", book)  # type: ignore[arg-type]
+    assert (result.published, result.message_id, result.decision) == (True, "msg-1", None)
+    assert [m.document["schema"] for m in sent] == ["trailguard.sweep/1"]
+    (line,) = _logs(caplog, "sweep.ledger-unavailable")
+    assert line["step"] == "decide" and line["logger"] == "trailguard.sweep" and "table gone" in line["error"]
+    assert book.finished_with == []
+
+
+def test_a_suppressed_sweep_sends_nothing_and_a_clean_one_has_nothing_to_send(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trailguard")
+    sent = _published(monkeypatch)
+    quiet = SweepDecision("suppress", "same", "sha256:x", 0.0, 0.0, repeats=2)
+    result = send(SweepFindings("1", "us-east-1", drift=[GONE]), "arn:t", _Ledger(quiet))  # type: ignore[arg-type]
+    assert not result.published and result.notification == quiet.to_dict()
+    (line,) = _logs(caplog, "sweep.notification-suppressed")
+    assert line["level"] == "ERROR" and line["drift"] == ["function tg-api-call"] and line["repeats"] == 2
+
+    clean = send(SweepFindings("1", "us-east-1"), "arn:t", _Ledger(None))  # type: ignore[arg-type]
+    assert not clean.published and clean.notification is None
+    assert sent == []
+
+
+def test_a_failed_sweep_publish_is_reported_and_handed_to_the_ledger(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trailguard")
+    _published(monkeypatch, RuntimeError("topic unreachable"))
+    decision = SweepDecision("publish", "first", "sha256:x", 0.0)
+    book = _Ledger(decision)
+    result = send(SweepFindings("1", "us-east-1", drift=[GONE]), "arn:t", book)  # type: ignore[arg-type]
+    assert result.error == "RuntimeError: topic unreachable" and not result.published
+    assert book.finished_with == [(decision, None, "RuntimeError: topic unreachable")]
+    (line,) = _logs(caplog, "sweep.publish-failed")
+    assert line["level"] == "ERROR" and line["subject"].startswith("[ACTION REQUIRED] NEEDS A PERSON")
+
+
+def test_deliver_fills_the_incident_line_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = _published(monkeypatch)
+    (record,) = records(STOP)
+    verdict = Verdict("tamper", "trail.stop-logging", "t", None, "x.", record)
+    incident = Incident(
+        verdict, record, "api_call", "us-east-1", outcome=Outcome("a", "t", "remediated", "ok")
+    )
+    line = incident.summary()
+    book = _Ledger(Decision("publish", "first"))
+    assert deliver(incident, "arn:t", book, line) is None  # type: ignore[arg-type]
+    assert list(line)[-4:] == ["notification", "subject", "message_id", "published"]
+    assert line["message_id"] == "msg-1" and line["subject"] == sent[0].subject
+    assert book.finished_with == [(book.answer, "msg-1", None)]
