@@ -17,7 +17,6 @@ from trailguard.gen.blocks import BlockError
 from trailguard.gen.files import ROOT, TARGETS, TEMPLATE, generate, write
 
 
-
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "template",
