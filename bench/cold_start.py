@@ -4,11 +4,18 @@ Each run starts a new ``python -X importtime -c "import trailguard.handlers"`` (
 would import the handler module) and reads the cumulative microseconds the interpreter itself reports,
 so the figure excludes interpreter start-up. It also lists any third-party module the import pulled in:
 boto3 must load only on first use, never at import.
+
+It then counts the modules the FIRST event loads: a fresh interpreter starts in-process moto (with a
+logging trail, the alert topic and the state table, as the handler tests set up), notes ``sys.modules``,
+then imports ``trailguard.handlers`` and runs ``api_call`` on one StopLogging envelope. Every module new
+after that is the first event's cost (trailguard's own and in total; boto3/botocore are already loaded
+by moto, so the total is trailguard plus the standard library and moto backends it touches).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -39,6 +46,58 @@ def import_time_us() -> tuple[int, list[str]]:
     return total, third_party
 
 
+_FIRST_EVENT = r"""
+import json, os, sys
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
+                  AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1")
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    region = "us-east-1"
+    boto3.client("s3", region_name=region).create_bucket(Bucket="trail-logs")
+    cloudtrail = boto3.client("cloudtrail", region_name=region)
+    arn = cloudtrail.create_trail(Name="org-trail", S3BucketName="trail-logs")["TrailARN"]
+    cloudtrail.start_logging(Name="org-trail")
+    cloudtrail.stop_logging(Name="org-trail")
+    topic = boto3.client("sns", region_name=region).create_topic(Name="trailguard-alerts")["TopicArn"]
+    boto3.client("dynamodb", region_name=region).create_table(
+        TableName="trailguard-state", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    os.environ.update(TRAILGUARD_TOPIC_ARN=topic, TRAILGUARD_STATE_TABLE="trailguard-state",
+                      TRAILGUARD_SECURITY_HUB="true")
+    detail = {
+        "eventVersion": "1.08", "eventID": "6d3c0d4b-1111-4c3a-9f00-000000000001",
+        "eventTime": "2024-01-01T00:00:00Z", "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging", "awsRegion": region, "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2", "requestParameters": {"name": arn}, "responseElements": None,
+        "readOnly": False, "eventType": "AwsApiCall", "recipientAccountId": "123456789012",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory",
+                         "accountId": "123456789012", "userName": "mallory"},
+    }
+    event = {"version": "0", "id": "1", "detail-type": "AWS API Call via CloudTrail",
+             "source": "aws.cloudtrail", "account": "123456789012", "time": "2024-01-01T00:00:00Z",
+             "region": region, "resources": [], "detail": detail}
+    before = set(sys.modules)
+    import trailguard.handlers
+    result = trailguard.handlers.api_call(event, None)
+    assert cloudtrail.get_trail_status(Name="org-trail")["IsLogging"], result
+    new = set(sys.modules) - before
+    print(json.dumps({"trailguard": sorted(m for m in new if m.split(".")[0] == "trailguard"),
+                      "total": len(new)}))
+"""
+
+
+def first_event_modules() -> tuple[list[str], int]:
+    """(trailguard modules, number of all modules) the first StopLogging event loads, in a fresh
+    interpreter against in-process moto (see the module docstring)."""
+    done = subprocess.run([sys.executable, "-c", _FIRST_EVENT], capture_output=True, text=True, check=True)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return list(found["trailguard"]), int(found["total"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
@@ -54,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         f"median {statistics.median(samples):.1f} ms, min {min(samples):.1f} ms, max {max(samples):.1f} ms"
     )
     print(f"third-party modules loaded at import: {', '.join(heavy) if heavy else 'none'}")
+
+    own, total = first_event_modules()
+    print(f"first StopLogging event: {len(own)} trailguard modules, {total} modules in all")
+    print(f"  {' '.join(own)}")
 
     from trailguard.deploy import package
 

@@ -1,23 +1,38 @@
-"""The registry: every technique of detection-policy.md, by id, and the index the classifier walks."""
+"""The registry: every technique of detection-policy.md, by id, and the index the classifier walks.
+
+Family modules (``techniques/<family>.py``, each with a ``TECHNIQUES`` tuple) are discovered, not listed:
+a new family is one new file. The registry's order is the one detection-policy.md's table uses.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from trailguard.policy.technique import Technique
-from trailguard.policy.techniques import bucket, finding, guard, key, lake, org, trail
 
-_ALL: tuple[Technique, ...] = (
-    *trail.TECHNIQUES,
-    *lake.TECHNIQUES,
-    *bucket.TECHNIQUES,
-    *key.TECHNIQUES,
-    *guard.TECHNIQUES,
-    *org.TECHNIQUES,
-    *finding.TECHNIQUES,
-)
+# The order families are listed in (docs, ``trailguard techniques``); a new family not named here
+# follows them in name order.
+_FAMILY_ORDER = ("trail", "lake", "bucket", "key", "guard", "org", "finding")
+
+
+def _discover() -> tuple[Technique, ...]:
+    names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    names.sort(key=lambda n: (_FAMILY_ORDER.index(n) if n in _FAMILY_ORDER else len(_FAMILY_ORDER), n))
+    found: list[Technique] = []
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{name}")
+        declared = getattr(module, "TECHNIQUES", None)
+        if not isinstance(declared, tuple) or not all(isinstance(t, Technique) for t in declared):
+            raise TypeError(f"{module.__name__} declares no TECHNIQUES tuple of Technique")
+        found.extend(declared)
+    return tuple(found)
+
+
+_ALL: tuple[Technique, ...] = _discover()
 
 
 def _registry(techniques: tuple[Technique, ...]) -> Mapping[str, Technique]:
