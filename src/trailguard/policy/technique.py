@@ -8,6 +8,7 @@ and whether the backstop sweep runs that action for the kind's baselines. The cl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -234,3 +235,14 @@ def as_int(value: Any) -> int | None:
 def unnamed(what: str) -> Match:
     """The call does not name its target: a denied call with ``requestParameters: null``."""
     return Match.unknown(None, f"does not say which {what} it targets")
+
+
+# Lambda writes the API version into the event name: PutFunctionConcurrency20171031,
+# UpdateFunctionConfiguration20150331v2.
+_API_VERSION = re.compile(r"^(?P<name>[A-Za-z]+?)\d{8}(?:v\d+)?$")
+
+
+def base_event_name(name: str) -> str:
+    """The event name without Lambda's API-version suffix."""
+    found = _API_VERSION.match(name)
+    return found.group("name") if found else name

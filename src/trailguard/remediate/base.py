@@ -260,12 +260,7 @@ def action(
     return register
 
 
-NOTIFY_ONLY = Action(
-    "notify.only",
-    None,
-    manual_steps="trailguard cannot undo this; a person has to act on it.",
-    notify_only=True,
-)
+NOTIFY_ONLY = Action("notify.only", None, notify_only=True)
 """What a technique trailguard cannot undo names: the incident is reported so a person can act."""
 
 

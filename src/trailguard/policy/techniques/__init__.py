@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from trailguard.policy.technique import Technique
+from trailguard.policy.technique import Technique, base_event_name
 
 # The order families are listed in (docs, ``trailguard techniques``); a new family not named here
 # follows them in name order.
@@ -57,16 +56,6 @@ def _event_index(techniques: tuple[Technique, ...]) -> Mapping[tuple[str, str], 
 TECHNIQUES: Mapping[str, Technique] = _registry(_ALL)
 BY_EVENT: Mapping[tuple[str, str], Technique] = _event_index(_ALL)
 FINDING_TECHNIQUES: tuple[Technique, ...] = tuple(t for t in _ALL if t.kinds - {"cloudtrail"})
-
-# Lambda writes the API version into the event name: PutFunctionConcurrency20171031,
-# UpdateFunctionConfiguration20150331v2.
-_API_VERSION = re.compile(r"^(?P<name>[A-Za-z]+?)\d{8}(?:v\d+)?$")
-
-
-def base_event_name(name: str) -> str:
-    """The event name without Lambda's API-version suffix."""
-    found = _API_VERSION.match(name)
-    return found.group("name") if found else name
 
 
 def technique_for_call(event_source: str | None, event_name: str | None) -> Technique | None:

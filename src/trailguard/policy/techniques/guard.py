@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Sweep, Technique, as_bool, as_int, param, unnamed
+from trailguard.policy.technique import (
+    Match,
+    Sweep,
+    Technique,
+    as_bool,
+    as_int,
+    base_event_name,
+    param,
+    unnamed,
+)
 from trailguard.policy.techniques._common import TOOLS_MITRE
 from trailguard.remediate import detector, function, rule, topic
 from trailguard.resources import detector as detector_kind
@@ -31,8 +40,6 @@ _VERBS = {
 
 
 def _verb(record: Record) -> str:
-    from trailguard.policy.techniques import base_event_name
-
     return _VERBS.get(base_event_name(record.event_name or ""), "changes")
 
 
