@@ -28,6 +28,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def measure(runs: int, timeout: float, finding_delay: float | None) -> tuple[list[float], float | None]:
     """Per run, seconds from the attack's return to IsLogging true; and, for the first run, seconds from
     the attack's return to the email in the outbox (later runs are one burst, deduplicated on purpose)."""
+    # The local cloud needs the optional `local` extra (moto): imported only when a benchmark runs it.
     from trailguard.local import world
     from trailguard.local.server import LocalCloud
 

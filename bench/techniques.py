@@ -37,6 +37,7 @@ def main(timeout: float = 10.0) -> int:
     logging.getLogger("moto").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module="moto")
 
+    # The local cloud needs the optional `local` extra (moto): imported only when a benchmark runs it.
     from trailguard.local import world
     from trailguard.local.server import LocalCloud
 

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from envelopes import envelope  # noqa: F401 (re-exported: the one envelope builder, tests/envelopes.py)
 from trailguard import aws
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -150,30 +151,6 @@ def function_env(creds: Mapping[str, str], alerts: Alerts, **settings: str) -> d
         "TRAILGUARD_TOPIC_ARN": alerts.topic_arn,
         "TRAILGUARD_GUARD_ROLE_ARNS": GUARD_ROLE,
         **settings,
-    }
-
-
-def envelope(
-    detail_type: str,
-    source: str,
-    detail: Mapping[str, Any],
-    *,
-    event_id: str,
-    account: str = ACCOUNT,
-    region: str = REGION,
-    time: str = "2024-01-01T00:00:00Z",
-) -> dict[str, Any]:
-    """``detail`` wrapped as EventBridge delivers it."""
-    return {
-        "version": "0",
-        "id": event_id,
-        "detail-type": detail_type,
-        "source": source,
-        "account": account,
-        "time": time,
-        "region": region,
-        "resources": [],
-        "detail": dict(detail),
     }
 
 

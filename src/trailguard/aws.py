@@ -19,6 +19,9 @@ from typing import Any
 DEFAULT_REGION = "us-east-1"
 RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
 
+# AWS error codes meaning the caller's credentials were refused (not the request).
+CREDENTIALS_REFUSED = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId"})
+
 _ENV: ContextVar[Mapping[str, str] | None] = ContextVar("trailguard_environ", default=None)
 
 
@@ -60,6 +63,35 @@ def error_text(exc: BaseException) -> str:
     if code:
         return f"{code}: {message}" if message else code
     return f"{type(exc).__name__}: {exc}"
+
+
+def reach_problem(exc: BaseException) -> str | None:
+    """What stopped a call from reaching AWS with this configuration, said as a person fixes it: no
+    credentials, an unknown profile, no region, an endpoint that does not answer, credentials AWS
+    refused. None for any other error (an AWS answer about the request itself).
+
+    The CLI and deploy say the same thing for the same cause, and the CLI exits 1 for all of them:
+    the command ran and could not reach AWS (trailguard.cli.exit).
+    """
+    from botocore.exceptions import (  # botocore only once an error is met: never at import
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ProfileNotFound,
+    )
+
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found. Run `aws configure` or `aws sso login`, or pass --profile NAME"
+    if isinstance(exc, ProfileNotFound):
+        return f"{exc}. Check --profile against ~/.aws/config"
+    if isinstance(exc, NoRegionError):
+        return "no region configured. Pass --region"
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach {exc.kwargs.get('endpoint_url')}. Check --endpoint-url"
+    code = error_code(exc)
+    if code in CREDENTIALS_REFUSED:
+        return f"the credentials are expired or invalid; refresh them ({code})"
+    return None
 
 
 def region_of_arn(arn: str | None) -> str | None:

@@ -10,10 +10,13 @@ state first and report
 event path, and anything else they report is drift. A missed event is thus caught within one period.
 
 One message per sweep that found drift (not one per resource), none when all is well. On a fresh stack
-with no baseline yet, the sweep records one and says so. What cannot be repaired (a deleted function)
-stays drifted: the state table's incident ledger (``incidents.Ledger.decide_sweep``) keeps a sweep whose
-findings equal those of its last message quiet for an hour, then sends a "still broken since HH:MM"
-reminder; the repairs and the log line run on every sweep all the same.
+with no baseline yet, the sweep records one and says so. The message goes through the same pipeline as
+an event's incident (``trailguard.notify``: the sweep's :class:`~trailguard.notify.SweepFindings` is
+rendered, deduplicated on the ledger and published by ``notify.send``). What cannot be repaired (a
+deleted function) stays drifted: the ledger keeps a sweep whose findings equal those of its last message
+quiet for an hour, then sends a "still broken since HH:MM" reminder; the repairs and the log line run on
+every sweep all the same. Each drifted resource is also a Security Hub finding
+(``notify.securityhub.report_sweep``) unless ``TRAILGUARD_SECURITY_HUB=false``.
 """
 
 from __future__ import annotations
@@ -21,20 +24,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trailguard import resources
 from trailguard.baseline import KINDS, Baselines, Summary, capture_all
 from trailguard.config import Config
 from trailguard.inventory import load
 from trailguard.log import log_event
+from trailguard.notify import Drift, Ledger, SweepFindings, ledger_for, send
+from trailguard.notify.securityhub import report_sweep
 from trailguard.policy import TECHNIQUES, Technique
 from trailguard.remediate import Context, Outcome, RepairRequest, repair
-
-if TYPE_CHECKING:
-    from trailguard.incidents import Ledger, SweepDecision
-    from trailguard.notify import Message
 
 LOG = logging.getLogger(__name__)
 
@@ -89,31 +89,6 @@ def reconcile(ctx: Context, kind: str, ident: str, baseline: Mapping[str, Any]) 
 
 
 @dataclass
-class Drift:
-    """One resource that did not match its baseline, and what the actions did about it."""
-
-    kind: str
-    ident: str
-    outcomes: list[Outcome]
-
-    @property
-    def ok(self) -> bool:
-        return all(o.ok for o in self.outcomes)
-
-    @property
-    def label(self) -> str:
-        return resources.kind(self.kind).label(self.ident)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "id": self.ident,
-            "ok": self.ok,
-            "outcomes": [o.to_dict() for o in self.outcomes],
-        }
-
-
-@dataclass
 class Report:
     """What one sweep checked, found and did."""
 
@@ -125,17 +100,21 @@ class Report:
     message_id: str | None = None
     publish_error: str | None = None
     notification: dict[str, Any] | None = None
+    security_hub: dict[str, Any] | None = None
 
     @property
     def action_required(self) -> bool:
         return bool(self.errors) or any(not d.ok for d in self.drift)
 
+    def notice(self, account: str | None) -> SweepFindings:
+        """What this sweep has to tell, as the notification pipeline's notice."""
+        return SweepFindings(
+            account, self.region, dict(self.checked), list(self.drift), list(self.errors), self.recorded
+        )
+
     def findings(self) -> list[list[str]]:
-        """What this sweep has to tell, for deduplication: each drifted resource with its repair
-        statuses, and each thing that could not be checked; sorted, empty when all is well."""
-        found = [[d.kind, d.ident, ",".join(o.status for o in d.outcomes)] for d in self.drift]
-        found += [["error", e, ""] for e in self.errors]
-        return sorted(found)
+        """The ledger's fingerprint input (:meth:`SweepFindings.findings`)."""
+        return self.notice(None).findings()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -147,7 +126,7 @@ class Report:
             "message_id": self.message_id,
             "publish_error": self.publish_error,
             "notification": dict(self.notification) if self.notification is not None else None,
-        }
+        } | ({"security_hub": dict(self.security_hub)} if self.security_hub is not None else {})
 
 
 def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Report:
@@ -191,135 +170,32 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
     return report
 
 
-_HEADS = {"remediated": "REPAIRED", "already-restored": "OK", "failed": "REPAIR FAILED"}
-
-
-def _hhmm(iso: str) -> str:
-    return f"{iso[11:16]} UTC" + ("" if iso[:10] == datetime.now(UTC).date().isoformat() else f" {iso[:10]}")
-
-
-def render(report: Report, account: str | None, reminder: SweepDecision | None = None) -> Message | None:
-    """The sweep's one message, or None when there is nothing to tell (no drift, no baseline recorded).
-    ``reminder``: the ledger found these same findings mailed over an hour ago; the message says so."""
-    from trailguard.notify import ACTION_REQUIRED, PREFIX, Message, ascii_subject
-
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    where = f"account {account or 'unknown'}, {report.region}"
-    lines: list[str]
-    if report.recorded is not None:
-        head = ACTION_REQUIRED if not report.recorded.ok else PREFIX
-        subject = f"{head} Backstop recorded the baseline ({where})"
-        lines = [
-            "trailguard's backstop sweep found no baseline, so it recorded one now: from the next sweep on,",
-            "every protected resource is compared with this state and drift is repaired.",
-            "",
-            report.recorded.describe(),
-            "",
-            "Check that the resources were in a good state when it was recorded; if not, repair them and run",
-            "trailguard baseline record --stack-name STACK.",
-        ]
-    elif report.drift or report.errors:
-        head = ACTION_REQUIRED if report.action_required else PREFIX
-        state = "NEEDS A PERSON" if report.action_required else "REPAIRED"
-        subject = f"{head} {state}: backstop found drift on {len(report.drift)} resource(s) ({where})"
-        lines = [
-            f"trailguard's backstop sweep compared every protected resource with its baseline ({where}).",
-            "What differed was put back with the same repairs the event path uses. A CloudTrail event was",
-            "missed (delivery to EventBridge is best effort) or a rule, function or repair was off.",
-            "",
-        ]
-        for drift in report.drift:
-            lines.append(f"- {drift.label}:")
-            for outcome in drift.outcomes:
-                lines.append(f"    {_HEADS.get(outcome.status, outcome.status.upper())}: {outcome.summary}")
-        if report.errors:
-            lines += ["", "Could not be checked:", *(f"- {e}" for e in report.errors)]
-        if report.action_required:
-            lines += ["", "ACTION REQUIRED: repair what is marked REPAIR FAILED by hand (or redeploy)."]
-        if reminder is not None:
-            since = _hhmm(reminder.since)
-            state = (
-                f"STILL BROKEN since {since}" if report.action_required else f"DRIFTING AGAIN since {since}"
-            )
-            subject = (
-                f"{head} {state}: backstop found the same drift on {len(report.drift)} resource(s) ({where})"
-            )
-            lines = [
-                f"REMINDER: every backstop sweep since {since} has found exactly this "
-                f"({reminder.repeats} sweep(s) since the last message, which were not mailed).",
-                "",
-                *lines,
-            ]
-    else:
-        return None
-    checked = ", ".join(f"{n} {k}" for k, n in report.checked.items())
-    lines += ["", f"Checked: {checked or 'nothing'}. Swept at {now}."]
-    subject, text = ascii_subject(subject), "\n".join(lines)
-    # Queues and functions get the document; it carries the text so a consumer can forward it as is.
-    document = {"schema": SCHEMA, "account": account, "swept_at": now, **report.to_dict()}
-    document |= {"subject": subject, "text": text}
-    return Message(subject, text, document)
-
-
-def _ledger_step(what: str, step: Any) -> Any:
-    """One call on the ledger; a state table that cannot be used fails open (the message goes out)."""
-    try:
-        return step()
-    except Exception as exc:
-        log_event(
-            LOG, logging.ERROR, "sweep.ledger-unavailable", step=what, error=f"{type(exc).__name__}: {exc}"
-        )
-        return None
-
-
 def run(config: Config, region: str, ledger: Ledger | None = None) -> Report:
-    """Sweep, then publish the one message if there is something to tell (the error is kept, not raised).
+    """Sweep, then tell: the findings go through the notification pipeline (the publish error is kept in
+    the report, not raised) and each drifted resource to Security Hub.
 
     Drift is repaired on every sweep; only the message is gated by the ledger on the state table
     (``ledger`` defaults to the configured one; none without a table): the same findings as the last
     message within the window send nothing, after it a reminder. A recorded baseline is always told."""
     report = sweep(config, region)
     if ledger is None and report.recorded is None and config.state_table:
-        from trailguard.incidents import ledger_for
-
-        ledger = _ledger_step("open", lambda: ledger_for(config, region))
-    findings = report.findings()
-    decision: SweepDecision | None = None
-    if ledger is not None and report.recorded is None:
-        if not findings:
-            _ledger_step("clean", lambda: ledger.sweep_clean(config.account, region))
-        else:
-            decision = _ledger_step("decide", lambda: ledger.decide_sweep(config.account, region, findings))
-    if decision is not None:
-        report.notification = decision.to_dict()
-        if decision.action == "suppress":
-            log_event(
-                LOG,
-                logging.ERROR if report.action_required else logging.WARNING,
-                "sweep.notification-suppressed",
-                reason=decision.reason,
-                since=decision.since,
-                repeats=decision.repeats,
-                drift=[d.label for d in report.drift],
-            )
-            return report
-    reminder = decision if decision is not None and decision.action == "reminder" else None
-    message = render(report, config.account, reminder)
-    if message is None:
-        return report
-    from trailguard.notify import publish
-
-    try:
-        report.message_id = publish(message, config.topic_arn)
-    except Exception as exc:
-        report.publish_error = f"{type(exc).__name__}: {exc}"
-        log_event(
-            LOG, logging.ERROR, "sweep.publish-failed", error=report.publish_error, subject=message.subject
-        )
-        return report
-    if ledger is not None and decision is not None:
-        alerted, message_id = decision, report.message_id
-        _ledger_step(
-            "record", lambda: ledger.sweep_alerted(config.account, region, alerted, findings, message_id)
-        )
+        ledger = _open_ledger(config, region)
+    notice = report.notice(config.account)
+    delivery = send(notice, config.topic_arn, ledger)
+    report.notification = delivery.notification
+    report.message_id = delivery.message_id if delivery.published else None
+    report.publish_error = delivery.error
+    if config.security_hub:
+        report.security_hub = report_sweep(notice)  # logs its own failures; never blocks the sweep
     return report
+
+
+def _open_ledger(config: Config, region: str) -> Ledger | None:
+    """The configured ledger; one that cannot be opened fails open (the message goes out)."""
+    try:
+        return ledger_for(config, region)
+    except Exception as exc:
+        log_event(
+            LOG, logging.ERROR, "sweep.ledger-unavailable", step="open", error=f"{type(exc).__name__}: {exc}"
+        )
+        return None

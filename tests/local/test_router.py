@@ -122,3 +122,42 @@ def test_arrays_of_objects_match_as_on_eventbridge() -> None:
     assert pattern.matches_event(flatten_arrays(event))
     assert flatten_arrays(event) == {"detail": {"findings": {"Types": ["a", "b"], "Id": "x"}}}
     assert not pattern.matches_event(flatten_arrays({"detail": {"findings": [{"Types": ["a"]}]}}))
+
+
+class _Pattern:
+    def get_pattern(self) -> dict[str, Any]:
+        return {"source": ["aws.events"]}
+
+    def matches_event(self, event: Any) -> bool:
+        return True
+
+
+class _Rule:
+    def __init__(self, name: str, state: str) -> None:
+        self.name, self.state, self.arn = name, state, f"arn:aws:events:us-east-1:123456789012:rule/{name}"
+        self.event_pattern = _Pattern()
+        self.targets: list[dict[str, str]] = []
+
+
+def test_rules_are_matched_before_any_delivery_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivery that re-enables a rule (the guard path repairing a DisableRule) must not make that rule
+    receive the event that disabled it: EventBridge matches against the rules as the event finds them.
+    Plain stand-ins for moto's rule objects, so the order is exact, not a race."""
+    from trailguard.local import router as router_module
+
+    first, second = _Rule("guard-calls", "ENABLED"), _Rule("api-calls", "DISABLED")
+    first.targets = [{"Id": "f", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:finding"}]
+    second.targets = [{"Id": "a", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:api-call"}]
+    monkeypatch.setattr(router_module, "rules_for", lambda account, region: [first, second])
+    router = router_module.Router(runner=None)  # type: ignore[arg-type]
+    monkeypatch.setattr(router, "_spawn", lambda fn, *args: None)
+
+    def re_enable(delivery: Any) -> None:
+        second.state = "ENABLED"  # what the finding function's repair does, synchronously here
+
+    router.listeners.append(re_enable)
+    try:
+        delivered = router.route({"account": "123456789012", "region": "us-east-1", "id": "e1"})
+    finally:
+        router.close()
+    assert [d.rule_name for d in delivered] == ["guard-calls"]

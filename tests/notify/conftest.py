@@ -3,6 +3,8 @@ table (keys ``pk``/``sk``, TTL ``expires_at``, as the template makes it) and Sec
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,11 +13,12 @@ import pytest
 
 from aws_support import REGION, TABLE, Alerts, MotoAccount, create_state_table, function_env, moto_region
 from aws_support import load_event as event
-from trailguard import aws, notify
+from trailguard import aws, handlers, incidents
 from trailguard.events import Record, records_from_object
 from trailguard.inventory import parse_trail_ref
+from trailguard.notify import ledger, notice
 
-__all__ = ["REGION", "TABLE", "event"]
+__all__ = ["REGION", "TABLE", "FakeClock", "event"]
 
 DETECTED_AT = "2024-05-01T03:00:07+00:00"
 
@@ -61,7 +64,7 @@ class Cloud(MotoAccount):
 
 @pytest.fixture
 def cloud(moto_aws: dict[str, str], alerts: Alerts, monkeypatch: pytest.MonkeyPatch) -> Cloud:
-    monkeypatch.setattr(notify, "_now", lambda: DETECTED_AT)
+    monkeypatch.setattr(notice, "_now", lambda: DETECTED_AT)
     create_state_table()
     boto3.client("securityhub", region_name=REGION).enable_security_hub()
     env = function_env(
@@ -72,3 +75,38 @@ def cloud(moto_aws: dict[str, str], alerts: Alerts, monkeypatch: pytest.MonkeyPa
         TRAILGUARD_FUNCTION_NAMES="trailguard-api-call,trailguard-finding",
     )
     return Cloud(alerts=alerts, env=env)
+
+
+@dataclass
+class FakeClock:
+    """The ledger's clock, moved by hand: storms and windows without sleeping."""
+
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def ledgers_on(monkeypatch: pytest.MonkeyPatch, clock: Callable[[], float], *modules: Any) -> None:
+    """Every ledger the handler (or ``modules``) opens runs on ``clock``. The handler takes its ledger
+    from ``incidents.ledger_for`` today and ``handlers.ledger_for`` once it imports the package."""
+    real = ledger.ledger_for
+
+    def on_clock(config: Any, region: str) -> ledger.Ledger | None:
+        return real(config, region, clock)
+
+    monkeypatch.setattr(incidents, "ledger_for", on_clock)
+    monkeypatch.setattr(handlers, "ledger_for", on_clock, raising=False)
+    for module in modules:
+        monkeypatch.setattr(module, "ledger_for", on_clock)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A frozen ledger clock starting at the real time (so the store's TTLs and dates agree with it)."""
+    fake = FakeClock(time.time())
+    ledgers_on(monkeypatch, fake)
+    return fake

@@ -2,7 +2,8 @@
 
 Each case runs the real handler against moto (so the repair lines are what trailguard really did), reads
 the message back from the topic's SQS subscriber and compares subject + body with
-``tests/notify/golden/<case>.txt``. The detection time is pinned (``notify._now``); nothing else varies.
+``tests/notify/golden/<case>.txt``. The detection time is pinned (``notify.notice._now``); nothing else
+varies.
 
 To regenerate after an intended change: ``TRAILGUARD_UPDATE_GOLDEN=1 .venv/bin/pytest tests/notify`` and
 review the diff as a reader at 3 a.m. would (``git diff tests/notify/golden``).
@@ -17,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from trailguard import handlers, notify
+from trailguard import handlers
+from trailguard.notify import Message, delivery
 
 from .conftest import REGION, Cloud, event, records
 
@@ -84,13 +86,13 @@ def test_email_matches_the_reviewed_golden_file(cloud: Cloud, case: str) -> None
 def test_chat_card_matches_the_reviewed_golden_file(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
     """What Slack / Teams show through AWS Chatbot: the ``https`` body of the published message."""
     published: list[dict[str, Any]] = []
-    real = notify.publish
+    real = delivery.publish
 
-    def capture(message: notify.Message, topic_arn: str | None) -> str:
+    def capture(message: Message, topic_arn: str | None) -> str:
         published.append(json.loads(message.sns_payload()))
         return real(message, topic_arn)
 
-    monkeypatch.setattr(notify, "publish", capture)
+    monkeypatch.setattr(delivery, "publish", capture)
     message = _run(cloud, "stoplogging_stratus")
 
     (payload,) = published

@@ -1,6 +1,8 @@
-"""Security Hub: an ASFF finding per CloudTrail incident (moto implements BatchImportFindings and
-GetFindings, so that runs against moto), and the answer on the finding that raised an incident
-(moto does not implement BatchUpdateFindings, so those tests use botocore's Stubber on a real client)."""
+"""``notify.securityhub``: an ASFF finding per CloudTrail incident (moto implements BatchImportFindings
+and GetFindings, so that runs against moto), the answer on the finding that raised an incident (moto does
+not implement BatchUpdateFindings, so those tests use botocore's Stubber on a real client), and one
+finding per resource a backstop sweep found drifted (Stubber here; through the handler in
+``tests/sweep``)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from trailguard import aws, handlers, securityhub
+from trailguard import aws, handlers
 from trailguard.events import records_from_object
-from trailguard.notify import Incident
+from trailguard.notify import Drift, Incident, SweepFindings, securityhub
 from trailguard.policy import Verdict
 from trailguard.remediate import Outcome
 
@@ -153,3 +155,101 @@ def test_a_refused_import_never_blocks_the_repair_or_the_email(
         for r in caplog.records
         if r.name == "trailguard.securityhub"
     )
+
+
+# ------------------------------------------------------------------------------ the backstop sweep
+
+ACCOUNT = "123456789012"
+KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd"
+REPAIRED = Drift(
+    "key", KEY, [Outcome("key.cancel_deletion", KEY, "remediated", "cancelled the deletion", verified=True)]
+)
+GONE = Drift(
+    "function", "tg-api-call", [Outcome("guard.restore_function", "tg-api-call", "failed", "deleted")]
+)
+
+
+def _sweep(*drift: Drift, account: str | None = ACCOUNT) -> SweepFindings:
+    return SweepFindings(
+        account, REGION, {"key": 1, "function": 2}, list(drift), swept_at="2024-05-01T03:05:00+00:00"
+    )
+
+
+def test_each_drifted_resource_is_one_finding_with_a_stable_id(stubbed: Stubber) -> None:
+    notice = _sweep(REPAIRED, GONE)
+    stubbed.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 2, "FailedFindings": []})
+    result = securityhub.report_sweep(notice)
+    ids = [
+        f"trailguard/{ACCOUNT}/backstop/{REGION}/key/{KEY}",
+        f"trailguard/{ACCOUNT}/backstop/{REGION}/function/tg-api-call",
+    ]
+    assert result == {"imported": ids}
+
+    now = "2024-05-01T03:05:01.000Z"
+    key, function = (securityhub.drift_finding(notice, d, ACCOUNT, now) for d in notice.drift)
+    assert [key["Id"], function["Id"]] == ids
+    assert key["ProductArn"] == f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
+    assert key["GeneratorId"] == function["GeneratorId"] == "trailguard/backstop"
+    assert key["Resources"] == [{"Type": "AwsKmsKey", "Id": KEY, "Partition": "aws", "Region": "eu-west-1"}]
+    assert function["Resources"][0]["Type"] == "AwsLambdaFunction"
+    assert function["Resources"][0]["Region"] == REGION
+    assert (key["Severity"]["Label"], key["Workflow"]["Status"]) == ("HIGH", "RESOLVED")
+    assert (function["Severity"]["Label"], function["Workflow"]["Status"]) == ("CRITICAL", "NOTIFIED")
+    assert (
+        key["Title"]
+        == f"[trailguard] REPAIRED: backstop found KMS key 1234abcd drifted in {ACCOUNT} ({REGION})"
+    )
+    assert function["Title"].startswith(
+        "[ACTION REQUIRED] REPAIR FAILED: backstop found function tg-api-call"
+    )
+    assert function["Remediation"]["Recommendation"]["Text"] == (
+        "REPAIR FAILED: deleted A person must repair it (or redeploy)."
+    )
+    assert function["ProductFields"]["trailguard/source"] == "backstop"
+
+
+def test_more_drift_than_one_call_takes_is_imported_in_chunks(stubbed: Stubber) -> None:
+    many = [Drift("rule", f"r{n}", REPAIRED.outcomes) for n in range(securityhub.MAX_IMPORT + 1)]
+    stubbed.add_response(
+        "batch_import_findings", {"FailedCount": 0, "SuccessCount": 100, "FailedFindings": []}
+    )
+    stubbed.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
+    result = securityhub.report_sweep(_sweep(*many))
+    assert result is not None and len(result["imported"]) == len(many)
+
+
+def test_a_clean_sweep_reports_nothing(stubbed: Stubber) -> None:
+    assert securityhub.report_sweep(_sweep()) is None
+
+
+@pytest.mark.parametrize("account", [ACCOUNT, None])
+def test_a_refused_sweep_import_is_logged_loudly_and_not_raised(
+    stubbed: Stubber, caplog: pytest.LogCaptureFixture, account: str | None
+) -> None:
+    caplog.set_level(logging.INFO, logger="trailguard")
+    if account:
+        stubbed.add_response(
+            "batch_import_findings",
+            {
+                "FailedCount": 1,
+                "SuccessCount": 0,
+                "FailedFindings": [{"Id": "x", "ErrorCode": "InvalidInput", "ErrorMessage": "no"}],
+            },
+        )
+    result = securityhub.report_sweep(_sweep(GONE, account=account))
+    assert result is not None and set(result) == {"error"}
+    assert ("refused" if account else "knows no account") in result["error"]
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "trailguard.securityhub"]
+    assert [(e["event"], e["level"], e["source"]) for e in logged] == [
+        ("securityhub.failed", "ERROR", "backstop")
+    ]
+    assert logged[0]["drift"] == ["function tg-api-call"]
+
+
+def test_report_takes_either_notice(stubbed: Stubber) -> None:
+    stubbed.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
+    line: dict[str, Any] = {}
+    securityhub.report(_sweep(GONE), line)
+    assert line == {
+        "security_hub": {"imported": [f"trailguard/{ACCOUNT}/backstop/{REGION}/function/tg-api-call"]}
+    }

@@ -5,14 +5,18 @@ fresh stack gets its baseline recorded."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from trailguard import sweep
+from trailguard.notify import delivery, ledger
+from trailguard.notify.ledger import SWEEP_WINDOW_SECONDS
 from trailguard.sweep import is_schedule
 
-from .conftest import BUCKET, SCHEDULED, TRAIL, Deployed, deploy_stack
+from .conftest import ACCOUNT, BUCKET, REGION, SCHEDULED, TRAIL, Deployed, deploy_stack
 
 
 def test_no_drift_no_message(deployed: Deployed) -> None:
@@ -159,21 +163,22 @@ def test_a_spoofed_schedule_is_still_malformed_input(deployed: Deployed) -> None
 # ------------------------------------------------------------------ the same findings are told once
 
 
-def _later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """The ledger's clock (only its clock) moves ``seconds`` ahead."""
-    import time
-    import types
+class _Clock:
+    """The ledger's clock for the sweep's window, moved by hand (the repairs run on real time)."""
 
-    from trailguard import incidents
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = time.time()
+        real = ledger.ledger_for
+        monkeypatch.setattr(sweep, "ledger_for", lambda config, region: real(config, region, self))
 
-    monkeypatch.setattr(incidents, "time", types.SimpleNamespace(time=lambda: time.time() + seconds))
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from trailguard.incidents import SWEEP_WINDOW_SECONDS
-
+    clock = _Clock(monkeypatch)
     lam = deployed.client("lambda")
     lam.delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
     first = deployed.sweep()["sweep"]
@@ -182,6 +187,7 @@ def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
     (message,) = deployed.messages()
     assert message["subject"].startswith("[ACTION REQUIRED] NEEDS A PERSON: backstop found drift on 1")
 
+    clock.now += 300
     second = deployed.sweep()["sweep"]  # the same drift, still unrepairable: logged, not mailed
     assert [(d["kind"], d["ok"]) for d in second["drift"]] == [("function", False)]
     assert second["notification"]["action"] == "suppress" and second["notification"]["repeats"] == 1
@@ -189,11 +195,11 @@ def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
     assert deployed.messages() == []
     assert "sweep.notification-suppressed" in caplog.text
 
-    _later(monkeypatch, SWEEP_WINDOW_SECONDS - 60)
+    clock.now += SWEEP_WINDOW_SECONDS - 301  # one second short of the window
     assert deployed.sweep()["sweep"]["notification"]["action"] == "suppress"
     assert deployed.messages() == []
 
-    _later(monkeypatch, SWEEP_WINDOW_SECONDS + 1)
+    clock.now += 1
     reminder = deployed.sweep()["sweep"]
     assert reminder["notification"]["action"] == "reminder" and reminder["notification"]["repeats"] == 3
     assert reminder["notification"]["since"] == first["notification"]["since"]
@@ -204,7 +210,10 @@ def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
         f"REMINDER: every backstop sweep since {since} UTC has found exactly this"
     )
     assert "redeploy the stack with trailguard deploy" in message["text"]
+    assert message["doc"]["schema"] == "trailguard.sweep/1"
+    assert message["doc"]["notification"]["action"] == "reminder"
     # The reminder starts a new window: the next sweep is quiet again.
+    clock.now += 300
     assert deployed.sweep()["sweep"]["notification"]["action"] == "suppress"
     assert deployed.messages() == []
 
@@ -248,18 +257,63 @@ def test_repaired_drift_that_comes_back_after_a_clean_sweep_is_mailed_again(depl
 def test_a_failed_publish_is_not_recorded_so_the_next_sweep_sends(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trailguard import notify
-
     deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
-    real = notify.publish
+    real = delivery.publish
 
     def broken(*_: Any, **__: Any) -> str:
         raise RuntimeError("topic unreachable")
 
-    monkeypatch.setattr(notify, "publish", broken)
+    monkeypatch.setattr(delivery, "publish", broken)
     with pytest.raises(Exception, match="topic unreachable"):
         deployed.sweep()
-    monkeypatch.setattr(notify, "publish", real)
+    monkeypatch.setattr(delivery, "publish", real)
     again = deployed.sweep()["sweep"]
     assert again["notification"]["action"] == "publish" and again["message_id"]
     assert len(deployed.messages()) == 1
+
+
+# ------------------------------------------------------------------------------------ Security Hub
+
+
+def test_each_drifted_resource_is_a_security_hub_finding_updated_in_place(deployed: Deployed) -> None:
+    hub = deployed.client("securityhub")
+    deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    restored = _stop_logging(deployed)
+    first = deployed.sweep()["sweep"]
+    assert restored()
+    ids = sorted(first["security_hub"]["imported"])
+    assert ids == [
+        f"trailguard/{ACCOUNT}/backstop/{REGION}/function/tg-api-call",
+        f"trailguard/{ACCOUNT}/backstop/{REGION}/trail/{deployed.trail_arn}",
+    ]
+    findings = {f["Id"]: f for f in hub.get_findings()["Findings"]}
+    assert sorted(findings) == ids
+    function, trail = (findings[i] for i in ids)
+    assert (function["Severity"]["Label"], function["Workflow"]["Status"]) == ("CRITICAL", "NOTIFIED")
+    assert (trail["Severity"]["Label"], trail["Workflow"]["Status"]) == ("HIGH", "RESOLVED")
+    assert trail["Resources"][0]["Type"] == "AwsCloudTrailTrail"
+
+    assert len(deployed.messages()) == 1
+    actions = []
+    for _ in range(2):  # the function is still gone: its finding is refreshed, never duplicated
+        again = deployed.sweep()["sweep"]
+        actions.append(again["notification"]["action"])
+        assert again["security_hub"]["imported"] == [ids[0]]
+        assert sorted(f["Id"] for f in hub.get_findings()["Findings"]) == ids
+    assert actions == ["publish", "suppress"]  # fewer findings is news once; Security Hub every time
+    assert len(deployed.messages()) == 1
+
+
+def test_security_hub_can_be_switched_off_for_the_sweep(deployed: Deployed) -> None:
+    _throttle_function(deployed)
+    deployed.env["TRAILGUARD_SECURITY_HUB"] = "false"
+    report = deployed.sweep()["sweep"]
+    assert [d["kind"] for d in report["drift"]] == ["function"] and "security_hub" not in report
+    assert deployed.client("securityhub").get_findings()["Findings"] == []
+    assert len(deployed.messages()) == 1
+
+
+def test_a_clean_sweep_reports_nothing_to_security_hub(deployed: Deployed) -> None:
+    report = deployed.sweep()["sweep"]
+    assert "security_hub" not in report
+    assert deployed.client("securityhub").get_findings()["Findings"] == []

@@ -83,6 +83,28 @@ def test_role_actions_equal_required_permissions(remediation: list[dict[str, Any
     assert not granted - required, f"granted but not required: {sorted(granted - required)}"
 
 
+def test_remediation_policy_is_the_generated_statements(remediation: list[dict[str, Any]]) -> None:
+    from trailguard.gen.iam import statements
+
+    committed = {
+        str(s["Sid"]): (
+            sorted(str(a) for a in _listify(s["Action"])),
+            sorted(_resource_text(r) for r in _listify(s["Resource"])),
+            s.get("Condition", {}),
+        )
+        for s in remediation
+    }
+    generated = {
+        s.sid: (
+            sorted(s.actions),
+            sorted(r.strip("${}") if r.endswith(".Arn}") else r for r in s.resources),
+            {op: dict(values) for op, values in s.condition.items()},
+        )
+        for s in statements()
+    }
+    assert committed == generated
+
+
 def test_no_wildcard_actions_and_no_deny_surprises(template: dict[str, Any]) -> None:
     for name, statements in _policies(template).items():
         for statement in statements:

@@ -33,6 +33,26 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+def test_committed_template_is_what_the_registry_generates(template_path: Path) -> None:
+    """The rule patterns and the Remediation statements are generated: `trailguard template` writes them."""
+    from trailguard.gen.files import render_template
+
+    committed = template_path.read_text(encoding="utf-8")
+    assert render_template(committed) == committed, "regenerate: trailguard template"
+
+
+def test_generated_blocks_are_the_rule_patterns_and_the_remediation_statements(template_path: Path) -> None:
+    text = template_path.read_text(encoding="utf-8")
+    begins = re.findall(r"^( *)# BEGIN GENERATED ([\w-]+):.*\n\1(\S+):", text, re.M)
+    assert sorted((name, key) for _, name, key in begins) == [
+        ("api-call-rule-pattern", "EventPattern"),
+        ("findings-rule-pattern", "EventPattern"),
+        ("guard-calls-rule-pattern", "EventPattern"),
+        ("remediation-statements", "Statement"),
+    ]
+    assert len(re.findall(r"^ *# END GENERATED ", text, re.M)) == len(begins)
+
+
 def test_cfn_lint_reports_nothing(template_path: Path) -> None:
     from cfnlint.api import lint_file
 

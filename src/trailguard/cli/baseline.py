@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from trailguard.cli._common import add_aws_options
+from trailguard.baseline import KINDS, Baselines, capture_all, config_from_stack
+from trailguard.cli._common import add_aws_options, add_stack_name, failure, stack, write_document
+from trailguard.cli.exit import Exit
 
+SCHEMA = "trailguard.baseline/1"
 SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
     "trail": ("HomeRegion", "S3BucketName", "KmsKeyId", "IsMultiRegionTrail", "IsLogging"),
     "bucket": ("Region", "Versioning", "Lifecycle", "Policy"),
@@ -25,72 +27,53 @@ SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 def register(subparsers: Any) -> None:
-    from trailguard.baseline import KINDS
-
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "baseline",
         help="record or show the baselines trailguard restores",
         description="Baselines are the known-good configuration of every protected trail, its bucket "
-        "and key, and trailguard's own rules, functions and topic. Tamper repairs restore them.",
+        "and key, and trailguard's own rules, functions and topic. Tamper repairs restore them. "
+        "Exit status: 0 done, 1 not every baseline recorded or AWS not reachable, 2 bad usage, "
+        "no such stack or unreadable state table.",
     )
     actions = parser.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
     record = actions.add_parser("record", help="snapshot the current configuration as the baseline")
     show = actions.add_parser("show", help="print the recorded baselines")
     for sub in (record, show):
-        sub.add_argument("--stack-name", required=True, help="the trailguard stack")
+        add_stack_name(sub)
         add_aws_options(sub)
         sub.set_defaults(run=run)
     show.add_argument("--kind", choices=KINDS, help="only this kind of resource")
     show.add_argument("--output", choices=("table", "json"), default="table")
 
 
-def _stack(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str], str]:
-    """(outputs, parameters, region) of the deployed stack."""
-    from trailguard import aws
-    from trailguard.deploy import _call, _stack, _stack_outputs
-
-    region = args.region or aws.default_region()
-    cfn = aws.client("cloudformation", region, profile=args.profile, endpoint_url=args.endpoint_url)
-    stack = _call(f"describing stack {args.stack_name}", lambda: _stack(cfn, args.stack_name))
-    if stack is None:
-        raise LookupError(f"stack {args.stack_name} does not exist in {region}; deploy it first")
-    outputs = _stack_outputs(cfn, stack, lambda _line: None)
-    parameters = {
-        str(p["ParameterKey"]): str(p.get("ParameterValue") or "") for p in stack.get("Parameters") or []
-    }
-    return outputs, parameters, region
-
-
-def run(args: argparse.Namespace) -> int:
-    from trailguard.baseline import Baselines, capture_all, config_from_stack
-    from trailguard.deploy import DeployError
-
-    try:
-        outputs, parameters, region = _stack(args)
-    except (LookupError, DeployError) as exc:
-        print(f"trailguard baseline: {exc}", file=sys.stderr)
-        return 1
+def run(args: argparse.Namespace) -> Exit:
+    deployed = stack(args)
     config = config_from_stack(
-        outputs, parameters, region=region, profile=args.profile, endpoint_url=args.endpoint_url
+        deployed.outputs,
+        deployed.parameters,
+        region=deployed.region,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
     )
     if args.baseline_command == "record":
         summary = capture_all(
-            config, region, profile=args.profile, endpoint_url=args.endpoint_url, source="cli"
+            config, deployed.region, profile=args.profile, endpoint_url=args.endpoint_url, source="cli"
         )
         print(summary.describe())
-        return 0 if summary.ok else 1
-    baselines = Baselines.from_config(config, region, profile=args.profile, endpoint_url=args.endpoint_url)
+        return Exit.OK if summary.ok else Exit.FAILED
+    baselines = Baselines.from_config(
+        config, deployed.region, profile=args.profile, endpoint_url=args.endpoint_url
+    )
     try:
         recorded = {args.kind: baselines.of_kind(args.kind)} if args.kind else baselines.all()
     except Exception as exc:
-        print(f"trailguard baseline: cannot read the state table: {exc}", file=sys.stderr)
-        return 1
+        raise failure(exc, "cannot read the state table") from exc
     if args.output == "json":
-        json.dump(recorded, sys.stdout, indent=2, sort_keys=True, default=str)
-        print()
-        return 0
+        body = {"stack": deployed.name, "region": deployed.region, "baselines": recorded}
+        write_document(SCHEMA, json.loads(json.dumps(body, sort_keys=True, default=str)))
+        return Exit.OK
     print(_table(recorded))
-    return 0
+    return Exit.OK
 
 
 def _cell(value: Any) -> str:

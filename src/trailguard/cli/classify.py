@@ -2,18 +2,25 @@
 
 Output is one JSON object per record, in input order (detection-policy.md, "classify output"); ``table``
 is for people. A record that cannot be understood is reported as benign with the reason; only a file
-that cannot be read at all changes the exit status (2), and the other files are still processed.
+that cannot be read at all changes the exit status (2, :mod:`trailguard.cli.exit`), and the other files
+are still processed.
+
+The lines carry no ``schema`` key, unlike the ``--output json`` documents of the other commands: each line
+is a record's verdict, not a document, and its keys and their order are the documented contract that
+tests and consumers compare exactly; a versioned change would add the key there first.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from trailguard.cli.exit import CommandError, Exit
 from trailguard.events import MalformedEvent, Record, iter_path
 from trailguard.policy import Inventory, classify
 
@@ -122,25 +129,24 @@ class _Table:
         self.out.write("  ".join(cells).rstrip() + "\n")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     try:
         inventory = load_inventory(args.inventory)
     except (OSError, ValueError) as exc:
-        print(f"trailguard classify: cannot read inventory {args.inventory}: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(Exit.USAGE, f"cannot read inventory {args.inventory}: {exc}") from exc
     out = sys.stdout
     table = _Table(out) if args.output == "table" else None
-    status = 0
+    status = Exit.OK
     for path in expand(args.paths):
         try:
             rows = list(classify_file(path, inventory))
         except (OSError, UnicodeDecodeError, EOFError) as exc:
             print(f"trailguard classify: cannot read {path}: {exc}", file=sys.stderr)
-            status = 2
+            status = Exit.USAGE  # an unreadable input; the other files are still classified
             continue
         except Exception as exc:  # gzip.BadGzipFile, zlib.error...: still only this file is lost
             print(f"trailguard classify: cannot read {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            status = 2
+            status = Exit.USAGE
             continue
         try:
             for row in rows:
@@ -157,7 +163,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())

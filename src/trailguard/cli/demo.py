@@ -4,7 +4,8 @@ Start the local cloud with trailguard deployed, stop the protected trail as the 
 with the real AWS CLI (boto3 if the CLI is not installed next to this Python), then show what happened:
 the CloudTrail record, the rule that matched, the calls trailguard's role made, the verification, the
 email the security team receives, and the GuardDuty finding that arrives later to find the trail already
-repaired. Exit status 0 only if the story ends with the trail logging.
+repaired. Exit status 0 only if the story ends with the trail logging; 1 if it does not, or if the local
+cloud cannot be started.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+from trailguard.cli.exit import CommandError, Exit
 
 T = TypeVar("T")
 FINDING_DELAY = 1.0
@@ -125,13 +128,14 @@ def _attack(endpoint: str, region: str, trail: str, key: Any, user_agent: str) -
     return f"boto3 cloudtrail.stop_logging(Name={trail!r})", 0
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     with tempfile.TemporaryDirectory(prefix="trailguard-demo-") as tmp:
         return _run(args, Story(colour), Path(tmp))
 
 
-def _run(args: argparse.Namespace, story: Story, tmp: Path) -> int:
+def _run(args: argparse.Namespace, story: Story, tmp: Path) -> Exit:
+    # The local cloud needs the optional `local` extra (moto): imported only when this command runs.
     from trailguard.local import world
     from trailguard.local.server import LocalCloud
 
@@ -145,9 +149,12 @@ def _run(args: argparse.Namespace, story: Story, tmp: Path) -> int:
     cloud = LocalCloud(outbox_dir=outbox, finding_delay=FINDING_DELAY)
     try:
         story.title("Starting the local cloud and deploying trailguard")
-        cloud.start()
         steps: list[str] = []
-        state = world.build(cloud, progress=steps.append)
+        try:
+            cloud.start()
+            state = world.build(cloud, progress=steps.append)
+        except Exception as exc:
+            raise CommandError(Exit.FAILED, f"setup failed: {exc}") from exc
         story.field("endpoint", f"{cloud.endpoint} (moto, account {cloud.account}, {cloud.region})")
         story.field(
             "stack", f"{len(state.guard.rule_names)} rules, {len(state.guard.function_names)} functions"
@@ -162,7 +169,7 @@ def _run(args: argparse.Namespace, story: Story, tmp: Path) -> int:
         log.propagate = True
 
 
-def _story(cloud: Any, state: Any, story: Story, timeout: float) -> int:
+def _story(cloud: Any, state: Any, story: Story, timeout: float) -> Exit:
     trail = state.trail.name
     attacker = state.attacker
     ct = cloud.client("cloudtrail")
@@ -176,7 +183,7 @@ def _story(cloud: Any, state: Any, story: Story, timeout: float) -> int:
     story.field("exit status", code)
     if code != 0:
         story.bad("the attack itself failed")
-        return 1
+        return Exit.FAILED
 
     def attack_record() -> dict[str, Any] | None:
         found = [
@@ -190,7 +197,7 @@ def _story(cloud: Any, state: Any, story: Story, timeout: float) -> int:
     envelope = _wait(attack_record, timeout)
     if envelope is None:
         story.bad("no CloudTrail record of the attack")
-        return 1
+        return Exit.FAILED
     record = envelope["detail"]
     story.title("CloudTrail records the call", at=cloud.recorder.received.get(envelope["id"]))
     story.field("eventName", f"{record['eventSource']} {record['eventName']}")
@@ -278,6 +285,6 @@ def _story(cloud: Any, state: Any, story: Story, timeout: float) -> int:
             if emails == 1
             else f"trail {trail} is logging; {emails} email(s) in the outbox"
         )
-        return 0
+        return Exit.OK
     story.bad(f"trail {trail} is NOT logging")
-    return 1
+    return Exit.FAILED

@@ -1,18 +1,32 @@
-"""``trailguard deploy``: package, upload and create or update the stack through a change set."""
+"""``trailguard deploy``: package, upload and create or update the stack through a change set.
+
+Exit status: 0 deployed (or already up to date); 1 the deploy ran and failed, AWS not reachable
+included (no credentials, unknown profile); 2 bad usage (an invalid stack name, email or value).
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from trailguard.cli._common import add_aws_options
-from trailguard.deploy import EMAIL_RE, DeployError, deploy
+from trailguard.cli._common import add_aws_options, add_stack_name, failure
+from trailguard.cli.exit import CommandError, Exit
+from trailguard.deploy.errors import DeployError, InputError
+from trailguard.deploy.rollout import EMAIL_RE, deploy
+from trailguard.deploy.stack import validate_stack_name
 
 
 def _email(value: str) -> str:
     if not EMAIL_RE.match(value):
         raise argparse.ArgumentTypeError(f"not an email address: {value!r}")
+    return value
+
+
+def _stack_name(value: str) -> str:
+    try:
+        validate_stack_name(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
     return value
 
 
@@ -23,7 +37,7 @@ def register(subparsers: Any) -> None:
         description="Package the functions, upload them to an artifact bucket and create or update "
         "the CloudFormation stack through a change set. Re-running with nothing changed is a no-op.",
     )
-    parser.add_argument("--stack-name", required=True, help="CloudFormation stack name")
+    add_stack_name(parser, type=_stack_name, help="CloudFormation stack name")
     parser.add_argument("--email", required=True, type=_email, help="security contact for alerts")
     add_aws_options(parser)
     parser.add_argument(
@@ -48,11 +62,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     for value in (*args.allowed_principal_arn, *args.protected_trail):
         if "," in value or not value.strip():
-            print(f"trailguard deploy: invalid value {value!r} (give one per flag)", file=sys.stderr)
-            return 2
+            raise CommandError(Exit.USAGE, f"invalid value {value!r} (give one per flag)")
     parameters = {
         "AllowedPrincipalArns": ",".join(args.allowed_principal_arn),
         "ProtectedTrails": ",".join(args.protected_trail),
@@ -67,9 +80,8 @@ def run(args: argparse.Namespace) -> int:
             parameters=parameters,
             baseline=not args.no_baseline,
         )
-    except DeployError as exc:
-        print(f"trailguard deploy: {exc}", file=sys.stderr)
-        return 1
+    except DeployError as exc:  # InputError (invalid name or email) is USAGE, the rest FAILED
+        raise failure(exc) from exc
     print()
     width = max((len(k) for k in outputs), default=0)
     for key, value in outputs.items():
@@ -79,4 +91,4 @@ def run(args: argparse.Namespace) -> int:
         f"Next: AWS has emailed {args.email} a subscription confirmation. "
         "Click its link, or no alert will ever be delivered."
     )
-    return 0
+    return Exit.OK

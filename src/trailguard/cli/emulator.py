@@ -14,12 +14,13 @@ import argparse
 import json
 import logging
 import signal
-import sys
 import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from trailguard.cli.exit import CommandError, Exit
 
 DESCRIPTION = (
     "Start the local cloud (moto on 127.0.0.1 with a CloudTrail recorder, EventBridge delivery, "
@@ -74,13 +75,13 @@ def _write_ready(path: Path, doc: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
+    if not 0 <= args.port <= 65535:
+        raise CommandError(Exit.USAGE, f"invalid port {args.port}")
+    # The local cloud needs the optional `local` extra (moto): imported only when this command runs.
     from trailguard.local import world
     from trailguard.local.server import LocalCloud
 
-    if not 0 <= args.port <= 65535:
-        print(f"trailguard emulator: invalid port {args.port}", file=sys.stderr)
-        return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("trailguard").setLevel(logging.INFO)
     outbox = (args.outbox or Path(tempfile.mkdtemp(prefix="trailguard-outbox-"))).resolve()
@@ -108,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             cloud.start()
         except OSError as exc:
-            print(f"trailguard emulator: {exc}", file=sys.stderr)
-            return 1
+            raise CommandError(Exit.FAILED, str(exc)) from exc
         try:
             state = world.build(
                 cloud,
@@ -118,10 +118,9 @@ def run(args: argparse.Namespace) -> int:
                 progress=lambda line: print(f"  {line}", flush=True),
             )
         except Exception as exc:
-            print(f"trailguard emulator: setup failed: {exc}", file=sys.stderr)
-            return 1
+            raise CommandError(Exit.FAILED, f"setup failed: {exc}") from exc
         if stop.is_set():
-            return 0
+            return Exit.OK
         doc = state.ready()
         if args.ready_file:
             _write_ready(args.ready_file, doc)
@@ -143,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 fired = cloud.fire_schedules()
                 print(f"fired {len(fired)} schedule target(s)", flush=True)
         print("stopping", flush=True)
-        return 0
+        return Exit.OK
     finally:
         cloud.stop()
         if args.ready_file:

@@ -3,20 +3,24 @@
 One line per incident (a burst of repeated calls is one line with its count), newest last, as a table a
 person scans or as JSON a script consumes.
 
-Exit codes: 0 the table was read (whether or not it holds incidents); 2 bad usage, the stack has no
-state table, or the table cannot be read.
+Exit codes (:mod:`trailguard.cli.exit`): 0 the table was read (whether or not it holds incidents); 1 AWS
+could not be reached (no credentials, endpoint down, access denied); 2 bad usage, no such stack, the
+stack has no state table, or the table cannot be read.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from trailguard.cli._common import add_aws_options
+from trailguard.cli._common import add_aws_options, failure, stack, write_document
+from trailguard.cli.exit import Exit
+from trailguard.incidents import ROWS_PREFIX
+from trailguard.state import StateStore
+
+SCHEMA = "trailguard.incidents/1"
 
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 COLUMNS = ("TIME", "VERDICT", "TECHNIQUE", "RESOURCE", "PRINCIPAL", "SOURCE IP", "REPAIR", "COUNT")
@@ -36,7 +40,7 @@ def register(subparsers: Any) -> None:
         help="list the incidents trailguard recorded",
         description="List the incidents recorded in the stack's state table: when, verdict, technique, "
         "resource, principal, source IP, repair status and how many times it happened. "
-        "Exit status: 0 read, 2 bad usage or unreadable table.",
+        "Exit status: 0 read, 1 AWS not reachable, 2 bad usage, no such stack or unreadable table.",
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack-name", help="the trailguard stack (its StateTableName output is read)")
@@ -52,23 +56,16 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _table_name(args: argparse.Namespace) -> str:
+def _table_name(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(state table, region): as given, or the stack's StateTableName output in the stack's region."""
     if args.table:
-        return str(args.table)
-    from trailguard import aws
-
-    cfn = aws.client("cloudformation", args.region, profile=args.profile, endpoint_url=args.endpoint_url)
-    (stack,) = cfn.describe_stacks(StackName=args.stack_name)["Stacks"]
-    for output in stack.get("Outputs", []):
-        if output.get("OutputKey") == "StateTableName" and output.get("OutputValue"):
-            return str(output["OutputValue"])
-    raise LookupError(f"stack {args.stack_name} has no StateTableName output")
+        return str(args.table), args.region
+    deployed = stack(args)
+    return deployed.output("StateTableName"), deployed.region
 
 
 def collect(store: Any, since: timedelta, now: datetime | None = None) -> list[dict[str, Any]]:
     """Every burst row detected in the last ``since``, oldest first, with its counters."""
-    from trailguard.incidents import ROWS_PREFIX
-
     now = now or datetime.now(UTC)
     start = now - since
     cutoff = start.isoformat(timespec="seconds")
@@ -135,22 +132,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def run(args: argparse.Namespace) -> int:
-    from trailguard.state import StateStore
-
+def run(args: argparse.Namespace) -> Exit:
     try:
-        name = _table_name(args)
-        store = StateStore(name, args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+        name, region = _table_name(args)
+        store = StateStore(name, region, profile=args.profile, endpoint_url=args.endpoint_url)
         rows = collect(store, args.since)
     except Exception as exc:
-        print(
-            f"trailguard incidents: cannot read the state table: {type(exc).__name__}: {exc}", file=sys.stderr
-        )
-        return 2
+        raise failure(exc, "cannot read the state table") from exc
     if args.output == "json":
-        print(json.dumps({"table": name, "since": args.since.total_seconds(), "incidents": rows}, indent=2))
+        write_document(SCHEMA, {"table": name, "since": args.since.total_seconds(), "incidents": rows})
     elif rows:
         print(table(rows))
     else:
         print(f"No incidents in the last {args.since} (table {name}).")
-    return 0
+    return Exit.OK

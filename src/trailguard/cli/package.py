@@ -1,12 +1,17 @@
-"""``trailguard package``: build the Lambda zip and copy the template beside it, without deploying."""
+"""``trailguard package``: build the Lambda zip and copy the template beside it, without deploying.
+
+Exit status: 0 written; 1 the files could not be built or written (no template, a directory that cannot
+be written); 2 bad usage.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from trailguard.deploy import DeployError, package
+from trailguard.cli.exit import CommandError, Exit
+from trailguard.deploy.errors import DeployError
+from trailguard.deploy.package import package
 
 
 def register(subparsers: Any) -> None:
@@ -20,13 +25,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     try:
         pkg = package(args.output_dir)
     except (DeployError, OSError) as exc:
-        print(f"trailguard package: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(Exit.FAILED, str(exc)) from exc
     print(f"zip       {pkg.zip_path} ({pkg.zip_path.stat().st_size} bytes)")
     print(f"sha256    {pkg.code_sha256}")
     print(f"template  {pkg.template_path}")
-    return 0
+    return Exit.OK

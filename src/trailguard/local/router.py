@@ -189,18 +189,24 @@ class Router:
             self.activity.end()
 
     def route(self, event: Mapping[str, Any]) -> list[Delivery]:
-        """Deliver to every target of every matching rule; each target is its own background task."""
+        """Deliver to every target of every matching rule; each target is its own background task.
+
+        Every rule is matched before any delivery starts, as EventBridge matches an event against the
+        rules as they are when it arrives: a delivery that re-enables a rule must not make that rule
+        receive the very event that disabled it.
+        """
         account = str(event.get("account", ""))
         region = str(event.get("region", ""))
-        deliveries = []
+        matched = []
         for rule in rules_for(account, region):
             try:
-                matched = rule_matches(rule, event)
+                if rule_matches(rule, event):
+                    matched.append(rule)
             except Exception:
                 log.exception("rule %s: pattern could not be evaluated", rule.name)
-                continue
-            if matched:
-                deliveries.extend(self.deliver_to_rule(rule, event))
+        deliveries = []
+        for rule in matched:
+            deliveries.extend(self.deliver_to_rule(rule, event))
         return deliveries
 
     def deliver_to_rule(self, rule: Any, event: Mapping[str, Any]) -> list[Delivery]:

@@ -76,12 +76,14 @@ class Sweep:
         return self.ref(ident, baseline) if self.ref is not None else ident
 
 
+@dataclass(frozen=True, eq=False, init=False, repr=False)
 class Technique(str):
     """One technique of detection-policy.md's table.
 
     A Technique is also the string of its ``id`` (equal to it, hashed like it, serialised as it): code
     that keys, logs or serialises by id (a verdict's JSON line, a ledger key) works with the object
-    itself; read the attributes for the rest. Immutable, like the string.
+    itself; read the attributes for the rest. Immutable (a frozen dataclass: ``dataclasses.replace``
+    makes a variant, as tests do).
 
     ``event_names`` are matched without Lambda's API-version suffix (``PutFunctionConcurrency20171031``
     matches ``PutFunctionConcurrency``). ``extra_events`` adds (event source, name) pairs from another
@@ -144,12 +146,6 @@ class Technique(str):
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"technique {self.id} is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"technique {self.id} is immutable")
 
     def __repr__(self) -> str:
         return f"Technique({self.id!r})"

@@ -1,5 +1,6 @@
-"""``trailguard.deploy.deploy`` creates the real stack on moto (in-process), updates it, and treats an
-unchanged redeploy as a no-op; bad input and missing credentials give messages a person can act on.
+"""``trailguard.deploy.deploy`` (``deploy/rollout.py``) creates the real stack on moto (in-process),
+updates it, and treats an unchanged redeploy as a no-op; bad input and missing credentials give
+messages a person can act on.
 
 moto gaps met here, each worked around in the product or stated in the test: moto's CloudFormation
 skips AWS::SQS::QueuePolicy (nothing refers to it), and does not evaluate Outputs when it executes a
@@ -9,17 +10,17 @@ change set (``deploy`` then derives them from the stack's resources; AWS always 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from aws_support import fake_credentials
 from trailguard import aws, deploy
+
+from .conftest import STACK
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
 
-STACK = "tg-test"
 OUTPUT_KEYS = {
     "TopicArn",
     "RoleArn",
@@ -35,23 +36,13 @@ OUTPUT_KEYS = {
 ALLOWED = "arn:aws:iam::123456789012:role/break-glass,arn:aws:iam::123456789012:role/pipeline"
 
 
-@pytest.fixture
-def moto(fake_aws: None) -> Iterator[None]:
-    from moto import mock_aws
-
-    with mock_aws():
-        aws.clear_cache()
-        yield
-    aws.clear_cache()
-
-
 def _deploy(lines: list[str], email: str = "security@example.com", **parameters: str) -> dict[str, str]:
     return deploy.deploy(
         STACK, email, parameters=parameters or None, progress=lines.append, poll_seconds=0.01
     )
 
 
-def test_creates_the_stack_and_wires_it(moto: None, rule_pattern: Any) -> None:
+def test_creates_the_stack_and_wires_it(moto_aws: dict[str, str], rule_pattern: Any) -> None:
     lines: list[str] = []
     out = _deploy(lines, AllowedPrincipalArns=ALLOWED, ProtectedTrails="org-trail")
     assert set(out) == OUTPUT_KEYS
@@ -113,23 +104,7 @@ def test_creates_the_stack_and_wires_it(moto: None, rule_pattern: Any) -> None:
     assert {g.get("retentionInDays") for g in groups} == {365}
 
 
-def test_artifact_bucket_is_private_encrypted_versioned_and_content_addressed(moto: None) -> None:
-    lines: list[str] = []
-    _deploy(lines)
-    s3 = aws.client("s3")
-    bucket = deploy.artifact_bucket_name("123456789012", "us-east-1")
-    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert all(block.values()) and len(block) == 4
-    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
-    assert re.fullmatch(r"trailguard/lambda-[0-9a-f]{64}\.zip", key)
-    function = aws.client("lambda").get_function(FunctionName=f"{STACK}-api-call")
-    assert function["Configuration"]["CodeSize"] == s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-
-
-def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(moto: None) -> None:
+def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(moto_aws: dict[str, str]) -> None:
     first: list[str] = []
     created = _deploy(first)
     again: list[str] = []
@@ -146,16 +121,6 @@ def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(moto: None) -> 
     assert env["Environment"]["Variables"]["TRAILGUARD_PROTECTED_TRAILS"] == "org-trail,audit-trail"
 
 
-def test_outputs_map_follows_the_template(template: dict[str, Any]) -> None:
-    """``deploy`` derives outputs from resources when moto omits them: keep that map equal to the
-    template's Outputs."""
-    assert set(deploy.OUTPUT_SOURCES) == set(template["Outputs"])
-    for key, (logical_id, kind) in deploy.OUTPUT_SOURCES.items():
-        value = template["Outputs"][key]["Value"]
-        expected = {"Ref": logical_id} if kind == "ref" else {"Fn::GetAtt": [logical_id, "Arn"]}
-        assert value == expected, key
-
-
 @pytest.mark.parametrize(
     ("stack_name", "email", "needle"),
     [
@@ -166,17 +131,19 @@ def test_outputs_map_follows_the_template(template: dict[str, Any]) -> None:
     ],
 )
 def test_bad_input_is_refused_before_any_call(
-    fake_aws: None, monkeypatch: pytest.MonkeyPatch, stack_name: str, email: str, needle: str
+    monkeypatch: pytest.MonkeyPatch, stack_name: str, email: str, needle: str
 ) -> None:
     def no_clients(*args: object, **kwargs: object) -> object:
         raise AssertionError("no AWS client may be made for bad input")
 
+    fake_credentials(monkeypatch)
     monkeypatch.setattr(aws, "client", no_clients)
-    with pytest.raises(deploy.DeployError, match=needle):
+    with pytest.raises(deploy.InputError, match=needle):
         deploy.deploy(stack_name, email, progress=lambda _: None)
 
 
-def test_missing_credentials_say_what_to_do(monkeypatch: pytest.MonkeyPatch, fake_aws: None) -> None:
+def test_missing_credentials_say_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_credentials(monkeypatch)
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -187,35 +154,9 @@ def test_missing_credentials_say_what_to_do(monkeypatch: pytest.MonkeyPatch, fak
     ):
         monkeypatch.delenv(name, raising=False)
     aws.clear_cache()
-    with pytest.raises(deploy.DeployError, match=r"no AWS credentials.*aws configure"):
+    with pytest.raises(deploy.DeployError, match=r"no AWS credentials.*aws configure") as raised:
         deploy.deploy(
             STACK, "security@example.com", endpoint_url="http://127.0.0.1:9", progress=lambda _: None
         )
-
-
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        (None, "CREATE"),
-        ("REVIEW_IN_PROGRESS", "CREATE"),
-        ("CREATE_COMPLETE", "UPDATE"),
-        ("UPDATE_COMPLETE", "UPDATE"),
-        ("UPDATE_ROLLBACK_COMPLETE", "UPDATE"),
-    ],
-)
-def test_change_set_type_follows_the_stack(status: str | None, expected: str) -> None:
-    stack = None if status is None else {"StackStatus": status}
-    assert deploy._change_set_type(stack, STACK) == expected
-
-
-@pytest.mark.parametrize(
-    ("status", "needle"),
-    [
-        ("ROLLBACK_COMPLETE", "delete-stack"),
-        ("UPDATE_IN_PROGRESS", "wait"),
-        ("UPDATE_ROLLBACK_FAILED", "repair"),
-    ],
-)
-def test_stacks_that_cannot_take_a_change_set_say_why(status: str, needle: str) -> None:
-    with pytest.raises(deploy.DeployError, match=needle):
-        deploy._change_set_type({"StackStatus": status}, STACK)
+    assert not isinstance(raised.value, deploy.InputError)  # the CLI's exit 1, not a usage error
+    aws.clear_cache()

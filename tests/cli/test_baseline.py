@@ -1,6 +1,6 @@
 """``trailguard deploy`` records baselines once the stack exists; ``trailguard baseline record|show``
-read the deployed stack (moto in-process; moto's CloudFormation reports no Outputs, so they are derived
-from the stack's resources as ``deploy`` does)."""
+read the deployed stack through the stack lookup (moto in-process; moto's CloudFormation reports no
+Outputs, so the lookup derives them from the stack's resources); each failure's exit code."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import json
 import boto3
 import pytest
 
+from aws_support import REGION
 from trailguard import deploy
 from trailguard.cli import main
+from trailguard.cli.baseline import SCHEMA
+from trailguard.cli.exit import Exit
 
-from .conftest import REGION
+from .conftest import UNREACHABLE
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -28,7 +31,7 @@ def _trail() -> str:
 
 
 def test_deploy_records_baselines_and_show_prints_them(
-    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    moto_aws: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     arn = _trail()
     lines: list[str] = []
@@ -37,7 +40,10 @@ def test_deploy_records_baselines_and_show_prints_them(
     assert any("recorded baselines: 1 trail, 1 bucket" in line for line in lines), lines
 
     assert main(["baseline", "show", "--stack-name", STACK, "--output", "json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    assert next(iter(document)) == "schema" and document["schema"] == SCHEMA == "trailguard.baseline/1"
+    assert (document["stack"], document["region"]) == (STACK, REGION)
+    shown = document["baselines"]
     assert shown["trail"][arn]["S3BucketName"] == "cli-trail-logs"
     assert shown["bucket"]["cli-trail-logs"]["Lifecycle"] is None
     assert set(shown["rule"]) >= {outputs["ApiCallRuleName"], outputs["FindingRuleName"]}
@@ -54,7 +60,7 @@ def test_deploy_records_baselines_and_show_prints_them(
 
 
 def test_record_refreshes_and_no_baseline_skips(
-    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    moto_aws: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines: list[str] = []
     deploy.deploy(STACK, "security@example.com", progress=lines.append, poll_seconds=0.01, baseline=False)
@@ -66,9 +72,27 @@ def test_record_refreshes_and_no_baseline_skips(
     assert main(["baseline", "record", "--stack-name", STACK]) == 0
     assert "1 trail" in capsys.readouterr().out
     assert main(["baseline", "show", "--stack-name", STACK, "--kind", "trail", "--output", "json"]) == 0
-    assert list(json.loads(capsys.readouterr().out)["trail"]) == [arn]
+    assert list(json.loads(capsys.readouterr().out)["baselines"]["trail"]) == [arn]
 
 
-def test_unknown_stack_is_an_error(aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["baseline", "show", "--stack-name", "nope"]) == 1
-    assert "does not exist" in capsys.readouterr().err
+@pytest.mark.parametrize("action", ["show", "record"])
+def test_unknown_stack_is_a_usage_error(
+    moto_aws: dict[str, str], capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    assert main(["baseline", action, "--stack-name", "nope"]) == Exit.USAGE == 2
+    assert capsys.readouterr().err == (
+        f"trailguard baseline: stack nope does not exist in {REGION}; deploy it first\n"
+    )
+
+
+def test_no_credentials_exits_1(no_credentials: None, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["baseline", "show", "--stack-name", STACK, "--endpoint-url", UNREACHABLE]
+    assert main(argv) == Exit.FAILED == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"trailguard baseline: looking up stack {STACK}: no AWS credentials found")
+
+
+def test_bad_usage_exits_2() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["baseline", "show"])
+    assert exc.value.code == Exit.USAGE

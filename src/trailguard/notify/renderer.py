@@ -1,7 +1,8 @@
-"""One incident -> one message: a subject and a plain-text body a person reads in ten seconds on a
+"""One notice -> one message: a subject and a plain-text body a person reads in ten seconds on a
 phone, a JSON document for programs, and a compact card for chat, published once to the alert topic.
+:func:`render` takes either notice (an event's incident, with its storm follow-up, or a sweep's findings).
 
-The text answers, in this order: what happened to which resource in which account and region (the
+An incident's text answers, in this order: what happened to which resource in which account and region (the
 subject and first line); whether trailguard repaired it and proved it; who did it, from where, with
 what client, when; what the responder must still do; then links and details.
 
@@ -10,13 +11,14 @@ Why one publish with ``MessageStructure=json`` and these per-protocol bodies:
 - ``default`` / ``email``: the text. Email is read by people; ``default`` covers any protocol not
   listed (``application``, ``firehose``) with the same readable text.
 - ``email-json``: the machine document; whoever picked JSON email wants structure.
-- ``sqs`` / ``lambda``: the machine document (``schema`` ``trailguard.incident/1``): a queue or a
+- ``sqs`` / ``lambda``: the machine document (``schema`` ``trailguard.incident/1``, or
+  ``trailguard.sweep/1`` for the sweep): a queue or a
   function consumes fields, not prose; it also carries the text so a consumer can forward it as is.
 - ``https`` / ``http``: AWS Chatbot subscribes to SNS over HTTPS, so these get Chatbot's custom
   notification schema (``version`` 1.0, ``source`` custom, ``content`` title / description / nextSteps)
   and Slack or Teams render a compact card. A generic webhook gets the same JSON and finds the whole
-  incident under ``metadata.additionalContext.incident`` (a JSON string: Chatbot's additionalContext
-  holds string values only).
+  incident under ``metadata.additionalContext.incident`` (a sweep's drift under ``...drift``; JSON
+  strings: Chatbot's additionalContext holds string values only).
 - ``sms``: the subject alone; 140 bytes leave no room for more.
 """
 
@@ -24,22 +26,28 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
 from trailguard import aws
+from trailguard.notify.ledger import Decision, SweepDecision
+from trailguard.notify.notice import (
+    ACTION_REQUIRED,
+    PREFIX,
+    Incident,
+    Notice,
+    SweepFindings,
+    status_head,
+    status_word,
+)
 
 if TYPE_CHECKING:
     from trailguard.events import Record
-    from trailguard.policy import Verdict
-    from trailguard.remediate import Outcome
 
 SUBJECT_MAX = 100
 SCHEMA = "trailguard.incident/1"
-ACTION_REQUIRED = "[ACTION REQUIRED]"
-PREFIX = "[trailguard]"
 CHAT_DESCRIPTION_MAX = 3500
 """Chatbot renders long descriptions badly on a phone; the card stays short and links to the rest."""
 REQUEST_VALUE_MAX = 120
@@ -61,123 +69,6 @@ MANUAL_STEPS = {
     "trail.restore_event_selectors": "Put the trail's event selectors back so that all management events "
     "(read and write) are logged (aws cloudtrail put-event-selectors), then check get-event-selectors.",
 }
-
-# What kind of thing a technique family hits, for the subject ("StopLogging on trail X").
-RESOURCE_NOUNS = {
-    "trail": "trail",
-    "finding": "trail",
-    "lake": "event data store",
-    "bucket": "bucket",
-    "key": "KMS key",
-    "guard.rule": "rule",
-    "guard.function": "function",
-    "guard.topic": "topic",
-    "guard.detector": "detector",
-    "org": "account",
-}
-
-STATUS_HEADS = {
-    "remediated": (PREFIX, "REPAIRED"),
-    "already-restored": (PREFIX, "ALREADY RESTORED"),
-    "failed": (ACTION_REQUIRED, "REPAIR FAILED"),
-    "not-implemented": (ACTION_REQUIRED, "NOT REPAIRED"),
-    "notify-only": (ACTION_REQUIRED, "NOT REPAIRABLE"),
-    "attempted": (PREFIX, "ATTEMPT"),
-    "authorised": (PREFIX, "AUTHORISED"),
-}
-
-
-def _now() -> str:
-    """When trailguard saw the incident (a seam: golden tests pin it)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class NotificationError(RuntimeError):
-    """The alert could not be published; raised by the handler only after every repair was done."""
-
-
-@dataclass
-class Incident:
-    """One non-benign verdict, what trailguard did about it, and where it was seen."""
-
-    verdict: Verdict
-    record: Record
-    handler: str
-    handler_region: str
-    account: str | None = None
-    outcome: Outcome | None = None
-    technique_title: str | None = None
-    mitre: str | None = None
-    remediation: str | None = None
-    detected_at: str = field(default_factory=lambda: _now())  # noqa: PLW0108 (late-bound: tests pin _now)
-
-    @property
-    def action_required(self) -> bool:
-        """A person must repair something: the repair failed, is not built, or cannot be automated."""
-        if self.verdict.verdict != "tamper":
-            return False
-        return self.outcome is None or not self.outcome.ok
-
-    @property
-    def status(self) -> str:
-        """``remediated``, ``already-restored``, ``failed``, ``not-implemented``, ``notify-only``,
-        ``attempted`` or ``authorised``: one word for the summary."""
-        if self.verdict.verdict == "attempt":
-            return "attempted"
-        if self.verdict.verdict == "allowed":
-            return "authorised"
-        return self.outcome.status if self.outcome is not None else "failed"
-
-    @property
-    def region(self) -> str:
-        return self.record.region or self.handler_region
-
-    @property
-    def account_id(self) -> str | None:
-        return self.record.account_id or self.account
-
-    @property
-    def resource(self) -> str | None:
-        return self.verdict.resource or (self.outcome.resource if self.outcome else None)
-
-    @property
-    def resource_label(self) -> str:
-        """The short name of what was hit (``my-trail`` of its ARN), for subjects."""
-        resource = self.resource
-        if not resource:
-            return "unnamed resource"
-        return resource.rsplit("/", 1)[-1] if resource.startswith("arn:") else resource
-
-    @property
-    def resource_noun(self) -> str:
-        """``trail``, ``bucket``, ``KMS key``...: what the technique's family hits."""
-        technique = self.verdict.technique or ""
-        family = technique if technique.startswith("guard.") else technique.split(".", 1)[0]
-        return RESOURCE_NOUNS.get(family, "resource")
-
-    @property
-    def headline(self) -> str:
-        """``StopLogging on trail org-trail``: the call and its target, for the subject and the card."""
-        record = self.record
-        target = f"{self.resource_noun} {self.resource_label}"
-        if record.kind == "cloudtrail":
-            return f"{record.event_name or 'call'} on {target}"
-        source = "GuardDuty" if record.kind == "guardduty" else "Security Hub"
-        return f"{target} disabled ({source} finding)"
-
-    def summary(self) -> dict[str, Any]:
-        """The line of the handler's return value for this incident."""
-        return {
-            "event_id": self.record.event_id,
-            "event_name": self.record.event_name,
-            "verdict": self.verdict.verdict,
-            "technique": self.verdict.technique,
-            "resource": self.verdict.resource,
-            "principal": self.verdict.principal,
-            "status": self.status,
-            "action_required": self.action_required,
-            "verified": self.outcome.verified if self.outcome is not None else None,
-        }
 
 
 @dataclass(frozen=True)
@@ -359,7 +250,7 @@ def _request_lines(record: Record) -> list[str]:
 
 def subject_for(incident: Incident) -> str:
     """``[trailguard] REPAIRED: StopLogging on trail org-trail in 123456789012 (us-east-1)``."""
-    prefix, word = STATUS_HEADS.get(incident.status, (PREFIX, incident.status.upper()))
+    prefix, word = status_head(incident.status)
     return _fit(f"{prefix} {word}: {incident.headline} in {_where(incident)}", incident.resource_label)
 
 
@@ -376,11 +267,11 @@ def _fit(subject: str, label: str) -> str:
     return ascii_subject(subject)
 
 
-def render(incident: Incident) -> Message:
+def render_incident(incident: Incident) -> Message:
     """Subject, person-readable text, machine document and chat card for one incident."""
     record, verdict, outcome = incident.record, incident.verdict, incident.outcome
     subject = subject_for(incident)
-    _prefix, word = STATUS_HEADS.get(incident.status, (PREFIX, incident.status.upper()))
+    _prefix, word = status_head(incident.status)
     principal = _principal(record)
     ptype = record.principal_type or "unknown type"
     todo = _todo(incident)
@@ -403,7 +294,7 @@ def render(incident: Incident) -> Message:
     lines += ["", "Details:", f"  Verdict:    {verdict.verdict} - {verdict.reason}"]
     title = incident.technique_title or ""
     mitre = f" (MITRE ATT&CK {incident.mitre})" if incident.mitre else ""
-    lines.append(f"  Technique:  {verdict.technique}{' - ' + title if title else ''}{mitre}")
+    lines.append(f"  Technique:  {incident.technique_id}{' - ' + title if title else ''}{mitre}")
     lines.append(
         f"  Event:      {record.event_name or 'unknown'} from {record.event_source or record.kind}, "
         f"id {record.event_id or 'unknown'}"
@@ -438,7 +329,7 @@ def render(incident: Incident) -> Message:
         "verdict": verdict.verdict,
         "status": incident.status,
         "action_required": incident.action_required,
-        "technique": verdict.technique,
+        "technique": incident.technique_id,
         "technique_title": incident.technique_title,
         "mitre": incident.mitre,
         "resource": verdict.resource,
@@ -505,36 +396,61 @@ def _chat_card(
     incident: Incident,
     incident_doc: dict[str, Any],
 ) -> dict[str, Any]:
+    """The card of one incident (its context names the verdict and technique)."""
+    return _card(
+        title,
+        description,
+        next_steps,
+        card_id=incident.record.event_id or incident.detected_at,
+        keywords=[k for k in (incident.verdict.verdict, incident.technique_id) if k],
+        thread=f"trailguard-{incident.account_id or 'account'}-{incident.resource_label}",
+        status=incident.status,
+        related=[r for r in (incident.resource, incident.record.principal_arn) if r],
+        context={
+            "verdict": incident.verdict.verdict,
+            "status": incident.status,
+            "technique": str(incident.technique_id),
+            "account": str(incident.account_id),
+            "region": incident.region,
+            "incident": json.dumps(incident_doc, default=str),
+        },
+    )
+
+
+def _card(
+    title: str,
+    description: list[str],
+    next_steps: list[str],
+    *,
+    card_id: str,
+    keywords: list[str],
+    thread: str,
+    status: str,
+    related: list[str],
+    context: dict[str, str],
+) -> dict[str, Any]:
     """AWS Chatbot's custom notification schema: a title, a short markdown description, next steps."""
     body = "\n".join(description)
     if len(body) > CHAT_DESCRIPTION_MAX:
         body = body[: CHAT_DESCRIPTION_MAX - 3] + "..."
-    related = [r for r in (incident.resource, incident.record.principal_arn) if r]
     return {
         "version": "1.0",
         "source": "custom",
-        "id": incident.record.event_id or incident.detected_at,
+        "id": card_id,
         "content": {
             "textType": "client-markdown",
             "title": title,
             "description": body,
             "nextSteps": next_steps,
-            "keywords": [k for k in (incident.verdict.verdict, incident.verdict.technique) if k],
+            "keywords": keywords,
         },
         "metadata": {
             # One Slack/Teams thread per resource: a storm's follow-up lands under its first alert.
-            "threadId": f"trailguard-{incident.account_id or 'account'}-{incident.resource_label}",
+            "threadId": thread,
             "summary": title,
-            "eventType": f"trailguard.{incident.status}",
+            "eventType": f"trailguard.{status}",
             "relatedResources": related,
-            "additionalContext": {
-                "verdict": incident.verdict.verdict,
-                "status": incident.status,
-                "technique": str(incident.verdict.technique),
-                "account": str(incident.account_id),
-                "region": incident.region,
-                "incident": json.dumps(incident_doc, default=str),
-            },
+            "additionalContext": context,  # Chatbot takes string values only
         },
     }
 
@@ -594,15 +510,125 @@ def render_followup(incident: Incident, more: int, since: str, unverified: int =
     return Message(subject, text, document, chat)
 
 
-def publish(message: Message, topic_arn: str | None) -> str:
-    """Publish to the alert topic (in the topic's own region); returns the SNS message id."""
-    if not topic_arn:
-        raise NotificationError("TRAILGUARD_TOPIC_ARN is not set: the alert has nowhere to go")
-    sns = aws.client("sns", aws.region_of_arn(topic_arn))
-    response = sns.publish(
-        TopicArn=topic_arn,
-        Subject=message.subject,
-        Message=message.sns_payload(),
-        MessageStructure="json",
+# ------------------------------------------------------------------------------ the backstop sweep
+
+SWEEP_SCHEMA = "trailguard.sweep/1"
+
+
+def _hhmm(iso: str) -> str:
+    return f"{iso[11:16]} UTC" + ("" if iso[:10] == datetime.now(UTC).date().isoformat() else f" {iso[:10]}")
+
+
+def render_sweep(sweep: SweepFindings, decision: SweepDecision | None = None) -> Message | None:
+    """The sweep's one message, or None when there is nothing to tell (no drift, no baseline recorded).
+
+    ``decision``: the ledger's answer for these findings; a ``reminder`` (the same findings mailed over
+    the window ago) makes the message say so, and the document carries it as ``notification``.
+    """
+    where = f"account {sweep.account or 'unknown'}, {sweep.region}"
+    reminder = decision if decision is not None and decision.action == "reminder" else None
+    head = ACTION_REQUIRED if sweep.action_required else PREFIX
+    lines: list[str]
+    steps: list[str] = []
+    if sweep.recorded is not None:
+        subject = f"{head} Backstop recorded the baseline ({where})"
+        lines = [
+            "trailguard's backstop sweep found no baseline, so it recorded one now: from the next sweep on,",
+            "every protected resource is compared with this state and drift is repaired.",
+            "",
+            sweep.recorded.describe(),
+            "",
+            "Check that the resources were in a good state when it was recorded; if not, repair them and run",
+            "trailguard baseline record --stack-name STACK.",
+        ]
+        steps = [lines[-2] + " " + lines[-1]]
+    elif sweep.drift or sweep.errors:
+        subject = (
+            f"{head} {status_word(sweep.status)}: backstop found drift on {len(sweep.drift)} resource(s) "
+            f"({where})"
+        )
+        lines = [
+            f"trailguard's backstop sweep compared every protected resource with its baseline ({where}).",
+            "What differed was put back with the same repairs the event path uses. A CloudTrail event was",
+            "missed (delivery to EventBridge is best effort) or a rule, function or repair was off.",
+            "",
+        ]
+        for drift in sweep.drift:
+            lines.append(f"- {drift.label}:")
+            lines.extend(f"    {status_word(o.status)}: {o.summary}" for o in drift.outcomes)
+        if sweep.errors:
+            lines += ["", "Could not be checked:", *(f"- {e}" for e in sweep.errors)]
+        if sweep.action_required:
+            steps = ["Repair what is marked REPAIR FAILED by hand (or redeploy)."]
+            lines += ["", "ACTION REQUIRED: repair what is marked REPAIR FAILED by hand (or redeploy)."]
+        if reminder is not None:
+            since = _hhmm(reminder.since)
+            state = (
+                f"STILL BROKEN since {since}" if sweep.action_required else f"DRIFTING AGAIN since {since}"
+            )
+            subject = (
+                f"{head} {state}: backstop found the same drift on {len(sweep.drift)} resource(s) ({where})"
+            )
+            lines = [
+                f"REMINDER: every backstop sweep since {since} has found exactly this "
+                f"({reminder.repeats} sweep(s) since the last message, which were not mailed).",
+                "",
+                *lines,
+            ]
+    else:
+        return None
+    checked = ", ".join(f"{n} {k}" for k, n in sweep.checked.items())
+    lines += ["", f"Checked: {checked or 'nothing'}. Swept at {sweep.swept_at}."]
+    subject, text = ascii_subject(subject), "\n".join(lines)
+    # Queues and functions get the document; it carries the text so a consumer can forward it as is.
+    document: dict[str, Any] = {
+        "schema": SWEEP_SCHEMA,
+        "account": sweep.account,
+        "swept_at": sweep.swept_at,
+        "region": sweep.region,
+        "checked": dict(sweep.checked),
+        "drift": [d.to_dict() for d in sweep.drift],
+        "recorded_baseline": sweep.recorded.to_dict() if sweep.recorded is not None else None,
+        "errors": list(sweep.errors),
+        "message_id": None,
+        "publish_error": None,
+        "notification": decision.to_dict() if decision is not None else None,
+        "subject": subject,
+        "text": text,
+    }
+    chat = _card(
+        subject,
+        [f"*{line}*" if line.startswith(("REMINDER", "ACTION REQUIRED")) else line for line in lines if line],
+        steps,
+        card_id=f"trailguard-backstop-{sweep.account or 'account'}-{sweep.region}-{sweep.swept_at}",
+        keywords=["backstop", sweep.status],
+        thread=f"trailguard-{sweep.account or 'account'}-backstop-{sweep.region}",
+        status=sweep.status,
+        related=[d.ident for d in sweep.drift],
+        context={
+            "status": sweep.status,
+            "account": str(sweep.account),
+            "region": sweep.region,
+            "drift": json.dumps(document["drift"], default=str),
+        },
     )
-    return str(response.get("MessageId", ""))
+    return Message(subject, text, document, chat)
+
+
+# ---------------------------------------------------------------------------------- one entry point
+
+
+@overload
+def render(notice: Incident, decision: Decision | None = None) -> Message: ...
+@overload
+def render(notice: SweepFindings, decision: SweepDecision | None = None) -> Message | None: ...
+@overload
+def render(notice: Notice, decision: Decision | SweepDecision | None = None) -> Message | None: ...
+def render(notice: Notice, decision: Decision | SweepDecision | None = None) -> Message | None:
+    """The message for a notice: the full incident, its storm follow-up (a ``follow-up`` decision), or
+    the sweep's message (None when the sweep has nothing to tell)."""
+    if isinstance(notice, SweepFindings):
+        return render_sweep(notice, decision if isinstance(decision, SweepDecision) else None)
+    if isinstance(decision, Decision) and decision.action == "follow-up":
+        return render_followup(notice, decision.more, decision.since, decision.unverified)
+    return render_incident(notice)

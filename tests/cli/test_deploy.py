@@ -1,70 +1,18 @@
-"""``trailguard package`` and ``trailguard deploy --endpoint-url`` as a person runs them: a separate
-process against a standalone moto server on 127.0.0.1."""
+"""``trailguard deploy`` as a person runs it: a separate process against a standalone moto server on
+127.0.0.1; and every failure's exit code (:mod:`trailguard.cli.exit`)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from trailguard.cli import main
+from trailguard.cli.exit import Exit
+
+from .conftest import UNREACHABLE, trailguard
+
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
-
-ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent/trailguard-test-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/trailguard-test-credentials",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-
-
-def trailguard(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trailguard", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=ENV,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def clean_endpoint(endpoint: str) -> str:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-    return endpoint
-
-
-def test_package_writes_the_zip_and_template(tmp_path: Path) -> None:
-    result = trailguard("package", "--output-dir", str(tmp_path / "out"))
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "out" / "trailguard-lambda.zip").is_file()
-    assert (tmp_path / "out" / "trailguard.yaml").is_file()
-    assert "sha256" in result.stdout
 
 
 def test_deploy_creates_then_redeploy_is_a_no_op(clean_endpoint: str) -> None:
@@ -131,17 +79,29 @@ def test_deploy_creates_then_redeploy_is_a_no_op(clean_endpoint: str) -> None:
         ("deploy", "--stack-name", "tg", "--email", "nope"),
         ("deploy", "--email", "security@example.com"),
         ("deploy", "--stack-name", "tg", "--email", "a@b.co", "--protected-trail", "a,b"),
-        ("package",),
+        ("deploy", "--stack-name", "1-starts-with-digit", "--email", "a@b.co"),
+        ("deploy", "--stack-name", "x" * 55, "--email", "a@b.co"),
     ],
 )
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
     result = trailguard(*args)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == Exit.USAGE == 2, result.stderr
+    assert "usage: trailguard deploy" in result.stderr or "invalid value" in result.stderr
 
 
 def test_deploy_failure_exits_1_with_what_to_do() -> None:
     result = trailguard(
         "deploy", "--stack-name", "tg", "--email", "security@example.com", "--profile", "no-such-profile"
     )
-    assert result.returncode == 1
+    assert result.returncode == Exit.FAILED == 1
     assert "no-such-profile" in result.stderr and "--profile" in result.stderr
+
+
+def test_no_credentials_exits_1_with_what_to_do(
+    no_credentials: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["deploy", "--stack-name", "tg", "--email", "a@b.co", "--endpoint-url", UNREACHABLE]
+    assert main(argv) == Exit.FAILED
+    err = capsys.readouterr().err
+    assert err.startswith("trailguard deploy: finding the AWS account")
+    assert "no AWS credentials found" in err and "aws configure" in err

@@ -1,0 +1,85 @@
+"""The Lambda zip: only what the handlers import, the same bytes for the same source.
+
+The package holds the ``trailguard`` package without the local cloud, the command line and this
+deployment package, with fixed timestamps and order, so the same source always gives the same bytes and
+the same content-addressed S3 key: an unchanged build is a no-op update, a changed one updates both
+functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from trailguard.deploy.errors import DeployError
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/trailguard
+# Not needed on Lambda: the local cloud (moto, werkzeug), the command line, deployment and the
+# generators of the template and docs.
+EXCLUDED_SUBPACKAGES = frozenset({"local", "cli", "deploy", "gen"})
+EXCLUDED_FILES = frozenset({"__main__.py"})
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+ZIP_NAME = "trailguard-lambda.zip"
+TEMPLATE_NAME = "trailguard.yaml"
+
+
+@dataclass(frozen=True)
+class Package:
+    zip_path: Path
+    template_path: Path
+    code_sha256: str  # hex digest of the zip's bytes; also its S3 key
+
+
+def template_source() -> Path:
+    """The CloudFormation template: in a source checkout, or shipped as package data."""
+    for candidate in (
+        PACKAGE_DIR.parents[1] / "template" / TEMPLATE_NAME,
+        PACKAGE_DIR / "data" / TEMPLATE_NAME,
+    ):
+        if candidate.is_file():
+            return candidate
+    raise DeployError(
+        "template/trailguard.yaml not found: run trailguard from a source checkout "
+        "(pip install -e .) or reinstall the package"
+    )
+
+
+def lambda_files() -> Iterator[tuple[str, Path]]:
+    """(archive name, file) for every file Lambda needs, in a stable order."""
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        rel = path.relative_to(PACKAGE_DIR)
+        if not path.is_file() or "__pycache__" in rel.parts or path.suffix in {".pyc", ".pyo"}:
+            continue
+        if rel.parts[0] in EXCLUDED_SUBPACKAGES or str(rel) in EXCLUDED_FILES:
+            continue
+        if rel.parts[0] in {"tests", "test"} or path.name.startswith("."):
+            continue
+        yield f"trailguard/{rel.as_posix()}", path
+
+
+def build_zip(zip_path: Path) -> str:
+    """Write the Lambda zip (deterministic bytes) and return its sha256 hex digest."""
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, path in lambda_files():
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100644 & 0xFFFF) << 16
+            info.create_system = 3  # unix, so the mode bits above are honoured
+            zf.writestr(info, path.read_bytes())
+    return hashlib.sha256(zip_path.read_bytes()).hexdigest()
+
+
+def package(output_dir: str | Path) -> Package:
+    """Build ``trailguard-lambda.zip`` and copy the template beside it."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    zip_path = out / ZIP_NAME
+    digest = build_zip(zip_path)
+    template_path = out / TEMPLATE_NAME
+    shutil.copyfile(template_source(), template_path)
+    return Package(zip_path=zip_path, template_path=template_path, code_sha256=digest)

@@ -1,0 +1,36 @@
+"""Every input shape trailguard accepts, read into read-only views behind one interface, :class:`Record`.
+
+- :mod:`.record`: the interface (``Record``, ``RecordKind``); properties a shape lacks answer neutrally;
+- :mod:`.cloudtrail`: :class:`CloudTrailRecord`, one CloudTrail record;
+- :mod:`.guardduty`: :class:`GuardDutyFinding`, either spelling of a GuardDuty finding;
+- :mod:`.securityhub`: :class:`SecurityHubFinding`, one ASFF finding;
+- :mod:`.readers`: :func:`records_from_object`, :func:`iter_path`, :class:`MalformedEvent`.
+
+Pure: no boto3, no I/O at import.
+"""
+
+from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
+from trailguard.events.cloudtrail import CloudTrailRecord
+from trailguard.events.guardduty import DETAIL_TYPE as GUARDDUTY_DETAIL_TYPE
+from trailguard.events.guardduty import TRAIL_DISABLED_FINDING, GuardDutyFinding
+from trailguard.events.readers import MalformedEvent, iter_path, records_from_object
+from trailguard.events.record import FindingRecord, Record, RecordKind
+from trailguard.events.securityhub import DETAIL_TYPES as SECURITYHUB_DETAIL_TYPES
+from trailguard.events.securityhub import TRAIL_DISABLED_ASFF_TYPE, SecurityHubFinding
+
+__all__ = [
+    "CLOUDTRAIL_DETAIL_TYPE",
+    "GUARDDUTY_DETAIL_TYPE",
+    "SECURITYHUB_DETAIL_TYPES",
+    "TRAIL_DISABLED_ASFF_TYPE",
+    "TRAIL_DISABLED_FINDING",
+    "CloudTrailRecord",
+    "FindingRecord",
+    "GuardDutyFinding",
+    "MalformedEvent",
+    "Record",
+    "RecordKind",
+    "SecurityHubFinding",
+    "iter_path",
+    "records_from_object",
+]

@@ -1,0 +1,432 @@
+"""The ledger: the state table's record of what was told, so each incident and each sweep's findings get
+one message, and storms fold into a count.
+
+Why: EventBridge delivers at least once, the API-call and the finding paths both fire for one incident,
+and an attacker may repeat a call in a loop. Repairs always run (this module only gates the message);
+without a state table every incident is published, as before.
+
+Items (``docs/internals.md``, "State"), all with a TTL:
+
+- ``incident#<account>/<resource>`` / ``event#<event id>``: one per delivered event, written with
+  ``if_absent``; a second delivery of the same CloudTrail eventID (or finding Id) finds it and is
+  dropped. It keeps the decision, so a Lambda retry after a failed publish sends that message again
+  instead of counting itself as a repeat.
+- ``incident#…`` / ``burst#<technique>#<verdict>``: the open burst. Its TTL is the quiet gap
+  (:data:`BURST_QUIET_SECONDS`) and every repeat pushes it on; ``put(if_absent)`` treats an expired
+  item as absent, so exactly one caller opens a burst and publishes the full message.
+- ``incident#…`` / ``count#<row>``: atomic counters of the burst (``count``, ``unverified``,
+  ``findings``).
+- ``incident#…`` / ``followup#<row>#<slot>``: at most one follow-up per slot. Slot 0 is claimed when
+  the repeats reach :data:`FOLLOWUP_THRESHOLD`; later slots open at 1, 3, 7, 15...
+  times :data:`FOLLOWUP_INTERVAL_SECONDS` after the first message, by the first repeat that arrives in them.
+  So 20 identical calls within ten minutes give two emails (the incident, then "5 more … since
+  HH:MM"), and a loop that never stops gives a follow-up at exponentially spaced times.
+- ``incident#…`` / ``recent#<technique>``: a tamper on a trail seen by the API-call path in the last
+  :data:`FINDING_WINDOW_SECONDS`. A GuardDuty / Security Hub finding about the same trail is then
+  counted, not emailed, unless its own repair needs a person.
+- ``incidents#<YYYY-MM-DD>`` / ``<time>#<resource>#<technique>#<verdict>``: one row per burst for
+  ``trailguard incidents``; its counts live in the ``count#`` item.
+- ``incident#<account>/backstop`` / ``sweep#<region>``: what the last backstop sweep message said
+  (the fingerprint of its findings: each drifted resource with its repair statuses, and what could not
+  be checked). A sweep with the same findings within :data:`SWEEP_WINDOW_SECONDS` of that message sends
+  none (a permanent failure, such as a deleted function, would otherwise be mailed every 5 minutes);
+  after the window it sends a "still broken since HH:MM" reminder; other findings send a new message;
+  a clean sweep deletes the item, so the same drift coming back later is news again.
+
+A repeat whose repair fails in a burst whose first repair worked is escalated with a full message:
+failures are never folded into a count.
+
+The clock is injectable (``Ledger(store, clock=...)``, default :func:`time.time`): every decision reads
+time from it, so tests drive storms, windows and quiet gaps without sleeping. (The store's own TTL
+checks use the real clock.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from trailguard.notify.notice import Incident, Notice, SweepFindings
+from trailguard.state import StateStore
+
+if TYPE_CHECKING:
+    from trailguard.config import Config
+
+BURST_QUIET_SECONDS = 300
+"""A burst ends after this long without a repeat; the next incident gets a full message again."""
+FOLLOWUP_THRESHOLD = 5
+FOLLOWUP_INTERVAL_SECONDS = 600
+FINDING_WINDOW_SECONDS = 3600
+"""GuardDuty raises CloudTrailLoggingDisabled minutes after the call; an hour covers its delay."""
+EVENT_TTL_SECONDS = 7 * 86400
+ROW_TTL_SECONDS = 90 * 86400
+IN_FLIGHT_SECONDS = 120
+"""A claimed event older than this, never finished, belongs to a crashed run: a retry takes it over."""
+SWEEP_WINDOW_SECONDS = 3600
+"""A backstop sweep repeating the findings of its last message stays quiet this long, then reminds."""
+SWEEP_TTL_SECONDS = 7 * 86400
+ROWS_PREFIX = "incidents#"
+TRAIL_DISABLED_BY_CALLS = ("trail.stop-logging", "trail.delete")
+
+Action = Literal["publish", "follow-up", "suppress"]
+SweepAction = Literal["publish", "reminder", "suppress"]
+
+
+@dataclass
+class Decision:
+    """Whether and how to tell people about one incident, and where it was recorded."""
+
+    action: Action
+    reason: str
+    pk: str | None = None
+    event_sk: str | None = None
+    row: str | None = None
+    more: int = 0
+    since: str = ""
+    unverified: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "row": self.row,
+            "more": self.more,
+            "since": self.since,
+            "unverified": self.unverified,
+        }
+
+
+@dataclass
+class SweepDecision:
+    """Whether one backstop sweep's findings are news (publish), old news past the window (reminder),
+    or the same as its last message (suppress)."""
+
+    action: SweepAction
+    reason: str
+    fingerprint: str
+    first_at: float
+    alerted_at: float | None = None
+    repeats: int = 0
+
+    @property
+    def since(self) -> str:
+        return _iso(self.first_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "since": self.since,
+            "last_alert": _iso(self.alerted_at) if self.alerted_at is not None else None,
+            "repeats": self.repeats,
+        }
+
+
+def sweep_key(account: str | None, region: str) -> tuple[str, str]:
+    """Where the last backstop message of one account and region is recorded."""
+    return f"incident#{account or 'unknown'}/backstop", f"sweep#{region}"
+
+
+def fingerprint(findings: list[list[str]]) -> str:
+    raw = json.dumps(sorted(findings), separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def resource_key(incident: Incident) -> str:
+    """``<account>/<short name>``: a trail named by ARN in one event and by name in another is one key."""
+    return f"{incident.account_id or 'unknown'}/{incident.resource_label}"
+
+
+def event_key(incident: Incident) -> str:
+    """The CloudTrail eventID or finding Id; a digest of the raw record when it has none."""
+    if incident.record.event_id:
+        return incident.record.event_id
+    raw = json.dumps(incident.record.raw, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class Ledger:
+    """Decides, on the state table, whether an incident gets a message, a follow-up or only a count."""
+
+    def __init__(self, store: StateStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    # -- one entry for either notice ------------------------------------------------------------------
+
+    @overload
+    def decide(self, notice: Incident) -> Decision: ...
+    @overload
+    def decide(self, notice: SweepFindings) -> SweepDecision | None: ...
+    def decide(self, notice: Notice) -> Decision | SweepDecision | None:
+        """Whether this notice is news. An incident: publish, follow-up or suppress (see the module
+        docstring). A sweep: None when it found nothing (and the last findings are forgotten), else
+        publish, reminder or suppress."""
+        if isinstance(notice, SweepFindings):
+            findings = notice.findings()
+            if not findings:
+                self.sweep_clean(notice.account, notice.region)
+                return None
+            return self.decide_sweep(notice.account, notice.region, findings)
+        return self._decide_incident(notice)
+
+    def finished(
+        self,
+        notice: Notice,
+        decision: Decision | SweepDecision,
+        message_id: str | None,
+        error: str | None,
+    ) -> None:
+        """Record how the message went: an incident's event keeps its status (so a retry re-sends only
+        what was not published); a published sweep message starts its window (a failed one is not
+        recorded, so the next sweep sends it)."""
+        if isinstance(decision, SweepDecision):
+            if isinstance(notice, SweepFindings) and decision.action != "suppress" and error is None:
+                self.sweep_alerted(notice.account, notice.region, decision, notice.findings(), message_id)
+            return
+        if isinstance(notice, Incident):
+            self._incident_finished(notice, decision, message_id, error)
+
+    # -- the backstop sweep: one message per distinct set of findings, then hourly reminders ---------
+
+    def decide_sweep(self, account: str | None, region: str, findings: list[list[str]]) -> SweepDecision:
+        """Compare a sweep's findings with those of the last sweep message (see the module docstring).
+        A suppressed sweep is counted on the item; nothing is recorded for one that will publish until
+        :meth:`sweep_alerted` (so a failed publish is tried again by the next sweep)."""
+        now = self.clock()
+        pk, sk = sweep_key(account, region)
+        mark = fingerprint(findings)
+        previous = self.store.get(pk, sk)
+        if previous is None:
+            return SweepDecision("publish", "first sweep with these findings", mark, now)
+        alerted = float(previous.get("alerted_at", 0))
+        if previous.get("fingerprint") != mark:
+            return SweepDecision(
+                "publish", f"the findings differ from the message at {_iso(alerted)}", mark, now, alerted
+            )
+        first = float(previous.get("first_at", alerted))
+        repeats = int(previous.get("repeats", 0)) + 1
+        if now - alerted < SWEEP_WINDOW_SECONDS:
+            self.store.put(
+                pk, sk, {**previous, "repeats": repeats, "seen_at": now}, ttl_seconds=SWEEP_TTL_SECONDS
+            )
+            return SweepDecision(
+                "suppress",
+                f"the same findings as the message at {_iso(alerted)}",
+                mark,
+                first,
+                alerted,
+                repeats,
+            )
+        return SweepDecision(
+            "reminder", f"the same findings since {_iso(first)}, last mailed at {_iso(alerted)}", mark, first,
+            alerted, repeats,
+        )  # fmt: skip
+
+    def sweep_alerted(
+        self,
+        account: str | None,
+        region: str,
+        decision: SweepDecision,
+        findings: list[list[str]],
+        message_id: str | None,
+    ) -> None:
+        """Record the sweep message just published: the window starts again from now."""
+        pk, sk = sweep_key(account, region)
+        doc = {
+            "fingerprint": decision.fingerprint,
+            "findings": sorted(findings),
+            "first_at": decision.first_at,
+            "alerted_at": self.clock(),
+            "repeats": 0,
+            "message_id": message_id,
+        }
+        self.store.put(pk, sk, doc, ttl_seconds=SWEEP_TTL_SECONDS)
+
+    def sweep_clean(self, account: str | None, region: str) -> bool:
+        """A sweep found nothing: forget the last findings. True when there were some."""
+        pk, sk = sweep_key(account, region)
+        if self.store.get(pk, sk) is None:
+            return False
+        self.store.delete(pk, sk)
+        return True
+
+    def _decide_incident(self, incident: Incident) -> Decision:
+        now = self.clock()
+        pk = f"incident#{resource_key(incident)}"
+        event_sk = f"event#{event_key(incident)}"
+        claim = {"status": "claimed", "at": now, "event_id": incident.record.event_id}
+        if not self.store.put(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS, if_absent=True):
+            previous = self.store.get(pk, event_sk) or {}
+            retry = _retry(previous, now)
+            if retry is None:
+                return Decision("suppress", f"duplicate delivery of event {event_key(incident)}", pk)
+            if retry.action != "suppress":
+                retry.pk, retry.event_sk = pk, event_sk
+                retry.reason = f"retry of an unpublished message ({retry.reason})"
+                return retry
+        decision = self._decide_new(incident, pk, now)
+        decision.pk, decision.event_sk = pk, event_sk
+        self.store.put(
+            pk,
+            event_sk,
+            {"status": "decided", "at": now, "event_id": incident.record.event_id, **decision.to_dict()},
+            ttl_seconds=EVENT_TTL_SECONDS,
+        )
+        return decision
+
+    def _decide_new(self, incident: Incident, pk: str, now: float) -> Decision:
+        verdict = incident.verdict
+        technique = incident.technique_id or "unknown"
+        is_trail_call = incident.record.kind == "cloudtrail" and technique in TRAIL_DISABLED_BY_CALLS
+        if is_trail_call and verdict.verdict == "tamper":
+            self.store.put(pk, f"recent#{technique}", {"at": now}, ttl_seconds=FINDING_WINDOW_SECONDS)
+        if incident.record.kind != "cloudtrail" and not incident.action_required:
+            for call in TRAIL_DISABLED_BY_CALLS:
+                seen = self.store.get(pk, f"recent#{call}")
+                if seen is not None and now - float(seen.get("at", 0)) <= FINDING_WINDOW_SECONDS:
+                    burst = self.store.get(pk, f"burst#{call}#tamper") or {}
+                    if burst.get("row"):
+                        self.store.add(pk, f"count#{burst['row']}", "findings", ttl_seconds=ROW_TTL_SECONDS)
+                    return Decision(
+                        "suppress",
+                        f"a finding about trail {incident.resource_label}, already reported from the "
+                        f"{call} call at {_iso(float(seen.get('at', 0)))}",
+                        row=burst.get("row"),
+                    )
+
+        burst_sk = f"burst#{technique}#{verdict.verdict}"
+        row = f"{_iso(now)}#{resource_key(incident)}#{technique}#{verdict.verdict}"
+        rows_pk = ROWS_PREFIX + _iso(now)[:10]
+        opening: dict[str, Any] = {
+            "opened_at": now,
+            "row": row,
+            "rows_pk": rows_pk,
+            "action_required": incident.action_required,
+        }
+        unverified = int(incident.verdict.verdict == "tamper" and incident.action_required)
+        if self.store.put(pk, burst_sk, opening, ttl_seconds=BURST_QUIET_SECONDS, if_absent=True):
+            self.store.put(rows_pk, row, _row(incident, pk, row), ttl_seconds=ROW_TTL_SECONDS)
+            self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
+            if unverified:  # ADD 0 returns nothing under UPDATED_NEW: only count real ones
+                self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
+            return Decision("publish", "first incident of its kind on this resource", row=row)
+
+        found = self.store.get(pk, burst_sk)
+        if found is None:  # it expired between the two calls: the quiet gap passed, so this one is new
+            return Decision("publish", "first incident after a quiet gap", row=row)
+        burst = found
+        row = str(burst["row"])
+        self.store.put(pk, burst_sk, burst, ttl_seconds=BURST_QUIET_SECONDS)  # the burst goes on
+        count = self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
+        if unverified:
+            self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
+        opened = float(burst.get("opened_at", now))
+        more, since = count - 1, _iso(opened)
+        if (
+            unverified
+            and not burst.get("action_required")
+            and self.store.put(
+                pk, f"escalated#{row}", {"at": now}, ttl_seconds=ROW_TTL_SECONDS, if_absent=True
+            )
+        ):
+            return Decision("publish", "a repeat whose repair needs a person", row=row, more=more)
+        elapsed = now - opened
+        if more < FOLLOWUP_THRESHOLD and elapsed < FOLLOWUP_INTERVAL_SECONDS:
+            return Decision("suppress", f"repeat {more} of a burst since {since}", row=row, more=more)
+        slot = int(math.log2(1 + elapsed // FOLLOWUP_INTERVAL_SECONDS))
+        claimed = self.store.put(
+            pk,
+            f"followup#{row}#{slot}",
+            {"at": now, "more": more},
+            ttl_seconds=ROW_TTL_SECONDS,
+            if_absent=True,
+        )
+        if claimed:
+            bad = int((self.store.get(pk, f"count#{row}") or {}).get("unverified", 0))
+            return Decision(
+                "follow-up", f"{more} repeats since {since}", row=row, more=more, since=since, unverified=bad
+            )
+        return Decision("suppress", f"repeat {more} of a burst since {since}", row=row, more=more)
+
+    def _incident_finished(
+        self, incident: Incident, decision: Decision, message_id: str | None, error: str | None
+    ) -> None:
+        if decision.pk is None or decision.event_sk is None:
+            return
+        status = (
+            "suppressed" if decision.action == "suppress" else ("publish-failed" if error else "published")
+        )
+        self.store.put(
+            decision.pk,
+            decision.event_sk,
+            {
+                "status": status,
+                "at": self.clock(),
+                "event_id": incident.record.event_id,
+                "message_id": message_id,
+                "error": error,
+                **decision.to_dict(),
+            },
+            ttl_seconds=EVENT_TTL_SECONDS,
+        )
+
+
+def _retry(previous: dict[str, Any], now: float) -> Decision | None:
+    """The decision to repeat for an event seen before, or None when it was handled (or is in flight)."""
+    status = previous.get("status")
+    stale = now - float(previous.get("at", 0)) > IN_FLIGHT_SECONDS
+    if status == "publish-failed" or (status == "decided" and stale):
+        return Decision(
+            previous.get("action", "publish"),
+            str(previous.get("reason", "")),
+            row=previous.get("row"),
+            more=int(previous.get("more", 0)),
+            since=str(previous.get("since", "")),
+            unverified=int(previous.get("unverified", 0)),
+        )
+    if status == "claimed" and stale:  # crashed before deciding: decide afresh
+        return Decision("suppress", "take over")
+    return None
+
+
+def _row(incident: Incident, pk: str, row: str) -> dict[str, Any]:
+    """What ``trailguard incidents`` shows for a burst: its first incident."""
+    record, outcome = incident.record, incident.outcome
+    return {
+        "detected_at": incident.detected_at,
+        "event_time": record.event_time,
+        "event_id": record.event_id,
+        "event_name": record.event_name,
+        "verdict": incident.verdict.verdict,
+        "technique": incident.technique_id,
+        "resource": incident.resource,
+        "account": incident.account_id,
+        "region": incident.region,
+        "principal": record.principal_arn or record.principal_name,
+        "principal_type": record.principal_type,
+        "source_ip": record.source_ip,
+        "user_agent": record.user_agent,
+        "status": incident.status,
+        "verified": outcome.verified if outcome is not None else None,
+        "action_required": incident.action_required,
+        "counts": {"pk": pk, "sk": f"count#{row}"},
+    }
+
+
+def ledger_for(config: Config, region: str, clock: Callable[[], float] = time.time) -> Ledger | None:
+    """The ledger on the configured state table, or None (no table: publish every notice)."""
+    if not config.state_table:
+        return None
+    return Ledger(StateStore(config.state_table, region), clock)

@@ -1,0 +1,262 @@
+"""The Notice: what trailguard tells people, whether an event raised it or the backstop sweep found it.
+
+Two shapes share one interface, so the renderer, the delivery path, the ledger and the Security Hub
+reporter each take a :data:`Notice` and nothing else:
+
+- :class:`Incident`: one non-benign verdict on one record (API call or finding), and its repair;
+- :class:`SweepFindings`: one backstop sweep of one account and region: each :class:`Drift` (a resource
+  that did not match its baseline, with its repair outcomes) and what could not be checked, or the
+  baseline the sweep recorded because there was none.
+
+Both speak one status vocabulary (:data:`STATUS_WORDS`): the outcome statuses of ``remediate``, the two
+verdict-level ones (``attempted``, ``authorised``) and the sweep-level ``action-required``.
+
+The two tables about resource kinds that notifications need live here and in :mod:`.securityhub`, each
+behind one function (:func:`noun`, ``securityhub.resource_type``), so they can become lookups on the
+resource model without touching their callers. The technique is read only through
+:attr:`Incident.technique_id` and :attr:`Incident.kind`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trailguard.baseline import Summary
+    from trailguard.events import Record
+    from trailguard.policy import Verdict
+    from trailguard.remediate import Outcome
+
+PREFIX = "[trailguard]"
+ACTION_REQUIRED = "[ACTION REQUIRED]"
+
+STATUS_WORDS = {
+    "remediated": "REPAIRED",
+    "already-restored": "ALREADY RESTORED",
+    "failed": "REPAIR FAILED",
+    "not-implemented": "NOT REPAIRED",
+    "notify-only": "NOT REPAIRABLE",
+    "attempted": "ATTEMPT",
+    "authorised": "AUTHORISED",
+    "action-required": "NEEDS A PERSON",
+}
+"""The one set of status words: subjects, the sweep's per-outcome lines and Security Hub all use it."""
+NEEDS_A_PERSON = frozenset({"failed", "not-implemented", "notify-only", "action-required"})
+
+# What a person calls each kind of resource, in subjects and lines ("StopLogging on trail X").
+RESOURCE_NOUNS = {
+    "trail": "trail",
+    "store": "event data store",
+    "bucket": "bucket",
+    "key": "KMS key",
+    "rule": "rule",
+    "function": "function",
+    "topic": "topic",
+    "detector": "detector",
+    "account": "account",
+}
+# The kind a technique family protects, where it is not the family's own name (``guard.rule`` -> rule).
+_FAMILY_KINDS = {"finding": "trail", "lake": "store", "org": "account"}
+
+
+def noun(kind: str | None) -> str | None:
+    """``KMS key`` for ``key``: the one lookup of a kind's noun (None for a kind it does not know)."""
+    return RESOURCE_NOUNS.get(kind or "")
+
+
+def status_word(status: str) -> str:
+    """``REPAIRED`` for ``remediated``; an unknown status is shown upper-cased."""
+    return STATUS_WORDS.get(status, status.upper())
+
+
+def status_head(status: str) -> tuple[str, str]:
+    """The subject's prefix and word: ``[ACTION REQUIRED]`` whenever a person must act."""
+    return (ACTION_REQUIRED if status in NEEDS_A_PERSON else PREFIX), status_word(status)
+
+
+def _now() -> str:
+    """When trailguard saw the incident (a seam: golden tests pin it)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def short_name(ident: str) -> str:
+    """``my-trail`` of ``arn:...:trail/my-trail``; a name that is no ARN is kept."""
+    return ident.rsplit("/", 1)[-1] if ident.startswith("arn:") else ident
+
+
+@dataclass
+class Incident:
+    """One non-benign verdict, what trailguard did about it, and where it was seen."""
+
+    verdict: Verdict
+    record: Record
+    handler: str
+    handler_region: str
+    account: str | None = None
+    outcome: Outcome | None = None
+    technique_title: str | None = None
+    mitre: str | None = None
+    remediation: str | None = None
+    detected_at: str = field(default_factory=lambda: _now())  # noqa: PLW0108 (late-bound: tests pin _now)
+
+    @property
+    def technique_id(self) -> str | None:
+        """The technique's id (``trail.stop-logging``): the one place that reads ``verdict.technique``."""
+        return self.verdict.technique
+
+    @property
+    def kind(self) -> str | None:
+        """The kind of resource the technique protects (``trail``, ``key``, ``rule``...)."""
+        technique = self.technique_id or ""
+        if technique.startswith("guard."):
+            return technique.split(".", 1)[1]
+        family = technique.split(".", 1)[0]
+        return _FAMILY_KINDS.get(family, family) or None
+
+    @property
+    def action_required(self) -> bool:
+        """A person must repair something: the repair failed, is not built, or cannot be automated."""
+        if self.verdict.verdict != "tamper":
+            return False
+        return self.outcome is None or not self.outcome.ok
+
+    @property
+    def status(self) -> str:
+        """``remediated``, ``already-restored``, ``failed``, ``not-implemented``, ``notify-only``,
+        ``attempted`` or ``authorised``: one word for the summary."""
+        if self.verdict.verdict == "attempt":
+            return "attempted"
+        if self.verdict.verdict == "allowed":
+            return "authorised"
+        return self.outcome.status if self.outcome is not None else "failed"
+
+    @property
+    def region(self) -> str:
+        return self.record.region or self.handler_region
+
+    @property
+    def account_id(self) -> str | None:
+        return self.record.account_id or self.account
+
+    @property
+    def resource(self) -> str | None:
+        return self.verdict.resource or (self.outcome.resource if self.outcome else None)
+
+    @property
+    def resource_label(self) -> str:
+        """The short name of what was hit (``my-trail`` of its ARN), for subjects."""
+        resource = self.resource
+        return short_name(resource) if resource else "unnamed resource"
+
+    @property
+    def resource_noun(self) -> str:
+        """``trail``, ``bucket``, ``KMS key``...: what the technique's family hits."""
+        return noun(self.kind) or "resource"
+
+    @property
+    def headline(self) -> str:
+        """``StopLogging on trail org-trail``: the call and its target, for the subject and the card."""
+        record = self.record
+        target = f"{self.resource_noun} {self.resource_label}"
+        if record.kind == "cloudtrail":
+            return f"{record.event_name or 'call'} on {target}"
+        source = "GuardDuty" if record.kind == "guardduty" else "Security Hub"
+        return f"{target} disabled ({source} finding)"
+
+    def summary(self) -> dict[str, Any]:
+        """The line of the handler's return value for this incident."""
+        return {
+            "event_id": self.record.event_id,
+            "event_name": self.record.event_name,
+            "verdict": self.verdict.verdict,
+            "technique": self.technique_id,
+            "resource": self.verdict.resource,
+            "principal": self.verdict.principal,
+            "status": self.status,
+            "action_required": self.action_required,
+            "verified": self.outcome.verified if self.outcome is not None else None,
+        }
+
+
+@dataclass
+class Drift:
+    """One resource that did not match its baseline, and what the actions did about it."""
+
+    kind: str
+    ident: str
+    outcomes: list[Outcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def verified(self) -> bool:
+        """Every repair that changed something proved it (nothing left to check)."""
+        return self.ok and all(o.verified is not False for o in self.outcomes if o.status == "remediated")
+
+    @property
+    def status(self) -> str:
+        """``remediated`` when every repair held, else the first status that needs a person."""
+        return next((o.status for o in self.outcomes if not o.ok), "remediated")
+
+    @property
+    def label(self) -> str:
+        """``trail audit-trail``, ``topic tg-alerts``: the noun and the short name."""
+        short = self.ident.rsplit(":", 1)[-1] if self.kind == "topic" else short_name(self.ident)
+        return f"{noun(self.kind) or self.kind} {short}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.ident,
+            "ok": self.ok,
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+
+@dataclass
+class SweepFindings:
+    """What one backstop sweep of an account and region has to tell: drift, what it could not check,
+    or the baseline it recorded because there was none."""
+
+    account: str | None
+    region: str
+    checked: dict[str, int] = field(default_factory=dict)
+    drift: list[Drift] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    recorded: Summary | None = None
+    swept_at: str = field(default_factory=lambda: _now())  # noqa: PLW0108 (late-bound, as above)
+
+    @property
+    def account_id(self) -> str | None:
+        return self.account
+
+    @property
+    def action_required(self) -> bool:
+        if self.recorded is not None:
+            return not self.recorded.ok
+        return bool(self.errors) or any(not d.ok for d in self.drift)
+
+    @property
+    def status(self) -> str:
+        """``remediated`` when every drift was repaired, ``action-required`` otherwise."""
+        return "action-required" if self.action_required else "remediated"
+
+    @property
+    def newsworthy(self) -> bool:
+        """A baseline was recorded, something drifted, or something could not be checked."""
+        return self.recorded is not None or bool(self.drift or self.errors)
+
+    def findings(self) -> list[list[str]]:
+        """What this sweep has to tell, for deduplication: each drifted resource with its repair
+        statuses, and each thing that could not be checked; sorted, empty when all is well."""
+        found = [[d.kind, d.ident, ",".join(o.status for o in d.outcomes)] for d in self.drift]
+        found += [["error", e, ""] for e in self.errors]
+        return sorted(found)
+
+
+Notice = Incident | SweepFindings
+"""What the pipeline carries: an event's incident or a sweep's findings."""

@@ -1,0 +1,86 @@
+"""Fixtures of the CLI tests: the command as a person runs it (a separate process against a moto
+server on 127.0.0.1), the real stack deployed on in-process moto, and an environment without
+credentials."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from aws_support import fake_credentials
+from trailguard import aws, deploy
+
+ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent/trailguard-test-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/trailguard-test-credentials",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+STACK = "tg-cli"
+UNREACHABLE = "http://127.0.0.1:9"  # nothing listens there: a call would fail, no call must be needed
+
+
+def trailguard(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m trailguard ARGS`` in a clean environment with fake credentials."""
+    return subprocess.run(
+        [sys.executable, "-m", "trailguard", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A standalone moto server on 127.0.0.1 (module-wide); :func:`clean_endpoint` resets it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clean_endpoint(endpoint: str) -> str:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    return endpoint
+
+
+@pytest.fixture
+def deployed(moto_aws: dict[str, str]) -> dict[str, str]:
+    """The real stack ``tg-cli`` deployed on in-process moto (baselines recorded); its outputs."""
+    return deploy.deploy(STACK, "security@example.com", progress=lambda _: None, poll_seconds=0.01)
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No credentials anywhere botocore looks (environment, files, instance or container metadata)."""
+    fake_credentials(monkeypatch)
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    aws.clear_cache()
+    yield
+    aws.clear_cache()

@@ -1,0 +1,34 @@
+"""``trailguard package`` as a person runs it (a separate process), and its failure's exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trailguard.cli import main
+from trailguard.cli.exit import Exit
+
+from .conftest import trailguard
+
+
+def test_package_writes_the_zip_and_template(tmp_path: Path) -> None:
+    result = trailguard("package", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == Exit.OK, result.stderr
+    assert (tmp_path / "out" / "trailguard-lambda.zip").is_file()
+    assert (tmp_path / "out" / "trailguard.yaml").is_file()
+    assert "sha256" in result.stdout
+
+
+def test_without_an_output_dir_is_a_usage_error() -> None:
+    result = trailguard("package")
+    assert result.returncode == Exit.USAGE, result.stderr
+
+
+def test_a_directory_that_cannot_be_written_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert main(["package", "--output-dir", str(blocker / "out")]) == Exit.FAILED
+    assert capsys.readouterr().err.startswith("trailguard package: ")

@@ -1,0 +1,71 @@
+"""The remediation statements: every required permission exactly once, each in one scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from trailguard.gen import iam
+from trailguard.gen.iam import STAR, Statement, policy_statements, statements
+from trailguard.gen.yamltext import Note, Tag
+from trailguard.policy import required_permissions
+
+
+def test_statements_grant_each_required_permission_once() -> None:
+    granted = [a for s in statements() for a in s.actions]
+    assert sorted(granted) == sorted(required_permissions())
+
+
+def test_statements_are_sorted_and_complete() -> None:
+    found = statements()
+    assert [s.sid for s in found] == sorted(s.sid for s in found)
+    assert len({s.sid for s in found}) == len(found)
+    for statement in found:
+        assert list(statement.actions) == sorted(statement.actions)
+        assert statement.resources and statement.reason
+        assert STAR not in statement.resources or statement.resources == (STAR,)
+
+
+def test_star_only_for_apis_without_resource_level_permissions() -> None:
+    (star,) = [s for s in statements() if s.resources == (STAR,)]
+    assert set(star.actions) == {
+        "cloudtrail:DescribeTrails",
+        "cloudtrail:ListEventDataStores",
+        "guardduty:CreateDetector",
+        "guardduty:ListDetectors",
+        "kms:ListAliases",
+    }
+
+
+def test_a_permission_without_a_scope_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(iam, "required_permissions", lambda: frozenset({"ec2:StopInstances"}))
+    with pytest.raises(KeyError, match="ec2"):
+        statements()
+
+
+def test_policy_nodes_carry_the_reason_and_write_getatt_for_a_bare_attribute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        iam,
+        "statements",
+        lambda: [
+            Statement("B", ("s:X", "s:A"), ("${StateTable.Arn}",), "why b"),
+            Statement("C", ("s:Y",), ("arn:${AWS::Partition}:s:::b", "*"), "why c", {"Bool": {"k": "v"}}),
+        ],
+    )
+    first, second = policy_statements()
+    assert isinstance(first, Note) and first.comment == ("why b",)
+    assert first.value == {
+        "Sid": "B",
+        "Effect": "Allow",
+        "Action": ["s:A", "s:X"],
+        "Resource": Tag("GetAtt", "StateTable.Arn"),
+    }
+    assert isinstance(second, Note)
+    assert second.value == {
+        "Sid": "C",
+        "Effect": "Allow",
+        "Action": "s:Y",
+        "Resource": ["*", Tag("Sub", "arn:${AWS::Partition}:s:::b")],
+        "Condition": {"Bool": {"k": "v"}},
+    }

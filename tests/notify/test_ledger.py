@@ -1,0 +1,172 @@
+"""``notify.ledger`` on the stack's state table (moto), driven by a fake clock: the storm's follow-up
+slots, the quiet gap, the finding window, and the sweep's window, with exact decisions and no sleeping.
+The store's TTL checks read ``state.time``, which follows the same fake clock here."""
+
+from __future__ import annotations
+
+import copy
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from trailguard import state
+from trailguard.events import Record, records_from_object
+from trailguard.notify import Drift, Incident, Ledger, SweepFindings
+from trailguard.notify.ledger import (
+    BURST_QUIET_SECONDS,
+    FINDING_WINDOW_SECONDS,
+    SWEEP_WINDOW_SECONDS,
+    fingerprint,
+    sweep_key,
+)
+from trailguard.policy import Verdict
+from trailguard.remediate import Outcome
+from trailguard.state import StateStore
+
+from .conftest import REGION, TABLE, Cloud, FakeClock, event
+
+STOP = "tamper/cloudtrail_stoplogging_stratus.json"
+FINDING = "findings/securityhub_imported_guardduty_cloudtrailloggingdisabled_awssamples.json"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def ledger(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> tuple[Ledger, FakeClock]:
+    fake = FakeClock(1_700_000_000.0)
+    monkeypatch.setattr(state, "time", SimpleNamespace(time=fake))
+    return Ledger(StateStore(TABLE, REGION), clock=fake), fake
+
+
+def _stop(n: int, **changes: Any) -> Record:
+    raw = copy.deepcopy(event(STOP))
+    raw["eventID"] = f"00000000-0000-4000-8000-{n:012d}"
+    raw.update(changes)
+    (record,) = records_from_object(raw)
+    return record
+
+
+def _incident(record: Record, resource: str = "org-trail") -> Incident:
+    verdict = Verdict("tamper", "trail.stop-logging", resource, record.principal_arn, "Stopped.", record)
+    outcome = Outcome("trail.start_logging", resource, "remediated", "restarted", verified=True)
+    return Incident(verdict, record, "api_call", REGION, outcome=outcome)
+
+
+def test_the_default_clock_is_the_system_clock() -> None:
+    assert Ledger(StateStore(TABLE, REGION)).clock is time.time
+
+
+def test_a_long_storm_gets_follow_ups_spaced_out_and_a_quiet_gap_starts_over(
+    ledger: tuple[Ledger, FakeClock],
+) -> None:
+    book, clock = ledger
+    actions = []
+    for n in range(8):  # one call every 200 s: the burst never goes quiet for 300 s
+        actions.append(book.decide(_incident(_stop(n))).action)
+        clock.advance(200)
+    # 0: first; 1-2: counted; 3 at 600 s opens slot 1; 4-7 (up to 1400 s) stay in slot 1 (until 1800 s)
+    assert actions == ["publish"] + ["suppress"] * 2 + ["follow-up"] + ["suppress"] * 4
+    clock.advance(BURST_QUIET_SECONDS)
+    assert book.decide(_incident(_stop(99))).action == "publish"
+
+
+def test_a_redelivered_event_is_suppressed_and_a_failed_publish_is_retried(
+    ledger: tuple[Ledger, FakeClock],
+) -> None:
+    book, clock = ledger
+    incident = _incident(_stop(1))
+    first = book.decide(incident)
+    book.finished(incident, first, None, "InternalError: SNS is down")
+    clock.advance(30)
+    retry = book.decide(incident)
+    assert retry.action == "publish" and retry.reason.startswith("retry of an unpublished message")
+    book.finished(incident, retry, "msg-1", None)
+    assert book.decide(incident).action == "suppress"
+
+
+def test_a_finding_inside_the_window_of_its_api_call_is_counted_not_told(
+    ledger: tuple[Ledger, FakeClock],
+) -> None:
+    book, clock = ledger
+    (finding,) = records_from_object(event(FINDING))
+    trail = str(finding.finding_trail)
+    call = _stop(1, requestParameters={"name": trail}, recipientAccountId=finding.account_id)
+    assert book.decide(_incident(call, resource=trail)).action == "publish"
+
+    def _finding(record: Record) -> Incident:
+        verdict = Verdict("tamper", "finding.trail-disabled", trail, None, "x.", record)
+        outcome = Outcome("trail.reconcile", trail, "already-restored", "ok", verified=True)
+        return Incident(verdict, record, "finding", REGION, outcome=outcome)
+
+    clock.advance(FINDING_WINDOW_SECONDS - 60)  # GuardDuty is late, but inside the window
+    told = book.decide(_finding(finding))
+    assert told.action == "suppress" and "already reported from the trail.stop-logging call" in told.reason
+    clock.advance(120)  # past the window: another finding about the trail is news again
+    later = Record({**finding.raw, "Id": f"{finding.event_id}-later"}, finding.kind)
+    assert book.decide(_finding(later)).action == "publish"
+
+
+def _sweep(*drift: Drift, errors: tuple[str, ...] = ()) -> SweepFindings:
+    return SweepFindings(ACCOUNT, REGION, {"function": 2}, list(drift), list(errors))
+
+
+GONE = Drift("function", "tg-api-call", [Outcome("guard.restore_function", "tg-api-call", "failed", "gone")])
+TRAIL = Drift("trail", "audit-trail", [Outcome("trail.reconcile", "audit-trail", "remediated", "ok", True)])
+
+
+def test_the_same_sweep_findings_are_told_once_then_reminded_after_the_window(
+    ledger: tuple[Ledger, FakeClock],
+) -> None:
+    book, clock = ledger
+    notice = _sweep(GONE)
+    first = book.decide(notice)
+    assert first is not None and first.action == "publish"
+    book.finished(notice, first, "msg-1", None)
+
+    actions = []
+    for _ in range(3):
+        clock.advance(SWEEP_WINDOW_SECONDS / 4)
+        decision = book.decide(notice)
+        assert decision is not None
+        actions.append((decision.action, decision.repeats))
+    assert actions == [("suppress", 1), ("suppress", 2), ("suppress", 3)]
+
+    clock.advance(SWEEP_WINDOW_SECONDS / 4)  # exactly one window after the message
+    reminder = book.decide(notice)
+    assert reminder is not None and (reminder.action, reminder.repeats) == ("reminder", 4)
+    assert reminder.since == first.since
+    book.finished(notice, reminder, "msg-2", None)
+    again = book.decide(notice)
+    assert again is not None and again.action == "suppress" and again.repeats == 1
+
+
+def test_a_failed_sweep_publish_is_not_recorded_and_new_findings_are_news(
+    ledger: tuple[Ledger, FakeClock],
+) -> None:
+    book, _ = ledger
+    notice = _sweep(GONE)
+    first = book.decide(notice)
+    assert first is not None
+    book.finished(notice, first, None, "RuntimeError: topic unreachable")
+    retry = book.decide(notice)
+    assert retry is not None and retry.action == "publish"
+    book.finished(notice, retry, "msg-1", None)
+
+    wider = book.decide(_sweep(GONE, TRAIL))
+    assert wider is not None and wider.action == "publish" and "differ" in wider.reason
+
+
+def test_a_clean_sweep_forgets_the_findings(ledger: tuple[Ledger, FakeClock]) -> None:
+    book, _ = ledger
+    notice = _sweep(GONE, errors=("bucket x: AccessDenied",))
+    first = book.decide(notice)
+    assert first is not None
+    book.finished(notice, first, "msg-1", None)
+    stored = book.store.get(*sweep_key(ACCOUNT, REGION))
+    assert stored is not None and stored["fingerprint"] == fingerprint(notice.findings())
+
+    assert book.decide(_sweep()) is None
+    assert book.store.get(*sweep_key(ACCOUNT, REGION)) is None
+    back = book.decide(notice)
+    assert back is not None and back.action == "publish"

@@ -1,0 +1,246 @@
+"""``notify.renderer`` without AWS: subjects per verdict, per-protocol bodies, links, the storm follow-up,
+and the sweep's message in the same vocabulary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trailguard.events import Record
+from trailguard.notify import (
+    STATUS_WORDS,
+    SUBJECT_MAX,
+    Decision,
+    Drift,
+    Incident,
+    SweepDecision,
+    SweepFindings,
+    render,
+    render_followup,
+)
+from trailguard.policy import Verdict
+from trailguard.remediate import Outcome
+
+TRAIL = "arn:aws:cloudtrail:us-east-1:123456789012:trail/org-trail"
+RECORD = {
+    "eventID": "e-1",
+    "eventName": "StopLogging",
+    "eventSource": "cloudtrail.amazonaws.com",
+    "awsRegion": "us-east-1",
+    "eventTime": "2024-05-01T02:59:58Z",
+    "recipientAccountId": "123456789012",
+    "sourceIPAddress": "198.51.100.7",
+    "userAgent": "aws-cli/2.15.0 Python/3.11",
+    "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+    "requestParameters": {"name": TRAIL},
+}
+
+
+def _incident(verdict: str, status: str | None = None, **record: object) -> Incident:
+    raw = {**RECORD, **record}
+    outcome = (
+        Outcome("trail.start_logging", TRAIL, status, "restarted", status == "remediated") if status else None
+    )  # type: ignore[arg-type]
+    return Incident(
+        Verdict(verdict, "trail.stop-logging", TRAIL, None, "x."),
+        Record(raw, "cloudtrail"),
+        "api_call",
+        "us-east-1",
+        outcome=outcome,
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("verdict", "status", "subject"),
+    [
+        (
+            "tamper",
+            "remediated",
+            "[trailguard] REPAIRED: StopLogging on trail org-trail in 123456789012 (us-east-1)",
+        ),
+        (
+            "tamper",
+            "failed",
+            "[ACTION REQUIRED] REPAIR FAILED: StopLogging on trail org-trail in 123456789012 (us-east-1)",
+        ),
+        ("attempt", None, "[trailguard] ATTEMPT: StopLogging on trail org-trail in 123456789012 (us-east-1)"),
+        (
+            "allowed",
+            None,
+            "[trailguard] AUTHORISED: StopLogging on trail org-trail in 123456789012 (us-east-1)",
+        ),
+    ],
+)
+def test_the_subject_says_what_happened_to_which_trail_where(
+    verdict: str, status: str | None, subject: str
+) -> None:
+    assert render(_incident(verdict, status)).subject == subject
+
+
+def test_the_first_lines_say_who_from_where_with_what_and_the_repair() -> None:
+    text = render(_incident("tamper", "remediated")).text.splitlines()
+    assert text[1] == "Restarted. Verified: yes."
+    assert text[2] == "Who:  arn:aws:iam::123456789012:user/mallory (IAMUser, MFA unknown)"
+    assert text[3] == "From: 198.51.100.7 using aws-cli/2.15.0 Python/3.11"
+    links = [line.strip() for line in text if "console.aws.amazon.com" in line]
+    assert links == [
+        f"Trail: https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/trails/{TRAIL}",
+        "Event: https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/e-1",
+    ]
+
+
+def test_each_protocol_gets_its_body() -> None:
+    message = render(_incident("tamper", "remediated"))
+    payload = json.loads(message.sns_payload())
+    assert payload["email"] == payload["default"] == message.text
+    assert payload["sms"] == message.subject
+    assert json.loads(payload["sqs"]) == json.loads(payload["lambda"]) == message.document
+    card = json.loads(payload["https"])
+    assert card["version"] == "1.0" and card["source"] == "custom"
+    assert card["content"]["textType"] == "client-markdown" and card["content"]["title"] == message.subject
+    assert card["content"]["nextSteps"] and json.loads(payload["http"]) == card
+    assert (
+        json.loads(card["metadata"]["additionalContext"]["incident"])["origin"]["source_ip"] == "198.51.100.7"
+    )
+
+
+def test_a_long_name_is_shortened_in_the_middle_keeping_account_and_region() -> None:
+    name = "trail-" + "x" * 150 + "-end"
+    subject = render(_incident("tamper", "remediated", requestParameters={"name": name})).subject
+    assert len(subject) <= SUBJECT_MAX and subject.endswith("in 123456789012 (us-east-1)")
+
+
+def test_the_follow_up_counts_and_escalates_unverified_repairs() -> None:
+    calm = render_followup(_incident("tamper", "remediated"), 5, "2024-05-01T03:00:07+00:00")
+    assert (
+        calm.subject
+        == "[trailguard] 5 more StopLogging calls on trail org-trail since 03:00Z in 123456789012 (us-east-1)"
+    )
+    bad = render_followup(_incident("tamper", "remediated"), 9, "2024-05-01T03:00:07+00:00", unverified=2)
+    assert bad.subject.startswith("[ACTION REQUIRED] 9 more")
+    assert "2 of these repairs could NOT be verified" in bad.text
+
+
+def test_a_follow_up_decision_renders_the_follow_up() -> None:
+    incident = _incident("tamper", "remediated")
+    decision = Decision("follow-up", "5 repeats", more=5, since="2024-05-01T03:00:07+00:00")
+    assert render(incident, decision) == render_followup(incident, 5, "2024-05-01T03:00:07+00:00")
+    assert render(incident, Decision("publish", "first")) == render(incident)
+
+
+SWEPT = "2024-05-01T03:05:00+00:00"
+
+
+def _sweep(*drift: Drift, errors: tuple[str, ...] = ()) -> SweepFindings:
+    return SweepFindings(
+        "123456789012", "us-east-1", {"trail": 1, "bucket": 1}, list(drift), list(errors), swept_at=SWEPT
+    )
+
+
+def _outcome(action: str, status: str, summary: str, verified: bool | None = True) -> Outcome:
+    return Outcome(action, "x", status, summary, verified)  # type: ignore[arg-type]
+
+
+BUCKET = Drift(
+    "bucket",
+    "audit-logs",
+    [
+        _outcome(
+            "bucket.restore_policy", "already-restored", "bucket audit-logs already has the baseline policy"
+        ),
+        _outcome("bucket.restore_lifecycle", "remediated", "removed the lifecycle configuration"),
+    ],
+)
+GONE = Drift(
+    "function", "tg-api-call", [_outcome("guard.restore_function", "failed", "STILL OFF: deleted", False)]
+)
+
+
+def test_a_clean_sweep_has_nothing_to_tell() -> None:
+    assert render(_sweep()) is None
+
+
+def test_the_sweep_lists_each_repair_in_the_one_vocabulary() -> None:
+    message = render(_sweep(BUCKET))
+    assert message is not None
+    assert message.subject == (
+        "[trailguard] REPAIRED: backstop found drift on 1 resource(s) (account 123456789012, us-east-1)"
+    )
+    lines = message.text.splitlines()
+    assert lines[4:7] == [
+        "- bucket audit-logs:",
+        f"    {STATUS_WORDS['already-restored']}: bucket audit-logs already has the baseline policy",
+        f"    {STATUS_WORDS['remediated']}: removed the lifecycle configuration",
+    ]
+    assert lines[-1] == f"Checked: 1 trail, 1 bucket. Swept at {SWEPT}."
+    assert "ACTION REQUIRED" not in message.text
+
+
+def test_what_needs_a_person_is_action_required() -> None:
+    message = render(_sweep(BUCKET, GONE, errors=("rule r: AccessDenied",)))
+    assert message is not None
+    assert message.subject.startswith(
+        "[ACTION REQUIRED] NEEDS A PERSON: backstop found drift on 2 resource(s)"
+    )
+    assert "    REPAIR FAILED: STILL OFF: deleted" in message.text
+    assert "Could not be checked:\n- rule r: AccessDenied" in message.text
+    assert "ACTION REQUIRED: repair what is marked REPAIR FAILED by hand (or redeploy)." in message.text
+
+
+def test_the_reminder_says_since_when_and_how_many_sweeps_were_quiet() -> None:
+    decision = SweepDecision(
+        "reminder", "same", "sha256:x", first_at=1_714_532_700.0, alerted_at=0.0, repeats=12
+    )
+    message = render(_sweep(GONE), decision)
+    assert message is not None
+    assert message.subject.startswith(
+        "[ACTION REQUIRED] STILL BROKEN since 03:05 UTC 2024-05-01: backstop found"
+    )
+    assert message.text.startswith(
+        "REMINDER: every backstop sweep since 03:05 UTC 2024-05-01 has found exactly"
+    )
+    assert "(12 sweep(s) since the last message, which were not mailed)" in message.text
+    assert message.document["notification"] == decision.to_dict()
+
+
+def test_the_sweep_document_keeps_its_schema_and_fields() -> None:
+    decision = SweepDecision("publish", "first", "sha256:x", first_at=1_714_532_700.0)
+    message = render(_sweep(BUCKET), decision)
+    assert message is not None
+    doc = message.document
+    assert list(doc) == [
+        "schema",
+        "account",
+        "swept_at",
+        "region",
+        "checked",
+        "drift",
+        "recorded_baseline",
+        "errors",
+        "message_id",
+        "publish_error",
+        "notification",
+        "subject",
+        "text",
+    ]
+    assert doc["schema"] == "trailguard.sweep/1" and doc["swept_at"] == SWEPT
+    assert doc["drift"] == [BUCKET.to_dict()] and doc["text"] == message.text
+
+
+def test_the_sweep_gets_every_protocol_body_and_a_chat_card() -> None:
+    message = render(_sweep(GONE))
+    assert message is not None
+    payload = json.loads(message.sns_payload())
+    assert payload["email"] == payload["default"] == message.text
+    assert payload["sms"] == message.subject
+    assert json.loads(payload["sqs"]) == json.loads(payload["email-json"]) == message.document
+    card = json.loads(payload["https"])
+    assert card["version"] == "1.0" and card["source"] == "custom"
+    assert card["content"]["title"] == message.subject
+    assert card["content"]["nextSteps"] == ["Repair what is marked REPAIR FAILED by hand (or redeploy)."]
+    assert card["metadata"]["eventType"] == "trailguard.action-required"
+    assert card["metadata"]["relatedResources"] == ["tg-api-call"]
+    context = card["metadata"]["additionalContext"]
+    assert all(isinstance(v, str) for v in context.values())
+    assert json.loads(context["drift"]) == [GONE.to_dict()]
