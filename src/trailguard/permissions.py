@@ -69,8 +69,5 @@ RUNTIME_RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
         "SecurityHubFindings",
         ("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default",),
     ),
-    "dynamodb:*": (
-        "StateTable",
-        ("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${StateTable}",),
-    ),
+    "dynamodb:*": ("StateTable", ("${StateTable.Arn}",)),  # the generator writes !GetAtt StateTable.Arn
 }

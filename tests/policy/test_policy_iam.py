@@ -11,7 +11,7 @@ from cfnlint.decode import decode_str
 from trailguard.policy import iam_statements, required_permissions
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template" / "trailguard.yaml"
-STATE_TABLE = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${StateTable}"
+STATE_TABLE = "${StateTable.Arn}"
 
 
 def _resource(value: Any) -> str:
