@@ -70,7 +70,7 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch, aws_region: str) -> Iterator[dict[
     """Fake credentials, moto in-process, no cached clients, and remediation that verifies without
     waiting; yields the credentials (with ``AWS_DEFAULT_REGION``)."""
     creds = fake_credentials(monkeypatch, aws_region)
-    monkeypatch.setattr(remediate, "VERIFY_DELAY", 0.0)
+    monkeypatch.setattr(remediate.base, "VERIFY_DELAY", 0.0)
     with in_moto():
         yield creds
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from trailguard import aws
 
 
-def _split(value: str | None) -> tuple[str, ...]:
+def split(value: str | None) -> tuple[str, ...]:
     """A comma-separated variable as a tuple: blanks dropped, order kept, duplicates removed."""
     seen: dict[str, None] = {}
     for raw in (value or "").split(","):
@@ -43,11 +43,11 @@ class Config:
         return cls(
             topic_arn=(env.get("TRAILGUARD_TOPIC_ARN") or "").strip() or None,
             state_table=(env.get("TRAILGUARD_STATE_TABLE") or "").strip() or None,
-            guard_role_arns=_split(env.get("TRAILGUARD_GUARD_ROLE_ARNS")),
-            rule_names=_split(env.get("TRAILGUARD_RULE_NAMES")),
-            function_names=_split(env.get("TRAILGUARD_FUNCTION_NAMES")),
-            allowed_principal_arns=_split(env.get("TRAILGUARD_ALLOWED_PRINCIPAL_ARNS")),
-            protected_trails=_split(env.get("TRAILGUARD_PROTECTED_TRAILS")),
+            guard_role_arns=split(env.get("TRAILGUARD_GUARD_ROLE_ARNS")),
+            rule_names=split(env.get("TRAILGUARD_RULE_NAMES")),
+            function_names=split(env.get("TRAILGUARD_FUNCTION_NAMES")),
+            allowed_principal_arns=split(env.get("TRAILGUARD_ALLOWED_PRINCIPAL_ARNS")),
+            protected_trails=split(env.get("TRAILGUARD_PROTECTED_TRAILS")),
             security_hub=(env.get("TRAILGUARD_SECURITY_HUB") or "true").strip().lower()
             not in ("false", "0", "no", "off"),
         )

@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from trailguard import aws
+from trailguard import aws, remediate, sweep
+from trailguard.baseline import Baselines, rebaseline
+from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, records_from_object
+from trailguard.incidents import Ledger, deliver, ledger_for
+from trailguard.inventory import LiveInventory, load
 from trailguard.log import log_event, setup
-
-if TYPE_CHECKING:
-    from trailguard.baseline import Baselines
-    from trailguard.config import Config
-    from trailguard.incidents import Ledger
-    from trailguard.inventory import LiveInventory
+from trailguard.notify import Incident, NotificationError
+from trailguard.policy import Inventory, classify, technique_for_call
+from trailguard.resources import trail as trail_kind
+from trailguard.securityhub import report as report_to_security_hub
 
 LOG = logging.getLogger(__name__)
 
@@ -47,11 +49,8 @@ def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None)
     summary: dict[str, Any] = {"records": 0, "incidents": [], "skipped": []}
-    if isinstance(event, dict) and event.get("detail-type") == "Scheduled Event":
-        from trailguard.sweep import is_schedule
-
-        if is_schedule(event):
-            return _sweep(summary, handler, request_id, started)
+    if sweep.is_schedule(event):
+        return _sweep(summary, handler, request_id, started)
     try:
         records = records_from_object(event)
     except MalformedEvent as exc:
@@ -63,8 +62,6 @@ def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
     summary["records"] = len(records)
     if not records:
         return _skip_all(summary, handler, request_id, "the event holds no records")
-
-    from trailguard.config import Config
 
     config = Config.from_env()
     region = aws.default_region()
@@ -94,8 +91,6 @@ def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
     )
     if failures:
-        from trailguard.notify import NotificationError
-
         raise NotificationError(f"{len(failures)} alert(s) not published: {'; '.join(failures)}")
     return summary
 
@@ -106,9 +101,6 @@ def _sweep(summary: dict[str, Any], handler: str, request_id: str | None, starte
     A message that could not be published is raised (after the repairs), as for records, so Lambda
     retries it and the failure shows in the function's error metrics.
     """
-    from trailguard import sweep
-    from trailguard.config import Config
-
     report = sweep.run(Config.from_env(), aws.default_region())
     summary["sweep"] = report.to_dict()
     log_event(
@@ -122,8 +114,6 @@ def _sweep(summary: dict[str, Any], handler: str, request_id: str | None, starte
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
     )
     if report.publish_error:
-        from trailguard.notify import NotificationError
-
         raise NotificationError(f"the sweep's alert was not published: {report.publish_error}")
     return summary
 
@@ -143,31 +133,25 @@ class _Invocation:
     def baselines(self) -> Baselines:
         """The recorded baselines (an empty reader when no state table is configured)."""
         if self._baselines is None:
-            from trailguard.baseline import Baselines
-
             self._baselines = Baselines.from_config(self.config, self.region)
         return self._baselines
 
     @property
     def live(self) -> LiveInventory:
         if self._live is None:
-            from trailguard.inventory import load
-
             self._live = load(self.config, self.region, self.baselines)
         return self._live
 
     def process(self, record: Record) -> tuple[dict[str, Any] | None, str | None]:
         """Classify one record and act on it: (incident summary or None, publish error or None)."""
-        from trailguard.notify import Incident
-        from trailguard.policy import TECHNIQUES, Inventory, classify, technique_for_call
-        from trailguard.remediate import Context, remediate
-
         call_technique = technique_for_call(record.event_source, record.event_name)
         if record.kind == "cloudtrail" and call_technique is None:
             verdict = classify(record, Inventory())  # not a technique's call: no need to ask AWS anything
         else:
+            # A call on a trail may name one DescribeTrails no longer lists (just deleted): its kind says
+            # the inventory must be built for that trail (findings always name a trail).
             on_trail = record.kind != "cloudtrail" or (
-                call_technique is not None and call_technique.id.startswith("trail.")
+                call_technique is not None and call_technique.kind is trail_kind.KIND
             )
             inventory = self.live.inventory_for(_trail_ref(record)) if on_trail else self.live.inventory
             verdict = classify(record, inventory)
@@ -179,20 +163,20 @@ class _Invocation:
             event_id=record.event_id,
             event_name=record.event_name,
             verdict=verdict.verdict,
-            technique=verdict.technique,
+            technique=verdict.technique_id,
             resource=verdict.resource,
             principal=verdict.principal,
             reason=verdict.reason,
         )
         if verdict.verdict == "benign":
             return None, None
-        technique = TECHNIQUES.get(verdict.technique) if verdict.technique else None
+        technique = verdict.technique
         outcome = (
-            remediate(Context(self.live, self.baselines), verdict) if verdict.verdict == "tamper" else None
+            remediate.remediate(remediate.Context(self.live, self.baselines), verdict)
+            if verdict.verdict == "tamper"
+            else None
         )
         if verdict.verdict == "allowed":
-            from trailguard.baseline import rebaseline
-
             outcome = rebaseline(verdict, self.baselines, self.region)
         incident = Incident(
             verdict=verdict,
@@ -206,22 +190,18 @@ class _Invocation:
             remediation=technique.remediation if technique else None,
         )
         line = incident.summary()
-        from trailguard.incidents import deliver
-
         # Dedup and storms gate only the message; the repair above has already run.
         error = deliver(incident, self.config.topic_arn, self.ledger, line)
         if self.config.security_hub:
-            from trailguard.securityhub import report
-
-            report(incident, line)  # logs its own failures loudly; never blocks the repair or the email
+            report_to_security_hub(
+                incident, line
+            )  # logs its own failures loudly; never blocks the repair or the email
         return line, error
 
     @property
     def ledger(self) -> Ledger | None:
         """The incident ledger on the state table (None without one: every incident is published)."""
         if self._ledger is False:
-            from trailguard.incidents import ledger_for
-
             self._ledger = ledger_for(self.config, self.region)
         return self._ledger
 

@@ -13,38 +13,18 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trailguard import aws
+from trailguard.baseline.store import Baselines
 from trailguard.config import Config
 from trailguard.log import log_event
 from trailguard.policy import Inventory
-
-if TYPE_CHECKING:
-    from trailguard.baseline import Baselines
+from trailguard.resources import trail as trail_kind
+from trailguard.resources.trail import is_protected
+from trailguard.resources.trail import parse_ref as parse_trail_ref
 
 LOG = logging.getLogger(__name__)
-
-
-def parse_trail_ref(ref: str) -> tuple[str, str | None]:
-    """``name`` or ``arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME`` -> (name, region or None)."""
-    if ref.startswith("arn:") and ":trail/" in ref:
-        return ref.split(":trail/", 1)[1], aws.region_of_arn(ref)
-    return ref, None
-
-
-def home_region(trail: Mapping[str, Any], default: str) -> str:
-    """Where a trail can be started and stopped: ``HomeRegion``, else its ARN's region."""
-    return str(trail.get("HomeRegion") or aws.region_of_arn(str(trail.get("TrailARN") or "")) or default)
-
-
-def _matches(trail: Mapping[str, Any], ref: str) -> bool:
-    if ref == trail.get("TrailARN"):
-        return True
-    name, region = parse_trail_ref(ref)
-    if name != trail.get("Name"):
-        return False
-    return region is None or region == home_region(trail, region)
 
 
 @dataclass(frozen=True)
@@ -66,19 +46,10 @@ class LiveInventory:
         A bare name is ambiguous across regions; ``prefer_region`` (the event's region) and then the
         handler's region break the tie, as CloudTrail itself resolves names in the caller's region.
         """
-        exact = [t for t in self.trails if t.get("TrailARN") == ref]
-        if exact:
-            return exact[0]
-        found = [t for t in self.trails if _matches(t, ref)]
-        if len(found) > 1:
-            for region in (prefer_region, self.region):
-                local = [t for t in found if home_region(t, self.region) == region]
-                if local:
-                    return local[0]
-        return found[0] if found else None
+        return trail_kind.resolve(self.trails, ref, prefer_regions=(prefer_region, self.region))
 
     def home_region(self, trail: Mapping[str, Any]) -> str:
-        return home_region(trail, self.region)
+        return trail_kind.home_region(trail, self.region) or self.region
 
     def inventory_for(self, ref: str | None) -> Inventory:
         """The inventory to judge a call on trail ``ref`` with.
@@ -100,11 +71,6 @@ class LiveInventory:
         document = dict(self.document)
         document["trails"] = [*document["trails"], entry]
         return Inventory.from_dict(document)
-
-
-def is_protected(trail: Mapping[str, Any], protected_refs: Sequence[str]) -> bool:
-    """Every trail when no filter is configured; else those named by name or ARN."""
-    return not protected_refs or any(_matches(trail, ref) for ref in protected_refs)
 
 
 def describe_trails(region: str) -> list[Mapping[str, Any]]:

@@ -49,3 +49,25 @@ RUNTIME_PERMISSIONS: frozenset[str] = frozenset(
         "sns:ListSubscriptionsByTopic",
     }
 )
+
+# IAM actions whose API has no resource-level permissions: granted on "*", each with the reason.
+NO_RESOURCE_LEVEL: dict[str, str] = {
+    "cloudtrail:DescribeTrails": "DescribeTrails lists every trail and takes no resource",
+    "cloudtrail:ListEventDataStores": "a listing: no resource-level permissions",
+    "kms:ListAliases": "a listing: no resource-level permissions",
+    "guardduty:CreateDetector": "a detector to create has no ARN yet",
+    "guardduty:ListDetectors": "a listing: no resource-level permissions",
+}
+
+# Where the runtime's permissions on what is not a protected resource kind are scoped (CloudFormation
+# !Sub strings): fnmatch pattern -> (statement id, resources); the most specific pattern wins.
+RUNTIME_RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # BatchUpdateFindings is authorised on the hub (the findings it updates have no ARN of their own
+    # in IAM); BatchImportFindings on the account's own product.
+    "securityhub:*": ("SecurityHub", ("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default",)),
+    "securityhub:BatchImportFindings": (
+        "SecurityHubFindings",
+        ("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default",),
+    ),
+    "dynamodb:*": ("StateTable", ("${StateTable.Arn}",)),  # the generator writes !GetAtt StateTable.Arn
+}

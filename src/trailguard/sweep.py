@@ -2,9 +2,10 @@
 
 CloudTrail's delivery to EventBridge is best effort, a rule or function may have been off when the
 tampering call happened, and a repair may not have held. So on a schedule (the stack's ``BackstopRule``,
-``BackstopSchedule``) the finding function runs this sweep: each recorded baseline is handed to the
-remediation action of the technique that restores that kind of resource, through a synthetic tamper
-verdict with no record. The actions already read the live state first and report
+``BackstopSchedule``) the finding function runs this sweep: each recorded baseline is handed, as a
+:class:`~trailguard.remediate.RepairRequest` with no record, to the actions of the techniques that
+declare they restore that kind in the sweep (``Technique.sweep``). The actions already read the live
+state first and report
 ``already-restored`` when nothing differs, so "compare" and "repair" are the same, tested code as the
 event path, and anything else they report is drift. A missed event is thus caught within one period.
 
@@ -23,33 +24,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from trailguard import resources
+from trailguard.baseline import KINDS, Baselines, Summary, capture_all
+from trailguard.config import Config
+from trailguard.inventory import load
 from trailguard.log import log_event
 from trailguard.notify import Drift, Ledger, SweepFindings, ledger_for, send
 from trailguard.notify.securityhub import report_sweep
-
-if TYPE_CHECKING:
-    from trailguard.baseline import Baselines, Summary
-    from trailguard.config import Config
-    from trailguard.remediate import Context, Outcome
+from trailguard.policy import TECHNIQUES, Technique
+from trailguard.remediate import Context, Outcome, RepairRequest, repair
 
 LOG = logging.getLogger(__name__)
 
 SCHEMA = "trailguard.sweep/1"
 REASON = "backstop sweep: the live resource is compared with its recorded baseline"
-# Repair order: the topic first (so the message can go out), the pipeline, then what a trail needs
-# (its key and bucket) before the trail itself.
-ORDER = ("topic", "rule", "function", "key", "bucket", "trail", "store")
-NOUNS = {
-    "trail": "trail",
-    "bucket": "bucket",
-    "key": "KMS key",
-    "store": "event data store",
-    "rule": "rule",
-    "function": "function",
-    "topic": "topic",
-}
+ORDER = resources.ORDER
+"""Repair order (each kind's ``sweep_order``): the topic first (so the message can go out), the
+pipeline, then what a trail needs (its key and bucket) before the trail itself."""
 
 
 def is_schedule(event: Any) -> bool:
@@ -61,35 +54,38 @@ def is_schedule(event: Any) -> bool:
     )
 
 
-def _run(ctx: Context, technique: str, ident: str) -> Outcome:
-    from trailguard.policy import Verdict
-    from trailguard.remediate import remediate
+def _swept(kind: resources.Kind) -> list[Technique]:
+    """The techniques whose actions restore ``kind`` in the sweep, in their declared order."""
+    found = [t for t in TECHNIQUES.values() if t.sweep is not None and t.kind is kind]
+    return sorted(found, key=lambda t: t.sweep.order if t.sweep is not None else 0)
 
-    return remediate(ctx, Verdict("tamper", technique, ident, None, REASON))
+
+def _run(ctx: Context, technique: Technique, ident: str, baseline: Mapping[str, Any]) -> Outcome:
+    assert technique.sweep is not None
+    ref = technique.sweep.target(ident, baseline)
+    return repair(
+        ctx, technique, RepairRequest(technique.kind, ref, REASON, baseline, technique=technique.id)
+    )
 
 
 def reconcile(ctx: Context, kind: str, ident: str, baseline: Mapping[str, Any]) -> list[Outcome]:
-    """Bring one resource back to its baseline with the registered actions; their outcomes, in order."""
-    if kind == "trail":
-        return [_run(ctx, "finding.trail-disabled", ident)]
-    if kind == "bucket":
-        policy = _run(ctx, "bucket.policy-change", ident)
-        if not policy.ok and any("NoSuchBucket" in e for e in policy.errors):
-            return [_run(ctx, "bucket.delete", ident)]
-        return [policy, _run(ctx, "bucket.lifecycle-expire", ident)]
-    if kind == "key":
-        if baseline.get("KeyState") not in (None, "Enabled") or baseline.get("Enabled") is False:
-            return []  # recorded as not enabled: nothing to keep enabled
-        return [_run(ctx, "key.schedule-deletion", str(baseline.get("Arn") or ident))]
-    if kind == "store":
-        outcomes = [_run(ctx, "lake.delete", ident)]
-        if baseline.get("Status") == "ENABLED":
-            outcomes.append(_run(ctx, "lake.stop-ingestion", ident))
-        return outcomes
-    technique = {"rule": "guard.rule", "function": "guard.function", "topic": "guard.topic"}.get(kind)
-    if technique is None:
-        raise ValueError(f"unknown baseline kind {kind!r}")
-    return [_run(ctx, technique, ident)]
+    """Bring one resource back to its baseline with the actions that restore its kind; their outcomes,
+    in order. One that finds the resource gone hands over to the kind's ``if_gone`` technique (a
+    deleted bucket is recreated) instead of the rest."""
+    steps = _swept(resources.kind(kind))
+    if not steps:
+        raise ValueError(f"no technique restores {kind!r} in the sweep")
+    instead = next((t for t in steps if t.sweep is not None and t.sweep.if_gone), None)
+    outcomes: list[Outcome] = []
+    for technique in steps:
+        assert technique.sweep is not None
+        if technique.sweep.if_gone or not technique.sweep.applies(baseline):
+            continue
+        outcome = _run(ctx, technique, ident, baseline)
+        if instead is not None and outcome.gone and not outcome.ok:
+            return [_run(ctx, instead, ident, baseline)]
+        outcomes.append(outcome)
+    return outcomes
 
 
 @dataclass
@@ -136,8 +132,6 @@ class Report:
 def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Report:
     """Compare and repair everything recorded; record a baseline first when there is none. Never raises
     for one resource: a failure is part of the report (and of the message)."""
-    from trailguard.baseline import KINDS, Baselines, capture_all
-
     report = Report(region)
     if baselines is None:
         baselines = Baselines.from_config(config, region)
@@ -153,9 +147,6 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
         report.recorded = capture_all(config, region, source="backstop", baselines=baselines)
         log_event(LOG, logging.INFO, "sweep.baseline-recorded", **report.recorded.to_dict())
         return report
-
-    from trailguard.inventory import load
-    from trailguard.remediate import Context
 
     ctx = Context(load(config, region, baselines), baselines)
     for kind in sorted(recorded, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):

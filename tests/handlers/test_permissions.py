@@ -22,17 +22,21 @@ from .test_handlers import EVENTS, STOP_LOGGING_TAMPER, TRAIL_DISABLED_FINDINGS,
 __all__ = ["recorded_calls"]  # the shared fixture, imported for the tests below
 
 
-def test_an_actions_permissions_are_the_union_of_its_techniques() -> None:
-    """Declared once, in the techniques: the registry holds no list of its own to drift from them."""
-    used_by = {t.remediation for t in TECHNIQUES.values()}
+def test_an_action_declares_its_permissions_and_its_techniques_hold_it() -> None:
+    """Declared once, beside the calls (on the action); a technique holds the Action object itself."""
     assert ACTIONS, "no remediation action is registered"
+    used = {t.action.name: t.action for t in TECHNIQUES.values()}
     for name, action in ACTIONS.items():
-        assert name in used_by, f"{name} is registered but no technique names it"
-        techniques = [t for t in TECHNIQUES.values() if t.remediation == name]
-        assert action.permissions == action_permissions(name)
-        assert action.permissions == frozenset(p for t in techniques for p in t.permissions)
+        assert used.get(name) is action, f"{name} is registered but no technique holds it"
         assert action.permissions, f"{name} is granted nothing"
+        assert action_permissions(name) == action.permissions
+        for technique in (t for t in TECHNIQUES.values() if t.action is action):
+            assert technique.permissions == action.permissions and technique.remediation == name
+            assert action.restores is technique.kind, f"{technique.id} protects another kind than {name}"
     assert action_permissions("no.such_action") == frozenset()
+    assert required_permissions() == RUNTIME_PERMISSIONS | {
+        p for t in TECHNIQUES.values() for p in t.action.permissions
+    }
 
 
 def test_every_granted_permission_is_called_somewhere() -> None:
@@ -71,13 +75,13 @@ def test_runtime_permissions_are_granted_and_scoped() -> None:
 def test_every_technique_without_an_action_is_escalated_not_dropped() -> None:
     """Dispatching each technique: built ones run, the rest come back as an escalation, never silence."""
     live = build(Config(), "us-east-1", [])
-    unbuilt = [t for t in TECHNIQUES.values() if t.remediation not in ACTIONS]
+    unbuilt = [t for t in TECHNIQUES.values() if t.action.function is None]
     assert unbuilt, "every remediation is built: this test has nothing left to check"
     for technique in unbuilt:
         verdict = Verdict("tamper", technique.id, "some-resource", None, "Test.")
         outcome = remediate(Context(live), verdict)
         assert not outcome.ok and outcome.calls == [], technique.id
-        if technique.remediation == NOTIFY_ONLY:
+        if technique.action is NOTIFY_ONLY:
             assert outcome.status == "notify-only"
         else:
             assert outcome.status == "not-implemented"

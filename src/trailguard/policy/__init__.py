@@ -6,9 +6,11 @@ and the tests all run the very same judgement.
 
 from __future__ import annotations
 
+from trailguard.permissions import RUNTIME_PERMISSIONS
 from trailguard.policy.classify import classify
+from trailguard.policy.iam import Statement, iam_statements
 from trailguard.policy.inventory import Guard, Inventory
-from trailguard.policy.technique import Match, Technique
+from trailguard.policy.technique import Match, Sweep, Technique
 from trailguard.policy.techniques import TECHNIQUES, technique_for_call
 from trailguard.policy.verdict import Verdict
 
@@ -17,27 +19,46 @@ __all__ = [
     "Guard",
     "Inventory",
     "Match",
+    "Statement",
+    "Sweep",
     "Technique",
     "Verdict",
     "action_permissions",
     "classify",
+    "iam_statements",
     "required_permissions",
+    "rule_triggers",
     "technique_for_call",
 ]
 
 
 def required_permissions() -> frozenset[str]:
-    """Every IAM action trailguard needs: each technique's remediation and verification, plus what the
-    runtime itself needs (``trailguard.permissions``). The template's policy is exactly this set."""
-    from trailguard.permissions import RUNTIME_PERMISSIONS
-
+    """Every IAM action trailguard needs: the union of what each technique's action declares beside
+    its calls, plus what the runtime itself needs (``trailguard.permissions``). The template grants
+    exactly this set."""
     actions: set[str] = set(RUNTIME_PERMISSIONS)
     for technique in TECHNIQUES.values():
-        actions.update(technique.permissions)
+        actions.update(technique.action.permissions)
     return frozenset(actions)
 
 
 def action_permissions(action: str) -> frozenset[str]:
-    """The IAM actions the remediation ``action`` may call: the union of the permissions every technique
-    whose ``remediation`` is ``action`` declares (the one place they are written)."""
-    return frozenset(p for t in TECHNIQUES.values() if t.remediation == action for p in t.permissions)
+    """The IAM actions the remediation ``action`` (by name) declares; empty for an unknown name."""
+    for technique in TECHNIQUES.values():
+        if technique.action.name == action:
+            return technique.action.permissions
+    return frozenset()
+
+
+def rule_triggers() -> dict[str, dict[str, object]]:
+    """The template's rule pattern inputs, per technique id: ``triggers`` (sorted (event source, event
+    name) pairs of CloudTrail calls), ``guard`` (its calls are on trailguard's own resources, so the
+    guard-calls rule delivers them too) and ``finding_types`` (GuardDuty / Security Hub types judged)."""
+    return {
+        t.id: {
+            "triggers": sorted(t.triggers) if "cloudtrail" in t.kinds else [],
+            "guard": t.guard,
+            "finding_types": sorted(t.finding_types),
+        }
+        for t in TECHNIQUES.values()
+    }

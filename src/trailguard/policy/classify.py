@@ -84,13 +84,13 @@ def _verdict(technique: Technique, match: Match, record: Record, inventory: Inve
     if inventory.is_allowed_principal(record.issuer_arn, record.principal_arn):
         outcome = f"failed with {record.error_code}" if record.failed else "is an authorised change"
         reason = f"The {subject} by allow-listed {principal} {predicate}; it {outcome}"
-        return Verdict("allowed", technique.id, match.resource, principal, _sentence(reason), record)
+        return Verdict("allowed", technique, match.resource, principal, _sentence(reason), record)
     if record.failed:
         article = "An" if subject[:1] in "AEIOU" else "A"
         reason = f"{article} {subject} that {predicate} failed with {record.error_code}"
-        return Verdict("attempt", technique.id, match.resource, principal, _sentence(reason), record)
+        return Verdict("attempt", technique, match.resource, principal, _sentence(reason), record)
     return Verdict(
-        "tamper", technique.id, match.resource, principal, _sentence(f"The {subject} {predicate}"), record
+        "tamper", technique, match.resource, principal, _sentence(f"The {subject} {predicate}"), record
     )
 
 

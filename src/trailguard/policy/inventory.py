@@ -12,6 +12,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from trailguard.resources import function as function_kind
+from trailguard.resources import key as key_kind
+from trailguard.resources import role as role_kind
+from trailguard.resources import rule as rule_kind
+from trailguard.resources import store as store_kind
+from trailguard.resources import topic as topic_kind
+from trailguard.resources import trail as trail_kind
+
+key_ref = key_kind.parse_ref
+function_name = function_kind.name_of
+
 DEFAULT_RETENTION_DAYS = 365
 
 Entry = Mapping[str, Any]
@@ -34,62 +45,6 @@ def _entries(value: Any) -> tuple[Entry, ...] | None:
     return ()
 
 
-def arn_resource(ref: str) -> str:
-    """The resource part of an ARN (``trail/x`` of ``arn:aws:cloudtrail:r:a:trail/x``); ``ref`` otherwise."""
-    if ref.startswith("arn:"):
-        parts = ref.split(":", 5)
-        if len(parts) == 6:
-            return parts[5]
-    return ref
-
-
-def last_segment(ref: str) -> str:
-    """``x`` of ``arn:...:trail/x``, ``arn:...:rule/bus/x``, ``arn:...:topic-name``; ``ref`` when plain."""
-    resource = arn_resource(ref)
-    if ref.startswith("arn:"):
-        return resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    return resource
-
-
-def key_ref(ref: str) -> tuple[str, str]:
-    """A KMS key reference as (kind, value): ("key", id) or ("alias", name), whatever form it was in."""
-    ref = ref.strip()
-    resource = arn_resource(ref)
-    if resource.startswith("key/"):
-        return "key", resource[4:]
-    if resource.startswith("alias/"):
-        return "alias", resource[6:]
-    return "key", resource
-
-
-def function_name(ref: str) -> str:
-    """``f`` of ``f``, ``f:alias``, ``123:function:f`` or ``arn:aws:lambda:r:123:function:f:1``."""
-    if ":function:" in ref:
-        ref = ref.split(":function:", 1)[1]
-    elif ref.startswith("function:"):
-        ref = ref[len("function:") :]
-    return ref.split(":", 1)[0]
-
-
-def role_identity(arn: str) -> tuple[str, str] | None:
-    """(account, role name) of a role ARN or an assumed-role session ARN, so the two forms compare equal.
-
-    Role ARNs carry a path (``role/service-role/x``) that session ARNs drop, so only the name is kept.
-    """
-    if not arn.startswith("arn:"):
-        return None
-    parts = arn.split(":", 5)
-    if len(parts) != 6:
-        return None
-    service, account, resource = parts[2], parts[4], parts[5]
-    if service == "iam" and resource.startswith("role/"):
-        return account, resource.rsplit("/", 1)[-1]
-    if service == "sts" and resource.startswith("assumed-role/"):
-        pieces = resource.split("/")
-        return (account, pieces[1]) if len(pieces) >= 2 and pieces[1] else None
-    return None
-
-
 def principal_matches(candidates: Sequence[str | None], listed: Sequence[str]) -> bool:
     """True when any candidate ARN is listed, exactly or as the same role (session vs role ARN)."""
     present = [c for c in candidates if c]
@@ -97,8 +52,8 @@ def principal_matches(candidates: Sequence[str | None], listed: Sequence[str]) -
         return False
     if any(c in listed for c in present):
         return True
-    roles = {role_identity(arn) for arn in listed} - {None}
-    return any(role_identity(c) in roles for c in present)
+    roles = {role_kind.identity(arn) for arn in listed} - {None}
+    return any(role_kind.identity(c) in roles for c in present)
 
 
 @dataclass(frozen=True)
@@ -167,17 +122,9 @@ class Inventory:
 
     # -- lookups ------------------------------------------------------------------------------------
     def trail(self, ref: str) -> Entry | None:
-        """The protected trail ``ref`` names (name or ARN). ARN first, then by name: real records carry
-        ARNs whose account ids do not match the inventory's."""
-        trails = self.trails or ()
-        for trail in trails:
-            if ref == trail.get("TrailARN"):
-                return trail
-        name = last_segment(ref) if ref.startswith("arn:") else ref
-        for trail in trails:
-            if name and name == trail.get("Name"):
-                return trail
-        return None
+        """The protected trail ``ref`` names (name or ARN): ARN first, then by name (real records carry
+        ARNs whose account ids do not match the inventory's), through the one trail resolver."""
+        return trail_kind.resolve(self.trails or (), ref, by_region=False)
 
     def trails_for_bucket(self, bucket: str) -> tuple[Entry, ...]:
         """The protected trails whose logs go to ``bucket``."""
@@ -204,10 +151,10 @@ class Inventory:
 
     def store(self, ref: str) -> Entry | None:
         """The protected event data store ``ref`` names (ARN, id or name)."""
-        ident = last_segment(ref)
+        ident = store_kind.store_id(ref)
         for store in self.event_data_stores or ():
             arn = str(store.get("EventDataStoreArn") or "")
-            if ref == arn or (arn and ident == last_segment(arn)) or ref == store.get("Name"):
+            if ref == arn or (arn and ident == store_kind.store_id(arn)) or ref == store.get("Name"):
                 return store
         return None
 
@@ -226,7 +173,7 @@ class Inventory:
         return principal_matches(arns, self.allowed_principal_arns)
 
     def guard_rule(self, ref: str) -> str | None:
-        name = last_segment(ref)
+        name = rule_kind.name_of(ref)
         return name if name in self.guard.rule_names else None
 
     def guard_function(self, ref: str) -> str | None:
@@ -240,6 +187,6 @@ class Inventory:
     def guard_topic(self, ref: str) -> str | None:
         """The guard topic ``ref`` names: its ARN, its name, or one of its subscription ARNs."""
         for arn in self.guard.topic_arns:
-            if ref == arn or ref.startswith(arn + ":") or ref == last_segment(arn):
+            if ref == arn or ref.startswith(arn + ":") or ref == topic_kind.name_of(arn):
                 return arn
         return None

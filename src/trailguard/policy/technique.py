@@ -1,18 +1,22 @@
 """The shape of a technique: one self-describing declaration per way of switching CloudTrail off.
 
-Each declaration says which calls it covers, when such a call is tampering (its ``condition``), and what
-repairs it: the remediation action's stable name, the IAM actions that action and its verification need
-(the template's policy is their union), and how the repair is verified. The classifier only walks them.
+Each declaration says which calls it covers, when such a call is tampering (its ``condition``), the
+resource kind it protects (a :class:`trailguard.resources.Kind`), the :class:`~trailguard.remediate.Action`
+that repairs it (which declares its own IAM permissions beside its calls), how the repair is verified,
+and whether the backstop sweep runs that action for the kind's baselines. The classifier only walks them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from trailguard.events import Record, RecordKind
 from trailguard.policy.inventory import Inventory
+from trailguard.remediate.base import Action
+from trailguard.resources import Kind
 
 Outcome = Literal["tamper", "harmless", "unknown"]
 
@@ -51,32 +55,121 @@ Condition = Callable[[Record, Inventory], Match]
 
 
 @dataclass(frozen=True)
-class Technique:
+class Sweep:
+    """How the backstop sweep uses a technique's action on the baselines of its kind.
+
+    ``order`` places it among the kind's other swept techniques; ``when`` (given the baseline document)
+    says whether it applies; ``if_gone``: run only when an earlier one found the resource gone, instead
+    of the rest (a deleted bucket is recreated, not re-policied).
+    """
+
+    order: int = 0
+    when: Callable[[Mapping[str, Any]], bool] | None = None
+    if_gone: bool = False
+    ref: Callable[[str, Mapping[str, Any]], str] | None = None
+    """The reference to hand the action, from the baseline id and document (default: the id)."""
+
+    def applies(self, baseline: Mapping[str, Any]) -> bool:
+        return self.when is None or self.when(baseline)
+
+    def target(self, ident: str, baseline: Mapping[str, Any]) -> str:
+        return self.ref(ident, baseline) if self.ref is not None else ident
+
+
+@dataclass(frozen=True, eq=False, init=False, repr=False)
+class Technique(str):
     """One technique of detection-policy.md's table.
+
+    A Technique is also the string of its ``id`` (equal to it, hashed like it, serialised as it): code
+    that keys, logs or serialises by id (a verdict's JSON line, a ledger key) works with the object
+    itself; read the attributes for the rest. Immutable (a frozen dataclass: ``dataclasses.replace``
+    makes a variant, as tests do).
 
     ``event_names`` are matched without Lambda's API-version suffix (``PutFunctionConcurrency20171031``
     matches ``PutFunctionConcurrency``). ``extra_events`` adds (event source, name) pairs from another
     service (``guard.detector`` also covers Security Hub's ``DisableSecurityHub``). ``kinds`` says which
-    record kinds it judges: CloudTrail calls, or GuardDuty / Security Hub findings.
+    record kinds it judges: CloudTrail calls, or GuardDuty / Security Hub findings. ``guard``: its calls
+    are on trailguard's own resources, so the guard-calls rule delivers them too (to the other function).
     """
 
     id: str
-    title: str
+    title: str  # type: ignore[assignment]  # the technique's title, not str.title()
     mitre: str
+    kind: Kind
     event_source: str
     event_names: frozenset[str]
     condition: Condition
-    remediation: str
-    permissions: tuple[str, ...]
+    action: Action
     verification: str
-    extra_events: frozenset[tuple[str, str]] = frozenset()
-    kinds: frozenset[RecordKind] = frozenset({"cloudtrail"})
-    finding_types: frozenset[str] = frozenset()
+    extra_events: frozenset[tuple[str, str]]
+    kinds: frozenset[RecordKind]
+    finding_types: frozenset[str]
+    sweep: Sweep | None
+    guard: bool
+
+    def __new__(cls, id: str, **_: Any) -> Technique:
+        return super().__new__(cls, id)
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        title: str,
+        mitre: str,
+        kind: Kind,
+        event_source: str,
+        event_names: frozenset[str],
+        condition: Condition,
+        action: Action,
+        verification: str,
+        extra_events: frozenset[tuple[str, str]] = frozenset(),
+        kinds: frozenset[RecordKind] = frozenset({"cloudtrail"}),
+        finding_types: frozenset[str] = frozenset(),
+        sweep: Sweep | None = None,
+        guard: bool = False,
+    ) -> None:
+        fields = {
+            "id": id,
+            "title": title,
+            "mitre": mitre,
+            "kind": kind,
+            "event_source": event_source,
+            "event_names": event_names,
+            "condition": condition,
+            "action": action,
+            "verification": verification,
+            "extra_events": extra_events,
+            "kinds": kinds,
+            "finding_types": finding_types,
+            "sweep": sweep,
+            "guard": guard,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"Technique({self.id!r})"
 
     @property
     def triggers(self) -> frozenset[tuple[str, str]]:
         """Every (eventSource, eventName) pair this technique judges."""
         return frozenset((self.event_source, name) for name in self.event_names) | self.extra_events
+
+    @property
+    def remediation(self) -> str:
+        """The action's stable name (``trail.start_logging``), as messages and docs print it."""
+        return self.action.name
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        """The IAM actions its repair needs: the action's own declaration."""
+        return self.action.permissions
+
+    @property
+    def manual_steps(self) -> str:
+        """What a person does by hand when the repair is not built or failed (``{resource}``,
+        ``{region}`` are filled in by the message)."""
+        return self.action.manual_steps
 
     def judge(self, record: Record, inventory: Inventory) -> Match:
         return self.condition(record, inventory)
@@ -138,3 +231,14 @@ def as_int(value: Any) -> int | None:
 def unnamed(what: str) -> Match:
     """The call does not name its target: a denied call with ``requestParameters: null``."""
     return Match.unknown(None, f"does not say which {what} it targets")
+
+
+# Lambda writes the API version into the event name: PutFunctionConcurrency20171031,
+# UpdateFunctionConfiguration20150331v2.
+_API_VERSION = re.compile(r"^(?P<name>[A-Za-z]+?)\d{8}(?:v\d+)?$")
+
+
+def base_event_name(name: str) -> str:
+    """The event name without Lambda's API-version suffix."""
+    found = _API_VERSION.match(name)
+    return found.group("name") if found else name

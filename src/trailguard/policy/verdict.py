@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from trailguard.events import Record
+from trailguard.policy.technique import Technique
+from trailguard.policy.techniques import TECHNIQUES
 
 VerdictName = Literal["tamper", "attempt", "allowed", "benign"]
 VERDICTS: tuple[VerdictName, ...] = ("tamper", "attempt", "allowed", "benign")
@@ -25,14 +27,30 @@ OUTPUT_KEYS = (
 
 @dataclass(frozen=True)
 class Verdict:
-    """``technique`` is None exactly when ``verdict`` is benign (detection-policy.md, "classify output")."""
+    """``technique`` is None exactly when ``verdict`` is benign (detection-policy.md, "classify output").
+
+    ``technique`` is the :class:`Technique` itself (given its id, the registry's is looked up), so the
+    handler, the repair and the message all read the same unit; its output line prints the id.
+    """
 
     verdict: VerdictName
-    technique: str | None
+    technique: Technique | None
     resource: str | None
     principal: str | None
     reason: str
     record: Record | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        named: object = self.technique
+        if isinstance(named, str) and not isinstance(named, Technique) and named in TECHNIQUES:
+            # an id the registry knows becomes its Technique; an unknown one (a test's, a replayed
+            # record's) stays the plain id, which the output and the messages print alike
+            object.__setattr__(self, "technique", TECHNIQUES[named])
+
+    @property
+    def technique_id(self) -> str | None:
+        """The technique's id (the ``technique`` of the output line), None for none."""
+        return str(self.technique) if self.technique is not None else None
 
     @property
     def actionable(self) -> bool:
@@ -48,7 +66,7 @@ class Verdict:
             "event_id": record.event_id if record is not None else None,
             "event_name": record.event_name if record is not None else None,
             "verdict": self.verdict,
-            "technique": self.technique if self.verdict != "benign" else None,
+            "technique": self.technique_id if self.verdict != "benign" else None,
             "resource": self.resource,
             "principal": self.principal,
             "reason": self.reason,

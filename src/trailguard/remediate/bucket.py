@@ -11,28 +11,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from trailguard.remediate import (
+from trailguard.aws import error_code
+from trailguard.remediate.base import (
     Context,
+    Gone,
     Outcome,
+    RepairRequest,
     action,
     action_region,
-    error_code,
+    policy_json,
     read_baseline,
     target,
     verify_until,
 )
-
-if TYPE_CHECKING:
-    from trailguard.policy import Verdict
+from trailguard.resources.bucket import KIND
 
 NO_BASELINE = "no baseline recorded for bucket {bucket}; run trailguard baseline record"
 _MISSING = object()
 
 
-def _bucket(verdict: Verdict) -> str | None:
-    return target(verdict, "bucketName", "BucketName")
+def _bucket(request: RepairRequest) -> str | None:
+    return target(request, "bucketName", "BucketName")
 
 
 def _no_baseline(outcome: Outcome, bucket: str) -> str:
@@ -48,13 +49,6 @@ def _field(baseline: Mapping[str, Any] | None, name: str) -> Any:
     return baseline[name]
 
 
-def _policy_doc(value: Any) -> Any:
-    """A policy as parsed JSON, whether stored as text or as a document."""
-    if isinstance(value, str):
-        return json.loads(value) if value.strip() else None
-    return value
-
-
 def _lifecycle_rules(value: Any) -> list[Any] | None:
     """Lifecycle rules, whether recorded as the rule list or as the whole configuration."""
     if isinstance(value, Mapping):
@@ -65,15 +59,15 @@ def _lifecycle_rules(value: Any) -> list[Any] | None:
     return None
 
 
-def _region(ctx: Context, verdict: Verdict, baseline: Mapping[str, Any] | None) -> str:
+def _region(ctx: Context, request: RepairRequest, baseline: Mapping[str, Any] | None) -> str:
     recorded = _field(baseline, "Region")
-    return action_region(ctx, verdict, recorded=recorded if isinstance(recorded, str) else None)
+    return action_region(ctx, request, recorded=recorded if isinstance(recorded, str) else None)
 
 
 def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
     """The bucket's policy as parsed JSON, ``None`` when it has none (raises for anything else)."""
     try:
-        response = outcome.call("s3", region, "GetBucketPolicy", Bucket=bucket)
+        response = outcome.call("s3", region, "GetBucketPolicy", gone=KIND, Bucket=bucket)
     except Exception as exc:
         if error_code(exc) == "NoSuchBucketPolicy":
             outcome.calls[-1].error, outcome.calls[-1].result = None, "no policy"
@@ -104,11 +98,15 @@ def _verify(ctx: Context, read: Callable[[], Any], expected: Any) -> bool:
 # -- lifecycle ----------------------------------------------------------------------------------------
 
 
-@action("bucket.restore_lifecycle")
-def restore_lifecycle(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "bucket.restore_lifecycle",
+    permissions=("s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+    restores=KIND,
+)
+def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.lifecycle-expire``: put the baseline lifecycle back (delete it if there was none),
     verified by GetBucketLifecycleConfiguration. No baseline: escalate, never guess which rules to drop."""
-    bucket = _bucket(verdict)
+    bucket = _bucket(request)
     outcome = Outcome("bucket.restore_lifecycle", bucket)
     if bucket is None:
         return outcome.fail("could not tell which bucket's lifecycle was changed, so nothing was restored")
@@ -122,7 +120,7 @@ def restore_lifecycle(ctx: Context, verdict: Verdict) -> Outcome:
             message,
         )
     expected = _lifecycle_rules(recorded)
-    region = _region(ctx, verdict, baseline)
+    region = _region(ctx, request, baseline)
     what = f"{len(expected)} baseline rule(s)" if expected else "no lifecycle configuration (the baseline)"
     try:
         if _read_lifecycle(outcome, bucket, region) == expected:
@@ -206,18 +204,22 @@ def _put_policy(outcome: Outcome, bucket: str, region: str, policy: Any) -> None
         outcome.call("s3", region, "PutBucketPolicy", Bucket=bucket, Policy=json.dumps(policy))
 
 
-@action("bucket.restore_policy")
-def restore_policy(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "bucket.restore_policy",
+    permissions=("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy"),
+    restores=KIND,
+)
+def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.policy-change``: the baseline policy back (deleted if there was none), verified by
     GetBucketPolicy compared as parsed JSON. Without a baseline, a bucket left with no policy gets
     CloudTrail's delivery policy (it removes nothing); a replaced policy is escalated."""
-    bucket = _bucket(verdict)
+    bucket = _bucket(request)
     outcome = Outcome("bucket.restore_policy", bucket)
     if bucket is None:
         return outcome.fail("could not tell which bucket's policy was changed, so nothing was restored")
     baseline = read_baseline(ctx, outcome, "bucket", bucket)
     recorded = _field(baseline, "Policy")
-    region = _region(ctx, verdict, baseline)
+    region = _region(ctx, request, baseline)
     try:
         current = _read_policy(outcome, bucket, region)
         if recorded is _MISSING:
@@ -231,7 +233,7 @@ def restore_policy(ctx: Context, verdict: Verdict) -> Outcome:
             expected: Any = cloudtrail_policy(bucket, _trails_using(ctx, bucket))
             what = "CloudTrail's standard delivery policy (no baseline was recorded)"
         else:
-            expected = _policy_doc(recorded)
+            expected = policy_json(recorded, strict=True)
             what = "the baseline policy" if expected is not None else "no policy (the baseline)"
             if current == expected:
                 outcome.status, outcome.verified = "already-restored", True
@@ -241,6 +243,7 @@ def restore_policy(ctx: Context, verdict: Verdict) -> Outcome:
         verified = _verify(ctx, lambda: _read_policy(outcome, bucket, region), expected)
     except Exception as exc:
         error = outcome.last_error(exc)
+        outcome.gone = isinstance(exc, Gone)
         return outcome.fail(f"could not restore the policy of bucket {bucket}: {error}", error)
     if not verified:
         return outcome.fail(f"put {what} on bucket {bucket} but GetBucketPolicy does not return it")
@@ -257,11 +260,9 @@ def _exists(outcome: Outcome, bucket: str, region: str) -> tuple[bool, Any]:
     """(exists, its policy) read with GetBucketPolicy, which tells a missing bucket from a bare one."""
     try:
         return True, _read_policy(outcome, bucket, region)
-    except Exception as exc:
-        if error_code(exc) == "NoSuchBucket":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "bucket does not exist"
-            return False, None
-        raise
+    except Gone:
+        outcome.calls[-1].error, outcome.calls[-1].result = None, "bucket does not exist"
+        return False, None
 
 
 def _create(outcome: Outcome, bucket: str, region: str) -> None:
@@ -336,26 +337,39 @@ def _delivery_note(ctx: Context, outcome: Outcome, trails: Sequence[Mapping[str,
     return f"{note}; the last delivery error was {'; '.join(errors)}" if errors else note
 
 
-@action("bucket.recreate")
-def recreate(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "bucket.recreate",
+    permissions=(
+        "s3:CreateBucket",
+        "s3:GetBucketPolicy",
+        "s3:PutBucketPolicy",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketVersioning",
+        "s3:PutLifecycleConfiguration",
+        "cloudtrail:GetTrailStatus",
+    ),
+    restores=KIND,
+)
+def recreate(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.delete``: re-create the bucket in its region with the baseline policy, public access
     block, encryption, versioning and lifecycle, verified by GetBucketPolicy. Logs delivered while the
     bucket was gone are lost whatever happens next, and the message says so."""
-    bucket = _bucket(verdict)
+    bucket = _bucket(request)
     outcome = Outcome("bucket.recreate", bucket)
     if bucket is None:
         return outcome.fail("could not tell which bucket was deleted, so none was re-created")
     baseline = read_baseline(ctx, outcome, "bucket", bucket)
-    region = _region(ctx, verdict, baseline)
+    region = _region(ctx, request, baseline)
     trails = _trails_using(ctx, bucket)
     recorded = _field(baseline, "Policy")
-    if recorded is _MISSING or _policy_doc(recorded) is None:
+    if recorded is _MISSING or policy_json(recorded, strict=True) is None:
         expected: Any = cloudtrail_policy(bucket, trails)
         what = "CloudTrail's standard delivery policy (" + (
             "no baseline was recorded)" if baseline is None else "the baseline had no policy)"
         )
     else:
-        expected, what = _policy_doc(recorded), "its baseline policy"
+        expected, what = policy_json(recorded, strict=True), "its baseline policy"
     lost = (
         f"logs CloudTrail delivered to bucket {bucket} before it was deleted, and any it tried to deliver "
         "while it was gone, are lost"

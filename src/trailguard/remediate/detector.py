@@ -10,21 +10,20 @@ standards, which a person must check.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from trailguard.remediate import (
+from trailguard.aws import error_code
+from trailguard.remediate.base import (
     Context,
     Outcome,
+    RepairRequest,
     action,
     action_region,
-    error_code,
     read_until,
     request_param,
     verify_until,
 )
-
-if TYPE_CHECKING:
-    from trailguard.policy import Verdict
+from trailguard.resources.detector import KIND
 
 
 def _detector_status(outcome: Outcome, region: str, detector_id: str) -> str | None:
@@ -57,8 +56,8 @@ def _existing(outcome: Outcome, region: str, named: str | None) -> tuple[str | N
     return None, None
 
 
-def _guardduty(ctx: Context, verdict: Verdict, outcome: Outcome, region: str) -> Outcome:
-    named = request_param(verdict, "detectorId", "DetectorId")
+def _guardduty(ctx: Context, request: RepairRequest, outcome: Outcome, region: str) -> Outcome:
+    named = request_param(request, "detectorId", "DetectorId")
     try:
         detector_id, status = _existing(outcome, region, named)
         if status == "ENABLED":
@@ -132,13 +131,24 @@ def _security_hub(ctx: Context, outcome: Outcome, region: str) -> Outcome:
     return outcome
 
 
-@action("guard.enable_detector")
-def enable_detector(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "guard.enable_detector",
+    permissions=(
+        "guardduty:CreateDetector",
+        "guardduty:UpdateDetector",
+        "guardduty:GetDetector",
+        "guardduty:ListDetectors",
+        "securityhub:EnableSecurityHub",
+        "securityhub:DescribeHub",
+    ),
+    restores=KIND,
+)
+def enable_detector(ctx: Context, request: RepairRequest) -> Outcome:
     """``guard.detector``: DeleteDetector -> CreateDetector, UpdateDetector(false) -> UpdateDetector(true),
     DisableSecurityHub -> EnableSecurityHub; each verified by reading the state back."""
-    outcome = Outcome("guard.enable_detector", verdict.resource)
+    outcome = Outcome("guard.enable_detector", request.ident)
     outcome.status, outcome.verified = "failed", False
-    region = action_region(ctx, verdict)
-    if verdict.record is not None and verdict.record.event_name == "DisableSecurityHub":
+    region = action_region(ctx, request)
+    if request.record is not None and request.record.event_name == "DisableSecurityHub":
         return _security_hub(ctx, outcome, region)
-    return _guardduty(ctx, verdict, outcome, region)
+    return _guardduty(ctx, request, outcome, region)

@@ -9,12 +9,18 @@ ARNs for the state-changing calls, but the local cloud's KMS does not, and the i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from trailguard.remediate import Context, Outcome, action, action_region, read_until, target
-
-if TYPE_CHECKING:
-    from trailguard.policy import Verdict
+from trailguard.remediate.base import (
+    Context,
+    Outcome,
+    RepairRequest,
+    action,
+    action_region,
+    read_until,
+    target,
+)
+from trailguard.resources.key import KIND
 
 # States no API call of ours can leave: a person has to act (import material, reconnect the key store).
 _STUCK = {
@@ -31,14 +37,14 @@ def _describe(outcome: Outcome, ref: str, region: str) -> Mapping[str, Any]:
     return metadata
 
 
-def _restore(ctx: Context, verdict: Verdict, name: str) -> Outcome:
-    ref = target(verdict, "keyId", "KeyId")  # the trail's KmsKeyId, else as the call named it
+def _restore(ctx: Context, request: RepairRequest, name: str) -> Outcome:
+    ref = target(request, "keyId", "KeyId")  # the trail's KmsKeyId, else as the call named it
     outcome = Outcome(name, ref)
     outcome.status, outcome.verified = "failed", False
     if ref is None:
         outcome.summary = "could not tell which KMS key was changed, so none was enabled"
         return outcome
-    region = action_region(ctx, verdict, ref)  # a key lives in one region
+    region = action_region(ctx, request, ref)  # a key lives in one region
     try:
         metadata = _describe(outcome, ref, region)
         key_id = str(metadata["KeyId"])
@@ -76,13 +82,17 @@ def _restore(ctx: Context, verdict: Verdict, name: str) -> Outcome:
     return outcome
 
 
-@action("key.enable")
-def enable(ctx: Context, verdict: Verdict) -> Outcome:
+# CancelKeyDeletion too: a key also scheduled for deletion meanwhile must be cancelled to enable it.
+_PERMISSIONS = ("kms:EnableKey", "kms:DescribeKey", "kms:CancelKeyDeletion")
+
+
+@action("key.enable", permissions=_PERMISSIONS, restores=KIND)
+def enable(ctx: Context, request: RepairRequest) -> Outcome:
     """``key.disable``: EnableKey (cancelling a deletion first if one was scheduled meanwhile)."""
-    return _restore(ctx, verdict, "key.enable")
+    return _restore(ctx, request, "key.enable")
 
 
-@action("key.cancel_deletion")
-def cancel_deletion(ctx: Context, verdict: Verdict) -> Outcome:
+@action("key.cancel_deletion", permissions=_PERMISSIONS, restores=KIND)
+def cancel_deletion(ctx: Context, request: RepairRequest) -> Outcome:
     """``key.schedule-deletion``: CancelKeyDeletion, then EnableKey (a cancelled key is Disabled)."""
-    return _restore(ctx, verdict, "key.cancel_deletion")
+    return _restore(ctx, request, "key.cancel_deletion")

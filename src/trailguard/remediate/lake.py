@@ -7,16 +7,25 @@ Idempotent: the store's status is read first, so a repeated event finds it ENABL
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from trailguard.remediate import Context, Outcome, action, action_region, error_code, read_until, target
-
-if TYPE_CHECKING:
-    from trailguard.policy import Verdict
+from trailguard.remediate.base import (
+    Context,
+    Gone,
+    Outcome,
+    RepairRequest,
+    action,
+    action_region,
+    read_until,
+    target,
+)
+from trailguard.resources.store import KIND
 
 
 def _status(outcome: Outcome, ref: str, region: str) -> str:
-    response: Mapping[str, Any] = outcome.call("cloudtrail", region, "GetEventDataStore", EventDataStore=ref)
+    response: Mapping[str, Any] = outcome.call(
+        "cloudtrail", region, "GetEventDataStore", gone=KIND, EventDataStore=ref
+    )
     status = str(response.get("Status"))
     outcome.calls[-1].result = f"Status {status}"
     return status
@@ -24,7 +33,7 @@ def _status(outcome: Outcome, ref: str, region: str) -> str:
 
 def _run(
     ctx: Context,
-    verdict: Verdict,
+    request: RepairRequest,
     name: str,
     operation: str,
     *,
@@ -33,13 +42,13 @@ def _run(
     verb: tuple[str, str],
 ) -> Outcome:
     """Read the status; when it is one of ``needs_repair`` call ``operation``, then read until ``good``."""
-    ref = target(verdict, "eventDataStore", "EventDataStore", "eventDataStoreArn")
+    ref = target(request, "eventDataStore", "EventDataStore", "eventDataStoreArn")
     outcome = Outcome(name, ref)
     outcome.status, outcome.verified = "failed", False
     if ref is None:
         outcome.summary = "could not tell which event data store was hit, so nothing was restored"
         return outcome
-    region = action_region(ctx, verdict, ref)
+    region = action_region(ctx, request, ref)
     label = ref.rsplit("/", 1)[-1]
     try:
         status = _status(outcome, ref, region)
@@ -51,13 +60,13 @@ def _run(
                 outcome.errors.append(f"Status {status}")
                 outcome.summary = f"event data store {label} in {region} is {status}; trailguard did not act"
             return outcome
-        outcome.call("cloudtrail", region, operation, EventDataStore=ref)
+        outcome.call("cloudtrail", region, operation, gone=KIND, EventDataStore=ref)
         status = read_until(ctx, lambda: _status(outcome, ref, region), good.__contains__)
     except Exception as exc:
         error = outcome.last_error(exc)
         outcome.errors.append(error)
         outcome.summary = f"could not {verb[0]} event data store {label} in {region}: {error}"
-        if error_code(exc) == "EventDataStoreNotFoundException":
+        if isinstance(exc, Gone):
             outcome.summary += " (past the 7-day window a deleted store cannot be restored)"
         return outcome
     if status not in good:
@@ -73,12 +82,16 @@ def _run(
     return outcome
 
 
-@action("lake.start_ingestion")
-def start_ingestion(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "lake.start_ingestion",
+    permissions=("cloudtrail:StartEventDataStoreIngestion", "cloudtrail:GetEventDataStore"),
+    restores=KIND,
+)
+def start_ingestion(ctx: Context, request: RepairRequest) -> Outcome:
     """``lake.stop-ingestion``: StartEventDataStoreIngestion, verified by Status ENABLED."""
     return _run(
         ctx,
-        verdict,
+        request,
         "lake.start_ingestion",
         "StartEventDataStoreIngestion",
         needs_repair={"STOPPED_INGESTION", "STOPPING_INGESTION"},
@@ -87,13 +100,17 @@ def start_ingestion(ctx: Context, verdict: Verdict) -> Outcome:
     )
 
 
-@action("lake.restore")
-def restore(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "lake.restore",
+    permissions=("cloudtrail:RestoreEventDataStore", "cloudtrail:GetEventDataStore"),
+    restores=KIND,
+)
+def restore(ctx: Context, request: RepairRequest) -> Outcome:
     """``lake.delete``: RestoreEventDataStore during the pending-deletion window, verified by a Status
     other than PENDING_DELETION. A store already gone for good (not found) is escalated."""
     return _run(
         ctx,
-        verdict,
+        request,
         "lake.restore",
         "RestoreEventDataStore",
         needs_repair={"PENDING_DELETION"},

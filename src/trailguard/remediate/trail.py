@@ -10,15 +10,13 @@ one (StartLogging needs no baseline and always runs).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from trailguard import aws
-from trailguard.baseline import TRAIL_PROPERTIES
-from trailguard.policy.inventory import key_ref
-from trailguard.remediate import Context, Outcome, action, target
-
-if TYPE_CHECKING:
-    from trailguard.policy import Verdict
+from trailguard.remediate.base import NO_BASELINE, Context, Outcome, RepairRequest, action, squash, target
+from trailguard.resources.key import parse_ref as key_ref
+from trailguard.resources.trail import KIND
+from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
 
@@ -99,11 +97,18 @@ def _conclude(outcome: Outcome, states: Mapping[str, TrailState]) -> Outcome:
     return outcome
 
 
-@action("trail.start_logging")
-def start_logging(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "trail.start_logging",
+    permissions=("cloudtrail:StartLogging", "cloudtrail:GetTrailStatus"),
+    restores=KIND,
+    manual_steps="Start the trail again: "
+    "aws cloudtrail start-logging --name {resource} --region {region}, "
+    "then check that aws cloudtrail get-trail-status shows IsLogging true.",
+)
+def start_logging(ctx: Context, request: RepairRequest) -> Outcome:
     """``trail.stop-logging``: StartLogging in the trail's home region, verified by GetTrailStatus."""
-    record = verdict.record
-    ref = target(verdict, "name")
+    record = request.record
+    ref = target(request, "name")
     outcome = Outcome("trail.start_logging", ref)
     if not ref:
         outcome.errors.append("the event does not say which trail was stopped")
@@ -115,7 +120,6 @@ def start_logging(ctx: Context, verdict: Verdict) -> Outcome:
 
 # -- baseline repairs ---------------------------------------------------------------------------------
 
-NO_BASELINE = "run `trailguard baseline record --stack-name STACK` so trailguard can restore it"
 
 _STRING_FIELDS = (
     "S3BucketName",
@@ -153,15 +157,6 @@ def configuration_drift(baseline: Mapping[str, Any], live: Mapping[str, Any]) ->
     ]
 
 
-def _squash(value: Any) -> Any:
-    """Selectors compared without empty lists / None that one side spells and the other omits."""
-    if isinstance(value, Mapping):
-        return {k: _squash(v) for k, v in sorted(value.items()) if v not in (None, [], {})}
-    if isinstance(value, list):
-        return [_squash(v) for v in value]
-    return value
-
-
 def baseline_selectors(baseline: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
     """("AdvancedEventSelectors" | "EventSelectors", selectors) recorded in the baseline, or None."""
     for key in ("AdvancedEventSelectors", "EventSelectors"):
@@ -174,7 +169,12 @@ def baseline_selectors(baseline: Mapping[str, Any]) -> tuple[str, list[Any]] | N
 def selectors_match(wanted: tuple[str, list[Any]], live: Mapping[str, Any]) -> bool:
     key, selectors = wanted
     other = "EventSelectors" if key == "AdvancedEventSelectors" else "AdvancedEventSelectors"
-    return _squash(live.get(key) or []) == _squash(selectors) and not live.get(other)
+    return _selectors(live.get(key) or []) == _selectors(selectors) and not live.get(other)
+
+
+def _selectors(value: Any) -> Any:
+    """Selectors compared without empty lists / None that one side spells and the other omits."""
+    return squash(value, blank_strings=False)
 
 
 class TrailRepair:
@@ -261,7 +261,8 @@ class TrailRepair:
         if selectors_match(wanted, self.live_selectors()):
             return True
         key, value = wanted
-        self.outcome.call("cloudtrail", self.region, "PutEventSelectors", TrailName=self.arn, **{key: value})
+        params: dict[str, Any] = {key: value}
+        self.outcome.call("cloudtrail", self.region, "PutEventSelectors", TrailName=self.arn, **params)
         self.done.append(
             f"restored the {'advanced ' if key.startswith('Advanced') else ''}event selectors "
             f"of trail {self.name}"
@@ -277,7 +278,7 @@ class TrailRepair:
             current = have.get("InsightSelectors") or []
         except Exception:
             current = []
-        if _squash(current) != _squash(wanted):
+        if _selectors(current) != _selectors(wanted):
             self.outcome.call(
                 "cloudtrail", self.region, "PutInsightSelectors", TrailName=self.arn, InsightSelectors=wanted
             )
@@ -323,17 +324,17 @@ def _no_baseline(outcome: Outcome, ref: str, what: str) -> Outcome:
 
 
 def _trail_baseline(
-    ctx: Context, verdict: Verdict, name: str, keys: tuple[str, ...], *, unnamed: str, what: str
+    ctx: Context, request: RepairRequest, name: str, keys: tuple[str, ...], *, unnamed: str, what: str
 ) -> tuple[Outcome, Mapping[str, Any] | None]:
-    """(the outcome, the baseline of the trail the verdict names); the outcome is already concluded
+    """(the outcome, the baseline of the trail the request names); the outcome is already concluded
     (failed) when the trail is not named or has no baseline, and the baseline is then None."""
-    ref = target(verdict, *keys)
+    ref = target(request, *keys)
     outcome = Outcome(name, ref)
     if not ref:
         outcome.summary = unnamed
         outcome.errors.append("the event does not name the trail")
         return outcome, None
-    prefer = verdict.record.region if verdict.record is not None else None
+    prefer = request.record.region if request.record is not None else None
     baseline = _find_baseline(ctx, ref, prefer)
     if baseline is None:
         _no_baseline(outcome, ref, what)
@@ -341,19 +342,7 @@ def _trail_baseline(
 
 
 def _finish(outcome: Outcome, repair: TrailRepair, ok: bool, verified_what: str) -> Outcome:
-    if ok and not repair.done:
-        outcome.status, outcome.verified = "already-restored", True
-        outcome.summary = (
-            f"trail {repair.name} already matched its baseline when trailguard checked; nothing changed"
-        )
-    elif ok:
-        outcome.status, outcome.verified = "remediated", True
-        outcome.summary = f"{'; '.join(repair.done)}; verified that {verified_what}"
-    else:
-        outcome.status, outcome.verified = "failed", False
-        parts = [*repair.done, *(f"STILL OFF: {s}" for s in repair.still_off)]
-        outcome.summary = "; ".join(parts) or f"could not restore trail {repair.name}"
-    return outcome
+    return outcome.finish(f"trail {repair.name}", repair.done, repair.still_off, verified_what, ok=ok)
 
 
 def _guarded(outcome: Outcome, repair: TrailRepair, step: Any) -> bool:
@@ -367,12 +356,35 @@ def _guarded(outcome: Outcome, repair: TrailRepair, step: Any) -> bool:
         return False
 
 
-@action("trail.recreate")
-def recreate(ctx: Context, verdict: Verdict) -> Outcome:
+_FULL_REPAIR = (
+    "cloudtrail:CreateTrail",
+    "cloudtrail:UpdateTrail",  # a trail still (or already again) present is updated to the baseline
+    "cloudtrail:AddTags",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:PutInsightSelectors",
+    "cloudtrail:StartLogging",
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:GetEventSelectors",
+    "cloudtrail:GetInsightSelectors",
+    "cloudtrail:ListTags",
+    "iam:PassRole",  # CreateTrail / UpdateTrail pass the CloudWatch Logs role to CloudTrail
+)
+
+
+@action(
+    "trail.recreate",
+    permissions=_FULL_REPAIR,
+    restores=KIND,
+    manual_steps="Re-create the trail with its previous settings (bucket, prefix, KMS key, "
+    "CloudWatch Logs, multi-region, log file validation, tags, selectors) and start logging; "
+    "redeploying its stack or Terraform restores it.",
+)
+def recreate(ctx: Context, request: RepairRequest) -> Outcome:
     """``trail.delete``: CreateTrail from the baseline, tags, selectors and insights, then StartLogging."""
     outcome, baseline = _trail_baseline(
         ctx,
-        verdict,
+        request,
         "trail.recreate",
         ("name",),
         unnamed="could not tell which trail was deleted, so none was recreated",
@@ -414,12 +426,18 @@ def _full_repair(ctx: Context, outcome: Outcome, baseline: Mapping[str, Any]) ->
     )
 
 
-@action("trail.restore_configuration")
-def restore_configuration(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "trail.restore_configuration",
+    permissions=("cloudtrail:UpdateTrail", "cloudtrail:DescribeTrails", "iam:PassRole"),
+    restores=KIND,
+    manual_steps="Put the trail's settings back (aws cloudtrail update-trail) to what they "
+    "were before, and check them with aws cloudtrail describe-trails.",
+)
+def restore_configuration(ctx: Context, request: RepairRequest) -> Outcome:
     """``trail.update-degrade``: UpdateTrail back to the baseline values, verified by DescribeTrails."""
     outcome, baseline = _trail_baseline(
         ctx,
-        verdict,
+        request,
         "trail.restore_configuration",
         ("name",),
         unnamed="could not tell which trail was updated, so nothing was restored",
@@ -433,12 +451,18 @@ def restore_configuration(ctx: Context, verdict: Verdict) -> Outcome:
     return _finish(outcome, repair, ok, "DescribeTrails matches the baseline")
 
 
-@action("trail.restore_event_selectors")
-def restore_event_selectors(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "trail.restore_event_selectors",
+    permissions=("cloudtrail:PutEventSelectors", "cloudtrail:GetEventSelectors"),
+    restores=KIND,
+    manual_steps="Put the trail's event selectors back so that all management events "
+    "(read and write) are logged (aws cloudtrail put-event-selectors), then check get-event-selectors.",
+)
+def restore_event_selectors(ctx: Context, request: RepairRequest) -> Outcome:
     """``trail.selectors-degrade``: PutEventSelectors with the baseline's, verified by GetEventSelectors."""
     outcome, baseline = _trail_baseline(
         ctx,
-        verdict,
+        request,
         "trail.restore_event_selectors",
         ("trailName", "name"),
         unnamed="could not tell which trail's selectors changed, so nothing was restored",
@@ -457,15 +481,22 @@ def restore_event_selectors(ctx: Context, verdict: Verdict) -> Outcome:
     return _finish(outcome, repair, ok, "GetEventSelectors returns the baseline selectors")
 
 
-@action("trail.reconcile")
-def reconcile(ctx: Context, verdict: Verdict) -> Outcome:
+@action(
+    "trail.reconcile",
+    permissions=_FULL_REPAIR,
+    restores=KIND,
+    manual_steps="Check the trail: "
+    "aws cloudtrail get-trail-status --name {resource} --region {region}; "
+    "start it if IsLogging is false, and compare its settings with what they should be.",
+)
+def reconcile(ctx: Context, request: RepairRequest) -> Outcome:
     """``finding.trail-disabled``: the named trail, or every protected trail when the finding names none,
     is compared with its baseline and whatever is off is repaired (deleted: recreated; configuration,
     tags, selectors: restored; not logging: started). A trail without a baseline only gets logging
     started, and the summary says the rest could not be checked.
     """
-    record = verdict.record
-    ref = verdict.resource or (record.finding_trail if record is not None else None)
+    record = request.record
+    ref = request.ident or (record.finding_trail if record is not None else None)
     outcome = Outcome("trail.reconcile", ref)
     prefer = record.region if record is not None else None
     if ref:

@@ -1,23 +1,37 @@
-"""The registry: every technique of detection-policy.md, by id, and the index the classifier walks."""
+"""The registry: every technique of detection-policy.md, by id, and the index the classifier walks.
+
+Family modules (``techniques/<family>.py``, each with a ``TECHNIQUES`` tuple) are discovered, not listed:
+a new family is one new file. The registry's order is the one detection-policy.md's table uses.
+"""
 
 from __future__ import annotations
 
-import re
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from trailguard.policy.technique import Technique
-from trailguard.policy.techniques import bucket, finding, guard, key, lake, org, trail
+from trailguard.policy.technique import Technique, base_event_name
 
-_ALL: tuple[Technique, ...] = (
-    *trail.TECHNIQUES,
-    *lake.TECHNIQUES,
-    *bucket.TECHNIQUES,
-    *key.TECHNIQUES,
-    *guard.TECHNIQUES,
-    *org.TECHNIQUES,
-    *finding.TECHNIQUES,
-)
+# The order families are listed in (docs, ``trailguard techniques``); a new family not named here
+# follows them in name order.
+_FAMILY_ORDER = ("trail", "lake", "bucket", "key", "guard", "org", "finding")
+
+
+def _discover() -> tuple[Technique, ...]:
+    names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    names.sort(key=lambda n: (_FAMILY_ORDER.index(n) if n in _FAMILY_ORDER else len(_FAMILY_ORDER), n))
+    found: list[Technique] = []
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{name}")
+        declared = getattr(module, "TECHNIQUES", None)
+        if not isinstance(declared, tuple) or not all(isinstance(t, Technique) for t in declared):
+            raise TypeError(f"{module.__name__} declares no TECHNIQUES tuple of Technique")
+        found.extend(declared)
+    return tuple(found)
+
+
+_ALL: tuple[Technique, ...] = _discover()
 
 
 def _registry(techniques: tuple[Technique, ...]) -> Mapping[str, Technique]:
@@ -42,16 +56,6 @@ def _event_index(techniques: tuple[Technique, ...]) -> Mapping[tuple[str, str], 
 TECHNIQUES: Mapping[str, Technique] = _registry(_ALL)
 BY_EVENT: Mapping[tuple[str, str], Technique] = _event_index(_ALL)
 FINDING_TECHNIQUES: tuple[Technique, ...] = tuple(t for t in _ALL if t.kinds - {"cloudtrail"})
-
-# Lambda writes the API version into the event name: PutFunctionConcurrency20171031,
-# UpdateFunctionConfiguration20150331v2.
-_API_VERSION = re.compile(r"^(?P<name>[A-Za-z]+?)\d{8}(?:v\d+)?$")
-
-
-def base_event_name(name: str) -> str:
-    """The event name without Lambda's API-version suffix."""
-    found = _API_VERSION.match(name)
-    return found.group("name") if found else name
 
 
 def technique_for_call(event_source: str | None, event_name: str | None) -> Technique | None:

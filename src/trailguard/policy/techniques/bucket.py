@@ -7,8 +7,10 @@ from typing import Any
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Entry, Inventory
-from trailguard.policy.technique import Match, Technique, as_int, param, unnamed
+from trailguard.policy.technique import Match, Sweep, Technique, as_int, param, unnamed
 from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory
+from trailguard.remediate import bucket as repair
+from trailguard.resources.bucket import KIND
 
 S3 = "s3.amazonaws.com"
 
@@ -164,20 +166,12 @@ DELETE = Technique(
     id="bucket.delete",
     title="Trail log bucket deleted",
     mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(if_gone=True),  # the sweep recreates a bucket the policy check found gone
     event_source=S3,
     event_names=frozenset({"DeleteBucket"}),
     condition=_delete_bucket,
-    remediation="bucket.recreate",
-    permissions=(
-        "s3:CreateBucket",
-        "s3:GetBucketPolicy",
-        "s3:PutBucketPolicy",
-        "s3:PutBucketPublicAccessBlock",
-        "s3:PutEncryptionConfiguration",
-        "s3:PutBucketVersioning",
-        "s3:PutLifecycleConfiguration",
-        "cloudtrail:GetTrailStatus",
-    ),
+    action=repair.recreate,
     verification="GetTrailStatus shows no LatestDeliveryError after the next delivery.",
 )
 
@@ -185,12 +179,12 @@ LIFECYCLE_EXPIRE = Technique(
     id="bucket.lifecycle-expire",
     title="Trail logs expired early by a lifecycle rule",
     mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(order=2),
     event_source=S3,
     event_names=frozenset({"PutBucketLifecycle"}),
     condition=_lifecycle,
-    remediation="bucket.restore_lifecycle",
-    # DeleteBucketLifecycle (when the baseline had none) is authorised by s3:PutLifecycleConfiguration.
-    permissions=("s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+    action=repair.restore_lifecycle,
     verification="GetBucketLifecycleConfiguration returns the baseline configuration (or none).",
 )
 
@@ -198,11 +192,12 @@ POLICY_CHANGE = Technique(
     id="bucket.policy-change",
     title="Trail log bucket policy changed",
     mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(order=1),
     event_source=S3,
     event_names=frozenset({"PutBucketPolicy", "DeleteBucketPolicy"}),
     condition=_policy_change,
-    remediation="bucket.restore_policy",
-    permissions=("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy"),
+    action=repair.restore_policy,
     verification="GetBucketPolicy returns the baseline policy.",
 )
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from trailguard.events import TRAIL_DISABLED_ASFF_TYPE, TRAIL_DISABLED_FINDING, Record
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Technique
+from trailguard.policy.technique import Match, Sweep, Technique
 from trailguard.policy.techniques._common import TAMPER_MITRE
+from trailguard.remediate import trail as repair
+from trailguard.resources.trail import KIND
 
 
 def _trail_disabled(record: Record, inventory: Inventory) -> Match:
@@ -35,25 +37,12 @@ TRAIL_DISABLED = Technique(
     id="finding.trail-disabled",
     title="GuardDuty finding: CloudTrail logging disabled",
     mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(),  # the backstop reconciles every trail baseline with this action
     event_source="guardduty.amazonaws.com",
     event_names=frozenset(),
     condition=_trail_disabled,
-    remediation="trail.reconcile",
-    permissions=(
-        "cloudtrail:DescribeTrails",
-        "cloudtrail:GetTrailStatus",
-        "cloudtrail:StartLogging",
-        "cloudtrail:UpdateTrail",
-        "cloudtrail:GetEventSelectors",
-        "cloudtrail:PutEventSelectors",
-        # a trail the finding names may be gone: recreated from its baseline as for trail.delete
-        "cloudtrail:CreateTrail",
-        "cloudtrail:ListTags",
-        "cloudtrail:AddTags",
-        "cloudtrail:GetInsightSelectors",
-        "cloudtrail:PutInsightSelectors",
-        "iam:PassRole",
-    ),
+    action=repair.reconcile,
     verification="As for the trail techniques: the trail logs and DescribeTrails equals its baseline.",
     kinds=frozenset({"guardduty", "securityhub"}),
     finding_types=frozenset({TRAIL_DISABLED_FINDING, TRAIL_DISABLED_ASFF_TYPE}),

@@ -5,8 +5,22 @@ from __future__ import annotations
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Technique, as_bool, as_int, param, unnamed
+from trailguard.policy.technique import (
+    Match,
+    Sweep,
+    Technique,
+    as_bool,
+    as_int,
+    base_event_name,
+    param,
+    unnamed,
+)
 from trailguard.policy.techniques._common import TOOLS_MITRE
+from trailguard.remediate import detector, function, rule, topic
+from trailguard.resources import detector as detector_kind
+from trailguard.resources import function as function_kind
+from trailguard.resources import rule as rule_kind
+from trailguard.resources import topic as topic_kind
 
 _VERBS = {
     "DisableRule": "disables",
@@ -26,8 +40,6 @@ _VERBS = {
 
 
 def _verb(record: Record) -> str:
-    from trailguard.policy.techniques import base_event_name
-
     return _VERBS.get(base_event_name(record.event_name or ""), "changes")
 
 
@@ -100,18 +112,13 @@ RULE = Technique(
     id="guard.rule",
     title="trailguard EventBridge rule disabled or changed",
     mitre=TOOLS_MITRE,
+    kind=rule_kind.KIND,
+    sweep=Sweep(),
+    guard=True,
     event_source="events.amazonaws.com",
     event_names=frozenset({"DisableRule", "DeleteRule", "RemoveTargets", "PutRule", "PutTargets"}),
     condition=_rule,
-    remediation="guard.restore_rule",
-    permissions=(
-        "events:EnableRule",
-        "events:PutRule",
-        "events:PutTargets",
-        "events:RemoveTargets",
-        "events:DescribeRule",
-        "events:ListTargetsByRule",
-    ),
+    action=rule.restore_rule,
     verification="DescribeRule shows State ENABLED and ListTargetsByRule lists the baseline targets.",
 )
 
@@ -119,6 +126,9 @@ FUNCTION = Technique(
     id="guard.function",
     title="trailguard Lambda function deleted, throttled or changed",
     mitre=TOOLS_MITRE,
+    kind=function_kind.KIND,
+    sweep=Sweep(),
+    guard=True,
     event_source="lambda.amazonaws.com",
     event_names=frozenset(
         {
@@ -130,15 +140,7 @@ FUNCTION = Technique(
         }
     ),
     condition=_function,
-    remediation="guard.restore_function",
-    permissions=(
-        "lambda:DeleteFunctionConcurrency",
-        "lambda:PutFunctionConcurrency",
-        "lambda:GetFunctionConcurrency",
-        "lambda:AddPermission",
-        "lambda:GetPolicy",
-        "lambda:GetFunction",
-    ),
+    action=function.restore_function,
     verification="The alert is delivered; what cannot be restored in place is escalated by the other one.",
 )
 
@@ -146,17 +148,13 @@ TOPIC = Technique(
     id="guard.topic",
     title="trailguard alert topic deleted or changed",
     mitre=TOOLS_MITRE,
+    kind=topic_kind.KIND,
+    sweep=Sweep(),
+    guard=True,
     event_source="sns.amazonaws.com",
     event_names=frozenset({"DeleteTopic", "Unsubscribe", "SetTopicAttributes", "RemovePermission"}),
     condition=_topic,
-    remediation="guard.restore_topic",
-    permissions=(
-        "sns:CreateTopic",
-        "sns:Subscribe",
-        "sns:SetTopicAttributes",
-        "sns:GetTopicAttributes",
-        "sns:ListSubscriptionsByTopic",
-    ),
+    action=topic.restore_topic,
     verification="The alert is delivered; if it cannot be, the incident is recorded in Security Hub.",
 )
 
@@ -164,19 +162,12 @@ DETECTOR = Technique(
     id="guard.detector",
     title="GuardDuty detector or Security Hub disabled",
     mitre=TOOLS_MITRE,
+    kind=detector_kind.KIND,
     event_source="guardduty.amazonaws.com",
     event_names=frozenset({"DeleteDetector", "UpdateDetector"}),
     extra_events=frozenset({("securityhub.amazonaws.com", "DisableSecurityHub")}),
     condition=_detector,
-    remediation="guard.enable_detector",
-    permissions=(
-        "guardduty:CreateDetector",
-        "guardduty:UpdateDetector",
-        "guardduty:GetDetector",
-        "guardduty:ListDetectors",
-        "securityhub:EnableSecurityHub",
-        "securityhub:DescribeHub",
-    ),
+    action=detector.enable_detector,
     verification="GetDetector reports Status ENABLED and DescribeHub answers.",
 )
 

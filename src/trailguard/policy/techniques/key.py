@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Technique, param, resource_arn, unnamed
+from trailguard.policy.technique import Match, Sweep, Technique, param, resource_arn, unnamed
 from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory
+from trailguard.remediate import key as repair
+from trailguard.resources.key import KIND
 
 KMS = "kms.amazonaws.com"
 
@@ -36,16 +41,20 @@ def _schedule_deletion(record: Record, inventory: Inventory) -> Match:
     return _trail_key(record, inventory, when)
 
 
+def _recorded_enabled(baseline: Mapping[str, Any]) -> bool:
+    """A key recorded as not enabled has nothing to keep enabled."""
+    return baseline.get("KeyState") in (None, "Enabled") and baseline.get("Enabled") is not False
+
+
 DISABLE = Technique(
     id="key.disable",
     title="Trail KMS key disabled",
     mitre=TAMPER_MITRE,
+    kind=KIND,
     event_source=KMS,
     event_names=frozenset({"DisableKey"}),
     condition=_disable,
-    remediation="key.enable",
-    # CancelKeyDeletion too: a key also scheduled for deletion meanwhile must be cancelled to enable it.
-    permissions=("kms:EnableKey", "kms:DescribeKey", "kms:CancelKeyDeletion"),
+    action=repair.enable,
     verification="DescribeKey reports KeyState Enabled.",
 )
 
@@ -53,11 +62,14 @@ SCHEDULE_DELETION = Technique(
     id="key.schedule-deletion",
     title="Trail KMS key scheduled for deletion",
     mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(
+        when=_recorded_enabled, ref=lambda ident, baseline: str(baseline.get("Arn") or ident)
+    ),  # cancels a deletion and enables: covers both
     event_source=KMS,
     event_names=frozenset({"ScheduleKeyDeletion"}),
     condition=_schedule_deletion,
-    remediation="key.cancel_deletion",
-    permissions=("kms:CancelKeyDeletion", "kms:EnableKey", "kms:DescribeKey"),
+    action=repair.cancel_deletion,
     verification="DescribeKey reports KeyState Enabled after the deletion is cancelled.",
 )
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Technique, param, unnamed
+from trailguard.policy.technique import Match, Sweep, Technique, param, unnamed
 from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE
+from trailguard.remediate import lake as repair
+from trailguard.resources.store import KIND
 
 
 def _store(record: Record, inventory: Inventory) -> tuple[str, str] | Match:
@@ -38,15 +43,20 @@ def _delete_store(record: Record, inventory: Inventory) -> Match:
     return Match.tamper(resource, f"deletes protected event data store {ref}")
 
 
+def _recorded_ingesting(baseline: Mapping[str, Any]) -> bool:
+    return baseline.get("Status") == "ENABLED"
+
+
 STOP_INGESTION = Technique(
     id="lake.stop-ingestion",
     title="CloudTrail Lake ingestion stopped",
     mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(order=2, when=_recorded_ingesting),
     event_source=CLOUDTRAIL,
     event_names=frozenset({"StopEventDataStoreIngestion"}),
     condition=_stop_ingestion,
-    remediation="lake.start_ingestion",
-    permissions=("cloudtrail:StartEventDataStoreIngestion", "cloudtrail:GetEventDataStore"),
+    action=repair.start_ingestion,
     verification="GetEventDataStore reports the store's Status as ENABLED.",
 )
 
@@ -54,11 +64,12 @@ DELETE = Technique(
     id="lake.delete",
     title="CloudTrail Lake event data store deleted",
     mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(order=1),
     event_source=CLOUDTRAIL,
     event_names=frozenset({"DeleteEventDataStore"}),
     condition=_delete_store,
-    remediation="lake.restore",
-    permissions=("cloudtrail:RestoreEventDataStore", "cloudtrail:GetEventDataStore"),
+    action=repair.restore,
     verification="GetEventDataStore reports the store's Status as ENABLED again (within the 7-day window).",
 )
 

@@ -6,6 +6,8 @@ from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Technique
 from trailguard.policy.techniques._common import TAMPER_MITRE
+from trailguard.remediate import NOTIFY_ONLY
+from trailguard.resources.account import KIND
 
 
 def _leave(record: Record, inventory: Inventory) -> Match:
@@ -20,11 +22,11 @@ LEAVE = Technique(
     id="org.leave",
     title="Account left the organization",
     mitre=TAMPER_MITRE,
+    kind=KIND,
     event_source="organizations.amazonaws.com",
     event_names=frozenset({"LeaveOrganization"}),
     condition=_leave,
-    remediation="notify.only",
-    permissions=(),
+    action=NOTIFY_ONLY,
     verification="The alert is delivered to the security contact.",
 )
 

@@ -6,9 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trailguard.events import Record
-from trailguard.policy.inventory import Entry, Inventory, key_ref
+from trailguard.policy.inventory import Entry, Inventory
 from trailguard.policy.technique import Match, Technique, as_bool
 from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE, trail_target
+from trailguard.remediate import trail as repair
+from trailguard.resources.key import parse_ref as key_ref
+from trailguard.resources.trail import KIND
 
 
 def _stop_logging(record: Record, inventory: Inventory) -> Match:
@@ -225,30 +228,15 @@ def _put_event_selectors(record: Record, inventory: Inventory) -> Match:
     return Match.tamper(target.resource, _describe_loss(target.ref, reads, writes))
 
 
-_RECREATE_PERMISSIONS = (
-    "cloudtrail:CreateTrail",
-    "cloudtrail:UpdateTrail",  # a trail still (or already again) present is updated to the baseline
-    "cloudtrail:AddTags",
-    "cloudtrail:PutEventSelectors",
-    "cloudtrail:PutInsightSelectors",
-    "cloudtrail:StartLogging",
-    "cloudtrail:DescribeTrails",
-    "cloudtrail:GetTrailStatus",
-    "cloudtrail:GetEventSelectors",
-    "cloudtrail:GetInsightSelectors",
-    "cloudtrail:ListTags",
-    "iam:PassRole",
-)
-
 STOP_LOGGING = Technique(
     id="trail.stop-logging",
     title="CloudTrail logging stopped",
     mitre=TAMPER_MITRE,
+    kind=KIND,
     event_source=CLOUDTRAIL,
     event_names=frozenset({"StopLogging"}),
     condition=_stop_logging,
-    remediation="trail.start_logging",
-    permissions=("cloudtrail:StartLogging", "cloudtrail:GetTrailStatus"),
+    action=repair.start_logging,
     verification="GetTrailStatus in the trail's home region reports IsLogging true.",
 )
 
@@ -256,11 +244,11 @@ DELETE = Technique(
     id="trail.delete",
     title="CloudTrail trail deleted",
     mitre=TAMPER_MITRE,
+    kind=KIND,
     event_source=CLOUDTRAIL,
     event_names=frozenset({"DeleteTrail"}),
     condition=_delete_trail,
-    remediation="trail.recreate",
-    permissions=_RECREATE_PERMISSIONS,
+    action=repair.recreate,
     verification="DescribeTrails equals the baseline snapshot and GetTrailStatus reports IsLogging.",
 )
 
@@ -268,11 +256,11 @@ UPDATE_DEGRADE = Technique(
     id="trail.update-degrade",
     title="CloudTrail trail weakened or redirected",
     mitre=TAMPER_MITRE,
+    kind=KIND,
     event_source=CLOUDTRAIL,
     event_names=frozenset({"UpdateTrail"}),
     condition=_update_trail,
-    remediation="trail.restore_configuration",
-    permissions=("cloudtrail:UpdateTrail", "cloudtrail:DescribeTrails", "iam:PassRole"),
+    action=repair.restore_configuration,
     verification="DescribeTrails shows the trail's properties equal to its baseline.",
 )
 
@@ -280,11 +268,11 @@ SELECTORS_DEGRADE = Technique(
     id="trail.selectors-degrade",
     title="CloudTrail event selectors drop management events",
     mitre=TAMPER_MITRE,
+    kind=KIND,
     event_source=CLOUDTRAIL,
     event_names=frozenset({"PutEventSelectors"}),
     condition=_put_event_selectors,
-    remediation="trail.restore_event_selectors",
-    permissions=("cloudtrail:PutEventSelectors", "cloudtrail:GetEventSelectors"),
+    action=repair.restore_event_selectors,
     verification="GetEventSelectors returns the baseline selectors.",
 )
 

@@ -1,0 +1,87 @@
+"""The remediation role's IAM statements, derived from the registry (the template's role is generated
+from them): every permission the actions declare beside their calls, plus the runtime's, scoped to the
+ARN patterns of the resource kind that owns it."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trailguard.permissions import NO_RESOURCE_LEVEL, RUNTIME_PERMISSIONS, RUNTIME_RESOURCES
+from trailguard.policy.techniques import TECHNIQUES
+from trailguard.resources import KINDS, Kind
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One Allow statement: ``resources`` are CloudFormation ``!Sub`` strings, or ``("*",)`` with the
+    ``reason`` the API has no resource-level permissions."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    reason: str | None = None
+    condition: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"Sid": self.sid, "Effect": "Allow", "Action": list(self.actions)}
+        out["Resource"] = "*" if self.resources == ("*",) else list(self.resources)
+        if self.condition:
+            out["Condition"] = {k: dict(v) for k, v in self.condition.items()}
+        return out
+
+
+def _best(permission: str, patterns: Iterable[str]) -> str | None:
+    matched = [p for p in patterns if fnmatch.fnmatchcase(permission, p)]
+    return max(matched, key=len) if matched else None
+
+
+def _owner(permission: str) -> Kind | None:
+    """The kind whose ARN patterns scope ``permission``: the most specific matching pattern wins."""
+    best: tuple[int, Kind] | None = None
+    for kind in KINDS.values():
+        pattern = _best(permission, kind.iam_actions)
+        if pattern is not None and kind.iam_resources and (best is None or len(pattern) > best[0]):
+            best = (len(pattern), kind)
+    return best[1] if best else None
+
+
+def _sid(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
+
+
+def iam_statements() -> list[Statement]:
+    """The role's statements: equal in effect to ``required_permissions()`` on the scoped resources."""
+    permissions: set[str] = set(RUNTIME_PERMISSIONS)
+    for technique in TECHNIQUES.values():
+        permissions.update(technique.action.permissions)
+    by_kind: dict[str, set[str]] = {}
+    runtime: dict[str, set[str]] = {}
+    anywhere: set[str] = set()
+    for permission in sorted(permissions):
+        if permission in NO_RESOURCE_LEVEL:
+            anywhere.add(permission)
+            continue
+        kind = _owner(permission)
+        if kind is not None:
+            by_kind.setdefault(kind.name, set()).add(permission)
+            continue
+        pattern = _best(permission, RUNTIME_RESOURCES)
+        if pattern is None:
+            raise ValueError(f"{permission}: no resource kind or runtime scope covers it")
+        runtime.setdefault(pattern, set()).add(permission)
+    statements = [
+        Statement(
+            _sid(name), tuple(sorted(actions)), KINDS[name].iam_resources, None, KINDS[name].iam_condition
+        )
+        for name, actions in by_kind.items()
+    ]
+    for pattern, actions in sorted(runtime.items()):
+        sid, resources = RUNTIME_RESOURCES[pattern]
+        statements.append(Statement(sid, tuple(sorted(actions)), resources))
+    if anywhere:
+        reasons = "; ".join(f"{p}: {NO_RESOURCE_LEVEL[p]}" for p in sorted(anywhere))
+        statements.append(Statement("NoResourceLevelPermissions", tuple(sorted(anywhere)), ("*",), reasons))
+    return statements

@@ -1,0 +1,152 @@
+"""trailguard's alert topic: re-create it under the same ARN, put attributes and subscribers back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from trailguard import aws
+from trailguard.remediate.base import (
+    NO_BASELINE,
+    Context,
+    Gone,
+    Outcome,
+    RepairRequest,
+    action,
+    policy_json,
+    read_baseline,
+    squash,
+    target,
+)
+from trailguard.resources.topic import KIND
+from trailguard.resources.topic import name_of as topic_name
+
+# Topic attributes SetTopicAttributes accepts; the rest (Owner, counts, Effective*) are read-only.
+ATTRIBUTES = (
+    "Policy",
+    "DisplayName",
+    "DeliveryPolicy",
+    "KmsMasterKeyId",
+    "SignatureVersion",
+    "TracingConfig",
+)
+
+
+def _attribute(name: str, value: Any) -> Any:
+    return (
+        squash(policy_json(value)) if name in ("Policy", "DeliveryPolicy", "TracingConfig") else (value or "")
+    )
+
+
+@action(
+    "guard.restore_topic",
+    permissions=(
+        "sns:CreateTopic",
+        "sns:Subscribe",
+        "sns:SetTopicAttributes",
+        "sns:GetTopicAttributes",
+        "sns:ListSubscriptionsByTopic",
+    ),
+    restores=KIND,
+)
+def restore_topic(ctx: Context, request: RepairRequest) -> Outcome:
+    """``guard.topic``: a deleted topic is created again with the same name (so the same ARN), its
+    baseline attributes and subscriptions; a changed attribute or a removed subscription is put back.
+    Email subscriptions must be confirmed again by their owner, and the summary says so."""
+    ref = target(request, "topicArn", "TopicArn", "subscriptionArn", "SubscriptionArn")
+    outcome = Outcome("guard.restore_topic", ref)
+    if not ref:
+        outcome.summary = "could not tell which SNS topic was changed, so nothing was restored"
+        outcome.errors.append("the event does not name the topic")
+        return outcome
+    arn = ref if ref.count(":") == 5 else ref.rsplit(":", 1)[0]  # a subscription ARN names its topic
+    outcome.resource = arn
+    region = aws.region_of_arn(arn) or ctx.region
+    baseline = read_baseline(ctx, outcome, "topic", arn)
+    done: list[str] = []
+    off: list[str] = []
+    notes: list[str] = []
+    try:
+
+        def attributes() -> dict[str, Any] | None:
+            try:
+                answer = outcome.call("sns", region, "GetTopicAttributes", gone=KIND, TopicArn=arn)
+            except Gone:
+                outcome.calls[-1].error, outcome.calls[-1].result = None, "topic does not exist"
+                return None
+            return dict(answer.get("Attributes") or {})
+
+        live = attributes()
+        if live is None:
+            created = outcome.call("sns", region, "CreateTopic", Name=topic_name(arn))["TopicArn"]
+            if created != arn:
+                off.append(f"CreateTopic returned {created}, not {arn}")
+            done.append(f"re-created topic {topic_name(arn)} (same ARN)")
+            live = attributes() or {}
+        recorded = dict((baseline or {}).get("Attributes") or {})
+        wrong = [
+            a
+            for a in ATTRIBUTES
+            if a in recorded and _attribute(a, recorded[a]) != _attribute(a, live.get(a))
+        ]
+        for name in wrong:
+            outcome.call(
+                "sns",
+                region,
+                "SetTopicAttributes",
+                TopicArn=arn,
+                AttributeName=name,
+                AttributeValue=recorded[name],
+            )
+        if wrong:
+            done.append(f"restored the {', '.join(wrong)} of topic {topic_name(arn)}")
+
+        def subscriptions() -> set[tuple[str, str]]:
+            answer = outcome.call("sns", region, "ListSubscriptionsByTopic", TopicArn=arn)
+            subs = {
+                (str(s.get("Protocol")), str(s.get("Endpoint")))
+                for s in answer.get("Subscriptions") or []
+                if s.get("SubscriptionArn") != "Deleted"
+            }
+            outcome.calls[-1].result = f"{len(subs)} subscription(s)"
+            return subs
+
+        wanted = {
+            (str(s.get("Protocol")), str(s.get("Endpoint")))
+            for s in (baseline or {}).get("Subscriptions") or []
+            if isinstance(s, Mapping) and s.get("Protocol") and s.get("Endpoint")
+        }
+        have = subscriptions()
+        missing = sorted(wanted - have)
+        for protocol, endpoint in missing:
+            outcome.call("sns", region, "Subscribe", TopicArn=arn, Protocol=protocol, Endpoint=endpoint)
+        if missing:
+            done.append(f"subscribed {', '.join(e for _, e in missing)} to topic {topic_name(arn)} again")
+            if any(p in ("email", "email-json") for p, _ in missing):
+                notes.append(
+                    "email subscriptions must be confirmed again: the recipient has to click the link "
+                    "AWS sends; until then alerts do not reach that address"
+                )
+        if baseline is None:
+            if not have and not missing:
+                off.append(f"topic {topic_name(arn)} has no subscriber and no baseline says whom to add")
+        else:
+            after = attributes() or {}
+            if any(_attribute(a, recorded[a]) != _attribute(a, after.get(a)) for a in wrong):
+                off.append(f"GetTopicAttributes on topic {topic_name(arn)} still differs from the baseline")
+            if missing and not wanted <= subscriptions():
+                off.append(f"ListSubscriptionsByTopic on topic {topic_name(arn)} still lacks a subscriber")
+    except Exception as exc:
+        error = outcome.last_error(exc)
+        outcome.errors.append(error)
+        off.append(
+            f"a call on topic {topic_name(arn)} failed: {error}; alerts may not be delivered, so this "
+            "incident is recorded in Security Hub (when enabled) and in the function's logs"
+        )
+    what = "GetTopicAttributes and ListSubscriptionsByTopic match the baseline"
+    if baseline is None:
+        what = f"the topic exists ({NO_BASELINE} to restore its attributes and subscribers)"
+    result = outcome.finish(f"topic {topic_name(arn)}", done, off, what)
+    if notes:
+        result.summary += "; " + "; ".join(notes)
+    return result

@@ -1,0 +1,76 @@
+"""S3 buckets (a trail's log bucket): ids are bucket names; a bucket's region is its location."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trailguard.aws import error_code
+from trailguard.resources.base import Clients, Kind, jsonable, meta
+
+# Error codes that mean "this configuration is absent" (recorded as None), per S3 read.
+ABSENT = {
+    "GetBucketPolicy": frozenset({"NoSuchBucketPolicy"}),
+    "GetBucketLifecycleConfiguration": frozenset({"NoSuchLifecycleConfiguration"}),
+    "GetBucketEncryption": frozenset({"ServerSideEncryptionConfigurationNotFoundError"}),
+}
+_METHODS = {
+    "GetBucketPolicy": "get_bucket_policy",
+    "GetBucketLifecycleConfiguration": "get_bucket_lifecycle_configuration",
+    "GetBucketEncryption": "get_bucket_encryption",
+}
+
+
+def name_of(ref: str) -> str:
+    """``b`` of ``b`` or ``arn:aws:s3:::b`` (or ``arn:aws:s3:::b/key``)."""
+    if ref.startswith("arn:") and ":s3:::" in ref:
+        return ref.split(":s3:::", 1)[1].split("/", 1)[0]
+    return ref
+
+
+def region_of_location(location: str | None) -> str:
+    """GetBucketLocation's ``LocationConstraint`` as a region (None and "" are us-east-1, EU eu-west-1)."""
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location) or "us-east-1"
+
+
+def _read(s3: Any, operation: str, bucket: str) -> dict[str, Any] | None:
+    try:
+        result: dict[str, Any] = getattr(s3, _METHODS[operation])(Bucket=bucket)
+    except Exception as exc:
+        if error_code(exc) in ABSENT.get(operation, frozenset()):
+            return None
+        raise
+    return result
+
+
+def capture(name: str, clients: Clients, source: str) -> dict[str, Any]:
+    """The trail bucket's policy, lifecycle, versioning and encryption (None: not configured)."""
+    s3 = clients("s3")
+    region = region_of_location(s3.get_bucket_location(Bucket=name).get("LocationConstraint"))
+    policy = _read(s3, "GetBucketPolicy", name)
+    lifecycle = _read(s3, "GetBucketLifecycleConfiguration", name)
+    versioning = s3.get_bucket_versioning(Bucket=name)
+    encryption = _read(s3, "GetBucketEncryption", name)
+    return {
+        "Name": name,
+        "Region": region,
+        "Policy": policy.get("Policy") if policy else None,
+        "Lifecycle": jsonable(lifecycle.get("Rules")) if lifecycle else None,
+        "Versioning": {k: versioning[k] for k in ("Status", "MFADelete") if k in versioning},
+        "Encryption": (jsonable(encryption.get("ServerSideEncryptionConfiguration")) if encryption else None),
+        "_meta": meta(source),
+    }
+
+
+KIND = Kind(
+    name="bucket",
+    noun="bucket",
+    sweep_order=50,
+    securityhub_type="AwsS3Bucket",
+    ident=name_of,
+    gone_codes=frozenset({"NoSuchBucket"}),
+    summary_fields=("Region", "Versioning", "Lifecycle", "Policy"),
+    iam_actions=("s3:*",),
+    iam_resources=("arn:${AWS::Partition}:s3:::*",),
+    capture=capture,
+    baseline_order=2,
+)

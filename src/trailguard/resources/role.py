@@ -1,0 +1,36 @@
+"""IAM roles: trailguard's own (its calls are never tampering) and a trail's CloudWatch Logs role."""
+
+from __future__ import annotations
+
+from trailguard.resources.base import Kind
+
+
+def identity(arn: str) -> tuple[str, str] | None:
+    """(account, role name) of a role ARN or an assumed-role session ARN, so the two forms compare equal.
+
+    Role ARNs carry a path (``role/service-role/x``) that session ARNs drop, so only the name is kept.
+    """
+    if not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    if len(parts) != 6:
+        return None
+    service, account, resource = parts[2], parts[4], parts[5]
+    if service == "iam" and resource.startswith("role/"):
+        return account, resource.rsplit("/", 1)[-1]
+    if service == "sts" and resource.startswith("assumed-role/"):
+        pieces = resource.split("/")
+        return (account, pieces[1]) if len(pieces) >= 2 and pieces[1] else None
+    return None
+
+
+KIND = Kind(
+    name="role",
+    noun="role",
+    sweep_order=35,
+    securityhub_type="AwsIamRole",
+    gone_codes=frozenset({"NoSuchEntity"}),
+    iam_actions=("iam:PassRole",),
+    iam_resources=("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*",),
+    iam_condition={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
+)

@@ -1,0 +1,51 @@
+"""trailguard's alert topic: ids are topic ARNs (subscription ARNs name their topic as a prefix)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trailguard.aws import region_of_arn as region_of
+from trailguard.resources.base import Clients, Kind, meta
+
+
+def name_of(arn: str) -> str:
+    """``trailguard-alerts`` of ``arn:aws:sns:r:a:trailguard-alerts``."""
+    return arn.rsplit(":", 1)[-1]
+
+
+def capture(arn: str, clients: Clients, source: str) -> dict[str, Any]:
+    """``Attributes`` and ``Subscriptions`` (every page)."""
+    sns = clients("sns", region_of(arn))
+    attributes = sns.get_topic_attributes(TopicArn=arn).get("Attributes") or {}
+    subscriptions: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"TopicArn": arn}
+    while True:
+        page = sns.list_subscriptions_by_topic(**request)
+        subscriptions.extend(
+            {k: s.get(k) for k in ("SubscriptionArn", "Protocol", "Endpoint")}
+            for s in page.get("Subscriptions") or []
+        )
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    return {
+        "TopicArn": arn,
+        "Attributes": dict(attributes),
+        "Subscriptions": subscriptions,
+        "_meta": meta(source),
+    }
+
+
+KIND = Kind(
+    name="topic",
+    noun="topic",
+    sweep_order=10,
+    securityhub_type="AwsSnsTopic",
+    short=name_of,
+    gone_codes=frozenset({"ResourceNotFoundException", "NotFound", "NotFoundException"}),
+    summary_fields=("Subscriptions",),
+    iam_actions=("sns:*",),
+    iam_resources=("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-alerts",),
+    capture=capture,
+    baseline_order=7,
+)

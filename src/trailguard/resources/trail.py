@@ -1,0 +1,173 @@
+"""CloudTrail trails: ids are trail ARNs; a trail lives in its home region; one resolver for references.
+
+Events, findings and people name trails by name or ARN (sometimes with account ids that do not match),
+and multi-region trails show up in every region's DescribeTrails as shadow trails. :func:`resolve` is the
+one place that turns such a reference into a trail entry; its callers only choose how to break a tie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from trailguard.aws import error_code
+from trailguard.aws import region_of_arn as region_of
+from trailguard.resources.base import Clients, Kind, clean, jsonable, meta
+
+Entry = Mapping[str, Any]
+
+# DescribeTrails field -> CreateTrail / UpdateTrail parameter: what a trail repair restores and verifies.
+PROPERTIES: dict[str, str] = {
+    "S3BucketName": "S3BucketName",
+    "S3KeyPrefix": "S3KeyPrefix",
+    "SnsTopicName": "SnsTopicName",
+    "IncludeGlobalServiceEvents": "IncludeGlobalServiceEvents",
+    "IsMultiRegionTrail": "IsMultiRegionTrail",
+    "LogFileValidationEnabled": "EnableLogFileValidation",
+    "IsOrganizationTrail": "IsOrganizationTrail",
+    "CloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn",
+    "CloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
+    "KmsKeyId": "KmsKeyId",
+}
+
+
+def parse_ref(ref: str) -> tuple[str, str | None]:
+    """``name`` or ``arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME`` -> (name, region or None)."""
+    if ref.startswith("arn:") and ":trail/" in ref:
+        return ref.split(":trail/", 1)[1], region_of(ref)
+    return ref, None
+
+
+def name_of(ref: str) -> str:
+    return parse_ref(ref)[0]
+
+
+def home_region(trail: Entry, default: str | None = None) -> str | None:
+    """Where a trail can be started and stopped: ``HomeRegion``, else its ARN's region, else ``default``."""
+    found = trail.get("HomeRegion") or region_of(str(trail.get("TrailARN") or ""))
+    return str(found) if found else default
+
+
+def matches(trail: Entry, ref: str, *, by_region: bool = True) -> bool:
+    """Whether ``ref`` names ``trail``: its ARN, or its name (in the ARN's region when ``ref`` is one and
+    ``by_region``; a trail whose home region is not known matches the name in any region)."""
+    if ref == trail.get("TrailARN"):
+        return True
+    name, region = parse_ref(ref)
+    if not name or name != trail.get("Name"):
+        return False
+    home = home_region(trail)
+    return not by_region or region is None or home is None or region == home
+
+
+def resolve(
+    trails: Iterable[Entry],
+    ref: str,
+    *,
+    prefer_regions: Sequence[str | None] = (),
+    unique: bool = False,
+    by_region: bool = True,
+) -> Entry | None:
+    """The trail ``ref`` names: exact ARN first, then by name (see :func:`matches`; ``by_region`` False
+    ignores the ARN's region too, as the policy does: real records carry ARNs whose account ids and
+    regions do not match the inventory's).
+
+    A bare name is ambiguous across regions: the first of ``prefer_regions`` that is the home region of
+    a candidate breaks the tie (CloudTrail itself resolves names in the caller's region). Still tied:
+    the first candidate, or None when ``unique`` (a repair must not guess which trail it rebuilds).
+    """
+    listed = list(trails)
+    exact = [t for t in listed if ref and t.get("TrailARN") == ref]
+    if exact:
+        return exact[0]
+    found = [t for t in listed if ref and matches(t, ref, by_region=by_region)]
+    if len(found) > 1:
+        for region in prefer_regions:
+            local = [t for t in found if region and home_region(t) == region]
+            if local:
+                return local[0]
+        return None if unique else found[0]
+    return found[0] if found else None
+
+
+def is_protected(trail: Entry, protected_refs: Sequence[str]) -> bool:
+    """Every trail when no filter is configured; else those named by name or ARN."""
+    return not protected_refs or any(matches(trail, ref) for ref in protected_refs)
+
+
+def capture_trail(trail: Entry, clients: Clients, *, source: str) -> dict[str, Any]:
+    """The trail's full configuration, read in its home region by ARN (names are ambiguous)."""
+    doc = clean(trail)
+    region = home_region(trail, clients.region) or clients.region
+    arn = str(trail.get("TrailARN") or trail.get("Name"))
+    doc["HomeRegion"] = region
+    notes: list[str] = []
+    cloudtrail = clients("cloudtrail", region)
+
+    selectors = cloudtrail.get_event_selectors(TrailName=arn)
+    advanced = selectors.get("AdvancedEventSelectors") or []
+    basic = selectors.get("EventSelectors") or []
+    doc.pop("EventSelectors", None)
+    doc.pop("AdvancedEventSelectors", None)
+    if advanced:
+        doc["AdvancedEventSelectors"] = jsonable(advanced)
+    elif basic:
+        doc["EventSelectors"] = jsonable(basic)
+    else:
+        notes.append("CloudTrail reported no event selectors (its default: all management events)")
+
+    try:
+        insights = cloudtrail.get_insight_selectors(TrailName=arn)
+        doc["InsightSelectors"] = jsonable(insights.get("InsightSelectors") or [])
+    except Exception as exc:
+        if error_code(exc) == "InsightNotEnabledException":
+            doc["InsightSelectors"] = []
+        else:
+            notes.append(f"insight selectors not recorded ({error_code(exc) or type(exc).__name__})")
+
+    tags = cloudtrail.list_tags(ResourceIdList=[arn]).get("ResourceTagList") or []
+    doc["TagsList"] = [
+        {"Key": t["Key"], "Value": t.get("Value", "")}
+        for entry in tags
+        if entry.get("ResourceId") in (arn, None)
+        for t in entry.get("TagsList") or []
+    ]
+    doc["IsLogging"] = bool(cloudtrail.get_trail_status(Name=arn).get("IsLogging"))
+    doc["_meta"] = meta(source, notes)
+    return doc
+
+
+def describe_trails(clients: Clients, region: str | None = None) -> list[Entry]:
+    """Every trail visible from ``region``, including multi-region trails homed in other regions."""
+    response = clients("cloudtrail", region).describe_trails(includeShadowTrails=True)
+    return [t for t in response.get("trailList", []) if isinstance(t, Mapping)]
+
+
+class TrailNotFoundError(LookupError):
+    """DescribeTrails does not list the trail (CloudTrail's own code for it, for the Gone mapping)."""
+
+    response = {"Error": {"Code": "TrailNotFoundException", "Message": "trail not listed"}}
+
+
+def capture(ref: str, clients: Clients, source: str) -> dict[str, Any]:
+    """The baseline of the trail ``ref`` names, found with DescribeTrails (``TrailNotFoundError``: none)."""
+    name, region = parse_ref(ref)
+    found = resolve(describe_trails(clients, region or clients.region), ref)
+    if found is None:
+        raise TrailNotFoundError(f"no trail {name} is listed")
+    return capture_trail(found, clients, source=source)
+
+
+KIND = Kind(
+    name="trail",
+    noun="trail",
+    sweep_order=60,
+    securityhub_type="AwsCloudTrailTrail",
+    gone_codes=frozenset({"TrailNotFoundException"}),
+    summary_fields=("HomeRegion", "S3BucketName", "KmsKeyId", "IsMultiRegionTrail", "IsLogging"),
+    iam_actions=("cloudtrail:*",),
+    iam_resources=("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*",),
+    capture=capture,
+    baseline_order=1,
+    id_field="TrailARN",
+)

@@ -1,0 +1,62 @@
+"""``iam_statements()``: the role's statements derived from the registry grant what the committed
+template's Remediation policy grants, statement for statement in effect (action, resource, condition)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode_str
+
+from trailguard.policy import iam_statements, required_permissions
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template" / "trailguard.yaml"
+STATE_TABLE = "${StateTable.Arn}"
+
+
+def _resource(value: Any) -> str:
+    """A template Resource as the !Sub text the statements use (``!GetAtt StateTable.Arn`` included)."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Sub" in value:
+        return str(value["Fn::Sub"])
+    if value.get("Fn::GetAtt") in (["StateTable", "Arn"], "StateTable.Arn"):
+        return STATE_TABLE
+    raise AssertionError(f"unexpected Resource {value!r}")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _grants_in_template() -> set[tuple[str, str, str]]:
+    decoded, matches = decode_str(TEMPLATE.read_text(encoding="utf-8"))
+    assert decoded is not None and not matches
+    role = decoded["Resources"]["GuardRole"]["Properties"]
+    (policy,) = [p for p in role["Policies"] if p["PolicyName"] == "Remediation"]
+    return {
+        (action, _resource(resource), repr(statement.get("Condition")))
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in _listed(statement["Action"])
+        for resource in _listed(statement["Resource"])
+    }
+
+
+def test_statements_grant_what_the_template_grants() -> None:
+    derived = {
+        (action, resource, repr(statement.condition and {k: dict(v) for k, v in statement.condition.items()}))
+        for statement in iam_statements()
+        for action in statement.actions
+        for resource in statement.resources
+    }
+    assert derived == _grants_in_template()
+
+
+def test_statements_cover_exactly_the_required_permissions() -> None:
+    statements = iam_statements()
+    assert {a for s in statements for a in s.actions} == required_permissions()
+    assert len({s.sid for s in statements}) == len(statements)
+    for statement in statements:
+        if statement.resources == ("*",):
+            assert statement.reason, f"{statement.sid} grants * without saying why"
+        assert statement.to_dict()["Effect"] == "Allow"
