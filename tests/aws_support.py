@@ -1,7 +1,9 @@
-"""moto helpers every in-process test area shares: fake credentials, the stack's state table, the alert
-topic read through an SQS queue, and EventBridge envelopes around the real records of
-``tests/data/events``. A uniquely named module (``tests`` is on ``pythonpath``), so no directory's
-``conftest`` can shadow it; the fixtures built on it live in ``tests/conftest.py``."""
+"""moto helpers every in-process test area shares, as small pieces a fixture composes: fake
+credentials, moto itself, and an :class:`Account` that adds what a test needs (the alert topic read
+through an SQS queue, the stack's state table, buckets, keys, log groups, roles, rules, trails, Security
+Hub, the real stack deployed). The worlds each area tests against are built from these pieces in
+``tests/worlds.py``; the one fixture, ``account``, and the worlds' fixtures live in ``tests/conftest.py``.
+A uniquely named module (``tests`` is on ``pythonpath``), so no directory's ``conftest`` can shadow it."""
 
 from __future__ import annotations
 
@@ -16,15 +18,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from envelopes import envelope  # noqa: F401 (re-exported: the one envelope builder, tests/envelopes.py)
+import corpus
 from trailguard import aws
+from trailguard.events import Record
+from trailguard.inventory import parse_trail_ref
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 TABLE = "trailguard-state"
 TOPIC_NAME = "trailguard-alerts"
 GUARD_ROLE = f"arn:aws:iam::{ACCOUNT}:role/trailguard-remediation"
-EVENTS = Path(__file__).parent / "data" / "events"
+EVENTS: Path = corpus.EVENTS
 KNOWN_REGIONS = frozenset(boto3.session.Session().get_available_regions("cloudtrail"))
 
 
@@ -154,6 +158,188 @@ def function_env(creds: Mapping[str, str], alerts: Alerts, **settings: str) -> d
     }
 
 
-def load_event(path: str) -> Any:
-    """A file of ``tests/data/events`` (``"tamper/stop_logging.json"``), parsed."""
-    return json.loads((EVENTS / path).read_text())
+load_event = corpus.load  # a file of ``tests/data/events`` (``"tamper/stop_logging.json"``), parsed
+
+
+# --------------------------------------------------------------------------- the composable account
+
+
+@dataclass
+class Account:
+    """The moto account (moto running, fake credentials bound: the ``account`` fixture) and the pieces a
+    world adds to it, each one call: ``account.key()``, ``account.bucket(name, policy=...)``,
+    ``account.trail(name, bucket, KmsKeyId=...)``, ``account.deploy(stack)``. Everything is made in
+    :attr:`region` unless a piece is given another."""
+
+    creds: dict[str, str]
+    region: str = REGION
+    _alerts: Alerts | None = None
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return boto3.client(service, region_name=region or self.region)
+
+    @property
+    def alerts(self) -> Alerts:
+        """The alert topic and its SQS reader, made on first use."""
+        if self._alerts is None:
+            self._alerts = Alerts.create(self.region)
+        return self._alerts
+
+    def env(self, **settings: str) -> dict[str, str]:
+        """A trailguard function's environment here (:func:`function_env`)."""
+        return function_env(self.creds, self.alerts, **settings)
+
+    def state_table(self) -> str:
+        """The stack's state table (:func:`create_state_table`); returns its name."""
+        create_state_table(self.region)
+        return TABLE
+
+    def security_hub(self) -> None:
+        self.client("securityhub").enable_security_hub()
+
+    def bucket(
+        self,
+        name: str,
+        *,
+        region: str | None = None,
+        policy: Mapping[str, Any] | None = None,
+        versioning: bool = False,
+        encryption: Mapping[str, Any] | None = None,
+        lifecycle: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """A bucket (with its LocationConstraint outside us-east-1) and whatever of its settings is given."""
+        where = region or self.region
+        s3 = self.client("s3", where)
+        if where == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": where})
+        if policy is not None:
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+        if versioning:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if encryption is not None:
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [encryption]})
+        if lifecycle is not None:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": lifecycle})
+        return name
+
+    def key(self, description: str = "trail key", *, alias: str | None = None) -> dict[str, Any]:
+        """A KMS key (and its alias); returns its ``KeyMetadata``."""
+        kms = self.client("kms")
+        key: dict[str, Any] = kms.create_key(Description=description)["KeyMetadata"]
+        if alias:
+            kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+        return key
+
+    def log_group(self, name: str) -> str:
+        """A CloudWatch Logs group; returns the ARN a trail names (``...:log-group:NAME:*``)."""
+        self.client("logs").create_log_group(logGroupName=name)
+        return f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}:*"
+
+    def role(self, name: str) -> str:
+        arn: str = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        return arn
+
+    def rules(self, *names: str, target_arn: str) -> None:
+        """Enabled EventBridge rules, each with one target (``alerts``)."""
+        events = self.client("events")
+        for rule in names:
+            events.put_rule(
+                Name=rule, EventPattern=json.dumps({"source": ["aws.cloudtrail"]}), State="ENABLED"
+            )
+            events.put_targets(Rule=rule, Targets=[{"Id": "alerts", "Arn": target_arn}])
+
+    def trail(
+        self,
+        name: str,
+        bucket: str,
+        *,
+        region: str | None = None,
+        logging: bool = True,
+        selectors: list[dict[str, Any]] | None = None,
+        **options: Any,
+    ) -> str:
+        """A trail writing to ``bucket`` (``options`` as CreateTrail takes them), logging unless told not
+        to; returns its ARN."""
+        cloudtrail = self.client("cloudtrail", region)
+        arn = str(cloudtrail.create_trail(Name=name, S3BucketName=bucket, **options)["TrailARN"])
+        if selectors is not None:
+            cloudtrail.put_event_selectors(TrailName=arn, EventSelectors=selectors)
+        if logging:
+            cloudtrail.start_logging(Name=arn)
+        return arn
+
+    def deploy(self, stack: str, *, baseline: bool = True) -> dict[str, str]:
+        """The real stack deployed (``trailguard.deploy.deploy``, which records the baselines unless
+        told not to); its outputs."""
+        from trailguard.deploy import deploy
+
+        return deploy(
+            stack, "security@example.com", progress=lambda _: None, poll_seconds=0.01, baseline=baseline
+        )
+
+
+@dataclass
+class Cloud(MotoAccount):
+    """The moto account with trails made per region on demand (each region's trails write to one
+    bucket), as the handler and notification tests see it."""
+
+    buckets: set[str] = field(default_factory=set)
+
+    def cloudtrail(self, region: str) -> Any:
+        return boto3.client("cloudtrail", region_name=region)
+
+    def _bucket(self, region: str) -> str:
+        bucket = f"trail-logs-{region}"
+        if bucket not in self.buckets:
+            boto3.client("s3", region_name=REGION).create_bucket(Bucket=bucket)
+            self.buckets.add(bucket)
+        return bucket
+
+    def create_trail(
+        self,
+        name: str,
+        region: str,
+        *,
+        multi_region: bool = False,
+        logging: bool = True,
+        validation: bool = False,
+    ) -> str:
+        arn = self.cloudtrail(region).create_trail(
+            Name=name,
+            S3BucketName=self._bucket(region),
+            IsMultiRegionTrail=multi_region,
+            EnableLogFileValidation=validation,
+        )["TrailARN"]
+        if logging:
+            self.cloudtrail(region).start_logging(Name=name)
+        return str(arn)
+
+    def trail_for(self, record: Record, *, stopped: bool = True) -> tuple[str, str]:
+        """Create (and stop) the trail a record names; returns (name, region)."""
+        ref = record.request_parameters.get("name") if record.kind == "cloudtrail" else record.finding_trail
+        assert isinstance(ref, str) and ref
+        name, arn_region = parse_trail_ref(ref)
+        region = moto_region(arn_region, record.region)
+        existing = {t["Name"] for t in self.cloudtrail(region).describe_trails()["trailList"]}
+        if name not in existing:
+            self.cloudtrail(region).create_trail(Name=name, S3BucketName=self._bucket(region))
+        self.cloudtrail(region).start_logging(Name=name)
+        if stopped:
+            self.cloudtrail(region).stop_logging(Name=name)
+        return name, region
+
+    def stop(self, name: str, region: str) -> None:
+        self.cloudtrail(region).stop_logging(Name=name)
+        assert not self.is_logging(name, region)
+
+    def is_logging(self, name: str, region: str) -> bool:
+        return bool(self.cloudtrail(region).get_trail_status(Name=name)["IsLogging"])
+
+    def invoke(self, handler: Any, event: Any, region: str = REGION, **extra: str) -> dict[str, Any]:
+        """Run a handler with the function's environment bound, as the local cloud's runner does."""
+        env = {**self.env, "AWS_REGION": region, "AWS_DEFAULT_REGION": region, **extra}
+        with aws.using_environ(env):
+            result: dict[str, Any] = handler(event, None)
+        return result

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,16 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from aws_support import REGION, Alerts, fake_credentials, in_moto
+import corpus
+from aws_support import REGION, Account, Alerts, Cloud, fake_credentials, in_moto
 from trailguard import remediate
+from trailguard.policy import Verdict
+from trailguard.remediate import Context, Outcome
+from trailguard.state import StateStore
+from worlds import ConfiguredTrail, Deployed, RepairStack
 
-EVENTS_DIR = Path(__file__).parent / "data" / "events"
+EVENTS_DIR: Path = corpus.EVENTS
+TEMPLATE = Path(__file__).resolve().parents[1] / "template" / "trailguard.yaml"
 
 
 class _SharedLoader(botocore.loaders.Loader):
@@ -76,6 +83,105 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch, aws_region: str) -> Iterator[dict[
 
 
 @pytest.fixture
-def alerts(moto_aws: dict[str, str], aws_region: str) -> Alerts:
+def account(moto_aws: dict[str, str], aws_region: str) -> Account:
+    """THE moto fixture: moto running with fake credentials, as an :class:`aws_support.Account` a test
+    (or a world below) adds its pieces to: topic, table, buckets, keys, trails, the deployed stack."""
+    return Account(dict(moto_aws), aws_region)
+
+
+@pytest.fixture
+def alerts(account: Account) -> Alerts:
     """The alert topic with an SQS queue subscribed to read what it publishes."""
-    return Alerts.create(aws_region)
+    return account.alerts
+
+
+@pytest.fixture
+def moto_env(moto_aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, aws_region: str) -> None:
+    """``moto_aws`` with ``AWS_REGION`` set too, as in a Lambda function."""
+    monkeypatch.setenv("AWS_REGION", aws_region)
+
+
+@pytest.fixture
+def store(account: Account) -> StateStore:
+    """The stack's state table, empty."""
+    return StateStore(account.state_table(), account.region)
+
+
+@pytest.fixture
+def cloud(account: Account) -> Cloud:
+    """Trails made per region on demand and the alert topic; the handler tests' environment."""
+    env = account.env(
+        TRAILGUARD_RULE_NAMES="trailguard-api-calls,trailguard-findings",
+        TRAILGUARD_FUNCTION_NAMES="trailguard-api-call,trailguard-finding",
+    )
+    return Cloud(alerts=account.alerts, env=env)
+
+
+@pytest.fixture
+def unrecorded(account: Account) -> ConfiguredTrail:
+    """The fully configured trail and its resources, no baseline recorded yet."""
+    return ConfiguredTrail.build(account)
+
+
+@pytest.fixture
+def world(unrecorded: ConfiguredTrail) -> ConfiguredTrail:
+    """The same account with its baselines recorded (as ``trailguard deploy`` does)."""
+    summary = unrecorded.record_baselines()
+    assert summary.ok, summary.errors
+    assert summary.recorded["trail"] == [unrecorded.trail_arn]
+    return unrecorded
+
+
+@pytest.fixture
+def stack(account: Account, monkeypatch: pytest.MonkeyPatch) -> RepairStack:
+    """The repair stack (``us-west-2``: ``tests/remediate`` sets ``aws_region``), its baselines
+    recorded; every action outcome the handler produces is kept in ``stack.outcomes``."""
+    made = RepairStack.build(account)
+    real = remediate.remediate
+
+    def recording(ctx: Context, verdict: Verdict) -> Outcome:
+        outcome = real(ctx, verdict)
+        made.outcomes.append(outcome)
+        return outcome
+
+    monkeypatch.setattr(remediate, "remediate", recording)
+    return made
+
+
+@pytest.fixture
+def deployed(account: Account, moto_env: None) -> Deployed:
+    """The real stack deployed next to a protected trail, baselines recorded by ``deploy``."""
+    return Deployed.build(account)
+
+
+# ------------------------------------------------------------------------------------ the template
+
+
+@pytest.fixture(scope="session")
+def template_path() -> Path:
+    """The committed template (not :func:`trailguard.deploy.template_source`, which is under test)."""
+    return TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    """The template as CloudFormation reads it (intrinsic tags become Fn:: mappings)."""
+    from cfnlint.decode import decode_str
+
+    decoded, matches = decode_str(TEMPLATE.read_text(encoding="utf-8"))
+    assert not matches, [str(m) for m in matches]
+    assert decoded is not None
+    return dict(decoded)
+
+
+@pytest.fixture(scope="session")
+def rule_pattern(template: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
+    """``rule_pattern("ApiCallRule")``: the rule's EventPattern as plain JSON, as EventBridge receives it."""
+
+    def get(logical_id: str) -> dict[str, Any]:
+        pattern: dict[str, Any] = json.loads(
+            json.dumps(template["Resources"][logical_id]["Properties"]["EventPattern"])
+        )
+        return pattern
+
+    return get

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from aws_support import fake_credentials
-from trailguard import aws, deploy
+from aws_support import Account, fake_credentials
+from trailguard import aws
 
 ENV = {
     "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -63,9 +63,9 @@ def clean_endpoint(endpoint: str) -> str:
 
 
 @pytest.fixture
-def deployed(moto_aws: dict[str, str]) -> dict[str, str]:
+def deployed(account: Account) -> dict[str, str]:
     """The real stack ``tg-cli`` deployed on in-process moto (baselines recorded); its outputs."""
-    return deploy.deploy(STACK, "security@example.com", progress=lambda _: None, poll_seconds=0.01)
+    return account.deploy(STACK)
 
 
 @pytest.fixture

@@ -1,113 +1,32 @@
-"""Fixtures for the template, packaging and deploy tests: the parsed template, the real records wrapped
-the way EventBridge delivers them, fake credentials for moto, and an EventBridge pattern matcher."""
+"""Fixtures of the template tests: the real records wrapped the way EventBridge delivers them
+(``envelopes.wrap``) and an EventBridge pattern matcher. The parsed template and its rule patterns are
+fixtures of tests/conftest.py."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aws_support import fake_credentials
-from trailguard import aws
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template" / "trailguard.yaml"
+import corpus
+import envelopes
 
 Envelope = dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def template_path() -> Path:
-    return TEMPLATE
-
-
-@pytest.fixture(scope="session")
-def template() -> dict[str, Any]:
-    """The template as CloudFormation reads it (intrinsic tags become Fn:: mappings)."""
-    from cfnlint.decode import decode_str
-
-    decoded, matches = decode_str(TEMPLATE.read_text(encoding="utf-8"))
-    assert not matches, [str(m) for m in matches]
-    assert decoded is not None
-    return dict(decoded)
-
-
-@pytest.fixture
-def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and region, and no cached clients on either side of the test."""
-    fake_credentials(monkeypatch, "us-east-1")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    aws.clear_cache()
-    yield
-    aws.clear_cache()
 
 
 # ------------------------------------------------------------------------------------------ records
 
 
-def load_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def cloudtrail_envelope(record: Mapping[str, Any]) -> Envelope:
-    """A bare CloudTrail record as EventBridge delivers it (``source`` is ``aws.<service>``)."""
-    event_source = str(record.get("eventSource") or "")
-    return {
-        "version": "0",
-        "id": "00000000-0000-4000-8000-000000000000",
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws." + event_source.split(".", 1)[0],
-        "account": str(record.get("recipientAccountId") or "123456789012"),
-        "time": str(record.get("eventTime") or "2024-01-01T00:00:00Z"),
-        "region": str(record.get("awsRegion") or "us-east-1"),
-        "resources": [],
-        "detail": dict(record),
-    }
-
-
-def _camel(value: Any) -> Any:
-    """GuardDuty's API shape (PascalCase) as its events spell it (camelCase)."""
-    if isinstance(value, dict):
-        return {(k[:1].lower() + k[1:]): _camel(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_camel(v) for v in value]
-    return value
-
-
-def guardduty_envelope(finding: Mapping[str, Any]) -> Envelope:
-    """A bare GuardDuty finding (API or event shape) in a ``GuardDuty Finding`` envelope."""
-    detail = dict(finding) if "type" in finding else _camel(dict(finding))
-    return {
-        "version": "0",
-        "id": "00000000-0000-4000-8000-000000000001",
-        "detail-type": "GuardDuty Finding",
-        "source": "aws.guardduty",
-        "account": str(detail.get("accountId") or "123456789012"),
-        "time": str(detail.get("updatedAt") or "2024-01-01T00:00:00Z"),
-        "region": str(detail.get("region") or "us-east-1"),
-        "resources": [],
-        "detail": detail,
-    }
-
-
 def envelopes_in(directory: Path) -> list[tuple[str, Envelope]]:
     """Every file of a tests/data/events directory, as the envelope EventBridge would deliver."""
-    found: list[tuple[str, Envelope]] = []
-    for path in sorted(directory.glob("*.json")):
-        obj = load_json(path)
-        if "detail-type" in obj:
-            found.append((path.name, obj))
-        elif "eventName" in obj:
-            found.append((path.name, cloudtrail_envelope(obj)))
-        elif "type" in obj or "Type" in obj:
-            found.append((path.name, guardduty_envelope(obj)))
-        else:
-            raise AssertionError(f"{path}: unknown record shape")
-    return found
+    return [
+        (path.name, envelopes.wrap(corpus.load(str(path.relative_to(corpus.EVENTS)))))
+        for path in sorted(directory.glob("*.json"))
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -176,18 +95,6 @@ def eventbridge_matches(pattern: Mapping[str, Any], event: Any, path: tuple[str,
             if not any(_filter_matches(flt, values) for flt in sub):
                 return False
     return True
-
-
-@pytest.fixture(scope="session")
-def rule_pattern(template: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
-    def get(logical_id: str) -> dict[str, Any]:
-        # Through JSON: plain dicts and strs, as EventBridge receives the pattern.
-        pattern: dict[str, Any] = json.loads(
-            json.dumps(template["Resources"][logical_id]["Properties"]["EventPattern"])
-        )
-        return pattern
-
-    return get
 
 
 @pytest.fixture(scope="session")

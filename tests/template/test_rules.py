@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+import envelopes
+
 Envelope = dict[str, Any]
 Matches = Callable[..., bool]
 API_VERSION = re.compile(r"\d{8}(v\d+)?$")
@@ -35,25 +37,16 @@ def _triggers() -> set[tuple[str, str]]:
 
 def _call(source: str, name: str, **extra: Any) -> Envelope:
     """A minimal ``AWS API Call via CloudTrail`` envelope for one call."""
-    return {
-        "version": "0",
-        "id": "00000000-0000-4000-8000-000000000002",
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws." + source.split(".", 1)[0],
-        "account": "123456789012",
-        "time": "2024-01-01T00:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "eventVersion": "1.09",
-            "eventSource": source,
-            "eventName": name,
-            "readOnly": False,
-            "eventType": "AwsApiCall",
-            "awsRegion": "us-east-1",
-            **extra,
-        },
+    record = {
+        "eventVersion": "1.09",
+        "eventSource": source,
+        "eventName": name,
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "awsRegion": "us-east-1",
+        **extra,
     }
+    return envelopes.api_call(record, event_id="00000000-0000-4000-8000-000000000002")
 
 
 @pytest.mark.parametrize("kind", ["tamper", "failed-tamper"])

@@ -7,9 +7,8 @@ import time
 import boto3
 import pytest
 
+from aws_support import REGION, TABLE
 from trailguard.state import StateStore
-
-from .conftest import REGION, TABLE
 
 pytestmark = pytest.mark.integration
 

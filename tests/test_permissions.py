@@ -8,16 +8,21 @@ import json
 import pytest
 
 import permissions_support
+from aws_support import Cloud
 from permissions_support import assert_granted, iam_action, recorded_calls, uncalled_permissions
+from test_handlers import (
+    EVENTS,
+    STOP_LOGGING_TAMPER,
+    TRAIL_DISABLED_FINDINGS,
+    _setup_stopped_trail,
+    load_records,
+)
 from trailguard import handlers
 from trailguard.config import Config
 from trailguard.inventory import build
 from trailguard.permissions import RUNTIME_PERMISSIONS
 from trailguard.policy import TECHNIQUES, Verdict, action_permissions, required_permissions
 from trailguard.remediate import ACTIONS, NOTIFY_ONLY, Context, remediate
-
-from .conftest import Cloud, load_records
-from .test_handlers import EVENTS, STOP_LOGGING_TAMPER, TRAIL_DISABLED_FINDINGS, _setup_stopped_trail
 
 __all__ = ["recorded_calls"]  # the shared fixture, imported for the tests below
 

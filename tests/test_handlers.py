@@ -13,14 +13,26 @@ from moto.cloudtrail.responses import CloudTrailResponse
 from moto.core.exceptions import JsonRESTError
 from moto.sns.models import SNSBackend
 
+import envelopes
+from aws_support import GUARD_ROLE, Cloud, moto_region
+from aws_support import REGION as HANDLER_REGION
+from corpus import EVENTS
 from trailguard import handlers
-from trailguard.events import Record
+from trailguard.events import Record, records_from_object
 from trailguard.inventory import parse_trail_ref
 from trailguard.notify import NotificationError
 
-from .conftest import GUARD_ROLE, HANDLER_REGION, Cloud, guardduty_envelope, load_records, moto_region
 
-EVENTS = Path(__file__).resolve().parents[1] / "data" / "events"
+def load_records(path: Path) -> list[Record]:
+    return records_from_object(json.loads(path.read_text()))
+
+
+def guardduty_envelope(finding: dict[str, Any]) -> dict[str, Any]:
+    """A bare GuardDuty finding as EventBridge delivers it (``GuardDuty Finding``), its keys spelled as
+    the file spells them (the API's PascalCase stays PascalCase: that path is tested too)."""
+    return envelopes.guardduty(
+        finding, keep_spelling=True, event_id="3b1f6bd2-5e4b-4a41-9a2c-0c6f1d1d2f00", time=envelopes.TIME
+    )
 
 
 def _files(folder: str) -> list[Path]:

@@ -11,12 +11,15 @@ from typing import Any
 
 import pytest
 
-from trailguard import sweep
+from aws_support import ACCOUNT, REGION, Account
+from trailguard import resources, sweep
 from trailguard.notify import delivery, ledger
 from trailguard.notify.ledger import SWEEP_WINDOW_SECONDS
+from trailguard.resources import BASELINE_KINDS
 from trailguard.sweep import is_schedule
+from worlds import Deployed
 
-from .conftest import ACCOUNT, BUCKET, REGION, SCHEDULED, TRAIL, Deployed, deploy_stack
+BUCKET, SCHEDULED, TRAIL = Deployed.BUCKET, Deployed.SCHEDULED, Deployed.TRAIL
 
 
 def test_no_drift_no_message(deployed: Deployed) -> None:
@@ -35,8 +38,8 @@ def test_no_drift_no_message(deployed: Deployed) -> None:
     assert deployed.messages() == []
 
 
-def test_fresh_stack_records_the_baseline_once(moto_env: None) -> None:
-    stack = deploy_stack(baseline=False)
+def test_fresh_stack_records_the_baseline_once(account: Account, moto_env: None) -> None:
+    stack = Deployed.build(account, baseline=False)
     first = stack.sweep()["sweep"]
     assert first["recorded_baseline"]["recorded"]["trail"] == [stack.trail_arn]
     assert len(first["recorded_baseline"]["recorded"]["rule"]) == 4
@@ -317,3 +320,33 @@ def test_a_clean_sweep_reports_nothing_to_security_hub(deployed: Deployed) -> No
     report = deployed.sweep()["sweep"]
     assert "security_hub" not in report
     assert deployed.client("securityhub").get_findings()["Findings"] == []
+
+
+# Which techniques the sweep runs for a baseline of each kind: declared on the techniques, not a table.
+
+
+def _plan(kind: str) -> list[str]:
+    return [t.id for t in sweep._swept(resources.kind(kind))]
+
+
+def test_every_baseline_kind_is_restored_by_some_technique() -> None:
+    for kind in BASELINE_KINDS:
+        assert _plan(kind), kind
+
+
+def test_the_plans_are_todays() -> None:
+    assert _plan("trail") == ["finding.trail-disabled"]
+    assert _plan("bucket") == ["bucket.delete", "bucket.policy-change", "bucket.lifecycle-expire"]
+    assert _plan("key") == ["key.schedule-deletion"]
+    assert _plan("store") == ["lake.delete", "lake.stop-ingestion"]
+    assert _plan("rule") == ["guard.rule"] and _plan("function") == ["guard.function"]
+    assert _plan("topic") == ["guard.topic"]
+
+
+def test_conditions_on_the_baseline() -> None:
+    (key,) = sweep._swept(resources.kind("key"))
+    assert key.sweep is not None
+    assert key.sweep.applies({"KeyState": "Enabled"}) and not key.sweep.applies({"KeyState": "Disabled"})
+    assert key.sweep.target("id", {"Arn": "arn:aws:kms:r:1:key/id"}) == "arn:aws:kms:r:1:key/id"
+    stop = next(t for t in sweep._swept(resources.kind("store")) if t.id == "lake.stop-ingestion")
+    assert stop.sweep is not None and not stop.sweep.applies({"Status": "STOPPED_INGESTION"})

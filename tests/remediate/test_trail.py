@@ -13,17 +13,13 @@ import pytest
 
 from permissions_support import assert_declared, assert_granted, recorded_calls
 from trailguard import handlers
+from worlds import REGION
+from worlds import ConfiguredTrail as World
 
-from .conftest import (
-    ADVANCED_SELECTORS,
-    BASIC_SELECTORS,
-    BUCKET,
-    OTHER_BUCKET,
-    TRAIL,
-    World,
-    api_call_envelope,
-    finding_envelope,
-)
+ADVANCED_SELECTORS = World.ADVANCED_SELECTORS
+BASIC_SELECTORS = World.BASIC_SELECTORS
+BUCKET, OTHER_BUCKET, TRAIL = World.BUCKET, World.OTHER_BUCKET, World.TRAIL
+api_call_envelope, finding_envelope = World.api_call_envelope, World.finding_envelope
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +45,12 @@ def _assert_matches_baseline(world: World) -> None:
 
 
 __all__ = ["recorded_calls"]  # the shared fixture, imported for the tests below
+
+
+@pytest.fixture
+def aws_region() -> str:
+    """The configured trail lives in us-east-1 (tests/remediate's own stack in us-west-2)."""
+    return REGION
 
 
 def test_deleted_trail_is_recreated_with_full_configuration_and_logging(
