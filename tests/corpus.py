@@ -33,3 +33,14 @@ def column(row: dict[str, str], name: str) -> str | None:
 def load(relpath: str) -> Any:
     """A file of ``tests/data/events`` (``"tamper/cloudtrail_stoplogging_stratus.json"``), parsed."""
     return json.loads((EVENTS / relpath).read_text(encoding="utf-8"))
+
+
+def rows_in(folder: str, *kinds: str) -> list[dict[str, str]]:
+    """The rows of ``MANIFEST.tsv`` for the files of one folder (``"tamper"``), of ``kinds`` if given:
+    what a test over that folder must have seen (never a count written by hand)."""
+    return [row for row in manifest(*kinds) if row["file"].split("/", 1)[0] == folder]
+
+
+def names(rows: list[dict[str, str]]) -> list[str]:
+    """The file names (without their folder) of manifest rows, sorted."""
+    return sorted(row["file"].split("/", 1)[1] for row in rows)

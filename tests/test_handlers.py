@@ -13,6 +13,7 @@ from moto.cloudtrail.responses import CloudTrailResponse
 from moto.core.exceptions import JsonRESTError
 from moto.sns.models import SNSBackend
 
+import corpus
 import envelopes
 from aws_support import GUARD_ROLE, Cloud, moto_region
 from aws_support import REGION as HANDLER_REGION
@@ -64,10 +65,18 @@ TRAIL_DISABLED_FINDINGS = _trail_disabled_findings()
 
 def test_the_real_records_are_there() -> None:
     """Guards the parametrised tests below against passing on an empty data directory."""
-    assert len(STOP_LOGGING_TAMPER) >= 4
-    assert len(STOP_LOGGING_FAILED) >= 1
-    assert len(TRAIL_DISABLED_FINDINGS) >= 3
-    assert len(_files("benign")) >= 20
+
+    def stop_logging(folder: str) -> list[str]:
+        return corpus.names([r for r in corpus.rows_in(folder) if r["eventName"] == "StopLogging"])
+
+    trail_disabled = [
+        r for r in corpus.rows_in("findings") if r["eventSource"].endswith("CloudTrailLoggingDisabled")
+    ]
+    assert STOP_LOGGING_TAMPER and [p.name for p in STOP_LOGGING_TAMPER] == stop_logging("tamper")
+    assert STOP_LOGGING_FAILED and [p.name for p in STOP_LOGGING_FAILED] == stop_logging("failed-tamper")
+    assert TRAIL_DISABLED_FINDINGS
+    assert sorted(name for name, _ in TRAIL_DISABLED_FINDINGS) == corpus.names(trail_disabled)
+    assert _files("benign") and [p.name for p in _files("benign")] == corpus.names(corpus.rows_in("benign"))
 
 
 def _setup_stopped_trail(cloud: Cloud, record: Record) -> tuple[str, str, str]:

@@ -8,15 +8,14 @@ Hand-built records start from copies of the real ones, so they keep real CloudTr
 from __future__ import annotations
 
 import copy
-import csv
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+import corpus
 from trailguard.events import Record, iter_path, records_from_object
 
-EVENTS_DIR = Path(__file__).parents[1] / "data" / "events"
+EVENTS_DIR = corpus.EVENTS
 
 
 def _trail(name: str, account: str, region: str = "us-west-2", **extra: Any) -> dict[str, Any]:
@@ -138,9 +137,7 @@ UNRELATED: dict[str, Any] = {
 }
 
 
-def manifest() -> list[dict[str, str]]:
-    with (EVENTS_DIR / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+manifest = corpus.manifest  # every row of MANIFEST.tsv (``manifest(kind, ...)``: those kinds only)
 
 
 def expected_verdict(row: Mapping[str, str]) -> str:
