@@ -26,6 +26,7 @@ from trailguard.notify import (
     SweepFindings,
     deliver,
     delivery,
+    publish,
     send,
 )
 from trailguard.notify.ledger import FOLLOWUP_INTERVAL_SECONDS, FOLLOWUP_THRESHOLD
@@ -323,3 +324,8 @@ def test_deliver_fills_the_incident_line_in_order(monkeypatch: pytest.MonkeyPatc
     assert list(line)[-4:] == ["notification", "subject", "message_id", "published"]
     assert line["message_id"] == "msg-1" and line["subject"] == sent[0].subject
     assert book.finished_with == [(book.answer, "msg-1", None)]
+
+
+def test_publishing_without_a_topic_is_an_error() -> None:
+    with pytest.raises(NotificationError, match="TRAILGUARD_TOPIC_ARN"):
+        publish(Message("s", "t", {}), None)

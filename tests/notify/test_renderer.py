@@ -16,6 +16,7 @@ from trailguard.notify import (
     Incident,
     SweepDecision,
     SweepFindings,
+    ascii_subject,
     render,
     render_followup,
 )
@@ -244,3 +245,68 @@ def test_the_sweep_gets_every_protocol_body_and_a_chat_card() -> None:
     context = card["metadata"]["additionalContext"]
     assert all(isinstance(v, str) for v in context.values())
     assert json.loads(context["drift"]) == [GONE.to_dict()]
+
+
+# Limits: an ASCII one-line subject whatever the trail is called; what a failed repair tells the responder.
+
+
+LIMITS_RECORD = Record(
+    {
+        "eventName": "StopLogging",
+        "eventSource": "cloudtrail.amazonaws.com",
+        "awsRegion": "eu-west-1",
+        "recipientAccountId": "123456789012",
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15 Python/3.11",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+        "requestParameters": {"name": "t"},
+    },
+    "cloudtrail",
+)
+
+
+def _failed_incident(resource: str, status: str = "failed") -> Incident:
+    verdict = Verdict(
+        "tamper", "trail.stop-logging", resource, "arn:aws:iam::123456789012:user/mallory", "x."
+    )
+    outcome = Outcome("trail.start_logging", resource, status)  # type: ignore[arg-type]
+    return Incident(
+        verdict, LIMITS_RECORD, "api_call", "eu-west-1", outcome=outcome, remediation="trail.start_logging"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "Trail “café” été\nsecond line\tTab", "x" * 500, "\x00\x01", ""],
+)
+def test_subjects_are_ascii_single_line_and_short(text: str) -> None:
+    subject = ascii_subject(text)
+    assert subject and len(subject) <= SUBJECT_MAX
+    assert subject.isascii() and "\n" not in subject and "\t" not in subject
+
+
+def test_long_unicode_trail_names_still_give_a_valid_subject() -> None:
+    message = render(_failed_incident("arn:aws:cloudtrail:eu-west-1:123456789012:trail/" + "ü" * 200))
+    assert len(message.subject) <= SUBJECT_MAX and message.subject.isascii()
+    assert message.subject.startswith("[ACTION REQUIRED]")
+
+
+def test_a_failed_repair_tells_the_responder_what_to_run() -> None:
+    message = render(_failed_incident("arn:aws:cloudtrail:eu-west-1:123456789012:trail/t"))
+    assert (
+        "aws cloudtrail start-logging --name arn:aws:cloudtrail:eu-west-1:123456789012:trail/t"
+        in message.text
+    )
+    assert "--region eu-west-1" in message.text
+    assert message.document["incident"]["action_required"] is True
+
+
+def test_sns_payload_has_text_for_people_and_json_for_programs() -> None:
+    message = render(_failed_incident("t", status="remediated"))
+    payload = json.loads(message.sns_payload())
+    assert payload["default"] == payload["email"] == message.text
+    for protocol in ("sqs", "lambda"):
+        assert json.loads(payload[protocol])["incident"]["status"] == "remediated"
+    chat = json.loads(payload["https"])  # AWS Chatbot's custom schema; the incident rides in metadata
+    assert json.loads(chat["metadata"]["additionalContext"]["incident"])["status"] == "remediated"
+    assert message.subject.startswith("[trailguard] REPAIRED: ")
