@@ -93,7 +93,7 @@ def test_failed_update_with_null_parameters_is_an_attempt():
     record = rebuild({**raw_copy(UPDATE), "requestParameters": None, "errorCode": "AccessDenied"})
     verdict = classify(record, inventory())
     assert verdict.verdict == "attempt"
-    assert verdict.technique == "trail.update-degrade"
+    assert verdict.technique_id == "trail.update-degrade"
     assert verdict.resource is None
 
 
@@ -265,7 +265,7 @@ def test_lake_store_by_arn_id_or_name(modified, event_name, ref):
     record = modified(STOP, params={"eventDataStore": ref}, eventName=event_name)
     verdict = classify(record, Inventory.from_dict(PROTECTING))
     assert verdict.verdict == "tamper"
-    assert verdict.technique == {"StopEventDataStoreIngestion": "lake.stop-ingestion"}.get(
+    assert verdict.technique_id == {"StopEventDataStoreIngestion": "lake.stop-ingestion"}.get(
         event_name, "lake.delete"
     )
     assert verdict.resource == STORE_ARN
@@ -297,7 +297,7 @@ def test_guard_function_calls_with_api_version_suffixes(modified, event_name, pa
     verdict = classify(modified(LAMBDA, params=params, eventName=event_name), Inventory.from_dict(PROTECTING))
     assert verdict.verdict == expected, verdict.reason
     if expected == "tamper":
-        assert verdict.technique == "guard.function"
+        assert verdict.technique_id == "guard.function"
 
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:trailguard-alerts"
@@ -317,7 +317,7 @@ def test_guard_topic(modified, event_name, params, expected):
     record = modified(LAMBDA, params=params, eventName=event_name, eventSource="sns.amazonaws.com")
     verdict = classify(record, Inventory.from_dict(PROTECTING))
     assert verdict.verdict == expected, verdict.reason
-    assert verdict.technique == ("guard.topic" if expected == "tamper" else None)
+    assert verdict.technique_id == ("guard.topic" if expected == "tamper" else None)
 
 
 @pytest.mark.parametrize(
@@ -357,7 +357,7 @@ def _put_targets(rule: str) -> dict:
 def test_put_targets_on_a_guard_rule_is_tamper_and_on_another_rule_benign():
     inventory = Inventory.from_dict(PROTECTING)
     verdict = classify(rebuild(_put_targets("DailyLambdaFunction")), inventory)
-    assert (verdict.verdict, verdict.technique, verdict.resource) == (
+    assert (verdict.verdict, verdict.technique_id, verdict.resource) == (
         "tamper",
         "guard.rule",
         "DailyLambdaFunction",
@@ -366,7 +366,7 @@ def test_put_targets_on_a_guard_rule_is_tamper_and_on_another_rule_benign():
         "The PutTargets call retargets trailguard's EventBridge rule DailyLambdaFunction."
     )
     other = classify(rebuild(_put_targets("nightly-report")), inventory)
-    assert (other.verdict, other.technique, other.resource) == ("benign", None, "nightly-report")
+    assert (other.verdict, other.technique_id, other.resource) == ("benign", None, "nightly-report")
     assert other.reason == "Rule nightly-report is not one of trailguard's rules."
 
 
