@@ -22,13 +22,12 @@ from trailguard import aws, remediate, sweep
 from trailguard.baseline import Baselines, rebaseline
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, records_from_object
-from trailguard.incidents import Ledger, deliver, ledger_for
 from trailguard.inventory import LiveInventory, load
 from trailguard.log import log_event, setup
-from trailguard.notify import Incident, NotificationError
+from trailguard.notify import Incident, Ledger, NotificationError, deliver, ledger_for
+from trailguard.notify.securityhub import report as report_to_security_hub
 from trailguard.policy import Inventory, classify, technique_for_call
 from trailguard.resources import trail as trail_kind
-from trailguard.securityhub import report as report_to_security_hub
 
 LOG = logging.getLogger(__name__)
 
@@ -170,7 +169,6 @@ class _Invocation:
         )
         if verdict.verdict == "benign":
             return None, None
-        technique = verdict.technique
         outcome = (
             remediate.remediate(remediate.Context(self.live, self.baselines), verdict)
             if verdict.verdict == "tamper"
@@ -185,17 +183,12 @@ class _Invocation:
             handler_region=self.region,
             account=self.config.account,
             outcome=outcome,
-            technique_title=technique.title if technique else None,
-            mitre=technique.mitre if technique else None,
-            remediation=technique.remediation if technique else None,
         )
         line = incident.summary()
         # Dedup and storms gate only the message; the repair above has already run.
         error = deliver(incident, self.config.topic_arn, self.ledger, line)
-        if self.config.security_hub:
-            report_to_security_hub(
-                incident, line
-            )  # logs its own failures loudly; never blocks the repair or the email
+        if self.config.security_hub:  # logs its own failures loudly; never blocks the repair or the email
+            report_to_security_hub(incident, line)
         return line, error
 
     @property

@@ -61,13 +61,22 @@ NO_RESOURCE_LEVEL: dict[str, str] = {
 
 # Where the runtime's permissions on what is not a protected resource kind are scoped (CloudFormation
 # !Sub strings): fnmatch pattern -> (statement id, resources); the most specific pattern wins.
-RUNTIME_RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
-    # BatchUpdateFindings is authorised on the hub (the findings it updates have no ARN of their own
-    # in IAM); BatchImportFindings on the account's own product.
-    "securityhub:*": ("SecurityHub", ("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default",)),
+RUNTIME_RESOURCES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "securityhub:*": (
+        "SecurityHub",
+        ("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default",),
+        "The account's hub. BatchUpdateFindings is authorised on the hub (the findings it updates have "
+        "no ARN of their own in IAM).",
+    ),
     "securityhub:BatchImportFindings": (
         "SecurityHubFindings",
         ("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default",),
+        "BatchImportFindings on the account's own product.",
     ),
-    "dynamodb:*": ("StateTable", ("${StateTable.Arn}",)),  # the generator writes !GetAtt StateTable.Arn
+    # the generator writes ${StateTable.Arn} as !GetAtt StateTable.Arn
+    "dynamodb:*": (
+        "StateTable",
+        ("${StateTable.Arn}",),
+        "trailguard.state: the stack's state table (baselines, incidents, counters).",
+    ),
 }

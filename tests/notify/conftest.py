@@ -13,7 +13,7 @@ import pytest
 
 from aws_support import REGION, TABLE, Account, Cloud
 from aws_support import load_event as event
-from trailguard import handlers, incidents
+from trailguard import handlers
 from trailguard.events import Record, records_from_object
 from trailguard.notify import ledger, notice
 
@@ -49,15 +49,13 @@ class FakeClock:
 
 
 def ledgers_on(monkeypatch: pytest.MonkeyPatch, clock: Callable[[], float], *modules: Any) -> None:
-    """Every ledger the handler (or ``modules``) opens runs on ``clock``. The handler takes its ledger
-    from ``incidents.ledger_for`` today and ``handlers.ledger_for`` once it imports the package."""
+    """Every ledger the handler (or ``modules``) opens runs on ``clock``."""
     real = ledger.ledger_for
 
     def on_clock(config: Any, region: str) -> ledger.Ledger | None:
         return real(config, region, clock)
 
-    monkeypatch.setattr(incidents, "ledger_for", on_clock)
-    monkeypatch.setattr(handlers, "ledger_for", on_clock, raising=False)
+    monkeypatch.setattr(handlers, "ledger_for", on_clock)
     for module in modules:
         monkeypatch.setattr(module, "ledger_for", on_clock)
 

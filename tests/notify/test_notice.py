@@ -47,12 +47,16 @@ def test_every_technique_protects_a_kind_with_a_noun(technique: str) -> None:
         ("key.schedule-deletion", "key", "KMS key"),
         ("guard.rule", "rule", "rule"),
         ("org.leave", "account", "account"),
-        ("unknown", "unknown", "resource"),
     ],
 )
 def test_the_kind_and_noun_of_a_technique(technique: str, kind: str, noun_: str) -> None:
     incident = _incident(technique)
     assert (incident.kind, incident.resource_noun) == (kind, noun_)
+
+
+def test_a_verdict_names_only_a_technique_of_the_registry() -> None:
+    with pytest.raises(ValueError, match="no technique 'unknown'"):
+        _incident("unknown")
 
 
 def test_an_incident_needs_a_person_only_for_a_tamper_not_repaired() -> None:

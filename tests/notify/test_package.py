@@ -1,5 +1,4 @@
-"""The package's shape: one module per job, imports at the top, no boto3 at import, and the
-compatibility shims handing out the package's own objects."""
+"""The package's shape: one module per job, imports at the top, no boto3 at import."""
 
 from __future__ import annotations
 
@@ -12,14 +11,10 @@ from pathlib import Path
 import pytest
 
 import trailguard.notify
-from trailguard import incidents, notify
-from trailguard import securityhub as securityhub_shim
-from trailguard.notify import delivery, ledger, securityhub
 
 PACKAGE = Path(trailguard.notify.__file__).parent
 MODULES = sorted(m.name for m in pkgutil.iter_modules([str(PACKAGE)]))
 SOURCES = [PACKAGE / "__init__.py", *(PACKAGE / f"{m}.py" for m in MODULES)]
-SHIMS = [PACKAGE.parent / "incidents.py", PACKAGE.parent / "securityhub.py", PACKAGE.parent / "sweep.py"]
 
 
 def test_each_module_of_the_package_has_its_test_module() -> None:
@@ -40,7 +35,7 @@ def _imports_inside_functions(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", SOURCES + SHIMS[:2], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_no_imports_inside_functions(path: Path) -> None:
     assert _imports_inside_functions(path) == []
 
@@ -52,16 +47,8 @@ def test_sweep_reporting_imports_the_pipeline_at_the_top() -> None:
 
 def test_importing_the_package_and_the_handler_loads_no_boto() -> None:
     code = (
-        "import sys, trailguard.handlers, trailguard.notify, trailguard.incidents, trailguard.securityhub, "
-        "trailguard.sweep; print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
+        "import sys, trailguard.handlers, trailguard.notify, trailguard.sweep; "
+        " print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_the_shims_hand_out_the_package_objects() -> None:
-    assert incidents.deliver is delivery.deliver and incidents.ledger_for is ledger.ledger_for
-    assert incidents.Ledger is notify.Ledger and incidents.ROWS_PREFIX == ledger.ROWS_PREFIX
-    assert securityhub_shim.report is securityhub.report
-    for shim in (incidents, securityhub_shim):
-        assert str(shim.__doc__).lower().startswith("compatibility shim; callers move to trailguard.notify")

@@ -270,9 +270,7 @@ def _failed_incident(resource: str, status: str = "failed") -> Incident:
         "tamper", "trail.stop-logging", resource, "arn:aws:iam::123456789012:user/mallory", "x."
     )
     outcome = Outcome("trail.start_logging", resource, status)  # type: ignore[arg-type]
-    return Incident(
-        verdict, LIMITS_RECORD, "api_call", "eu-west-1", outcome=outcome, remediation="trail.start_logging"
-    )
+    return Incident(verdict, LIMITS_RECORD, "api_call", "eu-west-1", outcome=outcome)
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def test_every_non_benign_record_has_an_expected_technique():
 def test_manifest_verdict_with_protecting_inventory(row):
     verdict = classify(load(row["file"]), Inventory.from_dict(PROTECTING))
     assert verdict.verdict == expected_verdict(row), verdict.reason
-    assert verdict.technique == TECHNIQUE_OF.get(row["file"])
+    assert verdict.technique_id == TECHNIQUE_OF.get(row["file"])
     assert verdict.reason.endswith(".") and verdict.reason[0].isupper()
 
 
@@ -93,10 +93,10 @@ def test_only_context_free_techniques_fire_when_nothing_named_is_protected(row):
     technique = TECHNIQUE_OF.get(row["file"])
     if technique in CONTEXT_FREE:
         assert verdict.verdict == expected_verdict(row)
-        assert verdict.technique == technique
+        assert verdict.technique_id == technique
     else:
         assert verdict.verdict == "benign", verdict.reason
-        assert verdict.technique is None
+        assert verdict.technique_id is None
     if technique is not None and technique not in CONTEXT_FREE:
         assert verdict.resource, "a benign verdict about a resource still names it"
         assert any(
@@ -114,7 +114,7 @@ def test_without_inventory_trails_are_protected_and_other_resources_unknown(row)
         assert verdict.reason.startswith("No inventory names"), verdict.reason
     else:
         assert verdict.verdict == expected_verdict(row), verdict.reason
-        assert verdict.technique == technique
+        assert verdict.technique_id == technique
 
 
 def test_output_line_has_exactly_the_documented_keys():

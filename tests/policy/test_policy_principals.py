@@ -37,7 +37,7 @@ def test_own_role_calls_are_always_benign(modified, relpath):
     record = modified(relpath, userIdentity=as_role(GUARD_ROLE))
     verdict = classify(record, Inventory.from_dict(PROTECTING))
     assert verdict.verdict == "benign"
-    assert verdict.technique is None
+    assert verdict.technique_id is None
     assert "trailguard's own role" in verdict.reason
 
 
@@ -66,7 +66,7 @@ def test_same_role_name_in_another_account_is_not_the_guard(modified):
 def test_allow_listed_principal_is_allowed(modified):
     verdict = classify(modified(STOP, userIdentity=as_role(BREAK_GLASS)), Inventory.from_dict(PROTECTING))
     assert verdict.verdict == "allowed"
-    assert verdict.technique == "trail.stop-logging"
+    assert verdict.technique_id == "trail.stop-logging"
     assert "allow-listed" in verdict.reason
     assert verdict.principal == "arn:aws:sts::123456789012:assumed-role/break-glass/s1"
 

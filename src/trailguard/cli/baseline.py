@@ -10,20 +10,12 @@ import argparse
 import json
 from typing import Any
 
-from trailguard.baseline import KINDS, Baselines, capture_all, config_from_stack
+from trailguard import resources
+from trailguard.baseline import Baselines, capture_all, config_from_stack
 from trailguard.cli._common import add_aws_options, add_stack_name, failure, stack, write_document
 from trailguard.cli.exit import Exit
 
 SCHEMA = "trailguard.baseline/1"
-SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
-    "trail": ("HomeRegion", "S3BucketName", "KmsKeyId", "IsMultiRegionTrail", "IsLogging"),
-    "bucket": ("Region", "Versioning", "Lifecycle", "Policy"),
-    "key": ("KeyState", "Aliases"),
-    "store": ("Status", "Name"),
-    "rule": ("State", "Targets"),
-    "function": ("CodeSha256", "ReservedConcurrentExecutions"),
-    "topic": ("Subscriptions",),
-}
 
 
 def register(subparsers: Any) -> None:
@@ -42,7 +34,7 @@ def register(subparsers: Any) -> None:
         add_stack_name(sub)
         add_aws_options(sub)
         sub.set_defaults(run=run)
-    show.add_argument("--kind", choices=KINDS, help="only this kind of resource")
+    show.add_argument("--kind", choices=resources.BASELINE_KINDS, help="only this kind of resource")
     show.add_argument("--output", choices=("table", "json"), default="table")
 
 
@@ -93,7 +85,9 @@ def _table(recorded: dict[str, dict[str, dict[str, Any]]]) -> str:
         for ident, doc in sorted(docs.items()):
             meta = doc.get("_meta") or {}
             details = " ".join(
-                f"{field}={_cell(doc.get(field))}" for field in SUMMARY_FIELDS.get(kind, ()) if field in doc
+                f"{field}={_cell(doc.get(field))}"
+                for field in resources.kind(kind).summary_fields
+                if field in doc
             )
             rows.append((kind, ident, str(meta.get("captured_at", "-")), details))
     if len(rows) == 1:

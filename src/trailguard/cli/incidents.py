@@ -17,7 +17,7 @@ from typing import Any
 
 from trailguard.cli._common import add_aws_options, failure, stack, write_document
 from trailguard.cli.exit import Exit
-from trailguard.incidents import ROWS_PREFIX
+from trailguard.notify.ledger import ROWS_PREFIX
 from trailguard.state import StateStore
 
 SCHEMA = "trailguard.incidents/1"

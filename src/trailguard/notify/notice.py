@@ -11,10 +11,9 @@ reporter each take a :data:`Notice` and nothing else:
 Both speak one status vocabulary (:data:`STATUS_WORDS`): the outcome statuses of ``remediate``, the two
 verdict-level ones (``attempted``, ``authorised``) and the sweep-level ``action-required``.
 
-The two tables about resource kinds that notifications need live here and in :mod:`.securityhub`, each
-behind one function (:func:`noun`, ``securityhub.resource_type``), so they can become lookups on the
-resource model without touching their callers. The technique is read only through
-:attr:`Incident.technique_id` and :attr:`Incident.kind`.
+What a kind of resource is called and its Security Hub type come from the resource model
+(:mod:`trailguard.resources`); everything about the technique (title, MITRE id, kind, manual steps) from
+the :class:`~trailguard.policy.Technique` the verdict carries.
 """
 
 from __future__ import annotations
@@ -23,10 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from trailguard.resources import KINDS
+
 if TYPE_CHECKING:
     from trailguard.baseline import Summary
     from trailguard.events import Record
-    from trailguard.policy import Verdict
+    from trailguard.policy import Technique, Verdict
     from trailguard.remediate import Outcome
 
 PREFIX = "[trailguard]"
@@ -45,25 +46,11 @@ STATUS_WORDS = {
 """The one set of status words: subjects, the sweep's per-outcome lines and Security Hub all use it."""
 NEEDS_A_PERSON = frozenset({"failed", "not-implemented", "notify-only", "action-required"})
 
-# What a person calls each kind of resource, in subjects and lines ("StopLogging on trail X").
-RESOURCE_NOUNS = {
-    "trail": "trail",
-    "store": "event data store",
-    "bucket": "bucket",
-    "key": "KMS key",
-    "rule": "rule",
-    "function": "function",
-    "topic": "topic",
-    "detector": "detector",
-    "account": "account",
-}
-# The kind a technique family protects, where it is not the family's own name (``guard.rule`` -> rule).
-_FAMILY_KINDS = {"finding": "trail", "lake": "store", "org": "account"}
-
 
 def noun(kind: str | None) -> str | None:
-    """``KMS key`` for ``key``: the one lookup of a kind's noun (None for a kind it does not know)."""
-    return RESOURCE_NOUNS.get(kind or "")
+    """``KMS key`` for ``key``: the resource model's noun (None for a kind it does not know)."""
+    found = KINDS.get(kind or "")
+    return found.noun if found is not None else None
 
 
 def status_word(status: str) -> str:
@@ -96,24 +83,30 @@ class Incident:
     handler_region: str
     account: str | None = None
     outcome: Outcome | None = None
-    technique_title: str | None = None
-    mitre: str | None = None
-    remediation: str | None = None
     detected_at: str = field(default_factory=lambda: _now())  # noqa: PLW0108 (late-bound: tests pin _now)
 
     @property
-    def technique_id(self) -> str | None:
-        """The technique's id (``trail.stop-logging``): the one place that reads ``verdict.technique``."""
+    def technique(self) -> Technique | None:
+        """The technique the verdict carries: its title, MITRE id, kind and manual steps come from it."""
         return self.verdict.technique
+
+    @property
+    def technique_id(self) -> str | None:
+        """The technique's id (``trail.stop-logging``)."""
+        return self.verdict.technique_id
+
+    @property
+    def technique_title(self) -> str | None:
+        return self.technique.title if self.technique is not None else None
+
+    @property
+    def mitre(self) -> str | None:
+        return self.technique.mitre if self.technique is not None else None
 
     @property
     def kind(self) -> str | None:
         """The kind of resource the technique protects (``trail``, ``key``, ``rule``...)."""
-        technique = self.technique_id or ""
-        if technique.startswith("guard."):
-            return technique.split(".", 1)[1]
-        family = technique.split(".", 1)[0]
-        return _FAMILY_KINDS.get(family, family) or None
+        return self.technique.kind.name if self.technique is not None else None
 
     @property
     def action_required(self) -> bool:

@@ -53,23 +53,6 @@ CHAT_DESCRIPTION_MAX = 3500
 REQUEST_VALUE_MAX = 120
 UNKNOWN_PRINCIPAL = "not named in the event"
 
-# What a person does by hand when an action is not built yet or failed (keyed by Technique.remediation).
-MANUAL_STEPS = {
-    "trail.start_logging": "Start the trail again: "
-    "aws cloudtrail start-logging --name {resource} --region {region}, "
-    "then check that aws cloudtrail get-trail-status shows IsLogging true.",
-    "trail.reconcile": "Check the trail: "
-    "aws cloudtrail get-trail-status --name {resource} --region {region}; "
-    "start it if IsLogging is false, and compare its settings with what they should be.",
-    "trail.recreate": "Re-create the trail with its previous settings (bucket, prefix, KMS key, "
-    "CloudWatch Logs, multi-region, log file validation, tags, selectors) and start logging; "
-    "redeploying its stack or Terraform restores it.",
-    "trail.restore_configuration": "Put the trail's settings back (aws cloudtrail update-trail) to what they "
-    "were before, and check them with aws cloudtrail describe-trails.",
-    "trail.restore_event_selectors": "Put the trail's event selectors back so that all management events "
-    "(read and write) are logged (aws cloudtrail put-event-selectors), then check get-event-selectors.",
-}
-
 
 @dataclass(frozen=True)
 class Message:
@@ -179,7 +162,7 @@ def _todo(incident: Incident) -> list[str]:
     steps: list[str] = []
     outcome = incident.outcome
     if incident.action_required:
-        manual = MANUAL_STEPS.get(incident.remediation or "")
+        manual = incident.technique.manual_steps if incident.technique is not None else ""
         target = verdict.resource or "it"
         if manual:
             steps.append("Repair it now: " + manual.format(resource=target, region=incident.region))

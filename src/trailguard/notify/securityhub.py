@@ -30,6 +30,7 @@ from trailguard import aws
 from trailguard.log import log_event
 from trailguard.notify.notice import Drift, Incident, Notice, SweepFindings, status_head, status_word
 from trailguard.notify.renderer import links, subject_for
+from trailguard.resources import securityhub_type
 
 LOG = logging.getLogger("trailguard.securityhub")  # the name operators' log queries already use
 MAX_IMPORT = 100
@@ -39,22 +40,6 @@ NOTE_MAX = 512
 DESCRIPTION_MAX = 1024
 TITLE_MAX = 256
 PRODUCT_FIELD_MAX = 2048
-
-# The ASFF resource type of each kind of resource (by kind, as ``notice.RESOURCE_NOUNS``).
-RESOURCE_TYPES = {
-    "trail": "AwsCloudTrailTrail",
-    "bucket": "AwsS3Bucket",
-    "key": "AwsKmsKey",
-    "function": "AwsLambdaFunction",
-    "topic": "AwsSnsTopic",
-    "rule": "AwsEventsEventbus",
-    "detector": "AwsGuardDutyDetector",
-}
-
-
-def resource_type(kind: str | None) -> str:
-    """``AwsKmsKey`` for ``key``: the one lookup of a kind's ASFF type (``Other`` when it has none)."""
-    return RESOURCE_TYPES.get(kind or "", "Other")
 
 
 def severity(incident: Incident) -> str:
@@ -127,7 +112,7 @@ def finding_for(incident: Incident, region: str, account: str, now: str) -> dict
         "Description": _clip(f"{verdict.reason} {_repair_text(incident)}", DESCRIPTION_MAX),
         "Resources": [
             {
-                "Type": resource_type(incident.kind),
+                "Type": securityhub_type(incident.kind),
                 "Id": resource,
                 "Partition": "aws",
                 "Region": incident.region
@@ -273,7 +258,7 @@ def drift_finding(sweep: SweepFindings, drift: Drift, account: str, now: str) ->
         ),
         "Resources": [
             {
-                "Type": resource_type(drift.kind),
+                "Type": securityhub_type(drift.kind),
                 "Id": drift.ident,
                 "Partition": "aws",
                 "Region": resource_region,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from trailguard.permissions import RUNTIME_PERMISSIONS
 from trailguard.policy.classify import classify
-from trailguard.policy.iam import Statement, iam_statements
 from trailguard.policy.inventory import Guard, Inventory
 from trailguard.policy.technique import Match, Sweep, Technique
 from trailguard.policy.techniques import TECHNIQUES, technique_for_call
@@ -19,15 +18,12 @@ __all__ = [
     "Guard",
     "Inventory",
     "Match",
-    "Statement",
     "Sweep",
     "Technique",
     "Verdict",
     "action_permissions",
     "classify",
-    "iam_statements",
     "required_permissions",
-    "rule_triggers",
     "technique_for_call",
 ]
 
@@ -48,17 +44,3 @@ def action_permissions(action: str) -> frozenset[str]:
         if technique.action.name == action:
             return technique.action.permissions
     return frozenset()
-
-
-def rule_triggers() -> dict[str, dict[str, object]]:
-    """The template's rule pattern inputs, per technique id: ``triggers`` (sorted (event source, event
-    name) pairs of CloudTrail calls), ``guard`` (its calls are on trailguard's own resources, so the
-    guard-calls rule delivers them too) and ``finding_types`` (GuardDuty / Security Hub types judged)."""
-    return {
-        t.id: {
-            "triggers": sorted(t.triggers) if "cloudtrail" in t.kinds else [],
-            "guard": t.guard,
-            "finding_types": sorted(t.finding_types),
-        }
-        for t in TECHNIQUES.values()
-    }

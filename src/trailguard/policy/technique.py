@@ -76,14 +76,13 @@ class Sweep:
         return self.ref(ident, baseline) if self.ref is not None else ident
 
 
-@dataclass(frozen=True, eq=False, init=False, repr=False)
-class Technique(str):
-    """One technique of detection-policy.md's table.
+@dataclass(frozen=True, eq=False)
+class Technique:
+    """One technique of detection-policy.md's table: the unit the classifier, the repair, the sweep, the
+    message and the generated template and docs all read.
 
-    A Technique is also the string of its ``id`` (equal to it, hashed like it, serialised as it): code
-    that keys, logs or serialises by id (a verdict's JSON line, a ledger key) works with the object
-    itself; read the attributes for the rest. Immutable (a frozen dataclass: ``dataclasses.replace``
-    makes a variant, as tests do).
+    Compared by identity (``eq=False``): there is one object per technique in the registry; code that
+    keys or serialises by id reads ``id``.
 
     ``event_names`` are matched without Lambda's API-version suffix (``PutFunctionConcurrency20171031``
     matches ``PutFunctionConcurrency``). ``extra_events`` adds (event source, name) pairs from another
@@ -93,7 +92,7 @@ class Technique(str):
     """
 
     id: str
-    title: str  # type: ignore[assignment]  # the technique's title, not str.title()
+    title: str
     mitre: str
     kind: Kind
     event_source: str
@@ -101,51 +100,15 @@ class Technique(str):
     condition: Condition
     action: Action
     verification: str
-    extra_events: frozenset[tuple[str, str]]
-    kinds: frozenset[RecordKind]
-    finding_types: frozenset[str]
-    sweep: Sweep | None
-    guard: bool
-
-    def __new__(cls, id: str, **_: Any) -> Technique:
-        return super().__new__(cls, id)
-
-    def __init__(
-        self,
-        id: str,
-        *,
-        title: str,
-        mitre: str,
-        kind: Kind,
-        event_source: str,
-        event_names: frozenset[str],
-        condition: Condition,
-        action: Action,
-        verification: str,
-        extra_events: frozenset[tuple[str, str]] = frozenset(),
-        kinds: frozenset[RecordKind] = frozenset({"cloudtrail"}),
-        finding_types: frozenset[str] = frozenset(),
-        sweep: Sweep | None = None,
-        guard: bool = False,
-    ) -> None:
-        fields = {
-            "id": id,
-            "title": title,
-            "mitre": mitre,
-            "kind": kind,
-            "event_source": event_source,
-            "event_names": event_names,
-            "condition": condition,
-            "action": action,
-            "verification": verification,
-            "extra_events": extra_events,
-            "kinds": kinds,
-            "finding_types": finding_types,
-            "sweep": sweep,
-            "guard": guard,
-        }
-        for name, value in fields.items():
-            object.__setattr__(self, name, value)
+    extra_events: frozenset[tuple[str, str]] = frozenset()
+    kinds: frozenset[RecordKind] = frozenset({"cloudtrail"})
+    finding_types: frozenset[str] = frozenset()
+    sweep: Sweep | None = None
+    guard: bool = False
+    tamper_when: str = ""
+    """When a call counts as tampering, as detection-policy.md's table says it (generated from here)."""
+    repair_summary: str = ""
+    """What the repair does, in a phrase, for the same table."""
 
     def __repr__(self) -> str:
         return f"Technique({self.id!r})"

@@ -42,15 +42,15 @@ class Verdict:
 
     def __post_init__(self) -> None:
         named: object = self.technique
-        if isinstance(named, str) and not isinstance(named, Technique) and named in TECHNIQUES:
-            # an id the registry knows becomes its Technique; an unknown one (a test's, a replayed
-            # record's) stays the plain id, which the output and the messages print alike
+        if isinstance(named, str):  # a convenience for callers that name it: the registry's unit, or none
+            if named not in TECHNIQUES:
+                raise ValueError(f"no technique {named!r} in the registry")
             object.__setattr__(self, "technique", TECHNIQUES[named])
 
     @property
     def technique_id(self) -> str | None:
         """The technique's id (the ``technique`` of the output line), None for none."""
-        return str(self.technique) if self.technique is not None else None
+        return self.technique.id if self.technique is not None else None
 
     @property
     def actionable(self) -> bool:

@@ -70,6 +70,7 @@ KIND = Kind(
     gone_codes=frozenset({"NoSuchBucket"}),
     summary_fields=("Region", "Versioning", "Lifecycle", "Policy"),
     iam_actions=("s3:*",),
+    iam_reason="Trail buckets: any bucket a trail names (S3 bucket ARNs carry no account).",
     iam_resources=("arn:${AWS::Partition}:s3:::*",),
     capture=capture,
     baseline_order=2,

@@ -11,5 +11,6 @@ KIND = Kind(
     securityhub_type="AwsGuardDutyDetector",
     gone_codes=frozenset({"BadRequestException", "InvalidAccessException"}),
     iam_actions=("guardduty:*",),
+    iam_reason="GuardDuty detectors of the account.",
     iam_resources=("arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*",),
 )

@@ -63,6 +63,7 @@ KIND = Kind(
     gone_codes=GONE,
     summary_fields=("CodeSha256", "ReservedConcurrentExecutions"),
     iam_actions=("lambda:*",),
+    iam_reason="trailguard's own functions only.",
     iam_resources=(f"{_FUNCTION}-api-call", f"{_FUNCTION}-finding"),
     capture=capture,
     baseline_order=6,

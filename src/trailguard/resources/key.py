@@ -54,6 +54,7 @@ KIND = Kind(
     gone_codes=frozenset({"NotFoundException"}),
     summary_fields=("KeyState", "Aliases"),
     iam_actions=("kms:*",),
+    iam_reason="Trail KMS keys of the account.",
     iam_resources=("arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*",),
     capture=capture_key,
     baseline_order=3,

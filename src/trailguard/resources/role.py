@@ -31,6 +31,7 @@ KIND = Kind(
     securityhub_type="AwsIamRole",
     gone_codes=frozenset({"NoSuchEntity"}),
     iam_actions=("iam:PassRole",),
+    iam_reason="A repaired trail gets its CloudWatch Logs role back: passed to CloudTrail only.",
     iam_resources=("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*",),
     iam_condition={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
 )

@@ -31,6 +31,7 @@ KIND = Kind(
     gone_codes=frozenset({"ResourceNotFoundException", "NotFound", "NotFoundException"}),
     summary_fields=("State", "Targets"),
     iam_actions=("events:*",),
+    iam_reason="trailguard's own EventBridge rules only.",
     iam_resources=tuple(
         f"{_RULE}-{suffix}" for suffix in ("api-calls", "findings", "guard-calls", "backstop")
     ),

@@ -43,6 +43,7 @@ KIND = Kind(
     gone_codes=frozenset({"EventDataStoreNotFoundException"}),
     summary_fields=("Status", "Name"),
     iam_actions=("cloudtrail:*EventDataStore*",),
+    iam_reason="CloudTrail Lake event data stores of the account.",
     iam_resources=("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:eventdatastore/*",),
     capture=capture,
     baseline_order=4,

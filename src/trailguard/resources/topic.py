@@ -45,6 +45,7 @@ KIND = Kind(
     gone_codes=frozenset({"ResourceNotFoundException", "NotFound", "NotFoundException"}),
     summary_fields=("Subscriptions",),
     iam_actions=("sns:*",),
+    iam_reason="trailguard's own alert topic only.",
     iam_resources=("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-alerts",),
     capture=capture,
     baseline_order=7,

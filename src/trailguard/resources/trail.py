@@ -166,6 +166,7 @@ KIND = Kind(
     gone_codes=frozenset({"TrailNotFoundException"}),
     summary_fields=("HomeRegion", "S3BucketName", "KmsKeyId", "IsMultiRegionTrail", "IsLogging"),
     iam_actions=("cloudtrail:*",),
+    iam_reason="Trails in any region: trailguard protects every trail of the account (or those named).",
     iam_resources=("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*",),
     capture=capture,
     baseline_order=1,

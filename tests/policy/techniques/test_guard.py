@@ -31,7 +31,7 @@ def test_guard_function_calls_with_api_version_suffixes(modified, event_name, pa
     verdict = classify(modified(LAMBDA, params=params, eventName=event_name), Inventory.from_dict(PROTECTING))
     assert verdict.verdict == expected, verdict.reason
     if expected == "tamper":
-        assert verdict.technique == "guard.function"
+        assert verdict.technique_id == "guard.function"
 
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:trailguard-alerts"
@@ -51,7 +51,7 @@ def test_guard_topic(modified, event_name, params, expected):
     record = modified(LAMBDA, params=params, eventName=event_name, eventSource="sns.amazonaws.com")
     verdict = classify(record, Inventory.from_dict(PROTECTING))
     assert verdict.verdict == expected, verdict.reason
-    assert verdict.technique == ("guard.topic" if expected == "tamper" else None)
+    assert verdict.technique_id == ("guard.topic" if expected == "tamper" else None)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def _put_targets(rule: str) -> dict:
 def test_put_targets_on_a_guard_rule_is_tamper_and_on_another_rule_benign():
     inventory = Inventory.from_dict(PROTECTING)
     verdict = classify(rebuild(_put_targets("DailyLambdaFunction")), inventory)
-    assert (verdict.verdict, verdict.technique, verdict.resource) == (
+    assert (verdict.verdict, verdict.technique_id, verdict.resource) == (
         "tamper",
         "guard.rule",
         "DailyLambdaFunction",
@@ -100,7 +100,7 @@ def test_put_targets_on_a_guard_rule_is_tamper_and_on_another_rule_benign():
         "The PutTargets call retargets trailguard's EventBridge rule DailyLambdaFunction."
     )
     other = classify(rebuild(_put_targets("nightly-report")), inventory)
-    assert (other.verdict, other.technique, other.resource) == ("benign", None, "nightly-report")
+    assert (other.verdict, other.technique_id, other.resource) == ("benign", None, "nightly-report")
     assert other.reason == "Rule nightly-report is not one of trailguard's rules."
 
 

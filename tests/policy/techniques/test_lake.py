@@ -18,7 +18,7 @@ def test_lake_store_by_arn_id_or_name(modified, event_name, ref):
     record = modified(STOP, params={"eventDataStore": ref}, eventName=event_name)
     verdict = classify(record, Inventory.from_dict(PROTECTING))
     assert verdict.verdict == "tamper"
-    assert verdict.technique == {"StopEventDataStoreIngestion": "lake.stop-ingestion"}.get(
+    assert verdict.technique_id == {"StopEventDataStoreIngestion": "lake.stop-ingestion"}.get(
         event_name, "lake.delete"
     )
     assert verdict.resource == STORE_ARN

@@ -92,7 +92,7 @@ def test_failed_update_with_null_parameters_is_an_attempt():
     record = rebuild({**raw_copy(UPDATE), "requestParameters": None, "errorCode": "AccessDenied"})
     verdict = classify(record, inventory())
     assert verdict.verdict == "attempt"
-    assert verdict.technique == "trail.update-degrade"
+    assert verdict.technique_id == "trail.update-degrade"
     assert verdict.resource is None
 
 

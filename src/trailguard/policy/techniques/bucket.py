@@ -164,6 +164,10 @@ def _lifecycle(record: Record, inventory: Inventory) -> Match:
 
 DELETE = Technique(
     id="bucket.delete",
+    tamper_when="the bucket is a protected trail's bucket",
+    repair_summary=(
+        "recreate the bucket with the baseline policy, encryption and versioning; alert that logs were lost"
+    ),
     title="Trail log bucket deleted",
     mitre=TAMPER_MITRE,
     kind=KIND,
@@ -177,6 +181,11 @@ DELETE = Technique(
 
 LIFECYCLE_EXPIRE = Technique(
     id="bucket.lifecycle-expire",
+    tamper_when=(
+        "trail bucket, and an enabled rule expires current or noncurrent objects sooner than the "
+        "retention floor (default 365 days) in a prefix that covers the trail's logs"
+    ),
+    repair_summary="restore the baseline lifecycle configuration (delete it if there was none)",
     title="Trail logs expired early by a lifecycle rule",
     mitre=TAMPER_MITRE,
     kind=KIND,
@@ -190,6 +199,8 @@ LIFECYCLE_EXPIRE = Technique(
 
 POLICY_CHANGE = Technique(
     id="bucket.policy-change",
+    tamper_when="trail bucket",
+    repair_summary="restore the baseline bucket policy",
     title="Trail log bucket policy changed",
     mitre=TAMPER_MITRE,
     kind=KIND,

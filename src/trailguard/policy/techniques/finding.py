@@ -35,6 +35,15 @@ def _trail_disabled(record: Record, inventory: Inventory) -> Match:
 
 TRAIL_DISABLED = Technique(
     id="finding.trail-disabled",
+    tamper_when=(
+        "the finding is active (not archived, `RecordState` ACTIVE, workflow not RESOLVED / "
+        "SUPPRESSED); the trail comes from the affected-resources product field, whose key may carry "
+        "the newer `aws/guardduty/service/` prefix"
+    ),
+    repair_summary=(
+        "check the named trail (or every protected trail when none is named) against its baseline and"
+        " repair what is off"
+    ),
     title="GuardDuty finding: CloudTrail logging disabled",
     mitre=TAMPER_MITRE,
     kind=KIND,

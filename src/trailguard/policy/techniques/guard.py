@@ -110,6 +110,8 @@ def _detector(record: Record, inventory: Inventory) -> Match:
 
 RULE = Technique(
     id="guard.rule",
+    tamper_when="the rule is one of trailguard's rules",
+    repair_summary="`EnableRule`; re-create rule and targets from the baseline",
     title="trailguard EventBridge rule disabled or changed",
     mitre=TOOLS_MITRE,
     kind=rule_kind.KIND,
@@ -124,6 +126,14 @@ RULE = Technique(
 
 FUNCTION = Technique(
     id="guard.function",
+    tamper_when=(
+        "the function is one of trailguard's functions (event names carry an API-version suffix, e.g."
+        " `PutFunctionConcurrency20171031`); `PutFunctionConcurrency` only when it sets 0"
+    ),
+    repair_summary=(
+        "`DeleteFunctionConcurrency`; restore permission; what cannot be restored in place (deleted "
+        "function, new code) is escalated: the other function alerts"
+    ),
     title="trailguard Lambda function deleted, throttled or changed",
     mitre=TOOLS_MITRE,
     kind=function_kind.KIND,
@@ -146,6 +156,10 @@ FUNCTION = Technique(
 
 TOPIC = Technique(
     id="guard.topic",
+    tamper_when="trailguard's alert topic",
+    repair_summary=(
+        "recreate or restore; if alerting is impossible, record the incident in Security Hub and the logs"
+    ),
     title="trailguard alert topic deleted or changed",
     mitre=TOOLS_MITRE,
     kind=topic_kind.KIND,
@@ -160,6 +174,10 @@ TOPIC = Technique(
 
 DETECTOR = Technique(
     id="guard.detector",
+    tamper_when=(
+        "always (they blind the second detection path); `UpdateDetector` only when it sets enable false"
+    ),
+    repair_summary="re-enable",
     title="GuardDuty detector or Security Hub disabled",
     mitre=TOOLS_MITRE,
     kind=detector_kind.KIND,

@@ -48,6 +48,8 @@ def _recorded_enabled(baseline: Mapping[str, Any]) -> bool:
 
 DISABLE = Technique(
     id="key.disable",
+    tamper_when="the key (id, ARN or alias) is a protected trail's `KmsKeyId`",
+    repair_summary="`EnableKey`",
     title="Trail KMS key disabled",
     mitre=TAMPER_MITRE,
     kind=KIND,
@@ -60,6 +62,8 @@ DISABLE = Technique(
 
 SCHEDULE_DELETION = Technique(
     id="key.schedule-deletion",
+    tamper_when="trail key",
+    repair_summary="`CancelKeyDeletion`, then `EnableKey`",
     title="Trail KMS key scheduled for deletion",
     mitre=TAMPER_MITRE,
     kind=KIND,

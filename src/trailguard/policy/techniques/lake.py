@@ -49,6 +49,8 @@ def _recorded_ingesting(baseline: Mapping[str, Any]) -> bool:
 
 STOP_INGESTION = Technique(
     id="lake.stop-ingestion",
+    tamper_when="the store is protected",
+    repair_summary="`StartEventDataStoreIngestion`",
     title="CloudTrail Lake ingestion stopped",
     mitre=TAMPER_MITRE,
     kind=KIND,
@@ -62,6 +64,8 @@ STOP_INGESTION = Technique(
 
 DELETE = Technique(
     id="lake.delete",
+    tamper_when="the store is protected",
+    repair_summary="`RestoreEventDataStore` (possible during the 7-day pending-deletion window)",
     title="CloudTrail Lake event data store deleted",
     mitre=TAMPER_MITRE,
     kind=KIND,

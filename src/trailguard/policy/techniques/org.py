@@ -20,6 +20,8 @@ def _leave(record: Record, inventory: Inventory) -> Match:
 
 LEAVE = Technique(
     id="org.leave",
+    tamper_when="always (the account leaves the organization trail)",
+    repair_summary="notify only",
     title="Account left the organization",
     mitre=TAMPER_MITRE,
     kind=KIND,

@@ -230,6 +230,8 @@ def _put_event_selectors(record: Record, inventory: Inventory) -> Match:
 
 STOP_LOGGING = Technique(
     id="trail.stop-logging",
+    tamper_when="the trail (`requestParameters.name`, a name or an ARN) is protected",
+    repair_summary="`StartLogging` in the trail's home region",
     title="CloudTrail logging stopped",
     mitre=TAMPER_MITRE,
     kind=KIND,
@@ -242,6 +244,12 @@ STOP_LOGGING = Technique(
 
 DELETE = Technique(
     id="trail.delete",
+    tamper_when="trail protected",
+    repair_summary=(
+        "recreate from the baseline snapshot: same name, bucket, prefix, KMS key, CloudWatch Logs, "
+        "multi-region, organization, log file validation, tags, event and insight selectors; then "
+        "`StartLogging`"
+    ),
     title="CloudTrail trail deleted",
     mitre=TAMPER_MITRE,
     kind=KIND,
@@ -254,6 +262,14 @@ DELETE = Technique(
 
 UPDATE_DEGRADE = Technique(
     id="trail.update-degrade",
+    tamper_when=(
+        "it changes a baseline property away from the baseline: `s3BucketName`, `s3KeyPrefix`, "
+        "`kmsKeyId` (removed or changed), `isMultiRegionTrail` false, `includeGlobalServiceEvents` "
+        "false, `enableLogFileValidation` false, `cloudWatchLogsLogGroupArn` / "
+        "`cloudWatchLogsRoleArn` removed or changed, `isOrganizationTrail` false. Without a baseline "
+        "(no inventory), any of these values that weakens the trail counts"
+    ),
+    repair_summary="`UpdateTrail` back to the baseline values",
     title="CloudTrail trail weakened or redirected",
     mitre=TAMPER_MITRE,
     kind=KIND,
@@ -266,6 +282,12 @@ UPDATE_DEGRADE = Technique(
 
 SELECTORS_DEGRADE = Technique(
     id="trail.selectors-degrade",
+    tamper_when=(
+        "management events lose coverage: `includeManagementEvents` false, `readWriteType` other than"
+        " `All`, non-empty `excludeManagementEventSources`, or advanced selectors that no longer "
+        "select all management events (read and write)"
+    ),
+    repair_summary="`PutEventSelectors` with the baseline selectors",
     title="CloudTrail event selectors drop management events",
     mitre=TAMPER_MITRE,
     kind=KIND,

@@ -1,4 +1,4 @@
-"""``iam_statements()``: the role's statements derived from the registry grant what the committed
+"""``gen.statements.statements()``: the role's statements derived from the registry grant what the committed
 template's Remediation policy grants, statement for statement in effect (action, resource, condition)."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from typing import Any
 
 from cfnlint.decode import decode_str
 
-from trailguard.policy import iam_statements, required_permissions
+from trailguard.gen.statements import statements as iam_statements
+from trailguard.policy import required_permissions
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template" / "trailguard.yaml"
 STATE_TABLE = "${StateTable.Arn}"

@@ -10,19 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from trailguard.permissions import NO_RESOURCE_LEVEL, RUNTIME_PERMISSIONS, RUNTIME_RESOURCES
-from trailguard.policy.techniques import TECHNIQUES
+from trailguard.policy import TECHNIQUES
 from trailguard.resources import KINDS, Kind
 
 
 @dataclass(frozen=True)
 class Statement:
-    """One Allow statement: ``resources`` are CloudFormation ``!Sub`` strings, or ``("*",)`` with the
-    ``reason`` the API has no resource-level permissions."""
+    """One Allow statement: ``resources`` are CloudFormation ``!Sub`` strings, or ``("*",)``; ``reason``
+    says why it is scoped so (the template prints it above the statement)."""
 
     sid: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
-    reason: str | None = None
+    reason: str
     condition: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def _sid(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
 
 
-def iam_statements() -> list[Statement]:
+def statements() -> list[Statement]:
     """The role's statements: equal in effect to ``required_permissions()`` on the scoped resources."""
     permissions: set[str] = set(RUNTIME_PERMISSIONS)
     for technique in TECHNIQUES.values():
@@ -74,14 +74,26 @@ def iam_statements() -> list[Statement]:
         runtime.setdefault(pattern, set()).add(permission)
     statements = [
         Statement(
-            _sid(name), tuple(sorted(actions)), KINDS[name].iam_resources, None, KINDS[name].iam_condition
+            _sid(name),
+            tuple(sorted(actions)),
+            KINDS[name].iam_resources,
+            KINDS[name].iam_reason or f"{KINDS[name].noun}s only.",
+            KINDS[name].iam_condition,
         )
         for name, actions in by_kind.items()
     ]
     for pattern, actions in sorted(runtime.items()):
-        sid, resources = RUNTIME_RESOURCES[pattern]
-        statements.append(Statement(sid, tuple(sorted(actions)), resources))
+        sid, resources, reason = RUNTIME_RESOURCES[pattern]
+        statements.append(Statement(sid, tuple(sorted(actions)), resources, reason))
     if anywhere:
         reasons = "; ".join(f"{p}: {NO_RESOURCE_LEVEL[p]}" for p in sorted(anywhere))
-        statements.append(Statement("NoResourceLevelPermissions", tuple(sorted(anywhere)), ("*",), reasons))
-    return statements
+        statements.append(
+            Statement(
+                "NoResourceLevelPermissions",
+                tuple(sorted(anywhere)),
+                ("*",),
+                'These APIs have no resource-level permissions, so IAM accepts only Resource "*" '
+                f"({reasons}).",
+            )
+        )
+    return sorted(statements, key=lambda s: s.sid)
