@@ -1,6 +1,7 @@
-"""Schedule rules fire on demand (moto never fires them) through the same router and runner as every
-other event: the target gets a ``Scheduled Event``, a disabled rule fires nothing, and a function
-without the rule's invoke permission is refused."""
+"""The local cloud's schedules (``LocalCloud.fire_schedule``, ``local/server.py``): schedule rules fire
+on demand (moto never fires them) through the same router and runner as every other event: the target
+gets a ``Scheduled Event``, a disabled rule fires nothing, and a function without the rule's invoke
+permission is refused."""
 
 from __future__ import annotations
 
