@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from trailguard import remediate
+from trailguard.policy import TECHNIQUES, Verdict
 from trailguard.remediate import ACTIONS, Gone, Outcome, RepairRequest
 from trailguard.remediate.base import policy_json, squash
 from trailguard.resources import bucket, trail
@@ -71,3 +72,9 @@ def test_a_sweep_request_has_no_record() -> None:
     request = RepairRequest(bucket.KIND, "logs", "backstop", {"Name": "logs"})
     assert request.record is None and request.baseline == {"Name": "logs"}
     assert remediate.base.target(request, "bucketName") == "logs"
+
+
+def test_a_request_from_a_verdict_names_its_technique_by_id() -> None:
+    verdict = Verdict("tamper", TECHNIQUES["trail.stop-logging"], "my-trail", None, "stops logging.")
+    request = RepairRequest.of_verdict(verdict, trail.KIND)
+    assert (request.technique, request.ident, request.kind) == ("trail.stop-logging", "my-trail", trail.KIND)

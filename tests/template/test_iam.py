@@ -98,7 +98,7 @@ def test_remediation_policy_is_the_generated_statements(remediation: list[dict[s
         s.sid: (
             sorted(s.actions),
             sorted(r.strip("${}") if r.endswith(".Arn}") else r for r in s.resources),
-            {op: dict(values) for op, values in s.condition.items()},
+            {op: dict(values) for op, values in (s.condition or {}).items()},
         )
         for s in statements()
     }

@@ -25,14 +25,14 @@ Document shapes (each also carries ``_meta``: ``captured_at``, ``source``, ``not
 
 The package splits the work by job: :mod:`.capture` reads resources (each kind's capture lives in
 ``trailguard.resources``), :mod:`.store` keeps them in the state table, :mod:`.rebaseline` records an
-allow-listed change, :mod:`.stack` rebuilds the handler's configuration from a deployed stack.
+allow-listed change. (Rebuilding a deployed handler's configuration from outside the stack is the
+deployer's job: ``trailguard.deploy.config``.)
 """
 
 from __future__ import annotations
 
 from trailguard.baseline.capture import Clients, Summary, capture_all, capture_one, protected_trails
 from trailguard.baseline.rebaseline import kind_for, rebaseline
-from trailguard.baseline.stack import config_from_stack
 from trailguard.baseline.store import KINDS, Baselines
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
@@ -44,7 +44,6 @@ __all__ = [
     "Summary",
     "capture_all",
     "capture_one",
-    "config_from_stack",
     "kind_for",
     "protected_trails",
     "rebaseline",

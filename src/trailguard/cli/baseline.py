@@ -11,9 +11,10 @@ import json
 from typing import Any
 
 from trailguard import resources
-from trailguard.baseline import Baselines, capture_all, config_from_stack
+from trailguard.baseline import Baselines, capture_all
 from trailguard.cli._common import add_aws_options, add_stack_name, failure, stack, write_document
 from trailguard.cli.exit import Exit
+from trailguard.deploy.config import config_from_stack
 
 SCHEMA = "trailguard.baseline/1"
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import trailguard.deploy.stack as stacks
 from trailguard import aws
-from trailguard.baseline import capture_all, config_from_stack
+from trailguard.baseline import capture_all
 from trailguard.deploy.artifacts import artifact_bucket_name, ensure_artifact_bucket, upload_code
+from trailguard.deploy.config import config_from_stack
 from trailguard.deploy.errors import DeployError, InputError, call, client
 from trailguard.deploy.package import package
 

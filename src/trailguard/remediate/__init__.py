@@ -61,7 +61,7 @@ __all__ = [
 def remediate(ctx: Context, verdict: Verdict) -> Outcome:
     """Run the verdict's technique's action for a tamper verdict. Never raises."""
     technique = verdict.technique
-    if technique is None or not hasattr(technique, "action"):  # an id the registry does not know
+    if technique is None:  # a benign verdict names none
         return Outcome("unknown", verdict.resource, "not-implemented", "no technique: nothing to repair")
     return repair(ctx, technique, RepairRequest.of_verdict(verdict, technique.kind))
 

@@ -216,7 +216,7 @@ class RepairRequest:
             verdict.resource,
             verdict.reason,
             record=verdict.record,
-            technique=str(technique) if technique is not None else None,
+            technique=technique.id if technique is not None else None,
         )
 
 
@@ -374,7 +374,7 @@ def repair(ctx: Context, technique: Any, request: RepairRequest) -> Outcome:
         LOG,
         logging.INFO if outcome.ok else logging.ERROR,
         "remediate.outcome",
-        technique=str(technique),
+        technique=technique.id,
         **outcome.to_dict(),
     )
     return outcome

@@ -71,9 +71,9 @@ class Kind:
     """IAM action patterns (``fnmatch``) scoped to ``iam_resources``; the most specific pattern over all
     kinds wins (``cloudtrail:*EventDataStore*`` is the store's, other ``cloudtrail:*`` the trail's)."""
     iam_condition: Mapping[str, Any] | None = None
+    """A condition the statement for this kind carries (a role is only passed to CloudTrail)."""
     iam_reason: str = ""
     """Why the statement for this kind is scoped as it is (the template prints it above the statement)."""
-    """A condition the statement for this kind carries (a role is only passed to CloudTrail)."""
     capture: Capture | None = field(default=None, compare=False)
     baseline_order: int | None = None
     id_field: str | None = None
