@@ -148,6 +148,14 @@ _PROVISIONAL_PROSE: Mapping[str, tuple[str, str]] = {
         "`EnableKey`",
     ),
     "key.schedule-deletion": ("trail key", "`CancelKeyDeletion`, then `EnableKey`"),
+    "key.policy-change": (
+        "trail key, and the new `policy` has no Allow for the `cloudtrail.amazonaws.com` service principal "
+        "on `kms:GenerateDataKey*` whose `aws:SourceArn` / `kms:EncryptionContext:aws:cloudtrail:arn` "
+        "condition still covers the trail, or a Deny of it for CloudTrail or `*`; a policy that cannot be "
+        "parsed counts",
+        "`PutKeyPolicy` with the baseline key policy (never bypassing the lockout safety check); "
+        "no baseline: escalate",
+    ),
     "guard.rule": (
         "the rule is one of trailguard's rules",
         "`EnableRule`; re-create rule and targets from the baseline",
