@@ -26,6 +26,7 @@ TECHNIQUE_OF = {
     "tamper/kms_disablekey_awsdocs.json": "key.disable",
     "tamper/kms_disablekey_elastic.json": "key.disable",
     "tamper/kms_disablekey_panther.json": "key.disable",
+    "tamper/kms_putkeypolicy_awsdocs.json": "key.policy-change",
     "tamper/kms_schedulekeydeletion_7day_elastic.json": "key.schedule-deletion",
     "tamper/kms_schedulekeydeletion_custom_keystore_awsdocs.json": "key.schedule-deletion",
     "tamper/kms_schedulekeydeletion_multiregion_replica_awsdocs.json": "key.schedule-deletion",
@@ -62,6 +63,7 @@ NEEDS_INVENTORY = {
     "guard.function",
     "key.disable",
     "key.schedule-deletion",
+    "key.policy-change",
     "bucket.policy-change",
     "bucket.lifecycle-expire",
 }
@@ -70,7 +72,7 @@ NEEDS_INVENTORY = {
 def test_manifest_lists_every_record(events_dir):
     on_disk = {p.relative_to(events_dir).as_posix() for p in events_dir.rglob("*.json")}
     assert on_disk == {row["file"] for row in ROWS}
-    assert len(ROWS) == 65
+    assert len(ROWS) == 66
 
 
 def test_every_non_benign_record_has_an_expected_technique():
