@@ -20,31 +20,32 @@ RUNTIME_PERMISSIONS: frozenset[str] = frozenset(
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
-        # baseline.capture_trail (allow-listed change): the trail's full configuration
+        # resources.trail capture (allow-listed change): the trail's full configuration
         "cloudtrail:GetEventSelectors",
         "cloudtrail:GetInsightSelectors",
         "cloudtrail:ListTags",
         "cloudtrail:GetTrailStatus",
-        # baseline.capture_stores / capture_one("store"): CloudTrail Lake event data stores
+        # resources.store capture: CloudTrail Lake event data stores
         "cloudtrail:ListEventDataStores",
         "cloudtrail:GetEventDataStore",
-        # baseline.capture_bucket: the trail bucket's region, policy, lifecycle, versioning, encryption
+        # resources.bucket capture: the trail bucket's region, policy, lifecycle, versioning, encryption
         "s3:GetBucketLocation",
         "s3:GetBucketPolicy",
         "s3:GetLifecycleConfiguration",
         "s3:GetBucketVersioning",
         "s3:GetEncryptionConfiguration",
-        # baseline.capture_key: the trail key's state and aliases
+        # resources.key capture: the trail key's state, aliases and key policy
         "kms:DescribeKey",
+        "kms:GetKeyPolicy",
         "kms:ListAliases",
-        # baseline.capture_rule: trailguard's own rules and their targets
+        # resources.rule capture: trailguard's own rules and their targets
         "events:DescribeRule",
         "events:ListTargetsByRule",
-        # baseline.capture_function: trailguard's own functions
+        # resources.function capture: trailguard's own functions
         "lambda:GetFunction",
         "lambda:GetFunctionConcurrency",
         "lambda:GetPolicy",
-        # baseline.capture_topic: the alert topic and its subscriptions
+        # resources.topic capture: the alert topic and its subscriptions
         "sns:GetTopicAttributes",
         "sns:ListSubscriptionsByTopic",
     }

@@ -224,6 +224,21 @@ def test_schedule_key_deletion(e: Emulator) -> None:
     e.email_naming(_key_id(e), "ScheduleKeyDeletion")
 
 
+def _key_policy(e: Emulator) -> Any:
+    return json.loads(e.client("kms").get_key_policy(KeyId=_key_id(e), PolicyName="default")["Policy"])
+
+
+def test_key_policy_that_drops_cloudtrail(e: Emulator) -> None:
+    baseline = _key_policy(e)
+    assert any(s.get("Principal") == {"Service": "cloudtrail.amazonaws.com"} for s in baseline["Statement"])
+    root = next(s for s in baseline["Statement"] if "AWS" in (s.get("Principal") or {}))
+    dropped = json.dumps({"Version": "2012-10-17", "Statement": [root]})
+    e.attack("kms", "put-key-policy", "--key-id", _key_id(e), "--policy-name", "default", "--policy", dropped)
+    eventually(lambda: _key_policy(e) == baseline, what="the baseline key policy back")
+    email = e.email_naming(_key_id(e), "PutKeyPolicy")
+    assert email["subject"].startswith("[trailguard] REPAIRED"), email["subject"]
+
+
 def test_delete_trail(e: Emulator) -> None:
     baseline = e.describe_trail()
     assert baseline is not None

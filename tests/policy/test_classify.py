@@ -35,6 +35,7 @@ TECHNIQUE_OF = {
     "tamper/kms_disablekey_awsdocs.json": "key.disable",
     "tamper/kms_disablekey_elastic.json": "key.disable",
     "tamper/kms_disablekey_panther.json": "key.disable",
+    "tamper/kms_putkeypolicy_awsdocs.json": "key.policy-change",
     "tamper/kms_schedulekeydeletion_7day_elastic.json": "key.schedule-deletion",
     "tamper/kms_schedulekeydeletion_custom_keystore_awsdocs.json": "key.schedule-deletion",
     "tamper/kms_schedulekeydeletion_multiregion_replica_awsdocs.json": "key.schedule-deletion",
@@ -71,6 +72,7 @@ NEEDS_INVENTORY = {
     "guard.function",
     "key.disable",
     "key.schedule-deletion",
+    "key.policy-change",
     "bucket.policy-change",
     "bucket.lifecycle-expire",
 }

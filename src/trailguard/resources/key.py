@@ -27,12 +27,20 @@ def key_id(ref: str) -> str:
 
 
 def capture_key(ref: str, clients: Clients, source: str, region: str | None = None) -> dict[str, Any]:
-    """The trail key's state and aliases; ``ref`` may be an id, key ARN, alias or alias ARN, and is read
-    in its ARN's region, else ``region`` (the trail's home region), else the clients' region."""
+    """The trail key's state, aliases and key policy (its JSON text, as ``key.policy-change`` puts it
+    back); ``ref`` may be an id, key ARN, alias or alias ARN, and is read in its ARN's region, else
+    ``region`` (the trail's home region), else the clients' region. A policy that cannot be read is a
+    note, not a failure: the key's state is still worth keeping."""
     region = region_of(ref) or region or clients.region
     kms = clients("kms", region)
     metadata = kms.describe_key(KeyId=ref)["KeyMetadata"]
     aliases = kms.list_aliases(KeyId=metadata["KeyId"]).get("Aliases") or []
+    notes: list[str] = []
+    try:
+        policy = kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default").get("Policy")
+    except Exception as exc:
+        policy = None
+        notes.append(f"GetKeyPolicy: {type(exc).__name__}: {exc}")
     return {
         "KeyId": metadata["KeyId"],
         "Arn": metadata.get("Arn"),
@@ -41,7 +49,8 @@ def capture_key(ref: str, clients: Clients, source: str, region: str | None = No
         "KeyManager": metadata.get("KeyManager"),
         "Region": region,
         "Aliases": sorted(str(a["AliasName"]) for a in aliases if a.get("AliasName")),
-        "_meta": meta(source),
+        "KeyPolicy": policy,
+        "_meta": meta(source, notes),
     }
 
 

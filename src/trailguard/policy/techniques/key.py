@@ -1,12 +1,14 @@
-"""The trail's KMS key: disabling it or scheduling its deletion stops log delivery."""
+"""The trail's KMS key: disabling it, scheduling its deletion, or a key policy that no longer lets
+CloudTrail use it stops log delivery."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from trailguard.events import Record
-from trailguard.policy.inventory import Inventory
+from trailguard.policy.inventory import Entry, Inventory
 from trailguard.policy.technique import Match, Sweep, Technique, param, resource_arn, unnamed
 from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory
 from trailguard.remediate import key as repair
@@ -15,7 +17,8 @@ from trailguard.resources.key import KIND
 KMS = "kms.amazonaws.com"
 
 
-def _trail_key(record: Record, inventory: Inventory, action: str) -> Match:
+def _key_trails(record: Record, inventory: Inventory) -> tuple[str, tuple[Entry, ...]] | Match:
+    """(the key as the call names it, the protected trails it encrypts), or the Match without any."""
     ref = param(record, "keyId", "KeyId") or resource_arn(record, "AWS::KMS::Key")
     if ref is None:
         return unnamed("KMS key")
@@ -24,9 +27,20 @@ def _trail_key(record: Record, inventory: Inventory, action: str) -> Match:
     trails = inventory.trails_for_key(ref)
     if not trails:
         return Match.harmless(ref, f"KMS key {ref} encrypts none of the protected trails")
-    names = ", ".join(str(t.get("Name") or t.get("TrailARN")) for t in trails)
+    return ref, trails
+
+
+def _names(trails: tuple[Entry, ...]) -> str:
+    return ", ".join(str(t.get("Name") or t.get("TrailARN")) for t in trails)
+
+
+def _trail_key(record: Record, inventory: Inventory, action: str) -> Match:
+    found = _key_trails(record, inventory)
+    if isinstance(found, Match):
+        return found
+    ref, trails = found
     resource = str(trails[0].get("KmsKeyId") or ref)
-    return Match.tamper(resource, f"{action} KMS key {ref}, which encrypts trail {names}")
+    return Match.tamper(resource, f"{action} KMS key {ref}, which encrypts trail {_names(trails)}")
 
 
 def _disable(record: Record, inventory: Inventory) -> Match:
@@ -39,6 +53,32 @@ def _schedule_deletion(record: Record, inventory: Inventory) -> Match:
         f"schedules the deletion in {days} days of" if isinstance(days, int) else "schedules the deletion of"
     )
     return _trail_key(record, inventory, when)
+
+
+def _policy_change(record: Record, inventory: Inventory) -> Match:
+    """PutKeyPolicy: tamper when the new policy (``requestParameters.policy``, JSON text) no longer lets
+    CloudTrail use the key for every trail it encrypts, or denies it; unknown when it cannot be read."""
+    found = _key_trails(record, inventory)
+    if isinstance(found, Match):
+        return found
+    ref, trails = found
+    resource = str(trails[0].get("KmsKeyId") or ref)
+    what = f"the key policy of KMS key {ref}, which encrypts trail {_names(trails)}"
+    text = record.request_parameters.get("policy")
+    if not isinstance(text, str) or not text.strip():
+        return Match.unknown(resource, f"replaces {what}, but the record does not show the new policy")
+    try:
+        policy = json.loads(text)
+    except ValueError:
+        return Match.unknown(resource, f"replaces {what}, with a policy trailguard cannot parse")
+    access, why = repair.cloudtrail_access(policy, [t.get("TrailARN") for t in trails])
+    if access == "granted":
+        return Match.harmless(resource, f"the new key policy of KMS key {ref} {why}")
+    if access == "unclear":
+        return Match.unknown(
+            resource, f"replaces {what}, with a policy whose effect on CloudTrail is unclear ({why})"
+        )
+    return Match.tamper(resource, f"replaces {what}, with a policy that {why}")
 
 
 def _recorded_enabled(baseline: Mapping[str, Any]) -> bool:
@@ -77,4 +117,31 @@ SCHEDULE_DELETION = Technique(
     verification="DescribeKey reports KeyState Enabled after the deletion is cancelled.",
 )
 
-TECHNIQUES = (DISABLE, SCHEDULE_DELETION)
+POLICY_CHANGE = Technique(
+    id="key.policy-change",
+    tamper_when=(
+        "trail key, and the new `policy` has no Allow for the `cloudtrail.amazonaws.com` service principal "
+        "on `kms:GenerateDataKey*` whose `aws:SourceArn` / `kms:EncryptionContext:aws:cloudtrail:arn` "
+        "condition still covers the trail, or a Deny of it for CloudTrail or `*`; a policy that cannot be "
+        "parsed counts"
+    ),
+    repair_summary=(
+        "`PutKeyPolicy` with the baseline key policy (never bypassing the lockout safety check); "
+        "no baseline: escalate"
+    ),
+    title="Trail KMS key policy no longer lets CloudTrail use the key",
+    mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(
+        order=1,  # after the key is enabled again
+        when=lambda baseline: bool(baseline.get("KeyPolicy")),  # baselines recorded before it have none
+        ref=lambda ident, baseline: str(baseline.get("Arn") or ident),
+    ),
+    event_source=KMS,
+    event_names=frozenset({"PutKeyPolicy"}),
+    condition=_policy_change,
+    action=repair.restore_policy,
+    verification="GetKeyPolicy returns the baseline key policy (compared as parsed JSON).",
+)
+
+TECHNIQUES = (DISABLE, SCHEDULE_DELETION, POLICY_CHANGE)
