@@ -2,7 +2,7 @@
 and GetFindings, so that runs against moto), the answer on the finding that raised an incident (moto does
 not implement BatchUpdateFindings, so those tests use botocore's Stubber on a real client), and one
 finding per resource a backstop sweep found drifted (Stubber here; through the handler in
-``tests/sweep``)."""
+``tests/test_sweep.py``)."""
 
 from __future__ import annotations
 
