@@ -78,3 +78,18 @@ def test_a_request_from_a_verdict_names_its_technique_by_id() -> None:
     verdict = Verdict("tamper", TECHNIQUES["trail.stop-logging"], "my-trail", None, "stops logging.")
     request = RepairRequest.of_verdict(verdict, trail.KIND)
     assert (request.technique, request.ident, request.kind) == ("trail.stop-logging", "my-trail", trail.KIND)
+
+
+def test_an_outcome_concludes_through_one_of_its_named_endings() -> None:
+    assert (Outcome("a").repaired("did it").status, Outcome("a").repaired("x").verified) == (
+        "remediated",
+        True,
+    )
+    unchanged = Outcome("a").unchanged("already fine")
+    assert (unchanged.status, unchanged.verified, unchanged.summary) == (
+        "already-restored",
+        True,
+        "already fine",
+    )
+    failed = Outcome("a").fail("could not", "AccessDenied")
+    assert (failed.status, failed.verified, failed.errors) == ("failed", False, ["AccessDenied"])

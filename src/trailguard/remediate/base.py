@@ -107,6 +107,16 @@ class Outcome:
         """The error of the call that just failed, else ``Type: message`` of ``exc``."""
         return (self.calls[-1].error if self.calls else None) or f"{type(exc).__name__}: {exc}"
 
+    def repaired(self, summary: str) -> Outcome:
+        """Conclude: the repair was made and read back (``summary`` says what and how it was verified)."""
+        self.status, self.verified, self.summary = "remediated", True, summary
+        return self
+
+    def unchanged(self, summary: str) -> Outcome:
+        """Conclude: the live resource already matched, so nothing was changed."""
+        self.status, self.verified, self.summary = "already-restored", True, summary
+        return self
+
     def fail(self, summary: str, error: str | None = None) -> Outcome:
         """Mark the outcome failed and unverified with ``summary`` (and ``error`` kept, when given)."""
         self.status, self.verified, self.summary = "failed", False, summary

@@ -124,9 +124,7 @@ def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
     what = f"{len(expected)} baseline rule(s)" if expected else "no lifecycle configuration (the baseline)"
     try:
         if _read_lifecycle(outcome, bucket, region) == expected:
-            outcome.status, outcome.verified = "already-restored", True
-            outcome.summary = f"bucket {bucket} already has {what}; nothing changed"
-            return outcome
+            return outcome.unchanged(f"bucket {bucket} already has {what}; nothing changed")
         if expected is None:
             outcome.call("s3", region, "DeleteBucketLifecycle", Bucket=bucket)
         else:
@@ -146,13 +144,11 @@ def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
             f"restored the lifecycle of bucket {bucket} but GetBucketLifecycleConfiguration does not show "
             f"{what}",
         )
-    outcome.status, outcome.verified = "remediated", True
     done = "removed the lifecycle configuration" if expected is None else f"restored {what}"
-    outcome.summary = (
+    return outcome.repaired(
         f"{done} on bucket {bucket} and verified it with GetBucketLifecycleConfiguration; "
         "log objects already expired by the attacker's rule (if any ran) are not recoverable"
     )
-    return outcome
 
 
 # -- policy -------------------------------------------------------------------------------------------
@@ -236,9 +232,7 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
             expected = policy_json(recorded, strict=True)
             what = "the baseline policy" if expected is not None else "no policy (the baseline)"
             if current == expected:
-                outcome.status, outcome.verified = "already-restored", True
-                outcome.summary = f"bucket {bucket} already has {what}; nothing changed"
-                return outcome
+                return outcome.unchanged(f"bucket {bucket} already has {what}; nothing changed")
         _put_policy(outcome, bucket, region, expected)
         verified = _verify(ctx, lambda: _read_policy(outcome, bucket, region), expected)
     except Exception as exc:
@@ -247,10 +241,8 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
         return outcome.fail(f"could not restore the policy of bucket {bucket}: {error}", error)
     if not verified:
         return outcome.fail(f"put {what} on bucket {bucket} but GetBucketPolicy does not return it")
-    outcome.status, outcome.verified = "remediated", True
     done = "removed the policy from" if expected is None else f"restored {what} on"
-    outcome.summary = f"{done} bucket {bucket} and verified it with GetBucketPolicy"
-    return outcome
+    return outcome.repaired(f"{done} bucket {bucket} and verified it with GetBucketPolicy")
 
 
 # -- deleted bucket -----------------------------------------------------------------------------------
@@ -377,9 +369,9 @@ def recreate(ctx: Context, request: RepairRequest) -> Outcome:
     try:
         exists, current = _exists(outcome, bucket, region)
         if exists and current == expected:
-            outcome.status, outcome.verified = "already-restored", True
-            outcome.summary = f"bucket {bucket} already exists again with {what}; nothing changed; {lost}"
-            return outcome
+            return outcome.unchanged(
+                f"bucket {bucket} already exists again with {what}; nothing changed; {lost}"
+            )
         applied: list[str] = []
         if not exists:
             _create(outcome, bucket, region)
@@ -394,11 +386,9 @@ def recreate(ctx: Context, request: RepairRequest) -> Outcome:
         return outcome.fail(f"could not re-create bucket {bucket}: {error}{hint}; {lost}", error)
     if not verified:
         return outcome.fail(f"re-created bucket {bucket} but GetBucketPolicy does not return {what}; {lost}")
-    outcome.status, outcome.verified = "remediated", True
     done = f"re-created bucket {bucket} in {region}" if not exists else f"bucket {bucket} existed again"
     extras = f" and {', '.join(applied)}" if applied else ""
-    outcome.summary = (
+    return outcome.repaired(
         f"{done} with {what}{extras}, verified with GetBucketPolicy; {lost}; "
         f"{_delivery_note(ctx, outcome, trails)}"
     )
-    return outcome

@@ -61,11 +61,9 @@ def _guardduty(ctx: Context, request: RepairRequest, outcome: Outcome, region: s
     try:
         detector_id, status = _existing(outcome, region, named)
         if status == "ENABLED":
-            outcome.status, outcome.verified = "already-restored", True
-            outcome.summary = (
+            return outcome.unchanged(
                 f"GuardDuty detector {detector_id} in {region} is already enabled; nothing changed"
             )
-            return outcome
         if detector_id is None:
             created = outcome.call("guardduty", region, "CreateDetector", Enable=True)
             detector_id = str(created["DetectorId"])
@@ -90,9 +88,7 @@ def _guardduty(ctx: Context, request: RepairRequest, outcome: Outcome, region: s
     if status != "ENABLED":
         outcome.summary = f"{done}, but GetDetector reports Status {status}"
         return outcome
-    outcome.status, outcome.verified = "remediated", True
-    outcome.summary = f"{done}; verified that GetDetector reports Status ENABLED"
-    return outcome
+    return outcome.repaired(f"{done}; verified that GetDetector reports Status ENABLED")
 
 
 def _hub_enabled(outcome: Outcome, region: str) -> bool:
@@ -110,9 +106,7 @@ def _hub_enabled(outcome: Outcome, region: str) -> bool:
 def _security_hub(ctx: Context, outcome: Outcome, region: str) -> Outcome:
     try:
         if _hub_enabled(outcome, region):
-            outcome.status, outcome.verified = "already-restored", True
-            outcome.summary = f"Security Hub in {region} is already enabled; nothing changed"
-            return outcome
+            return outcome.unchanged(f"Security Hub in {region} is already enabled; nothing changed")
         outcome.call("securityhub", region, "EnableSecurityHub", EnableDefaultStandards=False)
         enabled = verify_until(ctx, lambda: _hub_enabled(outcome, region))
     except Exception as exc:
@@ -123,12 +117,10 @@ def _security_hub(ctx: Context, outcome: Outcome, region: str) -> Outcome:
     if not enabled:
         outcome.summary = f"called EnableSecurityHub in {region}, but DescribeHub still says not subscribed"
         return outcome
-    outcome.status, outcome.verified = "remediated", True
-    outcome.summary = (
+    return outcome.repaired(
         f"re-enabled Security Hub in {region}; verified with DescribeHub. Its findings were discarded and "
         "its standards subscriptions are not restored: re-enable the standards you use"
     )
-    return outcome
 
 
 @action(

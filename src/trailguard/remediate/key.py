@@ -58,9 +58,7 @@ def _restore(ctx: Context, request: RepairRequest, name: str) -> Outcome:
         key_id = str(metadata["KeyId"])
         state = str(metadata.get("KeyState"))
         if state == "Enabled":
-            outcome.status, outcome.verified = "already-restored", True
-            outcome.summary = f"KMS key {key_id} in {region} was already enabled; nothing changed"
-            return outcome
+            return outcome.unchanged(f"KMS key {key_id} in {region} was already enabled; nothing changed")
         if state in _STUCK:
             outcome.summary = f"KMS key {key_id} in {region} is {state}: {_STUCK[state]}; trailguard cannot"
             outcome.errors.append(f"KeyState {state}")
@@ -82,12 +80,10 @@ def _restore(ctx: Context, request: RepairRequest, name: str) -> Outcome:
     if state != "Enabled":
         outcome.summary = f"{' and '.join(done)} KMS key {key_id} in {region}, but DescribeKey shows {state}"
         return outcome
-    outcome.status, outcome.verified = "remediated", True
-    outcome.summary = (
+    return outcome.repaired(
         f"{' and '.join(done)} KMS key {key_id} in {region}; verified that DescribeKey reports KeyState "
         "Enabled. Log files CloudTrail could not encrypt while the key was unusable were not delivered"
     )
-    return outcome
 
 
 # CancelKeyDeletion too: a key also scheduled for deletion meanwhile must be cancelled to enable it.
@@ -299,9 +295,7 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
             return outcome.finish(label, [], [], "")
         access, why = cloudtrail_access(current, _trail_arns(ctx, key_id, metadata.get("Arn")))
         if access == "granted":
-            outcome.status, outcome.verified = "already-restored", True
-            outcome.summary = f"{label} differs from its baseline but {why}; left in place"
-            return outcome
+            return outcome.unchanged(f"{label} differs from its baseline but {why}; left in place")
         outcome.call("kms", region, "PutKeyPolicy", KeyId=key_id, PolicyName=POLICY_NAME, Policy=text)
         verified = verify_until(ctx, lambda: _read_policy(outcome, key_id, region) == expected)
     except Exception as exc:

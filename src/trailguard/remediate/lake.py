@@ -54,8 +54,9 @@ def _run(
         status = _status(outcome, ref, region)
         if status not in needs_repair:
             if status in good:
-                outcome.status, outcome.verified = "already-restored", True
-                outcome.summary = f"event data store {label} in {region} is already {status}; nothing changed"
+                outcome.unchanged(
+                    f"event data store {label} in {region} is already {status}; nothing changed"
+                )
             else:
                 outcome.errors.append(f"Status {status}")
                 outcome.summary = f"event data store {label} in {region} is {status}; trailguard did not act"
@@ -72,8 +73,7 @@ def _run(
     if status not in good:
         outcome.summary = f"called {operation} on event data store {label} but its Status is still {status}"
         return outcome
-    outcome.status, outcome.verified = "remediated", True
-    outcome.summary = (
+    outcome.repaired(
         f"{verb[1]} event data store {label} in {region}; verified that GetEventDataStore reports {status}. "
         "Events that arrived while it was not ingesting are not in the store"
     )

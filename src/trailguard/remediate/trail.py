@@ -72,12 +72,10 @@ def _conclude(outcome: Outcome, states: Mapping[str, TrailState]) -> Outcome:
     names = ", ".join(states)
     values = set(states.values())
     if values == {"already-logging"}:
-        outcome.status, outcome.verified = "already-restored", True
-        outcome.summary = f"trail {names} was already logging again when trailguard checked; nothing changed"
+        outcome.unchanged(f"trail {names} was already logging again when trailguard checked; nothing changed")
     elif values <= {"restarted", "already-logging"}:
-        outcome.status, outcome.verified = "remediated", True
         started = ", ".join(n for n, s in states.items() if s == "restarted")
-        outcome.summary = (
+        outcome.repaired(
             f"restarted logging on trail {started} and verified that GetTrailStatus reports IsLogging true"
         )
     else:
@@ -317,10 +315,10 @@ def _find_baseline(ctx: Context, ref: str, prefer_region: str | None) -> Mapping
 
 
 def _no_baseline(outcome: Outcome, ref: str, what: str) -> Outcome:
-    outcome.status, outcome.verified = "failed", False
-    outcome.summary = f"no baseline recorded for trail {ref}; cannot restore {what}. {NO_BASELINE}"
-    outcome.errors.append(f"no baseline recorded for trail {ref}")
-    return outcome
+    return outcome.fail(
+        f"no baseline recorded for trail {ref}; cannot restore {what}. {NO_BASELINE}",
+        f"no baseline recorded for trail {ref}",
+    )
 
 
 def _trail_baseline(
