@@ -28,6 +28,8 @@ VERIFY_ATTEMPTS = 3
 VERIFY_DELAY = 1.0
 NO_BASELINE = "run `trailguard baseline record --stack-name STACK` so trailguard can restore it"
 """What to do when a repair needs a baseline that was never recorded (every action says it alike)."""
+REDEPLOY = "ACTION REQUIRED: redeploy the stack with trailguard deploy"
+"""What to do when one of trailguard's own resources cannot be restored in place."""
 
 
 class Gone(Exception):  # noqa: N818  (what it says: the resource is gone)

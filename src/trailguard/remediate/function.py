@@ -12,6 +12,7 @@ from typing import Any
 from trailguard import aws
 from trailguard.remediate.base import (
     NO_BASELINE,
+    REDEPLOY,
     Context,
     Gone,
     Outcome,
@@ -26,7 +27,6 @@ from trailguard.remediate.base import (
 from trailguard.resources.function import KIND
 from trailguard.resources.function import name_of as function_name
 
-REDEPLOY = "ACTION REQUIRED: redeploy the stack with trailguard deploy"
 # Lambda configuration a repair compares with the baseline (drift here cannot be undone in place).
 FIELDS = ("CodeSha256", "Handler", "Runtime", "Role", "Timeout", "MemorySize", "Environment")
 

@@ -15,6 +15,7 @@ from typing import Any
 from trailguard import aws
 from trailguard.remediate.base import (
     NO_BASELINE,
+    REDEPLOY,
     Context,
     Gone,
     Outcome,
@@ -29,7 +30,6 @@ from trailguard.remediate.base import (
 from trailguard.resources.rule import KIND
 from trailguard.resources.rule import name_of as rule_name
 
-REDEPLOY = "ACTION REQUIRED: redeploy the stack with trailguard deploy"
 ENABLED = ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
 
 _TARGET_FIELDS = (
