@@ -14,6 +14,7 @@ import corpus
 from permissions_support import assert_declared
 from trailguard import aws, sweep
 from trailguard.config import Config
+from trailguard.resources.key import cloudtrail_key_policy
 
 from .conftest import ACCOUNT, EVENTS, REGION, Stack, remediation_of, tamper_event
 
@@ -130,27 +131,8 @@ ROOT = {
 
 
 def baseline_policy(trail_arn: str) -> dict[str, Any]:
-    """A key policy that lets CloudTrail encrypt the trail's logs (the console's statement)."""
-    return {
-        "Version": "2012-10-17",
-        "Id": "key-consolepolicy-3",
-        "Statement": [
-            ROOT,
-            {
-                "Sid": "Allow CloudTrail to encrypt logs",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "kms:GenerateDataKey*",
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"aws:SourceArn": trail_arn},
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"
-                    },
-                },
-            },
-        ],
-    }
+    """A key policy that lets CloudTrail encrypt the trail's logs (the one CloudTrail documents)."""
+    return cloudtrail_key_policy(ACCOUNT, [trail_arn])
 
 
 ATTACK = {"Version": "2012-10-17", "Id": "key-default-1", "Statement": [ROOT]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trailguard.remediate.key import cloudtrail_access
 from trailguard.resources import key
 
 ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -25,3 +26,13 @@ def test_kind_facts() -> None:
     assert key.KIND.stored_id("alias/trail", {"KeyId": ID}) == ID
     assert key.KIND.is_gone("NotFoundException")
     assert key.KIND.summary_fields == ("KeyState", "Aliases")
+
+
+def test_the_documented_cloudtrail_key_policy_grants_its_trails_and_no_other() -> None:
+    """The policy the local cloud gives its trail key is one the key.policy-change reader accepts for
+    the trails it names, and only for those."""
+    mine = "arn:aws:cloudtrail:us-east-1:123456789012:trail/mine"
+    other = "arn:aws:cloudtrail:us-east-1:123456789012:trail/other"
+    policy = key.cloudtrail_key_policy("123456789012", [mine])
+    assert cloudtrail_access(policy, [mine])[0] == "granted"
+    assert cloudtrail_access(policy, [other])[0] == "lost"

@@ -15,6 +15,7 @@ from typing import Any
 
 from trailguard.local.server import LocalCloud
 from trailguard.remediate.bucket import cloudtrail_policy
+from trailguard.resources.key import cloudtrail_key_policy
 
 STACK_NAME = "trailguard"
 SECURITY_EMAIL = "security-team@example.com"
@@ -84,32 +85,6 @@ class World:
         return doc
 
 
-def _key_policy(account: str, region: str, trail: str) -> str:
-    source = f"arn:aws:cloudtrail:{region}:{account}:trail/{trail}"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "Enable IAM policies",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "Allow CloudTrail to encrypt logs",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                    "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceArn": source}},
-                },
-            ],
-        }
-    )
-
-
 ADMIN_POLICY = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 )
@@ -126,7 +101,9 @@ def create_trail(cloud: LocalCloud, name: str = TRAIL_NAME) -> Trail:
     # The delivery policy trailguard itself writes when a trail bucket has none left.
     policy = cloudtrail_policy(bucket, [{"TrailARN": trail_arn, "S3BucketName": bucket}])
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    key = kms.create_key(Description=f"CloudTrail logs of {name}", Policy=_key_policy(account, region, name))
+    # The key policy CloudTrail documents, so the key's baseline is one CloudTrail can use.
+    key_policy = json.dumps(cloudtrail_key_policy(account, [trail_arn]))
+    key = kms.create_key(Description=f"CloudTrail logs of {name}", Policy=key_policy)
     key_arn = key["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName=f"alias/{name}", TargetKeyId=key["KeyMetadata"]["KeyId"])
     trail = ct.create_trail(

@@ -26,6 +26,44 @@ def key_id(ref: str) -> str:
     return ref
 
 
+def cloudtrail_key_policy(account: str, trail_arns: list[str]) -> dict[str, Any]:
+    """The key policy CloudTrail documents for a trail key: the account's IAM delegation, CloudTrail
+    encrypting for exactly ``trail_arns`` (``aws:SourceArn``, and the account's trails as encryption
+    context), and CloudTrail describing the key. What the local cloud gives its trail key."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "Allow CloudTrail to encrypt logs",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:GenerateDataKey*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": sorted(trail_arns)},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account}:trail/*"
+                    },
+                },
+            },
+            {
+                "Sid": "Allow CloudTrail to describe key",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+            },
+        ],
+    }
+
+
 def capture_key(ref: str, clients: Clients, source: str, region: str | None = None) -> dict[str, Any]:
     """The trail key's state, aliases and key policy (its JSON text, as ``key.policy-change`` puts it
     back); ``ref`` may be an id, key ARN, alias or alias ARN, and is read in its ARN's region, else
