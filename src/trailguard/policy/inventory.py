@@ -20,9 +20,6 @@ from trailguard.resources import store as store_kind
 from trailguard.resources import topic as topic_kind
 from trailguard.resources import trail as trail_kind
 
-key_ref = key_kind.parse_ref
-function_name = function_kind.name_of
-
 DEFAULT_RETENTION_DAYS = 365
 
 Entry = Mapping[str, Any]
@@ -109,7 +106,7 @@ class Inventory:
             guard=Guard.from_dict(data.get("guard")),
             allowed_principal_arns=_strs(data.get("allowed_principal_arns")),
             kms_aliases=(
-                {key_ref(str(k))[1]: str(v) for k, v in aliases.items() if isinstance(v, str)}
+                {key_kind.parse_ref(str(k))[1]: str(v) for k, v in aliases.items() if isinstance(v, str)}
                 if isinstance(aliases, Mapping)
                 else {}
             ),
@@ -132,20 +129,20 @@ class Inventory:
 
     def trails_for_key(self, ref: str) -> tuple[Entry, ...]:
         """The protected trails encrypted with the key ``ref`` names (id, key ARN, alias or alias ARN)."""
-        kind, value = key_ref(ref)
+        kind, value = key_kind.parse_ref(ref)
         wanted = {(kind, value)}
         if kind == "alias" and value in self.kms_aliases:
-            wanted.add(key_ref(self.kms_aliases[value]))
+            wanted.add(key_kind.parse_ref(self.kms_aliases[value]))
         if kind == "key":
             wanted.update(
                 ("alias", alias)
                 for alias, target in self.kms_aliases.items()
-                if key_ref(target) == ("key", value)
+                if key_kind.parse_ref(target) == ("key", value)
             )
         found = []
         for trail in self.trails or ():
             key = trail.get("KmsKeyId")
-            if isinstance(key, str) and key and key_ref(key) in wanted:
+            if isinstance(key, str) and key and key_kind.parse_ref(key) in wanted:
                 found.append(trail)
         return tuple(found)
 
@@ -178,9 +175,9 @@ class Inventory:
 
     def guard_function(self, ref: str) -> str | None:
         """The guard function ``ref`` names: a name, an ARN or partial ARN, possibly with a qualifier."""
-        name = function_name(ref)
+        name = function_kind.name_of(ref)
         for listed in self.guard.function_names:
-            if name and name == function_name(listed):
+            if name and name == function_kind.name_of(listed):
                 return listed
         return None
 
