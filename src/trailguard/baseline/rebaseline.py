@@ -19,7 +19,7 @@ LOG = logging.getLogger("trailguard.baseline")
 def kind_for(technique: Technique | None) -> Kind | None:
     """The baseline kind an authorised call of ``technique`` changes (None: no baseline is kept, as for
     a detector, or the technique judges findings rather than calls)."""
-    if not isinstance(technique, Technique) or technique.kind.capture is None:
+    if technique is None or technique.kind.capture is None:
         return None
     if "cloudtrail" not in technique.kinds:
         return None
