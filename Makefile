@@ -22,7 +22,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 cfn-lint: $(STAMP)
-	$(BIN)/cfn-lint template/trailguard.yaml
+	$(BIN)/cfn-lint src/trailguard/data/trailguard.yaml
 
 test: lint typecheck cfn-lint
 	$(BIN)/python -m pytest

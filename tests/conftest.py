@@ -21,7 +21,7 @@ from trailguard.state import StateStore
 from worlds import ConfiguredTrail, Deployed, RepairStack
 
 EVENTS_DIR: Path = corpus.EVENTS
-TEMPLATE = Path(__file__).resolve().parents[1] / "template" / "trailguard.yaml"
+TEMPLATE = Path(__file__).resolve().parents[1] / "src" / "trailguard" / "data" / "trailguard.yaml"
 
 
 class _SharedLoader(botocore.loaders.Loader):

@@ -37,14 +37,14 @@ def test_check_fails_with_a_diff_and_changes_nothing(
     assert main(["template", "--check", "--root", str(checkout)]) == 1
     captured = capsys.readouterr()
     assert "+          - aws.kms" in captured.out
-    assert "template/trailguard.yaml is out of date" in captured.err
+    assert "src/trailguard/data/trailguard.yaml is out of date" in captured.err
     assert (checkout / TEMPLATE).read_text(encoding="utf-8") == before
 
 
 def test_default_rewrites_in_place(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _stale(checkout)
     assert main(["template", "--root", str(checkout)]) == 0
-    assert capsys.readouterr().out == "wrote template/trailguard.yaml\n"
+    assert capsys.readouterr().out == "wrote src/trailguard/data/trailguard.yaml\n"
     assert (checkout / TEMPLATE).read_text(encoding="utf-8") == (ROOT / TEMPLATE).read_text(encoding="utf-8")
     assert main(["template", "--check", "--root", str(checkout)]) == 0
 

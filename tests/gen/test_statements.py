@@ -11,7 +11,7 @@ from cfnlint.decode import decode_str
 from trailguard.gen.statements import statements as iam_statements
 from trailguard.policy import required_permissions
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template" / "trailguard.yaml"
+TEMPLATE = Path(__file__).resolve().parents[2] / "src" / "trailguard" / "data" / "trailguard.yaml"
 STATE_TABLE = "${StateTable.Arn}"
 
 

@@ -1,6 +1,7 @@
 """``trailguard template``: write the files derived from the technique registry, or check them.
 
-The template's rule patterns and remediation statements (marked blocks in ``template/trailguard.yaml``),
+The template's rule patterns and remediation statements (marked blocks in
+``src/trailguard/data/trailguard.yaml``),
 ``docs/techniques.md`` and the technique table of ``docs/detection-policy.md``. ``--check`` is what a
 test and CI run: exit 1 with a diff when a committed file is not what the registry generates.
 """
@@ -22,8 +23,8 @@ def register(subparsers: Any) -> None:
         "template",
         help="regenerate the template's rule patterns and IAM statements and the technique docs",
         description="Regenerate, from the technique registry, the EventBridge patterns and the remediation "
-        "role's IAM statements in template/trailguard.yaml, docs/techniques.md and the technique table of "
-        "docs/detection-policy.md (in place, by default).",
+        "role's IAM statements in src/trailguard/data/trailguard.yaml, docs/techniques.md and the "
+        "technique table of docs/detection-policy.md (in place, by default).",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(

@@ -19,8 +19,8 @@ from trailguard.deploy.errors import DeployError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/trailguard
 # Not needed on Lambda: the local cloud (moto, werkzeug), the command line, deployment and the
-# generators of the template and docs.
-EXCLUDED_SUBPACKAGES = frozenset({"local", "cli", "deploy", "gen"})
+# generators of the template and docs, and the template itself (data/).
+EXCLUDED_SUBPACKAGES = frozenset({"local", "cli", "deploy", "gen", "data"})
 EXCLUDED_FILES = frozenset({"__main__.py"})
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 ZIP_NAME = "trailguard-lambda.zip"
@@ -35,17 +35,11 @@ class Package:
 
 
 def template_source() -> Path:
-    """The CloudFormation template: in a source checkout, or shipped as package data."""
-    for candidate in (
-        PACKAGE_DIR.parents[1] / "template" / TEMPLATE_NAME,
-        PACKAGE_DIR / "data" / TEMPLATE_NAME,
-    ):
-        if candidate.is_file():
-            return candidate
-    raise DeployError(
-        "template/trailguard.yaml not found: run trailguard from a source checkout "
-        "(pip install -e .) or reinstall the package"
-    )
+    """The CloudFormation template, shipped as package data (``src/trailguard/data``)."""
+    candidate = PACKAGE_DIR / "data" / TEMPLATE_NAME
+    if candidate.is_file():
+        return candidate
+    raise DeployError(f"{candidate} not found: the installation is incomplete; reinstall trailguard")
 
 
 def lambda_files() -> Iterator[tuple[str, Path]]:

@@ -1,6 +1,6 @@
 """The generated files of a source checkout, and how each is brought up to date or checked.
 
-``template/trailguard.yaml`` and ``docs/detection-policy.md`` are hand-written files with marked
+``src/trailguard/data/trailguard.yaml`` and ``docs/detection-policy.md`` are hand-written files with marked
 generated blocks; ``docs/techniques.md`` is generated whole.
 """
 
@@ -19,7 +19,7 @@ from trailguard.gen.yamltext import lines
 
 # The source checkout this module runs from (src/trailguard/gen/files.py).
 ROOT = Path(__file__).resolve().parents[3]
-TEMPLATE = Path("template") / "trailguard.yaml"
+TEMPLATE = Path("src") / "trailguard" / "data" / "trailguard.yaml"
 TECHNIQUES_DOC = Path("docs") / "techniques.md"
 POLICY_DOC = Path("docs") / "detection-policy.md"
 
