@@ -170,7 +170,7 @@ class _Invocation:
         if verdict.verdict == "benign":
             return None, None
         outcome = (
-            remediate.remediate(remediate.Context(self.live, self.baselines), verdict)
+            remediate.remediate(remediate.Context(self.live, self.baselines, config=self.config), verdict)
             if verdict.verdict == "tamper"
             else None
         )

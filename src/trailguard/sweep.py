@@ -148,7 +148,7 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
         log_event(LOG, logging.INFO, "sweep.baseline-recorded", **report.recorded.to_dict())
         return report
 
-    ctx = Context(load(config, region, baselines), baselines)
+    ctx = Context(load(config, region, baselines), baselines, config=config)
     for kind in sorted(recorded, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):
         report.checked[kind] = len(recorded[kind])
         for ident, doc in recorded[kind].items():

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trailguard import aws
+from trailguard.remediate import floors
 from trailguard.remediate.base import (
     NO_BASELINE,
     REDEPLOY,
@@ -162,7 +163,9 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
         else:
             missing = [s for sid, s in _statements(baseline.get("Policy")).items() if sid not in live]
             for statement in missing:
-                outcome.call("lambda", region, "AddPermission", **permission_params(name, statement))
+                params = permission_params(name, statement)
+                floors.check_invoke_permission(ctx.scope, region, params)
+                outcome.call("lambda", region, "AddPermission", **params)
             if missing:
                 done.append(
                     f"added back {len(missing)} invoke permission(s) of function {name} "
@@ -171,6 +174,9 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
                 wanted_sids = set(_statements(baseline.get("Policy")))
                 if not verify_until(ctx, lambda: wanted_sids <= set(live_statements())):
                     off.append(f"GetPolicy on function {name} still lacks a baseline permission")
+    except floors.FloorRefused as refused:
+        outcome.errors.append(str(refused))
+        off.append(refused.describe())
     except Exception as exc:
         error = outcome.last_error(exc)
         outcome.errors.append(error)

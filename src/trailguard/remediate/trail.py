@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from trailguard import aws
+from trailguard.remediate import floors
 from trailguard.remediate.base import NO_BASELINE, Context, Outcome, RepairRequest, action, squash, target
+from trailguard.remediate.floors import FloorRefused
 from trailguard.resources.key import parse_ref as key_ref
 from trailguard.resources.trail import KIND
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
@@ -146,6 +148,13 @@ def _norm(field: str, value: Any) -> Any:
     return text
 
 
+def _shown(value: Any, field: str) -> str:
+    """A property's value as a message shows it (``none`` for an unset reference)."""
+    if field in _BOOL_FIELDS:
+        return str(bool(value)).lower()
+    return str(value) if isinstance(value, str) and value else "none"
+
+
 def configuration_drift(baseline: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
     """The DescribeTrails properties where ``live`` differs from ``baseline`` (KMS keys by key id)."""
     return [
@@ -218,11 +227,24 @@ class TrailRepair:
         tags = self.baseline.get("TagsList") or []
         if tags:
             params["TagsList"] = [dict(t) for t in tags]
+        floors.check_trail_properties(
+            "CreateTrail", f"trail {self.name}", params, None, self.baseline, account=self.account()
+        )
         self.outcome.call("cloudtrail", self.region, "CreateTrail", **params)
         self.done.append(f"recreated trail {self.name} in {self.region}")
 
-    def update(self, drift: Sequence[str]) -> None:
-        """UpdateTrail with the drifted properties back at their baseline values ("" removes one)."""
+    def account(self, live: Mapping[str, Any] | None = None) -> str | None:
+        """The account the trail is in: the stack's, else the live trail ARN's (never the baseline's)."""
+        found = self.ctx.scope.account
+        if found is None and live is not None:
+            found = floors.arn_account(str(live.get("TrailARN") or ""))
+        for trail in () if found is not None else self.ctx.live.trails:
+            found = found or floors.arn_account(str(trail.get("TrailARN") or ""))
+        return found
+
+    def update(self, drift: Sequence[str], live: Mapping[str, Any]) -> None:
+        """UpdateTrail with the drifted properties back at their baseline values ("" removes one); the
+        message lists each property as live -> baseline."""
         fields = set(drift)
         if fields & {"CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn"}:
             fields |= {"CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn"}  # AWS wants both together
@@ -232,8 +254,15 @@ class TrailRepair:
         for field in sorted(fields):
             value = self.baseline.get(field)
             params[TRAIL_PROPERTIES[field]] = bool(value) if field in _BOOL_FIELDS else (value or "")
+        floors.check_trail_properties(
+            "UpdateTrail", f"trail {self.name}", params, live, self.baseline, account=self.account(live)
+        )
         self.outcome.call("cloudtrail", self.region, "UpdateTrail", **params)
-        self.done.append(f"restored {', '.join(sorted(drift))} of trail {self.name}")
+        changes = ", ".join(
+            f"{field} {_shown(live.get(field), field)} -> {_shown(self.baseline.get(field), field)}"
+            for field in sorted(drift)
+        )
+        self.done.append(f"restored {changes} of trail {self.name}")
 
     def tags(self) -> bool:
         wanted = {t["Key"]: t.get("Value", "") for t in self.baseline.get("TagsList") or []}
@@ -256,10 +285,12 @@ class TrailRepair:
         wanted = baseline_selectors(self.baseline)
         if wanted is None:
             return None
-        if selectors_match(wanted, self.live_selectors()):
+        live = self.live_selectors()
+        if selectors_match(wanted, live):
             return True
         key, value = wanted
         params: dict[str, Any] = {key: value}
+        floors.check_selectors(f"trail {self.name}", params, live)
         self.outcome.call("cloudtrail", self.region, "PutEventSelectors", TrailName=self.arn, **params)
         self.done.append(
             f"restored the {'advanced ' if key.startswith('Advanced') else ''}event selectors "
@@ -297,7 +328,7 @@ class TrailRepair:
                 return False
         drift = configuration_drift(self.baseline, live)
         if drift:
-            self.update(drift)
+            self.update(drift, live)
             live = self.describe()
             drift = configuration_drift(self.baseline, live) if live is not None else ["the trail"]
         if drift:
@@ -344,9 +375,14 @@ def _finish(outcome: Outcome, repair: TrailRepair, ok: bool, verified_what: str)
 
 
 def _guarded(outcome: Outcome, repair: TrailRepair, step: Any) -> bool:
-    """Run one repair step; a refused call is recorded (the outcome says which) instead of raised."""
+    """Run one repair step; a refused call is recorded (the outcome says which) instead of raised, and
+    so is a call a safety floor refused before it was made."""
     try:
         return bool(step())
+    except FloorRefused as refused:
+        outcome.errors.append(str(refused))
+        repair.still_off.append(refused.describe())
+        return False
     except Exception as exc:
         error = outcome.calls[-1].error if outcome.calls and outcome.calls[-1].error else str(exc)
         outcome.errors.append(error)
@@ -403,6 +439,11 @@ def _full_repair(ctx: Context, outcome: Outcome, baseline: Mapping[str, Any]) ->
         if ok:
             try:
                 selectors = repair.selectors()
+            except FloorRefused as refused:
+                outcome.errors.append(str(refused))
+                repair.still_off.append(refused.describe())
+                selectors = None
+                ok = False
             except Exception as exc:
                 outcome.errors.append(outcome.calls[-1].error or str(exc))
                 selectors = False
