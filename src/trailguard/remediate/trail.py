@@ -21,6 +21,7 @@ from trailguard.resources.trail import KIND
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
+UNREADABLE = "trailguard's state table could not be read"
 
 
 def _target(ctx: Context, ref: str, prefer_region: str | None) -> tuple[str, str, str]:
@@ -337,15 +338,26 @@ class TrailRepair:
         return True
 
 
-def _find_baseline(ctx: Context, ref: str, prefer_region: str | None) -> Mapping[str, Any] | None:
-    """The baseline of the trail ``ref`` names: by the live inventory's ARN, else by name or ARN."""
+def _find_baseline(
+    ctx: Context, ref: str, prefer_region: str | None, outcome: Outcome | None = None
+) -> Mapping[str, Any] | None:
+    """The baseline of the trail ``ref`` names: by the live inventory's ARN, else by name or ARN. An
+    unreadable state table (deleted, throttled, denied) reads as none, noted in ``outcome``: what needs
+    no baseline (logging) is still checked, and nothing is reported failed that is not."""
     trail = ctx.live.find_trail(ref, prefer_region=prefer_region)
     arn = str(trail.get("TrailARN") or "") if trail is not None else ""
-    found = ctx.baselines.get("trail", arn) if arn else None
-    return found if found is not None else ctx.baselines.trail(ref)
+    try:
+        found = ctx.baselines.get("trail", arn) if arn else None
+        return found if found is not None else ctx.baselines.trail(ref)
+    except Exception as exc:
+        if outcome is not None:
+            outcome.errors.append(f"{UNREADABLE}: {aws.error_text(exc)}")
+        return None
 
 
 def _no_baseline(outcome: Outcome, ref: str, what: str) -> Outcome:
+    if any(e.startswith(UNREADABLE) for e in outcome.errors):
+        return outcome.fail(f"{UNREADABLE}, so trailguard cannot restore {what} of trail {ref}")
     return outcome.fail(
         f"no baseline recorded for trail {ref}; cannot restore {what}. {NO_BASELINE}",
         f"no baseline recorded for trail {ref}",
@@ -364,7 +376,7 @@ def _trail_baseline(
         outcome.errors.append("the event does not name the trail")
         return outcome, None
     prefer = request.record.region if request.record is not None else None
-    baseline = _find_baseline(ctx, ref, prefer)
+    baseline = _find_baseline(ctx, ref, prefer, outcome)
     if baseline is None:
         _no_baseline(outcome, ref, what)
     return outcome, baseline
@@ -550,7 +562,7 @@ def reconcile(ctx: Context, request: RepairRequest) -> Outcome:
     statuses: list[str] = []
     unbaselined: list[str] = []
     for one in refs:
-        baseline = _find_baseline(ctx, one, prefer)
+        baseline = _find_baseline(ctx, one, prefer, outcome)
         if baseline is None:
             label = _target(ctx, one, prefer)[0]
             state = ensure_logging(ctx, outcome, one, prefer)
@@ -569,7 +581,12 @@ def reconcile(ctx: Context, request: RepairRequest) -> Outcome:
     else:
         outcome.status = "failed"
     outcome.verified = outcome.status != "failed"
-    if unbaselined:
+    if unbaselined and any(e.startswith(UNREADABLE) for e in outcome.errors):
+        summaries.append(
+            f"{UNREADABLE} (see the errors), so for trail {', '.join(unbaselined)} only logging was "
+            "checked; its other settings could not be compared with their baseline"
+        )
+    elif unbaselined:
         summaries.append(
             f"no baseline recorded for trail {', '.join(unbaselined)}: only logging was checked, its other "
             f"settings could not be compared; {NO_BASELINE}"

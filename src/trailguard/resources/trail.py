@@ -90,6 +90,15 @@ def resolve(
     return found[0] if found else None
 
 
+def in_account(ref: str, account: str | None) -> bool:
+    """Whether the trail ``ref`` names can be in ``account``: a name always, an ARN when its account is
+    ``account`` (or either is unknown)."""
+    if not ref.startswith("arn:") or not account:
+        return True
+    parts = ref.split(":", 5)
+    return len(parts) == 6 and parts[4] in ("", account)
+
+
 def is_protected(trail: Entry, protected_refs: Sequence[str]) -> bool:
     """Every trail when no filter is configured; else those named by name or ARN."""
     return not protected_refs or any(matches(trail, ref) for ref in protected_refs)

@@ -189,13 +189,18 @@ DELETE = Technique(
 UPDATE_DEGRADE = Technique(
     id="trail.update-degrade",
     tamper_when=(
-        "it changes a baseline property away from the baseline: `s3BucketName`, `s3KeyPrefix`, "
-        "`kmsKeyId` (removed or changed), `isMultiRegionTrail` false, `includeGlobalServiceEvents` "
-        "false, `enableLogFileValidation` false, `cloudWatchLogsLogGroupArn` / "
-        "`cloudWatchLogsRoleArn` removed or changed, `isOrganizationTrail` false. Without a baseline "
-        "(no inventory), any of these values that weakens the trail counts"
+        "it changes a baseline property away from the baseline: where logs go (`s3BucketName`, "
+        "`s3KeyPrefix` added, changed or removed, `snsTopicName`, `kmsKeyId`, "
+        "`cloudWatchLogsLogGroupArn` / `cloudWatchLogsRoleArn`: each a redirect), "
+        "`isMultiRegionTrail` false, `includeGlobalServiceEvents` false, `enableLogFileValidation` "
+        "false, `isOrganizationTrail` false. Without a baseline (no inventory), a switch turned off or "
+        "the KMS key or CloudWatch Logs removed counts"
     ),
-    repair_summary="`UpdateTrail` back to the baseline values",
+    repair_summary=(
+        "`UpdateTrail` back to the baseline values, every drifted property in one call (the message "
+        "lists each before -> after); never weaker than the live trail and never to another account's "
+        "key, log group or role (safety floors, `remediate/floors.py`)"
+    ),
     title="CloudTrail trail weakened or redirected",
     mitre=TAMPER_MITRE,
     kind=KIND,
