@@ -237,6 +237,50 @@ def check_invoke_permission(scope: Scope, region: str, params: Mapping[str, Any]
             raise FloorRefused("AddPermission", resource, f"it carries {other}")
 
 
+# -- Lambda configuration ------------------------------------------------------------------------------
+
+# the function environment that says what trailguard trusts and protects (config.py)
+ALLOW_LIST = "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"
+PROTECTED = "TRAILGUARD_PROTECTED_TRAILS"
+_WIRING = (
+    "TRAILGUARD_TOPIC_ARN",
+    "TRAILGUARD_STATE_TABLE",
+    "TRAILGUARD_GUARD_ROLE_ARNS",
+    "TRAILGUARD_RULE_NAMES",
+    "TRAILGUARD_FUNCTION_NAMES",
+    "TRAILGUARD_QUEUE_ARNS",
+)
+
+
+def _listed(value: Any) -> set[str]:
+    return {v.strip() for v in str(value or "").split(",") if v.strip()}
+
+
+def check_function_environment(
+    function: str, wanted: Mapping[str, Any], live: Mapping[str, Any], running: Mapping[str, str]
+) -> None:
+    """The floor before ``UpdateFunctionConfiguration`` restores an environment: it never widens the
+    allow-list, never narrows the protected trails, never turns Security Hub reporting off, and wires
+    the function only to what the running trailguard function is wired to (``running``: its own
+    settings, the same stack's)."""
+    resource = f"function {function}"
+    operation = "UpdateFunctionConfiguration"
+    added = _listed(wanted.get(ALLOW_LIST)) - _listed(live.get(ALLOW_LIST))
+    if added:
+        raise FloorRefused(operation, resource, f"it would allow-list {', '.join(sorted(added))}")
+    want, have = _listed(wanted.get(PROTECTED)), _listed(live.get(PROTECTED))
+    if want and (not have or not want >= have):
+        raise FloorRefused(operation, resource, "it would protect fewer trails than the function does now")
+    if str(wanted.get("TRAILGUARD_SECURITY_HUB", "true")).lower() in ("false", "0", "no", "off") and str(
+        live.get("TRAILGUARD_SECURITY_HUB", "true")
+    ).lower() not in ("false", "0", "no", "off"):
+        raise FloorRefused(operation, resource, "it would turn Security Hub reporting off")
+    for name in _WIRING:
+        value = wanted.get(name)
+        if value is not None and value != live.get(name) and value != running.get(name):
+            raise FloorRefused(operation, resource, f"it would set {name} to {value}, not the stack's")
+
+
 # -- EventBridge rules -------------------------------------------------------------------------------
 
 
