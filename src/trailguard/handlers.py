@@ -152,7 +152,11 @@ class _Invocation:
             on_trail = record.kind != "cloudtrail" or (
                 call_technique is not None and call_technique.kind is trail_kind.KIND
             )
-            inventory = self.live.inventory_for(_trail_ref(record)) if on_trail else self.live.inventory
+            inventory = (
+                self.live.inventory_for(_trail_ref(record), record_account=record.account_id)
+                if on_trail
+                else self.live.inventory
+            )
             verdict = classify(record, inventory)
         log_event(
             LOG,

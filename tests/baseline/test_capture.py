@@ -34,7 +34,7 @@ def test_capture_records_the_full_trail(world: World) -> None:
         ("tier", "critical"),
     ]
     assert doc["IsLogging"] is True
-    assert doc["_meta"]["source"] == "test" and doc["_meta"]["captured_at"]
+    assert doc["_meta"]["source"] == "deploy" and doc["_meta"]["captured_at"]
 
 
 def test_capture_records_bucket_key_rules_and_topic(world: World) -> None:

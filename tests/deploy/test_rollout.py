@@ -58,7 +58,9 @@ def test_creates_the_stack_and_wires_it(moto_aws: dict[str, str], rule_pattern: 
         assert config["Handler"] == f"trailguard.handlers.{handler}"
         assert config["Runtime"] == "python3.12"
         assert config["Role"] == out["RoleArn"]
-        assert config["Environment"]["Variables"] == {
+        variables = dict(config["Environment"]["Variables"])
+        assert variables.pop("TRAILGUARD_QUEUE_ARNS").split(":")[-1].startswith(f"{STACK}-DeadLetterQueue")
+        assert variables == {
             "TRAILGUARD_TOPIC_ARN": out["TopicArn"],
             "TRAILGUARD_STATE_TABLE": out["StateTableName"],
             "TRAILGUARD_GUARD_ROLE_ARNS": out["RoleArn"],
