@@ -223,7 +223,7 @@ class FindingEmitter:
         guard_roles: Callable[[], set[str]],
         delay: float = 1.0,
         activity: Activity | None = None,
-        import_finding: Callable[[Mapping[str, Any]], None] | None = None,
+        import_finding: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self.send = send
         self.import_finding = import_finding
@@ -267,8 +267,12 @@ class FindingEmitter:
             try:
                 for event in findings_for(record):
                     if self.import_finding is not None and event["source"] == "aws.securityhub":
-                        for finding in event["detail"]["findings"]:
-                            self.import_finding(finding)
+                        # what Security Hub stored: none when GuardDuty's integration is disabled, and
+                        # rewritten by its automation rules, so the event carries what AWS would send
+                        imported = [self.import_finding(f) for f in event["detail"]["findings"]]
+                        event["detail"]["findings"] = [dict(f) for f in imported if f is not None]
+                        if not event["detail"]["findings"]:
+                            continue
                     self.emitted.append(event)
                     self.send(event)
             except Exception:
