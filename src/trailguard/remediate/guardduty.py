@@ -22,8 +22,7 @@ from trailguard.remediate.base import (
     verify_until,
 )
 from trailguard.resources import filter as filter_kind
-from trailguard.resources._suppression import filter_suppresses
-from trailguard.resources.filter import KIND
+from trailguard.resources.filter import KIND, filter_suppresses
 
 MANUAL = (
     "Review GuardDuty's archived findings of type Stealth:IAMUser/CloudTrailLoggingDisabled in {region} "

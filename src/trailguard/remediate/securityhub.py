@@ -18,10 +18,10 @@ from trailguard.remediate.base import (
     request_param,
     verify_until,
 )
-from trailguard.resources import _hub as hub
 from trailguard.resources import automation as automation_kind
 from trailguard.resources import product as product_kind
-from trailguard.resources._suppression import get, rule_suppresses
+from trailguard.resources.automation import rule_suppresses
+from trailguard.resources.base import any_case as get
 
 IMPORT_MANUAL = (
     "GuardDuty findings raised in {region} while the integration was off were not imported into Security "
@@ -37,7 +37,7 @@ RULE_MANUAL = (
 
 def _region(ctx: Context, request: RepairRequest, ref: str) -> str:
     recorded = request.baseline.get("Region") if request.baseline else None
-    region, _ = hub.region_account(ref)
+    region, _ = product_kind.region_account(ref)
     return action_region(ctx, request, None, recorded=str(recorded) if recorded else (region or None))
 
 
@@ -50,7 +50,7 @@ def _guardduty_enabled(outcome: Outcome, region: str) -> bool:
         if not page.get("NextToken"):
             break
         request["NextToken"] = page["NextToken"]
-    enabled = any(hub.product_of(s) == hub.GUARDDUTY_PRODUCT for s in subscriptions)
+    enabled = any(product_kind.product_of(s) == product_kind.GUARDDUTY_PRODUCT for s in subscriptions)
     outcome.calls[-1].result = f"GuardDuty {'enabled' if enabled else 'not enabled'}"
     return enabled
 
@@ -73,7 +73,10 @@ def enable_import(ctx: Context, request: RepairRequest) -> Outcome:
         if _guardduty_enabled(outcome, region):
             return outcome.unchanged(f"{label} is enabled; nothing changed")
         outcome.call(
-            "securityhub", region, "EnableImportFindingsForProduct", ProductArn=hub.product_arn(region)
+            "securityhub",
+            region,
+            "EnableImportFindingsForProduct",
+            ProductArn=product_kind.product_arn(region),
         )
         enabled = verify_until(ctx, lambda: _guardduty_enabled(outcome, region))
     except Exception as exc:

@@ -124,3 +124,14 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
+
+
+def any_case(data: Any, name: str) -> Any:
+    """``data[name]`` whatever the case of the key's first letter (``Criteria`` / ``criteria``): CloudTrail
+    writes some services' parameters as sent (PascalCase) and others, like the local cloud's recorder,
+    camelCase. None when ``data`` is not a mapping or has neither key."""
+    if not isinstance(data, Mapping):
+        return None
+    if name in data:
+        return data[name]
+    return data.get(name[:1].swapcase() + name[1:])

@@ -17,17 +17,12 @@ from trailguard.policy.technique import Match, Sweep, Technique, param
 from trailguard.policy.techniques._common import TOOLS_MITRE
 from trailguard.remediate import guardduty as guardduty_repair
 from trailguard.remediate import securityhub as securityhub_repair
-from trailguard.resources import _hub as hub
 from trailguard.resources import automation as automation_kind
 from trailguard.resources import filter as filter_kind
 from trailguard.resources import product as product_kind
-from trailguard.resources._suppression import (
-    actions_hide,
-    filter_matches_finding,
-    filter_suppresses,
-    get,
-    rule_criteria_match,
-)
+from trailguard.resources.automation import actions_hide, rule_criteria_match
+from trailguard.resources.base import any_case as get
+from trailguard.resources.filter import filter_matches_finding, filter_suppresses
 
 GUARDDUTY = "guardduty.amazonaws.com"
 SECURITYHUB = "securityhub.amazonaws.com"
@@ -79,8 +74,8 @@ def _import_disabled(record: Record, inventory: Inventory) -> Match:
     arn = param(record, "productSubscriptionArn", "ProductSubscriptionArn")
     if arn is None:
         return Match.unknown(None, "does not say which Security Hub product integration it disables")
-    product = hub.product_of(arn)
-    if product != hub.GUARDDUTY_PRODUCT:
+    product = product_kind.product_of(arn)
+    if product != product_kind.GUARDDUTY_PRODUCT:
         return Match.harmless(arn, f"the {product} integration does not carry the trail-disabled finding")
     return Match.tamper(
         arn, "stops Security Hub importing GuardDuty's findings, the trail-disabled one included"
@@ -109,7 +104,7 @@ def _automation(record: Record, inventory: Inventory) -> Match:
     for rule in rules:
         arn = _rule_arn(record, rule)
         resource = arn or (
-            hub.hub_arn(record.region or "", record.account_id or "") if record.region else None
+            product_kind.hub_arn(record.region or "", record.account_id or "") if record.region else None
         )
         name = get(rule, "RuleName") or (arn.rsplit("/", 1)[-1] if arn else "(unnamed)")
         status = str(get(rule, "RuleStatus") or ("ENABLED" if creating else "")).upper()
@@ -140,7 +135,7 @@ def _automation(record: Record, inventory: Inventory) -> Match:
 
 def _recorded_guardduty(baseline: Mapping[str, Any]) -> bool:
     listed = baseline.get("ProductSubscriptions") or []
-    return any(hub.product_of(str(s)) == hub.GUARDDUTY_PRODUCT for s in listed)
+    return any(product_kind.product_of(str(s)) == product_kind.GUARDDUTY_PRODUCT for s in listed)
 
 
 SUPPRESSION = Technique(

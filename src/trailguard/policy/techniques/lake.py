@@ -10,7 +10,7 @@ from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Sweep, Technique, as_bool, as_int, param, unnamed
 from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE
 from trailguard.remediate import lake as repair
-from trailguard.resources._suppression import get
+from trailguard.resources.base import any_case as get
 from trailguard.resources.store import KIND
 
 
