@@ -47,9 +47,13 @@ TECHNIQUE_OF = {
     "tamper/s3_putbucketpolicy_public_panther.json": "bucket.policy-change",
     "tamper/guardduty_createfilter_archive_trail_disabled_localcloud.json": "guardduty.suppression",
     "tamper/guardduty_updatefilter_archive_trail_disabled_localcloud.json": "guardduty.suppression",
-    "tamper/securityhub_disableimportfindingsforproduct_guardduty_localcloud.json": "securityhub.import-disabled",
+    "tamper/securityhub_disableimportfindingsforproduct_guardduty_localcloud.json": (
+        "securityhub.import-disabled"
+    ),
     "tamper/securityhub_createautomationrule_suppress_guardduty_localcloud.json": "securityhub.suppression",
-    "tamper/securityhub_batchupdateautomationrules_suppress_guardduty_localcloud.json": "securityhub.suppression",
+    "tamper/securityhub_batchupdateautomationrules_suppress_guardduty_localcloud.json": (
+        "securityhub.suppression"
+    ),
     "tamper/cloudtrail_updateeventdatastore_retention_cut_constructed.json": "lake.update-degrade",
     "failed-tamper/cloudtrail_deletetrail_conflictexception_panther.json": "trail.delete",
     "failed-tamper/cloudtrail_stoplogging_invalidtrailname_panther.json": "trail.stop-logging",

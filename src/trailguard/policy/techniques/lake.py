@@ -23,7 +23,9 @@ def _store(record: Record, inventory: Inventory) -> tuple[str, str] | Match:
         return ref, ref
     store = inventory.store(ref)
     if store is None:
-        return Match.harmless(ref, f"event data store {ref} is not one of the event data stores trailguard protects")
+        return Match.harmless(
+            ref, f"event data store {ref} is not one of the event data stores trailguard protects"
+        )
     arn = store.get("EventDataStoreArn")
     return ref, arn if isinstance(arn, str) and arn else ref
 
