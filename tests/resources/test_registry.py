@@ -25,9 +25,18 @@ def test_sweep_order_puts_the_alert_path_first_and_the_trail_after_what_it_needs
 
 
 def test_baseline_kinds_are_those_with_a_capture() -> None:
-    trail_chain = ("trail", "bucket", "key", "store", "rule", "function", "topic")
-    detection = ("filter", "product", "automation")
-    assert resources.BASELINE_KINDS == trail_chain + detection
+    assert resources.BASELINE_KINDS == (
+        "trail",
+        "bucket",
+        "key",
+        "store",
+        "rule",
+        "function",
+        "topic",
+        "filter",
+        "product",
+        "automation",
+    )
     assert {k.name for k in resources.KINDS.values() if k.capture is not None} == set(
         resources.BASELINE_KINDS
     )
