@@ -1,8 +1,8 @@
 """Shared by the detection-chain repair tests (tests/remediate/test_guardduty.py, test_securityhub.py):
-in-process moto with the local cloud's stand-ins installed. moto lacks GuardDuty ``ListFilters`` and Security Hub's product integrations and
-automation rules; these tests install the local cloud's stand-ins for them
-(``trailguard.local.guardduty_patch``, ``securityhub_config_patch``; docs/local-cloud.md) on the
-in-process backend, so the calls are real moto requests parsed by botocore."""
+in-process moto with the local cloud's stand-ins installed. moto lacks GuardDuty ``ListFilters`` and
+Security Hub's product integrations and automation rules; the fixture installs the local cloud's
+stand-ins (``trailguard.local.guardduty_patch``, ``securityhub_config_patch``; docs/local-cloud.md) on
+the in-process backend, so the calls are real moto requests parsed by botocore."""
 
 from __future__ import annotations
 
