@@ -6,8 +6,8 @@ backstop and baseline need to find a suppression filter created while an event w
 :class:`~trailguard.local.server.LocalCloud` runs, :func:`install` adds
 ``GuardDutyResponse.list_filters`` (the route already exists: moto serves ``CreateFilter`` on it), which
 answers ``{"filterNames": [...]}`` in creation order for the detector in the path, or GuardDuty's
-``InvalidInputException`` (400) for a detector the account does not own. :func:`uninstall` removes it;
-if moto ever implements the call itself, nothing is patched.
+``BadRequestException`` (400) for a detector the account does not own, as GetDetector answers.
+:func:`uninstall` removes it; if moto ever implements the call itself, nothing is patched.
 """
 
 from __future__ import annotations
