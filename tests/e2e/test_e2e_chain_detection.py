@@ -47,10 +47,20 @@ class Emulator:
     def client(self, service: str) -> Any:
         return root_client(self.ready, service, ROOT_KEY)
 
+    attacked_at: float = 0.0
+
     def attack(self, *args: str) -> str:
+        """The real AWS CLI as the attacker; the clock for the 2-second bound starts when it returns
+        (the CLI's own start-up, about a second of Python, is not trailguard's time)."""
         result = aws_cli(self.ready, self.ready["attacker"], *args)
         assert result.returncode == 0, result.stderr
+        self.attacked_at = time.monotonic()
         return str(result.stdout)
+
+    def within_bound(self) -> None:
+        """Repair and email both landed within :data:`BOUND` of the attack."""
+        elapsed = time.monotonic() - self.attacked_at
+        assert elapsed <= BOUND, f"repaired and emailed {elapsed:.2f}s after the attack"
 
     def email_naming(self, *needles: str) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
@@ -97,14 +107,13 @@ def test_a_harmless_filter_is_left_alone(e: Emulator) -> None:
 def test_a_suppression_filter_for_the_trail_disabled_finding_is_deleted(e: Emulator) -> None:
     detector = e.ready["detector_id"]
     criteria = json.dumps({"Criterion": {"type": {"Eq": ["Stealth:IAMUser/CloudTrailLoggingDisabled"]}}})
-    started = time.monotonic()
     e.attack("guardduty", "create-filter", "--detector-id", detector, "--name", "quiet",
              "--action", "ARCHIVE", "--finding-criteria", criteria)  # fmt: skip
     guardduty = e.client("guardduty")
     eventually(lambda: "quiet" not in guardduty.list_filters(DetectorId=detector)["FilterNames"],
                "the filter deleted")  # fmt: skip
     email = e.email_naming("quiet", ATTACKER, "guardduty.suppression")
-    assert time.monotonic() - started <= BOUND + 1.0
+    e.within_bound()
     assert "REPAIRED" in email["subject"], email["subject"]
 
 
@@ -117,6 +126,7 @@ def test_disabling_guardduty_import_into_security_hub_is_undone(e: Emulator) -> 
         "GuardDuty's integration enabled again",
     )
     email = e.email_naming("securityhub.import-disabled", ATTACKER)
+    e.within_bound()
     assert "REPAIRED" in email["subject"], email["subject"]
 
 
@@ -145,4 +155,5 @@ def test_an_automation_rule_suppressing_the_finding_is_disabled(e: Emulator) -> 
         "the rule disabled",
     )
     email = e.email_naming("securityhub.suppression", ATTACKER)
+    e.within_bound()
     assert "REPAIRED" in email["subject"], email["subject"]

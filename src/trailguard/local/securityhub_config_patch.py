@@ -392,15 +392,26 @@ def _batch_delete_automation_rules(response: Any) -> str:
     return json.dumps({"ProcessedAutomationRules": processed, "UnprocessedAutomationRules": missing})
 
 
+def _json(method: Callable[[Any], str]) -> Callable[[Any], tuple[int, dict[str, str], str]]:
+    """Answer with ``Content-Type: application/json`` as Security Hub does (so the local CloudTrail
+    recorder keeps ``responseElements``, e.g. a new rule's ``RuleArn``)."""
+
+    def respond(response: Any) -> tuple[int, dict[str, str], str]:
+        return 200, {"Content-Type": "application/json"}, method(response)
+
+    respond.__name__ = method.__name__
+    return respond
+
+
 _METHODS = {
-    "enable_import_findings_for_product": _enable_import_findings_for_product,
-    "disable_import_findings_for_product": _disable_import_findings_for_product,
-    "list_enabled_products_for_import": _list_enabled_products_for_import,
-    "create_automation_rule": _create_automation_rule,
-    "batch_update_automation_rules": _batch_update_automation_rules,
-    "batch_get_automation_rules": _batch_get_automation_rules,
-    "list_automation_rules": _list_automation_rules,
-    "batch_delete_automation_rules": _batch_delete_automation_rules,
+    "enable_import_findings_for_product": _json(_enable_import_findings_for_product),
+    "disable_import_findings_for_product": _json(_disable_import_findings_for_product),
+    "list_enabled_products_for_import": _json(_list_enabled_products_for_import),
+    "create_automation_rule": _json(_create_automation_rule),
+    "batch_update_automation_rules": _json(_batch_update_automation_rules),
+    "batch_get_automation_rules": _json(_batch_get_automation_rules),
+    "list_automation_rules": _json(_list_automation_rules),
+    "batch_delete_automation_rules": _json(_batch_delete_automation_rules),
 }
 _ROUTES = (PRODUCTS_ROUTE, PRODUCT_ROUTE, *RULE_ROUTES)
 

@@ -25,9 +25,12 @@ from trailguard.resources import filter as filter_kind
 from trailguard.resources.filter import KIND, filter_suppresses
 
 MANUAL = (
-    "Review GuardDuty's archived findings of type Stealth:IAMUser/CloudTrailLoggingDisabled in {region} "
-    "since the filter was changed: findings it archived stay archived. Then find out who created or "
-    "changed the filter ({resource}) and why."
+    "delete the GuardDuty filter {resource} in {region} (aws guardduty delete-filter), or set its action "
+    "to NOOP, so the Stealth:IAMUser/CloudTrailLoggingDisabled finding is no longer archived on arrival."
+)
+FOLLOW_UP = (
+    "Findings the filter archived stay archived: review GuardDuty's archived "
+    "Stealth:IAMUser/CloudTrailLoggingDisabled findings in {region} since it was changed"
 )
 
 
@@ -147,6 +150,8 @@ def remove_suppression(ctx: Context, request: RepairRequest) -> Outcome:
     outcome.finish(
         label, done, off, "GetFilter shows no filter archiving the CloudTrailLoggingDisabled finding"
     )
+    if done and outcome.ok:
+        outcome.summary += ". " + FOLLOW_UP.format(region=region)
     if outcome.ok and not done:
         outcome.summary = (
             f"{label} in {region} does not archive the CloudTrailLoggingDisabled finding; nothing changed"

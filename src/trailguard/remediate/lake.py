@@ -136,8 +136,8 @@ def _settings(doc: Mapping[str, Any]) -> dict[str, Any]:
     permissions=("cloudtrail:UpdateEventDataStore", "cloudtrail:GetEventDataStore"),
     restores=KIND,
     manual_steps=(
-        "Events the store dropped or expired while it was weakened ({resource} in {region}) are not "
-        "recoverable from it; review CloudTrail event history for that window."
+        "set event data store {resource} in {region} back to its recorded retention, termination "
+        "protection, regions and selectors (aws cloudtrail update-event-data-store)."
     ),
 )
 def restore_settings(ctx: Context, request: RepairRequest) -> Outcome:
@@ -183,7 +183,13 @@ def restore_settings(ctx: Context, request: RepairRequest) -> Outcome:
     off = [
         f"{k} is {_show(after.get(k))}, baseline {_show(v)}" for k, v in wanted.items() if after.get(k) != v
     ]
-    return outcome.finish(label, done, off, "GetEventDataStore reports every baseline setting")
+    outcome.finish(label, done, off, "GetEventDataStore reports every baseline setting")
+    if done and outcome.ok:
+        outcome.summary += (
+            ". Events the store dropped or expired while it was weakened are not recoverable from it: "
+            "review CloudTrail event history for that window"
+        )
+    return outcome
 
 
 def _show(value: Any) -> str:

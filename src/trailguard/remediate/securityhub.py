@@ -24,14 +24,20 @@ from trailguard.resources.automation import rule_suppresses
 from trailguard.resources.base import any_case as get
 
 IMPORT_MANUAL = (
-    "GuardDuty findings raised in {region} while the integration was off were not imported into Security "
-    "Hub: review them in GuardDuty itself (Stealth:IAMUser/CloudTrailLoggingDisabled above all), and find "
-    "out who disabled the integration ({resource})."
+    "enable Security Hub's GuardDuty integration in {region} again (aws securityhub "
+    "enable-import-findings-for-product --product-arn arn:aws:securityhub:{region}::product/aws/guardduty)."
+)
+IMPORT_FOLLOW_UP = (
+    "GuardDuty findings raised while it was off were not imported into Security Hub: review them in "
+    "GuardDuty itself, Stealth:IAMUser/CloudTrailLoggingDisabled above all"
 )
 RULE_MANUAL = (
-    "Review the Security Hub findings in {region} the rule changed while it was enabled (it may have "
-    "suppressed or resolved a CloudTrailLoggingDisabled finding or trailguard's own), reopen them, and "
-    "delete the rule ({resource}) if nobody owns it."
+    "disable the Security Hub automation rule {resource} in {region} (aws securityhub "
+    "batch-update-automation-rules, RuleStatus DISABLED), or delete it if nobody owns it."
+)
+RULE_FOLLOW_UP = (
+    "Findings the rule suppressed or resolved while it was enabled stay so: review and reopen "
+    "CloudTrailLoggingDisabled and trailguard findings in {region} since it was created or changed"
 )
 
 
@@ -87,7 +93,8 @@ def enable_import(ctx: Context, request: RepairRequest) -> Outcome:
             f"called EnableImportFindingsForProduct, but {label} is still not listed as enabled"
         )
     return outcome.repaired(
-        f"enabled {label} again (disabled -> enabled); verified with ListEnabledProductsForImport"
+        f"enabled {label} again (disabled -> enabled); verified with ListEnabledProductsForImport. "
+        + IMPORT_FOLLOW_UP
     )
 
 
@@ -186,6 +193,8 @@ def disable_rule(ctx: Context, request: RepairRequest) -> Outcome:
     off = [] if verified else [f"an automation rule in {region} still suppresses the trail-disabled finding"]
     label = f"Security Hub automation rules in {region}"
     outcome.finish(label, done, off, "BatchGetAutomationRules reports each rule DISABLED")
+    if done and outcome.ok:
+        outcome.summary += ". " + RULE_FOLLOW_UP.format(region=region)
     if outcome.ok and not done:
         outcome.summary = (
             f"no enabled automation rule in {region} hides the trail-disabled finding; nothing changed"
