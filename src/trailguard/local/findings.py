@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from trailguard.local import guardduty_patch
 from trailguard.local.router import Activity
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,16 @@ class FindingEmitter:
                     return
                 _, _, record = heapq.heappop(self._due)
             try:
-                for event in findings_for(record):
+                events = findings_for(record)
+                archived = guardduty_patch.archived_by(events[0]["detail"]) if events else None
+                if archived is not None:
+                    # GuardDuty sends a finding its suppression rule archives nowhere (EventBridge,
+                    # Security Hub): the attack the guardduty.suppression technique undoes
+                    log.info(
+                        "GuardDuty filter %s archived the finding for %s", archived, record.get("eventID")
+                    )
+                    events = []
+                for event in events:
                     if self.import_finding is not None and event["source"] == "aws.securityhub":
                         # what Security Hub stored: none when GuardDuty's integration is disabled, and
                         # rewritten by its automation rules, so the event carries what AWS would send

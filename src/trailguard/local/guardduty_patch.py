@@ -8,12 +8,16 @@ backstop and baseline need to find a suppression filter created while an event w
 answers ``{"filterNames": [...]}`` in creation order for the detector in the path, or GuardDuty's
 ``BadRequestException`` (400) for a detector the account does not own, as GetDetector answers.
 :func:`uninstall` removes it; if moto ever implements the call itself, nothing is patched.
+
+:func:`archived_by` applies the detector's ``ARCHIVE`` filters (suppression rules) to the emulated
+CloudTrailLoggingDisabled finding, so a suppression filter really silences it on the local cloud.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -55,3 +59,77 @@ def uninstall() -> None:
 
 def installed() -> bool:
     return _State.installed
+
+
+def _field(finding: Mapping[str, Any], path: str) -> Any:
+    value: Any = finding
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _holds(value: Any, condition: Mapping[str, Any]) -> bool:
+    """One GuardDuty condition (both spellings) on one field's value; an operator it does not know
+    never holds, so the emulator never archives more than GuardDuty would."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    for op, operand in condition.items():
+        key = str(op).lower()
+        if key in ("eq", "equals"):
+            if text not in [str(v) for v in operand or []]:
+                return False
+        elif key in ("neq", "notequals"):
+            if text in [str(v) for v in operand or []]:
+                return False
+        elif key in (
+            "gt",
+            "greaterthan",
+            "gte",
+            "greaterthanorequal",
+            "lt",
+            "lessthan",
+            "lte",
+            "lessthanorequal",
+        ):
+            try:
+                number, limit = float(value), float(operand)
+            except (TypeError, ValueError):
+                return False
+            ok = {
+                "gt": number > limit,
+                "greaterthan": number > limit,
+                "gte": number >= limit,
+                "greaterthanorequal": number >= limit,
+                "lt": number < limit,
+                "lessthan": number < limit,
+                "lte": number <= limit,
+                "lessthanorequal": number <= limit,
+            }[key]
+            if not ok:
+                return False
+        else:
+            return False
+    return True
+
+
+def archived_by(finding: Mapping[str, Any]) -> str | None:
+    """The name of the detector's ``ARCHIVE`` filter (lowest rank first) that archives ``finding`` (a
+    GuardDuty finding as the emulator emits it) on arrival, or None. GuardDuty sends such findings
+    neither to EventBridge nor to Security Hub. Criteria on fields the finding lacks do not match."""
+    from moto.guardduty.models import guardduty_backends
+
+    backend = guardduty_backends[str(finding["accountId"])][str(finding["region"])]
+    for detector in backend.detectors.values():
+        ordered = sorted(detector.filters.values(), key=lambda f: (f.rank or 1, f.name))
+        for found in ordered:
+            if str(found.action).upper() != "ARCHIVE":
+                continue
+            criteria = found.finding_criteria or {}
+            criterion = criteria.get("criterion") or criteria.get("Criterion") or {}
+            if all(
+                isinstance(cond, Mapping)
+                and _field(finding, str(path)) is not None
+                and _holds(_field(finding, str(path)), cond)
+                for path, cond in criterion.items()
+            ):
+                return str(found.name)
+    return None
