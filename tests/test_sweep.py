@@ -34,6 +34,9 @@ def test_no_drift_no_message(deployed: Deployed) -> None:
         "bucket": 1,
         "trail": 1,
         "store": 0,
+        "filter": 0,
+        "product": 0,
+        "automation": 0,
     }
     assert deployed.messages() == []
 
@@ -338,7 +341,10 @@ def test_the_plans_are_todays() -> None:
     assert _plan("trail") == ["finding.trail-disabled"]
     assert _plan("bucket") == ["bucket.delete", "bucket.policy-change", "bucket.lifecycle-expire"]
     assert _plan("key") == ["key.schedule-deletion", "key.policy-change"]
-    assert _plan("store") == ["lake.delete", "lake.stop-ingestion"]
+    assert _plan("store") == ["lake.delete", "lake.stop-ingestion", "lake.update-degrade"]
+    assert _plan("filter") == ["guardduty.suppression"]
+    assert _plan("product") == ["securityhub.import-disabled"]
+    assert _plan("automation") == ["securityhub.suppression"]
     assert _plan("rule") == ["guard.rule"] and _plan("function") == ["guard.function"]
     assert _plan("topic") == ["guard.topic"]
 
