@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aws_support import fake_credentials
+from aws_support import Account, fake_credentials
 from trailguard import aws, deploy
 
 from .conftest import STACK
@@ -42,7 +42,8 @@ def _deploy(lines: list[str], email: str = "security@example.com", **parameters:
     )
 
 
-def test_creates_the_stack_and_wires_it(moto_aws: dict[str, str], rule_pattern: Any) -> None:
+def test_creates_the_stack_and_wires_it(account: Account, rule_pattern: Any) -> None:
+    account.trail("org-trail", account.bucket("org-trail-logs"))
     lines: list[str] = []
     out = _deploy(lines, AllowedPrincipalArns=ALLOWED, ProtectedTrails="org-trail")
     assert set(out) == OUTPUT_KEYS
@@ -104,7 +105,10 @@ def test_creates_the_stack_and_wires_it(moto_aws: dict[str, str], rule_pattern: 
     assert {g.get("retentionInDays") for g in groups} == {365}
 
 
-def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(moto_aws: dict[str, str]) -> None:
+def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(account: Account) -> None:
+    logs = account.bucket("trail-logs")
+    account.trail("org-trail", logs)
+    account.trail("audit-trail", logs)
     first: list[str] = []
     created = _deploy(first)
     again: list[str] = []
