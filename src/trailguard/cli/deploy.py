@@ -32,7 +32,7 @@ from trailguard.cli._common import (
 )
 from trailguard.cli.exit import CommandError, Exit
 from trailguard.deploy.errors import DeployError, InputError
-from trailguard.deploy.rollout import EMAIL_RE, rollout
+from trailguard.deploy.rollout import EMAIL_RE, apply
 from trailguard.deploy.stack import validate_stack_name
 
 SCHEMA = "trailguard.deploy/1"
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> Exit:
         )
     tags = key_values(args.tags, "--tags") if args.tags is not None else None
     try:
-        result = rollout(
+        result = apply(
             args.stack_name,
             args.email,
             region=args.region,

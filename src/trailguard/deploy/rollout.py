@@ -65,6 +65,7 @@ class Rollout:
     status: str  # "created" | "updated" | "unchanged" | "dry-run"
     change_set_type: str  # CREATE | UPDATE
     code: str  # s3://bucket/key of the Lambda zip
+    change_set: str = ""  # the change set's name ("" when the endpoint refused an unchanged update)
     parameters: list[dict[str, Any]] = field(default_factory=list)  # as sent to the change set
     protected_trails: list[str] = field(default_factory=list)  # ARNs of the trails it protects
     changes: list[dict[str, Any]] = field(default_factory=list)  # the change set's resource changes
@@ -79,6 +80,7 @@ class Rollout:
             "status": self.status,
             "change_set_type": self.change_set_type,
             "code": self.code,
+            "change_set": self.change_set,
             "parameters": self.parameters,
             "protected_trails": self.protected_trails,
             "changes": self.changes,
@@ -92,11 +94,11 @@ def deploy(
     email: str | None = None,
     **kwargs: Any,
 ) -> dict[str, str]:
-    """Create or update the stack and return its outputs (see :func:`rollout` for the arguments)."""
-    return rollout(stack_name, email, **kwargs).outputs
+    """Create or update the stack and return its outputs (see :func:`apply` for the arguments)."""
+    return apply(stack_name, email, **kwargs).outputs
 
 
-def rollout(
+def apply(
     stack_name: str,
     email: str | None = None,
     *,
@@ -182,6 +184,12 @@ def rollout(
             if "AllowedPrincipalArns" in given
             else (current.allowed_principal_arns if current else ())
         )
+        if current is not None:
+            # The two lists are sent as the deployed functions run with them (what trailguard enforces),
+            # not as UsePreviousValue: moto cannot reuse a CommaDelimitedList's previous value (it keeps
+            # the parsed list and fails to split it again). The result on AWS is the same.
+            given.setdefault("ProtectedTrails", ",".join(refs))
+            given.setdefault("AllowedPrincipalArns", ",".join(allowed))
         clients = Clients(region, profile, endpoint_url)
         try:
             listed = trail_kind.describe_trails(clients)
@@ -264,6 +272,7 @@ def rollout(
         return result
 
     cs_name = f"trailguard-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{pkg.code_sha256[:8]}"
+    result.change_set = cs_name
     user_tags = [{"Key": k, "Value": v} for k, v in (tags or {}).items() if k != STACK_TAG["Key"]]
     cs_arn = stacks.create_change_set(
         cfn,
@@ -288,6 +297,8 @@ def rollout(
         if cs_arn
         else {"Status": "FAILED", "StatusReason": stacks.NO_CHANGES_MARKERS[0]}
     )
+    if not cs_arn:
+        result.change_set = ""
     if stacks.has_no_changes(cs):
         if cs_arn:
             stacks.delete_change_set(cfn, cs_arn)

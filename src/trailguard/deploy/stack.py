@@ -277,7 +277,8 @@ def delete_review_stack(cfn: Any, stack_name: str) -> None:
     if current is None or current.get("StackStatus") != "REVIEW_IN_PROGRESS":
         return
     pending = call("listing change sets", cfn.list_change_sets, StackName=stack_name).get("Summaries") or []
-    if any(s.get("Status") not in {"DELETE_COMPLETE", "DELETE_PENDING"} for s in pending):
+    mine = [s for s in pending if s.get("StackId") in (None, current.get("StackId"))]  # moto lists all
+    if any(s.get("Status") not in {"DELETE_COMPLETE", "DELETE_PENDING"} for s in mine):
         return
     call(f"deleting the empty stack {stack_name}", cfn.delete_stack, StackName=stack_name)
 
