@@ -213,7 +213,7 @@ def test_parameter_overrides_change_only_what_they_name(account: Account) -> Non
     rule = aws.client("events").describe_rule(Name=f"{STACK}-backstop")
     assert rule["ScheduleExpression"] == "rate(10 minutes)"
     env = _env(f"{STACK}-finding")
-    assert env["TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"] == "arn:aws:iam::123456789012:role/break-glass"
+    assert env["TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"] == ALLOWED
     assert env["TRAILGUARD_PROTECTED_TRAILS"] == "org-trail"
     subs = aws.client("sns").list_subscriptions_by_topic(TopicArn=result.outputs["TopicArn"])["Subscriptions"]
     assert [s["Endpoint"] for s in subs] == ["security@example.com"]
@@ -268,7 +268,7 @@ def test_a_protected_trail_that_does_not_exist_is_refused_before_any_change(acco
 
 
 def test_protecting_no_trail_is_refused_unless_allowed(account: Account) -> None:
-    with pytest.raises(deploy.DeployError, match="would protect nothing.*--allow-no-trails") as raised:
+    with pytest.raises(deploy.DeployError, match=r"would protect nothing.*--allow-no-trails") as raised:
         deploy.apply(STACK, "security@example.com", require_trails=True, progress=lambda _: None)
     assert not isinstance(raised.value, deploy.InputError)  # exit 1: the command ran, the account lacks
     _nothing_deployed()
