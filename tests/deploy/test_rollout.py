@@ -201,9 +201,7 @@ def test_an_update_without_flags_keeps_every_previous_value(account: Account) ->
 
 def test_parameter_overrides_change_only_what_they_name(account: Account) -> None:
     account.trail("org-trail", account.bucket("trail-logs"))
-    _deploy(
-        [], AllowedPrincipalArns="arn:aws:iam::123456789012:role/break-glass", ProtectedTrails="org-trail"
-    )
+    _deploy([], AllowedPrincipalArns=ALLOWED, ProtectedTrails="org-trail")
     lines: list[str] = []
     result = deploy.apply(
         STACK, parameters={"BackstopSchedule": "rate(10 minutes)"}, progress=lines.append, poll_seconds=0.01

@@ -274,16 +274,28 @@ def apply(
     cs_name = f"trailguard-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{pkg.code_sha256[:8]}"
     result.change_set = cs_name
     user_tags = [{"Key": k, "Value": v} for k, v in (tags or {}).items() if k != STACK_TAG["Key"]]
-    cs_arn = stacks.create_change_set(
-        cfn,
-        stack_name,
-        name=cs_name,
-        change_set_type=cs_type,
-        template_body=body,
-        parameters=values,
-        # as aws cloudformation deploy: tags given replace the stack's; none given on an update keep them
-        tags=[STACK_TAG, *user_tags] if (tags is not None or not updating) else None,
-        role_arn=role_arn,
+    same = (
+        updating
+        and existing is not None
+        and current is not None
+        and tags is None
+        and (not role_arn or role_arn == existing.get("RoleARN"))
+        and unchanged(cfn, existing, body, values, current)
+    )
+    cs_arn = (
+        ""
+        if same
+        else stacks.create_change_set(
+            cfn,
+            stack_name,
+            name=cs_name,
+            change_set_type=cs_type,
+            template_body=body,
+            parameters=values,
+            # as aws cloudformation deploy: tags given replace the stack's; none on an update keep them
+            tags=[STACK_TAG, *user_tags] if (tags is not None or not updating) else None,
+            role_arn=role_arn,
+        )
     )
 
     def abandon() -> None:
@@ -338,6 +350,48 @@ def apply(
         timeout_seconds=timeout_seconds,
     )
     return finish(state, "created" if cs_type == "CREATE" else "updated")
+
+
+def unchanged(
+    cfn: Any,
+    existing: Mapping[str, Any],
+    body: str,
+    values: list[dict[str, Any]],
+    current: Config,
+) -> bool:
+    """The update would change nothing: the same template and every parameter its previous value.
+
+    CloudFormation answers this itself with a FAILED "didn't contain changes" change set; moto cannot
+    tell (it compares list parameters parsed with the same ones unparsed), so deploy checks first and
+    skips the change set, which is what AWS's answer leads to anyway. Lists are compared as the
+    functions enforce them (``current``), the rest with DescribeStacks' values.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        previous_body = cfn.get_template(StackName=str(existing["StackId"])).get("TemplateBody")
+    except (BotoCoreError, ClientError):
+        return False
+    if previous_body != body:
+        return False
+    previous = {
+        str(p["ParameterKey"]): str(p.get("ParameterValue") or "") for p in existing.get("Parameters") or []
+    }
+    lists = {
+        "ProtectedTrails": current.protected_trails,
+        "AllowedPrincipalArns": current.allowed_principal_arns,
+    }
+    for parameter in values:
+        name = str(parameter["ParameterKey"])
+        if parameter.get("UsePreviousValue"):
+            continue
+        value = str(parameter.get("ParameterValue") or "")
+        if name in lists:
+            if split(value) != lists[name]:
+                return False
+        elif previous.get(name) != value:
+            return False
+    return True
 
 
 def record_baseline(
