@@ -71,17 +71,14 @@ class _Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize(
-    ("answer", "code", "remains"), [("n\n", Exit.USAGE, True), ("yes\n", Exit.OK, False)]
-)
+@pytest.mark.parametrize("case", [("n\n", Exit.USAGE, True), ("yes\n", Exit.OK, False)])
 def test_the_question_is_asked_on_stderr_and_only_yes_deletes(
     deployed: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    answer: str,
-    code: Exit,
-    remains: bool,
+    case: tuple[str, Exit, bool],
 ) -> None:
+    answer, code, remains = case
     monkeypatch.setattr(sys, "stdin", _Terminal(answer))
     assert main(["destroy", "--stack-name", STACK]) == code
     captured = capsys.readouterr()
