@@ -89,6 +89,9 @@ def key_values(values: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
+LOCAL_MODULES = ("moto", "flask", "werkzeug")  # what the `local` extra (moto[server]) brings
+
+
 def require_extra(extra: str, *modules: str) -> None:
     """One line naming the optional extra to install when one of ``modules`` cannot be imported."""
     import importlib.util
