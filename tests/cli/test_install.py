@@ -11,6 +11,7 @@ extra.
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 import subprocess
 import sys
@@ -123,3 +124,23 @@ def test_without_the_local_extra_the_demo_names_it_in_one_line(installed: Path, 
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "pip install 'trailguard[local]'" in result.stderr
+
+
+def test_the_lower_bounds_are_the_ones_make_lower_bounds_tests() -> None:
+    """pyproject's lower bounds are pinned in constraints/lower-bounds.txt (what ``make lower-bounds``
+    installs and tests), and moto stays below its next major (the local cloud uses its internals)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["local"]]
+    bounds = dict(re.match(r"([A-Za-z0-9_-]+)(?:\[\w+\])?>=([\d.]+)", r).groups() for r in requirements)  # type: ignore[union-attr]
+    pins = dict(
+        line.split("==", 1)
+        for line in (ROOT / "constraints" / "lower-bounds.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert bounds == {"boto3": pins["boto3"], "moto": pins["moto"]}
+    assert any(r.startswith("moto[server]>=") and r.endswith(",<6") for r in requirements)
+    dev = (ROOT / "constraints" / "dev.txt").read_text()
+    for tool in ("ruff", "mypy", "pytest", "cfn-lint", "moto", "boto3", "setuptools"):
+        assert re.search(rf"^{tool}==", dev, re.M | re.I), f"constraints/dev.txt does not lock {tool}"
