@@ -367,3 +367,23 @@ def test_a_named_artifact_bucket_must_exist(account: Account) -> None:
     account.trail("org-trail", account.bucket("trail-logs"))
     with pytest.raises(deploy.InputError, match="--s3-bucket no-such-bucket does not exist"):
         deploy.apply(STACK, "security@example.com", s3_bucket="no-such-bucket", progress=lambda _: None)
+
+
+def test_a_template_over_the_inline_limit_is_read_from_s3(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudFormation takes at most 51,200 bytes inline: a larger template is uploaded beside the code and
+    passed as TemplateURL (the limit is lowered here; moto reads the URL from its own S3)."""
+    from trailguard.deploy import rollout
+
+    account.trail("org-trail", account.bucket("trail-logs"))
+    monkeypatch.setattr(rollout, "TEMPLATE_BODY_LIMIT", 1000)
+    lines: list[str] = []
+    with pytest.raises(deploy.InputError, match="does not exist yet: deploy once"):
+        deploy.apply(STACK, "a@example.com", dry_run=True, progress=lines.append, poll_seconds=0.01)
+    result = deploy.apply(STACK, "a@example.com", progress=lines.append, poll_seconds=0.01)
+    assert result.status == "created"
+    bucket = result.code.removeprefix("s3://").split("/", 1)[0]
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(k.startswith("trailguard/template-") and k.endswith(".yaml") for k in keys)
+    assert any("too large to send inline" in line for line in lines)

@@ -127,3 +127,25 @@ def upload_code(
         ServerSideEncryption="AES256",
     )
     return key
+
+
+def upload_template(
+    s3: Any, bucket: str, body: str, *, prefix: str, region: str, progress: Callable[[str], object]
+) -> str:
+    """Upload a template too large to send inline (over 51,200 bytes) under its content hash; its URL."""
+    import hashlib
+
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    prefix = prefix.strip("/")
+    key = f"{prefix}/template-{digest}.yaml" if prefix else f"template-{digest}.yaml"
+    progress(f"uploading the template to s3://{bucket}/{key} (too large to send inline)")
+    call(
+        f"uploading s3://{bucket}/{key}",
+        s3.put_object,
+        Bucket=bucket,
+        Key=key,
+        Body=body.encode(),
+        ServerSideEncryption="AES256",
+    )
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{bucket}.s3.{region}.{suffix}/{key}"

@@ -32,6 +32,7 @@ from trailguard.deploy.artifacts import (
     code_key,
     ensure_artifact_bucket,
     upload_code,
+    upload_template,
 )
 from trailguard.deploy.config import config_from_stack
 from trailguard.deploy.errors import DeployError, InputError, call, client, explain
@@ -161,8 +162,6 @@ def apply(
         params.check_overrides(given, names)
         if not updating and "SecurityContactEmail" not in given:
             raise InputError(f"stack {stack_name} does not exist yet: --email is required to create it")
-        if len(body.encode()) > TEMPLATE_BODY_LIMIT:
-            raise DeployError(f"template is larger than {TEMPLATE_BODY_LIMIT} bytes; upload it to S3 instead")
 
         current: Config | None = None
         if updating and existing is not None:
@@ -215,6 +214,18 @@ def apply(
             else:
                 ensure_artifact_bucket(s3, bucket, region, progress)
             key = upload_code(s3, bucket, pkg, progress, prefix)
+        template_url = None
+        if len(body.encode()) > TEMPLATE_BODY_LIMIT:  # CloudFormation then reads it from S3, as the AWS CLI
+            s3 = client_for("s3")
+            if dry_run:  # the one upload a dry run makes, and only into a bucket that is already there
+                try:
+                    check_bucket(s3, bucket)
+                except InputError as exc:
+                    raise InputError(
+                        f"the template is over {TEMPLATE_BODY_LIMIT} bytes, so CloudFormation reads it from "
+                        f"S3, and bucket {bucket} does not exist yet: deploy once, or pass --s3-bucket"
+                    ) from exc
+            template_url = upload_template(s3, bucket, body, prefix=prefix, region=region, progress=progress)
 
     values = params.change_set_parameters(
         names,
@@ -291,6 +302,7 @@ def apply(
             name=cs_name,
             change_set_type=cs_type,
             template_body=body,
+            template_url=template_url,
             parameters=values,
             # as aws cloudformation deploy: tags given replace the stack's; none on an update keep them
             tags=[STACK_TAG, *user_tags] if (tags is not None or not updating) else None,

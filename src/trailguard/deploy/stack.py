@@ -214,12 +214,14 @@ def create_change_set(
     change_set_type: str,
     template_body: str,
     parameters: Mapping[str, str] | Sequence[Mapping[str, Any]],
+    template_url: str | None = None,
     tags: Sequence[Mapping[str, str]] | None = ({"Key": "trailguard", "Value": "true"},),
     role_arn: str | None = None,
 ) -> str:
     """Create the change set; returns its ARN (it is not ready until :func:`wait_change_set`), or ""
     when the endpoint refuses it as "no updates are to be performed" (nothing to change).
 
+    ``template_url`` (an S3 URL) is sent instead of the body when given (templates over 51,200 bytes).
     ``parameters``: name -> value, or the API's list (``UsePreviousValue`` entries included). ``tags``
     None sends none (an update then keeps the stack's); ``role_arn`` is the service role CloudFormation
     assumes for this and later operations on the stack (``--role-arn``).
@@ -241,7 +243,7 @@ def create_change_set(
             StackName=stack_name,
             ChangeSetName=name,
             ChangeSetType=change_set_type,
-            TemplateBody=template_body,
+            **({"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}),
             Parameters=listed,
             Capabilities=CAPABILITIES,
             Description="trailguard deploy",
