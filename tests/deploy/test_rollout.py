@@ -387,3 +387,14 @@ def test_a_template_over_the_inline_limit_is_read_from_s3(
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]]
     assert any(k.startswith("trailguard/template-") and k.endswith(".yaml") for k in keys)
     assert any("too large to send inline" in line for line in lines)
+
+
+def test_an_upgrade_whose_kept_trail_is_gone_says_where_the_name_came_from(account: Account) -> None:
+    arn = account.trail("org-trail", account.bucket("trail-logs"))
+    account.trail("other-trail", account.bucket("other-logs"))
+    _deploy([], ProtectedTrails="org-trail")
+    aws.client("cloudtrail").delete_trail(Name="org-trail")
+    assert arn not in {t["TrailARN"] for t in aws.client("cloudtrail").describe_trails()["trailList"]}
+    with pytest.raises(deploy.InputError, match=r"kept from stack tg-test \(was it deleted\?"):
+        deploy.apply(STACK, progress=lambda _: None, poll_seconds=0.01)
+    assert _env(f"{STACK}-api-call")["TRAILGUARD_PROTECTED_TRAILS"] == "org-trail"  # nothing changed

@@ -17,18 +17,20 @@ def protected(
     region: str,
     account: str,
     require_trails: bool,
+    named_by: str = "--protected-trail",
 ) -> list[Mapping[str, Any]]:
     """The trails a stack protecting ``refs`` (empty: every trail) would protect in ``listed``
     (DescribeTrails, shadow trails included).
 
     A name or ARN that matches no trail is an :class:`InputError` naming it (a typo must not protect
-    nothing); no trail at all is a :class:`DeployError` when ``require_trails``.
+    nothing); no trail at all is a :class:`DeployError` when ``require_trails``. ``named_by`` says where
+    the names came from (the flag, or the deployed stack on an upgrade that keeps them).
     """
     missing = [ref for ref in refs if trail_kind.resolve(listed, ref) is None]
     if missing:
         known = ", ".join(sorted({str(t.get("Name")) for t in listed})) or "none"
         raise InputError(
-            f"--protected-trail {', '.join(missing)}: no such trail in account {account} seen from "
+            f"{named_by} {', '.join(missing)}: no such trail in account {account} seen from "
             f"{region} (trails there: {known}); check the name or ARN, or the region"
         )
     found = [t for t in listed if trail_kind.is_protected(t, refs)]

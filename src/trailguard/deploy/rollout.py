@@ -194,7 +194,17 @@ def apply(
             listed = trail_kind.describe_trails(clients)
         except Exception as exc:
             raise explain(exc, f"listing the trails in {region} (cloudtrail describe-trails)") from exc
-        trails = protected(refs, listed, region=region, account=account, require_trails=require_trails)
+        trails = protected(
+            refs,
+            listed,
+            region=region,
+            account=account,
+            require_trails=require_trails,
+            named_by="--protected-trail"
+            if "ProtectedTrails" in (parameters or {})
+            else f"the protected trail kept from stack {stack_name} (was it deleted? recreate it, or pass "
+            "--protected-trail)",
+        )
         trail_arns = [str(t.get("TrailARN") or t.get("Name")) for t in trails]
         progress(
             f"protects {len(trails)} trail(s): {', '.join(trail_arns) or 'none'}"
