@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from trailguard import aws, remediate, sweep
@@ -26,7 +27,7 @@ from trailguard.inventory import LiveInventory, load
 from trailguard.log import log_event, setup
 from trailguard.notify import Incident, Ledger, NotificationError, deliver, ledger_for
 from trailguard.notify.securityhub import report as report_to_security_hub
-from trailguard.policy import Inventory, classify, technique_for_call
+from trailguard.policy import Inventory, Verdict, classify, technique_for_call
 from trailguard.resources import trail as trail_kind
 
 LOG = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ class _Invocation:
         )
         if verdict.verdict == "benign":
             return None, None
+        before = self._baseline(verdict)  # read before an allow-listed change re-records it
         outcome = (
             remediate.remediate(remediate.Context(self.live, self.baselines), verdict)
             if verdict.verdict == "tamper"
@@ -183,13 +185,27 @@ class _Invocation:
             handler_region=self.region,
             account=self.config.account,
             outcome=outcome,
+            baseline=before,
         )
         line = incident.summary()
         # Dedup and storms gate only the message; the repair above has already run.
-        error = deliver(incident, self.config.topic_arn, self.ledger, line)
+        error = deliver(
+            incident, self.config.topic_arn, self.ledger, line, security_hub=self.config.security_hub
+        )
         if self.config.security_hub:  # logs its own failures loudly; never blocks the repair or the email
             report_to_security_hub(incident, line)
         return line, error
+
+    def _baseline(self, verdict: Verdict) -> Mapping[str, Any] | None:
+        """The recorded baseline of the verdict's resource, for the message's before -> after (None when
+        there is none or it cannot be read: the message then says "not recorded")."""
+        technique = verdict.technique
+        if technique is None or not verdict.resource:
+            return None
+        try:
+            return self.baselines.get(technique.kind.name, verdict.resource)
+        except Exception:
+            return None
 
     @property
     def ledger(self) -> Ledger | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -88,7 +89,8 @@ def test_twenty_identical_calls_within_a_minute_are_all_repaired_with_two_emails
     assert messages[0]["_sns_subject"].startswith("[trailguard] REPAIRED")
     followup = messages[1]
     assert followup["kind"] == "follow-up"
-    assert followup["_sns_subject"].startswith("[trailguard] 5 more StopLogging calls on trail ")
+    # the trail's long name is kept whole: the noun and the region give way first
+    assert followup["_sns_subject"].startswith(f"[trailguard] 5 more StopLogging calls on {name} since ")
     assert "repaired every one" in followup["text"]
     assert record.principal_arn and record.principal_arn in followup["text"]
     assert followup["follow_up"] == {"more": more, "since": followup["follow_up"]["since"], "unverified": 0}
@@ -236,18 +238,25 @@ def test_a_publish_failure_keeps_the_repair_and_the_retry_sends_the_email_once(
 
 
 class _Ledger:
-    """A ledger double: answers ``decide`` with ``answer`` (or raises it) and records ``finished``."""
+    """A ledger double: answers ``decide`` with ``answer`` (or raises it) and records ``finished``; it
+    has no state table (``store`` None), so nothing can be kept in the outbox."""
+
+    store: Any = None
 
     def __init__(self, answer: Any) -> None:
         self.answer = answer
         self.finished_with: list[tuple[Any, str | None, str | None]] = []
+        self.clock = time.time
 
     def decide(self, notice: Any) -> Any:
         if isinstance(self.answer, Exception):
             raise self.answer
         return self.answer
 
-    def finished(self, notice: Any, decision: Any, message_id: str | None, error: str | None) -> None:
+    def finished(
+        self, notice: Any, decision: Any, message_id: str | None, error: str | None, *, kept: bool = False
+    ) -> None:
+        assert not kept  # there is no table to keep it in
         self.finished_with.append((decision, message_id, error))
 
 

@@ -97,6 +97,7 @@ def test_the_finding_that_raised_an_incident_is_updated(
             "FindingIdentifiers": [{"Id": raw["Id"], "ProductArn": raw["ProductArn"]}],
             "Workflow": {"Status": workflow},
             "Note": {"Text": securityhub.note_for(incident), "UpdatedBy": "trailguard"},
+            "UserDefinedFields": {"trailguard/answered": f"{raw['UpdatedAt']} {workflow}"},
         },
     )
     line: dict[str, Any] = {}
