@@ -93,7 +93,9 @@ def _short(value: str) -> str:
 
 def size(message: Message) -> int:
     """The bytes SNS counts: the ``MessageStructure=json`` body (and the subject, to be safe)."""
-    return len(message.sns_payload().encode("utf-8")) + len(message.subject.encode("utf-8"))
+    return len(message.sns_payload().encode("utf-8", "replace")) + len(
+        message.subject.encode("utf-8", "replace")
+    )
 
 
 def fits(message: Message) -> bool:
@@ -136,7 +138,7 @@ def clip_text(text: str, limit: int) -> tuple[str, int, int]:
     used = 0
     for whole in lines:
         line = whole if len(whole) <= LINE_MAX else whole[:LINE_MAX] + "..."
-        cost = len(line.encode("utf-8")) + 1
+        cost = len(line.encode("utf-8", "replace")) + 1
         if used + cost > limit:
             break
         kept.append(line)
