@@ -804,7 +804,7 @@ def fallback(notice: Notice, error: BaseException) -> Message:
         schema = SCHEMA
     reason = clean(f"{type(error).__name__}: {error}")
     subject = ascii_subject(
-        f"{head} {facts['status'].upper()}: {facts.get('technique', 'backstop')} on "
+        f"{head} {status_word(facts['status'])}: {facts.get('technique', 'backstop')} on "
         f"{facts.get('resource', facts.get('drift', ''))} in {facts['account']} ({facts['region']})"
     )
     lines = [
