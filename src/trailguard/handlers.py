@@ -4,11 +4,14 @@ Rules the handlers keep:
 
 - Bad input is logged (one JSON line with the reason) and skipped, never raised: a raise would make
   EventBridge and Lambda retry a poison event over and over.
-- A repair is never held back by the alert. If publishing fails, that is logged at once and, only after
-  every record's repair is done, :class:`~trailguard.notify.NotificationError` is raised so Lambda's
-  asynchronous retries (and then the dead-letter queue) give the alert more chances and make the
-  failure visible in the function's error metrics. Repairs are idempotent, so a retry re-checks the trail
-  (finding it "already restored") rather than repeating anything harmful.
+- A repair is never held back by the alert. If publishing fails, that is logged at once, the message is
+  kept in the state table's outbox (every backstop sweep sends what is kept until SNS takes it:
+  ``notify.outbox``) and, only after every record's repair is done,
+  :class:`~trailguard.notify.NotificationError` is raised so Lambda's asynchronous retries give the
+  alert earlier chances and make the failure visible in the function's error metrics. (The dead-letter
+  queues on the rule targets catch only EventBridge's failures to invoke the function, not this.)
+  Repairs are idempotent, so a retry re-checks the trail (finding it "already restored") rather than
+  repeating anything harmful.
 - Cold start stays small: boto3 is imported only when the first AWS client is made.
 """
 
