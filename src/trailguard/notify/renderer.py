@@ -298,8 +298,14 @@ def _lookup(doc: Mapping[str, Any], key: str) -> Any:
     return _MISSING
 
 
+_NOT_CHANGES = frozenset({"host", "xmlns", "x-amz-expected-bucket-owner"})
+"""Request parameters that address the call, not the resource's configuration."""
+
+
 def _shown(value: Any) -> str:
-    if value is None or value == "" or value is _MISSING:
+    if value is _MISSING:
+        return "(not in the baseline)"
+    if value is None or value == "":
         return "(none)"
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= CHANGE_VALUE_MAX else text[: CHANGE_VALUE_MAX - 3] + "..."
@@ -334,6 +340,8 @@ def changes(incident: Incident) -> list[str]:
     out: list[str] = []
     for key, after in record.request_parameters.items():
         if isinstance(after, str) and (after in names or short_name(after) in names):
+            continue
+        if str(key).lower() in _NOT_CHANGES:
             continue
         if baseline is None:
             out.append(f"{key}: (not recorded) -> {_shown(after)}")
