@@ -280,10 +280,12 @@ def _fit(candidates: list[str], label: str) -> str:
     return ascii_subject(subject)
 
 
-# Request parameters whose baseline field has another name (UpdateTrail's vs DescribeTrails').
+# Request parameters whose baseline field has another name (UpdateTrail's vs DescribeTrails', S3's).
 _BASELINE_ALIASES = {
     "enablelogfilevalidation": "logfilevalidationenabled",
     "snstopicname": "snstopicname",
+    "lifecycleconfiguration": "lifecycle",
+    "bucketpolicy": "policy",
 }
 _MISSING = object()
 
