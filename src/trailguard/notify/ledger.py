@@ -302,8 +302,8 @@ class Ledger:
         if not self.store.put(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS, if_absent=True):
             previous = self.store.get(pk, event_sk) or {}
             retry = _retry(previous, now)
-            told = str(previous.get("told") or "")
-            if retry is None and _rank(incident.status) > _rank(told):
+            told = str(previous.get("told") or "")  # "" (suppressed, or an item older than this field)
+            if retry is None and told and _rank(incident.status) > _rank(told):
                 # The other function's delivery of the same event found it already restored and said
                 # so first; this one made the repair: that is news, never a duplicate.
                 decision = Decision(
@@ -400,7 +400,8 @@ class Ledger:
             )
         ):
             return Decision("publish", "a repeat whose repair needs a person", row=row, more=more)
-        if _rank(incident.status) > _rank(str(burst.get("told") or "")):
+        told = str(burst.get("told") or "")
+        if told and _rank(incident.status) > _rank(told):
             self.store.put(pk, burst_sk, {**burst, "told": incident.status}, ttl_seconds=BURST_QUIET_SECONDS)
             return Decision(
                 "publish",
@@ -454,7 +455,7 @@ def _rank(status: str) -> int:
     """How much a repair's status tells: nothing changed < repaired < a person must act."""
     if status in NEEDS_A_PERSON:
         return 2
-    return {"remediated": 1, "already-restored": 0}.get(status, 0 if status else -1)
+    return {"remediated": 1}.get(status, 0)
 
 
 def _retry(previous: dict[str, Any], now: float) -> Decision | None:
