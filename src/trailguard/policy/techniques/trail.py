@@ -156,6 +156,7 @@ def _put_event_selectors(record: Record, inventory: Inventory) -> Match:
 
 STOP_LOGGING = Technique(
     id="trail.stop-logging",
+    stops_delivery=True,
     tamper_when="the trail (`requestParameters.name`, a name or an ARN) is protected",
     repair_summary="`StartLogging` in the trail's home region",
     title="CloudTrail logging stopped",
@@ -170,6 +171,7 @@ STOP_LOGGING = Technique(
 
 DELETE = Technique(
     id="trail.delete",
+    stops_delivery=True,
     tamper_when="trail protected",
     repair_summary=(
         "recreate from the baseline snapshot: same name, bucket, prefix, KMS key, CloudWatch Logs, "
@@ -213,6 +215,7 @@ UPDATE_DEGRADE = Technique(
 
 SELECTORS_DEGRADE = Technique(
     id="trail.selectors-degrade",
+    stops_delivery=True,
     tamper_when=(
         "management events lose coverage: `includeManagementEvents` false, `readWriteType` other than"
         " `All`, non-empty `excludeManagementEventSources`, or advanced selectors that no longer "
