@@ -91,6 +91,8 @@ _DATA_EVENTS: dict[str, frozenset[str]] = {
         }
     ),
     "sqs": frozenset({"SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch"}),
+    # Object calls addressed to the bucket (POST /bucket?delete); the others name a key (object-level).
+    "s3": frozenset({"DeleteObjects"}),
 }
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
