@@ -56,7 +56,16 @@ def test_capture_records_bucket_key_rules_and_topic(world: World) -> None:
         assert [t["Arn"] for t in doc["Targets"]] == [world.topic_arn]
     topic = baselines.get("topic", world.topic_arn)
     assert topic is not None and [s["Protocol"] for s in topic["Subscriptions"]] == ["sqs"]
-    assert set(world.baselines.all()) == {"trail", "bucket", "key", "store", "rule", "function", "topic"}
+    assert set(world.baselines.all()) == {
+        "trail",
+        "bucket",
+        "key",
+        "store",
+        "rule",
+        "function",
+        "topic",
+        "loggroup",
+    }
 
 
 def test_lake_unavailable_in_moto_is_reported_not_fatal(unrecorded: World) -> None:

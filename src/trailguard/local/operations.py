@@ -357,6 +357,9 @@ def _s3_parameters(
     for key, value in query.items():
         if not key.startswith("X-Amz-"):
             params[key] = value
+    for name, value in headers.items():  # CloudTrail lists ACL headers as one-element lists
+        if name == "x-amz-acl" or name.startswith("x-amz-grant-"):
+            params[name] = [value]
     if operation == "PutBucketPolicy":
         policy = _json(body)
         params["bucketPolicy"] = policy if policy else body.decode("utf-8", "replace")
