@@ -66,7 +66,8 @@ def selected(account: str, bucket: str, key: str | None) -> bool:
     arn = f"arn:aws:s3:::{bucket}/{key or ''}"
     for region_backends in cloudtrail_backends.get(account, {}).values():
         for trail in list(getattr(region_backends, "trails", {}).values()):
-            if not getattr(trail, "is_logging", False):
+            status = getattr(trail, "status", None)
+            if not getattr(status, "is_logging", False):
                 continue
             if _classic_selects(trail.event_selectors, arn) or _advanced_selects(
                 trail.advanced_event_selectors, arn

@@ -191,7 +191,9 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], frozenset[str
         http = model.operation_model(op_name).http
         uri: str = http.get("requestUri", "/")
         path, _, qs = uri.partition("?")
-        required = frozenset(k for k, _ in parse_qsl(qs, keep_blank_values=True))
+        required = frozenset(k for k, _ in parse_qsl(qs, keep_blank_values=True)) | _required_query(
+            model.operation_model(op_name)
+        )
         pattern = ""
         for piece in re.split(r"(\{[^}]+\})", path):
             if piece.startswith("{"):
@@ -214,6 +216,19 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], frozenset[str
             )
         )
     return routes
+
+
+def _required_query(operation: Any) -> frozenset[str]:
+    """The query-string parameters an operation requires (``uploadId`` of ``AbortMultipartUpload``),
+    which tell it from another operation on the same method and URI (``DeleteObject``)."""
+    shape = operation.input_shape
+    if shape is None:
+        return frozenset()
+    return frozenset(
+        str(member.serialization.get("name") or name)
+        for name, member in shape.members.items()
+        if name in shape.required_members and member.serialization.get("location") == "querystring"
+    )
 
 
 def _group(name: str) -> str:
