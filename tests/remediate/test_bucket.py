@@ -16,7 +16,7 @@ from trailguard import aws, sweep
 from trailguard.config import Config
 from trailguard.remediate.bucket import cloudtrail_policy
 
-from .conftest import ACCOUNT, BASELINE_RULES, BUCKET, REGION, Stack, remediation_of, tamper_event
+from .conftest import ACCOUNT, BASELINE_RULES, BUCKET, REGION, TABLE, Stack, remediation_of, tamper_event
 
 LIFECYCLE_FILE = "s3_putbucketlifecycle_1day_expiry_trail_bucket_panther.json"
 NUKE_RULES = [
@@ -523,3 +523,21 @@ def test_objects_outside_the_log_prefix_are_not_judged(stack: Stack) -> None:
 def _sweep(stack: Stack) -> sweep.Report:
     with aws.using_environ(stack.env):
         return sweep.sweep(Config.from_env(stack.env), REGION)
+
+
+def test_the_sweep_leaves_the_public_access_of_a_baseline_recorded_without_it(stack: Stack) -> None:
+    """A bucket baseline recorded before the block and ACL were captured has no ``PublicAccessBlock``:
+    the sweep does not invent one (the stack's bucket has none)."""
+    from trailguard.baseline import Baselines
+    from trailguard.state import StateStore
+
+    baselines = Baselines(StateStore(TABLE, REGION))
+    doc = baselines.get("bucket", BUCKET)
+    assert doc is not None
+    baselines.put(
+        "bucket", BUCKET, {k: v for k, v in doc.items() if k not in ("PublicAccessBlock", "Grants")}
+    )
+
+    assert _sweep(stack).drift == []
+    with pytest.raises(stack.s3.exceptions.ClientError):
+        stack.s3.get_public_access_block(Bucket=BUCKET)

@@ -434,7 +434,8 @@ PUBLIC_ACCESS = Technique(
     title="Trail log bucket opened to the public",
     mitre=TAMPER_MITRE,
     kind=KIND,
-    sweep=Sweep(order=4),
+    # baselines recorded before the block and ACL were captured have neither: nothing to compare with
+    sweep=Sweep(order=4, when=lambda baseline: "PublicAccessBlock" in baseline),
     event_source=S3,
     event_names=frozenset({"DeleteBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "PutBucketAcl"}),
     condition=_public_access,
