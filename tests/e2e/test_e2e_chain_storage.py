@@ -68,12 +68,23 @@ class Emulator:
             else []
         )
 
-    def incidents(self, technique: str) -> list[dict[str, Any]]:
-        """The incidents of ``technique`` the functions reported since :meth:`mark`."""
+    def attacks(self, event_name: str) -> set[str]:
+        """The event ids of the attacker's ``event_name`` calls the recorder journalled."""
+        path = Path(self.ready["records"])
+        lines = path.read_text().splitlines() if path.exists() else []
+        records = [json.loads(line)["detail"] for line in lines if line.strip()]
+        return {
+            str(r["eventID"])
+            for r in records
+            if r["eventName"] == event_name and r["userIdentity"].get("arn") == ATTACKER
+        }
+
+    def incidents(self, technique: str, event_ids: set[str]) -> list[dict[str, Any]]:
+        """The incidents of ``technique`` the functions reported about the calls ``event_ids``."""
         found = []
-        for invocation in self._journal()[self.journal_at :]:
+        for invocation in self._journal():
             for incident in (invocation.get("result") or {}).get("incidents") or []:
-                if incident.get("technique") == technique:
+                if incident.get("technique") == technique and incident.get("event_id") in event_ids:
                     found.append(incident)
         return found
 
@@ -169,12 +180,15 @@ def test_a_key_policy_dropping_cloudtrail_is_repaired_in_the_same_burst(e: Emula
     the burst the Deny opened."""
     baseline = _key_policy(e)
     root = [s for s in baseline["Statement"] if "AWS" in (s.get("Principal") or {})]
+    earlier = e.attacks("PutKeyPolicy")
     e.attack("kms", "put-key-policy", "--key-id", _key_id(e), "--policy-name", "default",
              "--policy", json.dumps({"Version": "2012-10-17", "Statement": root}))  # fmt: skip
     eventually(lambda: _key_policy(e) == baseline, "the baseline key policy back")
-    found = eventually(lambda: e.incidents("key.policy-change"), "the incident")
-    assert "remediated" in [i["status"] for i in found] and {i["verdict"] for i in found} == {"tamper"}
-    assert [i["notification"]["action"] for i in found if i["status"] == "remediated"] == ["suppress"]
+    (incident,) = eventually(
+        lambda: e.incidents("key.policy-change", e.attacks("PutKeyPolicy") - earlier), "the incident"
+    )
+    assert incident["status"] == "remediated" and incident["verdict"] == "tamper"
+    assert incident["notification"]["action"] == "suppress"  # folded into the Deny's burst
 
 
 # ---------------------------------------------------------------------------------- CloudWatch Logs
@@ -248,10 +262,10 @@ def test_a_public_read_acl_is_removed(e: Emulator) -> None:
     """Same technique on the same bucket seconds later: repaired, its email folded into the burst."""
     e.attack("s3api", "put-bucket-acl", "--bucket", e.trail["bucket"], "--acl", "public-read")
     eventually(lambda: not _public_grants(e), "the public grant removed")
-    found = eventually(lambda: e.incidents("bucket.public-access"), "the incident")
-    assert "remediated" in [i["status"] for i in found] and {i["event_name"] for i in found} == {
-        "PutBucketAcl"
-    }
+    (incident,) = eventually(
+        lambda: e.incidents("bucket.public-access", e.attacks("PutBucketAcl")), "the incident"
+    )
+    assert incident["status"] == "remediated" and incident["notification"]["action"] == "suppress"
 
 
 def test_deleted_default_encryption_is_put_back(e: Emulator) -> None:
