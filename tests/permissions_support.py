@@ -34,6 +34,9 @@ IAM_NAME = {
     "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "s3:DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    # trailguard deletes object versions only (a delete marker, always with its VersionId), never objects
+    "s3:DeleteObject": "s3:DeleteObjectVersion",
 }
 # boto3 client name -> IAM service prefix, where they differ.
 IAM_PREFIX = {"stepfunctions": "states"}

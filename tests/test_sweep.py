@@ -37,6 +37,7 @@ def test_no_drift_no_message(deployed: Deployed) -> None:
         "filter": 0,
         "product": 0,
         "automation": 0,
+        "loggroup": 0,
     }
     assert deployed.messages() == []
 
@@ -342,7 +343,16 @@ def test_every_baseline_kind_is_restored_by_some_technique() -> None:
 
 def test_the_plans_are_todays() -> None:
     assert _plan("trail") == ["finding.trail-disabled"]
-    assert _plan("bucket") == ["bucket.delete", "bucket.policy-change", "bucket.lifecycle-expire"]
+    assert _plan("bucket") == [
+        "bucket.delete",
+        "bucket.policy-change",
+        "bucket.lifecycle-expire",
+        "bucket.versioning-suspend",
+        "bucket.public-access",
+        "bucket.encryption-change",
+        "bucket.objects-delete",
+    ]
+    assert _plan("loggroup") == ["logs.group-delete", "logs.retention-cut"]
     assert _plan("key") == ["key.schedule-deletion", "key.policy-change"]
     assert _plan("store") == ["lake.delete", "lake.stop-ingestion", "lake.update-degrade"]
     assert _plan("filter") == ["guardduty.suppression"]

@@ -129,6 +129,7 @@ def build(
     region: str,
     trails: Sequence[Mapping[str, Any]] | None,
     baseline_trails: Sequence[Mapping[str, Any]] = (),
+    baseline_groups: Sequence[Mapping[str, Any]] = (),
 ) -> LiveInventory:
     """The inventory for ``trails`` (None: they could not be listed, so the policy gets no trail list).
 
@@ -152,6 +153,8 @@ def build(
         document["account"] = config.account
     if trails is not None:
         document["trails"] = [dict(t) for t in protected]
+    if baseline_groups:  # the trails' log groups as recorded, so a retention cut is judged against them
+        document["log_groups"] = [{k: v for k, v in g.items() if k != "_meta"} for g in baseline_groups]
     return LiveInventory(
         region=region,
         trails=tuple(trails or ()),
@@ -171,9 +174,11 @@ def load(config: Config, region: str, baselines: Baselines | None = None) -> Liv
     from botocore.exceptions import BotoCoreError, ClientError
 
     baseline_trails: list[Mapping[str, Any]] = []
+    baseline_groups: list[Mapping[str, Any]] = []
     if baselines is not None and baselines.available:
         try:
             baseline_trails = list(baselines.of_kind("trail").values())
+            baseline_groups = list(baselines.of_kind("loggroup").values())
         except (ClientError, BotoCoreError) as exc:
             log_event(LOG, logging.ERROR, "inventory.baselines-unreadable", region=region, error=str(exc))
 
@@ -183,5 +188,5 @@ def load(config: Config, region: str, baselines: Baselines | None = None) -> Liv
     except (ClientError, BotoCoreError) as exc:
         trails, error = None, f"DescribeTrails failed in {region}: {exc}"
         log_event(LOG, logging.ERROR, "inventory.describe-trails-failed", region=region, error=str(exc))
-    live = build(config, region, trails, baseline_trails)
+    live = build(config, region, trails, baseline_trails, baseline_groups)
     return dataclasses.replace(live, error=error) if error else live

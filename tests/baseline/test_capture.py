@@ -59,6 +59,14 @@ def test_capture_records_bucket_key_rules_and_topic(world: World) -> None:
     assert set(world.baselines.all()) == {
         *("trail", "bucket", "key", "store", "rule", "function", "topic"),
         *("filter", "product", "automation"),  # none here: no GuardDuty detector or Security Hub
+        "trail",
+        "bucket",
+        "key",
+        "store",
+        "rule",
+        "function",
+        "topic",
+        "loggroup",
     }
 
 

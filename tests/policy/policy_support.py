@@ -77,6 +77,8 @@ PROTECTING: dict[str, Any] = {
             "111122223333",
             S3BucketName="myawsbucket",
             KmsKeyId="arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            CloudWatchLogsLogGroupArn="arn:aws:logs:us-west-2:111122223333:log-group:CloudTrail/DefaultLogGroup:*",
+            CloudWatchLogsRoleArn="arn:aws:iam::111122223333:role/CloudTrail_CloudWatchLogs_Role",
         ),
         _trail(
             "elastic-trail",

@@ -55,6 +55,13 @@ TECHNIQUE_OF = {
         "securityhub.suppression"
     ),
     "tamper/cloudtrail_updateeventdatastore_retention_cut_constructed.json": "lake.update-degrade",
+    "tamper/logs_deleteloggroup_constructed.json": "logs.group-delete",
+    "tamper/logs_putretentionpolicy_1day_constructed.json": "logs.retention-cut",
+    "tamper/s3_putbucketversioning_suspended_constructed.json": "bucket.versioning-suspend",
+    "tamper/s3_deletebucketpublicaccessblock_constructed.json": "bucket.public-access",
+    "tamper/s3_putbucketacl_publicread_constructed.json": "bucket.public-access",
+    "tamper/s3_deletebucketencryption_constructed.json": "bucket.encryption-change",
+    "tamper/s3_deleteobject_trail_log_constructed.json": "bucket.objects-delete",
     "failed-tamper/cloudtrail_deletetrail_conflictexception_panther.json": "trail.delete",
     "failed-tamper/cloudtrail_stoplogging_invalidtrailname_panther.json": "trail.stop-logging",
     "failed-tamper/cloudtrail_updatetrail_trailnotfound_awsdocs.json": "trail.update-degrade",
@@ -92,6 +99,12 @@ NEEDS_INVENTORY = {
     "key.policy-change",
     "bucket.policy-change",
     "bucket.lifecycle-expire",
+    "bucket.versioning-suspend",
+    "bucket.public-access",
+    "bucket.encryption-change",
+    "bucket.objects-delete",
+    "logs.group-delete",
+    "logs.retention-cut",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from trailguard.resources import bucket
 
 
@@ -23,3 +25,31 @@ def test_kind_facts() -> None:
     assert bucket.ABSENT["GetBucketPolicy"] == {"NoSuchBucketPolicy"}
     assert bucket.KIND.securityhub_type == "AwsS3Bucket"
     assert bucket.KIND.iam_resources == ("arn:${AWS::Partition}:s3:::*",)
+
+
+def test_public_grants_names_the_public_groups_only() -> None:
+    grants = [
+        {"Grantee": {"Type": "CanonicalUser", "ID": "owner"}, "Permission": "FULL_CONTROL"},
+        {
+            "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+            "Permission": "READ",
+        },
+        {
+            "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"},
+            "Permission": "WRITE",
+        },
+        {
+            "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/s3/LogDelivery"},
+            "Permission": "WRITE",
+        },
+    ]
+    assert bucket.public_grants(grants) == ["AllUsers READ", "AuthenticatedUsers WRITE"]
+    assert bucket.public_grants(None) == []
+
+
+def test_capture_records_the_public_access_block_and_the_acl(world: Any) -> None:
+    """The configured trail's bucket has no block: recorded as absent; its ACL grants the owner only."""
+    doc = world.baselines.get("bucket", world.BUCKET)
+    assert doc is not None
+    assert doc["PublicAccessBlock"] is None
+    assert [g["Permission"] for g in doc["Grants"]] == ["FULL_CONTROL"] and doc["Owner"]["ID"]

@@ -33,6 +33,7 @@ def test_baseline_kinds_are_those_with_a_capture() -> None:
         "rule",
         "function",
         "topic",
+        "loggroup",
         "filter",
         "product",
         "automation",

@@ -24,6 +24,7 @@ SCOPES = {
     },
     "s3": {"arn:${AWS::Partition}:s3:::*"},
     "kms": {"arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
+    "logs": {"arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:*"},
     "events": {
         "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-api-calls",
         "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-findings",

@@ -118,7 +118,7 @@ def test_read_only_records_never_match(
         ("lambda.amazonaws.com", "DeleteFunctionUrlConfig20211031"),
         ("lambda.amazonaws.com", "GetFunction20150331v2"),
         ("s3.amazonaws.com", "GetBucketPolicy"),
-        ("s3.amazonaws.com", "PutBucketVersioning"),
+        ("s3.amazonaws.com", "PutBucketTagging"),
         ("sns.amazonaws.com", "Publish"),
         ("guardduty.amazonaws.com", "CreateDetector"),
         ("securityhub.amazonaws.com", "EnableSecurityHub"),

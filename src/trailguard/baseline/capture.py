@@ -139,6 +139,7 @@ def capture_all(
         trails = []
     buckets: dict[str, None] = {}
     keys: dict[str, str] = {}
+    groups: dict[str, None] = {}
     for trail in trails:
         arn = str(trail.get("TrailARN") or trail.get("Name"))
         doc = record("trail", arn, partial(trail_kind.capture_trail, trail, clients, source=source))
@@ -148,11 +149,15 @@ def capture_all(
             buckets.setdefault(str(doc["S3BucketName"]), None)
         if doc.get("KmsKeyId"):
             keys.setdefault(str(doc["KmsKeyId"]), str(doc.get("HomeRegion") or region))
+        if doc.get("CloudWatchLogsLogGroupArn"):
+            groups.setdefault(str(doc["CloudWatchLogsLogGroupArn"]), None)
     capture = _capture_of
     for bucket in buckets:
         record("bucket", bucket, partial(capture("bucket"), bucket, clients, source))
     for ref, key_region in keys.items():
         record("key", ref, partial(key_kind.capture_key, ref, clients, source, key_region))
+    for group in groups:  # the trail's CloudWatch Logs group (retention, KMS key)
+        record("loggroup", group, partial(capture("loggroup"), group, clients, source))
     try:
         for store in store_kind.capture_region(clients, source=source):
             arn = str(store.get("EventDataStoreArn"))

@@ -91,6 +91,8 @@ _DATA_EVENTS: dict[str, frozenset[str]] = {
         }
     ),
     "sqs": frozenset({"SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch"}),
+    # Object calls addressed to the bucket (POST /bucket?delete); the others name a key (object-level).
+    "s3": frozenset({"DeleteObjects"}),
 }
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
@@ -189,7 +191,9 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], frozenset[str
         http = model.operation_model(op_name).http
         uri: str = http.get("requestUri", "/")
         path, _, qs = uri.partition("?")
-        required = frozenset(k for k, _ in parse_qsl(qs, keep_blank_values=True))
+        required = frozenset(k for k, _ in parse_qsl(qs, keep_blank_values=True)) | _required_query(
+            model.operation_model(op_name)
+        )
         pattern = ""
         for piece in re.split(r"(\{[^}]+\})", path):
             if piece.startswith("{"):
@@ -212,6 +216,19 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], frozenset[str
             )
         )
     return routes
+
+
+def _required_query(operation: Any) -> frozenset[str]:
+    """The query-string parameters an operation requires (``uploadId`` of ``AbortMultipartUpload``),
+    which tell it from another operation on the same method and URI (``DeleteObject``)."""
+    shape = operation.input_shape
+    if shape is None:
+        return frozenset()
+    return frozenset(
+        str(member.serialization.get("name") or name)
+        for name, member in shape.members.items()
+        if name in shape.required_members and member.serialization.get("location") == "querystring"
+    )
 
 
 def _group(name: str) -> str:
@@ -355,6 +372,9 @@ def _s3_parameters(
     for key, value in query.items():
         if not key.startswith("X-Amz-"):
             params[key] = value
+    for name, value in headers.items():  # CloudTrail lists ACL headers as one-element lists
+        if name == "x-amz-acl" or name.startswith("x-amz-grant-"):
+            params[name] = [value]
     if operation == "PutBucketPolicy":
         policy = _json(body)
         params["bucketPolicy"] = policy if policy else body.decode("utf-8", "replace")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from trailguard.local import dataevents
 from trailguard.local.identity import account_of, user_identity
 from trailguard.local.operations import Operation, Signature, camel_keys, identify, signature_of
 
@@ -205,10 +206,13 @@ def _time(value: datetime) -> str:
 def record_of(call: Call) -> dict[str, Any] | None:
     """The CloudTrail record of a call, or None when CloudTrail would not log it as a management write."""
     op, sig = call.operation, call.signature
-    if op is None or sig is None or op.read_only or op.data_event:
+    if op is None or sig is None or op.read_only:
         return None
     identity = user_identity(sig.access_key_id, sig.session_token)
     account = identity.get("accountId") or account_of(sig.access_key_id)
+    resources = _data_resources(op, account) if op.data_event else None
+    if op.data_event and resources is None:
+        return None
     request_id = (
         call.response_headers.get("x-amzn-requestid")
         or call.response_headers.get("x-amz-request-id")
@@ -233,10 +237,28 @@ def record_of(call: Call) -> dict[str, Any] | None:
         "recipientAccountId": account,
         "eventCategory": "Management",
     }
+    if resources is not None:  # an S3 data event a trail selects (see trailguard.local.dataevents)
+        record.update(managementEvent=False, eventCategory="Data", resources=resources)
     error = error_of(call)
     if error is not None:
         record["errorCode"], record["errorMessage"] = error
     return record
+
+
+def _data_resources(op: Operation, account: str) -> list[dict[str, Any]] | None:
+    """The ``resources`` of an S3 object write some logging trail selects as a data event; None when
+    CloudTrail would not record it (another service's data event, or no trail selects the object)."""
+    params = op.request_parameters
+    bucket, key = params.get("bucketName"), params.get("key")
+    if op.service != "s3" or not isinstance(bucket, str) or not bucket:
+        return None
+    if not dataevents.selected(account, bucket, key if isinstance(key, str) else None):
+        return None
+    found: list[dict[str, Any]] = []
+    if isinstance(key, str) and key:
+        found.append({"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"})
+    found.append({"accountId": account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"})
+    return found
 
 
 def envelope_of(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,14 @@
 """What the emulator sets up: the deployed stack, a protected trail worth attacking, and an attacker.
 
 The stack is deployed with :func:`trailguard.deploy.deploy`, the same code path and template as on AWS.
-The trail is what a careful account has: multi-region, log file validation, SSE-KMS, an S3 bucket whose
-policy lets CloudTrail write. The attacker is an IAM user with access keys and an admin policy, so every
-tampering call is allowed and it is trailguard, not IAM, that has to undo it.
+The trail is what a careful account has, with its whole delivery chain: multi-region, log file
+validation, SSE-KMS with a key whose policy lets CloudTrail (and CloudWatch Logs) use it, an S3 key
+prefix, a versioned, default-encrypted log bucket behind a public access block whose policy lets
+CloudTrail write under that prefix, S3 data events for the bucket's own objects (so deleting log files
+is recorded), and CloudWatch Logs delivery: a log group with a 365-day retention, encrypted with the
+trail key, and the delivery role CloudTrail assumes to write into it. The attacker is an IAM user with
+access keys and an admin policy, so every tampering call is allowed and it is trailguard, not IAM, that
+has to undo it.
 """
 
 from __future__ import annotations
@@ -22,14 +27,40 @@ STACK_NAME = "trailguard"
 SECURITY_EMAIL = "security-team@example.com"
 TRAIL_NAME = "org-audit-trail"
 ATTACKER = "attacker"
+KEY_PREFIX = "audit"
+LOG_RETENTION_DAYS = 365
+PUBLIC_ACCESS_BLOCK = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+)
+BUCKET_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+CLOUDTRAIL_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
 
 
 @dataclass
 class Trail:
+    """The protected trail and its delivery chain, as the ready file's ``trail`` object lists it:
+    ``log_group`` and ``delivery_role`` are names (what the CLI takes), their ARNs beside them."""
+
     name: str
     arn: str
     bucket: str
     kms_key_id: str
+    key_prefix: str = ""
+    log_group: str = ""
+    log_group_arn: str = ""
+    delivery_role: str = ""
+    delivery_role_arn: str = ""
 
 
 @dataclass
@@ -94,37 +125,112 @@ ADMIN_POLICY = json.dumps(
 )
 
 
+def logs_key_statement(account: str, region: str, group_arn: str) -> dict[str, Any]:
+    """The key policy statement CloudWatch Logs documents for a log group encrypted with the key."""
+    return {
+        "Sid": "Allow CloudWatch Logs to use the key",
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group_arn}},
+    }
+
+
+def delivery_policy(group_arn: str) -> str:
+    """What the delivery role may do: create streams in and write to the trail's log group only."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "CloudTrailToCloudWatchLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"{group_arn}:log-stream:*",
+                }
+            ],
+        }
+    )
+
+
 def create_trail(cloud: LocalCloud, name: str = TRAIL_NAME) -> Trail:
-    """A multi-region trail with log file validation, SSE-KMS and all management events, logging into
-    its own bucket."""
+    """A multi-region trail with log file validation, SSE-KMS, an S3 key prefix, S3 data events on its
+    own bucket and CloudWatch Logs delivery, logging into a versioned, encrypted, public-access-blocked
+    bucket."""
     account, region = cloud.account, cloud.region
     bucket = f"{name}-logs-{account}"
+    group = f"/aws/cloudtrail/{name}"
+    group_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+    role_name = f"{name}-cloudwatch-logs"
     s3, kms, ct = cloud.client("s3"), cloud.client("kms"), cloud.client("cloudtrail")
-    s3.create_bucket(Bucket=bucket)
+    logs, iam = cloud.client("logs"), cloud.client("iam")
     trail_arn = f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
+
+    s3.create_bucket(Bucket=bucket)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK))
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=BUCKET_ENCRYPTION)
     # The delivery policy trailguard itself writes when a trail bucket has none left.
-    policy = cloudtrail_policy(bucket, [{"TrailARN": trail_arn, "S3BucketName": bucket}])
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    # The key policy CloudTrail documents, so the key's baseline is one CloudTrail can use.
-    key_policy = json.dumps(cloudtrail_key_policy(account, [trail_arn]))
-    key = kms.create_key(Description=f"CloudTrail logs of {name}", Policy=key_policy)
+    written = {"TrailARN": trail_arn, "S3BucketName": bucket, "S3KeyPrefix": KEY_PREFIX}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(cloudtrail_policy(bucket, [written])))
+
+    # The key policy CloudTrail documents (so the key's baseline is one CloudTrail can use), plus the
+    # statement CloudWatch Logs needs to encrypt the trail's log group with the same key.
+    key_policy = cloudtrail_key_policy(account, [trail_arn])
+    key_policy["Statement"].append(logs_key_statement(account, region, group_arn))
+    key = kms.create_key(Description=f"CloudTrail logs of {name}", Policy=json.dumps(key_policy))
     key_arn = key["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName=f"alias/{name}", TargetKeyId=key["KeyMetadata"]["KeyId"])
+
+    logs.create_log_group(logGroupName=group, kmsKeyId=key_arn)
+    logs.put_retention_policy(logGroupName=group, retentionInDays=LOG_RETENTION_DAYS)
+    role = iam.create_role(
+        RoleName=role_name,
+        AssumeRolePolicyDocument=CLOUDTRAIL_TRUST,
+        Description=f"CloudTrail delivers {name} to CloudWatch Logs",
+    )["Role"]
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="cloudtrail-to-cloudwatch-logs",
+        PolicyDocument=delivery_policy(group_arn),
+    )
+
     trail = ct.create_trail(
         Name=name,
         S3BucketName=bucket,
+        S3KeyPrefix=KEY_PREFIX,
         IsMultiRegionTrail=True,
         EnableLogFileValidation=True,
         IncludeGlobalServiceEvents=True,
         KmsKeyId=key_arn,
+        CloudWatchLogsLogGroupArn=f"{group_arn}:*",
+        CloudWatchLogsRoleArn=role["Arn"],
     )
-    # Explicit, as AWS reports a new trail's default (moto reports none): all management events.
+    # Explicit, as AWS reports a new trail's default (moto reports none): all management events, and
+    # the data events of the log bucket's own objects, so deleting a log file is recorded too.
     ct.put_event_selectors(
         TrailName=name,
-        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}],
+        EventSelectors=[
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": [f"arn:aws:s3:::{bucket}/"]}],
+            }
+        ],
     )
     ct.start_logging(Name=name)
-    return Trail(name=name, arn=trail["TrailARN"], bucket=bucket, kms_key_id=key_arn)
+    return Trail(
+        name=name,
+        arn=trail["TrailARN"],
+        bucket=bucket,
+        kms_key_id=key_arn,
+        key_prefix=KEY_PREFIX,
+        log_group=group,
+        log_group_arn=f"{group_arn}:*",
+        delivery_role=role_name,
+        delivery_role_arn=role["Arn"],
+    )
 
 
 def create_attacker(cloud: LocalCloud, name: str = ATTACKER) -> Attacker:
@@ -165,7 +271,10 @@ def build(
 ) -> World:
     """Deploy trailguard, create the protected trail and the attacker, wait until the cloud is quiet."""
     trail = create_trail(cloud)
-    progress(f"trail {trail.name}: multi-region, log file validation, SSE-KMS, logging")
+    progress(
+        f"trail {trail.name}: multi-region, log file validation, SSE-KMS, prefix {trail.key_prefix}/, "
+        f"CloudWatch Logs {trail.log_group}, versioned encrypted bucket {trail.bucket}, logging"
+    )
     detector_id = detection.enable(cloud)  # before deploy, so the baseline records them
     progress(f"GuardDuty detector {detector_id} and Security Hub enabled")
     outputs = deploy_stack(cloud, stack_name, email, progress)

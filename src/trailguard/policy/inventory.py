@@ -14,6 +14,7 @@ from typing import Any
 
 from trailguard.resources import function as function_kind
 from trailguard.resources import key as key_kind
+from trailguard.resources import loggroup as loggroup_kind
 from trailguard.resources import role as role_kind
 from trailguard.resources import rule as rule_kind
 from trailguard.resources import store as store_kind
@@ -91,6 +92,9 @@ class Inventory:
     """Optional extension: alias name (``alias/x`` or ``x``) -> key id or ARN, to resolve alias calls."""
     retention_days: int = DEFAULT_RETENTION_DAYS
     """Optional extension: the lifecycle floor for trail buckets (detection-policy default 365)."""
+    log_groups: tuple[Entry, ...] = ()
+    """Optional extension: the trails' CloudWatch Logs groups as recorded (``Arn``, ``Name``,
+    ``RetentionInDays``), so a retention cut is judged against the group's baseline."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Inventory:
@@ -115,6 +119,7 @@ class Inventory:
                 if isinstance(retention, int) and not isinstance(retention, bool) and retention > 0
                 else DEFAULT_RETENTION_DAYS
             ),
+            log_groups=_entries(data.get("log_groups")) or (),
         )
 
     # -- lookups ------------------------------------------------------------------------------------
@@ -145,6 +150,30 @@ class Inventory:
             if isinstance(key, str) and key and key_kind.parse_ref(key) in wanted:
                 found.append(trail)
         return tuple(found)
+
+    def trails_for_log_group(self, name: str, region: str | None = None) -> tuple[Entry, ...]:
+        """The protected trails that deliver to the CloudWatch Logs group called ``name`` (in ``region``
+        when given: a group name is unique per region only)."""
+        found = []
+        for trail in self.trails or ():
+            arn = trail.get("CloudWatchLogsLogGroupArn")
+            if not isinstance(arn, str) or not arn:
+                continue
+            if loggroup_kind.name_of(arn) == name and (
+                region is None or loggroup_kind.region_of(arn) in (None, region)
+            ):
+                found.append(trail)
+        return tuple(found)
+
+    def log_group(self, ref: str) -> Entry | None:
+        """The recorded log group ``ref`` (name or ARN) names, from the optional ``log_groups`` list."""
+        name = loggroup_kind.name_of(ref)
+        for group in self.log_groups:
+            if loggroup_kind.arn_of(str(group.get("Arn") or "")) == loggroup_kind.arn_of(ref):
+                return group
+            if not ref.startswith("arn:") and group.get("Name") == name:
+                return group
+        return None
 
     def store(self, ref: str) -> Entry | None:
         """The protected event data store ``ref`` names (ARN, id or name)."""

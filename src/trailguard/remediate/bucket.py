@@ -23,10 +23,13 @@ from trailguard.remediate.base import (
     action_region,
     policy_json,
     read_baseline,
+    read_until,
+    squash,
     target,
     verify_until,
 )
-from trailguard.resources.bucket import KIND
+from trailguard.resources.base import jsonable
+from trailguard.resources.bucket import BLOCK_FIELDS, KIND, public_grants
 
 NO_BASELINE = "no baseline recorded for bucket {bucket}; run trailguard baseline record"
 _MISSING = object()
@@ -111,6 +114,9 @@ def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
     if bucket is None:
         return outcome.fail("could not tell which bucket's lifecycle was changed, so nothing was restored")
     baseline = read_baseline(ctx, outcome, "bucket", bucket)
+    refused = floor(ctx, bucket, baseline)
+    if refused:
+        return outcome.fail(refused, "not a recorded log bucket")
     recorded = _field(baseline, "Lifecycle")
     if recorded is _MISSING:
         message = _no_baseline(outcome, bucket)
@@ -214,6 +220,9 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
     if bucket is None:
         return outcome.fail("could not tell which bucket's policy was changed, so nothing was restored")
     baseline = read_baseline(ctx, outcome, "bucket", bucket)
+    refused = floor(ctx, bucket, baseline)
+    if refused:
+        return outcome.fail(refused, "not a recorded log bucket")
     recorded = _field(baseline, "Policy")
     region = _region(ctx, request, baseline)
     try:
@@ -352,6 +361,9 @@ def recreate(ctx: Context, request: RepairRequest) -> Outcome:
     if bucket is None:
         return outcome.fail("could not tell which bucket was deleted, so none was re-created")
     baseline = read_baseline(ctx, outcome, "bucket", bucket)
+    refused = floor(ctx, bucket, baseline)
+    if refused:
+        return outcome.fail(refused, "not a recorded log bucket")
     region = _region(ctx, request, baseline)
     trails = _trails_using(ctx, bucket)
     recorded = _field(baseline, "Policy")
@@ -392,3 +404,441 @@ def recreate(ctx: Context, request: RepairRequest) -> Outcome:
         f"{done} with {what}{extras}, verified with GetBucketPolicy; {lost}; "
         f"{_delivery_note(ctx, outcome, trails)}"
     )
+
+
+# -- the floor: trailguard only configures recorded log buckets ---------------------------------------
+
+
+def floor(ctx: Context, bucket: str, baseline: Mapping[str, Any] | None) -> str | None:
+    """Why trailguard must not change ``bucket`` (None: it is a recorded log bucket, or the bucket of a
+    protected trail as recorded). Checked before every call that changes a bucket's configuration or
+    objects, whatever the request says."""
+    if baseline is not None or ctx.live.inventory.trails_for_bucket(bucket):
+        return None
+    return (
+        f"bucket {bucket} is neither recorded in a baseline nor the log bucket of a protected trail, so "
+        "trailguard leaves it alone"
+    )
+
+
+def _guarded(
+    ctx: Context, request: RepairRequest, name: str, what: str
+) -> tuple[Outcome, str, Mapping[str, Any] | None, str] | Outcome:
+    """(outcome, bucket, baseline, region) for an action on a log bucket, or the failed outcome when the
+    bucket is not named or the floor refuses it."""
+    bucket = _bucket(request)
+    outcome = Outcome(name, bucket)
+    if bucket is None:
+        return outcome.fail(f"could not tell which bucket's {what} was changed, so nothing was restored")
+    baseline = (
+        request.baseline if request.baseline is not None else read_baseline(ctx, outcome, "bucket", bucket)
+    )
+    refused = floor(ctx, bucket, baseline)
+    if refused:
+        return outcome.fail(refused, "not a recorded log bucket")
+    return outcome, bucket, baseline, _region(ctx, request, baseline)
+
+
+def _failed(outcome: Outcome, exc: BaseException, what: str) -> Outcome:
+    error = outcome.last_error(exc)
+    outcome.gone = isinstance(exc, Gone)
+    return outcome.fail(f"could not restore {what}: {error}", error)
+
+
+# -- versioning ---------------------------------------------------------------------------------------
+
+
+def _read_versioning(outcome: Outcome, bucket: str, region: str) -> str | None:
+    status = outcome.call("s3", region, "GetBucketVersioning", gone=KIND, Bucket=bucket).get("Status")
+    outcome.calls[-1].result = f"Status {status or 'never enabled'}"
+    return str(status) if status else None
+
+
+@action(
+    "bucket.enable_versioning",
+    permissions=("s3:GetBucketVersioning", "s3:PutBucketVersioning"),
+    restores=KIND,
+    manual_steps="Enable versioning on the trail bucket {resource} again (aws s3api put-bucket-versioning "
+    "--bucket {resource} --versioning-configuration Status=Enabled).",
+)
+def enable_versioning(ctx: Context, request: RepairRequest) -> Outcome:
+    """``bucket.versioning-suspend``: PutBucketVersioning Enabled, verified by GetBucketVersioning. Only
+    when the baseline had it enabled, or without a baseline (enabling removes nothing); a bucket recorded
+    without versioning is left as recorded."""
+    found = _guarded(ctx, request, "bucket.enable_versioning", "versioning")
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
+    recorded = _field(baseline, "Versioning")
+    wanted = (
+        recorded.get("Status")
+        if isinstance(recorded, Mapping)
+        else None
+        if recorded is not _MISSING
+        else "Enabled"
+    )
+    label = f"the versioning of bucket {bucket}"
+    try:
+        current = _read_versioning(outcome, bucket, region)
+        if wanted != "Enabled" or current == "Enabled":
+            return outcome.finish(label, [], [], "")
+        outcome.call(
+            "s3", region, "PutBucketVersioning", Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+        status = read_until(ctx, lambda: _read_versioning(outcome, bucket, region), lambda s: s == "Enabled")
+    except Exception as exc:
+        return _failed(outcome, exc, label)
+    note = "" if recorded is not _MISSING else " (no baseline was recorded; enabling removes nothing)"
+    return outcome.finish(
+        label,
+        [
+            f"enabled versioning on bucket {bucket} again (it was {current}){note}; log files deleted or "
+            "overwritten while it was suspended have no earlier version to recover"
+        ],
+        [] if status == "Enabled" else [f"GetBucketVersioning reports {status}"],
+        "GetBucketVersioning reports Status Enabled",
+    )
+
+
+# -- public access block and ACL ----------------------------------------------------------------------
+
+
+def _read_block(outcome: Outcome, bucket: str, region: str) -> dict[str, bool] | None:
+    try:
+        found = outcome.call("s3", region, "GetPublicAccessBlock", gone=KIND, Bucket=bucket)
+    except Gone:
+        raise
+    except Exception as exc:
+        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            outcome.calls[-1].error, outcome.calls[-1].result = None, "no public access block"
+            return None
+        raise
+    config = found.get("PublicAccessBlockConfiguration") or {}
+    block = {k: bool(config.get(k)) for k in BLOCK_FIELDS}
+    outcome.calls[-1].result = ", ".join(f"{k} {v}" for k, v in block.items())
+    return block
+
+
+def _read_acl(outcome: Outcome, bucket: str, region: str) -> dict[str, Any]:
+    acl: dict[str, Any] = outcome.call("s3", region, "GetBucketAcl", gone=KIND, Bucket=bucket)
+    outcome.calls[
+        -1
+    ].result = (
+        f"{len(acl.get('Grants') or [])} grant(s), public: {public_grants(acl.get('Grants')) or 'none'}"
+    )
+    return acl
+
+
+def _grant_key(grant: Mapping[str, Any]) -> tuple[str, str]:
+    grantee = grant.get("Grantee") or {}
+    who = grantee.get("ID") or grantee.get("URI") or grantee.get("EmailAddress") or ""
+    return str(who), str(grant.get("Permission"))
+
+
+def _grantee(grantee: Mapping[str, Any]) -> dict[str, Any]:
+    """A grantee as PutBucketAcl takes it (GetBucketAcl adds a DisplayName it does not accept back)."""
+    return {k: v for k, v in grantee.items() if k in ("ID", "Type", "URI", "EmailAddress")}
+
+
+@action(
+    "bucket.restore_public_access",
+    permissions=(
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketAcl",
+        "s3:PutBucketAcl",
+    ),
+    restores=KIND,
+    manual_steps="Block public access to the trail bucket {resource} again (aws s3api "
+    "put-public-access-block --bucket {resource} --public-access-block-configuration "
+    "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true) and "
+    "remove AllUsers / AuthenticatedUsers grants from its ACL; check who read the logs meanwhile (S3 "
+    "server access logs or data events).",
+)
+def restore_public_access(ctx: Context, request: RepairRequest) -> Outcome:
+    """``bucket.public-access``: PutPublicAccessBlock with the baseline block (all four settings on
+    without a baseline: a log bucket is never public), then PutBucketAcl with the baseline grants when
+    the live ACL grants the public anything (without a baseline: the live grants less the public ones);
+    verified by reading both back. A baseline that itself had no block is left without one."""
+    found = _guarded(ctx, request, "bucket.restore_public_access", "public access")
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
+    recorded_block = _field(baseline, "PublicAccessBlock")
+    block = dict.fromkeys(BLOCK_FIELDS, True) if recorded_block is _MISSING else recorded_block
+    recorded_grants = _field(baseline, "Grants")
+    done: list[str] = []
+    off: list[str] = []
+    try:
+        current = _read_block(outcome, bucket, region)
+        if isinstance(block, Mapping) and current != {k: bool(block.get(k)) for k in BLOCK_FIELDS}:
+            wanted = {k: bool(block.get(k)) for k in BLOCK_FIELDS}
+            outcome.call(
+                "s3", region, "PutPublicAccessBlock", Bucket=bucket, PublicAccessBlockConfiguration=wanted
+            )
+            after = read_until(ctx, lambda: _read_block(outcome, bucket, region), lambda b: b == wanted)
+            was = "removed" if current is None else ", ".join(k for k, v in current.items() if not v) + " off"
+            done.append(f"put the public access block of bucket {bucket} back (it was {was})")
+            if after != wanted:
+                off.append(f"GetPublicAccessBlock reports {after}")
+        acl = _read_acl(outcome, bucket, region)
+        public = public_grants(acl.get("Grants"))
+        if public:
+            if isinstance(recorded_grants, list) and not public_grants(recorded_grants):
+                grants = [g for g in recorded_grants if isinstance(g, Mapping)]
+            else:
+                grants = [g for g in acl.get("Grants") or [] if not public_grants([g])]
+            policy = {
+                "Grants": [
+                    {"Grantee": _grantee(g.get("Grantee") or {}), "Permission": g["Permission"]}
+                    for g in grants
+                ],
+                "Owner": {k: v for k, v in (acl.get("Owner") or {}).items() if k == "ID"},
+            }
+            outcome.call("s3", region, "PutBucketAcl", Bucket=bucket, AccessControlPolicy=policy)
+            after_acl = read_until(
+                ctx, lambda: _read_acl(outcome, bucket, region), lambda a: not public_grants(a.get("Grants"))
+            )
+            done.append(f"removed the public grants from the ACL of bucket {bucket} ({'; '.join(public)})")
+            still = public_grants(after_acl.get("Grants"))
+            if still:
+                off.append(f"GetBucketAcl still grants {'; '.join(still)}")
+    except Exception as exc:
+        return _failed(outcome, exc, f"the public access settings of bucket {bucket}")
+    if done:
+        done.append(
+            "anyone could read the trail's logs meanwhile: check the bucket's access logs or data events"
+        )
+    if done and recorded_block is _MISSING and not outcome.errors:
+        done.append("no baseline was recorded: every public access setting was turned on")
+    return outcome.finish(
+        f"the public access settings of bucket {bucket}",
+        done,
+        off,
+        "GetPublicAccessBlock returns the baseline block and GetBucketAcl grants the public nothing",
+    )
+
+
+# -- default encryption -------------------------------------------------------------------------------
+
+SSE_S3 = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+
+
+def _read_encryption(outcome: Outcome, bucket: str, region: str) -> Any:
+    try:
+        found = outcome.call("s3", region, "GetBucketEncryption", gone=KIND, Bucket=bucket)
+    except Gone:
+        raise
+    except Exception as exc:
+        if error_code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
+            outcome.calls[-1].error, outcome.calls[-1].result = None, "no default encryption"
+            return None
+        raise
+    config = jsonable(found.get("ServerSideEncryptionConfiguration"))
+    algorithms = [
+        str((r.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm"))
+        for r in config.get("Rules") or []
+    ]
+    outcome.calls[-1].result = f"SSEAlgorithm {', '.join(algorithms) or 'none'}"
+    return config
+
+
+def _same_encryption(live: Any, expected: Any) -> bool:
+    return bool(squash(live) == squash(expected))
+
+
+@action(
+    "bucket.restore_encryption",
+    permissions=("s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"),
+    restores=KIND,
+    manual_steps="Put the default encryption of the trail bucket {resource} back (aws s3api "
+    "put-bucket-encryption --bucket {resource} --server-side-encryption-configuration ...).",
+)
+def restore_encryption(ctx: Context, request: RepairRequest) -> Outcome:
+    """``bucket.encryption-change``: PutBucketEncryption with the baseline configuration, verified by
+    GetBucketEncryption. Without a baseline, a bucket left with none gets SSE-S3 (it removes nothing);
+    a replaced configuration is escalated. A baseline without default encryption is left as recorded."""
+    found = _guarded(ctx, request, "bucket.restore_encryption", "default encryption")
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
+    recorded = _field(baseline, "Encryption")
+    label = f"the default encryption of bucket {bucket}"
+    try:
+        current = _read_encryption(outcome, bucket, region)
+        if recorded is _MISSING:
+            if current is not None:
+                message = _no_baseline(outcome, bucket)
+                return outcome.fail(
+                    f"{message}. The bucket's new default encryption was left in place: check it "
+                    "(aws s3api get-bucket-encryption)",
+                    message,
+                )
+            expected: Any = SSE_S3
+        elif not isinstance(recorded, Mapping) or not recorded.get("Rules"):
+            return outcome.finish(label, [], [], "")
+        else:
+            expected = {"Rules": list(recorded["Rules"])}
+        if _same_encryption(current, expected):
+            return outcome.finish(label, [], [], "")
+        outcome.call(
+            "s3", region, "PutBucketEncryption", Bucket=bucket, ServerSideEncryptionConfiguration=expected
+        )
+        after = read_until(
+            ctx, lambda: _read_encryption(outcome, bucket, region), lambda c: _same_encryption(c, expected)
+        )
+    except Exception as exc:
+        return _failed(outcome, exc, label)
+    was = outcome.calls[0].result or "unknown"
+    why = " (SSE-S3: no baseline was recorded)" if recorded is _MISSING else ""
+    return outcome.finish(
+        label,
+        [
+            f"put the baseline default encryption back on bucket {bucket}{why} (it was: {was}); objects "
+            "written meanwhile keep the encryption they were written with"
+        ],
+        [] if _same_encryption(after, expected) else ["GetBucketEncryption does not return the baseline"],
+        "GetBucketEncryption returns the baseline configuration",
+    )
+
+
+# -- deleted log files --------------------------------------------------------------------------------
+
+MAX_PAGES = 10
+"""ListObjectVersions pages (1,000 entries each) one repair reads: the sweep checks the newest part
+of a large bucket only within this bound, and says when it stopped short."""
+
+
+def log_prefixes(trails: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Where the trails write their log files in the bucket: ``PREFIX/AWSLogs/`` (``AWSLogs/``)."""
+    found = set()
+    for trail in trails:
+        prefix = str(trail.get("S3KeyPrefix") or "").strip("/")
+        found.add(f"{prefix}/AWSLogs/" if prefix else "AWSLogs/")
+    return sorted(found)
+
+
+def _markers(outcome: Outcome, bucket: str, region: str, prefix: str) -> tuple[list[dict[str, str]], bool]:
+    """(the delete markers that are the latest version of a key under ``prefix``, whether the listing
+    was complete within :data:`MAX_PAGES`)."""
+    found: list[dict[str, str]] = []
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    for _ in range(MAX_PAGES):
+        page = outcome.call("s3", region, "ListObjectVersions", gone=KIND, **params)
+        markers = [
+            {"Key": str(m["Key"]), "VersionId": str(m["VersionId"])}
+            for m in page.get("DeleteMarkers") or []
+            if m.get("IsLatest") and str(m.get("Key", "")).startswith(prefix)
+        ]
+        found.extend(markers)
+        outcome.calls[-1].result = f"{len(markers)} latest delete marker(s)"
+        if not page.get("IsTruncated"):
+            return found, True
+        params["KeyMarker"] = page.get("NextKeyMarker")
+        params["VersionIdMarker"] = page.get("NextVersionIdMarker")
+    return found, False
+
+
+def _request_keys(request: RepairRequest) -> tuple[list[str], str | None]:
+    """(the keys the call deleted, the version id it deleted for good, if any)."""
+    record = request.record
+    if record is None:
+        return [], None
+    params = record.request_parameters
+    version = params.get("versionId")
+    key = params.get("key")
+    if isinstance(key, str) and key:
+        return [key], str(version) if version else None
+    delete = params.get("Delete")
+    objects = delete.get("Object") if isinstance(delete, Mapping) else None
+    if isinstance(objects, Mapping):
+        objects = [objects]
+    keys, permanent = [], None
+    for obj in objects if isinstance(objects, list) else []:
+        if isinstance(obj, Mapping) and obj.get("Key"):
+            keys.append(str(obj["Key"]))
+            if obj.get("VersionId"):
+                permanent = str(obj["VersionId"])
+    return keys, permanent
+
+
+@action(
+    "bucket.restore_deleted_logs",
+    permissions=("s3:GetBucketVersioning", "s3:ListBucketVersions", "s3:DeleteObjectVersion"),
+    restores=KIND,
+    manual_steps="List what was deleted from the trail bucket {resource} (aws s3api list-object-versions "
+    "--bucket {resource} --prefix AWSLogs/) and restore what versioning kept; log files deleted for good "
+    "are lost: the trail's digest files show which are missing, and CloudTrail event history still "
+    "holds the last 90 days of management events.",
+)
+def restore_deleted_logs(ctx: Context, request: RepairRequest) -> Outcome:
+    """``bucket.objects-delete``: with versioning on, delete the delete markers that are the latest
+    version of the trail's log files, so the files return; verified by listing again. Only markers
+    ListObjectVersions lists, only under the trail's log prefix, only on a recorded log bucket: no
+    object version is ever removed. A version deleted for good, or a bucket without versioning, cannot
+    be undone and is escalated."""
+    found = _guarded(ctx, request, "bucket.restore_deleted_logs", "log files")
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, _baseline, region = found
+    trails = ctx.live.inventory.trails_for_bucket(bucket) or _trails_using(ctx, bucket)
+    prefixes = log_prefixes(trails) if trails else ["AWSLogs/"]
+    keys, permanent = _request_keys(request)
+    logs = [k for k in keys if any(k.startswith(p) for p in prefixes)]
+    label = f"the log files of bucket {bucket}"
+    off: list[str] = []
+    done: list[str] = []
+    try:
+        status = _read_versioning(outcome, bucket, region)
+        if permanent is not None:
+            off.append(
+                f"version {permanent} of {logs[0] if logs else 'a log file'} was deleted for good: it "
+                "cannot be restored"
+            )
+        if status is None:
+            if keys or request.record is not None:
+                off.append(f"bucket {bucket} has no versioning, so deleted log files cannot be restored")
+            return outcome.finish(label, done, off, "")
+        scopes = sorted(set(logs)) if logs else prefixes
+        restored: list[str] = []
+        complete = True
+        for scope in scopes:
+            markers, whole = _markers(outcome, bucket, region, scope)
+            complete = complete and whole
+            for marker in markers:
+                if logs and marker["Key"] != scope:
+                    continue  # a key that merely starts with the deleted one
+                outcome.call(
+                    "s3",
+                    region,
+                    "DeleteObject",
+                    Bucket=bucket,
+                    Key=marker["Key"],
+                    VersionId=marker["VersionId"],
+                )
+                outcome.calls[-1].result = "delete marker removed"
+                restored.append(marker["Key"])
+        remaining: list[str] = []
+        if restored:
+
+            def left() -> list[str]:
+                still: list[str] = []
+                for scope in scopes:
+                    still.extend(
+                        m["Key"] for m in _markers(outcome, bucket, region, scope)[0] if m["Key"] in restored
+                    )
+                return still
+
+            remaining = read_until(ctx, left, lambda s: not s)
+            first = restored[0]
+            more = f" and {len(restored) - 1} more" if len(restored) > 1 else ""
+            done.append(
+                f"removed the delete markers of {first}{more} in bucket {bucket}, so the log files are back"
+            )
+        if remaining:
+            off.append(f"ListObjectVersions still shows {len(remaining)} deleted log file(s)")
+        if not complete:
+            done.append(f"only the first {MAX_PAGES * 1000} versions under the log prefix were checked")
+    except Exception as exc:
+        return _failed(outcome, exc, label)
+    return outcome.finish(label, done, off, "ListObjectVersions shows them as current again")
