@@ -243,7 +243,9 @@ def test_failed_stop_logging_is_reported_as_an_attempt_and_not_touched(cloud: Cl
     assert message["incident"]["remediation"] is None
 
 
-def test_calls_by_trailguards_own_role_are_ignored(cloud: Cloud) -> None:
+def test_stop_logging_with_trailguards_role_is_repaired_all_the_same(cloud: Cloud) -> None:
+    """Item 12: trailguard never calls StopLogging, so one made with its role (here from a session that
+    is none of its functions) is tampering; before the fix every call by the role was ignored."""
     path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
     (record,) = load_records(path)
     name, region, handler_region = _setup_stopped_trail(cloud, record)
@@ -256,9 +258,9 @@ def test_calls_by_trailguards_own_role_are_ignored(cloud: Cloud) -> None:
         TRAILGUARD_GUARD_ROLE_ARNS=f"{GUARD_ROLE},{record.issuer_arn}",
     )
 
-    assert result["incidents"] == []
-    assert cloud.messages() == []
-    assert not cloud.is_logging(name, region)
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper"
+    assert cloud.is_logging(name, region)
 
 
 def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud: Cloud) -> None:

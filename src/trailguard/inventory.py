@@ -135,6 +135,9 @@ def build(
             "rule_names": list(config.rule_names),
             "function_names": list(config.function_names),
             "topic_arns": list(config.topic_arns),
+            "queue_urls": list(config.queue_urls),
+            "table_names": [config.state_table] if config.state_table else [],
+            "stack_names": [config.stack_name] if config.stack_name else [],
         },
         "allowed_principal_arns": list(config.allowed_principal_arns),
     }

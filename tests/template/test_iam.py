@@ -40,7 +40,10 @@ SCOPES = {
         "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default",
         "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default",
     },
-    "iam": {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"},
+    "iam": {
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*",
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-GuardRole-*",
+    },
     "dynamodb": {"StateTable.Arn"},
 }
 

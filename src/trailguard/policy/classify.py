@@ -8,7 +8,7 @@ from trailguard.events import Record
 from trailguard.permissions import RUNTIME_PERMISSIONS
 from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Technique, base_event_name
-from trailguard.policy.techniques import FINDING_TECHNIQUES, TECHNIQUES, technique_for_call
+from trailguard.policy.techniques import FINDING_TECHNIQUES, TECHNIQUES, techniques_for_call
 from trailguard.policy.verdict import Verdict
 from trailguard.resources import role as role_kind
 
@@ -47,8 +47,8 @@ def _classify(record: Record, inventory: Inventory) -> Verdict:
     principal = record.principal_arn
     if record.kind != "cloudtrail":
         return _classify_finding(record, inventory)
-    technique = technique_for_call(record.event_source, record.event_name)
-    if technique is None:
+    candidates = techniques_for_call(record.event_source, record.event_name)
+    if not candidates:
         what = f"The {record.event_name or 'unnamed'} call ({record.event_source or 'no event source'})"
         return Verdict(
             "benign",
@@ -58,7 +58,7 @@ def _classify(record: Record, inventory: Inventory) -> Verdict:
             f"{what} is not one of the tampering calls trailguard watches.",
             record,
         )
-    match = technique.judge(record, inventory)
+    technique, match = _judge(candidates, record, inventory)
     if inventory.is_guard_principal(record.issuer_arn, record.principal_arn):
         mine, why = own_call(record, inventory, technique, match)
         if mine:
@@ -75,6 +75,20 @@ def _classify(record: Record, inventory: Inventory) -> Verdict:
                 match.outcome, match.resource, f"{match.reason} (made with trailguard's role, but {why})"
             )
     return _verdict(technique, match, record, inventory)
+
+
+def _judge(
+    candidates: tuple[Technique, ...], record: Record, inventory: Inventory
+) -> tuple[Technique, Match]:
+    """The first technique whose condition is not harmless, else the first one's harmless match."""
+    first: tuple[Technique, Match] | None = None
+    for technique in candidates:
+        match = technique.judge(record, inventory)
+        if match.outcome != "harmless":
+            return technique, match
+        first = first or (technique, match)
+    assert first is not None
+    return first
 
 
 # S3 records name the bucket operation; IAM names the permission it needs.
