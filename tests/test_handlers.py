@@ -263,7 +263,44 @@ def test_stop_logging_with_trailguards_role_is_repaired_all_the_same(cloud: Clou
     assert cloud.is_logging(name, region)
 
 
+def _stack_allowing(region: str, principal: str) -> str:
+    """A stack whose AllowedPrincipalArns parameter lists ``principal`` (what trailguard trusts)."""
+    import boto3
+
+    template = {
+        "Parameters": {"AllowedPrincipalArns": {"Type": "CommaDelimitedList", "Default": ""}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+    }
+    boto3.client("cloudformation", region_name=region).create_stack(
+        StackName="tg-allow",
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "AllowedPrincipalArns", "ParameterValue": principal}],
+    )
+    return "tg-allow"
+
+
 def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud: Cloud) -> None:
+    """The allow-list is the stack's AllowedPrincipalArns parameter (DescribeStacks on its own stack)."""
+    path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+
+    result = cloud.invoke(
+        handlers.api_call,
+        json.loads(path.read_text()),
+        handler_region,
+        TRAILGUARD_STACK_NAME=_stack_allowing(handler_region, str(record.issuer_arn)),
+    )
+
+    assert not cloud.is_logging(name, region)
+    assert result["incidents"][0]["status"] == "authorised"
+    (message,) = cloud.messages()
+    assert message["_sns_subject"].startswith("[trailguard] AUTHORISED: ")
+
+
+def test_an_allow_list_in_the_function_environment_is_not_trusted(cloud: Cloud) -> None:
+    """Item 15: an attacker who writes themselves into the functions' allow-list variable is still
+    repaired and reported (before the fix the change was "AUTHORISED" and became the baseline)."""
     path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
     (record,) = load_records(path)
     name, region, handler_region = _setup_stopped_trail(cloud, record)
@@ -273,12 +310,12 @@ def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud
         json.loads(path.read_text()),
         handler_region,
         TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=str(record.issuer_arn),
+        TRAILGUARD_STACK_NAME=_stack_allowing(handler_region, ""),
     )
 
-    assert not cloud.is_logging(name, region)
-    assert result["incidents"][0]["status"] == "authorised"
-    (message,) = cloud.messages()
-    assert message["_sns_subject"].startswith("[trailguard] AUTHORISED: ")
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper"
+    assert cloud.is_logging(name, region)
 
 
 def test_unprotected_trail_is_left_alone(cloud: Cloud) -> None:
