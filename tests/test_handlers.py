@@ -15,7 +15,7 @@ from moto.sns.models import SNSBackend
 
 import corpus
 import envelopes
-from aws_support import GUARD_ROLE, Cloud, moto_region
+from aws_support import GUARD_ROLE, Cloud, moto_region, stack_allowing
 from aws_support import REGION as HANDLER_REGION
 from corpus import EVENTS
 from trailguard import handlers
@@ -263,22 +263,6 @@ def test_stop_logging_with_trailguards_role_is_repaired_all_the_same(cloud: Clou
     assert cloud.is_logging(name, region)
 
 
-def _stack_allowing(region: str, principal: str) -> str:
-    """A stack whose AllowedPrincipalArns parameter lists ``principal`` (what trailguard trusts)."""
-    import boto3
-
-    template = {
-        "Parameters": {"AllowedPrincipalArns": {"Type": "CommaDelimitedList", "Default": ""}},
-        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-    }
-    boto3.client("cloudformation", region_name=region).create_stack(
-        StackName="tg-allow",
-        TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": "AllowedPrincipalArns", "ParameterValue": principal}],
-    )
-    return "tg-allow"
-
-
 def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud: Cloud) -> None:
     """The allow-list is the stack's AllowedPrincipalArns parameter (DescribeStacks on its own stack)."""
     path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
@@ -289,7 +273,7 @@ def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud
         handlers.api_call,
         json.loads(path.read_text()),
         handler_region,
-        TRAILGUARD_STACK_NAME=_stack_allowing(handler_region, str(record.issuer_arn)),
+        TRAILGUARD_STACK_NAME=stack_allowing(str(record.issuer_arn), handler_region),
     )
 
     assert not cloud.is_logging(name, region)
@@ -310,7 +294,7 @@ def test_an_allow_list_in_the_function_environment_is_not_trusted(cloud: Cloud) 
         json.loads(path.read_text()),
         handler_region,
         TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=str(record.issuer_arn),
-        TRAILGUARD_STACK_NAME=_stack_allowing(handler_region, ""),
+        TRAILGUARD_STACK_NAME=stack_allowing("", handler_region),
     )
 
     (incident,) = result["incidents"]
