@@ -6,7 +6,12 @@ STAMP := $(VENV)/.installed
 
 CONSTRAINTS := constraints/dev.txt
 
-.PHONY: setup test lint typecheck cfn-lint unit demo bench package clean constraints lower-bounds
+# checkov has its own environment: its pinned dependencies clash with the test tools'.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+.PHONY: setup test lint typecheck cfn-lint checkov unit demo bench package clean constraints lower-bounds
 
 # The development tools at the versions in constraints/dev.txt (what CI runs); `make constraints`
 # rewrites that file from the current .venv after a dependency change.
@@ -28,7 +33,19 @@ typecheck: $(STAMP)
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint src/trailguard/data/trailguard.yaml
 
-test: lint typecheck cfn-lint
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $(CHECKOV_STAMP)
+
+# Every check passes or is skipped in the template with its reason (Metadata: checkov: skip).
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+		--file src/trailguard/data/trailguard.yaml
+
+test: lint typecheck cfn-lint checkov
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
@@ -52,4 +69,4 @@ lower-bounds:
 	.venv-lower/bin/python -m pytest -n 0 -q tests/deploy tests/cli
 
 clean:
-	rm -rf $(VENV) .venv-lower out build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-lower out build dist .mypy_cache .ruff_cache .pytest_cache

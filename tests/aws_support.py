@@ -78,6 +78,21 @@ def create_state_table(region: str = REGION, table: str = TABLE) -> None:
     )
 
 
+def stack_allowing(principal: str, region: str = REGION, name: str = "tg-allow") -> str:
+    """A stack whose AllowedPrincipalArns parameter lists ``principal``: the allow-list trailguard trusts
+    (``trailguard.allowlist``); pass its name as ``TRAILGUARD_STACK_NAME``."""
+    template = {
+        "Parameters": {"AllowedPrincipalArns": {"Type": "CommaDelimitedList", "Default": ""}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+    }
+    boto3.client("cloudformation", region_name=region).create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "AllowedPrincipalArns", "ParameterValue": principal}],
+    )
+    return name
+
+
 def subscribe_reader(topic_arn: str, region: str = REGION) -> str:
     """An SQS queue subscribed to ``topic_arn``, to read what it publishes; returns the queue URL."""
     sqs = boto3.client("sqs", region_name=region)

@@ -15,7 +15,7 @@ from moto.sns.models import SNSBackend
 
 import corpus
 import envelopes
-from aws_support import GUARD_ROLE, Cloud, moto_region
+from aws_support import GUARD_ROLE, Cloud, moto_region, stack_allowing
 from aws_support import REGION as HANDLER_REGION
 from corpus import EVENTS
 from trailguard import handlers
@@ -243,7 +243,9 @@ def test_failed_stop_logging_is_reported_as_an_attempt_and_not_touched(cloud: Cl
     assert message["incident"]["remediation"] is None
 
 
-def test_calls_by_trailguards_own_role_are_ignored(cloud: Cloud) -> None:
+def test_stop_logging_with_trailguards_role_is_repaired_all_the_same(cloud: Cloud) -> None:
+    """Item 12: trailguard never calls StopLogging, so one made with its role (here from a session that
+    is none of its functions) is tampering; before the fix every call by the role was ignored."""
     path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
     (record,) = load_records(path)
     name, region, handler_region = _setup_stopped_trail(cloud, record)
@@ -256,12 +258,33 @@ def test_calls_by_trailguards_own_role_are_ignored(cloud: Cloud) -> None:
         TRAILGUARD_GUARD_ROLE_ARNS=f"{GUARD_ROLE},{record.issuer_arn}",
     )
 
-    assert result["incidents"] == []
-    assert cloud.messages() == []
-    assert not cloud.is_logging(name, region)
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper"
+    assert cloud.is_logging(name, region)
 
 
 def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud: Cloud) -> None:
+    """The allow-list is the stack's AllowedPrincipalArns parameter (DescribeStacks on its own stack)."""
+    path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+
+    result = cloud.invoke(
+        handlers.api_call,
+        json.loads(path.read_text()),
+        handler_region,
+        TRAILGUARD_STACK_NAME=stack_allowing(str(record.issuer_arn), handler_region),
+    )
+
+    assert not cloud.is_logging(name, region)
+    assert result["incidents"][0]["status"] == "authorised"
+    (message,) = cloud.messages()
+    assert message["_sns_subject"].startswith("[trailguard] AUTHORISED: ")
+
+
+def test_an_allow_list_in_the_function_environment_is_not_trusted(cloud: Cloud) -> None:
+    """Item 15: an attacker who writes themselves into the functions' allow-list variable is still
+    repaired and reported (before the fix the change was "AUTHORISED" and became the baseline)."""
     path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
     (record,) = load_records(path)
     name, region, handler_region = _setup_stopped_trail(cloud, record)
@@ -271,12 +294,12 @@ def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud
         json.loads(path.read_text()),
         handler_region,
         TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=str(record.issuer_arn),
+        TRAILGUARD_STACK_NAME=stack_allowing("", handler_region),
     )
 
-    assert not cloud.is_logging(name, region)
-    assert result["incidents"][0]["status"] == "authorised"
-    (message,) = cloud.messages()
-    assert message["_sns_subject"].startswith("[trailguard] AUTHORISED: ")
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper"
+    assert cloud.is_logging(name, region)
 
 
 def test_unprotected_trail_is_left_alone(cloud: Cloud) -> None:

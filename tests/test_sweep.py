@@ -99,7 +99,8 @@ def _retarget_rule(d: Deployed) -> Callable[[], bool]:
 def _throttle_function(d: Deployed) -> Callable[[], bool]:
     lam, name = d.client("lambda"), d.outputs["ApiCallFunctionName"]
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
-    return lambda: "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+    # the template reserves ReservedConcurrency (default 5): the baseline the repair restores
+    return lambda: lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions") == 5
 
 
 def _topic_attribute(d: Deployed) -> Callable[[], bool]:

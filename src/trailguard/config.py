@@ -38,6 +38,10 @@ class Config:
     """The stack's own queues (the rules' dead-letter queue): the only queues a rule repair may target."""
     security_hub: bool = True
     """Report incidents to Security Hub (``TRAILGUARD_SECURITY_HUB=false`` turns it off)."""
+    queue_urls: tuple[str, ...] = ()
+    """trailguard's dead-letter and on-failure queues (watched: deleting or purging them is tampering)."""
+    stack_name: str | None = None
+    """The stack; its parameters hold the allow-list trailguard trusts (``trailguard.allowlist``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -53,6 +57,8 @@ class Config:
             queue_arns=split(env.get("TRAILGUARD_QUEUE_ARNS")),
             security_hub=(env.get("TRAILGUARD_SECURITY_HUB") or "true").strip().lower()
             not in ("false", "0", "no", "off"),
+            queue_urls=split(env.get("TRAILGUARD_QUEUE_URLS")),
+            stack_name=(env.get("TRAILGUARD_STACK_NAME") or "").strip() or None,
         )
 
     @property

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trailguard import aws
+from trailguard.allowlist import allowed_principals
 from trailguard.baseline.store import Baselines
 from trailguard.config import Config
 from trailguard.log import log_event
@@ -130,12 +131,16 @@ def build(
     trails: Sequence[Mapping[str, Any]] | None,
     baseline_trails: Sequence[Mapping[str, Any]] = (),
     baseline_groups: Sequence[Mapping[str, Any]] = (),
+    *,
+    allowed: Sequence[str] | None = None,
 ) -> LiveInventory:
     """The inventory for ``trails`` (None: they could not be listed, so the policy gets no trail list).
 
     Without a trail list the policy treats every named trail as protected, which fails safe: a stopped
     trail is still restarted when DescribeTrails itself is denied or throttled. ``baseline_trails`` are
-    merged in (see :func:`merge_baselines`) when the trails could be listed.
+    merged in (see :func:`merge_baselines`) when the trails could be listed. ``allowed`` is the
+    allow-list read from the stack (:func:`trailguard.allowlist.allowed_principals`); None keeps the
+    config's own (commands outside the functions, where the config was rebuilt from the stack).
     """
     if trails is not None:
         trails = merge_baselines(trails, baseline_trails)
@@ -146,8 +151,11 @@ def build(
             "rule_names": list(config.rule_names),
             "function_names": list(config.function_names),
             "topic_arns": list(config.topic_arns),
+            "queue_urls": list(config.queue_urls),
+            "table_names": [config.state_table] if config.state_table else [],
+            "stack_names": [config.stack_name] if config.stack_name else [],
         },
-        "allowed_principal_arns": list(config.allowed_principal_arns),
+        "allowed_principal_arns": list(config.allowed_principal_arns if allowed is None else allowed),
     }
     if config.account:
         document["account"] = config.account
@@ -188,5 +196,8 @@ def load(config: Config, region: str, baselines: Baselines | None = None) -> Liv
     except (ClientError, BotoCoreError) as exc:
         trails, error = None, f"DescribeTrails failed in {region}: {exc}"
         log_event(LOG, logging.ERROR, "inventory.describe-trails-failed", region=region, error=str(exc))
-    live = build(config, region, trails, baseline_trails, baseline_groups)
+    # The allow-list comes from the stack, never from the function's environment (trailguard.allowlist).
+    live = build(
+        config, region, trails, baseline_trails, baseline_groups, allowed=allowed_principals(config, region)
+    )
     return dataclasses.replace(live, error=error) if error else live

@@ -41,7 +41,9 @@ def test_destroy_deletes_the_stack_and_says_what_it_keeps(account: Account) -> N
     kept = {(k.kind, k.name): k.remove for k in done.kept}
     table = ("AWS::DynamoDB::Table", outputs["StateTableName"])
     bucket = ("artifact bucket", f"trailguard-artifacts-123456789012-{aws.default_region()}")
-    assert set(kept) == {table, bucket}
+    # the stack's KMS key is retained too (DeletionPolicy Retain: the retained table is encrypted with it)
+    assert {k for k in kept if k[0] != "AWS::KMS::Key"} == {table, bucket}
+    assert [k for k in kept if k[0] == "AWS::KMS::Key"]
     assert f"aws dynamodb delete-table --table-name {outputs['StateTableName']}" in kept[table]
     assert "delete every object version" in kept[bucket] and "aws s3api delete-bucket" in kept[bucket]
     # what it says it keeps is really there, and the rest is gone
@@ -57,5 +59,5 @@ def test_plan_lists_what_would_be_kept_without_deleting(account: Account) -> Non
     deploy.deploy(STACK, "security@example.com", progress=lambda _: None, poll_seconds=0.01)
     info = deploy.lookup(STACK)
     cfn = aws.client("cloudformation")
-    assert {k.kind for k in plan(cfn, info)} == {"AWS::DynamoDB::Table", "artifact bucket"}
+    assert {k.kind for k in plan(cfn, info)} == {"AWS::DynamoDB::Table", "AWS::KMS::Key", "artifact bucket"}
     assert stacks.describe(cfn, STACK) is not None

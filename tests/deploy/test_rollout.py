@@ -32,6 +32,8 @@ OUTPUT_KEYS = {
     "ApiCallFunctionName",
     "FindingFunctionName",
     "DeadLetterQueueUrl",
+    "FailedInvocationQueueUrl",
+    "GuardKeyArn",
 }
 ALLOWED = "arn:aws:iam::123456789012:role/break-glass,arn:aws:iam::123456789012:role/pipeline"
 
@@ -72,6 +74,8 @@ def test_creates_the_stack_and_wires_it(account: Account, rule_pattern: Any) -> 
             "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS": ALLOWED,
             "TRAILGUARD_PROTECTED_TRAILS": "org-trail",
             "TRAILGUARD_SECURITY_HUB": "true",
+            "TRAILGUARD_STACK_NAME": STACK,
+            "TRAILGUARD_QUEUE_URLS": f"{out['DeadLetterQueueUrl']},{out['FailedInvocationQueueUrl']}",
         }
         policy = json.loads(lam.get_policy(FunctionName=out[fn])["Policy"])
         statements = policy["Statement"]

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from emulator_support import aws_cli, emails, eventually, root_client, running_emulator
 
+# The template's ReservedConcurrency default: the baseline a repair restores.
+RESERVED = 5
+
 pytestmark = pytest.mark.e2e
 
 # A key moto does not know: the account root, as for the emulator's own setup.
@@ -183,7 +186,10 @@ def test_zero_concurrency_on_the_api_call_function_is_lifted_by_the_finding_func
     lam = emulator.client("lambda")
     lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
     eventually(
-        lambda: "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=function),
+        lambda: (
+            lam.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions")
+            == RESERVED
+        ),
         what="the finding function to lift the zero concurrency",
     )
     assert (

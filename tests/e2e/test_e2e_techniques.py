@@ -21,6 +21,9 @@ import pytest
 from emulator_support import ATTACKER, aws_cli, root_client, running_emulator
 from emulator_support import eventually as _eventually
 
+# The template's ReservedConcurrency default: the baseline a repair restores.
+RESERVED = 5
+
 pytestmark = pytest.mark.e2e
 
 __all__ = ["ATTACKER"]
@@ -118,8 +121,11 @@ def test_zero_concurrency_on_the_api_call_function_is_lifted(e: Emulator) -> Non
              "--reserved-concurrent-executions", "0")  # fmt: skip
     lam = e.client("lambda")
     eventually(
-        lambda: "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=function),
-        what="the reserved concurrency removed",
+        lambda: (
+            lam.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions")
+            == RESERVED
+        ),
+        what="the reserved concurrency restored",
     )
     e.email_naming(function, "PutFunctionConcurrency")
 
@@ -261,7 +267,8 @@ def test_delete_trail(e: Emulator) -> None:
 
 def test_backstop_repairs_what_no_event_reported(e: Emulator) -> None:
     """A reserved concurrency of 1 is no tampering call (only 0 is), so no event is judged tamper; the
-    backstop sweep compares the function with its baseline (none reserved) and lifts it."""
+    backstop sweep compares the function with its baseline (the template reserves RESERVED) and
+    restores it."""
     function = _named(e, "-api-call", "function_names")
     lam = e.client("lambda")
     e.attack("lambda", "put-function-concurrency", "--function-name", function,
@@ -271,8 +278,11 @@ def test_backstop_repairs_what_no_event_reported(e: Emulator) -> None:
     assert not [p for p in e.outbox.glob("*.json") if p.name not in e.seen]
     e.process.send_signal(signal.SIGUSR1)  # the backstop schedule fires now
     eventually(
-        lambda: "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=function),
-        what="the reserved concurrency removed",
+        lambda: (
+            lam.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions")
+            == RESERVED
+        ),
+        what="the reserved concurrency restored",
     )
     email = e.email_naming("backstop found drift on 1 resource(s)", f"function {function}")
     assert email["subject"].startswith("[trailguard] REPAIRED")

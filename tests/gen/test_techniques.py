@@ -25,9 +25,26 @@ def test_all_techniques_in_registry_order() -> None:
 
 def test_guard_techniques_are_those_on_trailguards_own_pipeline() -> None:
     guard = {technique_id(t) for t in all_techniques() if is_guard(t)}
-    assert guard == {"guard.rule", "guard.function", "guard.topic"}
+    assert guard == {
+        "guard.rule",
+        "guard.function",
+        "guard.topic",
+        "guard.table",
+        "guard.queue",
+        "guard.stack",
+        "guard.role-use",
+        "guard.role",
+    }
     sources = {source for t in all_techniques() if is_guard(t) for source, _ in call_triggers(t)}
-    assert sources == {"events.amazonaws.com", "lambda.amazonaws.com", "sns.amazonaws.com"}
+    assert sources == {
+        "events.amazonaws.com",
+        "lambda.amazonaws.com",
+        "sns.amazonaws.com",
+        "dynamodb.amazonaws.com",
+        "sqs.amazonaws.com",
+        "cloudformation.amazonaws.com",
+        "iam.amazonaws.com",
+    }
 
 
 def test_finding_techniques_have_finding_types_by_kind_and_no_calls() -> None:

@@ -43,21 +43,25 @@ def test_attack_is_repaired_once_and_the_cloud_goes_quiet(cloud: LocalCloud, dep
 
 
 def test_the_guard_role_does_not_trigger_itself(cloud: LocalCloud, deployed: world.World) -> None:
-    """A call by trailguard's role that matches its own rule is delivered (as on AWS), judged benign,
-    and causes no further call, so no loop can start."""
+    """A call by trailguard's role from its function's session that matches its own rule and weakens
+    nothing (the selector repair's PutEventSelectors) is delivered (as on AWS), judged benign, and causes
+    no further call, so no loop can start. (A StopLogging by the role is no longer benign: trailguard
+    never makes that call, tests/policy/test_classify.py.)"""
     api_function = next(n for n in deployed.guard.function_names if n.endswith("api-call"))
     creds = cloud.runner.credentials_for(deployed.guard.role_arns[0], api_function)
     assert cloud.findings is not None
     seen_inv, seen_rec = len(cloud.invocations), len(cloud.recorder.records)
     seen_findings = len(cloud.findings.emitted)
-    cloud.client("cloudtrail", creds).stop_logging(Name=deployed.trail.name)
+    selectors = [{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}]
+    cloud.client("cloudtrail", creds).put_event_selectors(
+        TrailName=deployed.trail.name, EventSelectors=selectors
+    )
     assert cloud.wait_idle(15)
     [inv] = cloud.invocations[seen_inv:]
     assert inv.invoked and inv.function_name == api_function
     assert inv.result["incidents"] == []
-    assert [r["eventName"] for r in cloud.recorder.records[seen_rec:]] == ["StopLogging"]
-    assert len(cloud.findings.emitted) == seen_findings  # GuardDuty is not emulated for the guard itself
-    cloud.client("cloudtrail").start_logging(Name=deployed.trail.name)
+    assert [r["eventName"] for r in cloud.recorder.records[seen_rec:]] == ["PutEventSelectors"]
+    assert len(cloud.findings.emitted) == seen_findings
 
 
 def test_the_security_hub_finding_ends_resolved_with_trailguards_note(

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from aws_support import stack_allowing
 from trailguard import handlers
 from trailguard.notify import Message, delivery
 
@@ -62,7 +63,8 @@ def _run(cloud: Cloud, case: str) -> dict[str, Any]:
     (record,) = [r for r in records(path) if r.kind == "cloudtrail" or r.is_trail_disabled_finding]
     if stopped:
         cloud.trail_for(record)
-    extra = {"TRAILGUARD_ALLOWED_PRINCIPAL_ARNS": str(record.issuer_arn)} if allowed else {}
+    # the allow-list trailguard trusts is the stack's parameter (trailguard.allowlist)
+    extra = {"TRAILGUARD_STACK_NAME": stack_allowing(str(record.issuer_arn), REGION)} if allowed else {}
     cloud.invoke(getattr(handlers, handler), event(path), REGION, **extra)
     (message,) = cloud.messages()
     return message

@@ -210,42 +210,95 @@ def as_role(role_arn: str, session: str = "s1") -> dict:
     }
 
 
-@pytest.mark.parametrize(
-    "relpath",
-    [
-        STOP_BY_ROLE,
-        "tamper/cloudtrail_deletetrail_stratus.json",
-        "tamper/kms_disablekey_panther.json",
-        "tamper/events_deleterule_elastic.json",
-        "tamper/guardduty_deletedetector_elastic.json",
-        "failed-tamper/organizations_leaveorganization_accessdenied_stratus.json",
-    ],
-)
-def test_own_role_calls_are_always_benign(modified, relpath):
-    record = modified(relpath, userIdentity=as_role(GUARD_ROLE))
+# The function names of PROTECTING's guard: Lambda names the role's session after the function.
+OWN_FUNCTION = "basic-node-task"
+WEAKENING = [
+    STOP_BY_ROLE,
+    "tamper/cloudtrail_deletetrail_stratus.json",
+    "tamper/kms_disablekey_panther.json",
+    "tamper/events_deleterule_elastic.json",
+    "tamper/guardduty_deletedetector_elastic.json",
+    "failed-tamper/organizations_leaveorganization_accessdenied_stratus.json",
+]
+
+
+@pytest.mark.parametrize("relpath", WEAKENING)
+def test_role_calls_from_a_session_that_is_no_trailguard_function_are_judged(modified, relpath):
+    """Item 12: an attacker who creates a function with trailguard's role gets a session named after
+    their function; its calls are judged like anyone's (before the fix they were all benign)."""
+    record = modified(relpath, userIdentity=as_role(GUARD_ROLE, session="attacker-function"))
+    verdict = classify(record, Inventory.from_dict(PROTECTING))
+    assert verdict.verdict in ("tamper", "attempt"), verdict.reason
+    assert "made with trailguard's role, but from session attacker-function" in verdict.reason
+
+
+@pytest.mark.parametrize("relpath", WEAKENING)
+def test_a_weakening_call_is_never_trailguards_whatever_the_session(modified, relpath):
+    """trailguard never calls StopLogging, DeleteTrail, DisableKey, DeleteRule, DeleteDetector or
+    LeaveOrganization: from its own function's session these are someone running code in it."""
+    record = modified(relpath, userIdentity=as_role(GUARD_ROLE, session=OWN_FUNCTION))
+    verdict = classify(record, Inventory.from_dict(PROTECTING))
+    assert verdict.verdict in ("tamper", "attempt"), verdict.reason
+    assert "trailguard never calls" in verdict.reason
+
+
+def test_a_restoring_call_from_trailguards_function_is_its_own(modified):
+    """PutEventSelectors that keeps management events is what the selector repair makes: benign."""
+    record = modified(
+        "benign/cloudtrail_puteventselectors_with_mgmt_events_panther.json",
+        userIdentity=as_role(GUARD_ROLE, session=OWN_FUNCTION),
+    )
     verdict = classify(record, Inventory.from_dict(PROTECTING))
     assert verdict.verdict == "benign"
-    assert verdict.technique_id is None
-    assert "trailguard's own role" in verdict.reason
+    assert f"trailguard's own function {OWN_FUNCTION}" in verdict.reason
 
 
-def test_own_role_is_recognised_from_the_session_arn_alone(modified):
-    identity = as_role(GUARD_ROLE)
+def test_a_weakening_call_trailguard_could_make_is_still_not_its_own(modified):
+    """PutEventSelectors is declared (the repair uses it), but one that drops management events
+    weakens the trail, so even from the function's session it is tampering."""
+    record = modified(
+        "tamper/cloudtrail_puteventselectors_no_mgmt_events_panther.json",
+        userIdentity=as_role(GUARD_ROLE, session=OWN_FUNCTION),
+    )
+    verdict = classify(record, Inventory.from_dict(PROTECTING))
+    assert verdict.verdict == "tamper"
+    assert "trailguard's repairs never weaken" in verdict.reason
+
+
+def test_a_restore_call_on_trailguards_own_rule_is_its_own(modified):
+    """The rule repair's PutTargets on trailguard's rule is declared and touches only its own resource."""
+    record = modified(
+        "tamper/events_deleterule_elastic.json",
+        eventName="PutTargets",
+        params={"rule": "DailyLambdaFunction", "targets": []},
+        userIdentity=as_role(GUARD_ROLE, session=OWN_FUNCTION),
+    )
+    assert classify(record, Inventory.from_dict(PROTECTING)).verdict == "benign"
+
+
+def test_own_function_is_recognised_from_the_session_arn_alone(modified):
+    identity = as_role(GUARD_ROLE, session=OWN_FUNCTION)
     del identity["sessionContext"]
-    verdict = classify(modified(STOP_BY_ROLE, userIdentity=identity), Inventory.from_dict(PROTECTING))
-    assert verdict.verdict == "benign"
+    record = modified(
+        "benign/cloudtrail_puteventselectors_with_mgmt_events_panther.json", userIdentity=identity
+    )
+    assert classify(record, Inventory.from_dict(PROTECTING)).verdict == "benign"
 
 
 def test_own_role_with_a_path_matches_its_session(modified):
     data = {
         **PROTECTING,
-        "guard": {"role_arns": ["arn:aws:iam::123456789012:role/svc/trailguard-remediation"]},
+        "guard": {
+            "role_arns": ["arn:aws:iam::123456789012:role/svc/trailguard-remediation"],
+            "function_names": [OWN_FUNCTION],
+        },
     }
-    identity = as_role(GUARD_ROLE)
+    identity = as_role(GUARD_ROLE, session=OWN_FUNCTION)
     del identity["sessionContext"]
-    assert (
-        classify(modified(STOP_BY_ROLE, userIdentity=identity), Inventory.from_dict(data)).verdict == "benign"
+    record = modified(
+        "benign/cloudtrail_puteventselectors_with_mgmt_events_panther.json", userIdentity=identity
     )
+    assert classify(record, Inventory.from_dict(data)).verdict == "benign"
 
 
 def test_same_role_name_in_another_account_is_not_the_guard(modified):

@@ -22,7 +22,8 @@ def test_zero_concurrency_is_lifted_and_a_removed_permission_added_back(deployed
     params = {"functionName": name, "reservedConcurrentExecutions": 0}
     incident = incident_of(deployed.call(call("lambda", "PutFunctionConcurrency20171031", params)))
     assert incident["technique"] == "guard.function" and incident["status"] == "remediated"
-    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+    # the template's ReservedConcurrency default, recorded in the baseline at deploy
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 5
     (restored,) = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]
     assert restored["Sid"] == statement["Sid"]
     assert restored["Condition"] == statement["Condition"]  # SourceArn: only the API-call rule may invoke

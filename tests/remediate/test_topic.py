@@ -15,7 +15,10 @@ def test_deleted_topic_is_recreated_with_the_same_arn_and_its_subscriber(deploye
     sns.delete_topic(TopicArn=arn)
     result = deployed.call(call("sns", "DeleteTopic", {"topicArn": arn}))
     incident = incident_of(result)
-    assert incident["technique"] == "guard.topic" and incident["status"] == "remediated"
+    # Item 17: the e-mail subscription made again stays pending on AWS until its owner confirms it, so
+    # the repair is never "REPAIRED, verified" (before the fix it was).
+    assert incident["technique"] == "guard.topic" and incident["status"] == "failed"
+    assert incident["action_required"]
     assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "trailguard"
     subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "security@example.com")]
@@ -32,9 +35,45 @@ def test_unsubscribed_contact_is_subscribed_again_and_told_to_confirm(deployed: 
     incident = incident_of(
         deployed.call(call("sns", "Unsubscribe", {"subscriptionArn": email["SubscriptionArn"]}))
     )
-    assert incident["resource"] == arn and incident["status"] == "remediated"
+    assert incident["resource"] == arn and incident["status"] == "failed" and incident["action_required"]
     endpoints = [s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]]
     assert "security@example.com" in endpoints
     outcome = outcome_of(deployed)
-    assert "must be confirmed again" in outcome["summary"]
+    assert "subscribed security@example.com to topic" in outcome["summary"]
+    assert "pending confirmation" in outcome["summary"] and not outcome["verified"]
     check_permissions(outcome)
+
+
+def test_an_added_subscriber_is_unsubscribed(deployed: Deployed) -> None:
+    """Item 13: an attacker who subscribes can read every alert; the subscription is removed."""
+    sns, arn = deployed.client("sns"), deployed.outputs["TopicArn"]
+    spy = "arn:aws:sqs:us-east-1:123456789012:spy"
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=spy)
+    params = {"topicArn": arn, "protocol": "sqs", "endpoint": spy}
+    incident = incident_of(deployed.call(call("sns", "Subscribe", params)))
+    assert incident["technique"] == "guard.topic" and incident["status"] == "remediated", incident
+    endpoints = [s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]]
+    assert spy not in endpoints and "security@example.com" in endpoints
+    check_permissions(outcome_of(deployed))
+
+
+def test_a_filter_policy_that_mutes_alerts_is_removed(deployed: Deployed) -> None:
+    """Item 13: a FilterPolicy on the security subscription drops every alert on AWS."""
+    sns, arn = deployed.client("sns"), deployed.outputs["TopicArn"]
+    (email,) = [
+        s for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] if s["Protocol"] == "email"
+    ]
+    mute = '{"nothing": ["ever"]}'
+    sns.set_subscription_attributes(
+        SubscriptionArn=email["SubscriptionArn"], AttributeName="FilterPolicy", AttributeValue=mute
+    )
+    params = {
+        "subscriptionArn": email["SubscriptionArn"],
+        "attributeName": "FilterPolicy",
+        "attributeValue": mute,
+    }
+    incident = incident_of(deployed.call(call("sns", "SetSubscriptionAttributes", params)))
+    assert incident["technique"] == "guard.topic" and incident["status"] == "remediated", incident
+    attributes = sns.get_subscription_attributes(SubscriptionArn=email["SubscriptionArn"])["Attributes"]
+    assert attributes.get("FilterPolicy") in (None, "", "{}")
+    check_permissions(outcome_of(deployed))

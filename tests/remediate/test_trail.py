@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 import envelopes
-from aws_support import TABLE
+from aws_support import TABLE, stack_allowing
 from permissions_support import assert_declared, assert_granted, recorded_calls
 from trailguard import handlers
 from worlds import REGION
@@ -234,7 +234,8 @@ def test_allowed_principal_change_becomes_the_new_baseline(world: World) -> None
     )
     assert event["detail"]["userIdentity"]["arn"] == ATTACKER
 
-    incident = _incident(world.invoke(handlers.api_call, event, TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=ATTACKER))
+    allow = stack_allowing(ATTACKER, REGION)  # the allow-list is the stack's parameter, not the environment
+    incident = _incident(world.invoke(handlers.api_call, event, TRAILGUARD_STACK_NAME=allow))
 
     assert incident["verdict"] == "allowed"
     trail = world.trail()

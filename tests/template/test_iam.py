@@ -48,7 +48,10 @@ SCOPES = {
         "arn:${AWS::Partition}:securityhub:*::product/aws/guardduty",
         "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product-subscription/aws/guardduty",
     },
-    "iam": {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"},
+    "iam": {
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*",
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-GuardRole-*",
+    },
     "dynamodb": {"StateTable.Arn"},
 }
 
@@ -113,8 +116,14 @@ def test_remediation_policy_is_the_generated_statements(remediation: list[dict[s
     assert committed == generated
 
 
+# The one Deny: the role refuses every call not made by trailguard's own functions' code.
+SELF_LOCK = "OnlyTrailguardFunctions"
+
+
 def test_no_wildcard_actions_and_no_deny_surprises(template: dict[str, Any]) -> None:
     for name, statements in _policies(template).items():
+        if name == SELF_LOCK:
+            continue
         for statement in statements:
             assert statement["Effect"] == "Allow", name
             assert "NotAction" not in statement and "NotResource" not in statement, name
@@ -167,3 +176,37 @@ def test_only_lambda_may_assume_the_role(template: dict[str, Any]) -> None:
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
+
+
+def test_the_role_works_only_from_trailguards_own_functions(template: dict[str, Any]) -> None:
+    """Lambda's trust cannot name functions, so a function an attacker creates with the role (item 12)
+    gets AccessDenied: every action but those Lambda makes outside the code is denied unless
+    lambda:SourceFunctionArn is one of the stack's two functions (absent key: denied too)."""
+    (statement,) = _policies(template)[SELF_LOCK]
+    assert statement["Effect"] == "Deny"
+    assert statement["Resource"] == "*"
+    assert set(statement["NotAction"]) <= {
+        "sqs:SendMessage",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    }
+    (operator,) = statement["Condition"]
+    assert operator == "ArnNotEquals"
+    arns = {_resource_text(a) for a in statement["Condition"][operator]["lambda:SourceFunctionArn"]}
+    assert arns == SCOPES["lambda"]
+
+
+def test_the_role_reads_only_its_own_stack_and_writes_only_its_failure_queue(
+    template: dict[str, Any],
+) -> None:
+    policies = _policies(template)
+    (stack,) = policies["StackConfiguration"]
+    assert stack["Action"] == "cloudformation:DescribeStacks"
+    assert stack["Resource"] == {"Ref": "AWS::StackId"}
+    (queue,) = policies["OnFailureDestination"]
+    assert queue["Action"] == "sqs:SendMessage"
+    assert queue["Resource"] == {"Fn::GetAtt": ["FailedInvocationQueue", "Arn"]}
+    (key,) = policies["GuardKeyUse"]
+    assert key["Resource"] == {"Fn::GetAtt": ["GuardKey", "Arn"]}

@@ -156,7 +156,7 @@ def test_rule_targets_retry_and_dead_letter(template: dict[str, Any], logical_id
 
 
 def test_dead_letter_queue_accepts_only_our_rules(template: dict[str, Any]) -> None:
-    (policy,) = _resources(template, "AWS::SQS::QueuePolicy").values()
+    policy = template["Resources"]["DeadLetterQueuePolicy"]
     allow = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert allow == [
         {
@@ -192,6 +192,8 @@ def test_state_table_shape(template: dict[str, Any]) -> None:
     }
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "GuardKey"}
 
 
 def test_topic_subscribes_the_contact_inline(template: dict[str, Any]) -> None:
@@ -208,7 +210,19 @@ def test_no_getatt_on_types_moto_skips(template: dict[str, Any]) -> None:
     from moto.cloudformation.parsing import resource_class_from_type
 
     skipped = {k for k, v in template["Resources"].items() if resource_class_from_type(v["Type"]) is None}
-    assert skipped == {"DeadLetterQueuePolicy"}  # nothing refers to it
+    # nothing refers to them (moto skips topic policies, invoke configs and alarms)
+    assert skipped == {
+        "DeadLetterQueuePolicy",
+        "FailedInvocationQueuePolicy",
+        "AlertTopicPolicy",
+        "ApiCallInvokeConfig",
+        "FindingInvokeConfig",
+        "ApiCallErrorsAlarm",
+        "FindingErrorsAlarm",
+        "BackstopMissingAlarm",
+        "DeadLetterQueueDepthAlarm",
+        "FailedInvocationQueueDepthAlarm",
+    }
 
     def getatts(node: Any) -> list[str]:
         if isinstance(node, dict):
@@ -226,3 +240,93 @@ def test_no_getatt_on_types_moto_skips(template: dict[str, Any]) -> None:
     }
     used |= set(getatts(template["Outputs"]))
     assert not used & skipped
+
+
+def test_topic_and_queues_are_encrypted_with_the_stack_key(template: dict[str, Any]) -> None:
+    (topic,) = _resources(template, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "GuardKey"}
+    for queue in _resources(template, "AWS::SQS::Queue").values():
+        assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "GuardKey"}
+    for group in _resources(template, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["GuardKey", "Arn"]}
+    key = template["Resources"]["GuardKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    services = {
+        str(s)
+        for st in key["KeyPolicy"]["Statement"]
+        for s in (st["Principal"].get("Service") or [])
+        if isinstance(st["Principal"].get("Service"), list)
+    }
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= services
+
+
+def test_only_the_role_and_the_stacks_alarms_may_publish(template: dict[str, Any]) -> None:
+    (policy,) = _resources(template, "AWS::SNS::TopicPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    publishers = [
+        s for s in statements.values() if s["Effect"] == "Allow" and "sns:Publish" in str(s["Action"])
+    ]
+    assert [s["Principal"] for s in publishers] == [
+        {"AWS": {"Fn::GetAtt": ["GuardRole", "Arn"]}},
+        {"Service": "cloudwatch.amazonaws.com"},
+    ]
+    assert not any(
+        "sns:Publish" in s["Action"] for s in statements.values() if s["Sid"] == "AccountManagesTheTopic"
+    )
+    deny = statements["NobodyElsePublishes"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sns:Publish")
+    assert deny["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["GuardRole", "Arn"]}},
+        "Bool": {"aws:PrincipalIsAWSService": "false"},
+    }
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_functions_reserve_concurrency_and_send_failures_to_the_queue(
+    template: dict[str, Any], logical_id: str
+) -> None:
+    props = template["Resources"][logical_id]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+    (config,) = [
+        c["Properties"]
+        for c in _resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": logical_id}
+    ]
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["FailedInvocationQueue", "Arn"]
+    }
+
+
+def test_alarms_notify_the_topic_and_the_backstop_alarm_is_a_dead_mans_switch(
+    template: dict[str, Any],
+) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlertTopic"}] for a in alarms.values())
+    watched = {
+        (a["Properties"]["MetricName"], str(a["Properties"]["Dimensions"][0]["Value"]))
+        for a in alarms.values()
+    }
+    assert watched == {
+        ("Errors", "{'Ref': 'ApiCallFunction'}"),
+        ("Errors", "{'Ref': 'FindingFunction'}"),
+        ("Invocations", "{'Fn::Sub': '${AWS::StackName}-finding'}"),
+        ("ApproximateNumberOfMessagesVisible", "{'Fn::GetAtt': ['DeadLetterQueue', 'QueueName']}"),
+        ("ApproximateNumberOfMessagesVisible", "{'Fn::GetAtt': ['FailedInvocationQueue', 'QueueName']}"),
+    }
+    backstop = alarms["BackstopMissingAlarm"]["Properties"]
+    assert backstop["TreatMissingData"] == "breaching"
+    assert backstop["ComparisonOperator"] == "LessThanThreshold"
+    assert backstop["Period"] == {"Ref": "BackstopAlarmPeriod"}
+    # By name, not Ref: a deleted function must still be the one the alarm watches.
+    assert "Ref" not in backstop["Dimensions"][0]["Value"]
+
+
+def test_every_skipped_checkov_check_says_why(template: dict[str, Any]) -> None:
+    skips = [
+        skip
+        for resource in template["Resources"].values()
+        for skip in (resource.get("Metadata") or {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips
+    assert all(len(str(s.get("comment") or "").split()) >= 8 for s in skips), skips
+    assert {s["id"] for s in skips} == {"CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"}

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from trailguard.events import Record
+from trailguard.permissions import RUNTIME_PERMISSIONS
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Technique
-from trailguard.policy.techniques import FINDING_TECHNIQUES, technique_for_call
+from trailguard.policy.technique import Match, Technique, base_event_name
+from trailguard.policy.techniques import FINDING_TECHNIQUES, TECHNIQUES, techniques_for_call
 from trailguard.policy.verdict import Verdict
+from trailguard.resources import role as role_kind
 
 
 def classify(record: Record, inventory: Inventory | None = None) -> Verdict:
     """The verdict of detection-policy.md for ``record``.
 
     Order matters: trailguard's own calls are benign before anything else (remediation must never
-    trigger itself); then the technique decides whether the call touches something protected; only
-    then do failure (attempt) and the allow-list (allowed) shape the verdict.
+    trigger itself), but a call counts as trailguard's only when :func:`own_call` says so: made with its
+    role, from a session Lambda named after one of its functions, an action trailguard itself declares,
+    and weakening nothing. Then the technique decides whether the call touches something protected;
+    only then do failure (attempt) and the allow-list (allowed) shape the verdict.
     """
     inventory = inventory if inventory is not None else Inventory()
     try:
@@ -41,8 +47,8 @@ def _classify(record: Record, inventory: Inventory) -> Verdict:
     principal = record.principal_arn
     if record.kind != "cloudtrail":
         return _classify_finding(record, inventory)
-    technique = technique_for_call(record.event_source, record.event_name)
-    if technique is None:
+    candidates = techniques_for_call(record.event_source, record.event_name)
+    if not candidates:
         what = f"The {record.event_name or 'unnamed'} call ({record.event_source or 'no event source'})"
         return Verdict(
             "benign",
@@ -52,17 +58,88 @@ def _classify(record: Record, inventory: Inventory) -> Verdict:
             f"{what} is not one of the tampering calls trailguard watches.",
             record,
         )
+    technique, match = _judge(candidates, record, inventory)
     if inventory.is_guard_principal(record.issuer_arn, record.principal_arn):
-        return Verdict(
-            "benign",
-            None,
-            None,
-            principal,
-            f"{record.event_name} was called by trailguard's own role, whose calls never count as tampering.",
-            record,
-        )
-    match = technique.judge(record, inventory)
+        mine, why = own_call(record, inventory, technique, match)
+        if mine:
+            return Verdict(
+                "benign",
+                None,
+                None,
+                principal,
+                f"{record.event_name} was called by trailguard's own function {why}, and it weakens nothing.",
+                record,
+            )
+        if match.outcome != "harmless":
+            match = Match(
+                match.outcome, match.resource, f"{match.reason} (made with trailguard's role, but {why})"
+            )
     return _verdict(technique, match, record, inventory)
+
+
+def _judge(
+    candidates: tuple[Technique, ...], record: Record, inventory: Inventory
+) -> tuple[Technique, Match]:
+    """The first technique whose condition is not harmless, else the first one's harmless match."""
+    first: tuple[Technique, Match] | None = None
+    for technique in candidates:
+        match = technique.judge(record, inventory)
+        if match.outcome != "harmless":
+            return technique, match
+        first = first or (technique, match)
+    assert first is not None
+    return first
+
+
+# S3 records name the bucket operation; IAM names the permission it needs.
+_S3_ACTIONS = {
+    "PutBucketLifecycle": "PutLifecycleConfiguration",
+    "DeleteBucketLifecycle": "PutLifecycleConfiguration",
+    "PutBucketEncryption": "PutEncryptionConfiguration",
+    "DeleteBucketEncryption": "PutEncryptionConfiguration",
+    "DeleteBucketPublicAccessBlock": "PutBucketPublicAccessBlock",
+}
+
+
+def iam_action(event_source: str | None, event_name: str | None) -> str | None:
+    """The IAM action a CloudTrail call needs (``s3:PutLifecycleConfiguration`` for PutBucketLifecycle)."""
+    if not event_source or not event_name:
+        return None
+    service = event_source.split(".", 1)[0]
+    name = base_event_name(event_name)
+    if service == "s3":
+        name = _S3_ACTIONS.get(name, name)
+    return f"{service}:{name}"
+
+
+@cache
+def _declared() -> frozenset[str]:
+    actions: set[str] = set(RUNTIME_PERMISSIONS)
+    for technique in TECHNIQUES.values():
+        actions.update(technique.action.permissions)
+    return frozenset(actions)
+
+
+def own_call(record: Record, inventory: Inventory, technique: Technique, match: Match) -> tuple[bool, str]:
+    """Whether a call made with trailguard's role is trailguard's own, and why (or why not).
+
+    Lambda names the role session after the function, so the session must be one of the stack's
+    function names (a function an attacker created with the role has another name); the action must be
+    one trailguard declares (it never calls StopLogging, DeleteTrail, DisableRule...); and, outside its
+    own resources (whose restore calls the guard techniques see as touching them), the call must not
+    weaken what it touches: a weakening call can never be trailguard's, whatever the session says.
+    """
+    session = role_kind.session_name(record.principal_arn or "")
+    names = {n.rsplit(":", 1)[-1] for n in inventory.guard.function_names}
+    if not session or session not in names:
+        shown = f"session {session}" if session else "no session name"
+        return False, f"from {shown}, which is not one of trailguard's functions"
+    action = iam_action(record.event_source, record.event_name)
+    if action not in _declared():
+        return False, f"trailguard never calls {action}"
+    if not technique.guard and match.outcome != "harmless":
+        return False, "trailguard's repairs never weaken a protected resource"
+    return True, session
 
 
 def _subject(record: Record) -> str:

@@ -62,6 +62,9 @@ class Guard:
     rule_names: tuple[str, ...] = ()
     function_names: tuple[str, ...] = ()
     topic_arns: tuple[str, ...] = ()
+    queue_urls: tuple[str, ...] = ()
+    table_names: tuple[str, ...] = ()
+    stack_names: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Any) -> Guard:
@@ -72,6 +75,9 @@ class Guard:
             rule_names=_strs(data.get("rule_names")),
             function_names=_strs(data.get("function_names")),
             topic_arns=_strs(data.get("topic_arns")),
+            queue_urls=_strs(data.get("queue_urls")),
+            table_names=_strs(data.get("table_names")),
+            stack_names=_strs(data.get("stack_names")),
         )
 
 

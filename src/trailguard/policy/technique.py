@@ -105,6 +105,10 @@ class Technique:
     finding_types: frozenset[str] = frozenset()
     sweep: Sweep | None = None
     guard: bool = False
+    shares_calls: bool = False
+    """Its calls are also another technique's (the guard role and a trail's CloudWatch Logs role are
+    changed by the same IAM calls): the classifier asks every technique that shares the call, in registry
+    order, and the first whose condition is not harmless judges it. Both sides must say so."""
     tamper_when: str = ""
     """When a call counts as tampering, as detection-policy.md's table says it (generated from here)."""
     repair_summary: str = ""

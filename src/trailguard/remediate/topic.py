@@ -46,13 +46,19 @@ def _attribute(name: str, value: Any) -> Any:
         "sns:SetTopicAttributes",
         "sns:GetTopicAttributes",
         "sns:ListSubscriptionsByTopic",
+        "sns:Unsubscribe",
+        "sns:GetSubscriptionAttributes",
+        "sns:SetSubscriptionAttributes",
     ),
     restores=KIND,
 )
 def restore_topic(ctx: Context, request: RepairRequest) -> Outcome:
     """``guard.topic``: a deleted topic is created again with the same name (so the same ARN), its
     baseline attributes and subscriptions; a changed attribute or a removed subscription is put back.
-    Email subscriptions must be confirmed again by their owner, and the summary says so."""
+    A subscriber the baseline does not list, added by the call being repaired, is unsubscribed; a filter
+    policy the baseline does not record is removed from every subscription. An email subscription made
+    again is pending until its owner confirms it, so the repair is never reported verified while it is
+    (issue 9, items 13 and 17)."""
     ref = target(request, "topicArn", "TopicArn", "subscriptionArn", "SubscriptionArn")
     outcome = Outcome("guard.restore_topic", ref)
     if not ref:
@@ -101,15 +107,16 @@ def restore_topic(ctx: Context, request: RepairRequest) -> Outcome:
         if wrong:
             done.append(f"restored the {', '.join(wrong)} of topic {topic_name(arn)}")
 
+        listed: dict[tuple[str, str], str] = {}
+
         def subscriptions() -> set[tuple[str, str]]:
             answer = outcome.call("sns", region, "ListSubscriptionsByTopic", TopicArn=arn)
-            subs = {
-                (str(s.get("Protocol")), str(s.get("Endpoint")))
-                for s in answer.get("Subscriptions") or []
-                if s.get("SubscriptionArn") != "Deleted"
-            }
-            outcome.calls[-1].result = f"{len(subs)} subscription(s)"
-            return subs
+            listed.clear()
+            for s in answer.get("Subscriptions") or []:
+                if s.get("SubscriptionArn") != "Deleted":
+                    listed[(str(s.get("Protocol")), str(s.get("Endpoint")))] = str(s.get("SubscriptionArn"))
+            outcome.calls[-1].result = f"{len(listed)} subscription(s)"
+            return set(listed)
 
         wanted = {
             (str(s.get("Protocol")), str(s.get("Endpoint")))
@@ -117,16 +124,58 @@ def restore_topic(ctx: Context, request: RepairRequest) -> Outcome:
             if isinstance(s, Mapping) and s.get("Protocol") and s.get("Endpoint")
         }
         have = subscriptions()
+        record = request.record
+        event = record.event_name if record is not None else None
+        params = record.request_parameters if record is not None else {}
+        if baseline is not None and event == "Subscribe":
+            added = (str(params.get("protocol") or ""), str(params.get("endpoint") or ""))
+            if added not in wanted and added in listed and listed[added].startswith(arn + ":"):
+                outcome.call("sns", region, "Unsubscribe", SubscriptionArn=listed[added])
+                done.append(
+                    f"unsubscribed {added[1]}, which the baseline of topic {topic_name(arn)} does not list"
+                )
+            elif added not in wanted and added in listed:
+                off.append(
+                    f"{added[1]} was subscribed to topic {topic_name(arn)} and is not in its baseline; it is "
+                    "pending confirmation, so it cannot be unsubscribed yet: delete it in the SNS console"
+                )
+        filters = {
+            (str(s.get("Protocol")), str(s.get("Endpoint"))): s.get("FilterPolicy") or None
+            for s in (baseline or {}).get("Subscriptions") or []
+            if isinstance(s, Mapping)
+        }
+        if baseline is not None:
+            for key, sub_arn in sorted(listed.items()):
+                if key not in wanted or not sub_arn.startswith(arn + ":"):
+                    continue
+                got = outcome.call("sns", region, "GetSubscriptionAttributes", SubscriptionArn=sub_arn)
+                policy = (got.get("Attributes") or {}).get("FilterPolicy") or None
+                if policy and not filters.get(key):
+                    outcome.call(
+                        "sns",
+                        region,
+                        "SetSubscriptionAttributes",
+                        SubscriptionArn=sub_arn,
+                        AttributeName="FilterPolicy",
+                        AttributeValue="{}",
+                    )
+                    done.append(f"removed the filter policy {policy} that muted alerts to {key[1]}")
         missing = sorted(wanted - have)
         for protocol, endpoint in missing:
             outcome.call("sns", region, "Subscribe", TopicArn=arn, Protocol=protocol, Endpoint=endpoint)
         if missing:
             done.append(f"subscribed {', '.join(e for _, e in missing)} to topic {topic_name(arn)} again")
-            if any(p in ("email", "email-json") for p, _ in missing):
-                notes.append(
-                    "email subscriptions must be confirmed again: the recipient has to click the link "
-                    "AWS sends; until then alerts do not reach that address"
-                )
+        subscriptions()
+        pending = sorted(
+            e for (p, e), sub_arn in listed.items() if (p, e) in wanted and not sub_arn.startswith(arn + ":")
+        )
+        pending += sorted(e for p, e in missing if p in ("email", "email-json") and e not in pending)
+        if pending:
+            off.append(
+                f"the subscription of {', '.join(pending)} to topic {topic_name(arn)} is pending "
+                "confirmation: the recipient has to click the link AWS sends; until then alerts do not "
+                "reach that address"
+            )
         if baseline is None:
             if not have and not missing:
                 off.append(f"topic {topic_name(arn)} has no subscriber and no baseline says whom to add")

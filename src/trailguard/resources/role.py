@@ -24,6 +24,18 @@ def identity(arn: str) -> tuple[str, str] | None:
     return None
 
 
+def session_name(arn: str) -> str | None:
+    """The session of an assumed-role ARN (``x`` of ``arn:aws:sts::1:assumed-role/r/x``): Lambda names
+    it after the function; None for any other ARN."""
+    if not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "sts" or not parts[5].startswith("assumed-role/"):
+        return None
+    pieces = parts[5].split("/", 2)
+    return pieces[2] if len(pieces) == 3 and pieces[2] else None
+
+
 KIND = Kind(
     name="role",
     noun="role",

@@ -14,17 +14,20 @@ def name_of(arn: str) -> str:
 
 
 def capture(arn: str, clients: Clients, source: str) -> dict[str, Any]:
-    """``Attributes`` and ``Subscriptions`` (every page)."""
+    """``Attributes`` and ``Subscriptions`` (every page; each confirmed one with its ``FilterPolicy``)."""
     sns = clients("sns", region_of(arn))
     attributes = sns.get_topic_attributes(TopicArn=arn).get("Attributes") or {}
     subscriptions: list[dict[str, Any]] = []
     request: dict[str, Any] = {"TopicArn": arn}
     while True:
         page = sns.list_subscriptions_by_topic(**request)
-        subscriptions.extend(
-            {k: s.get(k) for k in ("SubscriptionArn", "Protocol", "Endpoint")}
-            for s in page.get("Subscriptions") or []
-        )
+        for s in page.get("Subscriptions") or []:
+            entry = {k: s.get(k) for k in ("SubscriptionArn", "Protocol", "Endpoint")}
+            sub_arn = str(s.get("SubscriptionArn") or "")
+            if sub_arn.startswith(arn + ":"):  # confirmed: its filter policy is part of the baseline
+                got = sns.get_subscription_attributes(SubscriptionArn=sub_arn).get("Attributes") or {}
+                entry["FilterPolicy"] = got.get("FilterPolicy") or None
+            subscriptions.append(entry)
         if not page.get("NextToken"):
             break
         request["NextToken"] = page["NextToken"]

@@ -43,23 +43,32 @@ def _registry(techniques: tuple[Technique, ...]) -> Mapping[str, Technique]:
     return MappingProxyType(by_id)
 
 
-def _event_index(techniques: tuple[Technique, ...]) -> Mapping[tuple[str, str], Technique]:
-    index: dict[tuple[str, str], Technique] = {}
+def _event_index(techniques: tuple[Technique, ...]) -> Mapping[tuple[str, str], tuple[Technique, ...]]:
+    index: dict[tuple[str, str], tuple[Technique, ...]] = {}
     for technique in techniques:
         for trigger in technique.triggers:
-            if trigger in index:
-                raise ValueError(f"{trigger} maps to both {index[trigger].id} and {technique.id}")
-            index[trigger] = technique
+            claimed = index.get(trigger, ())
+            if claimed and not (technique.shares_calls and all(t.shares_calls for t in claimed)):
+                raise ValueError(f"{trigger} maps to both {claimed[0].id} and {technique.id}")
+            index[trigger] = (*claimed, technique)
     return MappingProxyType(index)
 
 
 TECHNIQUES: Mapping[str, Technique] = _registry(_ALL)
-BY_EVENT: Mapping[tuple[str, str], Technique] = _event_index(_ALL)
+CALL_INDEX: Mapping[tuple[str, str], tuple[Technique, ...]] = _event_index(_ALL)
+"""Every technique that judges a trigger, in registry order (more than one only when they share calls)."""
+BY_EVENT: Mapping[tuple[str, str], Technique] = MappingProxyType({k: v[0] for k, v in CALL_INDEX.items()})
 FINDING_TECHNIQUES: tuple[Technique, ...] = tuple(t for t in _ALL if t.kinds - {"cloudtrail"})
 
 
-def technique_for_call(event_source: str | None, event_name: str | None) -> Technique | None:
-    """The one technique that judges this CloudTrail call, if any."""
+def techniques_for_call(event_source: str | None, event_name: str | None) -> tuple[Technique, ...]:
+    """Every technique that judges this CloudTrail call (usually one), in registry order."""
     if not event_source or not event_name:
-        return None
-    return BY_EVENT.get((event_source, base_event_name(event_name)))
+        return ()
+    return CALL_INDEX.get((event_source, base_event_name(event_name)), ())
+
+
+def technique_for_call(event_source: str | None, event_name: str | None) -> Technique | None:
+    """The first technique that judges this CloudTrail call, if any."""
+    found = techniques_for_call(event_source, event_name)
+    return found[0] if found else None

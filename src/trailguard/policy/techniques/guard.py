@@ -36,6 +36,8 @@ _VERBS = {
     "DeleteTopic": "deletes",
     "Unsubscribe": "removes a subscription from",
     "SetTopicAttributes": "changes the attributes of",
+    "Subscribe": "adds a subscriber (who would read every alert) to",
+    "SetSubscriptionAttributes": "changes a subscription (a filter policy can mute every alert) of",
 }
 
 
@@ -163,9 +165,11 @@ FUNCTION = Technique(
 
 TOPIC = Technique(
     id="guard.topic",
-    tamper_when="trailguard's alert topic",
+    tamper_when="trailguard's alert topic, its subscriptions (an added subscriber, a filter policy)",
     repair_summary=(
-        "recreate or restore; if alerting is impossible, record the incident in Security Hub and the logs"
+        "recreate or restore; remove an added subscriber or filter policy; a re-created email subscription"
+        " is reported pending until confirmed; if alerting is impossible, record the incident in Security"
+        " Hub and the logs"
     ),
     title="trailguard alert topic deleted or changed",
     mitre=TOOLS_MITRE,
@@ -173,7 +177,16 @@ TOPIC = Technique(
     sweep=Sweep(),
     guard=True,
     event_source="sns.amazonaws.com",
-    event_names=frozenset({"DeleteTopic", "Unsubscribe", "SetTopicAttributes", "RemovePermission"}),
+    event_names=frozenset(
+        {
+            "DeleteTopic",
+            "Unsubscribe",
+            "SetTopicAttributes",
+            "RemovePermission",
+            "Subscribe",
+            "SetSubscriptionAttributes",
+        }
+    ),
     condition=_topic,
     action=topic.restore_topic,
     verification="The alert is delivered; if it cannot be, the incident is recorded in Security Hub.",
