@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck cfn-lint unit demo bench package clean
+.PHONY: setup test lint typecheck cfn-lint unit demo bench package clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ cfn-lint: $(STAMP)
 
 test: lint typecheck cfn-lint
 	$(BIN)/python -m pytest
+
+# The property-based fuzz tests at full strength (`make test` runs them with fewer examples).
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	TRAILGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -n 0
 
 demo: $(STAMP)
 	$(BIN)/trailguard demo

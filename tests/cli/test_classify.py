@@ -328,3 +328,16 @@ def test_the_documented_inventory_is_accepted(capsys, events_dir, tmp_path):
     path.write_text(json.dumps(PROTECTING))
     code, lines, _ = run(capsys, "--inventory", str(path), str(events_dir / STOP))
     assert code == Exit.OK and lines
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+def test_a_character_line_readers_break_at_stays_inside_its_line(capsys, tmp_path, char):
+    """Found by the fuzz test: a key holding U+0085 (NEL) in a record's reason split the output line for
+    any reader that splits lines the way Python's ``splitlines`` does."""
+    path = tmp_path / "nel.json"
+    path.write_text(json.dumps({"Records": [{char: None}]}))
+    code = main(["classify", str(path)])
+    out = capsys.readouterr().out
+    assert code == Exit.USAGE
+    (line,) = out.splitlines()
+    assert char in json.loads(line)["reason"]

@@ -223,7 +223,12 @@ def json_line(row: dict[str, Any], out: TextIO) -> str:
         text.encode(getattr(out, "encoding", None) or "utf-8")
     except (UnicodeEncodeError, LookupError):
         text = json.dumps(row)
-    return text
+    # JSON leaves these unescaped, but line readers (Python's splitlines, many JSON Lines tools) end a
+    # line at them: escaped, the line stays one line. They can only stand inside strings here.
+    return text.translate(_LINE_BREAKS)
+
+
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 
 def run(args: argparse.Namespace) -> Exit:
