@@ -23,15 +23,17 @@ import envelopes
 DEFAULT_EXAMPLES = 1000
 
 
-def examples(default: int = DEFAULT_EXAMPLES) -> int:
-    return int(os.environ.get("TRAILGUARD_FUZZ_EXAMPLES", default))
+def examples(default: int = DEFAULT_EXAMPLES, scale: int = 1) -> int:
+    """``TRAILGUARD_FUZZ_EXAMPLES`` divided by ``scale`` (a slow test runs a fraction), else ``default``."""
+    given = os.environ.get("TRAILGUARD_FUZZ_EXAMPLES")
+    return max(1, int(given) // scale) if given else default
 
 
-def fuzz_settings(default: int = DEFAULT_EXAMPLES) -> settings:
+def fuzz_settings(default: int = DEFAULT_EXAMPLES, scale: int = 1) -> settings:
     """The same settings for every fuzz test: the count from the environment, no deadline (the machine
     is shared), no example database written into the tree."""
     return settings(
-        max_examples=examples(default),
+        max_examples=examples(default, scale),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],

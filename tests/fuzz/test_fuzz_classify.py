@@ -101,7 +101,7 @@ def write(values: list[Any], shape: str, indent: int | None) -> bytes:
     return "\n".join(dumps(v) for v in values).encode() + b"\n"
 
 
-@fuzz_settings(default=1200)
+@fuzz_settings(default=1000)
 @given(
     values=st.lists(st.one_of(CLOUDTRAIL_ENTRY, CLOUDTRAIL_ENTRY, JSON), max_size=4),
     shape=st.sampled_from(["records", "array", "jsonl"]),
@@ -127,7 +127,7 @@ def test_every_entry_is_read_as_the_object_reader_reads_it(
             assert line == judged
 
 
-@fuzz_settings(default=1200)
+@fuzz_settings(default=1000)
 @given(
     values=st.lists(st.one_of(CLOUDTRAIL_ENTRY, JSON), min_size=1, max_size=4),
     shape=st.sampled_from(["records", "array", "jsonl"]),
