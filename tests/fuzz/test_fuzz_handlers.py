@@ -51,7 +51,7 @@ def _check(result: Any, entries: int | None) -> None:
             assert all(0 <= i < entries for i in indexed)
 
 
-@_shared(default=300)
+@_shared(default=200)
 @given(event=events())
 def test_handlers_never_raise_and_account_for_every_entry(
     cloud: Cloud, event: tuple[Any, int | None]
@@ -61,7 +61,7 @@ def test_handlers_never_raise_and_account_for_every_entry(
         _check(cloud.invoke(handler, body), entries)
 
 
-@_shared(default=50, scale=10)
+@_shared(default=40, scale=10)
 @given(junk=st.lists(CLOUDTRAIL_ENTRY, max_size=4), at=st.integers(0, 4))
 def test_a_stop_logging_among_any_entries_is_repaired(cloud: Cloud, junk: list[Any], at: int) -> None:
     name, region = cloud.trail_for(CloudTrailRecord(STOP))
