@@ -228,7 +228,7 @@ def test_no_lost_repair_and_no_false_repaired_under_faults(
             TALLY["repaired"] += 1
         else:
             if result is not None and not incidents:
-                # judged benign: the inventory could not be read (test_a_redirect_is_missed_when_...)
+                # judged benign: the state table could not be read (test_a_redirect_is_escalated_when_...)
                 TALLY["missed-by-event-path"] += 1
             else:
                 # every failure escalated: an [ACTION REQUIRED] incident, or the alert raised for Lambda
@@ -245,15 +245,15 @@ def test_no_lost_repair_and_no_false_repaired_under_faults(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding for the trail technique (policy/techniques/trail.py, floors' area): with neither the "
-    "state table nor DescribeTrails readable there is no baseline, and an UpdateTrail that only changes "
+    reason="finding for the trail technique (policy/techniques/trail.py, floors' area): when the state "
+    "table cannot be read (one throttled Query) there is no baseline, and an UpdateTrail that only changes "
     "the bucket is judged benign ('weakens nothing that can be told without a baseline'): no repair, no "
     "alert until the sweep. Issue 10's 'any change to where logs go is a redirect on every path' fixes "
     "it; then this test passes and the mark must go.",
 )
-def test_a_redirect_is_escalated_when_the_inventory_cannot_be_read(world: World, faults: Faults) -> None:
-    """Every DynamoDB Query and every DescribeTrails fails (the rest answer): the redirect must still be
-    treated as tampering (repaired, or escalated), not judged benign."""
+def test_a_redirect_is_escalated_when_the_state_table_cannot_be_read(world: World, faults: Faults) -> None:
+    """Every DynamoDB Query fails (the rest answer): the redirect must still be treated as tampering
+    (repaired, or escalated), not judged benign."""
     faults.rate = 1.0
     real_hook = faults._hook
 
@@ -262,7 +262,7 @@ def test_a_redirect_is_escalated_when_the_inventory_cannot_be_read(world: World,
 
         def selective(**kwargs: Any) -> Any:
             name = kwargs.get("event_name", "")
-            return hook(**kwargs) if name.endswith((".Query", ".DescribeTrails")) else None
+            return hook(**kwargs) if name.endswith(".Query") else None
 
         return selective
 
