@@ -11,7 +11,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: setup test lint typecheck cfn-lint checkov unit demo bench package clean constraints lower-bounds
+.PHONY: setup test lint typecheck cfn-lint checkov unit demo bench package clean constraints lower-bounds fuzz
 
 # The development tools at the versions in constraints/dev.txt (what CI runs); `make constraints`
 # rewrites that file from the current .venv after a dependency change.
@@ -47,6 +47,11 @@ checkov: $(CHECKOV_STAMP)
 
 test: lint typecheck cfn-lint checkov
 	$(BIN)/python -m pytest
+
+# The property-based fuzz tests at full strength (`make test` runs them with fewer examples).
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	TRAILGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -n 0
 
 demo: $(STAMP)
 	$(BIN)/trailguard demo

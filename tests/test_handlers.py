@@ -510,3 +510,38 @@ def test_a_finding_about_a_deleted_trail_asks_a_person_to_act(cloud: Cloud) -> N
     (message,) = cloud.messages()
     assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
     assert "TrailNotFound" in message["text"]
+
+
+@pytest.mark.parametrize("junk", ["junk", 7, None, {"hello": 1}, {"eventVersion": "1.08"}], ids=repr)
+def test_one_bad_entry_of_a_log_file_does_not_hide_a_stop_logging(cloud: Cloud, junk: Any) -> None:
+    """Issue 9 item 8: one entry that is not a record made the handler skip the whole event, so the
+    StopLogging beside it was never repaired. Now that entry is skipped with its index and why, and the
+    StopLogging is repaired."""
+    path = STOP_LOGGING_TAMPER[0]
+    stop = json.loads(path.read_text())
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+
+    result = cloud.invoke(handlers.api_call, {"Records": [junk, stop]}, handler_region)
+
+    assert cloud.is_logging(name, region)
+    assert result["records"] == 1
+    (skipped,) = result["skipped"]
+    assert skipped["index"] == 0 and skipped["reason"].startswith("Records[0] is not")
+    (incident,) = result["incidents"]
+    assert incident["technique"] == "trail.stop-logging" and incident["status"] == "remediated"
+
+
+def test_a_finding_list_with_a_bad_entry_still_repairs(cloud: Cloud) -> None:
+    (name, event) = next((n, e) for n, e in TRAIL_DISABLED_FINDINGS if "securityhub" in n)
+    (record,) = [r for r in load_records(EVENTS / "findings" / name) if r.is_trail_disabled_finding]
+    trail, region, handler_region = _setup_stopped_trail(cloud, record)
+    event = dict(event, detail={"findings": ["junk", *event["detail"]["findings"]]})
+
+    result = cloud.invoke(handlers.finding, event, handler_region)
+
+    assert cloud.is_logging(trail, region)
+    assert result["skipped"] == [
+        {"index": 0, "event_id": None, "reason": "findings[0] is not a JSON object (str)"}
+    ]
+    assert [i["technique"] for i in result["incidents"]] == ["finding.trail-disabled"]

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from trailguard import aws, remediate, sweep
 from trailguard.baseline import Baselines, rebaseline
 from trailguard.config import Config
-from trailguard.events import MalformedEvent, Record, records_from_object
+from trailguard.events import MalformedEvent, Record, entries_from_object
 from trailguard.inventory import LiveInventory, load
 from trailguard.log import log_event, setup
 from trailguard.notify import Incident, Ledger, NotificationError, deliver, ledger_for
@@ -55,22 +55,40 @@ def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
     if sweep.is_schedule(event):
         return _sweep(summary, handler, request_id, started)
     try:
-        records = records_from_object(event)
+        entries = entries_from_object(event)
     except MalformedEvent as exc:
         return _skip_all(summary, handler, request_id, str(exc))
     except Exception as exc:  # a parser bug must not turn into a retry loop either
         return _skip_all(
             summary, handler, request_id, f"could not read the event ({type(exc).__name__}: {exc})"
         )
+    if not entries:
+        return _skip_all(summary, handler, request_id, "the event holds no records")
+    # Each entry on its own: one that is not understood is reported with its index, the rest still run.
+    records: list[tuple[int, Record]] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, Record):
+            records.append((index, entry))
+            continue
+        log_event(
+            LOG,
+            logging.WARNING,
+            "handler.malformed-entry",
+            handler=handler,
+            request_id=request_id,
+            index=index,
+            reason=str(entry),
+        )
+        summary["skipped"].append({"index": index, "event_id": None, "reason": str(entry)})
     summary["records"] = len(records)
     if not records:
-        return _skip_all(summary, handler, request_id, "the event holds no records")
+        return summary
 
     config = Config.from_env()
     region = aws.default_region()
     session = _Invocation(config, region, handler)
     failures: list[str] = []
-    for index, record in enumerate(records):
+    for index, record in records:
         try:
             incident, publish_error = session.process(record)
         except Exception as exc:  # a bug on one record is reported; the other records still run

@@ -1,12 +1,20 @@
-"""``trailguard classify`` over every input shape, through the real command-line entry point; an
-unreadable input is a usage error (exit 2) and the other files are still classified."""
+"""``trailguard classify`` over every input shape, through the real command-line entry point. It fails
+closed (issue 11): an unreadable file or entry is a line with verdict ``unreadable`` saying why, every
+readable record is still judged, and the run exits 2; ``--fail-on`` exits 1 on a verdict."""
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from policy.policy_support import OUTPUT_KEYS, PROTECTING
 from trailguard.cli import main
@@ -55,13 +63,14 @@ def test_json_lines_with_a_garbage_line(capsys, events_dir, tmp_path):
         record(events_dir, "tamper/cloudtrail_stoplogging_eventbridge_envelope_reflex.json")
     )
     path.write_text(f"{stop}\n{{not json\n\n{envelope}\n{json.dumps({'hello': 1})}\n")
-    code, lines, _ = run(capsys, str(path))
-    assert code == Exit.OK
-    assert [line["verdict"] for line in lines] == ["tamper", "benign", "tamper", "benign"]
+    code, lines, err = run(capsys, str(path))
+    assert code == Exit.USAGE
+    assert [line["verdict"] for line in lines] == ["tamper", "unreadable", "tamper", "unreadable"]
     assert [line["index"] for line in lines] == [0, 1, 2, 3]
-    assert "not understood" in lines[1]["reason"] and "line 2" in lines[1]["reason"]
+    assert lines[1]["reason"].startswith("Could not be read: line 2 is not JSON")
     assert lines[1]["technique"] is None and lines[1]["event_id"] is None
-    assert "not understood" in lines[3]["reason"]
+    assert "keys: hello" in lines[3]["reason"]
+    assert f"{path} entry 1: Could not be read: line 2 is not JSON" in err
 
 
 def test_envelopes_and_findings(capsys, events_dir):
@@ -105,7 +114,9 @@ def test_unreadable_file_exits_2_and_the_others_are_still_classified(capsys, eve
     code, lines, err = run(capsys, str(missing), str(events_dir / STOP))
     assert code == Exit.USAGE
     assert "missing.json" in err
-    assert [line["verdict"] for line in lines] == ["tamper"]
+    assert [line["verdict"] for line in lines] == ["unreadable", "tamper"]
+    assert (lines[0]["source"], lines[0]["index"]) == (str(missing), None)
+    assert "No such file" in lines[0]["reason"]
 
 
 def test_file_without_read_permission_exits_2(capsys, events_dir, tmp_path, monkeypatch):
@@ -114,41 +125,46 @@ def test_file_without_read_permission_exits_2(capsys, events_dir, tmp_path, monk
     path = tmp_path / "secret.json"
     shutil.copy(events_dir / STOP, path)
     path.chmod(0)
-    real_read_bytes = Path.read_bytes
+    real_open = builtins.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "secret.json":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_bytes(self)
+    def refusing_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("secret.json"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(builtins, "open", refusing_open)
     code, lines, err = run(capsys, str(path))
-    assert code == Exit.USAGE and not lines and "secret.json" in err
+    assert code == Exit.USAGE and "secret.json" in err and "Permission denied" in err
+    assert [(line["verdict"], line["index"]) for line in lines] == [("unreadable", None)]
 
 
 def test_corrupt_gzip_is_unreadable(capsys, tmp_path):
     path = tmp_path / "broken.json.gz"
     path.write_bytes(gzip.compress(b'{"Records": []}')[:12])
     code, lines, err = run(capsys, str(path))
-    assert code == Exit.USAGE and not lines and "broken.json.gz" in err
+    assert code == Exit.USAGE and "broken.json.gz" in err
+    assert [line["verdict"] for line in lines] == ["unreadable"]
 
 
-def test_garbage_file_is_reported_not_fatal(capsys, tmp_path):
+def test_invalid_json_exits_2_with_a_line_saying_why(capsys, tmp_path):
+    """Issue 11: broken JSON came out "benign" with exit 0."""
     path = tmp_path / "garbage.json"
     path.write_text("this is {not] JSON at all")
-    code, lines, _ = run(capsys, str(path))
-    assert code == Exit.OK
-    assert len(lines) == 1
-    assert (lines[0]["verdict"], lines[0]["index"]) == ("benign", 0)
-    assert "not understood" in lines[0]["reason"]
+    code, lines, err = run(capsys, str(path))
+    assert code == Exit.USAGE
+    (line,) = lines
+    assert (line["verdict"], line["index"]) == ("unreadable", None)
+    assert "neither JSON nor JSON Lines (line 1 is not JSON: Expecting value)" in line["reason"]
+    assert "garbage.json: Could not be read: neither JSON nor JSON Lines" in err
 
 
 def test_json_array_of_records(capsys, events_dir, tmp_path):
     path = tmp_path / "array.json"
     path.write_text(json.dumps([record(events_dir, STOP), 5]))
     code, lines, _ = run(capsys, str(path))
-    assert code == Exit.OK
-    assert [line["verdict"] for line in lines] == ["tamper", "benign"]
+    assert code == Exit.USAGE
+    assert [line["verdict"] for line in lines] == ["tamper", "unreadable"]
+    assert "element 1 of the array from line 1: expected a JSON object, got int" in lines[1]["reason"]
 
 
 def test_table_output(capsys, events_dir):
@@ -158,3 +174,170 @@ def test_table_output(capsys, events_dir):
     assert out.splitlines()[0].split()[:3] == ["VERDICT", "TECHNIQUE", "EVENT_NAME"]
     assert out.count("\nattempt ") == 5
     assert "ConflictException" in out
+
+
+def test_a_fake_gzip_exits_2(capsys, tmp_path):
+    """Issue 11: a fake ``.gz`` came out benign with exit 0."""
+    path = tmp_path / "123_CloudTrail_us-east-1_20240101T0000Z_abc.json.gz"
+    path.write_bytes(b"\x00\x01not gzip, not json\xff")
+    code, lines, err = run(capsys, str(path))
+    assert code == Exit.USAGE and [line["verdict"] for line in lines] == ["unreadable"]
+    assert path.name in err
+
+
+def test_a_digest_file_exits_2_and_a_directory_leaves_digests_out(capsys, events_dir, tmp_path):
+    """Issue 11: a digest file came out benign with exit 0. Named on the command line it is unreadable
+    (it holds no records); in a directory (an S3 sync of AWSLogs/) digest files are left out, said."""
+    digest = {"awsAccountId": "1", "digestStartTime": "t", "digestEndTime": "t", "logFiles": []}
+    folder = tmp_path / "AWSLogs"
+    folder.mkdir()
+    path = folder / "123_CloudTrail-Digest_us-east-1_trail_us-east-1_20240101T000000Z.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(digest).encode()))
+    shutil.copy(events_dir / STOP, folder / "stop.json")
+    code, lines, _ = run(capsys, str(path))
+    assert code == Exit.USAGE and "digest file" in lines[0]["reason"]
+    code, lines, err = run(capsys, str(folder))
+    assert code == Exit.OK and [line["verdict"] for line in lines] == ["tamper"]
+    assert "left out 1 CloudTrail digest file" in err
+
+
+def test_an_empty_file_is_reported(capsys, tmp_path):
+    """Issue 9 item 11: an empty file printed nothing (and exited 0)."""
+    path = tmp_path / "empty.json"
+    path.write_text("")
+    code, lines, err = run(capsys, str(path))
+    assert code == Exit.USAGE
+    assert [line["reason"] for line in lines] == ["Could not be read: the file is empty."]
+    assert "empty.json" in err
+
+
+def test_a_bad_entry_of_a_log_file_hides_no_other_record(capsys, events_dir, tmp_path):
+    """Issue 9 item 8: one bad entry made `classify` print one line for the whole file and exit 0."""
+    stop = record(events_dir, STOP)
+    path = tmp_path / "log.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({"Records": [stop, "junk", stop]}).encode()))
+    code, lines, err = run(capsys, str(path))
+    assert code == Exit.USAGE
+    assert [(line["index"], line["verdict"]) for line in lines] == [
+        (0, "tamper"),
+        (1, "unreadable"),
+        (2, "tamper"),
+    ]
+    assert lines[1]["reason"] == "Could not be read: Records[1] is not a JSON object (str)."
+    assert "1 entry or file(s) could not be read; every readable record was judged" in err
+
+
+def test_records_before_a_cut_in_the_gzip_are_still_judged(capsys, events_dir, tmp_path):
+    stop = record(events_dir, STOP)
+    data = gzip.compress(json.dumps({"Records": [dict(stop, eventID=str(i)) for i in range(3000)]}).encode())
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(data[: len(data) // 2])
+    code, lines, _ = run(capsys, str(path))
+    assert code == Exit.USAGE
+    assert len(lines) > 100 and {line["verdict"] for line in lines[:-1]} == {"tamper"}
+    assert lines[-1]["verdict"] == "unreadable" and lines[-1]["index"] is None
+    assert f"past entry {len(lines) - 2}" in lines[-1]["reason"]
+
+
+LONE = '{"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com", "eventID": "\\ud800", '
+LONE += '"requestParameters": {"name": "t\\udfff"}}'
+
+
+def test_a_lone_surrogate_prints_escaped_not_a_traceback(capsys, tmp_path):
+    """Issue 9 item 11: a lone surrogate (escaped in the JSON) gave a traceback on output."""
+    path = tmp_path / "lone.json"
+    path.write_text(LONE)
+    code, lines, _ = run(capsys, str(path))
+    assert code == Exit.OK
+    (line,) = lines
+    assert (line["event_id"], line["verdict"], line["resource"]) == ("\ud800", "tamper", "t\udfff")
+    main(["classify", "--output", "table", str(path)])
+    assert "\\udfff" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_the_installed_command_prints_any_character(tmp_path, encoding):
+    """The real process, with stdout in UTF-8 and in ASCII: the output decodes to the same values."""
+    path = tmp_path / "lone.json"
+    path.write_text(LONE + "\n" + json.dumps({"eventName": "StopLogging", "eventID": "é✓"}))
+    env = dict(os.environ, PYTHONIOENCODING=encoding)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from trailguard.cli import main; sys.exit(main())",
+            "classify",
+            str(path),
+        ],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == Exit.OK, done.stderr
+    assert b"Traceback" not in done.stderr
+    ids = [json.loads(line)["event_id"] for line in done.stdout.decode(encoding).splitlines()]
+    assert ids == ["\ud800", "é✓"]
+
+
+@pytest.mark.parametrize(
+    ("level", "file", "code"),
+    [
+        ("tamper", STOP, Exit.FAILED),
+        ("attempt", STOP, Exit.FAILED),
+        ("tamper", "failed-tamper", Exit.OK),
+        ("attempt", "failed-tamper", Exit.FAILED),
+        ("tamper", "benign", Exit.OK),
+        ("attempt", "benign", Exit.OK),
+    ],
+)
+def test_fail_on(capsys, events_dir, level, file, code):
+    got, lines, err = run(capsys, "--fail-on", level, str(events_dir / file))
+    assert got == code and lines
+    if code == Exit.FAILED:
+        assert "judged" in err
+
+
+def test_fail_on_with_an_unreadable_input_exits_2(capsys, events_dir, tmp_path):
+    (tmp_path / "empty.json").write_text("")
+    code, lines, _ = run(capsys, "--fail-on", "tamper", str(events_dir / STOP), str(tmp_path / "empty.json"))
+    assert code == Exit.USAGE and [line["verdict"] for line in lines] == ["tamper", "unreadable"]
+
+
+@pytest.mark.parametrize(
+    ("inventory", "says"),
+    [
+        ({"trails": 5}, "'trails' must be a list of objects"),
+        ({"trails": [], "guard": "x"}, "'guard' must be an object"),
+        ({"guard": {"role_arns": "arn:aws:iam::1:role/r"}}, "'guard' must be an object"),
+        ({"allowed_principal_arns": 3}, "'allowed_principal_arns' must be a list of strings"),
+        ({"retention_days": True}, "'retention_days' must be a positive whole number"),
+        ({"trial": []}, "unknown key(s) trial"),
+    ],
+)
+def test_an_inventory_of_the_wrong_shape_is_a_usage_error(capsys, events_dir, tmp_path, inventory, says):
+    """Before, a wrong type read as absent: ``"trails": 5`` protected nothing and StopLogging was benign."""
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(inventory))
+    code, lines, err = run(capsys, "--inventory", str(path), str(events_dir / STOP))
+    assert code == Exit.USAGE and not lines
+    assert says in err
+
+
+def test_the_documented_inventory_is_accepted(capsys, events_dir, tmp_path):
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(PROTECTING))
+    code, lines, _ = run(capsys, "--inventory", str(path), str(events_dir / STOP))
+    assert code == Exit.OK and lines
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+def test_a_character_line_readers_break_at_stays_inside_its_line(capsys, tmp_path, char):
+    """Found by the fuzz test: a key holding U+0085 (NEL) in a record's reason split the output line for
+    any reader that splits lines the way Python's ``splitlines`` does."""
+    path = tmp_path / "nel.json"
+    path.write_text(json.dumps({"Records": [{char: None}]}))
+    code = main(["classify", str(path)])
+    out = capsys.readouterr().out
+    assert code == Exit.USAGE
+    (line,) = out.splitlines()
+    assert char in json.loads(line)["reason"]

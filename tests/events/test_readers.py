@@ -22,6 +22,7 @@ from trailguard.events import (
     MalformedEvent,
     Record,
     SecurityHubFinding,
+    entries_from_object,
     iter_path,
     records_from_object,
 )
@@ -124,9 +125,17 @@ def test_a_file_that_is_not_json_at_all_raises(tmp_path: Path):
         list(iter_path(tmp_path / "garbage.txt"))
 
 
-def test_an_empty_file_holds_no_record(tmp_path: Path):
-    (tmp_path / "empty.json").write_text("")
-    assert list(iter_path(tmp_path / "empty.json")) == []
+@pytest.mark.parametrize("body", [b"", b"  \n\n", gzip.compress(b""), b"\xef\xbb\xbf"])
+def test_an_empty_file_is_said_to_be_empty(tmp_path: Path, body: bytes):
+    """Issue 9 item 11: an empty file printed nothing; it is reported (and so cannot pass for clean)."""
+    (tmp_path / "empty.json").write_bytes(body)
+    with pytest.raises(MalformedEvent, match="the file is empty"):
+        list(iter_path(tmp_path / "empty.json"))
+
+
+def test_a_log_file_with_no_records_holds_none(tmp_path: Path):
+    (tmp_path / "none.json").write_text('{"Records": []}')
+    assert list(iter_path(tmp_path / "none.json")) == []
 
 
 def test_a_missing_file_raises_oserror(tmp_path: Path):
@@ -177,3 +186,142 @@ def test_a_bare_guardduty_finding_in_either_spelling_is_a_guardduty_finding():
     for spelled in (finding, envelopes.event_spelling(finding)):
         (got,) = records_from_object(spelled)
         assert isinstance(got, GuardDutyFinding)
+
+
+# -- each entry on its own (issue 9 items 8 and 11) -------------------------------------------------------
+
+
+def _stop_logging() -> dict[str, Any]:
+    return load("tamper/cloudtrail_stoplogging_stratus.json")
+
+
+def test_one_bad_entry_of_a_log_file_hides_no_other_record():
+    """Issue 9 item 8: one entry that is no record made the whole log file unreadable, hiding the
+    StopLogging in it; now that entry is reported with its index and why, the others are records."""
+    stop = _stop_logging()
+    got = entries_from_object({"Records": [stop, "junk", {"hello": 1}, stop]})
+    assert [type(e) for e in got] == [CloudTrailRecord, MalformedEvent, MalformedEvent, CloudTrailRecord]
+    assert str(got[1]) == "Records[1] is not a JSON object (str)"
+    assert str(got[2]) == "Records[2] is not a CloudTrail record (keys: hello)"
+    assert records_from_object({"Records": [stop, "junk", stop]}) == [got[0], got[3]]
+
+
+def test_a_finding_that_is_not_an_object_is_reported_in_its_place():
+    hub = load("findings/securityhub_imported_guardduty_cloudtrailloggingdisabled_awssamples.json")
+    event = dict(hub, detail={"findings": [7, *hub["detail"]["findings"]]})
+    got = entries_from_object(event)
+    assert str(got[0]) == "findings[0] is not a JSON object (int)"
+    assert all(isinstance(e, SecurityHubFinding) for e in got[1:]) and len(got) > 1
+
+
+def test_a_log_file_with_a_bad_entry_is_streamed_entry_by_entry(tmp_path: Path):
+    stop = _stop_logging()
+    body = json.dumps({"Records": [stop, 5, stop]}).encode()
+    for name, data in (("log.json", body), ("log.json.gz", gzip.compress(body))):
+        (tmp_path / name).write_bytes(data)
+        got = list(iter_path(tmp_path / name))
+        assert [type(e) for e in got] == [CloudTrailRecord, MalformedEvent, CloudTrailRecord]
+        assert "Records[1]" in str(got[1])
+
+
+def test_a_truncated_log_file_yields_every_record_before_the_cut(tmp_path: Path):
+    stop = _stop_logging()
+    body = json.dumps({"Records": [stop, stop, stop]})
+    (tmp_path / "cut.json").write_text(body[: len(body) - 40])
+    got = list(iter_path(tmp_path / "cut.json"))
+    assert [type(e) for e in got] == [CloudTrailRecord, CloudTrailRecord, MalformedEvent]
+    assert "Records[2]" in str(got[2]) and "the rest of the file was not read" in str(got[2])
+
+
+def test_a_gzip_cut_mid_stream_raises_after_the_records_before_it(tmp_path: Path):
+    stop = _stop_logging()
+    many = [dict(stop, eventID=str(i)) for i in range(3000)]
+    data = gzip.compress(json.dumps({"Records": many}).encode())
+    (tmp_path / "cut.json.gz").write_bytes(data[: len(data) // 2])
+    read: list[Any] = []
+    with pytest.raises((EOFError, OSError)):
+        read.extend(iter_path(tmp_path / "cut.json.gz"))
+    assert len(read) > 100 and all(isinstance(e, CloudTrailRecord) for e in read)
+
+
+def test_a_line_that_is_not_utf8_is_one_bad_entry(tmp_path: Path):
+    """Before, one byte that is not UTF-8 made the whole file unreadable (UnicodeDecodeError)."""
+    stop = json.dumps(_stop_logging()).encode()
+    (tmp_path / "x.jsonl").write_bytes(stop + b"\n" + b'{"eventName": "\xff\xfe"}\n' + stop + b"\n")
+    got = list(iter_path(tmp_path / "x.jsonl"))
+    assert [type(e) for e in got] == [CloudTrailRecord, MalformedEvent, CloudTrailRecord]
+    assert str(got[1]) == "line 2 is not valid UTF-8"
+
+
+def test_a_record_that_is_not_utf8_inside_a_log_file(tmp_path: Path):
+    stop = json.dumps(_stop_logging()).encode()
+    body = b'{"Records": [' + stop + b', {"eventName": "\xc3"}, ' + stop + b"]}"
+    (tmp_path / "x.json").write_bytes(body)
+    got = list(iter_path(tmp_path / "x.json"))
+    assert [type(e) for e in got] == [CloudTrailRecord, MalformedEvent, CloudTrailRecord]
+    assert str(got[1]) == "Records[1] is not valid UTF-8"
+
+
+def test_lone_surrogates_escaped_in_json_are_read_as_they_are(tmp_path: Path):
+    (tmp_path / "s.json").write_text('{"eventName": "StopLogging", "eventID": "\\ud800x"}')
+    (got,) = list(iter_path(tmp_path / "s.json"))
+    assert isinstance(got, CloudTrailRecord) and got.event_id == "\ud800x"
+
+
+def test_a_cloudtrail_digest_file_is_said_to_be_one(tmp_path: Path):
+    digest = {
+        "awsAccountId": "123456789012",
+        "digestStartTime": "2024-01-01T00:00:00Z",
+        "digestEndTime": "2024-01-01T01:00:00Z",
+        "logFiles": [],
+    }
+    (tmp_path / "d.json.gz").write_bytes(gzip.compress(json.dumps(digest).encode()))
+    (got,) = list(iter_path(tmp_path / "d.json.gz"))
+    assert isinstance(got, MalformedEvent) and "digest file" in str(got)
+
+
+def test_a_pretty_printed_document_is_one_value(tmp_path: Path):
+    (tmp_path / "p.json").write_text(json.dumps(_stop_logging(), indent=2))
+    (got,) = list(iter_path(tmp_path / "p.json"))
+    assert isinstance(got, CloudTrailRecord)
+    (tmp_path / "bad.json").write_text(json.dumps(_stop_logging(), indent=2)[:-3])
+    with pytest.raises(MalformedEvent, match="neither JSON nor JSON Lines"):
+        list(iter_path(tmp_path / "bad.json"))
+
+
+def test_two_values_on_one_line_are_not_json_lines(tmp_path: Path):
+    stop = json.dumps(_stop_logging())
+    (tmp_path / "two.jsonl").write_text(f"{stop}\n{stop} {stop}\n{stop}\n")
+    got = list(iter_path(tmp_path / "two.jsonl"))
+    assert [type(e) for e in got] == [CloudTrailRecord, MalformedEvent, CloudTrailRecord]
+    assert str(got[1]).startswith("line 2 is not JSON")
+
+
+def test_memory_is_bounded_by_one_record_not_by_the_file(tmp_path: Path):
+    """Issue 9 item 11: a 300 KB gzip took 637 MB. Reading a log file of 5,000 records (about 6 MB of
+    JSON) now holds one record at a time: the peak traced allocation stays under 2 MB."""
+    import tracemalloc
+
+    stop = _stop_logging()
+    records = [dict(stop, eventID=f"{i:08d}") for i in range(5_000)]
+    data = gzip.compress(json.dumps({"Records": records}).encode())
+    del records
+    (tmp_path / "big.json.gz").write_bytes(data)
+    tracemalloc.start()
+    try:
+        count = 0
+        for entry in iter_path(tmp_path / "big.json.gz"):
+            assert isinstance(entry, CloudTrailRecord)
+            count += 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 5_000
+    assert peak < 2 * 1024 * 1024, peak
+
+
+def test_deep_nesting_is_a_bad_entry_not_a_crash(tmp_path: Path):
+    stop = json.dumps(_stop_logging())
+    (tmp_path / "deep.jsonl").write_text(f"{stop}\n{'[' * 100_000}\n{stop}\n")
+    got = list(iter_path(tmp_path / "deep.jsonl"))
+    assert isinstance(got[0], CloudTrailRecord) and isinstance(got[1], MalformedEvent)

@@ -1,9 +1,16 @@
 """``trailguard classify``: the detection policy over recorded logs, one verdict per record.
 
 Output is one JSON object per record, in input order (detection-policy.md, "classify output"); ``table``
-is for people. A record that cannot be understood is reported as benign with the reason; only a file
-that cannot be read at all changes the exit status (2, :mod:`trailguard.cli.exit`), and the other files
-are still processed.
+is for people. It fails closed: an entry that cannot be read (not JSON, not a record, not UTF-8, a cut
+file) and a file that cannot be read at all (missing, empty, not gzip after all, a digest file) each
+print a line with verdict ``unreadable`` saying why (and the same on stderr); every readable record is
+still judged, and the run exits 2 (:mod:`trailguard.cli.exit`: an input that cannot be read).
+``--fail-on tamper`` (or ``attempt``: an attempt or a tamper) exits 1 when such a verdict appears, for
+pipelines; an unreadable input still exits 2, since the judgement is then incomplete.
+
+Files are streamed: a record is printed once it is judged, and memory is bounded by one record
+(:func:`trailguard.events.iter_path`). Any character prints: a lone surrogate (which JSON may escape
+and Python then holds) is written back as its ``\\uXXXX`` escape.
 
 The lines carry no ``schema`` key, unlike the ``--output json`` documents of the other commands: each line
 is a record's verdict, not a document, and its keys and their order are the documented contract that
@@ -21,17 +28,22 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from trailguard.cli.exit import CommandError, Exit
-from trailguard.events import MalformedEvent, Record, iter_path
+from trailguard.events import MalformedEvent, iter_path
 from trailguard.policy import Inventory, classify
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
+DIGEST_MARKER = "_CloudTrail-Digest_"  # CloudTrail's name for digest files (hashes, not records)
+UNREADABLE = "unreadable"
+# --fail-on LEVEL: the verdicts that make the run exit 1.
+FAIL_ON = {"tamper": frozenset({"tamper"}), "attempt": frozenset({"tamper", "attempt"})}
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "classify",
         help="judge recorded CloudTrail records and findings against the detection policy",
-        description="Print one verdict per record (tamper, attempt, allowed, benign) as JSON Lines.",
+        description="Print one verdict per record (tamper, attempt, allowed, benign; unreadable for an "
+        "entry or file that could not be read) as JSON Lines. Exit 2 when anything could not be read.",
     )
     parser.add_argument(
         "--inventory",
@@ -43,20 +55,36 @@ def register(subparsers: Any) -> None:
         "--output", choices=("jsonl", "table"), default="jsonl", help="output format (default: jsonl)"
     )
     parser.add_argument(
+        "--fail-on",
+        choices=tuple(FAIL_ON),
+        default=None,
+        help="exit 1 when a record is judged tamper (tamper), or tamper or attempt (attempt)",
+    )
+    parser.add_argument(
         "paths",
         nargs="+",
         metavar="PATH",
-        help="files (JSON, JSON Lines, CloudTrail log files, plain or gzip) or directories to search",
+        help="files (JSON, JSON Lines, CloudTrail log files, plain or gzip) or directories to search "
+        "(a directory's CloudTrail digest files are left out)",
     )
     parser.set_defaults(run=run)
 
 
-def expand(paths: Sequence[str]) -> Iterator[Path]:
-    """The files to read: each file as given; each directory's *.json, *.json.gz, *.jsonl files, sorted."""
+def expand(paths: Sequence[str], skipped: list[Path] | None = None) -> Iterator[Path]:
+    """The files to read: each file as given; each directory's *.json, *.json.gz, *.jsonl files, sorted,
+    leaving out CloudTrail digest files (appended to ``skipped`` when given)."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = [p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES)]
+            found = []
+            for p in path.rglob("*"):
+                if not (p.is_file() and p.name.endswith(SUFFIXES)):
+                    continue
+                if DIGEST_MARKER in p.name:
+                    if skipped is not None:
+                        skipped.append(p)
+                    continue
+                found.append(p)
             yield from sorted(found)
         else:
             yield path
@@ -69,41 +97,88 @@ def load_inventory(path: str | None) -> Inventory:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError("the inventory must be a JSON object")
+    check_inventory(data)
     return Inventory.from_dict(data)
 
 
-def _malformed(source: str, index: int, problem: MalformedEvent) -> dict[str, Any]:
+def _is_list_of(value: Any, kind: type) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+INVENTORY_SHAPE: dict[str, tuple[str, Any]] = {
+    "account": ("a string", lambda v: isinstance(v, str)),
+    "trails": ("a list of objects", lambda v: _is_list_of(v, dict)),
+    "event_data_stores": ("a list of objects", lambda v: _is_list_of(v, dict)),
+    "guard": (
+        "an object of role_arns, rule_names, function_names, topic_arns (lists of strings)",
+        lambda v: (
+            isinstance(v, dict)
+            and set(v) <= {"role_arns", "rule_names", "function_names", "topic_arns"}
+            and all(_is_list_of(item, str) for item in v.values())
+        ),
+    ),
+    "allowed_principal_arns": ("a list of strings", lambda v: _is_list_of(v, str)),
+    "kms_aliases": (
+        "an object of alias -> key id or ARN",
+        lambda v: isinstance(v, dict) and all(isinstance(i, str) for i in v.values()),
+    ),
+    "retention_days": (
+        "a positive whole number",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+    ),
+}
+
+
+def check_inventory(data: dict[str, Any]) -> None:
+    """Fail closed on the inventory too: an unknown key or a value of the wrong type (which the policy
+    would read as absent, protecting less than meant) raises ``ValueError`` naming it."""
+    unknown = sorted(set(data) - set(INVENTORY_SHAPE))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(INVENTORY_SHAPE)})")
+    for key, value in data.items():
+        what, valid = INVENTORY_SHAPE[key]
+        if not valid(value):
+            raise ValueError(f"'{key}' must be {what}")
+
+
+def unreadable(source: str, index: int | None, problem: str) -> dict[str, Any]:
+    """The line for an entry (``index``) or a whole file (``index`` None) that could not be read."""
     return {
         "source": source,
         "index": index,
         "event_id": None,
         "event_name": None,
-        "verdict": "benign",
+        "verdict": UNREADABLE,
         "technique": None,
         "resource": None,
         "principal": None,
-        "reason": f"The record was not understood: {problem}.".replace("..", "."),
+        "reason": f"Could not be read: {problem}.".replace("..", "."),
     }
 
 
 def classify_file(path: Path, inventory: Inventory) -> Iterator[dict[str, Any]]:
-    """One output line per record of ``path``; raises ``OSError`` (or a decoding error) if unreadable."""
+    """One output line per entry of ``path``, as it is read; a file that cannot be read (or not past
+    some point) ends with one ``unreadable`` line with index None saying why. Never raises."""
     source = str(path)
+    index = 0
     try:
-        items: list[Record | MalformedEvent] = list(iter_path(path))  # read it all: fail before printing
-    except MalformedEvent as exc:  # read, but no JSON in it: that is a record not understood
-        items = [exc]
-    for index, item in enumerate(items):
-        if isinstance(item, MalformedEvent):
-            yield _malformed(source, index, item)
-        else:
-            yield classify(item, inventory).to_output(source, index)
+        for item in iter_path(path):
+            if isinstance(item, MalformedEvent):
+                yield unreadable(source, index, str(item))
+            else:
+                yield classify(item, inventory).to_output(source, index)
+            index += 1
+    except Exception as exc:  # OSError, gzip's BadGzipFile / EOFError / zlib.error, MalformedEvent
+        why = str(exc) if isinstance(exc, (MalformedEvent, OSError)) else f"{type(exc).__name__}: {exc}"
+        if index:
+            why = f"the file could not be read past entry {index - 1}: {why}"
+        yield unreadable(source, None, why)
 
 
 class _Table:
     """Aligned columns for a person at a terminal; widths are capped so long ARNs do not wrap the row."""
 
-    COLUMNS = (("verdict", 8), ("technique", 24), ("event_name", 28), ("resource", 48), ("source", 0))
+    COLUMNS = (("verdict", 10), ("technique", 24), ("event_name", 28), ("resource", 48), ("source", 0))
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -114,9 +189,10 @@ class _Table:
             self._line({name: name.upper() for name, _ in self.COLUMNS})
             self.header_done = True
         shown = dict(row)
-        shown["source"] = f"{row['source']}#{row['index']}"
+        where = "" if row["index"] is None else f"#{row['index']}"
+        shown["source"] = f"{row['source']}{where}"
         self._line(shown)
-        self.out.write(f"    {row['reason']}\n")
+        self.out.write(printable(f"    {row['reason']}", self.out) + "\n")
 
     def _line(self, row: dict[str, Any]) -> None:
         cells = []
@@ -126,7 +202,33 @@ class _Table:
                 text = text if len(text) <= width else text[: width - 1] + "~"
                 text = text.ljust(width)
             cells.append(text)
-        self.out.write("  ".join(cells).rstrip() + "\n")
+        self.out.write(printable("  ".join(cells).rstrip(), self.out) + "\n")
+
+
+def printable(text: str, out: TextIO) -> str:
+    """``text`` as ``out`` can encode it: what it cannot (a lone surrogate) as a backslash escape."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        return text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+
+
+def json_line(row: dict[str, Any], out: TextIO) -> str:
+    """One output line: UTF-8 as it is where ``out`` can write it, else with ``\\uXXXX`` escapes, which
+    decode to exactly the same values (a lone surrogate is escaped, never dropped)."""
+    text = json.dumps(row, ensure_ascii=False)
+    try:
+        text.encode(getattr(out, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(row)
+    # JSON leaves these unescaped, but line readers (Python's splitlines, many JSON Lines tools) end a
+    # line at them: escaped, the line stays one line. They can only stand inside strings here.
+    return text.translate(_LINE_BREAKS)
+
+
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 
 def run(args: argparse.Namespace) -> Exit:
@@ -136,29 +238,55 @@ def run(args: argparse.Namespace) -> Exit:
         raise CommandError(Exit.USAGE, f"cannot read inventory {args.inventory}: {exc}") from exc
     out = sys.stdout
     table = _Table(out) if args.output == "table" else None
-    status = Exit.OK
-    for path in expand(args.paths):
-        try:
-            rows = list(classify_file(path, inventory))
-        except (OSError, UnicodeDecodeError, EOFError) as exc:
-            print(f"trailguard classify: cannot read {path}: {exc}", file=sys.stderr)
-            status = Exit.USAGE  # an unreadable input; the other files are still classified
-            continue
-        except Exception as exc:  # gzip.BadGzipFile, zlib.error...: still only this file is lost
-            print(f"trailguard classify: cannot read {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            status = Exit.USAGE
-            continue
-        try:
-            for row in rows:
-                if table is not None:
-                    table.write(row)
-                else:
-                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    failing = FAIL_ON.get(args.fail_on or "", frozenset())
+    unread = 0
+    matched = 0
+    digests: list[Path] = []
+    try:
+        for row in _rows(args.paths, inventory, digests):
+            if row["verdict"] == UNREADABLE:
+                unread += 1
+                where = "" if row["index"] is None else f" entry {row['index']}"
+                print(
+                    printable(f"trailguard classify: {row['source']}{where}: {row['reason']}", sys.stderr),
+                    file=sys.stderr,
+                )
+            elif row["verdict"] in failing:
+                matched += 1
+            if table is not None:
+                table.write(row)
+            else:
+                out.write(json_line(row, out) + "\n")
             out.flush()
-        except BrokenPipeError:  # `| head`: the reader has all it wants
-            _silence_stdout()
-            return status
-    return status
+    except BrokenPipeError:  # `| head`: the reader has all it wants
+        _silence_stdout()
+    if digests:
+        print(f"trailguard classify: left out {len(digests)} CloudTrail digest file(s)", file=sys.stderr)
+    if unread:
+        print(
+            f"trailguard classify: {unread} entr{'y' if unread == 1 else 'ies'} or file(s) could not "
+            "be read; every readable record was judged",
+            file=sys.stderr,
+        )
+        return Exit.USAGE
+    if matched:
+        print(
+            f"trailguard classify: {matched} record(s) judged {' or '.join(sorted(failing))}", file=sys.stderr
+        )
+        return Exit.FAILED
+    return Exit.OK
+
+
+def _rows(paths: Sequence[str], inventory: Inventory, digests: list[Path]) -> Iterator[dict[str, Any]]:
+    """Every output line of every path; a directory that cannot be listed is one unreadable line."""
+    for raw in paths:
+        try:
+            files = list(expand([raw], digests))
+        except OSError as exc:
+            yield unreadable(raw, None, str(exc))
+            continue
+        for path in files:
+            yield from classify_file(path, inventory)
 
 
 def _silence_stdout() -> None:

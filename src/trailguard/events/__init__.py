@@ -4,7 +4,8 @@
 - :mod:`.cloudtrail`: :class:`CloudTrailRecord`, one CloudTrail record;
 - :mod:`.guardduty`: :class:`GuardDutyFinding`, either spelling of a GuardDuty finding;
 - :mod:`.securityhub`: :class:`SecurityHubFinding`, one ASFF finding;
-- :mod:`.readers`: :func:`records_from_object`, :func:`iter_path`, :class:`MalformedEvent`.
+- :mod:`.readers`: :func:`entries_from_object`, :func:`records_from_object`, :func:`iter_path`,
+  :class:`MalformedEvent`.
 
 Pure: no boto3, no I/O at import.
 """
@@ -13,7 +14,13 @@ from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
 from trailguard.events.cloudtrail import CloudTrailRecord
 from trailguard.events.guardduty import DETAIL_TYPE as GUARDDUTY_DETAIL_TYPE
 from trailguard.events.guardduty import TRAIL_DISABLED_FINDING, GuardDutyFinding
-from trailguard.events.readers import MalformedEvent, iter_path, records_from_object
+from trailguard.events.readers import (
+    Entry,
+    MalformedEvent,
+    entries_from_object,
+    iter_path,
+    records_from_object,
+)
 from trailguard.events.record import FindingRecord, Record, RecordKind
 from trailguard.events.securityhub import DETAIL_TYPES as SECURITYHUB_DETAIL_TYPES
 from trailguard.events.securityhub import TRAIL_DISABLED_ASFF_TYPE, SecurityHubFinding
@@ -25,12 +32,14 @@ __all__ = [
     "TRAIL_DISABLED_ASFF_TYPE",
     "TRAIL_DISABLED_FINDING",
     "CloudTrailRecord",
+    "Entry",
     "FindingRecord",
     "GuardDutyFinding",
     "MalformedEvent",
     "Record",
     "RecordKind",
     "SecurityHubFinding",
+    "entries_from_object",
     "iter_path",
     "records_from_object",
 ]

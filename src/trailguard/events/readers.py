@@ -7,15 +7,23 @@ Pure: no boto3, no I/O beyond :func:`iter_path`. Shapes understood (``detection-
 - EventBridge envelopes: ``AWS API Call via CloudTrail``, ``GuardDuty Finding``,
   ``Security Hub Findings - Imported`` (and Security Hub custom actions, which carry findings too);
 - a bare GuardDuty finding (API PascalCase or event camelCase) or a bare ASFF finding.
+
+Each entry (one of a log file's ``Records``, one finding of a findings list, one line of JSON Lines) is
+judged on its own: an entry that is not understood becomes a :class:`MalformedEvent` in its place,
+saying which one and why, and the entries around it are still read (:func:`entries_from_object`,
+:func:`iter_path`). :func:`iter_path` streams: memory is bounded by the largest single entry (at most
+:data:`MAX_ENTRY_CHARS`), not by the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
 from trailguard.events.cloudtrail import CloudTrailRecord
@@ -25,13 +33,38 @@ from trailguard.events.record import Record
 from trailguard.events.securityhub import DETAIL_TYPES as SECURITYHUB_DETAIL_TYPES
 from trailguard.events.securityhub import SecurityHubFinding
 
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK_BYTES = 64 * 1024
+# The largest single entry (one record, one line, one top-level value that is not a log file) read.
+# CloudTrail writes records of at most a few hundred KB; EventBridge events are at most 256 KB.
+MAX_ENTRY_CHARS = 16 * 1024 * 1024
+# Lines of a file that is not JSON at all, read before giving up on it.
+MAX_LEADING_BAD_LINES = 100
+DIGEST_KEYS = frozenset({"digestStartTime", "digestEndTime", "logFiles"})
+
+_RECORDS_FILE = re.compile(r'\{\s*"Records"\s*:\s*\[')
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
+_SPACE = re.compile(r"[ \t\r\n]*")
+_BLANKS = re.compile(r"[ \t\r]*")
+
 
 class MalformedEvent(ValueError):  # noqa: N818 (public name other modules use)
     """An input that is not any shape trailguard understands; the message says why."""
 
 
-def records_from_object(obj: Any) -> list[Record]:
-    """Every record one decoded JSON value holds. Raises :class:`MalformedEvent` saying why if none."""
+Entry = Record | MalformedEvent
+
+
+def _keys(obj: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(str(k) for k in list(obj)[:6]))
+
+
+def entries_from_object(obj: Any) -> list[Entry]:
+    """Every entry one decoded JSON value holds, in order: a :class:`Record`, or a
+    :class:`MalformedEvent` in the place of an entry that is not understood (saying which and why).
+
+    Raises :class:`MalformedEvent` saying why when the value as a whole is no shape trailguard reads.
+    """
     if not isinstance(obj, Mapping):
         raise MalformedEvent(f"expected a JSON object, got {type(obj).__name__}")
     detail_type = obj.get("detail-type")
@@ -41,23 +74,49 @@ def records_from_object(obj: Any) -> list[Record]:
         records = obj.get("Records")
         if not isinstance(records, list):
             raise MalformedEvent("'Records' is not a list")
-        out: list[Record] = []
-        for item in records:
-            out.extend(records_from_object(item))
-        return out
+        return [log_file_entry(item, index) for index, item in enumerate(records)]
     if "findings" in obj and isinstance(obj.get("findings"), list):  # BatchImportFindings-like body
-        return [SecurityHubFinding(f) for f in obj["findings"] if isinstance(f, Mapping)]
+        return _findings(obj["findings"], None)
     if CloudTrailRecord.is_shape(obj):
         return [CloudTrailRecord(obj)]
     if SecurityHubFinding.is_shape(obj):
         return [SecurityHubFinding(obj)]
     if GuardDutyFinding.is_shape(obj):
         return [GuardDutyFinding(obj)]
-    keys = ", ".join(sorted(str(k) for k in list(obj)[:6]))
-    raise MalformedEvent(f"not a CloudTrail record, log file, EventBridge envelope or finding (keys: {keys})")
+    if set(obj) >= DIGEST_KEYS:
+        raise MalformedEvent("a CloudTrail digest file: it holds hashes of log files, not records")
+    raise MalformedEvent(
+        f"not a CloudTrail record, log file, EventBridge envelope or finding (keys: {_keys(obj)})"
+    )
 
 
-def _from_envelope(envelope: Mapping[str, Any], detail_type: str) -> list[Record]:
+def records_from_object(obj: Any) -> list[Record]:
+    """The records of :func:`entries_from_object`, leaving out the entries that are not understood.
+
+    Raises :class:`MalformedEvent` saying why if the value as a whole is no shape trailguard reads.
+    """
+    return [entry for entry in entries_from_object(obj) if isinstance(entry, Record)]
+
+
+def log_file_entry(item: Any, index: int) -> Entry:
+    """One element of a CloudTrail log file's ``Records``: a record, else why it is not one."""
+    if not isinstance(item, Mapping):
+        return MalformedEvent(f"Records[{index}] is not a JSON object ({type(item).__name__})")
+    if not CloudTrailRecord.is_shape(item):
+        return MalformedEvent(f"Records[{index}] is not a CloudTrail record (keys: {_keys(item)})")
+    return CloudTrailRecord(item)
+
+
+def _findings(findings: list[Any], envelope: Mapping[str, Any] | None) -> list[Entry]:
+    return [
+        SecurityHubFinding(f, envelope=envelope)
+        if isinstance(f, Mapping)
+        else MalformedEvent(f"findings[{index}] is not a JSON object ({type(f).__name__})")
+        for index, f in enumerate(findings)
+    ]
+
+
+def _from_envelope(envelope: Mapping[str, Any], detail_type: str) -> list[Entry]:
     detail = envelope.get("detail")
     if not isinstance(detail, Mapping):
         raise MalformedEvent(f"EventBridge envelope '{detail_type}' has no detail object")
@@ -71,42 +130,267 @@ def _from_envelope(envelope: Mapping[str, Any], detail_type: str) -> list[Record
         findings = detail.get("findings")
         if not isinstance(findings, list):
             raise MalformedEvent(f"'{detail_type}' envelope has no findings list")
-        return [SecurityHubFinding(f, envelope=envelope) for f in findings if isinstance(f, Mapping)]
+        return _findings(findings, envelope)
     if detail_type == "Scheduled Event":
         raise MalformedEvent("a scheduled event carries no record")
     raise MalformedEvent(f"unsupported EventBridge detail-type '{detail_type}'")
 
 
-def iter_path(path: str | Path) -> Iterator[Record | MalformedEvent]:
-    """Records of one file, in order: JSON, a CloudTrail log file, JSON Lines; plain or gzip.
+def iter_path(path: str | Path) -> Iterator[Entry]:
+    """Entries of one file, in order, streamed: JSON, a CloudTrail log file, JSON Lines; plain or gzip.
 
-    A record that cannot be understood is yielded as a :class:`MalformedEvent` in its place; a file
-    that cannot be read at all raises ``OSError`` (or ``MalformedEvent`` if it is not JSON at all).
+    An entry that cannot be understood is yielded as a :class:`MalformedEvent` in its place (a broken
+    line of JSON Lines: the next line is read; a syntax error inside a log file's ``Records``: nothing
+    after it can be told apart, so reading stops there). A file that cannot be read at all raises
+    ``OSError`` (or the gzip error met mid-stream, after the entries before it), or
+    :class:`MalformedEvent` when it is empty or not JSON at all.
     """
-    data = Path(path).read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    text = data.decode("utf-8-sig")
-    try:
-        values: list[Any] = [json.loads(text)]
-    except json.JSONDecodeError:
-        values = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        stream: _Readable = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        yield from _Reader(stream).entries()
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _IncompleteError(ValueError):
+    """The buffer ends inside a JSON value (only when the file does too, or the value is too large)."""
+
+
+class _Reader:
+    """A window over the decoded text of a byte stream, with JSON values decoded off its front."""
+
+    def __init__(self, stream: _Readable) -> None:
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
+        self.buf = ""
+        self.pos = 0
+        self.line = 1  # the line number at self.pos
+        self.eof = False
+        self.json = json.JSONDecoder()
+
+    # -- the window ---------------------------------------------------------------------------------
+    def _fill(self, at_least: int = CHUNK_BYTES) -> bool:
+        """Read more (at least ``at_least`` bytes); False at the end of the stream."""
+        if self.eof:
+            return False
+        data = self.stream.read(max(at_least, CHUNK_BYTES))
+        if self.pos:
+            self.buf = self.buf[self.pos :]
+            self.pos = 0
+        if not data:
+            self.eof = True
+            self.buf += self.decoder.decode(b"", final=True)
+            return False
+        self.buf += self.decoder.decode(data)
+        return True
+
+    def _advance(self, end: int) -> None:
+        self.line += self.buf.count("\n", self.pos, end)
+        self.pos = end
+
+    def _peek(self) -> str | None:
+        """The next character that is not JSON whitespace (consuming the whitespace), None at the end."""
+        while True:
+            match = _SPACE.match(self.buf, self.pos)
+            self._advance(match.end() if match else self.pos)
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return None
+
+    def _ahead(self, chars: int) -> str:
+        while len(self.buf) - self.pos < chars and self._fill():
+            pass
+        return self.buf[self.pos : self.pos + chars]
+
+    def _value(self) -> tuple[Any, str]:
+        """The JSON value at the front and its text; raises ``ValueError`` (``json.JSONDecodeError``,
+        :class:`_IncompleteError`, ``RecursionError``) when there is none."""
+        if self._peek() is None:
+            raise _IncompleteError("the file ends where a value was expected")
+        while True:
+            try:
+                value, end = self.json.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                near_end = exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")
+                if not near_end:
+                    raise
+                if len(self.buf) - self.pos > MAX_ENTRY_CHARS:
+                    size = f"{MAX_ENTRY_CHARS // (1024 * 1024)} MiB"
+                    raise _IncompleteError(f"an entry larger than {size}") from None
+                if not self._fill(len(self.buf) - self.pos):
+                    raise
+                continue
+            except RecursionError:
+                raise ValueError("nested too deeply") from None
+            if end == len(self.buf) and self._fill():  # a number may go on in the next chunk
+                continue
+            raw = self.buf[self.pos : end]
+            self._advance(end)
+            return value, raw
+
+    def _line_ends(self) -> bool:
+        """Only blanks follow on the current line (JSON Lines: one value per line)."""
+        while True:
+            match = _BLANKS.match(self.buf, self.pos)
+            self._advance(match.end() if match else self.pos)
+            if self.pos < len(self.buf):
+                return self.buf[self.pos] == "\n"
+            if not self._fill():
+                return True
+
+    def _skip_line(self) -> None:
+        """Drop everything up to and including the next newline."""
+        while True:
+            newline = self.buf.find("\n", self.pos)
+            if newline >= 0:
+                self._advance(newline + 1)
+                return
+            self.pos = len(self.buf)
+            if not self._fill():
+                return
+
+    def _expect(self, *chars: str) -> str | None:
+        char = self._peek()
+        if char in chars:
+            self._advance(self.pos + 1)
+            return char
+        return None
+
+    # -- the shapes ---------------------------------------------------------------------------------
+    def entries(self) -> Iterator[Entry]:
+        """Top-level values one after another (one JSON document, or JSON Lines of them)."""
+        leading_errors: list[MalformedEvent] = []
+        read_any = False
+        while (char := self._peek()) is not None:
+            line = self.line
+            if char == "{" and _RECORDS_FILE.match(self._ahead(256)):
+                read_any = True
+                yield from self._flush(leading_errors)
+                yield from self._log_file(line)
+                continue
+            if char == "[":
+                read_any = True
+                yield from self._flush(leading_errors)
+                yield from self._array(line)
                 continue
             try:
-                values.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                values.append(MalformedEvent(f"line {number} is not JSON: {exc.msg}"))
-        if values and all(isinstance(v, MalformedEvent) for v in values):
-            raise MalformedEvent("neither JSON nor JSON Lines") from None
-    for value in values:
-        if isinstance(value, MalformedEvent):
-            yield value
-            continue
-        items = value if isinstance(value, list) else [value]
-        for item in items:
+                value, raw = self._value()
+                if not self._line_ends():
+                    raise ValueError("more after the JSON value on its line")
+            except ValueError as exc:
+                problem = MalformedEvent(f"line {line} is not JSON: {_why(exc)}")
+                self._skip_line()
+                if read_any:
+                    yield problem
+                    continue
+                leading_errors.append(problem)
+                if len(leading_errors) >= MAX_LEADING_BAD_LINES:
+                    break
+                continue
+            read_any = True
+            yield from self._flush(leading_errors)
+            yield from _entries_of(value, raw, f"line {line}")
+        if not read_any:
+            if leading_errors:
+                raise MalformedEvent(f"neither JSON nor JSON Lines ({leading_errors[0]})")
+            raise MalformedEvent("the file is empty")
+
+    @staticmethod
+    def _flush(errors: list[MalformedEvent]) -> Iterator[MalformedEvent]:
+        yield from errors
+        errors.clear()
+
+    def _log_file(self, line: int) -> Iterator[Entry]:
+        """A CloudTrail log file, one ``Records`` element at a time."""
+        match = _RECORDS_FILE.match(self.buf, self.pos)
+        assert match is not None
+        self._advance(match.end())
+        index = 0
+        if self._expect("]") is None:
+            while True:
+                try:
+                    item, raw = self._value()
+                except ValueError as exc:
+                    yield _stop(f"Records[{index}] (from line {self.line}) is not JSON: {_why(exc)}")
+                    self._give_up()
+                    return
+                yield (
+                    _not_utf8(f"Records[{index}]") if _NOT_UTF8.search(raw) else log_file_entry(item, index)
+                )
+                index += 1
+                separator = self._expect(",", "]")
+                if separator is None:
+                    yield _stop(f"after Records[{index - 1}] (line {self.line}) expected ',' or ']'")
+                    self._give_up()
+                    return
+                if separator == "]":
+                    break
+        # CloudTrail writes nothing after Records; other members are read past and ignored.
+        while (closing := self._expect(",", "}")) == ",":
             try:
-                yield from records_from_object(item)
-            except MalformedEvent as exc:
-                yield exc
+                self._value()
+                if self._expect(":") is None:
+                    raise ValueError("expected ':'")
+                self._value()
+            except ValueError as exc:
+                yield _stop(f"the log file object from line {line} is not JSON after Records: {_why(exc)}")
+                self._give_up()
+                return
+        if closing is None:
+            yield _stop(f"the log file object from line {line} does not end after Records")
+            self._give_up()
+
+    def _array(self, line: int) -> Iterator[Entry]:
+        """A top-level JSON array: each element is a value of its own."""
+        self._advance(self.pos + 1)
+        index = 0
+        if self._expect("]") is not None:
+            return
+        while True:
+            try:
+                item, raw = self._value()
+            except ValueError as exc:
+                yield _stop(f"element {index} of the array from line {line} is not JSON: {_why(exc)}")
+                self._give_up()
+                return
+            yield from _entries_of(item, raw, f"element {index} of the array from line {line}")
+            index += 1
+            separator = self._expect(",", "]")
+            if separator is None:
+                yield _stop(f"after element {index - 1} of the array from line {line} expected ',' or ']'")
+                self._give_up()
+                return
+            if separator == "]":
+                return
+
+    def _give_up(self) -> None:
+        """After a syntax error inside a document nothing more can be told apart: stop reading."""
+        self.buf, self.pos, self.eof = "", 0, True
+
+
+def _entries_of(value: Any, raw: str, where: str) -> list[Entry]:
+    if _NOT_UTF8.search(raw):
+        return [_not_utf8(where)]
+    try:
+        return entries_from_object(value)
+    except MalformedEvent as exc:
+        return [MalformedEvent(f"{where}: {exc}")]
+
+
+def _not_utf8(where: str) -> MalformedEvent:
+    return MalformedEvent(f"{where} is not valid UTF-8")
+
+
+def _stop(reason: str) -> MalformedEvent:
+    return MalformedEvent(f"{reason}; the rest of the file was not read")
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,73 @@
+"""Property-based fuzzing of both Lambda handlers (issue 9) on in-process moto: events built from the
+real records, mutated, junk, every envelope; log files with a real StopLogging among junk entries.
+
+Properties: a handler never raises (bad input is logged and skipped: a raise would make Lambda retry a
+poison event), its summary is JSON-able, every entry of the event is either judged (counted in
+``records``) or skipped with its index and a reason, and a StopLogging on a protected trail is repaired
+whatever sits beside it in the log file.
+
+One moto account serves every example of a test (hypothesis runs them inside one test call), so the
+function-scoped fixture health check is off: sharing it is the point (state carries over, as it does
+between invocations of a real function). The count is ``TRAILGUARD_FUZZ_EXAMPLES``; the repair test,
+which makes real repairs and publishes, runs a tenth of it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
+
+import corpus
+from aws_support import Cloud, moto_region
+from fuzz.strategies import CLOUDTRAIL_ENTRY, events, fuzz_settings
+from trailguard import handlers
+from trailguard.events import CloudTrailRecord
+
+STOP = corpus.load("tamper/cloudtrail_stoplogging_stratus.json")
+
+
+def _shared(default: int, scale: int = 1) -> Any:
+    base = fuzz_settings(default, scale)
+    return type(base)(
+        base, suppress_health_check=[*base.suppress_health_check, HealthCheck.function_scoped_fixture]
+    )
+
+
+def _check(result: Any, entries: int | None) -> None:
+    assert isinstance(result, dict)
+    json.dumps(result)  # JSON-able, for Lambda and the local runner
+    assert set(result) >= {"records", "incidents", "skipped"}
+    for skipped in result["skipped"]:
+        assert isinstance(skipped["reason"], str) and skipped["reason"]
+    if entries is not None:
+        indexed = [s["index"] for s in result["skipped"] if s["index"] is not None]
+        whole = [s for s in result["skipped"] if s["index"] is None]
+        if not whole:
+            assert result["records"] + len(indexed) == entries, result
+            assert len(set(indexed)) == len(indexed)
+            assert all(0 <= i < entries for i in indexed)
+
+
+@_shared(default=200)
+@given(event=events())
+def test_handlers_never_raise_and_account_for_every_entry(
+    cloud: Cloud, event: tuple[Any, int | None]
+) -> None:
+    body, entries = event
+    for handler in (handlers.api_call, handlers.finding):
+        _check(cloud.invoke(handler, body), entries)
+
+
+@_shared(default=40, scale=10)
+@given(junk=st.lists(CLOUDTRAIL_ENTRY, max_size=4), at=st.integers(0, 4))
+def test_a_stop_logging_among_any_entries_is_repaired(cloud: Cloud, junk: list[Any], at: int) -> None:
+    name, region = cloud.trail_for(CloudTrailRecord(STOP))
+    entries = [*junk]
+    entries.insert(min(at, len(entries)), STOP)
+    result = cloud.invoke(handlers.api_call, {"Records": entries}, moto_region(STOP.get("awsRegion")))
+    _check(result, len(entries))
+    assert cloud.is_logging(name, region), result
+    assert any(i["technique"] == "trail.stop-logging" for i in result["incidents"]), result
