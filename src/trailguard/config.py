@@ -36,6 +36,9 @@ class Config:
     """Names or ARNs; empty means every trail in the account."""
     security_hub: bool = True
     """Report incidents to Security Hub (``TRAILGUARD_SECURITY_HUB=false`` turns it off)."""
+    state_key: str | None = None
+    """The stack's HMAC KMS key (``TRAILGUARD_STATE_KEY``) that signs and verifies the state table's
+    records (``trailguard.integrity``); None: records are neither signed nor verified."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -50,6 +53,7 @@ class Config:
             protected_trails=split(env.get("TRAILGUARD_PROTECTED_TRAILS")),
             security_hub=(env.get("TRAILGUARD_SECURITY_HUB") or "true").strip().lower()
             not in ("false", "0", "no", "off"),
+            state_key=(env.get("TRAILGUARD_STATE_KEY") or "").strip() or None,
         )
 
     @property

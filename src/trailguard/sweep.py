@@ -143,7 +143,9 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
     except Exception as exc:
         report.errors.append(f"the baselines could not be read: {type(exc).__name__}: {exc}")
         return report
-    if not any(recorded.values()):
+    # A baseline that fails verification is never applied (it reads as absent); each is named here.
+    report.errors.extend(t.text() for t in baselines.tampered)
+    if not any(recorded.values()) and not baselines.tampered:
         report.recorded = capture_all(config, region, source="backstop", baselines=baselines)
         log_event(LOG, logging.INFO, "sweep.baseline-recorded", **report.recorded.to_dict())
         return report

@@ -25,6 +25,7 @@ OUTPUT_KEYS = {
     "TopicArn",
     "RoleArn",
     "StateTableName",
+    "StateKeyArn",
     "ApiCallRuleName",
     "FindingRuleName",
     "GuardRuleName",
@@ -69,6 +70,7 @@ def test_creates_the_stack_and_wires_it(moto_aws: dict[str, str], rule_pattern: 
             "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS": ALLOWED,
             "TRAILGUARD_PROTECTED_TRAILS": "org-trail",
             "TRAILGUARD_SECURITY_HUB": "true",
+            "TRAILGUARD_STATE_KEY": out["StateKeyArn"],
         }
         policy = json.loads(lam.get_policy(FunctionName=out[fn])["Policy"])
         statements = policy["Statement"]

@@ -17,6 +17,7 @@ from typing import Any
 import trailguard.deploy.stack as stacks
 from trailguard import aws
 from trailguard.baseline import capture_all
+from trailguard.baseline.deployed import record_stack, signer_arns
 from trailguard.deploy.artifacts import artifact_bucket_name, ensure_artifact_bucket, upload_code
 from trailguard.deploy.config import config_from_stack
 from trailguard.deploy.errors import DeployError, InputError, call, client
@@ -56,9 +57,10 @@ def deploy(
     def client_for(service: str) -> Any:
         return client(service, region, profile=profile, endpoint_url=endpoint_url)
 
-    account = call(
+    identity = call(
         "finding the AWS account (sts get-caller-identity)", client_for("sts").get_caller_identity
-    )["Account"]
+    )
+    account = identity["Account"]
     progress(f"deploying stack {stack_name} to account {account}, region {region}")
 
     with tempfile.TemporaryDirectory(prefix="trailguard-") as tmp:
@@ -76,6 +78,8 @@ def deploy(
         "SecurityContactEmail": email,
         "AllowedPrincipalArns": "",
         "ProtectedTrails": "",
+        # The deployer records (signs) the baselines below, so the state key must let it sign.
+        "StateSignerArns": ",".join(signer_arns(str(identity.get("Arn") or ""))),
         **dict(parameters or {}),
         "CodeS3Bucket": bucket,
         "CodeS3Key": key,
@@ -99,6 +103,7 @@ def deploy(
                 profile=profile,
                 endpoint_url=endpoint_url,
                 progress=progress,
+                written_by=str(identity.get("Arn") or "") or None,
             )
         return dict(ready.outputs)
 
@@ -136,21 +141,35 @@ def record_baseline(
     profile: str | None,
     endpoint_url: str | None,
     progress: Callable[[str], object],
+    written_by: str | None = None,
 ) -> None:
     """Record baselines after a deploy; a failure is a warning (the stack is fine) with the retry command."""
     retry = f"run `trailguard baseline record --stack-name {stack_name}` once fixed"
     progress("recording baselines (protected trails, their buckets and keys, trailguard's own resources)")
     try:
-        summary = capture_all(
-            config_from_stack(outputs, parameters, region=region, profile=profile, endpoint_url=endpoint_url),
-            region,
-            profile=profile,
-            endpoint_url=endpoint_url,
-            source="deploy",
+        config = config_from_stack(
+            outputs, parameters, region=region, profile=profile, endpoint_url=endpoint_url
         )
+        summary = capture_all(config, region, profile=profile, endpoint_url=endpoint_url, source="deploy")
     except Exception as exc:
         progress(f"warning: baselines not recorded ({type(exc).__name__}: {exc}); {retry}")
         return
     progress(summary.describe())
+    try:  # the signed config item the handlers trust instead of their environment
+        progress(
+            record_stack(
+                config,
+                parameters,
+                summary.recorded,
+                region=region,
+                profile=profile,
+                endpoint_url=endpoint_url,
+                written_by=written_by,
+            )
+        )
+    except Exception as exc:
+        progress(
+            f"warning: the stack's configuration was not recorded ({type(exc).__name__}: {exc}); {retry}"
+        )
     if summary.errors:
         progress(f"warning: some baselines were not recorded; {retry}")

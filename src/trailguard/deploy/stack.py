@@ -39,7 +39,7 @@ TERMINAL_FAILED = frozenset(
 )
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 
-# Each template output and where it comes from: (logical id, "ref" | "role-arn").
+# Each template output and where it comes from: (logical id, "ref" | "role-arn" | "key-arn").
 OUTPUT_SOURCES: dict[str, tuple[str, str]] = {
     "TopicArn": ("AlertTopic", "ref"),
     "RoleArn": ("GuardRole", "role-arn"),
@@ -51,6 +51,7 @@ OUTPUT_SOURCES: dict[str, tuple[str, str]] = {
     "ApiCallFunctionName": ("ApiCallFunction", "ref"),
     "FindingFunctionName": ("FindingFunction", "ref"),
     "DeadLetterQueueUrl": ("DeadLetterQueue", "ref"),
+    "StateKeyArn": ("StateKey", "key-arn"),
 }
 
 
@@ -124,7 +125,7 @@ def outputs(cfn: Any, stack: Mapping[str, Any], progress: Callable[[str], object
         for r in resources
         if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
     }
-    _, partition, _, _, account, _ = str(stack["StackId"]).split(":", 5)
+    _, partition, _, stack_region, account, _ = str(stack["StackId"]).split(":", 5)
     derived: dict[str, str] = {}
     for key, (logical_id, kind) in OUTPUT_SOURCES.items():
         value = physical.get(logical_id)
@@ -132,6 +133,8 @@ def outputs(cfn: Any, stack: Mapping[str, Any], progress: Callable[[str], object
             raise DeployError(f"stack {stack_name} has no resource {logical_id}; redeploy it")
         if kind == "role-arn" and not value.startswith("arn:"):
             value = f"arn:{partition}:iam::{account}:role/{value}"
+        if kind == "key-arn" and not value.startswith("arn:"):
+            value = f"arn:{partition}:kms:{stack_region}:{account}:key/{value}"
         derived[key] = value
     progress("note: the endpoint reported no stack outputs; derived them from the stack's resources")
     return derived

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trailguard import aws
-from trailguard.local import securityhub_patch
+from trailguard.local import kms_patch, lookup, securityhub_patch
 from trailguard.local.findings import FindingEmitter
 from trailguard.local.outbox import Outbox
 from trailguard.local.recorder import CallCapture, Recorder
@@ -152,9 +152,10 @@ class LocalCloud:
         capture = CallCapture(lambda environ, start: [], observers=[self.recorder, self.outbox])
         # moto lacks Security Hub BatchUpdateFindings; routes are read when the server builds its app.
         securityhub_patch.install()
+        kms_patch.install()  # moto's CloudFormation KMS key ignores KeySpec / KeyUsage (the state key)
 
         def wrap(app: Any) -> CallCapture:
-            capture.app = app
+            capture.app = lookup.LookupEvents(app, self.recorder)  # moto has no CloudTrail LookupEvents
             return capture
 
         self._server = _make_server(wrap, self.port)
@@ -162,6 +163,7 @@ class LocalCloud:
         if self._server.error is not None:
             error, self._server = self._server.error, None
             securityhub_patch.uninstall()
+            kms_patch.uninstall()
             raise OSError(f"cannot serve on {HOST}:{self.port}: {error}")
         self.port = int(self._server.get_host_and_port()[1])
         self._runner = LambdaRunner(self.endpoint, self.admin_environ, listeners=[self._journal_invocation])
@@ -196,6 +198,7 @@ class LocalCloud:
         self._server = None
         _uninstall()
         securityhub_patch.uninstall()
+        kms_patch.uninstall()
         aws.clear_cache()
 
     def __enter__(self) -> LocalCloud:
