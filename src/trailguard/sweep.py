@@ -28,6 +28,8 @@ from typing import Any
 
 from trailguard import resources
 from trailguard.baseline import KINDS, Baselines, Summary, capture_all
+from trailguard.baseline.discover import first_seen
+from trailguard.baseline.rebaseline import retry_pending
 from trailguard.config import Config
 from trailguard.inventory import load
 from trailguard.log import log_event
@@ -143,6 +145,12 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
     except Exception as exc:
         report.errors.append(f"the baselines could not be read: {type(exc).__name__}: {exc}")
         return report
+    # Allow-listed changes waiting for CloudTrail's confirmation: settled now, or their resource held.
+    settled, held = retry_pending(baselines)
+    for pending, outcome in settled:
+        report.drift.append(Drift(pending.kind, pending.ident, [outcome]))
+    if settled:
+        recorded = {kind: baselines.of_kind(kind) for kind in KINDS}
     # A baseline that fails verification is never applied (it reads as absent); each is named here.
     report.errors.extend(t.text() for t in baselines.tampered)
     if not any(recorded.values()) and not baselines.tampered:
@@ -154,6 +162,8 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
     for kind in sorted(recorded, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):
         report.checked[kind] = len(recorded[kind])
         for ident, doc in recorded[kind].items():
+            if (kind, ident) in held:  # the pending change's own line says why it is not reverted yet
+                continue
             try:
                 outcomes = reconcile(ctx, kind, ident, doc)
             except Exception as exc:  # a bug on one resource must not hide the others
@@ -161,6 +171,9 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
                 continue
             if any(o.status != "already-restored" for o in outcomes):
                 report.drift.append(Drift(kind, ident, outcomes))
+    found, missing = first_seen(config, region, baselines)  # trails (buckets, keys) new since deploy
+    report.drift.extend(Drift(kind, ident, [outcome]) for kind, ident, outcome in found)
+    report.errors.extend(missing)
     log_event(
         LOG,
         logging.ERROR if report.action_required else logging.INFO,
