@@ -185,3 +185,28 @@ def confirm(
             found,
         )
     return Confirmation("confirmed", f"CloudTrail's history confirms {found.describe()}", found)
+
+
+def _issuer(record: Mapping[str, Any]) -> str | None:
+    identity = record.get("userIdentity")
+    if not isinstance(identity, Mapping):
+        return None
+    context = identity.get("sessionContext")
+    issuer = context.get("sessionIssuer") if isinstance(context, Mapping) else None
+    arn = issuer.get("arn") if isinstance(issuer, Mapping) else None
+    return str(arn) if arn else None
+
+
+def last_change(
+    names: Iterable[str], region: str | None, *, exclude: Iterable[str] = ()
+) -> HistoryEvent | None:
+    """The most recent write call on the resource known by any of ``names`` (tried in order) that was
+    not made by one of the ``exclude`` principals or role ARNs (trailguard's own repairs); None when the
+    history has none or cannot be read."""
+    skip = set(exclude)
+    for name in dict.fromkeys(n for n in names if n):
+        for event in who_changed(name, region, limit=50):
+            if event.principal_arn in skip or _issuer(event.record) in skip:
+                continue
+            return event
+    return None

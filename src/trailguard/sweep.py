@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trailguard import resources
+from trailguard import history, resources
 from trailguard.baseline import KINDS, Baselines, Summary, capture_all
 from trailguard.baseline.discover import first_seen
 from trailguard.baseline.rebaseline import retry_pending
@@ -170,6 +170,8 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
                 report.errors.append(f"{kind} {ident}: {type(exc).__name__}: {exc}")
                 continue
             if any(o.status != "already-restored" for o in outcomes):
+                if len(report.drift) < NAMED_MAX:  # LookupEvents allows 2 calls a second
+                    _name_who(config, region, kind, ident, outcomes)
                 report.drift.append(Drift(kind, ident, outcomes))
     found, missing = first_seen(config, region, baselines)  # trails (buckets, keys) new since deploy
     report.drift.extend(Drift(kind, ident, [outcome]) for kind, ident, outcome in found)
@@ -183,6 +185,28 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
         errors=report.errors,
     )
     return report
+
+
+NAMED_MAX = 5
+"""Drifted resources per sweep whose last change is looked up in CloudTrail's history."""
+
+
+def _name_who(config: Config, region: str, kind: str, ident: str, outcomes: list[Outcome]) -> None:
+    """Name who last changed a drifted resource, from CloudTrail's history (not trailguard's own role),
+    in the first outcome that changed something. Never raises."""
+    changed = next((o for o in outcomes if o.status != "already-restored"), None)
+    if changed is None:
+        return
+    try:
+        short = resources.kind(kind).short(ident)
+        event = history.last_change((short, ident), region, exclude=config.guard_role_arns)
+    except Exception as exc:
+        log_event(LOG, logging.WARNING, "sweep.history-unavailable", kind=kind, id=ident, error=str(exc))
+        return
+    if event is not None:
+        changed.summary = (
+            f"{changed.summary.rstrip('.')}. Last change in CloudTrail's history: {event.describe()}"
+        )
 
 
 def run(config: Config, region: str, ledger: Ledger | None = None) -> Report:

@@ -180,7 +180,7 @@ def test_a_forged_allow_listed_event_changes_no_baseline(
 def test_a_late_allow_listed_event_keeps_the_baseline_of_a_missing_trail(
     deployed: Deployed, cloudtrail_history: History
 ) -> None:
-    """Item 6: the attacker deleted the trail; a late allow-listed UpdateTrail must not retire its baseline."""
+    """Item 6: the attacker deleted the trail; a late allow-listed UpdateTrail keeps its baseline."""
     raw = _record(deployed.trail_arn, enableLogFileValidation=True)
     boto3.client("cloudtrail", region_name=REGION).delete_trail(Name=Deployed.TRAIL)
     cloudtrail_history.holds(raw)

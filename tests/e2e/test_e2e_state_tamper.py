@@ -76,7 +76,6 @@ def test_rewritten_state_is_not_applied_and_is_reported(emulator: Running, tmp_p
         return next((m for m in emails(run.outbox)[before:] if TAMPERED in m.get("subject", "")), None)
 
     mail = eventually(tamper_email, timeout=30, what="the tamper email")
-    print(json.dumps(mail, indent=1)[:6000])
     body = mail["body"] if "body" in mail else json.dumps(mail)
     assert (
         mail["subject"].startswith("[trailguard] [ACTION REQUIRED]") or "ACTION REQUIRED" in mail["subject"]
