@@ -136,7 +136,7 @@ def test_an_unconfirmed_change_is_pending_held_by_the_sweep_then_confirmed(
     raw = _change_bucket(deployed)
     cloudtrail_history.holds(None)  # not in the history yet
     outcome = _rebaseline(deployed, raw)
-    assert outcome.status == "pending" and "pending since" in outcome.summary
+    assert outcome.status == "pending" and "until then it is pending" in outcome.summary
     assert _baseline(deployed)["S3BucketName"] == Deployed.BUCKET  # type: ignore[index]
     incident = Incident(
         _verdict(raw, deployed.trail_arn), Record.of(raw, "cloudtrail"), "api_call", REGION, outcome=outcome

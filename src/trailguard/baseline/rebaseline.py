@@ -24,7 +24,6 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from trailguard import history
@@ -123,10 +122,6 @@ class Pending:
         )
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-
-
 def rebaseline(verdict: Verdict, baselines: Baselines, region: str) -> Outcome | None:
     """Confirm the allow-listed change, then record the resource's new state as its baseline.
 
@@ -191,7 +186,8 @@ def _settle(pending: Pending, baselines: Baselines, outcome: Outcome, *, first: 
             outcome.summary = (
                 f"the allow-listed change ({pending.describe()}) becomes the baseline of {pending.kind} "
                 f"{pending.ident} only once CloudTrail's event history confirms it ({confirmation.reason}); "
-                f"pending since {_iso(pending.first_seen)}, retried by every backstop sweep"
+                f"until then it is pending: every backstop sweep retries, and holds the repair of this "
+                f"{pending.kind} for {HOLD_SECONDS // 60} minutes after trailguard first saw the event"
             )
             return
         signed.delete(PENDING_PK, pending.event_id)

@@ -7,7 +7,8 @@ key, ignoring the template's ``KeySpec`` and ``KeyUsage``. trailguard's stack cr
 :class:`~trailguard.local.server.LocalCloud` runs, :func:`install` replaces the model's
 ``create_from_cloudformation_json`` with one that passes both properties (and ``MultiRegion``) to the
 backend's ``create_key``, exactly as ``CreateKey`` would, and drops ``AWS::NoValue`` statements from the
-key policy as CloudFormation does. :func:`uninstall` puts moto's back.
+key policy as CloudFormation does. :func:`uninstall` puts moto's back once every :func:`install` has
+been undone (a local cloud and the tests' in-process deploys may overlap).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 class _State:
     original: Any = None
+    users = 0  # install() calls not yet undone: a local cloud, and the tests' in-process deploys
     lock = threading.Lock()
 
 
@@ -56,6 +58,7 @@ def install() -> None:
     from moto.kms.models import Key
 
     with _State.lock:
+        _State.users += 1
         if _State.original is None:
             _State.original = Key.__dict__["create_from_cloudformation_json"]
             setattr(Key, "create_from_cloudformation_json", classmethod(_create))  # noqa: B010
@@ -65,6 +68,7 @@ def uninstall() -> None:
     from moto.kms.models import Key
 
     with _State.lock:
-        if _State.original is not None:
+        _State.users = max(0, _State.users - 1)
+        if _State.original is not None and _State.users == 0:
             setattr(Key, "create_from_cloudformation_json", _State.original)  # noqa: B010
             _State.original = None
