@@ -194,17 +194,16 @@ def test_an_event_meeting_a_tampered_baseline_says_so_in_its_alert(deployed: Dep
 
     _rewrite(deployed, "baseline#trail", deployed.trail_arn, Deployed.BUCKET, "attacker-loot")
     ct = boto3.client("cloudtrail", region_name=REGION)
-    ct.update_trail(Name=Deployed.TRAIL, S3BucketName="attacker-loot-2")
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket="attacker-loot-2")
+    ct.stop_logging(Name=deployed.trail_arn)
     deployed.messages()
     envelope = ConfiguredTrail.api_call_envelope(
-        "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json",
-        {"name": deployed.trail_arn, "s3BucketName": "attacker-loot-2"},
+        "cloudtrail_stoplogging_stratus.json", {"name": deployed.trail_arn}
     )
 
     deployed.call(envelope)
 
+    assert ct.get_trail_status(Name=deployed.trail_arn)["IsLogging"] is True  # still repaired
     (live,) = [t for t in ct.describe_trails()["trailList"] if t["TrailARN"] == deployed.trail_arn]
-    assert live["S3BucketName"] != "attacker-loot"  # the forged baseline is never applied
+    assert live["S3BucketName"] == Deployed.BUCKET  # the forged baseline is never applied
     (message,) = deployed.messages()
     assert TAMPERED in message["text"] and f"pk=baseline#trail sk={deployed.trail_arn}" in message["text"]
