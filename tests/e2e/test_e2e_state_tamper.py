@@ -111,3 +111,46 @@ def _issuer(record: dict[str, Any]) -> str | None:
 def _invocations(run: Running) -> list[dict[str, Any]]:
     path = Path(run.ready["invocations"])
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_an_allow_listed_change_is_confirmed_from_the_local_clouds_history(tmp_path: Path) -> None:
+    """The break-glass user (allow-listed at deploy) changes the trail; the api-call function confirms
+    the event through LookupEvents, which the local cloud answers from its recorder, and only then
+    records the new state as the signed baseline."""
+    from trailguard import aws
+    from trailguard.baseline import Baselines
+    from trailguard.config import Config
+    from trailguard.deploy import deploy
+    from trailguard.local import world
+    from trailguard.local.server import LocalCloud
+
+    with LocalCloud(outbox_dir=tmp_path / "outbox", finding_delay=None) as cloud:
+        trail = world.create_trail(cloud)
+        glass = world.create_attacker(cloud, "break-glass")
+        with cloud.as_admin():
+            outputs = deploy(
+                "tg-allowed",
+                "security@example.com",
+                region=cloud.region,
+                endpoint_url=cloud.endpoint,
+                parameters={"AllowedPrincipalArns": glass.arn},
+                progress=lambda _line: None,
+                poll_seconds=0.05,
+                timeout_seconds=120,
+            )
+        cloud.wait_idle(30)
+        keys = {"AWS_ACCESS_KEY_ID": glass.access_key_id, "AWS_SECRET_ACCESS_KEY": glass.secret_access_key}
+        cloud.client("cloudtrail", keys).update_trail(Name=trail.name, EnableLogFileValidation=False)
+        assert cloud.wait_idle(30)
+
+        mail = [m for m in cloud.outbox.emails() if "UpdateTrail" in m.get("subject", "")]
+        assert mail and mail[-1]["subject"].startswith("[trailguard] AUTHORISED: UpdateTrail"), mail
+        assert "CloudTrail's event history confirms the change" in mail[-1]["body"]
+        config = Config(state_table=outputs["StateTableName"], state_key=outputs["StateKeyArn"])
+        with cloud.as_admin():
+            doc = Baselines.from_config(config, cloud.region, endpoint_url=cloud.endpoint).get(
+                "trail", trail.arn
+            )
+        aws.clear_cache()
+        assert doc is not None and doc["LogFileValidationEnabled"] is False
+        assert glass.arn in doc["_meta"]["confirmed_by"]
