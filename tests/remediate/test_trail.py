@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import history_support
 from permissions_support import assert_declared, assert_granted, recorded_calls
 from trailguard import handlers
 from worlds import REGION
@@ -223,13 +224,18 @@ def test_finding_without_a_baseline_still_restarts_logging_and_says_what_was_not
     assert "no baseline recorded for trail org-audit" in message["incident"]["remediation"]["summary"]
 
 
-def test_allowed_principal_change_becomes_the_new_baseline(world: World) -> None:
+def test_allowed_principal_change_becomes_the_new_baseline(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once CloudTrail's history confirms the event (moto has no LookupEvents: botocore's Stubber answers
+    it, ``history_support``)."""
     world.cloudtrail.update_trail(Name=world.trail_arn, S3BucketName=OTHER_BUCKET)
     event = api_call_envelope(
         "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json",
         {"name": world.trail_arn, "s3BucketName": OTHER_BUCKET},
     )
     assert event["detail"]["userIdentity"]["arn"] == ATTACKER
+    history_support.holds(monkeypatch, event["detail"])
 
     incident = _incident(world.invoke(handlers.api_call, event, TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=ATTACKER))
 
