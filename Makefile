@@ -4,12 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck cfn-lint unit demo bench package clean
+CONSTRAINTS := constraints/dev.txt
 
-$(STAMP): pyproject.toml
+.PHONY: setup test lint typecheck cfn-lint unit demo bench package clean constraints lower-bounds
+
+# The development tools at the versions in constraints/dev.txt (what CI runs); `make constraints`
+# rewrites that file from the current .venv after a dependency change.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -36,5 +40,16 @@ bench: $(STAMP)
 package: $(STAMP)
 	$(BIN)/trailguard package --output-dir out
 
+constraints: $(STAMP)
+	{ sed -n '1,2p' $(CONSTRAINTS); $(BIN)/pip freeze --exclude-editable | grep -iv '^trailguard'; $(BIN)/pip freeze --all | grep -i '^setuptools=='; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+
+# The lowest allowed versions of the runtime dependencies (constraints/lower-bounds.txt), in their own
+# venv, against the deploy and CLI tests.
+lower-bounds:
+	$(PYTHON) -m venv .venv-lower
+	.venv-lower/bin/pip install --quiet -c constraints/lower-bounds.txt -e '.[local]' pytest pytest-xdist cfn-lint awscli 'setuptools>=77'
+	.venv-lower/bin/python -m pytest -n 0 -q tests/deploy tests/cli
+
 clean:
-	rm -rf $(VENV) out build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-lower out build dist .mypy_cache .ruff_cache .pytest_cache

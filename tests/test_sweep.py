@@ -34,6 +34,9 @@ def test_no_drift_no_message(deployed: Deployed) -> None:
         "bucket": 1,
         "trail": 1,
         "store": 0,
+        "filter": 0,
+        "product": 0,
+        "automation": 0,
     }
     assert deployed.messages() == []
 
@@ -257,7 +260,7 @@ def test_repaired_drift_that_comes_back_after_a_clean_sweep_is_mailed_again(depl
         assert deployed.messages() == []
 
 
-def test_a_failed_publish_is_not_recorded_so_the_next_sweep_sends(
+def test_a_failed_publish_is_kept_and_the_next_sweep_sends_it_once(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
@@ -271,8 +274,11 @@ def test_a_failed_publish_is_not_recorded_so_the_next_sweep_sends(
         deployed.sweep()
     monkeypatch.setattr(delivery, "publish", real)
     again = deployed.sweep()["sweep"]
-    assert again["notification"]["action"] == "publish" and again["message_id"]
-    assert len(deployed.messages()) == 1
+    (subject,) = again["outbox"]["resent"]  # the kept message goes out first...
+    assert subject.startswith("[ACTION REQUIRED]") and again["outbox"]["pending"] == 0
+    assert again["notification"]["action"] == "suppress"  # ...so the same findings are not sent twice
+    (message,) = deployed.messages()
+    assert message["subject"] == subject
 
 
 # ------------------------------------------------------------------------------------ Security Hub
@@ -338,7 +344,10 @@ def test_the_plans_are_todays() -> None:
     assert _plan("trail") == ["finding.trail-disabled"]
     assert _plan("bucket") == ["bucket.delete", "bucket.policy-change", "bucket.lifecycle-expire"]
     assert _plan("key") == ["key.schedule-deletion", "key.policy-change"]
-    assert _plan("store") == ["lake.delete", "lake.stop-ingestion"]
+    assert _plan("store") == ["lake.delete", "lake.stop-ingestion", "lake.update-degrade"]
+    assert _plan("filter") == ["guardduty.suppression"]
+    assert _plan("product") == ["securityhub.import-disabled"]
+    assert _plan("automation") == ["securityhub.suppression"]
     assert _plan("rule") == ["guard.rule"] and _plan("function") == ["guard.function"]
     assert _plan("topic") == ["guard.topic"]
 

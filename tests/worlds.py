@@ -165,7 +165,7 @@ class ConfiguredTrail(MotoAccount):
 
     def record_baselines(self) -> Summary:
         with aws.using_environ({**self.env, "AWS_REGION": REGION}):
-            return capture_all(self.config, REGION, source="test")
+            return capture_all(self.config, REGION, source="deploy")
 
     def trail(self) -> dict[str, Any] | None:
         """The live trail by ARN (moto ignores trailNameList)."""

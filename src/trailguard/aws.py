@@ -84,8 +84,10 @@ def reach_problem(exc: BaseException) -> str | None:
         return "no AWS credentials found. Run `aws configure` or `aws sso login`, or pass --profile NAME"
     if isinstance(exc, ProfileNotFound):
         return f"{exc}. Check --profile against ~/.aws/config"
+    if isinstance(exc, RegionNotSetError):
+        return str(exc)
     if isinstance(exc, NoRegionError):
-        return "no region configured. Pass --region"
+        return str(RegionNotSetError(None))
     if isinstance(exc, EndpointConnectionError):
         return f"cannot reach {exc.kwargs.get('endpoint_url')}. Check --endpoint-url"
     code = error_code(exc)
@@ -103,8 +105,50 @@ def region_of_arn(arn: str | None) -> str | None:
 
 
 def default_region(env: Mapping[str, str] | None = None) -> str:
+    """The region a Lambda function (``AWS_REGION`` is always set there) or a test runs in.
+
+    The command line never relies on the hard-coded fallback: it resolves the region as the AWS CLI
+    does, with :func:`resolve_region`.
+    """
     env = environ() if env is None else env
     return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+class RegionNotSetError(ValueError):
+    """No region given, in the environment or in the profile: the caller must say where to work."""
+
+    def __init__(self, profile: str | None) -> None:
+        name = profile or "default"
+        super().__init__(
+            "no AWS region is set. Pass --region REGION, set AWS_REGION (or AWS_DEFAULT_REGION), or "
+            f"give the {name} profile one: aws configure set region REGION"
+            + (f" --profile {profile}" if profile else "")
+        )
+        self.profile = profile
+
+
+def resolve_region(
+    region: str | None, profile: str | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """The region as the AWS CLI resolves it: ``--region``, then ``AWS_REGION``, then
+    ``AWS_DEFAULT_REGION``, then the ``region`` of the profile (``--profile``, else ``AWS_PROFILE``, else
+    ``default``) in the AWS config files. None of them: :class:`RegionNotSetError`, never a guess.
+
+    An unknown profile raises botocore's ``ProfileNotFound`` (said by :func:`reach_problem`).
+    """
+    if region:
+        return region
+    env = environ() if env is None else env
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(name):
+            return str(env[name])
+    import botocore.session  # only on the command line, where the profile matters
+
+    session = botocore.session.Session(profile=profile or env.get("AWS_PROFILE") or None)
+    configured = session.get_scoped_config().get("region")
+    if configured:
+        return str(configured)
+    raise RegionNotSetError(profile or env.get("AWS_PROFILE") or None)
 
 
 def client(

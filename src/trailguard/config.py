@@ -34,6 +34,8 @@ class Config:
     allowed_principal_arns: tuple[str, ...] = ()
     protected_trails: tuple[str, ...] = ()
     """Names or ARNs; empty means every trail in the account."""
+    queue_arns: tuple[str, ...] = ()
+    """The stack's own queues (the rules' dead-letter queue): the only queues a rule repair may target."""
     security_hub: bool = True
     """Report incidents to Security Hub (``TRAILGUARD_SECURITY_HUB=false`` turns it off)."""
     state_key: str | None = None
@@ -51,6 +53,7 @@ class Config:
             function_names=split(env.get("TRAILGUARD_FUNCTION_NAMES")),
             allowed_principal_arns=split(env.get("TRAILGUARD_ALLOWED_PRINCIPAL_ARNS")),
             protected_trails=split(env.get("TRAILGUARD_PROTECTED_TRAILS")),
+            queue_arns=split(env.get("TRAILGUARD_QUEUE_ARNS")),
             security_hub=(env.get("TRAILGUARD_SECURITY_HUB") or "true").strip().lower()
             not in ("false", "0", "no", "off"),
             state_key=(env.get("TRAILGUARD_STATE_KEY") or "").strip() or None,

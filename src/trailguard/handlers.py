@@ -4,11 +4,14 @@ Rules the handlers keep:
 
 - Bad input is logged (one JSON line with the reason) and skipped, never raised: a raise would make
   EventBridge and Lambda retry a poison event over and over.
-- A repair is never held back by the alert. If publishing fails, that is logged at once and, only after
-  every record's repair is done, :class:`~trailguard.notify.NotificationError` is raised so Lambda's
-  asynchronous retries (and then the dead-letter queue) give the alert more chances and make the
-  failure visible in the function's error metrics. Repairs are idempotent, so a retry re-checks the trail
-  (finding it "already restored") rather than repeating anything harmful.
+- A repair is never held back by the alert. If publishing fails, that is logged at once, the message is
+  kept in the state table's outbox (every backstop sweep sends what is kept until SNS takes it:
+  ``notify.outbox``) and, only after every record's repair is done,
+  :class:`~trailguard.notify.NotificationError` is raised so Lambda's asynchronous retries give the
+  alert earlier chances and make the failure visible in the function's error metrics. (The dead-letter
+  queues on the rule targets catch only EventBridge's failures to invoke the function, not this.)
+  Repairs are idempotent, so a retry re-checks the trail (finding it "already restored") rather than
+  repeating anything harmful.
 - Cold start stays small: boto3 is imported only when the first AWS client is made.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from trailguard import aws, remediate, sweep
@@ -26,7 +30,7 @@ from trailguard.inventory import LiveInventory, load
 from trailguard.log import log_event, setup
 from trailguard.notify import Incident, Ledger, NotificationError, deliver, ledger_for
 from trailguard.notify.securityhub import report as report_to_security_hub
-from trailguard.policy import Inventory, classify, technique_for_call
+from trailguard.policy import Inventory, Verdict, classify, technique_for_call
 from trailguard.resources import trail as trail_kind
 
 LOG = logging.getLogger(__name__)
@@ -152,7 +156,11 @@ class _Invocation:
             on_trail = record.kind != "cloudtrail" or (
                 call_technique is not None and call_technique.kind is trail_kind.KIND
             )
-            inventory = self.live.inventory_for(_trail_ref(record)) if on_trail else self.live.inventory
+            inventory = (
+                self.live.inventory_for(_trail_ref(record), record_account=record.account_id)
+                if on_trail
+                else self.live.inventory
+            )
             verdict = classify(record, inventory)
         log_event(
             LOG,
@@ -169,8 +177,9 @@ class _Invocation:
         )
         if verdict.verdict == "benign":
             return None, None
+        before = self._baseline(verdict)  # read before an allow-listed change re-records it
         outcome = (
-            remediate.remediate(remediate.Context(self.live, self.baselines), verdict)
+            remediate.remediate(remediate.Context(self.live, self.baselines, config=self.config), verdict)
             if verdict.verdict == "tamper"
             else None
         )
@@ -185,13 +194,27 @@ class _Invocation:
             handler_region=self.region,
             account=self.config.account,
             outcome=outcome,
+            baseline=before,
         )
         line = incident.summary()
         # Dedup and storms gate only the message; the repair above has already run.
-        error = deliver(incident, self.config.topic_arn, self.ledger, line)
+        error = deliver(
+            incident, self.config.topic_arn, self.ledger, line, security_hub=self.config.security_hub
+        )
         if self.config.security_hub:  # logs its own failures loudly; never blocks the repair or the email
             report_to_security_hub(incident, line)
         return line, error
+
+    def _baseline(self, verdict: Verdict) -> Mapping[str, Any] | None:
+        """The recorded baseline of the verdict's resource, for the message's before -> after (None when
+        there is none or it cannot be read: the message then says "not recorded")."""
+        technique = verdict.technique
+        if technique is None or not verdict.resource:
+            return None
+        try:
+            return self.baselines.get(technique.kind.name, verdict.resource)
+        except Exception:
+            return None
 
     @property
     def ledger(self) -> Ledger | None:

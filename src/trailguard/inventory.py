@@ -51,15 +51,21 @@ class LiveInventory:
     def home_region(self, trail: Mapping[str, Any]) -> str:
         return trail_kind.home_region(trail, self.region) or self.region
 
-    def inventory_for(self, ref: str | None) -> Inventory:
+    def inventory_for(self, ref: str | None, *, record_account: str | None = None) -> Inventory:
         """The inventory to judge a call on trail ``ref`` with.
 
         A trail the event names but DescribeTrails no longer lists was just deleted (the event proves it
         existed). Without a baseline store it would look unprotected and the deletion would go unreported,
-        so when the configuration protects it (every trail, or it is listed by name or ARN) it is added.
+        so when the configuration protects it (every trail, or it is listed by name or ARN) it is added;
+        never a trail whose ARN names an account that is neither the stack's nor the one the call was
+        recorded in (``record_account``): it cannot be repaired from here.
         """
         if not ref or "trails" not in self.document or self.find_trail(ref) is not None:
             return self.inventory
+        if not trail_kind.in_account(ref, self.inventory.account) and not (
+            record_account and trail_kind.in_account(ref, record_account)
+        ):
+            return self.inventory  # a trail of another account than the stack's and the call's
         name, region = parse_trail_ref(ref)
         entry: dict[str, Any] = {"Name": name}
         if ref.startswith("arn:"):
@@ -109,7 +115,11 @@ def merge_baselines(
         if baseline is None:
             merged.append(without_live_switches(trail))
         else:
-            merged.append({**trail, **{k: v for k, v in baseline.items() if k != "_meta"}})
+            # a property the baseline lacks was unset when it was recorded: the live value (maybe the
+            # change being judged, e.g. an SNS topic added) must not stand in for it
+            unset = {k for k in trail_kind.PROPERTIES if k not in baseline}
+            kept = {k: v for k, v in trail.items() if k not in unset}
+            merged.append({**kept, **{k: v for k, v in baseline.items() if k != "_meta"}})
     merged.extend({k: v for k, v in b.items() if k != "_meta"} for b in by_arn.values())
     return merged
 

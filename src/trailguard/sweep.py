@@ -33,7 +33,7 @@ from trailguard.baseline.rebaseline import retry_pending
 from trailguard.config import Config
 from trailguard.inventory import load
 from trailguard.log import log_event
-from trailguard.notify import Drift, Ledger, SweepFindings, ledger_for, send
+from trailguard.notify import Drift, Ledger, SweepFindings, ledger_for, resend, send
 from trailguard.notify.securityhub import report_sweep
 from trailguard.policy import TECHNIQUES, Technique
 from trailguard.remediate import Context, Outcome, RepairRequest, repair
@@ -103,6 +103,8 @@ class Report:
     publish_error: str | None = None
     notification: dict[str, Any] | None = None
     security_hub: dict[str, Any] | None = None
+    outbox: dict[str, Any] | None = None
+    """Alerts kept because they could not be published, sent again by this sweep (``notify.outbox``)."""
 
     @property
     def action_required(self) -> bool:
@@ -119,16 +121,20 @@ class Report:
         return self.notice(None).findings()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "region": self.region,
-            "checked": dict(self.checked),
-            "drift": [d.to_dict() for d in self.drift],
-            "recorded_baseline": self.recorded.to_dict() if self.recorded is not None else None,
-            "errors": list(self.errors),
-            "message_id": self.message_id,
-            "publish_error": self.publish_error,
-            "notification": dict(self.notification) if self.notification is not None else None,
-        } | ({"security_hub": dict(self.security_hub)} if self.security_hub is not None else {})
+        return (
+            {
+                "region": self.region,
+                "checked": dict(self.checked),
+                "drift": [d.to_dict() for d in self.drift],
+                "recorded_baseline": self.recorded.to_dict() if self.recorded is not None else None,
+                "errors": list(self.errors),
+                "message_id": self.message_id,
+                "publish_error": self.publish_error,
+                "notification": dict(self.notification) if self.notification is not None else None,
+            }
+            | ({"security_hub": dict(self.security_hub)} if self.security_hub is not None else {})
+            | ({"outbox": dict(self.outbox)} if self.outbox is not None else {})
+        )
 
 
 def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Report:
@@ -158,7 +164,7 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
         log_event(LOG, logging.INFO, "sweep.baseline-recorded", **report.recorded.to_dict())
         return report
 
-    ctx = Context(load(config, region, baselines), baselines)
+    ctx = Context(load(config, region, baselines), baselines, config=config)
     for kind in sorted(recorded, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):
         report.checked[kind] = len(recorded[kind])
         for ident, doc in recorded[kind].items():
@@ -217,10 +223,12 @@ def run(config: Config, region: str, ledger: Ledger | None = None) -> Report:
     (``ledger`` defaults to the configured one; none without a table): the same findings as the last
     message within the window send nothing, after it a reminder. A recorded baseline is always told."""
     report = sweep(config, region)
-    if ledger is None and report.recorded is None and config.state_table:
+    if ledger is None and config.state_table:
         ledger = _open_ledger(config, region)
+    # The topic has been put back by now; the alerts kept while it (or SNS) was down go out first.
+    report.outbox = resend(config, region)
     notice = report.notice(config.account)
-    delivery = send(notice, config.topic_arn, ledger)
+    delivery = send(notice, config.topic_arn, ledger, security_hub=config.security_hub)
     report.notification = delivery.notification
     report.message_id = delivery.message_id if delivery.published else None
     report.publish_error = delivery.error

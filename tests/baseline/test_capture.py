@@ -34,7 +34,7 @@ def test_capture_records_the_full_trail(world: World) -> None:
         ("tier", "critical"),
     ]
     assert doc["IsLogging"] is True
-    assert doc["_meta"]["source"] == "test" and doc["_meta"]["captured_at"]
+    assert doc["_meta"]["source"] == "deploy" and doc["_meta"]["captured_at"]
 
 
 def test_capture_records_bucket_key_rules_and_topic(world: World) -> None:
@@ -56,7 +56,10 @@ def test_capture_records_bucket_key_rules_and_topic(world: World) -> None:
         assert [t["Arn"] for t in doc["Targets"]] == [world.topic_arn]
     topic = baselines.get("topic", world.topic_arn)
     assert topic is not None and [s["Protocol"] for s in topic["Subscriptions"]] == ["sqs"]
-    assert set(world.baselines.all()) == {"trail", "bucket", "key", "store", "rule", "function", "topic"}
+    assert set(world.baselines.all()) == {
+        *("trail", "bucket", "key", "store", "rule", "function", "topic"),
+        *("filter", "product", "automation"),  # none here: no GuardDuty detector or Security Hub
+    }
 
 
 def test_lake_unavailable_in_moto_is_reported_not_fatal(unrecorded: World) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -28,16 +29,46 @@ STACK = "tg-cli"
 UNREACHABLE = "http://127.0.0.1:9"  # nothing listens there: a call would fail, no call must be needed
 
 
-def trailguard(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``python -m trailguard ARGS`` in a clean environment with fake credentials."""
+def trailguard(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m trailguard ARGS`` in a clean environment with fake credentials (``env``: instead)."""
     return subprocess.run(
         [sys.executable, "-m", "trailguard", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=ENV,
+        env=ENV if env is None else env,
+        input=stdin if stdin is not None else "",
         check=False,
     )
+
+
+def server_client(endpoint: str, service: str, region: str = "us-east-1") -> Any:
+    """A boto3 client of the moto server, as the tests read it."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def server_trail(endpoint: str, name: str, region: str = "us-east-1") -> str:
+    """A logging trail (and its bucket) on the moto server; its ARN."""
+    s3 = server_client(endpoint, "s3", region)
+    bucket = f"{name}-logs-{region}"
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    cloudtrail = server_client(endpoint, "cloudtrail", region)
+    arn = str(cloudtrail.create_trail(Name=name, S3BucketName=bucket)["TrailARN"])
+    cloudtrail.start_logging(Name=arn)
+    return arn
 
 
 @pytest.fixture(scope="module")

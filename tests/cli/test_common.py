@@ -13,6 +13,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from trailguard.aws import RegionNotSetError
 from trailguard.cli._common import failure
 from trailguard.cli.exit import CommandError, Exit
 from trailguard.deploy.errors import DeployError, InputError, StackNotFoundError
@@ -27,7 +28,8 @@ def _client_error(code: str, message: str = "m") -> ClientError:
     [
         (NoCredentialsError(), Exit.FAILED, "no AWS credentials found. Run `aws configure`"),
         (ProfileNotFound(profile="p"), Exit.FAILED, "Check --profile"),
-        (NoRegionError(), Exit.FAILED, "Pass --region"),
+        (NoRegionError(), Exit.USAGE, "Pass --region"),  # no region: the caller's to give, as the AWS CLI
+        (RegionNotSetError("eu"), Exit.USAGE, "aws configure set region REGION --profile eu"),
         (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), Exit.FAILED, "cannot reach"),
         (ReadTimeoutError(endpoint_url="http://127.0.0.1:9"), Exit.FAILED, "Read timeout"),
         (_client_error("ExpiredToken"), Exit.FAILED, "expired or invalid"),

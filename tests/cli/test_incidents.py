@@ -106,7 +106,9 @@ def test_stack_name_on_a_moto_server_as_a_person_runs_it(clean_endpoint: str) ->
     """The local cloud's case: deployed with ``trailguard deploy --endpoint-url``, whose CloudFormation
     reports no stack Outputs; ``incidents --stack-name`` still finds the state table."""
     where = ("--endpoint-url", clean_endpoint, "--region", REGION)
-    deployed = trailguard("deploy", "--stack-name", STACK, "--email", "security@example.com", *where)
+    deployed = trailguard(
+        "deploy", "--stack-name", STACK, "--email", "security@example.com", "--allow-no-trails", *where
+    )
     assert deployed.returncode == Exit.OK, deployed.stderr
     listed = trailguard("incidents", "--stack-name", STACK, "--output", "json", *where)
     assert listed.returncode == Exit.OK, listed.stderr

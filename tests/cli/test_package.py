@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,12 @@ def test_a_directory_that_cannot_be_written_exits_1(
     blocker.write_text("not a directory")
     assert main(["package", "--output-dir", str(blocker / "out")]) == Exit.FAILED
     assert capsys.readouterr().err.startswith("trailguard package: ")
+
+
+def test_package_json_document(tmp_path: Path) -> None:
+    result = trailguard("package", "--output-dir", str(tmp_path), "--output", "json")
+    assert result.returncode == Exit.OK, result.stderr
+    document = json.loads(result.stdout)
+    assert document["schema"] == "trailguard.package/1"
+    assert Path(document["zip"]).is_file() and Path(document["template"]).is_file()
+    assert len(document["sha256"]) == 64

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aws_support import fake_credentials
+from aws_support import Account, fake_credentials
 from trailguard import aws, deploy
 
 from .conftest import STACK
@@ -43,7 +43,8 @@ def _deploy(lines: list[str], email: str = "security@example.com", **parameters:
     )
 
 
-def test_creates_the_stack_and_wires_it(moto_aws: dict[str, str], rule_pattern: Any) -> None:
+def test_creates_the_stack_and_wires_it(account: Account, rule_pattern: Any) -> None:
+    account.trail("org-trail", account.bucket("org-trail-logs"))
     lines: list[str] = []
     out = _deploy(lines, AllowedPrincipalArns=ALLOWED, ProtectedTrails="org-trail")
     assert set(out) == OUTPUT_KEYS
@@ -59,7 +60,9 @@ def test_creates_the_stack_and_wires_it(moto_aws: dict[str, str], rule_pattern: 
         assert config["Handler"] == f"trailguard.handlers.{handler}"
         assert config["Runtime"] == "python3.12"
         assert config["Role"] == out["RoleArn"]
-        assert config["Environment"]["Variables"] == {
+        variables = dict(config["Environment"]["Variables"])
+        assert variables.pop("TRAILGUARD_QUEUE_ARNS").split(":")[-1].startswith(f"{STACK}-DeadLetterQueue")
+        assert variables == {
             "TRAILGUARD_TOPIC_ARN": out["TopicArn"],
             "TRAILGUARD_STATE_TABLE": out["StateTableName"],
             "TRAILGUARD_GUARD_ROLE_ARNS": out["RoleArn"],
@@ -106,7 +109,10 @@ def test_creates_the_stack_and_wires_it(moto_aws: dict[str, str], rule_pattern: 
     assert {g.get("retentionInDays") for g in groups} == {365}
 
 
-def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(moto_aws: dict[str, str]) -> None:
+def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(account: Account) -> None:
+    logs = account.bucket("trail-logs")
+    account.trail("org-trail", logs)
+    account.trail("audit-trail", logs)
     first: list[str] = []
     created = _deploy(first)
     again: list[str] = []
@@ -162,3 +168,237 @@ def test_missing_credentials_say_what_to_do(monkeypatch: pytest.MonkeyPatch) -> 
         )
     assert not isinstance(raised.value, deploy.InputError)  # the CLI's exit 1, not a usage error
     aws.clear_cache()
+
+
+def _env(function: str) -> dict[str, str]:
+    config = aws.client("lambda").get_function_configuration(FunctionName=function)
+    return dict(config["Environment"]["Variables"])
+
+
+def _parameters(stack: str = STACK) -> dict[str, str]:
+    (described,) = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
+
+
+def test_an_update_without_flags_keeps_every_previous_value(account: Account) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    _deploy(
+        [],
+        AllowedPrincipalArns="arn:aws:iam::123456789012:role/break-glass",
+        ProtectedTrails="org-trail",
+        BackstopSchedule="rate(15 minutes)",
+    )
+    lines: list[str] = []
+    result = deploy.apply(STACK, progress=lines.append, poll_seconds=0.01)  # no email, no parameters
+    assert result.status == "unchanged", lines
+    sent = {p["ParameterKey"]: p for p in result.parameters}
+    for name in ("SecurityContactEmail", "BackstopSchedule"):
+        assert sent[name] == {"ParameterKey": name, "UsePreviousValue": True}
+    # the lists as the functions enforce them (moto cannot reuse a list parameter's previous value)
+    assert sent["AllowedPrincipalArns"]["ParameterValue"] == "arn:aws:iam::123456789012:role/break-glass"
+    assert sent["ProtectedTrails"]["ParameterValue"] == "org-trail"
+    env = _env(f"{STACK}-api-call")
+    assert env["TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"] == "arn:aws:iam::123456789012:role/break-glass"
+    assert env["TRAILGUARD_PROTECTED_TRAILS"] == "org-trail"
+    assert _parameters()["BackstopSchedule"] == "rate(15 minutes)"
+
+
+def test_parameter_overrides_change_only_what_they_name(account: Account) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    _deploy([], AllowedPrincipalArns=ALLOWED, ProtectedTrails="org-trail")
+    lines: list[str] = []
+    result = deploy.apply(
+        STACK, parameters={"BackstopSchedule": "rate(10 minutes)"}, progress=lines.append, poll_seconds=0.01
+    )
+    assert result.status == "updated", lines
+    assert _parameters()["BackstopSchedule"] == "rate(10 minutes)"
+    rule = aws.client("events").describe_rule(Name=f"{STACK}-backstop")
+    assert rule["ScheduleExpression"] == "rate(10 minutes)"
+    env = _env(f"{STACK}-finding")
+    assert env["TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"] == ALLOWED
+    assert env["TRAILGUARD_PROTECTED_TRAILS"] == "org-trail"
+    subs = aws.client("sns").list_subscriptions_by_topic(TopicArn=result.outputs["TopicArn"])["Subscriptions"]
+    assert [s["Endpoint"] for s in subs] == ["security@example.com"]
+
+
+def test_an_empty_override_clears_a_list(account: Account) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    _deploy([], AllowedPrincipalArns="arn:aws:iam::123456789012:role/break-glass")
+    deploy.apply(STACK, parameters={"AllowedPrincipalArns": ""}, progress=lambda _: None, poll_seconds=0.01)
+    assert _env(f"{STACK}-api-call")["TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"] == ""
+
+
+@pytest.mark.parametrize(
+    ("parameters", "needle"),
+    [
+        ({"NoSuchParameter": "x"}, "unknown parameter NoSuchParameter"),
+        ({"CodeS3Key": "x.zip"}, "--s3-bucket"),
+    ],
+)
+def test_a_parameter_the_template_does_not_take_is_refused_before_any_change(
+    account: Account, parameters: dict[str, str], needle: str
+) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    with pytest.raises(deploy.InputError, match=needle):
+        deploy.apply(STACK, "security@example.com", parameters=parameters, progress=lambda _: None)
+    assert aws.client("cloudformation").list_stacks()["StackSummaries"] == []
+
+
+def test_creating_needs_an_email(account: Account) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    with pytest.raises(deploy.InputError, match="--email is required"):
+        deploy.apply(STACK, progress=lambda _: None)
+
+
+def _nothing_deployed() -> None:
+    cfn = aws.client("cloudformation")
+    assert [s for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"] == []
+    buckets = [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]
+    assert not [b for b in buckets if b.startswith("trailguard-artifacts-")]
+
+
+def test_a_protected_trail_that_does_not_exist_is_refused_before_any_change(account: Account) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    with pytest.raises(deploy.InputError, match=r"--protected-trail org-trial: no such trail.*org-trail"):
+        deploy.apply(
+            STACK,
+            "security@example.com",
+            parameters={"ProtectedTrails": "org-trial"},
+            progress=lambda _: None,
+        )
+    _nothing_deployed()
+
+
+def test_protecting_no_trail_is_refused_unless_allowed(account: Account) -> None:
+    with pytest.raises(deploy.DeployError, match=r"would protect nothing.*--allow-no-trails") as raised:
+        deploy.apply(STACK, "security@example.com", require_trails=True, progress=lambda _: None)
+    assert not isinstance(raised.value, deploy.InputError)  # exit 1: the command ran, the account lacks
+    _nothing_deployed()
+    result = deploy.apply(
+        STACK, "security@example.com", require_trails=False, progress=lambda _: None, poll_seconds=0.01
+    )
+    assert result.status == "created" and result.protected_trails == []
+
+
+def test_a_dry_run_create_prints_the_change_set_and_leaves_nothing(account: Account) -> None:
+    arn = account.trail("org-trail", account.bucket("trail-logs"))
+    lines: list[str] = []
+    result = deploy.apply(
+        STACK, "security@example.com", dry_run=True, progress=lines.append, poll_seconds=0.01
+    )
+    assert result.status == "dry-run" and result.change_set_type == "CREATE"
+    assert {"AlertTopic", "StateTable", "ApiCallFunction"} <= {c["logical_id"] for c in result.changes}
+    assert any("AlertTopic" in line and "AWS::SNS::Topic" in line for line in lines)
+    assert ("add", "trail", arn) in {(c.action, c.kind, c.ident) for c in result.baseline_changes}
+    assert any(line.startswith("  + trail") for line in lines)
+    assert any("nothing was changed" in line for line in lines)
+    _nothing_deployed()
+
+
+def test_a_dry_run_update_changes_nothing_and_leaves_no_change_set(account: Account) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    _deploy([], ProtectedTrails="org-trail")
+    cfn = aws.client("cloudformation")
+    before = _parameters()
+    lines: list[str] = []
+    result = deploy.apply(
+        STACK,
+        parameters={"BackstopSchedule": "rate(1 hour)"},
+        dry_run=True,
+        progress=lines.append,
+        poll_seconds=0.01,
+    )
+    assert result.status == "dry-run" and result.change_set_type == "UPDATE"
+    # moto lists no resource change for a parameter-only update (AWS lists BackstopRule's Modify): the
+    # change set is still made, described and deleted, and the parameter sent is printed
+    assert "  parameter BackstopSchedule = 'rate(1 hour)'" in lines
+    assert any(line.startswith("change set:") for line in lines)
+    assert _parameters() == before
+    assert aws.client("events").describe_rule(Name=f"{STACK}-backstop")["ScheduleExpression"] == (
+        "rate(5 minutes)"
+    )
+    # moto keeps executed change sets in its list (AWS does not): the dry run's own is gone
+    listed = {c["ChangeSetName"] for c in cfn.list_change_sets(StackName=STACK)["Summaries"]}
+    assert result.change_set and result.change_set not in listed
+    (described,) = cfn.describe_stacks(StackName=STACK)["Stacks"]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_re_recording_on_update_first_shows_how_the_baseline_changes(account: Account) -> None:
+    arn = account.trail("org-trail", account.bucket("trail-logs"), EnableLogFileValidation=True)
+    _deploy([], ProtectedTrails="org-trail")
+    aws.client("cloudtrail").update_trail(Name=arn, EnableLogFileValidation=False)
+    lines: list[str] = []
+    result = deploy.apply(STACK, progress=lines.append, poll_seconds=0.01)
+    (change,) = [c for c in result.baseline_changes if c.kind == "trail"]
+    assert change.action == "change" and "LogFileValidationEnabled" in change.fields
+    shown = next(i for i, line in enumerate(lines) if "LogFileValidationEnabled: true -> false" in line)
+    recorded = next(i for i, line in enumerate(lines) if line.startswith("recorded baselines"))
+    assert shown < recorded
+
+
+def test_tags_role_and_artifact_location_are_passed_on(account: Account) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    account.bucket("my-artifacts")
+    role = account.role("cfn-deployer")
+    result = deploy.apply(
+        STACK,
+        "security@example.com",
+        tags={"team": "secops", "cost-centre": "42"},
+        role_arn=role,
+        s3_bucket="my-artifacts",
+        s3_prefix="builds/trailguard",
+        progress=lambda _: None,
+        poll_seconds=0.01,
+    )
+    bucket, key = result.code.removeprefix("s3://").split("/", 1)
+    assert bucket == "my-artifacts" and key.startswith("builds/trailguard/lambda-")
+    aws.client("s3").head_object(Bucket=bucket, Key=key)
+    sent = {p["ParameterKey"]: p.get("ParameterValue") for p in result.parameters}
+    assert (sent["CodeS3Bucket"], sent["CodeS3Key"]) == (bucket, key)
+    (described,) = aws.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
+    assert {t["Key"]: t["Value"] for t in described["Tags"]} == {
+        "trailguard": "true",
+        "team": "secops",
+        "cost-centre": "42",
+    }
+    assert described["RoleARN"] == role
+    names = [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]
+    assert not [n for n in names if n.startswith("trailguard-artifacts-")]
+
+
+def test_a_named_artifact_bucket_must_exist(account: Account) -> None:
+    account.trail("org-trail", account.bucket("trail-logs"))
+    with pytest.raises(deploy.InputError, match="--s3-bucket no-such-bucket does not exist"):
+        deploy.apply(STACK, "security@example.com", s3_bucket="no-such-bucket", progress=lambda _: None)
+
+
+def test_a_template_over_the_inline_limit_is_read_from_s3(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudFormation takes at most 51,200 bytes inline: a larger template is uploaded beside the code and
+    passed as TemplateURL (the limit is lowered here; moto reads the URL from its own S3)."""
+    from trailguard.deploy import rollout
+
+    account.trail("org-trail", account.bucket("trail-logs"))
+    monkeypatch.setattr(rollout, "TEMPLATE_BODY_LIMIT", 1000)
+    lines: list[str] = []
+    with pytest.raises(deploy.InputError, match="does not exist yet: deploy once"):
+        deploy.apply(STACK, "a@example.com", dry_run=True, progress=lines.append, poll_seconds=0.01)
+    result = deploy.apply(STACK, "a@example.com", progress=lines.append, poll_seconds=0.01)
+    assert result.status == "created"
+    bucket = result.code.removeprefix("s3://").split("/", 1)[0]
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(k.startswith("trailguard/template-") and k.endswith(".yaml") for k in keys)
+    assert any("too large to send inline" in line for line in lines)
+
+
+def test_an_upgrade_whose_kept_trail_is_gone_says_where_the_name_came_from(account: Account) -> None:
+    arn = account.trail("org-trail", account.bucket("trail-logs"))
+    account.trail("other-trail", account.bucket("other-logs"))
+    _deploy([], ProtectedTrails="org-trail")
+    aws.client("cloudtrail").delete_trail(Name="org-trail")
+    assert arn not in {t["TrailARN"] for t in aws.client("cloudtrail").describe_trails()["trailList"]}
+    with pytest.raises(deploy.InputError, match=r"kept from stack tg-test \(was it deleted\?"):
+        deploy.apply(STACK, progress=lambda _: None, poll_seconds=0.01)
+    assert _env(f"{STACK}-api-call")["TRAILGUARD_PROTECTED_TRAILS"] == "org-trail"  # nothing changed

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # What the base answers for a property a shape does not have.
 NEUTRAL: dict[str, Any] = {
+    "answered_by_trailguard": False,
     "failed": False,
     "finding_active": False,
     "finding_types": (),

@@ -152,3 +152,17 @@ def test_a_finding_names_no_principal():
     assert (record.principal_arn, record.principal_name, record.principal_type, record.user_agent) == (
         None,
     ) * 4
+
+
+def test_a_finding_version_is_its_providers_update_and_its_workflow() -> None:
+    base = {"SchemaVersion": "2018-10-08", "Types": ["x"], "Id": "f", "UpdatedAt": "2024-05-01T03:00:00Z"}
+    finding = SecurityHubFinding(base)
+    assert finding.finding_version == "2024-05-01T03:00:00Z NEW" and not finding.answered_by_trailguard
+    answered = {**base, "Workflow": {"Status": "NOTIFIED"},
+                "UserDefinedFields": {"trailguard/answered": "2024-05-01T03:00:00Z NOTIFIED"}}  # fmt: skip
+    assert SecurityHubFinding(answered).answered_by_trailguard  # trailguard's own update coming back
+    reopened = {**answered, "Workflow": {"Status": "NEW"}}
+    assert not SecurityHubFinding(reopened).answered_by_trailguard  # someone's workflow change
+    updated = {**answered, "UpdatedAt": "2024-05-01T04:00:00Z"}
+    assert not SecurityHubFinding(updated).answered_by_trailguard  # its provider reported again
+    assert SecurityHubFinding({"SchemaVersion": "1", "Types": []}).finding_version is None

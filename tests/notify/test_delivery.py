@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -88,7 +89,8 @@ def test_twenty_identical_calls_within_a_minute_are_all_repaired_with_two_emails
     assert messages[0]["_sns_subject"].startswith("[trailguard] REPAIRED")
     followup = messages[1]
     assert followup["kind"] == "follow-up"
-    assert followup["_sns_subject"].startswith("[trailguard] 5 more StopLogging calls on trail ")
+    # the trail's long name is kept whole: the noun and the region give way first
+    assert followup["_sns_subject"].startswith(f"[trailguard] 5 more StopLogging calls on {name} since ")
     assert "repaired every one" in followup["text"]
     assert record.principal_arn and record.principal_arn in followup["text"]
     assert followup["follow_up"] == {"more": more, "since": followup["follow_up"]["since"], "unverified": 0}
@@ -236,18 +238,25 @@ def test_a_publish_failure_keeps_the_repair_and_the_retry_sends_the_email_once(
 
 
 class _Ledger:
-    """A ledger double: answers ``decide`` with ``answer`` (or raises it) and records ``finished``."""
+    """A ledger double: answers ``decide`` with ``answer`` (or raises it) and records ``finished``; it
+    has no state table (``store`` None), so nothing can be kept in the outbox."""
+
+    store: Any = None
 
     def __init__(self, answer: Any) -> None:
         self.answer = answer
         self.finished_with: list[tuple[Any, str | None, str | None]] = []
+        self.clock = time.time
 
     def decide(self, notice: Any) -> Any:
         if isinstance(self.answer, Exception):
             raise self.answer
         return self.answer
 
-    def finished(self, notice: Any, decision: Any, message_id: str | None, error: str | None) -> None:
+    def finished(
+        self, notice: Any, decision: Any, message_id: str | None, error: str | None, *, kept: bool = False
+    ) -> None:
+        assert not kept  # there is no table to keep it in
         self.finished_with.append((decision, message_id, error))
 
 
@@ -329,3 +338,42 @@ def test_deliver_fills_the_incident_line_in_order(monkeypatch: pytest.MonkeyPatc
 def test_publishing_without_a_topic_is_an_error() -> None:
     with pytest.raises(NotificationError, match="TRAILGUARD_TOPIC_ARN"):
         publish(Message("s", "t", {}), None)
+
+
+def test_repaired_is_never_suppressed_as_a_duplicate_of_an_earlier_already_restored(
+    cloud: Cloud, clock: FakeClock
+) -> None:
+    """Both functions get a guard call (the api-calls and guard-calls rules): when the one that found it
+    already restored tells first, the one that made the repair still tells (before the fix its REPAIRED
+    was dropped as a duplicate delivery, leaving only "ALREADY RESTORED ... nothing changed")."""
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record, stopped=False)
+    first = cloud.invoke(handlers.finding, event(STOP))  # found it logging: already restored
+    cloud.cloudtrail(region).stop_logging(Name=name)
+    second = cloud.invoke(handlers.api_call, event(STOP))  # the same event, and this one repaired it
+    third = cloud.invoke(handlers.api_call, event(STOP))  # a real duplicate after that
+
+    assert [r["incidents"][0]["status"] for r in (first, second, third)] == [
+        "already-restored",
+        "remediated",
+        "already-restored",
+    ]
+    assert second["incidents"][0]["notification"]["action"] == "publish"
+    assert third["incidents"][0]["notification"]["action"] == "suppress"
+    subjects = [m["_sns_subject"] for m in cloud.messages()]
+    assert [s.split(":")[0] for s in subjects] == ["[trailguard] ALREADY RESTORED", "[trailguard] REPAIRED"]
+
+
+def test_a_repeat_that_repaired_after_an_already_restored_message_is_told(
+    cloud: Cloud, clock: FakeClock
+) -> None:
+    (record,) = records(STOP)
+    name, region = cloud.trail_for(record, stopped=False)
+    cloud.invoke(handlers.api_call, _stop_event(1))  # already restored: opens the burst
+    cloud.cloudtrail(region).stop_logging(Name=name)
+    repeat = cloud.invoke(handlers.api_call, _stop_event(2))
+    assert repeat["incidents"][0]["notification"]["action"] == "publish"
+    assert [m["_sns_subject"].split(":")[0] for m in cloud.messages()] == [
+        "[trailguard] ALREADY RESTORED",
+        "[trailguard] REPAIRED",
+    ]

@@ -19,7 +19,7 @@ SOURCES = [PACKAGE / "__init__.py", *(PACKAGE / f"{m}.py" for m in MODULES)]
 
 def test_each_module_of_the_package_has_its_test_module() -> None:
     here = Path(__file__).parent
-    assert MODULES == ["delivery", "ledger", "notice", "renderer", "securityhub"]
+    assert MODULES == ["bound", "delivery", "ledger", "notice", "outbox", "renderer", "securityhub", "text"]
     assert [m for m in MODULES if not (here / f"test_{m}.py").exists()] == []
 
 

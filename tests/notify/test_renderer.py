@@ -11,6 +11,7 @@ from trailguard.events import Record
 from trailguard.notify import (
     STATUS_WORDS,
     SUBJECT_MAX,
+    Cause,
     Decision,
     Drift,
     Incident,
@@ -308,3 +309,119 @@ def test_sns_payload_has_text_for_people_and_json_for_programs() -> None:
     chat = json.loads(payload["https"])  # AWS Chatbot's custom schema; the incident rides in metadata
     assert json.loads(chat["metadata"]["additionalContext"]["incident"])["status"] == "remediated"
     assert message.subject.startswith("[trailguard] REPAIRED: ")
+
+
+# What the red team found misleading (issue 10): each message says what changed and claims nothing else.
+
+
+def _call(technique: str, resource: str, name: str, params: dict[str, object], **kw: object) -> Incident:
+    raw = {**RECORD, "eventName": name, "requestParameters": params}
+    verdict = Verdict("tamper", technique, resource, None, "x.")
+    outcome = Outcome("a", resource, "remediated", "put back", True)
+    return Incident(verdict, Record(raw, "cloudtrail"), "api_call", "us-east-1", outcome=outcome, **kw)  # type: ignore[arg-type]
+
+
+def test_event_names_lose_their_api_version_suffix_and_the_resource_name_is_kept() -> None:
+    name = "trailguard-production-eu-api-call"
+    incident = _call(
+        "guard.function",
+        name,
+        "PutFunctionConcurrency20171031",
+        {"functionName": name, "reservedConcurrentExecutions": 0},
+    )
+    message = render(incident)
+    assert message.subject == f"[trailguard] REPAIRED: PutFunctionConcurrency on {name} in 123456789012"
+    assert message.text.startswith(f"REPAIRED: PutFunctionConcurrency on function {name} in account")
+    assert "Event:      PutFunctionConcurrency20171031 from" in message.text  # Details: as recorded
+
+
+def test_a_long_trail_name_is_kept_whole_and_the_region_gives_way() -> None:
+    trail = "org-audit-trail-for-every-account-in-production"
+    subject = render(_call("trail.stop-logging", trail, "StopLogging", {"name": trail})).subject
+    assert trail in subject and len(subject) <= SUBJECT_MAX and "..." not in subject
+    assert subject == f"[trailguard] REPAIRED: StopLogging on {trail}"  # noun, account, region gave way
+
+
+def test_only_a_call_that_stops_delivery_says_activity_was_not_delivered() -> None:
+    stopped = render(_call("trail.stop-logging", TRAIL, "StopLogging", {"name": TRAIL})).text
+    assert "was not delivered by this trail" in stopped
+    for technique, name in (
+        ("guard.function", "UpdateFunctionConfiguration20150331v2"),
+        ("trail.update-degrade", "UpdateTrail"),
+    ):
+        text = render(_call(technique, "tg-api-call", name, {"functionName": "tg-api-call"})).text
+        assert "not delivered" not in text, technique
+
+
+def test_an_environment_change_says_what_changed() -> None:
+    baseline = {
+        "FunctionName": "tg-api-call",
+        "Environment": {
+            "Variables": {"TRAILGUARD_PROTECTED_TRAILS": "org-trail", "TRAILGUARD_TOPIC_ARN": "arn:t"}
+        },
+    }
+    params = {
+        "functionName": "tg-api-call",
+        "environment": {
+            "variables": {"TRAILGUARD_PROTECTED_TRAILS": "decoy", "TRAILGUARD_TOPIC_ARN": "arn:t"}
+        },
+    }
+    incident = _call(
+        "guard.function", "tg-api-call", "UpdateFunctionConfiguration20150331v2", params, baseline=baseline
+    )
+    message = render(incident)
+    assert "What the call changed (baseline -> requested):\n" in message.text
+    assert "  environment.variables.TRAILGUARD_PROTECTED_TRAILS: org-trail -> decoy\n" in message.text
+    assert "TRAILGUARD_TOPIC_ARN" not in message.text.split("What you must still do")[0]
+    assert message.document["incident"]["changes"] == [
+        "environment.variables.TRAILGUARD_PROTECTED_TRAILS: org-trail -> decoy"
+    ]
+
+
+def test_an_update_trail_lists_every_property_it_changed() -> None:
+    baseline = {
+        "Name": "org-trail",
+        "S3BucketName": "logs",
+        "KmsKeyId": "arn:k",
+        "LogFileValidationEnabled": True,
+    }
+    params = {
+        "name": TRAIL,
+        "s3BucketName": "attacker",
+        "s3KeyPrefix": "x",
+        "kmsKeyId": "",
+        "enableLogFileValidation": False,
+    }
+    text = render(_call("trail.update-degrade", TRAIL, "UpdateTrail", params, baseline=baseline)).text
+    for line in (
+        "s3BucketName: logs -> attacker",
+        "s3KeyPrefix: (not in the baseline) -> x",
+        "kmsKeyId: arn:k -> (none)",
+        "enableLogFileValidation: true -> false",
+    ):
+        assert f"  {line}\n" in text
+
+
+def test_the_sweep_blames_a_missed_event_only_when_one_was_missed() -> None:
+    unknown = render(_sweep(BUCKET))
+    assert unknown is not None and "missed" not in unknown.text and "never reached" not in unknown.text
+    assert "look the change up in CloudTrail event history" in unknown.text
+
+    cause = Cause(
+        "PutBucketLifecycle",
+        "e-9",
+        "2024-05-01T03:01:00Z",
+        "arn:aws:iam::123456789012:user/mallory",
+        "198.51.100.7",
+    )
+    missed = render(_sweep(Drift(BUCKET.kind, BUCKET.ident, BUCKET.outcomes, cause, seen=False)))
+    assert missed is not None
+    assert (
+        "    Changed by: PutBucketLifecycle by arn:aws:iam::123456789012:user/mallory from 198.51.100.7 at "
+        "2024-05-01T03:01:00Z (event id e-9); this event never reached trailguard's event path"
+    ) in missed.text
+    seen = render(_sweep(Drift(BUCKET.kind, BUCKET.ident, BUCKET.outcomes, cause, seen=True)))
+    assert (
+        seen is not None and "never reached" not in seen.text and "trailguard handled this event" in seen.text
+    )
+    assert "arn:aws:iam::123456789012:user/mallory" in seen.chat["metadata"]["relatedResources"]  # type: ignore[index]

@@ -6,6 +6,7 @@ finding per resource a backstop sweep found drifted (Stubber here; through the h
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Iterator
@@ -13,10 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
+from moto.cloudtrail.models import CloudTrailBackend
 
 from trailguard import aws, handlers
-from trailguard.events import records_from_object
+from trailguard.events import Record, records_from_object
 from trailguard.notify import Drift, Incident, SweepFindings, securityhub
 from trailguard.policy import Verdict
 from trailguard.remediate import Outcome
@@ -97,6 +99,7 @@ def test_the_finding_that_raised_an_incident_is_updated(
             "FindingIdentifiers": [{"Id": raw["Id"], "ProductArn": raw["ProductArn"]}],
             "Workflow": {"Status": workflow},
             "Note": {"Text": securityhub.note_for(incident), "UpdatedBy": "trailguard"},
+            "UserDefinedFields": {"trailguard/answered": f"{raw['UpdatedAt']} {workflow}"},
         },
     )
     line: dict[str, Any] = {}
@@ -253,3 +256,84 @@ def test_report_takes_either_notice(stubbed: Stubber) -> None:
     assert line == {
         "security_hub": {"imported": [f"trailguard/{ACCOUNT}/backstop/{REGION}/function/tg-api-call"]}
     }
+
+
+# ------------------------------------------------------------------ no loop through Security Hub
+
+
+def _emitted_again(envelope: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The finding as Security Hub emits it again after an update (``UpdatedAt`` unchanged: only its
+    provider changes that)."""
+    again = copy.deepcopy(envelope)
+    finding = again["detail"]["findings"][0]
+    finding.pop("WorkflowState", None)
+    finding.update(changes)
+    return again
+
+
+def test_a_finding_trailguard_updated_is_not_processed_again(
+    cloud: Cloud, stubbed: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repair fails, so the finding stays active; Security Hub emits it again after trailguard's
+    ``BatchUpdateFindings``; that copy is trailguard's own answer and changes nothing (before the fix it
+    was repaired, updated and emitted again, without end). A workflow change of its own (someone sets
+    it back to NEW) is processed once more."""
+    monkeypatch.setattr(CloudTrailBackend, "start_logging", lambda self, name: None)
+    envelope = event(FINDING)
+    (record,) = records_from_object(envelope)
+    cloud.trail_for(record)
+    raw = record.raw
+    answered = {"trailguard/answered": f"{raw['UpdatedAt']} NOTIFIED"}
+    update = {
+        "FindingIdentifiers": [{"Id": raw["Id"], "ProductArn": raw["ProductArn"]}],
+        "Workflow": {"Status": "NOTIFIED"},
+        "Note": ANY,
+        "UserDefinedFields": answered,
+    }
+    done = {
+        "ProcessedFindings": [{"Id": raw["Id"], "ProductArn": raw["ProductArn"]}],
+        "UnprocessedFindings": [],
+    }
+    stubbed.add_response("batch_update_findings", done, update)
+
+    first = cloud.invoke(handlers.finding, envelope)
+    assert first["incidents"][0]["status"] == "failed"
+    assert first["incidents"][0]["security_hub"]["workflow"] == "NOTIFIED"
+    assert [m["_sns_subject"][:17] for m in cloud.messages()] == ["[ACTION REQUIRED]"]
+
+    note = {"Text": "trailguard: failed.", "UpdatedBy": "trailguard", "UpdatedAt": "2019-08-26T13:00:00Z"}
+    echo = _emitted_again(envelope, Workflow={"Status": "NOTIFIED"}, Note=note, UserDefinedFields=answered)
+    for _ in range(3):  # however often it comes back: no repair, no update (no stub left), no email
+        again = cloud.invoke(handlers.finding, echo)
+        assert again["incidents"] == [] and again["skipped"] == []
+    assert cloud.messages() == []
+
+    reopened = _emitted_again(envelope, Workflow={"Status": "NEW"}, Note=note, UserDefinedFields=answered)
+    stubbed.add_response("batch_update_findings", done, update)
+    (incident,) = cloud.invoke(handlers.finding, reopened)["incidents"]
+    assert incident["status"] == "failed"  # repaired again (and still failing)
+    # back to the version first told (NEW at the same UpdatedAt): its message is not sent twice
+    assert incident["notification"]["reason"].startswith("duplicate delivery of event")
+
+
+def test_a_security_hub_call_is_named_security_hub_not_a_detector() -> None:
+    record = Record(
+        {
+            "eventName": "DisableSecurityHub",
+            "eventSource": "securityhub.amazonaws.com",
+            "eventID": "e-2",
+            "awsRegion": REGION,
+            "recipientAccountId": ACCOUNT,
+            "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory"},
+        },
+        "cloudtrail",
+    )
+    verdict = Verdict("tamper", "guard.detector", ACCOUNT, None, "Disables Security Hub.", record)
+    incident = Incident(
+        verdict, record, "api_call", REGION, outcome=Outcome("a", ACCOUNT, "remediated", "ok", True)
+    )
+    title = securityhub.finding_for(incident, REGION, ACCOUNT, "now")["Title"]
+    assert title == f"[trailguard] REPAIRED: DisableSecurityHub on Security Hub in {ACCOUNT} ({REGION})"
+    assert "detector" not in title
+    resource = securityhub.finding_for(incident, REGION, ACCOUNT, "now")["Resources"][0]
+    assert resource["Type"] == "AwsAccount" and resource["Id"] == f"AWS::::Account:{ACCOUNT}"

@@ -45,6 +45,16 @@ TECHNIQUE_OF = {
     "tamper/s3_deletebucketpolicy_awsdocs.json": "bucket.policy-change",
     "tamper/s3_putbucketlifecycle_1day_expiry_trail_bucket_panther.json": "bucket.lifecycle-expire",
     "tamper/s3_putbucketpolicy_public_panther.json": "bucket.policy-change",
+    "tamper/guardduty_createfilter_archive_trail_disabled_localcloud.json": "guardduty.suppression",
+    "tamper/guardduty_updatefilter_archive_trail_disabled_localcloud.json": "guardduty.suppression",
+    "tamper/securityhub_disableimportfindingsforproduct_guardduty_localcloud.json": (
+        "securityhub.import-disabled"
+    ),
+    "tamper/securityhub_createautomationrule_suppress_guardduty_localcloud.json": "securityhub.suppression",
+    "tamper/securityhub_batchupdateautomationrules_suppress_guardduty_localcloud.json": (
+        "securityhub.suppression"
+    ),
+    "tamper/cloudtrail_updateeventdatastore_retention_cut_constructed.json": "lake.update-degrade",
     "failed-tamper/cloudtrail_deletetrail_conflictexception_panther.json": "trail.delete",
     "failed-tamper/cloudtrail_stoplogging_invalidtrailname_panther.json": "trail.stop-logging",
     "failed-tamper/cloudtrail_updatetrail_trailnotfound_awsdocs.json": "trail.update-degrade",
@@ -65,7 +75,14 @@ TECHNIQUE_OF.update(
 )
 
 # Tampering whatever the inventory says: they blind the second detection path or leave the org trail.
-CONTEXT_FREE = {"guard.detector", "org.leave"}
+CONTEXT_FREE = {
+    "guard.detector",
+    "org.leave",
+    # the finding they hide protects every trail: no inventory is needed to judge them
+    "guardduty.suppression",
+    "securityhub.import-disabled",
+    "securityhub.suppression",
+}
 # Judged only against an inventory: without one, no bucket, key or guard resource is known.
 NEEDS_INVENTORY = {
     "guard.rule",

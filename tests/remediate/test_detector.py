@@ -111,3 +111,16 @@ def test_refused_create_detector_fails_with_the_error(stack: Stack, monkeypatch:
     assert outcome["calls"][-1]["operation"] == "CreateDetector"
     assert outcome["errors"] and outcome["errors"][0].startswith("AccessDeniedException")
     assert _enabled_detectors() == []
+
+
+def test_forged_delete_of_a_live_detector_changes_nothing(stack: Stack) -> None:
+    """Issue 9 item 10: a DeleteDetector record about a detector that is alive and enabled (a forged
+    invocation) creates nothing and changes nothing."""
+    live = _guardduty().create_detector(Enable=True)["DetectorId"]
+    event = tamper_event(RECORD, {"detectorId": live})
+
+    (incident,) = stack.invoke(event)["incidents"]
+
+    assert incident["status"] == "already-restored", incident
+    assert _enabled_detectors() == [live]
+    assert "CreateDetector" not in [c.operation for c in stack.outcomes[-1].calls]

@@ -16,7 +16,7 @@ from trailguard import aws, remediate
 from trailguard.config import Config
 from trailguard.events import records_from_object
 from trailguard.inventory import build
-from trailguard.policy import Inventory, classify
+from trailguard.policy import TECHNIQUES, Inventory, classify
 from trailguard.remediate import Context, Outcome
 
 from .conftest import ACCOUNT, REGION, Stack, remediation_of, tamper_event
@@ -200,3 +200,64 @@ def test_store_past_the_window_is_escalated(offline: dict[str, str]) -> None:
     assert outcome.status == "failed"
     assert outcome.errors[0].startswith("EventDataStoreNotFoundException")
     assert "7-day window" in outcome.summary
+
+
+# -- lake.update-degrade (Stubber: moto has no CloudTrail Lake) ----------------------------------------
+
+BASELINE_SETTINGS = {
+    "EventDataStoreArn": STORE,
+    "Name": "org-lake",
+    "Status": "ENABLED",
+    "RetentionPeriod": 2557,
+    "TerminationProtectionEnabled": True,
+    "MultiRegionEnabled": True,
+    "AdvancedEventSelectors": [
+        {"Name": "all management", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}
+    ],
+}
+
+
+def _restore(baseline: dict[str, Any] | None) -> Outcome:
+    technique = TECHNIQUES["lake.update-degrade"]
+    ctx = Context(build(Config(), REGION, []), verify_delay=0.0, sleep=lambda _: None)
+    return remediate.repair(ctx, technique, remediate.RepairRequest(technique.kind, STORE, "t", baseline))
+
+
+def test_a_weakened_store_gets_every_baseline_setting_back(offline: dict[str, str]) -> None:
+    stubber = _stubbed()
+    weakened = {**BASELINE_SETTINGS, "RetentionPeriod": 7, "TerminationProtectionEnabled": False}
+    stubber.add_response("get_event_data_store", weakened, {"EventDataStore": STORE})
+    stubber.add_response(
+        "update_event_data_store",
+        {},
+        {"EventDataStore": STORE, "RetentionPeriod": 2557, "TerminationProtectionEnabled": True},
+    )
+    stubber.add_response("get_event_data_store", BASELINE_SETTINGS, {"EventDataStore": STORE})
+
+    outcome = _restore(BASELINE_SETTINGS)
+
+    stubber.assert_no_pending_responses()
+    assert outcome.status == "remediated" and outcome.verified is True, outcome.summary
+    assert "RetentionPeriod" in outcome.summary and "7 -> 2557" in outcome.summary
+    assert "TerminationProtectionEnabled" in outcome.summary and "False -> True" in outcome.summary
+
+
+def test_an_update_that_does_not_hold_is_escalated(offline: dict[str, str]) -> None:
+    stubber = _stubbed()
+    weakened = {**BASELINE_SETTINGS, "RetentionPeriod": 7}
+    stubber.add_response("get_event_data_store", weakened, {"EventDataStore": STORE})
+    stubber.add_response("update_event_data_store", {}, {"EventDataStore": STORE, "RetentionPeriod": 2557})
+    for _ in range(3):  # every read-back still shows the cut
+        stubber.add_response("get_event_data_store", weakened, {"EventDataStore": STORE})
+
+    outcome = _restore(BASELINE_SETTINGS)
+
+    assert outcome.status == "failed" and outcome.verified is False
+    assert "STILL OFF: RetentionPeriod is 7, baseline 2557" in outcome.summary
+
+
+def test_without_a_baseline_nothing_is_restored_and_it_says_why(offline: dict[str, str]) -> None:
+    stubber = _stubbed()
+    outcome = _restore(None)
+    stubber.assert_no_pending_responses()
+    assert outcome.status == "failed" and "no baseline is recorded" in outcome.summary

@@ -25,7 +25,18 @@ def test_sweep_order_puts_the_alert_path_first_and_the_trail_after_what_it_needs
 
 
 def test_baseline_kinds_are_those_with_a_capture() -> None:
-    assert resources.BASELINE_KINDS == ("trail", "bucket", "key", "store", "rule", "function", "topic")
+    assert resources.BASELINE_KINDS == (
+        "trail",
+        "bucket",
+        "key",
+        "store",
+        "rule",
+        "function",
+        "topic",
+        "filter",
+        "product",
+        "automation",
+    )
     assert {k.name for k in resources.KINDS.values() if k.capture is not None} == set(
         resources.BASELINE_KINDS
     )

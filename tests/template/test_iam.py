@@ -36,10 +36,17 @@ SCOPES = {
         "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-finding",
     },
     "sns": {"arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-alerts"},
-    "guardduty": {"arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*"},
+    "guardduty": {
+        "arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*",
+        "arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*/filter/*",
+    },
     "securityhub": {
         "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default",
         "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default",
+        "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:automation-rule/*",
+        # GuardDuty's integration only (securityhub.import-disabled)
+        "arn:${AWS::Partition}:securityhub:*::product/aws/guardduty",
+        "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product-subscription/aws/guardduty",
     },
     "iam": {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"},
     "dynamodb": {"StateTable.Arn"},

@@ -17,6 +17,7 @@ from trailguard.aws import error_code
 from trailguard.baseline.store import KINDS, Baselines
 from trailguard.config import Config
 from trailguard.log import log_event
+from trailguard.resources import KINDS as RESOURCE_KINDS
 from trailguard.resources import key as key_kind
 from trailguard.resources import kind as kind_of
 from trailguard.resources import store as store_kind
@@ -33,6 +34,10 @@ _UNAVAILABLE = {
     "InvalidAction",
     "UnknownOperationException",
 }
+
+
+KINDS_OF_REGION = tuple(k for k in RESOURCE_KINDS.values() if k.discover is not None and k.name in KINDS)
+"""Kinds whose baselines are found per region (``Kind.discover``) rather than from a trail."""
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -158,6 +163,16 @@ def capture_all(
             summary.unavailable.append(f"CloudTrail Lake (ListEventDataStores) in {region}")
         else:
             summary.errors.append(f"event data stores: {error_code(exc) or type(exc).__name__}: {exc}")
+    for found in KINDS_OF_REGION:  # kinds a region holds, not reached from a trail (GuardDuty, Security Hub)
+        try:
+            for ident, doc in (found.discover or (lambda _c, _s: []))(clients, source):
+                baselines.put(found.name, found.stored_id(ident, doc), doc)
+                summary.recorded[found.name].append(found.stored_id(ident, doc))
+        except Exception as exc:
+            if _unavailable(exc):
+                summary.unavailable.append(f"{found.noun}s in {region}")
+            else:
+                summary.errors.append(f"{found.noun}s: {error_code(exc) or type(exc).__name__}: {exc}")
     for kind, names in (
         ("rule", config.rule_names),
         ("function", config.function_names),

@@ -2,7 +2,7 @@
 
 Exit codes (documented in the README, defined in :mod:`trailguard.cli.exit`): 0 success; 1 the command
 ran but failed (a deploy that failed, a repair that could not be verified, AWS not reachable); 2 bad
-usage or an unreadable input.
+usage or an unreadable input. Progress and prompts go to stderr, results to stdout.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from trailguard import __version__
+from trailguard.cli._common import resolve_region
 from trailguard.cli.exit import CommandError, Exit
 
 # Modules under trailguard.cli, in help order; each defines register(subparsers) and run(args) -> Exit.
@@ -28,6 +29,7 @@ COMMANDS = (
     "emulator",
     "demo",
     "incidents",
+    "destroy",
 )
 
 
@@ -51,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return Exit.USAGE
     try:
+        resolve_region(args)
         return Exit(args.run(args))
     except CommandError as exc:
         print(f"trailguard {args.command}: {exc}", file=sys.stderr)

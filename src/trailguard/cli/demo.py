@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from trailguard.cli._common import LOCAL_MODULES, require_extra
 from trailguard.cli.exit import CommandError, Exit
 
 T = TypeVar("T")
@@ -129,6 +130,7 @@ def _attack(endpoint: str, region: str, trail: str, key: Any, user_agent: str) -
 
 
 def run(args: argparse.Namespace) -> Exit:
+    require_extra("local", *LOCAL_MODULES)
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     with tempfile.TemporaryDirectory(prefix="trailguard-demo-") as tmp:
         return _run(args, Story(colour), Path(tmp))

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from trailguard.cli._common import LOCAL_MODULES, require_extra
 from trailguard.cli.exit import CommandError, Exit
 
 DESCRIPTION = (
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> Exit:
     if not 0 <= args.port <= 65535:
         raise CommandError(Exit.USAGE, f"invalid port {args.port}")
     # The local cloud needs the optional `local` extra (moto): imported only when this command runs.
+    require_extra("local", *LOCAL_MODULES)
     from trailguard.local import world
     from trailguard.local.server import LocalCloud
 

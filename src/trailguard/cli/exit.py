@@ -5,16 +5,19 @@ code   name       meaning
 =====  =========  ==========================================================================================
 0      OK         the command did what was asked (``incidents`` read the table, even if it is empty)
 1      FAILED     the command ran and failed: a deploy that failed, baselines not all recorded, the demo's
-                  trail not repaired, the emulator not started, and AWS not reachable with this
-                  configuration (no credentials, unknown profile, no region, endpoint down, credentials
-                  refused or denied): the command could not do its work, the input was fine
-2      USAGE      bad usage (argparse's own errors, an invalid value) or an input that cannot be read: a
-                  file that is missing, unreadable or not what it must be, a stack or state table that
-                  does not exist, a stack without the output the command needs
+                  trail not repaired, the emulator not started, a deploy that would protect no trail,
+                  and AWS not reachable with this configuration (no credentials, unknown profile,
+                  endpoint down, credentials refused or denied): the command could not do its work
+2      USAGE      bad usage (argparse's own errors, an invalid value, no region given anywhere, a
+                  ``--protected-trail`` that does not exist, a destroy not confirmed) or an input that
+                  cannot be read: a file that is missing, unreadable or not what it must be, a stack or
+                  state table that does not exist, a stack without the output the command needs
 =====  =========  ==========================================================================================
 
-"No credentials" is 1 everywhere (deploy, baseline, incidents): it is the same failure, met before any
-input was read. A command either returns its code or raises :class:`CommandError`;
+"No credentials" is 1 everywhere (deploy, destroy, baseline, incidents): it is the same failure, met
+before any input was read; "no region" is 2 everywhere, as the AWS CLI treats it as the caller's to give.
+Progress and prompts go to stderr, results to stdout (``--output json`` where a command prints results).
+A command either returns its code or raises :class:`CommandError`;
 :func:`trailguard.cli.main` prints the error as ``trailguard COMMAND: message`` and returns its code.
 """
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from trailguard.cli._common import add_output, write_document
 from trailguard.cli.exit import CommandError, Exit
 from trailguard.deploy.errors import DeployError
 from trailguard.deploy.package import package
+
+SCHEMA = "trailguard.package/1"
 
 
 def register(subparsers: Any) -> None:
@@ -22,6 +25,7 @@ def register(subparsers: Any) -> None:
         "trailguard.yaml beside it.",
     )
     parser.add_argument("--output-dir", required=True, metavar="DIR", help="where to write the files")
+    add_output(parser)
     parser.set_defaults(run=run)
 
 
@@ -30,6 +34,17 @@ def run(args: argparse.Namespace) -> Exit:
         pkg = package(args.output_dir)
     except (DeployError, OSError) as exc:
         raise CommandError(Exit.FAILED, str(exc)) from exc
+    if args.output == "json":
+        write_document(
+            SCHEMA,
+            {
+                "zip": str(pkg.zip_path),
+                "size": pkg.zip_path.stat().st_size,
+                "sha256": pkg.code_sha256,
+                "template": str(pkg.template_path),
+            },
+        )
+        return Exit.OK
     print(f"zip       {pkg.zip_path} ({pkg.zip_path.stat().st_size} bytes)")
     print(f"sha256    {pkg.code_sha256}")
     print(f"template  {pkg.template_path}")

@@ -22,7 +22,15 @@ from trailguard.deploy.package import (
     package,
     template_source,
 )
-from trailguard.deploy.rollout import EMAIL_RE, TEMPLATE_BODY_LIMIT, deploy, record_baseline, validate_email
+from trailguard.deploy.rollout import (
+    EMAIL_RE,
+    TEMPLATE_BODY_LIMIT,
+    Rollout,
+    apply,
+    deploy,
+    record_baseline,
+    validate_email,
+)
 from trailguard.deploy.stack import (
     CAPABILITIES,
     MAX_STACK_NAME,
@@ -45,8 +53,10 @@ __all__ = [
     "DeployError",
     "InputError",
     "Package",
+    "Rollout",
     "StackInfo",
     "StackNotFoundError",
+    "apply",
     "artifact_bucket_name",
     "build_zip",
     "deploy",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trailguard import aws
-from trailguard.deploy.errors import DeployError, call, explain
+from trailguard.deploy.errors import DeployError, InputError, call, explain
 from trailguard.deploy.package import Package
 
 HARDENING_UNSUPPORTED = frozenset({"NotImplemented", "501"})
@@ -17,9 +17,30 @@ def artifact_bucket_name(account: str, region: str) -> str:
     return f"trailguard-artifacts-{account}-{region}"
 
 
-def code_key(pkg: Package) -> str:
-    """The zip's S3 key: its content hash, so a new build never overwrites what a stack runs."""
-    return f"trailguard/lambda-{pkg.code_sha256}.zip"
+DEFAULT_PREFIX = "trailguard"
+
+
+def code_key(pkg: Package, prefix: str = DEFAULT_PREFIX) -> str:
+    """The zip's S3 key under ``prefix``: its content hash, so a new build never overwrites what a stack
+    runs."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/lambda-{pkg.code_sha256}.zip" if prefix else f"lambda-{pkg.code_sha256}.zip"
+
+
+def check_bucket(s3: Any, name: str) -> None:
+    """A bucket the caller named (``--s3-bucket``) must exist and be usable: deploy never creates it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError as exc:
+        code = aws.error_code(exc)
+        if code in {"404", "NoSuchBucket", "NotFound"}:
+            raise InputError(
+                f"--s3-bucket {name} does not exist; create it in the stack's region first "
+                f"(aws s3 mb s3://{name}) or leave --s3-bucket out to use trailguard's artifact bucket"
+            ) from exc
+        raise explain(exc, f"checking --s3-bucket {name}") from exc
 
 
 def ensure_artifact_bucket(s3: Any, name: str, region: str, progress: Callable[[str], object]) -> None:
@@ -82,11 +103,13 @@ def ensure_artifact_bucket(s3: Any, name: str, region: str, progress: Callable[[
             raise explain(exc, f"{doing} on {name}") from exc
 
 
-def upload_code(s3: Any, bucket: str, pkg: Package, progress: Callable[[str], object]) -> str:
+def upload_code(
+    s3: Any, bucket: str, pkg: Package, progress: Callable[[str], object], prefix: str = DEFAULT_PREFIX
+) -> str:
     """Upload the zip under its content hash (skipped when that key is already there)."""
     from botocore.exceptions import ClientError
 
-    key = code_key(pkg)
+    key = code_key(pkg, prefix)
     try:
         s3.head_object(Bucket=bucket, Key=key)
         progress(f"code s3://{bucket}/{key} already uploaded")
@@ -104,3 +127,25 @@ def upload_code(s3: Any, bucket: str, pkg: Package, progress: Callable[[str], ob
         ServerSideEncryption="AES256",
     )
     return key
+
+
+def upload_template(
+    s3: Any, bucket: str, body: str, *, prefix: str, region: str, progress: Callable[[str], object]
+) -> str:
+    """Upload a template too large to send inline (over 51,200 bytes) under its content hash; its URL."""
+    import hashlib
+
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    prefix = prefix.strip("/")
+    key = f"{prefix}/template-{digest}.yaml" if prefix else f"template-{digest}.yaml"
+    progress(f"uploading the template to s3://{bucket}/{key} (too large to send inline)")
+    call(
+        f"uploading s3://{bucket}/{key}",
+        s3.put_object,
+        Bucket=bucket,
+        Key=key,
+        Body=body.encode(),
+        ServerSideEncryption="AES256",
+    )
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{bucket}.s3.{region}.{suffix}/{key}"

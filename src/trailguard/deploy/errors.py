@@ -3,7 +3,8 @@
 ``InputError`` marks what the caller named or typed (an invalid stack name, a stack that does not exist,
 a stack without an output the command needs): the CLI reports it as a usage error (exit 2). Every other
 ``DeployError`` means the work ran and failed (exit 1), among them "AWS could not be reached" (no
-credentials, unknown profile, no region, endpoint down), said by :func:`trailguard.aws.reach_problem`.
+credentials, unknown profile, endpoint down), said by :func:`trailguard.aws.reach_problem`. No region
+anywhere (flag, environment, profile) is an ``InputError``: the caller must say where to work.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class StackNotFoundError(InputError, LookupError):
 
 def explain(exc: Exception, doing: str) -> DeployError:
     """Turn a botocore exception into a message saying what to do."""
+    if isinstance(exc, aws.RegionNotSetError):  # the caller must name a region: a usage error
+        return InputError(f"{doing}: {exc}")
     problem = aws.reach_problem(exc)
     if problem is not None:
         return DeployError(f"{doing}: {problem}")
@@ -51,11 +54,12 @@ def call(doing: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         raise explain(exc, doing) from exc
 
 
-def client(service: str, region: str, *, profile: str | None, endpoint_url: str | None) -> Any:
+def client(service: str, region: str | None, *, profile: str | None, endpoint_url: str | None) -> Any:
     """A client from :func:`trailguard.aws.client`; a profile that cannot be loaded is a DeployError."""
     from botocore.exceptions import BotoCoreError
 
     try:
+        region = aws.resolve_region(region, profile)
         return aws.client(service, region, profile=profile, endpoint_url=endpoint_url)
-    except BotoCoreError as exc:
+    except (BotoCoreError, aws.RegionNotSetError) as exc:
         raise explain(exc, f"creating the {service} client") from exc

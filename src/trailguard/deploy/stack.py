@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,16 @@ OUTPUT_SOURCES: dict[str, tuple[str, str]] = {
     "DeadLetterQueueUrl": ("DeadLetterQueue", "ref"),
     "StateKeyArn": ("StateKey", "key-arn"),
 }
+
+
+def resolve(region: str | None, profile: str | None) -> str:
+    """The region as the AWS CLI resolves it; none anywhere is an InputError saying how to set one."""
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return aws.resolve_region(region, profile)
+    except (aws.RegionNotSetError, BotoCoreError) as exc:
+        raise explain(exc, "finding the region") from exc
 
 
 def _quiet(_line: str) -> None:
@@ -165,11 +175,11 @@ def lookup(
 ) -> StackInfo:
     """The deployed stack ``stack_name``: every command given ``--stack-name`` reads it here.
 
-    ``region`` defaults as for every client (:func:`trailguard.aws.default_region`); ``endpoint_url``
+    ``region`` is resolved as the AWS CLI does (:func:`trailguard.aws.resolve_region`); ``endpoint_url``
     sends the calls to a local emulator. Raises :class:`StackNotFoundError` when there is no such stack,
     :class:`DeployError` (saying what to do) when it cannot be read.
     """
-    region = region or aws.default_region()
+    region = resolve(region, profile)
     cfn = client("cloudformation", region, profile=profile, endpoint_url=endpoint_url)
     stack = describe(cfn, stack_name)
     if stack is None:
@@ -206,22 +216,76 @@ def create_change_set(
     name: str,
     change_set_type: str,
     template_body: str,
-    parameters: Mapping[str, str],
+    parameters: Mapping[str, str] | Sequence[Mapping[str, Any]],
+    template_url: str | None = None,
+    tags: Sequence[Mapping[str, str]] | None = ({"Key": "trailguard", "Value": "true"},),
+    role_arn: str | None = None,
 ) -> str:
-    """Create the change set; returns its ARN (it is not ready until :func:`wait_change_set`)."""
-    created = call(
-        f"creating change set for {stack_name}",
-        cfn.create_change_set,
-        StackName=stack_name,
-        ChangeSetName=name,
-        ChangeSetType=change_set_type,
-        TemplateBody=template_body,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=CAPABILITIES,
-        Description="trailguard deploy",
-        Tags=[{"Key": "trailguard", "Value": "true"}],
+    """Create the change set; returns its ARN (it is not ready until :func:`wait_change_set`), or ""
+    when the endpoint refuses it as "no updates are to be performed" (nothing to change).
+
+    ``template_url`` (an S3 URL) is sent instead of the body when given (templates over 51,200 bytes).
+    ``parameters``: name -> value, or the API's list (``UsePreviousValue`` entries included). ``tags``
+    None sends none (an update then keeps the stack's); ``role_arn`` is the service role CloudFormation
+    assumes for this and later operations on the stack (``--role-arn``).
+    """
+    listed = (
+        [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+        if isinstance(parameters, Mapping)
+        else [dict(p) for p in parameters]
     )
+    extra: dict[str, Any] = {}
+    if tags is not None:
+        extra["Tags"] = [dict(t) for t in tags]
+    if role_arn:
+        extra["RoleARN"] = role_arn
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        created = cfn.create_change_set(
+            StackName=stack_name,
+            ChangeSetName=name,
+            ChangeSetType=change_set_type,
+            **({"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}),
+            Parameters=listed,
+            Capabilities=CAPABILITIES,
+            Description="trailguard deploy",
+            **extra,
+        )
+    except ClientError as exc:
+        code, message = aws.error_fields(exc)
+        if code == "ValidationError" and any(marker in message for marker in NO_CHANGES_MARKERS):
+            return ""  # moto refuses an unchanged update outright; AWS makes a FAILED change set
+        raise explain(exc, f"creating change set for {stack_name}") from exc
+    except BotoCoreError as exc:
+        raise explain(exc, f"creating change set for {stack_name}") from exc
     return str(created["Id"])
+
+
+def describe_change_set_pages(cfn: Any, arn: str, first: Mapping[str, Any]) -> dict[str, Any]:
+    """The change set with every page of its ``Changes`` (``first`` is the first page, already read)."""
+    merged = dict(first)
+    changes = list(first.get("Changes") or [])
+    token = first.get("NextToken")
+    while token:
+        page = call("describing change set", cfn.describe_change_set, ChangeSetName=arn, NextToken=token)
+        changes.extend(page.get("Changes") or [])
+        token = page.get("NextToken")
+    merged["Changes"] = changes
+    return merged
+
+
+def delete_review_stack(cfn: Any, stack_name: str) -> None:
+    """Delete the empty stack (REVIEW_IN_PROGRESS) a CREATE change set made, once its change set is
+    gone and nothing else is pending on it: a dry run leaves no stack behind. Any other state is left."""
+    current = describe(cfn, stack_name)
+    if current is None or current.get("StackStatus") != "REVIEW_IN_PROGRESS":
+        return
+    pending = call("listing change sets", cfn.list_change_sets, StackName=stack_name).get("Summaries") or []
+    mine = [s for s in pending if s.get("StackId") in (None, current.get("StackId"))]  # moto lists all
+    if any(s.get("Status") not in {"DELETE_COMPLETE", "DELETE_PENDING"} for s in mine):
+        return
+    call(f"deleting the empty stack {stack_name}", cfn.delete_stack, StackName=stack_name)
 
 
 def wait_change_set(cfn: Any, arn: str, poll_seconds: float, timeout: float) -> dict[str, Any]:
@@ -243,7 +307,7 @@ def has_no_changes(change_set: Mapping[str, Any]) -> bool:
 
 
 def delete_change_set(cfn: Any, arn: str) -> None:
-    call("deleting the empty change set", cfn.delete_change_set, ChangeSetName=arn)
+    call("deleting the change set", cfn.delete_change_set, ChangeSetName=arn)
 
 
 class EventPrinter:

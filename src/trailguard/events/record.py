@@ -204,6 +204,16 @@ class Record:
     def finding_trail(self) -> str | None:
         return None
 
+    @property
+    def finding_version(self) -> str | None:
+        """What distinguishes one state of a finding from the next under the same Id (None if nothing)."""
+        return None
+
+    @property
+    def answered_by_trailguard(self) -> bool:
+        """The finding, as it arrives, is trailguard's own answer to it coming back (no news)."""
+        return False
+
 
 @dataclass(frozen=True)
 class FindingRecord(Record):

@@ -14,6 +14,9 @@ from typing import Any
 from trailguard.events.record import FindingRecord, RecordKind, get_path, mapping, text
 
 DETAIL_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
+ANSWERED_FIELD = "trailguard/answered"
+"""The ``UserDefinedFields`` key trailguard sets when it answers a finding (``BatchUpdateFindings``): the
+version it answered (:attr:`SecurityHubFinding.finding_version`, with the workflow status it set)."""
 TRAIL_DISABLED_ASFF_TYPE = "TTPs/Defense Evasion/Stealth:IAMUser-CloudTrailLoggingDisabled"
 _TRAIL_FIELD = "affectedResources/AWS::CloudTrail::Trail"
 
@@ -86,6 +89,36 @@ class SecurityHubFinding(FindingRecord):
         if workflow and workflow.upper() in ("RESOLVED", "SUPPRESSED"):
             return False
         return str(self._product_field("archived")).lower() != "true"
+
+    @property
+    def workflow_status(self) -> str:
+        """``NEW``, ``NOTIFIED``, ``RESOLVED`` or ``SUPPRESSED`` (``NEW`` when the finding has none)."""
+        workflow = text(get_path(self.raw, "Workflow", "Status")) or text(self.raw.get("WorkflowState"))
+        return (workflow or "NEW").upper()
+
+    @property
+    def finding_version(self) -> str | None:
+        """``<UpdatedAt> <workflow status>``: its provider's last update and where its workflow stands.
+
+        ``BatchUpdateFindings`` never changes ``UpdatedAt`` (only the provider's own import does), and
+        Security Hub emits the finding again after every update: so a new ``UpdatedAt`` is the provider
+        reporting again, a new workflow status is someone's decision, and neither is trailguard's note.
+        """
+        updated = text(self.raw.get("UpdatedAt"))
+        if updated is None and not get_path(self.raw, "Workflow", "Status"):
+            return None
+        return f"{updated or ''} {self.workflow_status}"
+
+    @property
+    def answered_by_trailguard(self) -> bool:
+        """trailguard already answered exactly this version: its own ``BatchUpdateFindings`` (workflow
+        and note) coming back as a new ``Security Hub Findings - Imported`` event."""
+        answered = mapping(self.raw.get("UserDefinedFields")).get(ANSWERED_FIELD)
+        return (
+            isinstance(answered, str)
+            and self.finding_version is not None
+            and answered == self.finding_version
+        )
 
     def _title(self) -> str | None:
         return text(self.raw.get("Title"))

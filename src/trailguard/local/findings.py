@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from trailguard.local import guardduty_patch
 from trailguard.local.router import Activity
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ class FindingEmitter:
         guard_roles: Callable[[], set[str]],
         delay: float = 1.0,
         activity: Activity | None = None,
-        import_finding: Callable[[Mapping[str, Any]], None] | None = None,
+        import_finding: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self.send = send
         self.import_finding = import_finding
@@ -265,10 +266,23 @@ class FindingEmitter:
                     return
                 _, _, record = heapq.heappop(self._due)
             try:
-                for event in findings_for(record):
+                events = findings_for(record)
+                archived = guardduty_patch.archived_by(events[0]["detail"]) if events else None
+                if archived is not None:
+                    # GuardDuty sends a finding its suppression rule archives nowhere (EventBridge,
+                    # Security Hub): the attack the guardduty.suppression technique undoes
+                    log.info(
+                        "GuardDuty filter %s archived the finding for %s", archived, record.get("eventID")
+                    )
+                    events = []
+                for event in events:
                     if self.import_finding is not None and event["source"] == "aws.securityhub":
-                        for finding in event["detail"]["findings"]:
-                            self.import_finding(finding)
+                        # what Security Hub stored: none when GuardDuty's integration is disabled, and
+                        # rewritten by its automation rules, so the event carries what AWS would send
+                        imported = [self.import_finding(f) for f in event["detail"]["findings"]]
+                        event["detail"]["findings"] = [dict(f) for f in imported if f is not None]
+                        if not event["detail"]["findings"]:
+                            continue
                     self.emitted.append(event)
                     self.send(event)
             except Exception:

@@ -196,15 +196,26 @@ def uninstall() -> None:
         _State.installed = False
 
 
-def import_finding(finding: Mapping[str, Any]) -> None:
+def import_finding(finding: Mapping[str, Any]) -> dict[str, Any] | None:
     """Store an ASFF finding in moto's Security Hub as ``BatchImportFindings`` would (for the finding's
-    account and the region of its ``ProductArn``), so ``GetFindings`` and ``BatchUpdateFindings`` see it."""
+    account and the region of its ``ProductArn``), so ``GetFindings`` and ``BatchUpdateFindings`` see it.
+    Returns the finding as stored (automation rules applied), or None when the product's integration is
+    disabled and Security Hub would not import it."""
     from moto.securityhub.models import securityhub_backends
+
+    from trailguard.local import securityhub_config_patch as config
 
     account = str(finding["AwsAccountId"])
     region = str(finding["ProductArn"]).split(":")[3]
-    failed, _, failures = securityhub_backends[account][region].batch_import_findings(
-        [copy.deepcopy(dict(finding))]
-    )
+    backend = securityhub_backends[account][region]
+    stored = copy.deepcopy(dict(finding))
+    if config.installed():
+        # As on AWS: a product whose integration is disabled imports nothing, and the hub's enabled
+        # automation rules rewrite the finding on arrival (local/securityhub_config_patch.py).
+        if not config.import_allowed(backend, stored):
+            return None
+        config.apply_automation_rules(backend, stored)
+    failed, _, failures = backend.batch_import_findings([stored])
     if failed:
         raise RuntimeError(f"moto refused the Security Hub finding {finding.get('Id')}: {failures}")
+    return stored

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trailguard import aws
-from trailguard.local import kms_patch, lookup, securityhub_patch
+from trailguard.local import kms_patch, lookup, moto_patches, securityhub_patch
 from trailguard.local.findings import FindingEmitter
 from trailguard.local.outbox import Outbox
 from trailguard.local.recorder import CallCapture, Recorder
@@ -152,6 +152,7 @@ class LocalCloud:
         capture = CallCapture(lambda environ, start: [], observers=[self.recorder, self.outbox])
         # moto lacks Security Hub BatchUpdateFindings; routes are read when the server builds its app.
         securityhub_patch.install()
+        moto_patches.install()  # the other moto gaps (local/moto_patches.py)
         kms_patch.install()  # moto's CloudFormation KMS key ignores KeySpec / KeyUsage (the state key)
 
         def wrap(app: Any) -> CallCapture:
@@ -163,6 +164,7 @@ class LocalCloud:
         if self._server.error is not None:
             error, self._server = self._server.error, None
             securityhub_patch.uninstall()
+            moto_patches.uninstall()
             kms_patch.uninstall()
             raise OSError(f"cannot serve on {HOST}:{self.port}: {error}")
         self.port = int(self._server.get_host_and_port()[1])
@@ -198,6 +200,7 @@ class LocalCloud:
         self._server = None
         _uninstall()
         securityhub_patch.uninstall()
+        moto_patches.uninstall()
         kms_patch.uninstall()
         aws.clear_cache()
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from trailguard.local import detection
 from trailguard.local.server import LocalCloud
 from trailguard.remediate.bucket import cloudtrail_policy
 from trailguard.resources.key import cloudtrail_key_policy
@@ -62,6 +63,7 @@ class World:
     outputs: dict[str, str]
     records: str | None = None
     invocations: str | None = None
+    detector_id: str = ""
 
     def ready(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -78,6 +80,8 @@ class World:
             },
             "guard": asdict(self.guard),
         }
+        if self.detector_id:
+            doc["detector_id"] = self.detector_id
         if self.records:
             doc["records"] = self.records
         if self.invocations:
@@ -162,6 +166,8 @@ def build(
     """Deploy trailguard, create the protected trail and the attacker, wait until the cloud is quiet."""
     trail = create_trail(cloud)
     progress(f"trail {trail.name}: multi-region, log file validation, SSE-KMS, logging")
+    detector_id = detection.enable(cloud)  # before deploy, so the baseline records them
+    progress(f"GuardDuty detector {detector_id} and Security Hub enabled")
     outputs = deploy_stack(cloud, stack_name, email, progress)
     attacker = create_attacker(cloud)
     progress(f"IAM user {attacker.user_name} with access key {attacker.access_key_id}")
@@ -185,4 +191,5 @@ def build(
         outputs=outputs,
         records=str(cloud.records_path) if cloud.records_path else None,
         invocations=str(cloud.invocations_path) if cloud.invocations_path else None,
+        detector_id=detector_id,
     )

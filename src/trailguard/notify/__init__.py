@@ -7,19 +7,24 @@ through the same steps whichever path raised it:
 - ``renderer``: subject, email text, JSON document, Chatbot card and SMS for either notice;
 - ``ledger``: the state table's record of what was told (dedup, storms, the sweep's window), on an
   injectable clock;
-- ``delivery``: decide on the ledger, render, publish once (``MessageStructure=json``), record;
+- ``bound``: every message within SNS's 256 KB, a shortened one pointing to the whole incident;
+- ``outbox``: messages that could not be published, kept in the state table until the sweep sends them;
+- ``text``: strings every channel accepts (no lone surrogates);
+- ``delivery``: decide on the ledger, render, bound, publish once (``MessageStructure=json``), record,
+  keep what could not be published;
 - ``securityhub``: the ASFF finding(s) beside GuardDuty's, for incidents and sweep drift.
 
 The names below are the package's public interface; import them from here (Security Hub's entry is
 ``trailguard.notify.securityhub.report``).
 """
 
-from trailguard.notify.delivery import Delivery, NotificationError, deliver, publish, send
+from trailguard.notify.delivery import Delivery, NotificationError, deliver, publish, resend, send
 from trailguard.notify.ledger import Decision, Ledger, SweepDecision, ledger_for
 from trailguard.notify.notice import (
     ACTION_REQUIRED,
     PREFIX,
     STATUS_WORDS,
+    Cause,
     Drift,
     Incident,
     Notice,
@@ -48,6 +53,7 @@ __all__ = [
     "STATUS_WORDS",
     "SUBJECT_MAX",
     "SWEEP_SCHEMA",
+    "Cause",
     "Decision",
     "Delivery",
     "Drift",
@@ -68,6 +74,7 @@ __all__ = [
     "render_followup",
     "render_incident",
     "render_sweep",
+    "resend",
     "send",
     "status_word",
     "subject_for",

@@ -1,10 +1,13 @@
 """Delivery: the one path from a notice to the alert topic, for event incidents and sweep findings alike.
 
 :func:`send` asks the ledger whether the notice is news, renders the message the ledger's decision calls
-for, publishes it once (``MessageStructure=json``) and records the result on the ledger. It never
-raises: a publish failure comes back in the :class:`Delivery` (the handler raises
-:class:`NotificationError` after every repair, so Lambda retries), and a state table that cannot be
-used fails open: a duplicate message beats a lost one.
+for, bounds it to what SNS accepts (``notify.bound``: a shortened message points to the whole incident,
+which it keeps in the state table), publishes it once (``MessageStructure=json``) and records the result
+on the ledger. It never raises: a publish failure comes back in the :class:`Delivery` and the message is
+kept in the outbox (``notify.outbox``) for the sweep to send; the handler still raises
+:class:`NotificationError` after every repair, so Lambda retries sooner and the failure shows in the
+function's error metrics. A state table that cannot be used fails open: a duplicate message beats a
+lost one.
 
 The log lines keep the names and loggers each path has always used (``notify.*`` / ``incidents.*`` on
 ``trailguard.incidents`` for incidents, ``sweep.*`` on ``trailguard.sweep`` for the sweep), so alarms and
@@ -13,15 +16,24 @@ log queries written against them keep matching.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trailguard import aws
 from trailguard.log import log_event
-from trailguard.notify.ledger import Decision, Ledger, SweepDecision
+from trailguard.notify import bound, securityhub
+from trailguard.notify.bound import Pointer, fit
+from trailguard.notify.ledger import ROW_TTL_SECONDS, Decision, Ledger, SweepDecision, full_key
 from trailguard.notify.notice import Incident, Notice, SweepFindings
+from trailguard.notify.outbox import Outbox, outbox_for
 from trailguard.notify.renderer import Message, render
+
+if TYPE_CHECKING:
+    from trailguard.config import Config
 
 INCIDENT_LOG = logging.getLogger("trailguard.incidents")
 SWEEP_LOG = logging.getLogger("trailguard.sweep")
@@ -31,17 +43,21 @@ class NotificationError(RuntimeError):
     """The alert could not be published; raised by the handler only after every repair was done."""
 
 
+FULL_DOCUMENT_MAX = 300_000
+"""A whole document larger than this is kept compressed (a DynamoDB item holds 400 KB)."""
+
+
 def publish(message: Message, topic_arn: str | None) -> str:
     """Publish to the alert topic (in the topic's own region); returns the SNS message id."""
+    return publish_body(message.subject, message.sns_payload(), topic_arn)
+
+
+def publish_body(subject: str, body: str, topic_arn: str | None) -> str:
+    """Publish a rendered ``MessageStructure=json`` body (the outbox resends these as kept)."""
     if not topic_arn:
         raise NotificationError("TRAILGUARD_TOPIC_ARN is not set: the alert has nowhere to go")
     sns = aws.client("sns", aws.region_of_arn(topic_arn))
-    response = sns.publish(
-        TopicArn=topic_arn,
-        Subject=message.subject,
-        Message=message.sns_payload(),
-        MessageStructure="json",
-    )
+    response = sns.publish(TopicArn=topic_arn, Subject=subject, Message=body, MessageStructure="json")
     return str(response.get("MessageId", ""))
 
 
@@ -54,6 +70,10 @@ class Delivery:
     message_id: str | None = None
     published: bool = False
     error: str | None = None
+    shortened: bool = False
+    """The message was too large for SNS and was shortened (the whole incident is in the state table)."""
+    kept: bool = False
+    """It could not be published and the outbox keeps it for the sweep to send."""
 
     @property
     def notification(self) -> dict[str, Any] | None:
@@ -72,12 +92,21 @@ class Delivery:
         out["published"] = self.published
         if self.error is not None:
             out["publish_error"] = self.error
+        if self.shortened:
+            out["shortened"] = True
+        if self.kept:
+            out["kept_in_outbox"] = True
         return out
 
 
-def send(notice: Notice, topic_arn: str | None, ledger: Ledger | None) -> Delivery:
-    """Decide, render, publish and record one notice's message (see the module docstring)."""
+def send(
+    notice: Notice, topic_arn: str | None, ledger: Ledger | None, *, security_hub: bool = True
+) -> Delivery:
+    """Decide, render, bound, publish and record one notice's message (see the module docstring).
+    ``security_hub``: the notice also goes to Security Hub, so a shortened message points there too."""
     delivery = Delivery()
+    if isinstance(notice, SweepFindings) and ledger is not None:
+        _mark_seen(notice, ledger)
     told_anyway = isinstance(notice, SweepFindings) and notice.recorded is not None
     if ledger is not None and not told_anyway:
         try:
@@ -89,10 +118,13 @@ def send(notice: Notice, topic_arn: str | None, ledger: Ledger | None) -> Delive
         _suppressed(notice, decision)
         _finish(ledger, notice, delivery)
         return delivery
+    message = render(notice, decision)  # never raises (a rendering failure gives a plain message)
+    if message is None:
+        return delivery
     try:
-        message = render(notice, decision)
-        if message is None:
-            return delivery
+        bounded = _bounded(notice, message, ledger, security_hub)
+        delivery.shortened = bounded is not message
+        message = bounded
         delivery.subject = message.subject
         delivery.message_id = publish(message, topic_arn)
         delivery.published = True
@@ -102,19 +134,101 @@ def send(notice: Notice, topic_arn: str | None, ledger: Ledger | None) -> Delive
             "notify.published",
             subject=message.subject,
             message_id=delivery.message_id,
+            shortened=delivery.shortened,
         )
     except Exception as exc:
         delivery.error = f"{type(exc).__name__}: {exc}"
         _publish_failed(notice, topic_arn, delivery)
+        if ledger is not None:
+            ledger_item = None
+            if isinstance(decision, Decision) and decision.pk and decision.event_sk:
+                ledger_item = (decision.pk, decision.event_sk)
+            delivery.kept = Outbox(ledger.store, ledger.clock).keep(
+                notice, message, delivery.error, ledger_item
+            )
+    else:
+        if ledger is not None and isinstance(decision, Decision) and decision.retry:
+            _discard(ledger, notice)
     _finish(ledger, notice, delivery)
     return delivery
 
 
+def _mark_seen(sweep: SweepFindings, ledger: Ledger) -> None:
+    """Whether the event path had the event that history names for each drift (so the message blames
+    a missed event only when one was missed)."""
+    for drift in sweep.drift:
+        if drift.cause is None or drift.seen is not None or not drift.cause.event_id:
+            continue
+        try:
+            drift.seen = ledger.seen(sweep.account, drift.ident, drift.cause.event_id)
+        except Exception as exc:
+            _ledger_unavailable(sweep, "decide", exc)
+            return
+
+
+def _discard(ledger: Ledger, notice: Notice) -> None:
+    """A Lambda retry published what the outbox also kept: forget the kept copy."""
+    try:
+        Outbox(ledger.store, ledger.clock).discard(notice)
+    except Exception as exc:
+        _ledger_unavailable(notice, "record", exc)
+
+
+def _bounded(notice: Notice, message: Message, ledger: Ledger | None, security_hub: bool) -> Message:
+    """The message within SNS's limit; a shortened one points to the whole document, kept here first."""
+    if bound.fits(message):
+        return message
+    finding = _finding(notice) if security_hub else None
+    if ledger is None:
+        return fit(message, Pointer(finding=finding, error="no state table is configured"))
+    pk, sk = full_key(notice)
+    document = message.document
+    try:
+        raw = json.dumps(document, default=str)
+        item: dict[str, Any] = (
+            {"document": document}
+            if len(raw) <= FULL_DOCUMENT_MAX
+            else {
+                "document_zlib_b64": base64.b64encode(zlib.compress(raw.encode("utf-8"), 9)).decode("ascii")
+            }
+        )
+        ledger.store.put(pk, sk, item, ttl_seconds=ROW_TTL_SECONDS)
+        pointer = Pointer(ledger.store.table_name, pk, sk, finding)
+    except Exception as exc:
+        pointer = Pointer(finding=finding, error=f"{type(exc).__name__}: {exc}")
+    return fit(message, pointer)
+
+
+def _finding(notice: Notice) -> str | None:
+    """What the shortened message names in Security Hub."""
+    if isinstance(notice, SweepFindings):
+        return f"one finding per drifted resource, GeneratorId {securityhub.BACKSTOP_GENERATOR}"
+    if notice.record.kind == "guardduty" or not notice.account_id:
+        return None
+    return f"finding {securityhub.finding_id(notice, notice.account_id)}"
+
+
+def resend(config: Config, region: str) -> dict[str, Any] | None:
+    """The sweep's hook: publish the alerts the outbox keeps (None without a state table). Never raises."""
+    try:
+        outbox = outbox_for(config, region)
+        return outbox.flush(config.topic_arn, publish_body) if outbox is not None else None
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        log_event(SWEEP_LOG, logging.ERROR, "sweep.outbox-unavailable", error=error)
+        return {"resent": [], "pending": None, "error": error}
+
+
 def deliver(
-    incident: Incident, topic_arn: str | None, ledger: Ledger | None, line: dict[str, Any]
+    incident: Incident,
+    topic_arn: str | None,
+    ledger: Ledger | None,
+    line: dict[str, Any],
+    *,
+    security_hub: bool = True,
 ) -> str | None:
     """:func:`send` for one incident, filling the handler's summary ``line``; the publish error or None."""
-    delivery = send(incident, topic_arn, ledger)
+    delivery = send(incident, topic_arn, ledger, security_hub=security_hub)
     line.update(delivery.fields())
     return delivery.error
 
@@ -180,6 +294,6 @@ def _finish(ledger: Ledger | None, notice: Notice, delivery: Delivery) -> None:
     if ledger is None or delivery.decision is None:
         return
     try:
-        ledger.finished(notice, delivery.decision, delivery.message_id, delivery.error)
+        ledger.finished(notice, delivery.decision, delivery.message_id, delivery.error, kept=delivery.kept)
     except Exception as exc:
         _ledger_unavailable(notice, "record", exc)

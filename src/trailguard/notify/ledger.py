@@ -52,7 +52,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from trailguard.notify.notice import Incident, Notice, SweepFindings
+from trailguard.notify.notice import NEEDS_A_PERSON, Incident, Notice, SweepFindings, short_name
+from trailguard.notify.text import clean
 from trailguard.state import StateStore
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ class Decision:
     since: str = ""
     unverified: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    retry: bool = False
+    """A Lambda retry re-sending a message that was not published (the outbox may hold it too)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,15 +148,36 @@ def _iso(epoch: float) -> str:
 
 def resource_key(incident: Incident) -> str:
     """``<account>/<short name>``: a trail named by ARN in one event and by name in another is one key."""
-    return f"{incident.account_id or 'unknown'}/{incident.resource_label}"
+    return str(clean(f"{incident.account_id or 'unknown'}/{incident.resource_label}"))
 
 
 def event_key(incident: Incident) -> str:
-    """The CloudTrail eventID or finding Id; a digest of the raw record when it has none."""
-    if incident.record.event_id:
-        return incident.record.event_id
-    raw = json.dumps(incident.record.raw, sort_keys=True, default=str)
+    """The CloudTrail eventID or finding Id; a digest of the raw record when it has none.
+
+    A Security Hub finding keeps its Id through every update, so its key adds the version: when its
+    provider last updated it and its workflow status (a workflow change of its own is news; trailguard's
+    own update coming back is recognised before this, by the finding itself)."""
+    record = incident.record
+    if record.event_id:
+        key = record.event_id
+        if record.finding_version is not None:
+            key += f"@{record.finding_version}"
+        return str(clean(key))
+    raw = json.dumps(record.raw, sort_keys=True, default=str)
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def full_key(notice: Notice) -> tuple[str, str]:
+    """Where the whole incident (or sweep report) is kept when its message had to be shortened."""
+    if isinstance(notice, SweepFindings):
+        pk, _sk = sweep_key(notice.account, notice.region)
+        return pk, f"full#{notice.region}#{notice.swept_at}"
+    return f"incident#{resource_key(notice)}", f"full#{event_key(notice)}"
+
+
+def seen_key(account: str | None, ident: str, event_id: str) -> tuple[str, str]:
+    """The event item an incident about ``ident`` left, if trailguard's event path had ``event_id``."""
+    return str(clean(f"incident#{account or 'unknown'}/{short_name(ident)}")), str(clean(f"event#{event_id}"))
 
 
 class Ledger:
@@ -164,6 +188,10 @@ class Ledger:
         self.clock = clock
 
     # -- one entry for either notice ------------------------------------------------------------------
+
+    def seen(self, account: str | None, ident: str, event_id: str) -> bool:
+        """Whether trailguard's event path had the event ``event_id`` about resource ``ident``."""
+        return self.store.get(*seen_key(account, ident, event_id)) is not None
 
     @overload
     def decide(self, notice: Incident) -> Decision: ...
@@ -187,12 +215,16 @@ class Ledger:
         decision: Decision | SweepDecision,
         message_id: str | None,
         error: str | None,
+        *,
+        kept: bool = False,
     ) -> None:
         """Record how the message went: an incident's event keeps its status (so a retry re-sends only
-        what was not published); a published sweep message starts its window (a failed one is not
-        recorded, so the next sweep sends it)."""
+        what was not published); a published sweep message starts its window, and so does one the outbox
+        keeps (``kept``: the sweep resends it); one neither published nor kept is not recorded, so the
+        next sweep sends it."""
         if isinstance(decision, SweepDecision):
-            if isinstance(notice, SweepFindings) and decision.action != "suppress" and error is None:
+            told = error is None or kept
+            if isinstance(notice, SweepFindings) and decision.action != "suppress" and told:
                 self.sweep_alerted(notice.account, notice.region, decision, notice.findings(), message_id)
             return
         if isinstance(notice, Incident):
@@ -270,18 +302,43 @@ class Ledger:
         if not self.store.put(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS, if_absent=True):
             previous = self.store.get(pk, event_sk) or {}
             retry = _retry(previous, now)
+            told = str(previous.get("told") or "")  # "" (suppressed, or an item older than this field)
+            if retry is None and told and _rank(incident.status) > _rank(told):
+                # The other function's delivery of the same event found it already restored and said
+                # so first; this one made the repair: that is news, never a duplicate.
+                decision = Decision(
+                    "publish",
+                    f"the same event, now {incident.status} (the message before said {told})",
+                    pk,
+                    event_sk,
+                    row=previous.get("row"),
+                )
+                self.store.put(
+                    pk,
+                    event_sk,
+                    {**previous, "status": "decided", "at": now, "told": incident.status},
+                    ttl_seconds=EVENT_TTL_SECONDS,
+                )
+                return decision
             if retry is None:
                 return Decision("suppress", f"duplicate delivery of event {event_key(incident)}", pk)
             if retry.action != "suppress":
                 retry.pk, retry.event_sk = pk, event_sk
                 retry.reason = f"retry of an unpublished message ({retry.reason})"
+                retry.retry = True
                 return retry
         decision = self._decide_new(incident, pk, now)
         decision.pk, decision.event_sk = pk, event_sk
         self.store.put(
             pk,
             event_sk,
-            {"status": "decided", "at": now, "event_id": incident.record.event_id, **decision.to_dict()},
+            {
+                "status": "decided",
+                "at": now,
+                "event_id": incident.record.event_id,
+                "told": incident.status if decision.action != "suppress" else "",
+                **decision.to_dict(),
+            },
             ttl_seconds=EVENT_TTL_SECONDS,
         )
         return decision
@@ -314,6 +371,7 @@ class Ledger:
             "row": row,
             "rows_pk": rows_pk,
             "action_required": incident.action_required,
+            "told": incident.status,
         }
         unverified = int(incident.verdict.verdict == "tamper" and incident.action_required)
         if self.store.put(pk, burst_sk, opening, ttl_seconds=BURST_QUIET_SECONDS, if_absent=True):
@@ -342,6 +400,15 @@ class Ledger:
             )
         ):
             return Decision("publish", "a repeat whose repair needs a person", row=row, more=more)
+        told = str(burst.get("told") or "")
+        if told and _rank(incident.status) > _rank(told):
+            self.store.put(pk, burst_sk, {**burst, "told": incident.status}, ttl_seconds=BURST_QUIET_SECONDS)
+            return Decision(
+                "publish",
+                f"a repeat that was {incident.status} after a message that said {burst.get('told')}",
+                row=row,
+                more=more,
+            )
         elapsed = now - opened
         if more < FOLLOWUP_THRESHOLD and elapsed < FOLLOWUP_INTERVAL_SECONDS:
             return Decision("suppress", f"repeat {more} of a burst since {since}", row=row, more=more)
@@ -377,10 +444,18 @@ class Ledger:
                 "event_id": incident.record.event_id,
                 "message_id": message_id,
                 "error": error,
+                "told": incident.status if status != "suppressed" else "",
                 **decision.to_dict(),
             },
             ttl_seconds=EVENT_TTL_SECONDS,
         )
+
+
+def _rank(status: str) -> int:
+    """How much a repair's status tells: nothing changed < repaired < a person must act."""
+    if status in NEEDS_A_PERSON:
+        return 2
+    return {"remediated": 1}.get(status, 0)
 
 
 def _retry(previous: dict[str, Any], now: float) -> Decision | None:

@@ -18,10 +18,12 @@ the :class:`~trailguard.policy.Technique` the verdict carries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from trailguard.policy.technique import base_event_name
 from trailguard.resources import KINDS
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from trailguard.policy import Technique, Verdict
     from trailguard.remediate import Outcome
 
+SECURITY_HUB_SOURCE = "securityhub.amazonaws.com"
 PREFIX = "[trailguard]"
 ACTION_REQUIRED = "[ACTION REQUIRED]"
 
@@ -86,6 +89,9 @@ class Incident:
     account: str | None = None
     outcome: Outcome | None = None
     detected_at: str = field(default_factory=lambda: _now())  # noqa: PLW0108 (late-bound: tests pin _now)
+    baseline: Mapping[str, Any] | None = None
+    """The resource's recorded baseline before the call, when there is one: what the call changed is
+    shown against it (before -> after)."""
 
     @property
     def technique(self) -> Technique | None:
@@ -151,18 +157,43 @@ class Incident:
 
     @property
     def resource_noun(self) -> str:
-        """``trail``, ``bucket``, ``KMS key``...: what the technique's family hits."""
+        """``trail``, ``bucket``, ``KMS key``...: what the technique's family hits (``Security Hub`` for
+        a Security Hub call, which the detector kind also covers)."""
+        if self.kind == "detector" and self.record.event_source == SECURITY_HUB_SOURCE:
+            return "Security Hub"
         return noun(self.kind) or "resource"
+
+    @property
+    def account_wide(self) -> bool:
+        """The resource is the account itself (Security Hub is enabled per account): no name to show."""
+        return self.resource is not None and self.resource == self.account_id
+
+    @property
+    def target(self) -> str:
+        """``trail org-trail``; ``Security Hub`` alone when the resource is the account."""
+        return self.resource_noun if self.account_wide else f"{self.resource_noun} {self.resource_label}"
+
+    @property
+    def event_name(self) -> str:
+        """The call's name without Lambda's API-version suffix (``PutFunctionConcurrency``)."""
+        return base_event_name(self.record.event_name) if self.record.event_name else "call"
+
+    @property
+    def finding_source(self) -> str:
+        return "GuardDuty" if self.record.kind == "guardduty" else "Security Hub"
 
     @property
     def headline(self) -> str:
         """``StopLogging on trail org-trail``: the call and its target, for the subject and the card."""
-        record = self.record
-        target = f"{self.resource_noun} {self.resource_label}"
-        if record.kind == "cloudtrail":
-            return f"{record.event_name or 'call'} on {target}"
-        source = "GuardDuty" if record.kind == "guardduty" else "Security Hub"
-        return f"{target} disabled ({source} finding)"
+        if self.record.kind == "cloudtrail":
+            return f"{self.event_name} on {self.target}"
+        return f"{self.target} disabled ({self.finding_source} finding)"
+
+    @property
+    def interrupts_delivery(self) -> bool:
+        """The technique stops the trail delivering logs (stopped, deleted, its bucket or key unusable):
+        only then does the message say activity was not delivered."""
+        return self.technique is not None and self.technique.stops_delivery
 
     def summary(self) -> dict[str, Any]:
         """The line of the handler's return value for this incident."""
@@ -179,13 +210,61 @@ class Incident:
         }
 
 
+@dataclass(frozen=True)
+class Cause:
+    """The call CloudTrail's event history names as the change a sweep found: who, what, when."""
+
+    event_name: str | None
+    event_id: str | None = None
+    event_time: str | None = None
+    principal: str | None = None
+    source_ip: str | None = None
+
+    @classmethod
+    def of(cls, record: Record) -> Cause:
+        """The cause a CloudTrail record (from LookupEvents) names."""
+        name = record.event_name
+        return cls(
+            base_event_name(name) if name else None,
+            record.event_id,
+            record.event_time,
+            record.principal_arn or record.principal_name,
+            record.source_ip,
+        )
+
+    def describe(self) -> str:
+        """``UpdateTrail by arn:aws:iam::1:user/mallory from 198.51.100.7 at T (event id e-1)``."""
+        text = self.event_name or "a call"
+        text += f" by {self.principal}" if self.principal else " (the event names no caller)"
+        if self.source_ip:
+            text += f" from {self.source_ip}"
+        if self.event_time:
+            text += f" at {self.event_time}"
+        return text + (f" (event id {self.event_id})" if self.event_id else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_name": self.event_name,
+            "event_id": self.event_id,
+            "event_time": self.event_time,
+            "principal": self.principal,
+            "source_ip": self.source_ip,
+        }
+
+
 @dataclass
 class Drift:
-    """One resource that did not match its baseline, and what the actions did about it."""
+    """One resource that did not match its baseline, and what the actions did about it.
+
+    ``cause``: the change as CloudTrail's event history names it, when the sweep could look it up;
+    ``seen``: whether trailguard's event path had that event (its ledger says), None when unknown.
+    """
 
     kind: str
     ident: str
     outcomes: list[Outcome]
+    cause: Cause | None = None
+    seen: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -208,12 +287,16 @@ class Drift:
         return f"{noun(self.kind) or self.kind} {short}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": self.kind,
             "id": self.ident,
             "ok": self.ok,
             "outcomes": [o.to_dict() for o in self.outcomes],
         }
+        if self.cause is not None:
+            out["cause"] = self.cause.to_dict()
+            out["event_seen"] = self.seen
+        return out
 
 
 @dataclass

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, overload
-from urllib.parse import quote
 
 from trailguard import aws
 from trailguard.integrity import TAMPERED
@@ -37,12 +37,15 @@ from trailguard.notify.ledger import Decision, SweepDecision
 from trailguard.notify.notice import (
     ACTION_REQUIRED,
     PREFIX,
+    Drift,
     Incident,
     Notice,
     SweepFindings,
+    short_name,
     status_head,
     status_word,
 )
+from trailguard.notify.text import clean, quote
 
 if TYPE_CHECKING:
     from trailguard.events import Record
@@ -52,6 +55,8 @@ SCHEMA = "trailguard.incident/1"
 CHAT_DESCRIPTION_MAX = 3500
 """Chatbot renders long descriptions badly on a phone; the card stays short and links to the rest."""
 REQUEST_VALUE_MAX = 120
+CHANGE_VALUE_MAX = 120
+CHANGES_MAX = 20
 UNKNOWN_PRINCIPAL = "not named in the event"
 
 
@@ -173,7 +178,7 @@ def _todo(incident: Incident) -> list[str]:
             steps.append(
                 "Give trailguard's role the permissions it was refused, if an error below says AccessDenied."
             )
-    if record.kind == "cloudtrail" and record.event_time:
+    if incident.interrupts_delivery and record.kind == "cloudtrail" and record.event_time:
         steps.append(
             f"Activity between {record.event_time} and the repair was not delivered by this trail; "
             "review it in CloudTrail event history."
@@ -235,20 +240,119 @@ def _request_lines(record: Record) -> list[str]:
 def subject_for(incident: Incident) -> str:
     """``[trailguard] REPAIRED: StopLogging on trail org-trail in 123456789012 (us-east-1)``."""
     prefix, word = status_head(incident.status)
-    return _fit(f"{prefix} {word}: {incident.headline} in {_where(incident)}", incident.resource_label)
+    return _fit([f"{prefix} {word}: {what}" for what in _subject_phrases(incident)], incident.resource_label)
 
 
-def _fit(subject: str, label: str) -> str:
-    """A valid SNS subject; when too long, the resource name is shortened in the middle rather than
-    cutting off the account and region at the end."""
-    subject = ascii_subject(subject, limit=10_000)
-    label = ascii_subject(label, limit=10_000)
+def _subject_phrases(incident: Incident, what: str | None = None, since: str = "") -> list[str]:
+    """The subject's phrase, fullest first: then without the noun, the region, the account. The
+    resource's name is the last thing shortened (and the event name never carries an API version)."""
+    label = "" if incident.account_wide else incident.resource_label
+    target = incident.target
+    bare = label or target
+    account = incident.account_id or "unknown account"
+    if what is not None:  # the storm follow-up: "5 more StopLogging calls on trail x since 03:00Z"
+        heads = [f"{what} on {target}{since}", f"{what} on {bare}{since}"]
+    elif incident.record.kind == "cloudtrail":
+        heads = [f"{incident.event_name} on {target}", f"{incident.event_name} on {bare}"]
+    else:
+        source = incident.finding_source
+        heads = [f"{target} disabled ({source} finding)", f"{bare} disabled ({source} finding)"]
+        heads.append(f"{bare} disabled")
+    out = [f"{head} in {account} ({incident.region})" for head in heads]
+    out += [f"{head} in {account}" for head in heads[1:]]
+    out += heads[1:]
+    return out
+
+
+def _fit(candidates: list[str], label: str) -> str:
+    """A valid SNS subject: the first candidate that fits; when none does, the last with the resource
+    name shortened in the middle."""
+    fitted = [ascii_subject(c, limit=10_000) for c in candidates]
+    for subject in fitted:
+        if len(subject) <= SUBJECT_MAX:
+            return subject
+    subject = fitted[-1]
+    label = ascii_subject(label, limit=10_000) if label else ""
     excess = len(subject) - SUBJECT_MAX
-    if excess > 0 and label in subject and len(label) - excess - 3 >= 8:
+    if label and label in subject and len(label) - excess - 3 >= 8:
         keep = len(label) - excess - 3
         short = label[: (keep + 1) // 2] + "..." + label[len(label) - keep // 2 :]
         subject = subject.replace(label, short, 1)
     return ascii_subject(subject)
+
+
+# Request parameters whose baseline field has another name (UpdateTrail's vs DescribeTrails', S3's).
+_BASELINE_ALIASES = {
+    "enablelogfilevalidation": "logfilevalidationenabled",
+    "snstopicname": "snstopicname",
+    "lifecycleconfiguration": "lifecycle",
+    "bucketpolicy": "policy",
+}
+_MISSING = object()
+
+
+def _lookup(doc: Mapping[str, Any], key: str) -> Any:
+    """``doc[key]`` matched without regard to case (CloudTrail's camelCase vs the API's PascalCase)."""
+    want = key.lower()
+    want = _BASELINE_ALIASES.get(want, want)
+    for name, value in doc.items():
+        if str(name).lower() == want:
+            return value
+    return _MISSING
+
+
+_NOT_CHANGES = frozenset({"host", "xmlns", "x-amz-expected-bucket-owner"})
+"""Request parameters that address the call, not the resource's configuration."""
+
+
+def _shown(value: Any) -> str:
+    if value is _MISSING:
+        return "(not in the baseline)"
+    if value is None or value == "":
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= CHANGE_VALUE_MAX else text[: CHANGE_VALUE_MAX - 3] + "..."
+
+
+def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
+    if isinstance(after, Mapping) and isinstance(before, Mapping):
+        seen = set()
+        for key, value in after.items():
+            seen.add(str(key).lower())
+            _diff(f"{path}.{key}", _lookup(before, str(key)), value, out)
+        for key, value in before.items():  # a structure in a request replaces the recorded one
+            if str(key).lower() not in seen:
+                _diff(f"{path}.{key}", value, None, out)
+        return
+    if before is _MISSING and after in (None, "", [], {}):
+        return
+    if before is not _MISSING and (before == after or (before in (None, "", [], {}) and after in (None, ""))):
+        return
+    out.append(f"{path}: {_shown(before)} -> {_shown(after)}")
+
+
+def changes(incident: Incident) -> list[str]:
+    """What the call changed, each ``field: before -> after`` against the recorded baseline (``before``
+    is ``(not recorded)`` without one); the parameters that only name the resource are left out."""
+    record = incident.record
+    if record.kind != "cloudtrail" or record.failed or incident.verdict.verdict == "attempt":
+        return []
+    baseline = incident.baseline
+    names = {n for n in (incident.resource, incident.resource_label) if n}
+    names |= {short_name(n) for n in names}
+    out: list[str] = []
+    for key, after in record.request_parameters.items():
+        if isinstance(after, str) and (after in names or short_name(after) in names):
+            continue
+        if str(key).lower() in _NOT_CHANGES:
+            continue
+        if baseline is None:
+            out.append(f"{key}: (not recorded) -> {_shown(after)}")
+        else:
+            _diff(str(key), _lookup(baseline, str(key)), after, out)
+    if len(out) > CHANGES_MAX:
+        out = [*out[:CHANGES_MAX], f"... and {len(out) - CHANGES_MAX} more"]
+    return out
 
 
 def render_incident(incident: Incident) -> Message:
@@ -268,9 +372,11 @@ def render_incident(incident: Incident) -> Message:
         + ("" if principal == UNKNOWN_PRINCIPAL else f" ({ptype}, {_mfa(record.mfa_authenticated)})"),
         f"From: {record.source_ip or 'unknown IP'} using {_client(record.user_agent)}",
         f"When: {record.event_time or 'unknown'}",
-        "",
-        "What you must still do:",
     ]
+    changed = changes(incident)
+    if changed:
+        lines += ["", "What the call changed (baseline -> requested):", *(f"  {c}" for c in changed)]
+    lines += ["", "What you must still do:"]
     lines.extend(f"  {n}. {step}" for n, step in enumerate(todo, 1))
     if urls:
         lines += ["", "Links:"]
@@ -346,6 +452,7 @@ def render_incident(incident: Incident) -> Message:
         },
         "remediation": outcome.to_dict() if outcome is not None else None,
         "responder_steps": todo,
+        "changes": changed,
         "links": urls,
         "detected_at": incident.detected_at,
         "detected_by": {"handler": incident.handler, "region": incident.handler_region},
@@ -449,12 +556,18 @@ def render_followup(incident: Incident, more: int, since: str, unverified: int =
     since_hm = since[11:16] if len(since) >= 16 else since
     calls = "call" if more == 1 else "calls"
     what = (
-        f"{more} more {record.event_name} {calls} on {incident.resource_noun} {incident.resource_label}"
+        f"{more} more {incident.event_name} {calls} on {incident.target}"
         if record.kind == "cloudtrail"
-        else f"{more} more findings that {incident.resource_noun} {incident.resource_label} was disabled"
+        else f"{more} more findings that {incident.target} was disabled"
     )
     prefix = ACTION_REQUIRED if unverified else PREFIX
-    subject = _fit(f"{prefix} {what} since {since_hm}Z in {_where(incident)}", incident.resource_label)
+    if record.kind == "cloudtrail":
+        phrases = _subject_phrases(
+            incident, f"{more} more {incident.event_name} {calls}", f" since {since_hm}Z"
+        )
+    else:
+        phrases = [f"{what} since {since_hm}Z in {_where(incident)}", f"{what} since {since_hm}Z"]
+    subject = _fit([f"{prefix} {p}" for p in phrases], incident.resource_label)
     if incident.verdict.verdict == "tamper":
         repaired = (
             f"{unverified} of these repairs could NOT be verified: check the {incident.resource_noun} now."
@@ -503,6 +616,35 @@ def _hhmm(iso: str) -> str:
     return f"{iso[11:16]} UTC" + ("" if iso[:10] == datetime.now(UTC).date().isoformat() else f" {iso[:10]}")
 
 
+def cause_line(drift: Drift) -> str:
+    """Who changed a drifted resource, as event history names it, and whether trailguard had the event."""
+    assert drift.cause is not None
+    text = drift.cause.describe()
+    if drift.seen is False:
+        return text + "; this event never reached trailguard's event path"
+    if drift.seen is True:
+        return text + "; trailguard handled this event, yet the resource had drifted again"
+    return text
+
+
+def why_drift(sweep: SweepFindings) -> str:
+    """One sentence on why the sweep, not the event path, found the drift: it blames a missed event only
+    when event history names an event trailguard never had."""
+    if not sweep.drift:
+        return "Some resources could not be checked."
+    if any(d.cause is not None and d.seen is False for d in sweep.drift):
+        return (
+            "Events that never reached trailguard are named below (CloudTrail's delivery to EventBridge is"
+            " best effort, or a rule or function was off)."
+        )
+    if all(d.cause is not None for d in sweep.drift):
+        return "Who made each change is named below, from CloudTrail event history."
+    return (
+        "The sweep sees the resource, not the call that changed it: look the change up in CloudTrail"
+        " event history to find who made it."
+    )
+
+
 def render_sweep(sweep: SweepFindings, decision: SweepDecision | None = None) -> Message | None:
     """The sweep's one message, or None when there is nothing to tell (no drift, no baseline recorded).
 
@@ -536,12 +678,14 @@ def render_sweep(sweep: SweepFindings, decision: SweepDecision | None = None) ->
             subject = f"{head} {TAMPERED}: {len(tampered)} item(s) not applied ({where})"
         lines = [
             f"trailguard's backstop sweep compared every protected resource with its baseline ({where}).",
-            "What differed was put back with the same repairs the event path uses. A CloudTrail event was",
-            "missed (delivery to EventBridge is best effort) or a rule, function or repair was off.",
+            "What differed was put back with the same repairs the event path uses.",
+            why_drift(sweep),
             "",
         ]
         for drift in sweep.drift:
             lines.append(f"- {drift.label}:")
+            if drift.cause is not None:
+                lines.append(f"    Changed by: {cause_line(drift)}")
             lines.extend(f"    {status_word(o.status)}: {o.summary}" for o in drift.outcomes)
         if sweep.errors:
             lines += ["", "Could not be checked:", *(f"- {e}" for e in sweep.errors)]
@@ -591,7 +735,8 @@ def render_sweep(sweep: SweepFindings, decision: SweepDecision | None = None) ->
         keywords=["backstop", sweep.status],
         thread=f"trailguard-{sweep.account or 'account'}-backstop-{sweep.region}",
         status=sweep.status,
-        related=[d.ident for d in sweep.drift],
+        related=[d.ident for d in sweep.drift]
+        + [d.cause.principal for d in sweep.drift if d.cause is not None and d.cause.principal],
         context={
             "status": sweep.status,
             "account": str(sweep.account),
@@ -613,9 +758,76 @@ def render(notice: SweepFindings, decision: SweepDecision | None = None) -> Mess
 def render(notice: Notice, decision: Decision | SweepDecision | None = None) -> Message | None: ...
 def render(notice: Notice, decision: Decision | SweepDecision | None = None) -> Message | None:
     """The message for a notice: the full incident, its storm follow-up (a ``follow-up`` decision), or
-    the sweep's message (None when the sweep has nothing to tell)."""
+    the sweep's message (None when the sweep has nothing to tell).
+
+    It cannot fail: every string is cleaned of what no channel accepts (lone surrogates), and should the
+    rendering itself raise, a plain message that says so (status, technique, resource, event id and the
+    error) goes out instead, so the alert is never lost to a rendering bug."""
+    try:
+        if isinstance(notice, SweepFindings):
+            message = render_sweep(notice, decision if isinstance(decision, SweepDecision) else None)
+        elif isinstance(decision, Decision) and decision.action == "follow-up":
+            message = render_followup(notice, decision.more, decision.since, decision.unverified)
+        else:
+            message = render_incident(notice)
+        return _cleaned(message) if message is not None else None
+    except Exception as exc:
+        return fallback(notice, exc)
+
+
+def _cleaned(message: Message) -> Message:
+    chat = clean(message.chat) if message.chat is not None else None
+    return Message(ascii_subject(clean(message.subject)), clean(message.text), clean(message.document), chat)
+
+
+def _attempt(read: Any, default: str) -> str:
+    try:
+        value = read()
+        return clean(str(value)) if value is not None else default
+    except Exception:
+        return default
+
+
+def fallback(notice: Notice, error: BaseException) -> Message:
+    """The plain message sent when rendering failed: what is known, read field by field, and the error."""
     if isinstance(notice, SweepFindings):
-        return render_sweep(notice, decision if isinstance(decision, SweepDecision) else None)
-    if isinstance(decision, Decision) and decision.action == "follow-up":
-        return render_followup(notice, decision.more, decision.since, decision.unverified)
-    return render_incident(notice)
+        facts = {
+            "status": _attempt(lambda: notice.status, "unknown"),
+            "account": _attempt(lambda: notice.account, "unknown"),
+            "region": _attempt(lambda: notice.region, "unknown"),
+            "drift": _attempt(lambda: ", ".join(d.label for d in notice.drift), "unknown"),
+            "errors": _attempt(lambda: "; ".join(notice.errors), ""),
+        }
+        head = ACTION_REQUIRED
+        what = "the backstop sweep's message"
+        schema = SWEEP_SCHEMA
+    else:
+        facts = {
+            "status": _attempt(lambda: notice.status, "unknown"),
+            "technique": _attempt(lambda: notice.technique_id, "unknown"),
+            "resource": _attempt(lambda: notice.resource, "unknown"),
+            "account": _attempt(lambda: notice.account_id, "unknown"),
+            "region": _attempt(lambda: notice.region, "unknown"),
+            "event_id": _attempt(lambda: notice.record.event_id, "unknown"),
+            "event_name": _attempt(lambda: notice.record.event_name, "unknown"),
+            "principal": _attempt(lambda: notice.record.principal_arn, "unknown"),
+            "repair": _attempt(lambda: notice.outcome.summary if notice.outcome else None, "none"),
+        }
+        head = _attempt(lambda: status_head(notice.status)[0], ACTION_REQUIRED)
+        what = "an incident's message"
+        schema = SCHEMA
+    reason = clean(f"{type(error).__name__}: {error}")
+    subject = ascii_subject(
+        f"{head} {status_word(facts['status'])}: {facts.get('technique', 'backstop')} on "
+        f"{facts.get('resource', facts.get('drift', ''))} in {facts['account']} ({facts['region']})"
+    )
+    lines = [
+        f"trailguard could not render {what} ({reason}); what it knows:",
+        *(f"  {name}: {value}" for name, value in facts.items()),
+        "",
+        "The state table and the function's log have the rest; please report the rendering error.",
+    ]
+    text = "\n".join(lines) + "\n"
+    document = {"schema": schema, "kind": "fallback", "subject": subject, "text": text, "facts": facts,
+                "render_error": reason}  # fmt: skip
+    return Message(subject, text, document)

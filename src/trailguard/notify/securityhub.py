@@ -27,9 +27,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trailguard import aws
+from trailguard.events.securityhub import ANSWERED_FIELD
 from trailguard.log import log_event
 from trailguard.notify.notice import Drift, Incident, Notice, SweepFindings, status_head, status_word
-from trailguard.notify.renderer import links, subject_for
+from trailguard.notify.renderer import cause_line, links, subject_for
+from trailguard.notify.text import clean
 from trailguard.resources import securityhub_type
 
 LOG = logging.getLogger("trailguard.securityhub")  # the name operators' log queries already use
@@ -82,6 +84,26 @@ def _repair_text(incident: Incident) -> str:
     return f"trailguard {outcome.action}: {outcome.status} ({verified}). {outcome.summary}"
 
 
+def finding_id(incident: Incident, account: str) -> str:
+    """The Id of the finding an incident is imported as (or, for a Security Hub record, its own)."""
+    if incident.record.kind == "securityhub":
+        return str(clean(str(incident.record.raw.get("Id"))))
+    return str(clean(f"trailguard/{account}/{incident.record.event_id or incident.detected_at}"))
+
+
+def _resource(incident: Incident, resource: str) -> dict[str, Any]:
+    if incident.account_wide:  # Security Hub itself: the account is the resource
+        return {"Type": "AwsAccount", "Id": f"AWS::::Account:{resource}", "Partition": "aws",
+                "Region": incident.region}  # fmt: skip
+    region = aws.region_of_arn(resource)
+    return {
+        "Type": securityhub_type(incident.kind),
+        "Id": resource,
+        "Partition": "aws",
+        "Region": incident.region if region is None else str(region),
+    }
+
+
 def finding_for(incident: Incident, region: str, account: str, now: str) -> dict[str, Any]:
     """The ASFF finding for an incident seen in a CloudTrail record."""
     record, verdict = incident.record, incident.verdict
@@ -100,7 +122,7 @@ def finding_for(incident: Incident, region: str, account: str, now: str) -> dict
     }
     finding: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
-        "Id": f"trailguard/{account}/{record.event_id or incident.detected_at}",
+        "Id": finding_id(incident, account),
         "ProductArn": product_arn(region, account),
         "GeneratorId": f"trailguard/{technique}",
         "AwsAccountId": account,
@@ -110,16 +132,7 @@ def finding_for(incident: Incident, region: str, account: str, now: str) -> dict
         "Severity": {"Label": severity(incident)},
         "Title": _clip(subject_for(incident), TITLE_MAX),
         "Description": _clip(f"{verdict.reason} {_repair_text(incident)}", DESCRIPTION_MAX),
-        "Resources": [
-            {
-                "Type": securityhub_type(incident.kind),
-                "Id": resource,
-                "Partition": "aws",
-                "Region": incident.region
-                if aws.region_of_arn(resource) is None
-                else str(aws.region_of_arn(resource)),
-            }
-        ],
+        "Resources": [_resource(incident, resource)],
         "Remediation": {"Recommendation": {"Text": _clip(_repair_text(incident), 512)}},
         "ProductFields": {k: _clip(v, PRODUCT_FIELD_MAX) for k, v in fields.items() if v},
         "Workflow": {"Status": workflow_status(incident)},
@@ -135,7 +148,14 @@ def finding_for(incident: Incident, region: str, account: str, now: str) -> dict
         if record.source_ip and record.source_ip[:1].isdigit():
             call["RemoteIpDetails"] = {"IpAddressV4": record.source_ip}
         finding["Action"] = {"ActionType": "AWS_API_CALL", "AwsApiCallAction": call}
-    return finding
+    return dict(clean(finding))
+
+
+def answered_version(incident: Incident, status: str) -> str:
+    """The finding's version once trailguard's update lands: the provider's ``UpdatedAt`` (which
+    ``BatchUpdateFindings`` leaves alone) and the workflow status trailguard sets."""
+    updated = incident.record.raw.get("UpdatedAt")
+    return f"{updated if isinstance(updated, str) else ''} {status}"
 
 
 def note_for(incident: Incident) -> str:
@@ -183,10 +203,13 @@ def report(notice: Notice, line: dict[str, Any]) -> None:
             ident = {"Id": str(record.raw.get("Id")), "ProductArn": str(record.raw.get("ProductArn"))}
             region = aws.region_of_arn(ident["ProductArn"]) or incident.handler_region
             status = workflow_status(incident)
+            # Security Hub emits the finding again after this update; the answered version marks it as
+            # trailguard's own, so it is not processed again (no loop while a repair keeps failing).
             response = aws.client("securityhub", region).batch_update_findings(
                 FindingIdentifiers=[ident],
                 Workflow={"Status": status},
                 Note={"Text": note_for(incident), "UpdatedBy": "trailguard"},
+                UserDefinedFields={ANSWERED_FIELD: answered_version(incident, status)},
             )
             unprocessed = response.get("UnprocessedFindings") or []
             if unprocessed:
@@ -239,7 +262,7 @@ def drift_finding(sweep: SweepFindings, drift: Drift, account: str, now: str) ->
         "trailguard/verified": str(drift.verified).lower(),
         "trailguard/sweptAt": sweep.swept_at,
     }
-    return {
+    finding = {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": f"trailguard/{account}/backstop/{sweep.region}/{drift.kind}/{drift.ident}",
         "ProductArn": product_arn(sweep.region, account),
@@ -252,8 +275,13 @@ def drift_finding(sweep: SweepFindings, drift: Drift, account: str, now: str) ->
         "Severity": {"Label": drift_severity(drift)},
         "Title": _clip(f"{prefix} {word}: backstop found {drift.label} drifted in {where}", TITLE_MAX),
         "Description": _clip(
-            f"The backstop sweep found {drift.label} different from its recorded baseline: a CloudTrail "
-            f"event was missed or a rule, function or repair was off. {repair}",
+            f"The backstop sweep found {drift.label} different from its recorded baseline. "
+            + (
+                f"Changed by: {cause_line(drift)}. "
+                if drift.cause is not None
+                else "Who changed it is not known to trailguard: look it up in CloudTrail event history. "
+            )
+            + repair,
             DESCRIPTION_MAX,
         ),
         "Resources": [
@@ -269,6 +297,7 @@ def drift_finding(sweep: SweepFindings, drift: Drift, account: str, now: str) ->
         "Workflow": {"Status": "RESOLVED" if drift.verified else "NOTIFIED"},
         "RecordState": "ACTIVE",
     }
+    return dict(clean(finding))
 
 
 def report_sweep(sweep: SweepFindings) -> dict[str, Any] | None:

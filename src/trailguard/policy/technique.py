@@ -109,6 +109,9 @@ class Technique:
     """When a call counts as tampering, as detection-policy.md's table says it (generated from here)."""
     repair_summary: str = ""
     """What the repair does, in a phrase, for the same table."""
+    stops_delivery: bool = False
+    """The call stops the trail delivering logs (stopped, deleted, its bucket or key made unusable): the
+    message then says activity in the meantime was not delivered (and never says so otherwise)."""
 
     def __repr__(self) -> str:
         return f"Technique({self.id!r})"

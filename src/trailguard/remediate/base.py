@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from trailguard import aws
 from trailguard.aws import error_code, error_text
+from trailguard.config import Config
 from trailguard.events import Record
 from trailguard.log import log_event
+from trailguard.remediate.floors import Scope
 from trailguard.resources import Kind
 
 if TYPE_CHECKING:
@@ -201,10 +203,23 @@ class Context:
     verify_attempts: int = field(default_factory=lambda: VERIFY_ATTEMPTS)
     verify_delay: float = field(default_factory=lambda: VERIFY_DELAY)
     sleep: Callable[[float], None] = field(default_factory=lambda: time.sleep)
+    config: Config = field(default_factory=Config)
+    """The stack's settings: what the safety floors (:mod:`trailguard.remediate.floors`) call its own."""
 
     @property
     def region(self) -> str:
         return self.live.region
+
+    @property
+    def scope(self) -> Scope:
+        """The stack's own account, rules, functions and queues, for the safety floors."""
+        account = self.config.account or self.live.inventory.account
+        return Scope(
+            account=account,
+            rule_names=self.config.rule_names or tuple(self.live.inventory.guard.rule_names),
+            function_names=self.config.function_names or tuple(self.live.inventory.guard.function_names),
+            queue_arns=self.config.queue_arns,
+        )
 
 
 @dataclass(frozen=True)

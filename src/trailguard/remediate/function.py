@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trailguard import aws
+from trailguard.remediate import floors
 from trailguard.remediate.base import (
     NO_BASELINE,
     REDEPLOY,
@@ -27,8 +28,13 @@ from trailguard.remediate.base import (
 from trailguard.resources.function import KIND
 from trailguard.resources.function import name_of as function_name
 
-# Lambda configuration a repair compares with the baseline (drift here cannot be undone in place).
+# Lambda configuration a repair compares with the baseline.
 FIELDS = ("CodeSha256", "Handler", "Runtime", "Role", "Timeout", "MemorySize", "Environment")
+RESTORABLE = ("Handler", "Runtime", "Timeout", "MemorySize", "Environment")
+"""Put back with UpdateFunctionConfiguration. Not ``Role`` (passing a role to Lambda needs iam:PassRole
+for lambda.amazonaws.com, which the role's statement does not grant: the guard role is only passed to
+CloudTrail) nor the code (the function cannot read the deployed artifact's location from anything an
+intruder cannot edit): both are escalated for a redeploy."""
 
 
 def _statements(policy: Any) -> dict[str, Mapping[str, Any]]:
@@ -69,6 +75,51 @@ def permission_params(name: str, statement: Mapping[str, Any]) -> dict[str, Any]
     return params
 
 
+def _variables(config: Mapping[str, Any]) -> dict[str, str]:
+    env = config.get("Environment")
+    found = env.get("Variables") if isinstance(env, Mapping) else None
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, Mapping) else {}
+
+
+def _changes(live: Mapping[str, Any], baseline: Mapping[str, Any], fields: list[str]) -> str:
+    """What the message says changed, before -> after (variables by name: values may be long)."""
+    parts = []
+    for field in fields:
+        if field == "Environment":
+            have, want = _variables(live), _variables(baseline)
+            names = sorted(k for k in {*have, *want} if have.get(k) != want.get(k))
+            parts.append(
+                "environment ("
+                + ", ".join(f"{k} {have.get(k, 'unset')!r} -> {want.get(k, 'unset')!r}" for k in names)
+                + ")"
+            )
+        else:
+            parts.append(f"{field} {live.get(field)} -> {baseline.get(field)}")
+    return ", ".join(parts)
+
+
+def _restore_configuration(
+    outcome: Outcome,
+    region: str,
+    name: str,
+    *,
+    live: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    fields: list[str],
+) -> None:
+    """UpdateFunctionConfiguration with the baseline's values of ``fields``, behind the floor."""
+    params: dict[str, Any] = {"FunctionName": name}
+    for field in fields:
+        if field == "Environment":
+            wanted = _variables(baseline)
+            running = {k: v for k, v in aws.environ().items() if k.startswith("TRAILGUARD_")}
+            floors.check_function_environment(name, wanted, _variables(live), running)
+            params["Environment"] = {"Variables": wanted}
+        else:
+            params[field] = baseline[field]
+    outcome.call("lambda", region, "UpdateFunctionConfiguration", **params)
+
+
 @action(
     "guard.restore_function",
     permissions=(
@@ -78,6 +129,7 @@ def permission_params(name: str, statement: Mapping[str, Any]) -> dict[str, Any]
         "lambda:AddPermission",
         "lambda:GetPolicy",
         "lambda:GetFunction",
+        "lambda:UpdateFunctionConfiguration",
     ),
     restores=KIND,
 )
@@ -111,9 +163,21 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
             return outcome.finish(f"function {name}", done, off, "")
         if baseline is not None:
             changed = [f for f in FIELDS if f in baseline and squash(config.get(f)) != squash(baseline[f])]
-            if changed:
+            fixed = [f for f in changed if f in RESTORABLE]
+            if fixed:
+                _restore_configuration(outcome, region, name, live=config, baseline=baseline, fields=fixed)
+                done.append(f"restored {_changes(config, baseline, fixed)} of function {name}")
+
+                def matches() -> bool:
+                    now = outcome.call("lambda", region, "GetFunction", FunctionName=name)["Configuration"]
+                    return all(squash(now.get(f)) == squash(baseline[f]) for f in fixed)
+
+                if not verify_until(ctx, matches):
+                    off.append(f"GetFunction on function {name} does not show the baseline configuration")
+            stuck = [f for f in changed if f not in RESTORABLE]
+            if stuck:
                 off.append(
-                    f"the {', '.join(changed)} of function {name} differ from the baseline and cannot be "
+                    f"the {', '.join(stuck)} of function {name} differ from the baseline and cannot be "
                     f"restored in place; {REDEPLOY}"
                 )
 
@@ -162,7 +226,9 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
         else:
             missing = [s for sid, s in _statements(baseline.get("Policy")).items() if sid not in live]
             for statement in missing:
-                outcome.call("lambda", region, "AddPermission", **permission_params(name, statement))
+                params = permission_params(name, statement)
+                floors.check_invoke_permission(ctx.scope, region, params)
+                outcome.call("lambda", region, "AddPermission", **params)
             if missing:
                 done.append(
                     f"added back {len(missing)} invoke permission(s) of function {name} "
@@ -171,6 +237,9 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
                 wanted_sids = set(_statements(baseline.get("Policy")))
                 if not verify_until(ctx, lambda: wanted_sids <= set(live_statements())):
                     off.append(f"GetPolicy on function {name} still lacks a baseline permission")
+    except floors.FloorRefused as refused:
+        outcome.errors.append(str(refused))
+        off.append(refused.describe())
     except Exception as exc:
         error = outcome.last_error(exc)
         outcome.errors.append(error)

@@ -1,5 +1,6 @@
-"""CloudTrail Lake actions: restart ingestion into a protected event data store, or restore a deleted
-one during its 7-day pending-deletion window, and prove it with GetEventDataStore.
+"""CloudTrail Lake actions: restart ingestion into a protected event data store, restore a deleted
+one during its 7-day pending-deletion window, or put back the settings an UpdateEventDataStore weakened,
+and prove it with GetEventDataStore.
 
 Idempotent: the store's status is read first, so a repeated event finds it ENABLED and changes nothing.
 """
@@ -10,13 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from trailguard.remediate.base import (
+    NO_BASELINE,
     Context,
     Gone,
     Outcome,
     RepairRequest,
     action,
     action_region,
+    read_baseline,
     read_until,
+    squash,
     target,
 )
 from trailguard.resources.store import KIND
@@ -117,3 +121,78 @@ def restore(ctx: Context, request: RepairRequest) -> Outcome:
         good={"ENABLED", "CREATED", "STARTING_INGESTION", "STOPPED_INGESTION", "STOPPING_INGESTION"},
         verb=("restore", "restored"),
     )
+
+
+SETTINGS = ("RetentionPeriod", "TerminationProtectionEnabled", "MultiRegionEnabled", "AdvancedEventSelectors")
+"""What ``lake.update-degrade`` restores and compares: every setting UpdateEventDataStore can weaken."""
+
+
+def _settings(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: squash(doc.get(k)) for k in SETTINGS if doc.get(k) is not None}
+
+
+@action(
+    "lake.restore_settings",
+    permissions=("cloudtrail:UpdateEventDataStore", "cloudtrail:GetEventDataStore"),
+    restores=KIND,
+    manual_steps=(
+        "set event data store {resource} in {region} back to its recorded retention, termination "
+        "protection, regions and selectors (aws cloudtrail update-event-data-store)."
+    ),
+)
+def restore_settings(ctx: Context, request: RepairRequest) -> Outcome:
+    """``lake.update-degrade``: UpdateEventDataStore with the baseline's retention, termination
+    protection, multi-region setting and advanced selectors; verified by comparing each with
+    GetEventDataStore. Without a baseline nothing can be restored and the outcome says so."""
+    ref = target(request, "eventDataStore", "EventDataStore", "eventDataStoreArn")
+    outcome = Outcome("lake.restore_settings", ref)
+    outcome.status, outcome.verified = "failed", False
+    if ref is None:
+        return outcome.fail("could not tell which event data store was changed, so nothing was restored")
+    region = action_region(ctx, request, ref)
+    label = f"event data store {ref.rsplit('/', 1)[-1]} in {region}"
+    baseline = request.baseline or read_baseline(ctx, outcome, KIND.name, ref)
+    if baseline is None:
+        return outcome.fail(f"no baseline is recorded for {label}: {NO_BASELINE}")
+    wanted = _settings(baseline)
+
+    def read() -> dict[str, Any]:
+        found: Mapping[str, Any] = outcome.call(
+            "cloudtrail", region, "GetEventDataStore", gone=KIND, EventDataStore=ref
+        )
+        return _settings(found)
+
+    try:
+        live = read()
+        changed = {k: v for k, v in wanted.items() if live.get(k) != v}
+        if not changed:
+            return outcome.unchanged(f"{label} already matches its baseline; nothing changed")
+        outcome.call(
+            "cloudtrail",
+            region,
+            "UpdateEventDataStore",
+            gone=KIND,
+            EventDataStore=ref,
+            **{k: baseline[k] for k in changed},
+        )
+        after = read_until(ctx, read, lambda now: all(now.get(k) == v for k, v in wanted.items()))
+    except Exception as exc:
+        error = outcome.last_error(exc)
+        return outcome.fail(f"could not restore {label}: {error}", error)
+    done = [f"restored {k} of {label} ({_show(live.get(k))} -> {_show(v)})" for k, v in changed.items()]
+    off = [
+        f"{k} is {_show(after.get(k))}, baseline {_show(v)}" for k, v in wanted.items() if after.get(k) != v
+    ]
+    outcome.finish(label, done, off, "GetEventDataStore reports every baseline setting")
+    if done and outcome.ok:
+        outcome.summary += (
+            ". Events the store dropped or expired while it was weakened are not recoverable from it: "
+            "review CloudTrail event history for that window"
+        )
+    return outcome
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} selector(s)"
+    return "none" if value is None else str(value)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trailguard import aws
+from trailguard.remediate import floors
 from trailguard.remediate.base import (
     NO_BASELINE,
     REDEPLOY,
@@ -96,6 +97,7 @@ class _Rule:
             value = self.baseline.get(key)
             if isinstance(value, str) and value:
                 params[key] = value
+        floors.check_rule(self.ctx.scope, self.name, params)
         self.outcome.call("events", self.region, "PutRule", **params)
 
     def target_drift(self) -> tuple[list[Any], list[str]]:
@@ -153,6 +155,7 @@ def restore_rule(ctx: Context, request: RepairRequest) -> Outcome:
         if rule.baseline is not None:
             changed, extra = rule.target_drift()
             if changed:
+                floors.check_targets(ctx.scope, rule.region, name, changed)
                 outcome.call("events", rule.region, "PutTargets", Rule=name, Targets=changed)
                 done.append(
                     f"restored {len(changed)} target(s) of rule {name} with their retry policy and DLQ"
@@ -169,6 +172,9 @@ def restore_rule(ctx: Context, request: RepairRequest) -> Outcome:
             off.append(f"DescribeRule does not show rule {name} enabled as recorded")
         elif rule.baseline is not None and not rule.targets_match():
             off.append(f"ListTargetsByRule on rule {name} differs from the baseline")
+    except floors.FloorRefused as refused:
+        outcome.errors.append(str(refused))
+        off.append(refused.describe())
     except Exception as exc:
         error = outcome.last_error(exc)
         outcome.errors.append(error)

@@ -13,12 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from trailguard import aws
+from trailguard.remediate import floors
 from trailguard.remediate.base import NO_BASELINE, Context, Outcome, RepairRequest, action, squash, target
+from trailguard.remediate.floors import FloorRefused
 from trailguard.resources.key import parse_ref as key_ref
 from trailguard.resources.trail import KIND
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
+UNREADABLE = "trailguard's state table could not be read"
 
 
 def _target(ctx: Context, ref: str, prefer_region: str | None) -> tuple[str, str, str]:
@@ -146,6 +149,13 @@ def _norm(field: str, value: Any) -> Any:
     return text
 
 
+def _shown(value: Any, field: str) -> str:
+    """A property's value as a message shows it (``none`` for an unset reference)."""
+    if field in _BOOL_FIELDS:
+        return str(bool(value)).lower()
+    return str(value) if isinstance(value, str) and value else "none"
+
+
 def configuration_drift(baseline: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
     """The DescribeTrails properties where ``live`` differs from ``baseline`` (KMS keys by key id)."""
     return [
@@ -218,11 +228,24 @@ class TrailRepair:
         tags = self.baseline.get("TagsList") or []
         if tags:
             params["TagsList"] = [dict(t) for t in tags]
+        floors.check_trail_properties(
+            "CreateTrail", f"trail {self.name}", params, None, self.baseline, account=self.account()
+        )
         self.outcome.call("cloudtrail", self.region, "CreateTrail", **params)
         self.done.append(f"recreated trail {self.name} in {self.region}")
 
-    def update(self, drift: Sequence[str]) -> None:
-        """UpdateTrail with the drifted properties back at their baseline values ("" removes one)."""
+    def account(self, live: Mapping[str, Any] | None = None) -> str | None:
+        """The account the trail is in: the stack's, else the live trail ARN's (never the baseline's)."""
+        found = self.ctx.scope.account
+        if found is None and live is not None:
+            found = floors.arn_account(str(live.get("TrailARN") or ""))
+        for trail in () if found is not None else self.ctx.live.trails:
+            found = found or floors.arn_account(str(trail.get("TrailARN") or ""))
+        return found
+
+    def update(self, drift: Sequence[str], live: Mapping[str, Any]) -> None:
+        """UpdateTrail with the drifted properties back at their baseline values ("" removes one); the
+        message lists each property as live -> baseline."""
         fields = set(drift)
         if fields & {"CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn"}:
             fields |= {"CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn"}  # AWS wants both together
@@ -232,8 +255,15 @@ class TrailRepair:
         for field in sorted(fields):
             value = self.baseline.get(field)
             params[TRAIL_PROPERTIES[field]] = bool(value) if field in _BOOL_FIELDS else (value or "")
+        floors.check_trail_properties(
+            "UpdateTrail", f"trail {self.name}", params, live, self.baseline, account=self.account(live)
+        )
         self.outcome.call("cloudtrail", self.region, "UpdateTrail", **params)
-        self.done.append(f"restored {', '.join(sorted(drift))} of trail {self.name}")
+        changes = ", ".join(
+            f"{field} {_shown(live.get(field), field)} -> {_shown(self.baseline.get(field), field)}"
+            for field in sorted(drift)
+        )
+        self.done.append(f"restored {changes} of trail {self.name}")
 
     def tags(self) -> bool:
         wanted = {t["Key"]: t.get("Value", "") for t in self.baseline.get("TagsList") or []}
@@ -256,10 +286,12 @@ class TrailRepair:
         wanted = baseline_selectors(self.baseline)
         if wanted is None:
             return None
-        if selectors_match(wanted, self.live_selectors()):
+        live = self.live_selectors()
+        if selectors_match(wanted, live):
             return True
         key, value = wanted
         params: dict[str, Any] = {key: value}
+        floors.check_selectors(f"trail {self.name}", params, live)
         self.outcome.call("cloudtrail", self.region, "PutEventSelectors", TrailName=self.arn, **params)
         self.done.append(
             f"restored the {'advanced ' if key.startswith('Advanced') else ''}event selectors "
@@ -297,7 +329,7 @@ class TrailRepair:
                 return False
         drift = configuration_drift(self.baseline, live)
         if drift:
-            self.update(drift)
+            self.update(drift, live)
             live = self.describe()
             drift = configuration_drift(self.baseline, live) if live is not None else ["the trail"]
         if drift:
@@ -306,15 +338,26 @@ class TrailRepair:
         return True
 
 
-def _find_baseline(ctx: Context, ref: str, prefer_region: str | None) -> Mapping[str, Any] | None:
-    """The baseline of the trail ``ref`` names: by the live inventory's ARN, else by name or ARN."""
+def _find_baseline(
+    ctx: Context, ref: str, prefer_region: str | None, outcome: Outcome | None = None
+) -> Mapping[str, Any] | None:
+    """The baseline of the trail ``ref`` names: by the live inventory's ARN, else by name or ARN. An
+    unreadable state table (deleted, throttled, denied) reads as none, noted in ``outcome``: what needs
+    no baseline (logging) is still checked, and nothing is reported failed that is not."""
     trail = ctx.live.find_trail(ref, prefer_region=prefer_region)
     arn = str(trail.get("TrailARN") or "") if trail is not None else ""
-    found = ctx.baselines.get("trail", arn) if arn else None
-    return found if found is not None else ctx.baselines.trail(ref)
+    try:
+        found = ctx.baselines.get("trail", arn) if arn else None
+        return found if found is not None else ctx.baselines.trail(ref)
+    except Exception as exc:
+        if outcome is not None:
+            outcome.errors.append(f"{UNREADABLE}: {aws.error_text(exc)}")
+        return None
 
 
 def _no_baseline(outcome: Outcome, ref: str, what: str) -> Outcome:
+    if any(e.startswith(UNREADABLE) for e in outcome.errors):
+        return outcome.fail(f"{UNREADABLE}, so trailguard cannot restore {what} of trail {ref}")
     return outcome.fail(
         f"no baseline recorded for trail {ref}; cannot restore {what}. {NO_BASELINE}",
         f"no baseline recorded for trail {ref}",
@@ -333,7 +376,7 @@ def _trail_baseline(
         outcome.errors.append("the event does not name the trail")
         return outcome, None
     prefer = request.record.region if request.record is not None else None
-    baseline = _find_baseline(ctx, ref, prefer)
+    baseline = _find_baseline(ctx, ref, prefer, outcome)
     if baseline is None:
         _no_baseline(outcome, ref, what)
     return outcome, baseline
@@ -344,9 +387,14 @@ def _finish(outcome: Outcome, repair: TrailRepair, ok: bool, verified_what: str)
 
 
 def _guarded(outcome: Outcome, repair: TrailRepair, step: Any) -> bool:
-    """Run one repair step; a refused call is recorded (the outcome says which) instead of raised."""
+    """Run one repair step; a refused call is recorded (the outcome says which) instead of raised, and
+    so is a call a safety floor refused before it was made."""
     try:
         return bool(step())
+    except FloorRefused as refused:
+        outcome.errors.append(str(refused))
+        repair.still_off.append(refused.describe())
+        return False
     except Exception as exc:
         error = outcome.calls[-1].error if outcome.calls and outcome.calls[-1].error else str(exc)
         outcome.errors.append(error)
@@ -403,6 +451,11 @@ def _full_repair(ctx: Context, outcome: Outcome, baseline: Mapping[str, Any]) ->
         if ok:
             try:
                 selectors = repair.selectors()
+            except FloorRefused as refused:
+                outcome.errors.append(str(refused))
+                repair.still_off.append(refused.describe())
+                selectors = None
+                ok = False
             except Exception as exc:
                 outcome.errors.append(outcome.calls[-1].error or str(exc))
                 selectors = False
@@ -509,7 +562,7 @@ def reconcile(ctx: Context, request: RepairRequest) -> Outcome:
     statuses: list[str] = []
     unbaselined: list[str] = []
     for one in refs:
-        baseline = _find_baseline(ctx, one, prefer)
+        baseline = _find_baseline(ctx, one, prefer, outcome)
         if baseline is None:
             label = _target(ctx, one, prefer)[0]
             state = ensure_logging(ctx, outcome, one, prefer)
@@ -528,7 +581,12 @@ def reconcile(ctx: Context, request: RepairRequest) -> Outcome:
     else:
         outcome.status = "failed"
     outcome.verified = outcome.status != "failed"
-    if unbaselined:
+    if unbaselined and any(e.startswith(UNREADABLE) for e in outcome.errors):
+        summaries.append(
+            f"{UNREADABLE} (see the errors), so for trail {', '.join(unbaselined)} only logging was "
+            "checked; its other settings could not be compared with their baseline"
+        )
+    elif unbaselined:
         summaries.append(
             f"no baseline recorded for trail {', '.join(unbaselined)}: only logging was checked, its other "
             f"settings could not be compared; {NO_BASELINE}"

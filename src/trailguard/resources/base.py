@@ -19,6 +19,8 @@ class Clients(Protocol):
 
 Capture = Callable[[str, Clients, str], dict[str, Any]]
 """(id, clients, source) -> the baseline document of one resource."""
+Discover = Callable[[Clients, str], list[tuple[str, dict[str, Any]]]]
+"""(clients, source) -> (id, baseline document) of every resource of the kind in the clients' region."""
 
 
 def arn_resource(ref: str) -> str:
@@ -75,6 +77,9 @@ class Kind:
     iam_reason: str = ""
     """Why the statement for this kind is scoped as it is (the template prints it above the statement)."""
     capture: Capture | None = field(default=None, compare=False)
+    discover: Discover | None = field(default=None, compare=False)
+    """Finds and captures every resource of the kind in a region (kinds not reached from a trail, such
+    as GuardDuty filters and Security Hub settings): ``baseline.capture_all`` records what it returns."""
     baseline_order: int | None = None
     id_field: str | None = None
     """The baseline document field that holds the id it is stored under (a key's ``KeyId``), when the
@@ -119,3 +124,14 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
+
+
+def any_case(data: Any, name: str) -> Any:
+    """``data[name]`` whatever the case of the key's first letter (``Criteria`` / ``criteria``): CloudTrail
+    writes some services' parameters as sent (PascalCase) and others, like the local cloud's recorder,
+    camelCase. None when ``data`` is not a mapping or has neither key."""
+    if not isinstance(data, Mapping):
+        return None
+    if name in data:
+        return data[name]
+    return data.get(name[:1].swapcase() + name[1:])

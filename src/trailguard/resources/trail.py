@@ -90,6 +90,15 @@ def resolve(
     return found[0] if found else None
 
 
+def in_account(ref: str, account: str | None) -> bool:
+    """Whether the trail ``ref`` names can be in ``account``: a name always, an ARN when its account is
+    ``account`` (or either is unknown)."""
+    if not ref.startswith("arn:") or not account:
+        return True
+    parts = ref.split(":", 5)
+    return len(parts) == 6 and parts[4] in ("", account)
+
+
 def is_protected(trail: Entry, protected_refs: Sequence[str]) -> bool:
     """Every trail when no filter is configured; else those named by name or ARN."""
     return not protected_refs or any(matches(trail, ref) for ref in protected_refs)
@@ -156,6 +165,102 @@ def capture(ref: str, clients: Clients, source: str) -> dict[str, Any]:
     if found is None:
         raise TrailNotFoundError(f"no trail {name} is listed")
     return capture_trail(found, clients, source=source)
+
+
+# -- event selectors: what management events they cover (the policy judges calls with it, the repair's
+# floor refuses selectors that would cover less than the live ones) ------------------------------------
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _basic_coverage(selectors: Sequence[Any]) -> tuple[bool, bool]:
+    """(reads covered, writes covered) by classic event selectors, for every management event source."""
+    reads = writes = False
+    for selector in selectors:
+        if not isinstance(selector, Mapping):
+            continue
+        included = selector.get("includeManagementEvents", selector.get("IncludeManagementEvents"))
+        if _as_bool(included) is False:
+            continue
+        excluded = selector.get(
+            "excludeManagementEventSources", selector.get("ExcludeManagementEventSources")
+        )
+        if isinstance(excluded, list) and excluded:
+            continue
+        rw = selector.get("readWriteType", selector.get("ReadWriteType")) or "All"
+        reads = reads or rw in ("All", "ReadOnly")
+        writes = writes or rw in ("All", "WriteOnly")
+    return reads, writes
+
+
+def _field_selectors(selector: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    fields = selector.get("fieldSelectors", selector.get("FieldSelectors"))
+    return [f for f in fields if isinstance(f, Mapping)] if isinstance(fields, list) else []
+
+
+def _values(field: Mapping[str, Any], op: str) -> list[str]:
+    value = field.get(op, field.get(op[:1].upper() + op[1:]))
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _advanced_coverage(selectors: Sequence[Any]) -> tuple[bool, bool]:
+    """(reads, writes) covered by advanced selectors: a selector counts only if it selects management
+    events with nothing narrowing them but ``readOnly``."""
+    reads = writes = False
+    for selector in selectors:
+        if not isinstance(selector, Mapping):
+            continue
+        management = False
+        narrowed = False
+        selects_read = selects_write = True
+        for field in _field_selectors(selector):
+            name = field.get("field", field.get("Field"))
+            if name == "eventCategory":
+                ops = {
+                    op
+                    for op in (
+                        "equals",
+                        "notEquals",
+                        "startsWith",
+                        "notStartsWith",
+                        "endsWith",
+                        "notEndsWith",
+                    )
+                    if _values(field, op)
+                }
+                if ops == {"equals"} and "Management" in _values(field, "equals"):
+                    management = True
+                else:
+                    narrowed = True
+            elif name == "readOnly":
+                equals = [v.lower() for v in _values(field, "equals")]
+                not_equals = [v.lower() for v in _values(field, "notEquals")]
+                selects_read = ("true" in equals or not equals) and "true" not in not_equals
+                selects_write = ("false" in equals or not equals) and "false" not in not_equals
+            else:
+                narrowed = True
+        if management and not narrowed:
+            reads = reads or selects_read
+            writes = writes or selects_write
+    return reads, writes
+
+
+def management_coverage(params: Mapping[str, Any]) -> tuple[bool, bool] | None:
+    """(reads, writes) covered by the selectors of a PutEventSelectors call or a GetEventSelectors
+    answer; None when it holds no selectors at all."""
+    advanced = params.get("advancedEventSelectors", params.get("AdvancedEventSelectors"))
+    basic = params.get("eventSelectors", params.get("EventSelectors"))
+    if isinstance(advanced, list) and advanced:
+        return _advanced_coverage(advanced)
+    if isinstance(basic, list):
+        return _basic_coverage(basic)
+    return None
 
 
 KIND = Kind(

@@ -66,7 +66,9 @@ def test_update_trail_against_baseline(changes, baseline, expected):
         ({"includeGlobalServiceEvents": False}, "tamper"),
         ({"enableLogFileValidation": False}, "tamper"),
         ({"isOrganizationTrail": False}, "tamper"),
-        ({"enableLogFileValidation": True, "kmsKeyId": ""}, "benign"),
+        ({"enableLogFileValidation": True, "kmsKeyId": ""}, "tamper"),  # removing the key always weakens
+        ({"cloudWatchLogsLogGroupArn": "", "cloudWatchLogsRoleArn": ""}, "tamper"),
+        ({"s3KeyPrefix": "elsewhere"}, "benign"),
         ({"s3BucketName": "some-bucket"}, "benign"),
     ],
 )

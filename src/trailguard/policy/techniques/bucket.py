@@ -164,6 +164,7 @@ def _lifecycle(record: Record, inventory: Inventory) -> Match:
 
 DELETE = Technique(
     id="bucket.delete",
+    stops_delivery=True,
     tamper_when="the bucket is a protected trail's bucket",
     repair_summary=(
         "recreate the bucket with the baseline policy, encryption and versioning; alert that logs were lost"

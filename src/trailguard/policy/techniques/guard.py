@@ -131,8 +131,12 @@ FUNCTION = Technique(
         " `PutFunctionConcurrency20171031`); `PutFunctionConcurrency` only when it sets 0"
     ),
     repair_summary=(
-        "`DeleteFunctionConcurrency`; restore permission; what cannot be restored in place (deleted "
-        "function, new code) is escalated: the other function alerts"
+        "`DeleteFunctionConcurrency`; restore permission (only `events.amazonaws.com` from the stack's "
+        "own rules); handler, runtime, timeout, memory and environment put back with "
+        "`UpdateFunctionConfiguration` (never widening the allow-list or narrowing the protected "
+        "trails); a deleted function, new code or a changed role is escalated: the code's artifact "
+        "location is known to nothing an intruder cannot edit, and passing the role to Lambda would "
+        "need `iam:PassRole` beyond CloudTrail"
     ),
     title="trailguard Lambda function deleted, throttled or changed",
     mitre=TOOLS_MITRE,
@@ -151,7 +155,10 @@ FUNCTION = Technique(
     ),
     condition=_function,
     action=function.restore_function,
-    verification="The alert is delivered; what cannot be restored in place is escalated by the other one.",
+    verification=(
+        "GetFunctionConcurrency, GetPolicy and GetFunction read back the baseline; what cannot be "
+        "restored in place is escalated by the other function."
+    ),
 )
 
 TOPIC = Technique(

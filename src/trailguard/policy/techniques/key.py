@@ -88,6 +88,7 @@ def _recorded_enabled(baseline: Mapping[str, Any]) -> bool:
 
 DISABLE = Technique(
     id="key.disable",
+    stops_delivery=True,
     tamper_when="the key (id, ARN or alias) is a protected trail's `KmsKeyId`",
     repair_summary="`EnableKey`",
     title="Trail KMS key disabled",
@@ -102,6 +103,7 @@ DISABLE = Technique(
 
 SCHEDULE_DELETION = Technique(
     id="key.schedule-deletion",
+    stops_delivery=True,
     tamper_when="trail key",
     repair_summary="`CancelKeyDeletion`, then `EnableKey`",
     title="Trail KMS key scheduled for deletion",
@@ -119,6 +121,7 @@ SCHEDULE_DELETION = Technique(
 
 POLICY_CHANGE = Technique(
     id="key.policy-change",
+    stops_delivery=True,
     tamper_when=(
         "trail key, and the new `policy` has no Allow for the `cloudtrail.amazonaws.com` service principal "
         "on `kms:GenerateDataKey*` whose `aws:SourceArn` / `kms:EncryptionContext:aws:cloudtrail:arn` "

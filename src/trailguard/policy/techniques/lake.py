@@ -1,4 +1,4 @@
-"""CloudTrail Lake: stopping ingestion into, or deleting, a protected event data store."""
+"""CloudTrail Lake: stopping ingestion into, deleting, or weakening a protected event data store."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Sweep, Technique, param, unnamed
+from trailguard.policy.technique import Match, Sweep, Technique, as_bool, as_int, param, unnamed
 from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE
 from trailguard.remediate import lake as repair
+from trailguard.resources.base import any_case as get
 from trailguard.resources.store import KIND
 
 
@@ -22,7 +23,9 @@ def _store(record: Record, inventory: Inventory) -> tuple[str, str] | Match:
         return ref, ref
     store = inventory.store(ref)
     if store is None:
-        return Match.harmless(ref, f"event data store {ref} is not one trailguard protects")
+        return Match.harmless(
+            ref, f"event data store {ref} is not one of the event data stores trailguard protects"
+        )
     arn = store.get("EventDataStoreArn")
     return ref, arn if isinstance(arn, str) and arn else ref
 
@@ -77,4 +80,77 @@ DELETE = Technique(
     verification="GetEventDataStore reports the store's Status as ENABLED again (within the 7-day window).",
 )
 
-TECHNIQUES = (STOP_INGESTION, DELETE)
+
+def _keeps_management_events(selectors: Any) -> bool:
+    """Whether advanced event selectors keep every management event: one selector whose only field
+    selector is ``eventCategory`` equal to ``Management`` (anything more, such as ``readOnly`` or an
+    ``eventSource`` exclusion, drops some)."""
+    for selector in selectors if isinstance(selectors, list) else []:
+        fields = get(selector, "FieldSelectors") if isinstance(selector, Mapping) else None
+        if not isinstance(fields, list):
+            continue
+        only = fields[0] if len(fields) == 1 else {}
+        narrowed = any(
+            get(only, k) for k in ("NotEquals", "StartsWith", "NotStartsWith", "EndsWith", "NotEndsWith")
+        )
+        if get(only, "Field") == "eventCategory" and get(only, "Equals") == ["Management"] and not narrowed:
+            return True
+    return False
+
+
+def _update_degrade(record: Record, inventory: Inventory) -> Match:
+    found = _store(record, inventory)
+    if isinstance(found, Match):
+        return found
+    ref, resource = found
+    baseline = inventory.store(ref) if inventory.knows_stores else None
+    params = record.request_parameters
+    weakened: list[str] = []
+    retention = as_int(get(params, "retentionPeriod"))
+    recorded = as_int(baseline.get("RetentionPeriod")) if baseline else None
+    floor = recorded if recorded is not None else inventory.retention_days
+    if retention is not None and retention < floor:
+        weakened.append(f"cuts retention to {retention} days (baseline {floor})")
+    if as_bool(get(params, "terminationProtectionEnabled")) is False and (
+        baseline is None or baseline.get("TerminationProtectionEnabled") is not False
+    ):
+        weakened.append("turns termination protection off")
+    if as_bool(get(params, "multiRegionEnabled")) is False and (
+        baseline is None or baseline.get("MultiRegionEnabled") is not False
+    ):
+        weakened.append("makes the store single-region")
+    selectors = get(params, "advancedEventSelectors")
+    if (
+        selectors is not None
+        and not _keeps_management_events(selectors)
+        and (baseline is None or _keeps_management_events(baseline.get("AdvancedEventSelectors")))
+    ):
+        weakened.append("sets selectors that drop management events")
+    if not weakened:
+        return Match.harmless(resource, f"the update of event data store {ref} weakens none of its settings")
+    return Match.tamper(resource, f"{', '.join(weakened)} on protected event data store {ref}")
+
+
+UPDATE_DEGRADE = Technique(
+    id="lake.update-degrade",
+    tamper_when=(
+        "retention below the baseline (below the inventory's floor with none), termination protection "
+        "or multi-region off, or advanced selectors that no longer keep every management event"
+    ),
+    repair_summary=(
+        "`UpdateEventDataStore` back to the baseline's retention, protection, regions and selectors"
+    ),
+    title="CloudTrail Lake event data store weakened",
+    mitre=TAMPER_MITRE,
+    kind=KIND,
+    sweep=Sweep(order=3),
+    event_source=CLOUDTRAIL,
+    event_names=frozenset({"UpdateEventDataStore"}),
+    condition=_update_degrade,
+    action=repair.restore_settings,
+    verification=(
+        "GetEventDataStore reports the baseline's retention, termination protection, regions and selectors."
+    ),
+)
+
+TECHNIQUES = (STOP_INGESTION, DELETE, UPDATE_DEGRADE)

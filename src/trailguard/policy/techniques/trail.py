@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from trailguard.events import Record
@@ -11,7 +11,7 @@ from trailguard.policy.technique import Match, Technique, as_bool
 from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE, trail_target
 from trailguard.remediate import trail as repair
 from trailguard.resources.key import parse_ref as key_ref
-from trailguard.resources.trail import KIND
+from trailguard.resources.trail import KIND, management_coverage
 
 
 def _stop_logging(record: Record, inventory: Inventory) -> Match:
@@ -34,6 +34,7 @@ def _delete_trail(record: Record, inventory: Inventory) -> Match:
 _STRING_PROPS = {
     "s3BucketName": "S3BucketName",
     "s3KeyPrefix": "S3KeyPrefix",
+    "snsTopicName": "SnsTopicName",
     "kmsKeyId": "KmsKeyId",
     "cloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn",
     "cloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
@@ -56,7 +57,13 @@ def _same(prop: str, new: str, old: str) -> bool:
         return key_ref(new) == key_ref(old) or key_ref(new)[1] == key_ref(old)[1]
     if prop == "s3KeyPrefix":
         return new.strip("/") == old.strip("/")
+    if prop == "snsTopicName":  # a name or an ARN (DescribeTrails gives the name, calls may give either)
+        return new.rsplit(":", 1)[-1] == old.rsplit(":", 1)[-1]
     return new == old
+
+
+# what removing these always weakens, with or without a baseline to compare against
+_ALWAYS_WEAKER_REMOVED = ("kmsKeyId", "cloudWatchLogsLogGroupArn", "cloudWatchLogsRoleArn")
 
 
 def _degradations(params: Mapping[str, Any], baseline: Entry | None) -> list[str]:
@@ -67,7 +74,9 @@ def _degradations(params: Mapping[str, Any], baseline: Entry | None) -> list[str
             continue
         new = _text(params[prop])
         if baseline is None:
-            continue  # a reference cannot be told weaker without the value it replaced
+            if not new and prop in _ALWAYS_WEAKER_REMOVED:
+                found.append(f"{prop} removed")
+            continue  # a changed reference cannot be told a redirect without the value it replaced
         old = _text(baseline.get(field))
         if _same(prop, new, old):
             continue
@@ -109,89 +118,6 @@ def _update_trail(record: Record, inventory: Inventory) -> Match:
 # -- PutEventSelectors ---------------------------------------------------------------------------------
 
 
-def _basic_coverage(selectors: Sequence[Any]) -> tuple[bool, bool]:
-    """(reads covered, writes covered) by classic event selectors, for every management event source."""
-    reads = writes = False
-    for selector in selectors:
-        if not isinstance(selector, Mapping):
-            continue
-        if as_bool(selector.get("includeManagementEvents", selector.get("IncludeManagementEvents"))) is False:
-            continue
-        excluded = selector.get(
-            "excludeManagementEventSources", selector.get("ExcludeManagementEventSources")
-        )
-        if isinstance(excluded, list) and excluded:
-            continue
-        rw = selector.get("readWriteType", selector.get("ReadWriteType")) or "All"
-        reads = reads or rw in ("All", "ReadOnly")
-        writes = writes or rw in ("All", "WriteOnly")
-    return reads, writes
-
-
-def _field_selectors(selector: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    fields = selector.get("fieldSelectors", selector.get("FieldSelectors"))
-    return [f for f in fields if isinstance(f, Mapping)] if isinstance(fields, list) else []
-
-
-def _values(field: Mapping[str, Any], op: str) -> list[str]:
-    value = field.get(op, field.get(op[:1].upper() + op[1:]))
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def _advanced_coverage(selectors: Sequence[Any]) -> tuple[bool, bool]:
-    """(reads, writes) covered by advanced selectors: a selector counts only if it selects management
-    events with nothing narrowing them but ``readOnly``."""
-    reads = writes = False
-    for selector in selectors:
-        if not isinstance(selector, Mapping):
-            continue
-        management = False
-        narrowed = False
-        selects_read = selects_write = True
-        for field in _field_selectors(selector):
-            name = field.get("field", field.get("Field"))
-            if name == "eventCategory":
-                ops = {
-                    op
-                    for op in (
-                        "equals",
-                        "notEquals",
-                        "startsWith",
-                        "notStartsWith",
-                        "endsWith",
-                        "notEndsWith",
-                    )
-                    if _values(field, op)
-                }
-                if ops == {"equals"} and "Management" in _values(field, "equals"):
-                    management = True
-                else:
-                    narrowed = True
-            elif name == "readOnly":
-                equals = [v.lower() for v in _values(field, "equals")]
-                not_equals = [v.lower() for v in _values(field, "notEquals")]
-                selects_read = ("true" in equals or not equals) and "true" not in not_equals
-                selects_write = ("false" in equals or not equals) and "false" not in not_equals
-            else:
-                narrowed = True
-        if management and not narrowed:
-            reads = reads or selects_read
-            writes = writes or selects_write
-    return reads, writes
-
-
-def management_coverage(params: Mapping[str, Any]) -> tuple[bool, bool] | None:
-    """(reads, writes) covered by the selectors of a PutEventSelectors call or a GetEventSelectors
-    answer; None when it holds no selectors at all."""
-    advanced = params.get("advancedEventSelectors", params.get("AdvancedEventSelectors"))
-    basic = params.get("eventSelectors", params.get("EventSelectors"))
-    if isinstance(advanced, list) and advanced:
-        return _advanced_coverage(advanced)
-    if isinstance(basic, list):
-        return _basic_coverage(basic)
-    return None
-
-
 def _describe_loss(ref: str, reads: bool, writes: bool) -> str:
     if not reads and not writes:
         return f"leaves trail {ref} logging no management events"
@@ -230,6 +156,7 @@ def _put_event_selectors(record: Record, inventory: Inventory) -> Match:
 
 STOP_LOGGING = Technique(
     id="trail.stop-logging",
+    stops_delivery=True,
     tamper_when="the trail (`requestParameters.name`, a name or an ARN) is protected",
     repair_summary="`StartLogging` in the trail's home region",
     title="CloudTrail logging stopped",
@@ -244,6 +171,7 @@ STOP_LOGGING = Technique(
 
 DELETE = Technique(
     id="trail.delete",
+    stops_delivery=True,
     tamper_when="trail protected",
     repair_summary=(
         "recreate from the baseline snapshot: same name, bucket, prefix, KMS key, CloudWatch Logs, "
@@ -263,13 +191,18 @@ DELETE = Technique(
 UPDATE_DEGRADE = Technique(
     id="trail.update-degrade",
     tamper_when=(
-        "it changes a baseline property away from the baseline: `s3BucketName`, `s3KeyPrefix`, "
-        "`kmsKeyId` (removed or changed), `isMultiRegionTrail` false, `includeGlobalServiceEvents` "
-        "false, `enableLogFileValidation` false, `cloudWatchLogsLogGroupArn` / "
-        "`cloudWatchLogsRoleArn` removed or changed, `isOrganizationTrail` false. Without a baseline "
-        "(no inventory), any of these values that weakens the trail counts"
+        "it changes a baseline property away from the baseline: where logs go (`s3BucketName`, "
+        "`s3KeyPrefix` added, changed or removed, `snsTopicName`, `kmsKeyId`, "
+        "`cloudWatchLogsLogGroupArn` / `cloudWatchLogsRoleArn`: each a redirect), "
+        "`isMultiRegionTrail` false, `includeGlobalServiceEvents` false, `enableLogFileValidation` "
+        "false, `isOrganizationTrail` false. Without a baseline (no inventory), a switch turned off or "
+        "the KMS key or CloudWatch Logs removed counts"
     ),
-    repair_summary="`UpdateTrail` back to the baseline values",
+    repair_summary=(
+        "`UpdateTrail` back to the baseline values, every drifted property in one call (the message "
+        "lists each before -> after); never weaker than the live trail and never to another account's "
+        "key, log group or role (safety floors, `remediate/floors.py`)"
+    ),
     title="CloudTrail trail weakened or redirected",
     mitre=TAMPER_MITRE,
     kind=KIND,
@@ -282,6 +215,7 @@ UPDATE_DEGRADE = Technique(
 
 SELECTORS_DEGRADE = Technique(
     id="trail.selectors-degrade",
+    stops_delivery=True,
     tamper_when=(
         "management events lose coverage: `includeManagementEvents` false, `readWriteType` other than"
         " `All`, non-empty `excludeManagementEventSources`, or advanced selectors that no longer "

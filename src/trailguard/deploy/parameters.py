@@ -1,0 +1,79 @@
+"""Stack parameters as ``aws cloudformation deploy`` sends them.
+
+A parameter the caller names gets its value; on an update, every other parameter the stack already has
+keeps its previous value (``UsePreviousValue``), so an upgrade without the original flags keeps the
+allow-list, the protected trails and a hand-set ``BackstopSchedule``; a parameter new in this template
+takes its default. ``CodeS3Bucket`` and ``CodeS3Key`` are always deploy's own: where it uploaded the code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from trailguard.deploy.errors import InputError
+
+OWN = ("CodeS3Bucket", "CodeS3Key")
+_TOP_LEVEL = re.compile(r"^(\S[^:#]*):")
+_PARAMETER = re.compile(r"^  ([A-Za-z0-9]+):\s*(#.*)?$")
+
+
+def template_parameters(body: str) -> list[str]:
+    """The names under the template's top-level ``Parameters:`` section, in order.
+
+    Read from the text (the template uses CloudFormation's short-form tags, which a plain YAML loader
+    refuses), so no AWS call is needed before the parameters are checked.
+    """
+    names: list[str] = []
+    inside = False
+    for line in body.splitlines():
+        top = _TOP_LEVEL.match(line)
+        if top:
+            inside = top.group(1).strip() == "Parameters"
+            continue
+        if inside:
+            found = _PARAMETER.match(line)
+            if found:
+                names.append(found.group(1))
+    return names
+
+
+def check_overrides(given: Mapping[str, str], names: Collection[str]) -> None:
+    """Every named parameter is one of the template's, and none is one deploy sets itself."""
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        settable = ", ".join(n for n in names if n not in OWN)
+        raise InputError(f"unknown parameter {', '.join(unknown)}: the template's parameters are {settable}")
+    own = sorted(set(given) & set(OWN))
+    if own:
+        raise InputError(
+            f"{', '.join(own)} is set by deploy from where it uploads the code; use --s3-bucket/--s3-prefix"
+        )
+
+
+def change_set_parameters(
+    names: Collection[str],
+    given: Mapping[str, str],
+    previous: Collection[str] | None,
+) -> list[dict[str, Any]]:
+    """The ``Parameters`` of the change set: ``given`` values; on an update (``previous`` is the stack's
+    parameter names) ``UsePreviousValue`` for the others it already has; nothing for the rest (their
+    template default on a create or for a parameter new in this template)."""
+    out: list[dict[str, Any]] = []
+    for name in names:
+        if name in given:
+            out.append({"ParameterKey": name, "ParameterValue": given[name]})
+        elif previous is not None and name in previous:
+            out.append({"ParameterKey": name, "UsePreviousValue": True})
+    return out
+
+
+def describe_parameters(parameters: list[dict[str, Any]]) -> list[str]:
+    """One line per parameter as sent: ``Name = value`` or ``Name (previous value)``."""
+    return [
+        f"{p['ParameterKey']} (previous value kept)"
+        if p.get("UsePreviousValue")
+        else f"{p['ParameterKey']} = {p.get('ParameterValue', '')!r}"
+        for p in parameters
+    ]
