@@ -185,3 +185,16 @@ def rule_pattern(template: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
         return pattern
 
     return get
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kms_cloudformation_key_spec() -> Iterator[None]:
+    """moto's CloudFormation ``AWS::KMS::Key`` ignores ``KeySpec``/``KeyUsage``; the stack's state key is
+    an HMAC key, so in-process deploys get the same fix the local cloud installs (``local.kms_patch``)."""
+    from trailguard.local import kms_patch
+
+    kms_patch.install()
+    try:
+        yield
+    finally:
+        kms_patch.uninstall()

@@ -42,6 +42,9 @@ class Config:
     """trailguard's dead-letter and on-failure queues (watched: deleting or purging them is tampering)."""
     stack_name: str | None = None
     """The stack; its parameters hold the allow-list trailguard trusts (``trailguard.allowlist``)."""
+    state_key: str | None = None
+    """The stack's HMAC KMS key (``TRAILGUARD_STATE_KEY``) that signs and verifies the state table's
+    records (``trailguard.integrity``); None: records are neither signed nor verified."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -59,6 +62,7 @@ class Config:
             not in ("false", "0", "no", "off"),
             queue_urls=split(env.get("TRAILGUARD_QUEUE_URLS")),
             stack_name=(env.get("TRAILGUARD_STACK_NAME") or "").strip() or None,
+            state_key=(env.get("TRAILGUARD_STATE_KEY") or "").strip() or None,
         )
 
     @property

@@ -203,6 +203,8 @@ class _Invocation:
         )
         if verdict.verdict == "allowed":
             outcome = rebaseline(verdict, self.baselines, self.region)
+        if outcome is not None:  # a baseline that failed verification was not used: say so in this alert
+            outcome.errors.extend(t.text() for t in self.baselines.tampered if t.text() not in outcome.errors)
         incident = Incident(
             verdict=verdict,
             record=record,

@@ -48,6 +48,12 @@ RUNTIME_PERMISSIONS: frozenset[str] = frozenset(
         # resources.topic capture: the alert topic and its subscriptions
         "sns:GetTopicAttributes",
         "sns:ListSubscriptionsByTopic",
+        # integrity.Mac: sign and verify state records with the stack's StateKey (its key policy is what
+        # limits signing to the role and the deployer)
+        "kms:GenerateMac",
+        "kms:VerifyMac",
+        # history.confirm: an allow-listed event is confirmed in CloudTrail's event history first
+        "cloudtrail:LookupEvents",
     }
 )
 
@@ -56,6 +62,7 @@ NO_RESOURCE_LEVEL: dict[str, str] = {
     "cloudtrail:DescribeTrails": "DescribeTrails lists every trail and takes no resource",
     "cloudtrail:ListEventDataStores": "a listing: no resource-level permissions",
     "kms:ListAliases": "a listing: no resource-level permissions",
+    "cloudtrail:LookupEvents": "event history lookups take no resource",
     "guardduty:CreateDetector": "a detector to create has no ARN yet",
     "guardduty:ListDetectors": "a listing: no resource-level permissions",
 }

@@ -10,12 +10,29 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from trailguard import aws
 
 TTL_ATTRIBUTE = "expires_at"
 DOC_ATTRIBUTE = "doc"
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One item as stored: its key, the document's exact JSON text and its other string attributes
+    (``trailguard.integrity`` keeps a record's MAC there, computed over exactly this text)."""
+
+    pk: str
+    sk: str
+    text: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return _parse(self.text)
 
 
 class StateStore:
@@ -58,12 +75,20 @@ class StateStore:
         *,
         ttl_seconds: int | None = None,
         if_absent: bool = False,
+        attributes: Mapping[str, str] | None = None,
+        text: str | None = None,
     ) -> bool:
         """Store ``doc``; with ``if_absent`` only when no live item exists (False when one did).
 
         An item whose TTL has passed but which DynamoDB has not swept yet counts as absent.
+        ``attributes``: extra string attributes beside the document (a MAC); ``text``: the document's
+        JSON text exactly as to be stored (default :func:`dump` of ``doc``), for a MAC made over it.
         """
-        item: dict[str, Any] = {**_key(pk, sk), DOC_ATTRIBUTE: {"S": json.dumps(doc, sort_keys=True)}}
+        item: dict[str, Any] = {**_key(pk, sk), DOC_ATTRIBUTE: {"S": dump(doc) if text is None else text}}
+        for name, value in (attributes or {}).items():
+            if name in ("pk", "sk", DOC_ATTRIBUTE, TTL_ATTRIBUTE):
+                raise ValueError(f"attribute {name!r} is reserved")
+            item[name] = {"S": str(value)}
         if ttl_seconds is not None:
             item[TTL_ATTRIBUTE] = {"N": str(int(time.time()) + int(ttl_seconds))}
         request: dict[str, Any] = {"TableName": self.table_name, "Item": item}
@@ -78,6 +103,32 @@ class StateStore:
                 return False
             raise
         return True
+
+    def get_item(self, pk: str, sk: str) -> StoredItem | None:
+        """The item under (pk, sk) as stored (text and string attributes); None when absent or expired."""
+        item = self._client.get_item(TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True).get(
+            "Item"
+        )
+        if not item or _expired(item):
+            return None
+        return _stored(item)
+
+    def query_items(self, pk: str) -> list[StoredItem]:
+        """Every live item under ``pk``, as stored, by ``sk``."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        out: list[StoredItem] = []
+        while True:
+            response = self._client.query(**request)
+            out.extend(_stored(item) for item in response.get("Items", []) if not _expired(item))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return out
+            request["ExclusiveStartKey"] = last
 
     def query(self, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
         """Every live document under ``pk`` (optionally ``sk`` starting with ``sk_prefix``), by ``sk``.
@@ -143,6 +194,26 @@ class StateStore:
         return int(response["Attributes"][counter]["N"])
 
 
+def dump(doc: Mapping[str, Any]) -> str:
+    """A document's JSON text as the table keeps it (sorted keys: the same document, the same text)."""
+    return json.dumps(dict(doc), sort_keys=True)
+
+
+def _parse(text: str) -> dict[str, Any]:
+    doc = json.loads(text) if text else {}
+    return doc if isinstance(doc, dict) else {"value": doc}
+
+
+def _stored(item: Mapping[str, Any]) -> StoredItem:
+    attributes = {
+        name: str(value["S"])
+        for name, value in item.items()
+        if name not in ("pk", "sk", DOC_ATTRIBUTE) and isinstance(value, Mapping) and "S" in value
+    }
+    text = item.get(DOC_ATTRIBUTE, {}).get("S")
+    return StoredItem(str(item["pk"]["S"]), str(item["sk"]["S"]), str(text or ""), attributes)
+
+
 def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
@@ -154,10 +225,7 @@ def _expired(item: dict[str, Any]) -> bool:
 
 def _document(item: dict[str, Any]) -> dict[str, Any]:
     """The item's JSON document; an item with only counters reads as those counters."""
-    text = item.get(DOC_ATTRIBUTE, {}).get("S")
-    doc: dict[str, Any] = json.loads(text) if text else {}
-    if not isinstance(doc, dict):
-        doc = {"value": doc}
+    doc = _parse(item.get(DOC_ATTRIBUTE, {}).get("S") or "")
     for name, value in item.items():
         if name not in ("pk", "sk", DOC_ATTRIBUTE, TTL_ATTRIBUTE) and "N" in value:
             doc.setdefault(name, int(value["N"]) if "." not in value["N"] else float(value["N"]))

@@ -26,8 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trailguard import resources
+from trailguard import history, resources
 from trailguard.baseline import KINDS, Baselines, Summary, capture_all
+from trailguard.baseline.discover import first_seen
+from trailguard.baseline.rebaseline import retry_pending
 from trailguard.config import Config
 from trailguard.inventory import load
 from trailguard.log import log_event
@@ -149,7 +151,15 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
     except Exception as exc:
         report.errors.append(f"the baselines could not be read: {type(exc).__name__}: {exc}")
         return report
-    if not any(recorded.values()):
+    # Allow-listed changes waiting for CloudTrail's confirmation: settled now, or their resource held.
+    settled, held = retry_pending(baselines)
+    for pending, outcome in settled:
+        report.drift.append(Drift(pending.kind, pending.ident, [outcome]))
+    if settled:
+        recorded = {kind: baselines.of_kind(kind) for kind in KINDS}
+    # A baseline that fails verification is never applied (it reads as absent); each is named here.
+    report.errors.extend(t.text() for t in baselines.tampered)
+    if not any(recorded.values()) and not baselines.tampered:
         report.recorded = capture_all(config, region, source="backstop", baselines=baselines)
         log_event(LOG, logging.INFO, "sweep.baseline-recorded", **report.recorded.to_dict())
         return report
@@ -158,13 +168,20 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
     for kind in sorted(recorded, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):
         report.checked[kind] = len(recorded[kind])
         for ident, doc in recorded[kind].items():
+            if (kind, ident) in held:  # the pending change's own line says why it is not reverted yet
+                continue
             try:
                 outcomes = reconcile(ctx, kind, ident, doc)
             except Exception as exc:  # a bug on one resource must not hide the others
                 report.errors.append(f"{kind} {ident}: {type(exc).__name__}: {exc}")
                 continue
             if any(o.status != "already-restored" for o in outcomes):
+                if len(report.drift) < NAMED_MAX:  # LookupEvents allows 2 calls a second
+                    _name_who(config, region, kind, ident, outcomes)
                 report.drift.append(Drift(kind, ident, outcomes))
+    found, missing = first_seen(config, region, baselines)  # trails (buckets, keys) new since deploy
+    report.drift.extend(Drift(kind, ident, [outcome]) for kind, ident, outcome in found)
+    report.errors.extend(missing)
     log_event(
         LOG,
         logging.ERROR if report.action_required else logging.INFO,
@@ -174,6 +191,28 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
         errors=report.errors,
     )
     return report
+
+
+NAMED_MAX = 5
+"""Drifted resources per sweep whose last change is looked up in CloudTrail's history."""
+
+
+def _name_who(config: Config, region: str, kind: str, ident: str, outcomes: list[Outcome]) -> None:
+    """Name who last changed a drifted resource, from CloudTrail's history (not trailguard's own role),
+    in the first outcome that changed something. Never raises."""
+    changed = next((o for o in outcomes if o.status != "already-restored"), None)
+    if changed is None:
+        return
+    try:
+        short = resources.kind(kind).short(ident)
+        event = history.last_change((short, ident), region, exclude=config.guard_role_arns)
+    except Exception as exc:
+        log_event(LOG, logging.WARNING, "sweep.history-unavailable", kind=kind, id=ident, error=str(exc))
+        return
+    if event is not None:
+        changed.summary = (
+            f"{changed.summary.rstrip('.')}. Last change in CloudTrail's history: {event.describe()}"
+        )
 
 
 def run(config: Config, region: str, ledger: Ledger | None = None) -> Report:

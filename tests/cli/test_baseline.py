@@ -96,3 +96,50 @@ def test_bad_usage_exits_2() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["baseline", "show"])
     assert exc.value.code == Exit.USAGE
+
+
+def test_show_marks_tampered_records_and_first_seen_ones(
+    moto_aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A baseline rewritten in the table (one PutItem, MAC kept) is shown as TAMPERED, not as the
+    baseline, and ``show`` exits 1; one the sweep recorded later says "first seen at"."""
+    arn = _trail()
+    outputs = deploy.deploy(STACK, "security@example.com", progress=lambda _: None, poll_seconds=0.01)
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    table, key = outputs["StateTableName"], {"pk": {"S": "baseline#trail"}, "sk": {"S": arn}}
+    item = ddb.get_item(TableName=table, Key=key)["Item"]
+    item["doc"] = {"S": item["doc"]["S"].replace("cli-trail-logs", "attacker-bucket")}
+    ddb.put_item(TableName=table, Item=item)
+    bucket = ddb.get_item(
+        TableName=table, Key={"pk": {"S": "baseline#bucket"}, "sk": {"S": "cli-trail-logs"}}
+    )
+    assert bucket["Item"]["mac"]["S"]
+
+    assert (
+        main(["baseline", "show", "--stack-name", STACK, "--kind", "trail", "--output", "json"])
+        == Exit.FAILED
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert document["authenticated"] is True and document["baselines"]["trail"] == {}
+    assert [(t["pk"], t["sk"]) for t in document["tampered"]] == [("baseline#trail", arn)]
+    assert main(["baseline", "show", "--stack-name", STACK, "--kind", "trail"]) == Exit.FAILED
+    (row,) = capsys.readouterr().out.splitlines()[1:]
+    assert row.startswith(f"trail  {arn}") and "TAMPERED" in row and "tampered with" in row
+
+    # re-recording replaces it with a signed, verified baseline (and rewrites the config item)
+    assert main(["baseline", "record", "--stack-name", STACK]) == 0
+    assert (
+        "recorded the stack's configuration (config/stack, signed with the state key)"
+        in capsys.readouterr().out
+    )
+    assert main(["baseline", "show", "--stack-name", STACK, "--kind", "trail"]) == 0
+    assert "TAMPERED" not in capsys.readouterr().out
+
+
+def test_first_seen_is_shown() -> None:
+    from trailguard.cli.baseline import _table
+
+    text = _table(
+        {"trail": {"arn:t": {"_meta": {"captured_at": "x", "first_seen_at": "2026-12-01T10:00:00+00:00"}}}}
+    )
+    assert "first seen at 2026-12-01T10:00:00+00:00" in text

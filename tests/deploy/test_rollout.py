@@ -25,6 +25,7 @@ OUTPUT_KEYS = {
     "TopicArn",
     "RoleArn",
     "StateTableName",
+    "StateKeyArn",
     "ApiCallRuleName",
     "FindingRuleName",
     "GuardRuleName",
@@ -76,6 +77,7 @@ def test_creates_the_stack_and_wires_it(account: Account, rule_pattern: Any) -> 
             "TRAILGUARD_SECURITY_HUB": "true",
             "TRAILGUARD_STACK_NAME": STACK,
             "TRAILGUARD_QUEUE_URLS": f"{out['DeadLetterQueueUrl']},{out['FailedInvocationQueueUrl']}",
+            "TRAILGUARD_STATE_KEY": out["StateKeyArn"],
         }
         policy = json.loads(lam.get_policy(FunctionName=out[fn])["Policy"])
         statements = policy["Statement"]

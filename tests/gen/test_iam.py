@@ -32,6 +32,7 @@ def test_star_only_for_apis_without_resource_level_permissions() -> None:
     assert set(star.actions) == {
         "cloudtrail:DescribeTrails",
         "cloudtrail:ListEventDataStores",
+        "cloudtrail:LookupEvents",
         "guardduty:CreateDetector",
         "guardduty:ListDetectors",
         "kms:ListAliases",

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 import envelopes
+import history_support
 from aws_support import TABLE, stack_allowing
 from permissions_support import assert_declared, assert_granted, recorded_calls
 from trailguard import handlers
@@ -226,13 +227,18 @@ def test_finding_without_a_baseline_still_restarts_logging_and_says_what_was_not
     assert "no baseline recorded for trail org-audit" in message["incident"]["remediation"]["summary"]
 
 
-def test_allowed_principal_change_becomes_the_new_baseline(world: World) -> None:
+def test_allowed_principal_change_becomes_the_new_baseline(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once CloudTrail's history confirms the event (moto has no LookupEvents: botocore's Stubber answers
+    it, ``history_support``)."""
     world.cloudtrail.update_trail(Name=world.trail_arn, S3BucketName=OTHER_BUCKET)
     event = api_call_envelope(
         "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json",
         {"name": world.trail_arn, "s3BucketName": OTHER_BUCKET},
     )
     assert event["detail"]["userIdentity"]["arn"] == ATTACKER
+    history_support.holds(monkeypatch, event["detail"])
 
     allow = stack_allowing(ATTACKER, REGION)  # the allow-list is the stack's parameter, not the environment
     incident = _incident(world.invoke(handlers.api_call, event, TRAILGUARD_STACK_NAME=allow))

@@ -14,6 +14,7 @@ NO_RESOURCE_LEVEL = {
     "guardduty:ListDetectors": "lists the account's detectors",
     "cloudtrail:ListEventDataStores": "lists the region's event data stores for the baseline",
     "kms:ListAliases": "lists aliases (filtered by KeyId) for the trail key's baseline",
+    "cloudtrail:LookupEvents": "event history: confirms allow-listed events, names who changed a resource",
 }
 
 # Service prefix -> the resource ARNs (as Fn::Sub strings) its actions may be granted on.

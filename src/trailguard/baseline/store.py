@@ -1,4 +1,9 @@
-"""Baselines in the state table: ``pk = "baseline#<kind>"``, ``sk = <id>`` (ids as each kind parses them)."""
+"""Baselines in the state table: ``pk = "baseline#<kind>"``, ``sk = <id>`` (ids as each kind parses them).
+
+Each baseline is signed when written and verified when read (:mod:`trailguard.integrity`) once the stack's
+state key is configured: a baseline that fails verification reads as absent and is listed in
+:attr:`Baselines.tampered`, so nothing is restored from it and the sweep says so.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trailguard.config import Config
+from trailguard.integrity import Mac, SignedStore, Tampered
 from trailguard.resources import BASELINE_KINDS
 from trailguard.resources import kind as kind_of
 from trailguard.resources import trail as trail_kind
@@ -21,7 +27,28 @@ class Baselines:
     """Baselines in the state table; a store of None reads as "no baseline recorded" for everything."""
 
     store: StateStore | None
+    mac: Mac | None = None
     _cache: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _signed: SignedStore | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.store is not None:
+            self._signed = SignedStore(self.store, self.mac)
+
+    @property
+    def signed(self) -> SignedStore | None:
+        """The signing view of the table (None without one): other records trailguard acts on use it too."""
+        return self._signed
+
+    @property
+    def tampered(self) -> list[Tampered]:
+        """Every baseline read so far that failed verification (not applied)."""
+        return list(self._signed.tampered) if self._signed is not None else []
+
+    @property
+    def authenticated(self) -> bool:
+        """True when baselines are signed and verified (the stack's state key is configured)."""
+        return self.mac is not None
 
     @classmethod
     def from_config(
@@ -34,7 +61,12 @@ class Baselines:
     ) -> Baselines:
         if not config.state_table:
             return cls(None)
-        return cls(StateStore(config.state_table, region, profile=profile, endpoint_url=endpoint_url))
+        mac = (
+            Mac(config.state_key, region, profile=profile, endpoint_url=endpoint_url)
+            if config.state_key
+            else None
+        )
+        return cls(StateStore(config.state_table, region, profile=profile, endpoint_url=endpoint_url), mac)
 
     @property
     def available(self) -> bool:
@@ -49,33 +81,38 @@ class Baselines:
 
     def get(self, kind: str, ident: str) -> dict[str, Any] | None:
         """The baseline of one resource, or None when none is recorded (or no table is configured)."""
-        if self.store is None or not ident:
+        if self._signed is None or not ident:
             return None
         ident = self.normalise(kind, ident)
         if kind in self._cache:
             return self._cache[kind].get(ident)
-        return self.store.get(f"baseline#{kind}", ident)
+        return self._signed.get(f"baseline#{kind}", ident)
 
     def put(self, kind: str, ident: str, doc: Mapping[str, Any]) -> None:
-        if self.store is None:
+        if self._signed is None:
             raise RuntimeError("no state table is configured, so no baseline can be recorded")
         ident = self.normalise(kind, ident)
-        self.store.put(f"baseline#{kind}", ident, dict(doc))
+        self._signed.put(f"baseline#{kind}", ident, dict(doc))
         self._cache.pop(kind, None)
 
     def delete(self, kind: str, ident: str) -> None:
-        if self.store is None:
+        if self._signed is None:
             raise RuntimeError("no state table is configured, so no baseline can be removed")
-        self.store.delete(f"baseline#{kind}", self.normalise(kind, ident))
+        self._signed.delete(f"baseline#{kind}", self.normalise(kind, ident))
         self._cache.pop(kind, None)
+
+    def is_tampered(self, kind: str, ident: str) -> bool:
+        """A record exists under this id but failed verification (so it is neither applied nor "new")."""
+        pk = f"baseline#{kind}"
+        return any(t.pk == pk and t.sk == ident for t in self.tampered)
 
     def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
         """Every baseline of one kind, id -> document (read once per instance)."""
-        if self.store is None:
+        if self._signed is None:
             return {}
         if kind not in self._cache:
             self.normalise(kind, "-")
-            self._cache[kind] = {str(doc.pop("_sk")): doc for doc in self.store.query(f"baseline#{kind}")}
+            self._cache[kind] = self._signed.query(f"baseline#{kind}")
         return self._cache[kind]
 
     def all(self) -> dict[str, dict[str, dict[str, Any]]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from trailguard import resources
 from trailguard.baseline import Baselines, capture_all
+from trailguard.baseline.deployed import record_stack
 from trailguard.cli._common import add_aws_options, add_stack_name, failure, stack, write_document
 from trailguard.cli.exit import Exit
 from trailguard.deploy.config import config_from_stack
@@ -53,6 +54,21 @@ def run(args: argparse.Namespace) -> Exit:
             config, deployed.region, profile=args.profile, endpoint_url=args.endpoint_url, source="cli"
         )
         print(summary.describe())
+        try:  # the signed config item the functions trust (allow-list, endpoints, own resources)
+            print(
+                record_stack(
+                    config,
+                    deployed.parameters,
+                    summary.recorded,
+                    region=deployed.region,
+                    profile=args.profile,
+                    endpoint_url=args.endpoint_url,
+                    source="cli",
+                )
+            )
+        except Exception as exc:
+            print(f"FAILED to record the stack's configuration: {type(exc).__name__}: {exc}")
+            return Exit.FAILED
         return Exit.OK if summary.ok else Exit.FAILED
     baselines = Baselines.from_config(
         config, deployed.region, profile=args.profile, endpoint_url=args.endpoint_url
@@ -61,12 +77,22 @@ def run(args: argparse.Namespace) -> Exit:
         recorded = {args.kind: baselines.of_kind(args.kind)} if args.kind else baselines.all()
     except Exception as exc:
         raise failure(exc, "cannot read the state table") from exc
+    tampered = baselines.tampered
+    status = Exit.FAILED if tampered else Exit.OK  # a record that fails verification is not applied
     if args.output == "json":
-        body = {"stack": deployed.name, "region": deployed.region, "baselines": recorded}
+        body = {
+            "stack": deployed.name,
+            "region": deployed.region,
+            "authenticated": baselines.authenticated,
+            "baselines": recorded,
+            "tampered": [t.to_dict() for t in tampered],
+        }
         write_document(SCHEMA, json.loads(json.dumps(body, sort_keys=True, default=str)))
-        return Exit.OK
-    print(_table(recorded))
-    return Exit.OK
+        return status
+    print(_table(recorded, [(t.pk.removeprefix("baseline#"), t.sk, t.text()) for t in tampered]))
+    if not baselines.authenticated:
+        print("note: the stack has no state key (StateKeyArn), so these baselines are not authenticated")
+    return status
 
 
 def _cell(value: Any) -> str:
@@ -80,7 +106,16 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 48 else text[:45] + "..."
 
 
-def _table(recorded: dict[str, dict[str, dict[str, Any]]]) -> str:
+def _captured(meta: dict[str, Any]) -> str:
+    """When it was captured; ``first seen at T`` for a resource the sweep found after deploy."""
+    if meta.get("first_seen_at"):
+        return f"first seen at {meta['first_seen_at']}"
+    return str(meta.get("captured_at", "-"))
+
+
+def _table(
+    recorded: dict[str, dict[str, dict[str, Any]]], tampered: list[tuple[str, str, str]] | None = None
+) -> str:
     rows = [("KIND", "ID", "CAPTURED", "DETAILS")]
     for kind, docs in recorded.items():
         for ident, doc in sorted(docs.items()):
@@ -90,7 +125,9 @@ def _table(recorded: dict[str, dict[str, dict[str, Any]]]) -> str:
                 for field in resources.kind(kind).summary_fields
                 if field in doc
             )
-            rows.append((kind, ident, str(meta.get("captured_at", "-")), details))
+            rows.append((kind, ident, _captured(meta), details))
+    for kind, ident, text in tampered or []:
+        rows.append((kind, ident, "TAMPERED", text))
     if len(rows) == 1:
         return "no baselines recorded; run: trailguard baseline record --stack-name STACK"
     widths = [max(len(r[i]) for r in rows) for i in range(3)]

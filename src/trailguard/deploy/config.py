@@ -45,4 +45,5 @@ def config_from_stack(
         ),
         allowed_principal_arns=split(params.get("AllowedPrincipalArns")),
         protected_trails=split(params.get("ProtectedTrails")),
+        state_key=outputs.get("StateKeyArn") or None,
     )

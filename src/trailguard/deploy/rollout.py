@@ -22,6 +22,7 @@ from typing import Any
 import trailguard.deploy.stack as stacks
 from trailguard.baseline import capture_all
 from trailguard.baseline.capture import Clients
+from trailguard.baseline.deployed import record_stack, signer_arns
 from trailguard.baseline.store import Baselines
 from trailguard.config import Config, split
 from trailguard.deploy import parameters as params
@@ -141,11 +142,10 @@ def apply(
     def client_for(service: str) -> Any:
         return client(service, region, profile=profile, endpoint_url=endpoint_url)
 
-    account = str(
-        call("finding the AWS account (sts get-caller-identity)", client_for("sts").get_caller_identity)[
-            "Account"
-        ]
+    identity = call(
+        "finding the AWS account (sts get-caller-identity)", client_for("sts").get_caller_identity
     )
+    account = str(identity["Account"])
     cfn = client_for("cloudformation")
     existing = stacks.describe(cfn, stack_name)
     cs_type = stacks.change_set_type(existing, stack_name)
@@ -237,6 +237,9 @@ def apply(
                     ) from exc
             template_url = upload_template(s3, bucket, body, prefix=prefix, region=region, progress=progress)
 
+    # The deployer records (signs) the baselines below, so the state key must let it sign.
+    if "StateSignerArns" in names:
+        given.setdefault("StateSignerArns", ",".join(signer_arns(str(identity.get("Arn") or ""))))
     values = params.change_set_parameters(
         names,
         {**given, "CodeS3Bucket": bucket, "CodeS3Key": key},
@@ -255,6 +258,14 @@ def apply(
         protected_trails=trail_arns,
     )
     fallback = {"AllowedPrincipalArns": ",".join(allowed), "ProtectedTrails": ",".join(refs)}
+    previous = {
+        str(p["ParameterKey"]): str(p.get("ParameterValue", ""))
+        for p in (existing or {}).get("Parameters") or []
+    }
+    # the signed config item records the alert endpoint the stack is deployed with
+    fallback["SecurityContactEmail"] = str(
+        given.get("SecurityContactEmail") or previous.get("SecurityContactEmail") or ""
+    )
 
     def baseline_diff() -> list[BaselineChange]:
         """How the baselines recording would write differ from those recorded now (printed)."""
@@ -289,6 +300,7 @@ def apply(
                 profile=profile,
                 endpoint_url=endpoint_url,
                 progress=progress,
+                written_by=str(identity.get("Arn") or "") or None,
             )
         return result
 
@@ -425,21 +437,35 @@ def record_baseline(
     profile: str | None,
     endpoint_url: str | None,
     progress: Callable[[str], object] = _stderr,
+    written_by: str | None = None,
 ) -> None:
     """Record baselines after a deploy; a failure is a warning (the stack is fine) with the retry command."""
     retry = f"run `trailguard baseline record --stack-name {stack_name}` once fixed"
     progress("recording baselines (protected trails, their buckets and keys, trailguard's own resources)")
     try:
-        summary = capture_all(
-            config_from_stack(outputs, parameters, region=region, profile=profile, endpoint_url=endpoint_url),
-            region,
-            profile=profile,
-            endpoint_url=endpoint_url,
-            source="deploy",
+        config = config_from_stack(
+            outputs, parameters, region=region, profile=profile, endpoint_url=endpoint_url
         )
+        summary = capture_all(config, region, profile=profile, endpoint_url=endpoint_url, source="deploy")
     except Exception as exc:
         progress(f"warning: baselines not recorded ({type(exc).__name__}: {exc}); {retry}")
         return
     progress(summary.describe())
+    try:  # the signed config item the handlers trust instead of their environment
+        progress(
+            record_stack(
+                config,
+                parameters,
+                summary.recorded,
+                region=region,
+                profile=profile,
+                endpoint_url=endpoint_url,
+                written_by=written_by,
+            )
+        )
+    except Exception as exc:
+        progress(
+            f"warning: the stack's configuration was not recorded ({type(exc).__name__}: {exc}); {retry}"
+        )
     if summary.errors:
         progress(f"warning: some baselines were not recorded; {retry}")

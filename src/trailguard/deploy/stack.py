@@ -53,6 +53,7 @@ OUTPUT_SOURCES: dict[str, tuple[str, str]] = {
     "DeadLetterQueueUrl": ("DeadLetterQueue", "ref"),
     "FailedInvocationQueueUrl": ("FailedInvocationQueue", "ref"),
     "GuardKeyArn": ("GuardKey", "key-arn"),
+    "StateKeyArn": ("StateKey", "key-arn"),
 }
 
 
@@ -136,7 +137,7 @@ def outputs(cfn: Any, stack: Mapping[str, Any], progress: Callable[[str], object
         for r in resources
         if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
     }
-    _, partition, _, region, account, _ = str(stack["StackId"]).split(":", 5)
+    _, partition, _, stack_region, account, _ = str(stack["StackId"]).split(":", 5)
     derived: dict[str, str] = {}
     for key, (logical_id, kind) in OUTPUT_SOURCES.items():
         value = physical.get(logical_id)
@@ -145,7 +146,7 @@ def outputs(cfn: Any, stack: Mapping[str, Any], progress: Callable[[str], object
         if kind == "role-arn" and not value.startswith("arn:"):
             value = f"arn:{partition}:iam::{account}:role/{value}"
         if kind == "key-arn" and not value.startswith("arn:"):
-            value = f"arn:{partition}:kms:{region}:{account}:key/{value}"
+            value = f"arn:{partition}:kms:{stack_region}:{account}:key/{value}"
         derived[key] = value
     progress("note: the endpoint reported no stack outputs; derived them from the stack's resources")
     return derived

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trailguard import aws
-from trailguard.local import moto_patches, securityhub_patch
+from trailguard.local import kms_patch, lookup, moto_patches, securityhub_patch
 from trailguard.local.findings import FindingEmitter
 from trailguard.local.outbox import Outbox
 from trailguard.local.recorder import CallCapture, Recorder
@@ -153,9 +153,10 @@ class LocalCloud:
         # moto lacks Security Hub BatchUpdateFindings; routes are read when the server builds its app.
         securityhub_patch.install()
         moto_patches.install()  # the other moto gaps (local/moto_patches.py)
+        kms_patch.install()  # moto's CloudFormation KMS key ignores KeySpec / KeyUsage (the state key)
 
         def wrap(app: Any) -> CallCapture:
-            capture.app = app
+            capture.app = lookup.LookupEvents(app, self.recorder)  # moto has no CloudTrail LookupEvents
             return capture
 
         self._server = _make_server(wrap, self.port)
@@ -164,6 +165,7 @@ class LocalCloud:
             error, self._server = self._server.error, None
             securityhub_patch.uninstall()
             moto_patches.uninstall()
+            kms_patch.uninstall()
             raise OSError(f"cannot serve on {HOST}:{self.port}: {error}")
         self.port = int(self._server.get_host_and_port()[1])
         self._runner = LambdaRunner(self.endpoint, self.admin_environ, listeners=[self._journal_invocation])
@@ -199,6 +201,7 @@ class LocalCloud:
         _uninstall()
         securityhub_patch.uninstall()
         moto_patches.uninstall()
+        kms_patch.uninstall()
         aws.clear_cache()
 
     def __enter__(self) -> LocalCloud:

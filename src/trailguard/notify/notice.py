@@ -45,6 +45,8 @@ STATUS_WORDS = {
     "attempted": "ATTEMPT",
     "authorised": "AUTHORISED",
     "action-required": "NEEDS A PERSON",
+    "pending": "PENDING CONFIRMATION",
+    "recorded": "BASELINED",
 }
 """The one set of status words: subjects, the sweep's per-outcome lines and Security Hub all use it."""
 NEEDS_A_PERSON = frozenset({"failed", "not-implemented", "notify-only", "action-required"})
@@ -127,7 +129,11 @@ class Incident:
         ``attempted`` or ``authorised``: one word for the summary."""
         if self.verdict.verdict == "attempt":
             return "attempted"
-        if self.verdict.verdict == "allowed":
+        if self.verdict.verdict == "allowed":  # unconfirmed or forged: not "authorised" (baseline.rebaseline)
+            if self.outcome is not None and self.outcome.status == "pending":
+                return "pending"
+            if self.outcome is not None and self.outcome.action == "baseline.unconfirmed":
+                return "action-required"
             return "authorised"
         return self.outcome.status if self.outcome is not None else "failed"
 

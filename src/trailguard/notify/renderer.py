@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, overload
 
 from trailguard import aws
+from trailguard.integrity import TAMPERED
 from trailguard.notify.ledger import Decision, SweepDecision
 from trailguard.notify.notice import (
     ACTION_REQUIRED,
@@ -672,6 +673,9 @@ def render_sweep(sweep: SweepFindings, decision: SweepDecision | None = None) ->
             f"{head} {status_word(sweep.status)}: backstop found drift on {len(sweep.drift)} resource(s) "
             f"({where})"
         )
+        tampered = [e for e in sweep.errors if e.startswith(TAMPERED)]
+        if tampered:  # trailguard.integrity: a state record failed verification and was not applied
+            subject = f"{head} {TAMPERED}: {len(tampered)} item(s) not applied ({where})"
         lines = [
             f"trailguard's backstop sweep compared every protected resource with its baseline ({where}).",
             "What differed was put back with the same repairs the event path uses.",

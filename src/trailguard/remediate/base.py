@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("trailguard.remediate")
 T = TypeVar("T")
 
-Status = Literal["remediated", "already-restored", "failed", "not-implemented", "notify-only"]
+Status = Literal[
+    "remediated", "already-restored", "failed", "not-implemented", "notify-only", "pending", "recorded"
+]
+"""``pending``: an allow-listed change waits for CloudTrail's history to confirm it; ``recorded``: a
+resource first seen after deploy was baselined (both ``trailguard.baseline``)."""
 VERIFY_ATTEMPTS = 3
 """GetTrailStatus-style checks after a repair: CloudTrail usually reflects StartLogging at once."""
 VERIFY_DELAY = 1.0
@@ -94,7 +98,7 @@ class Outcome:
     @property
     def ok(self) -> bool:
         """Nothing for a person to repair by hand."""
-        return self.status in ("remediated", "already-restored")
+        return self.status in ("remediated", "already-restored", "pending", "recorded")
 
     def to_dict(self) -> dict[str, Any]:
         return {

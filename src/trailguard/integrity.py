@@ -1,0 +1,207 @@
+"""Authenticated state: a MAC on every state-table record whose value trailguard acts on.
+
+Anyone who can write the state table (one ``PutItem``; no rule sees DynamoDB data-plane writes) could
+otherwise choose what trailguard "restores". So each such record carries a MAC made with the stack's HMAC
+KMS key (``StateKey``: ``kms:GenerateMac`` only for trailguard's role and the principal that deployed the
+stack, ``kms:VerifyMac`` on read), computed over the item's key and its exact document text:
+
+    message = SHA-256( JSON [ "trailguard-state/1", pk, sk, doc_text ] )
+
+(KMS takes at most 4096 bytes per ``GenerateMac``; a baseline may be larger, so the MAC is over the
+digest.) The key (pk, sk) is inside the MAC, so a valid record cannot be moved to another resource or
+another kind. A record that fails verification is never applied; :class:`Tampered` says which one and
+why, for the ``[ACTION REQUIRED]`` "trailguard's state was tampered with" message.
+
+What this does not stop (``docs/threat-model.md``): anyone allowed ``kms:GenerateMac`` on the key can sign
+(the organization's SCP closes that); replaying an older record that was validly signed for the same
+(pk, sk); deleting a record (a resource recorded at deploy whose baseline is missing is reported, one that
+appeared later is baselined again as "first seen"); and rewriting the function's environment to name
+another key (that change is itself watched and restored).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trailguard import aws
+from trailguard.log import log_event
+from trailguard.state import StateStore, StoredItem, dump
+
+LOG = logging.getLogger(__name__)
+
+VERSION = "trailguard-state/1"
+ALGORITHM = "HMAC_SHA_256"
+MAC_ATTRIBUTE = "mac"
+KEY_ATTRIBUTE = "mac_key"
+TAMPERED = "trailguard's state was tampered with"
+"""The words every tamper report starts with (messages, log lines, tests)."""
+
+
+def message(pk: str, sk: str, text: str) -> bytes:
+    """What the MAC is computed over: the digest of the item's key and its exact document text."""
+    framed = json.dumps([VERSION, pk, sk, text], ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(framed.encode("ascii")).digest()
+
+
+class UnverifiableError(Exception):
+    """KMS could not answer (throttled, unreachable, access denied): not proof of tampering."""
+
+
+@dataclass(frozen=True)
+class Tampered:
+    """One record that failed verification (or could not be verified) and was therefore not applied."""
+
+    pk: str
+    sk: str
+    reason: str
+    unverifiable: bool = False
+    """True when KMS could not be asked: the record may be fine, but it is not applied either."""
+
+    @property
+    def item(self) -> str:
+        return f"pk={self.pk} sk={self.sk}"
+
+    def text(self) -> str:
+        if self.unverifiable:
+            return (
+                f"trailguard's state could not be verified: item {self.item} ({self.reason}); it was not "
+                "applied this time"
+            )
+        return (
+            f"{TAMPERED}: item {self.item} failed verification ({self.reason}); it was not applied. "
+            "Someone wrote the state table directly: find who in CloudTrail (DynamoDB data events) or "
+            "the table's history, then re-record the baseline with trailguard baseline record"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pk": self.pk, "sk": self.sk, "reason": self.reason, "unverifiable": self.unverifiable}
+
+
+class Mac:
+    """Sign and verify state records with the stack's HMAC KMS key."""
+
+    def __init__(
+        self,
+        key_id: str,
+        region: str | None = None,
+        *,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        if not key_id:
+            raise ValueError("Mac needs a KMS key id or ARN")
+        self.key_id = key_id
+        self.region = region or _region_of(key_id)
+        self._profile = profile
+        self._endpoint_url = endpoint_url
+
+    @property
+    def _client(self) -> Any:
+        return aws.client("kms", self.region, profile=self._profile, endpoint_url=self._endpoint_url)
+
+    def sign(self, pk: str, sk: str, text: str) -> str:
+        """The record's MAC (base64). Raises what KMS raises: a record that cannot be signed is not
+        written unsigned."""
+        answer = self._client.generate_mac(
+            KeyId=self.key_id, MacAlgorithm=ALGORITHM, Message=message(pk, sk, text)
+        )
+        return base64.b64encode(bytes(answer["Mac"])).decode("ascii")
+
+    def verify(self, pk: str, sk: str, text: str, mac: str) -> bool:
+        """True when ``mac`` is this key's MAC of the record; False when it is not (or is malformed);
+        :class:`UnverifiableError` when KMS could not answer."""
+        try:
+            raw = base64.b64decode(mac.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError):
+            return False
+        if not raw:
+            return False
+        try:
+            answer = self._client.verify_mac(
+                KeyId=self.key_id, MacAlgorithm=ALGORITHM, Message=message(pk, sk, text), Mac=raw
+            )
+        except Exception as exc:
+            if aws.error_code(exc) in ("KMSInvalidMacException", "KMSInvalidMac", "InvalidMacException"):
+                return False
+            raise UnverifiableError(f"{aws.error_code(exc) or type(exc).__name__}: {exc}") from exc
+        return bool(answer.get("MacValid", True))
+
+
+def _region_of(key_id: str) -> str | None:
+    parts = key_id.split(":")
+    return parts[3] or None if key_id.startswith("arn:") and len(parts) > 3 else None
+
+
+@dataclass
+class SignedStore:
+    """The state table's records that trailguard acts on: signed on write, verified on read.
+
+    With ``mac`` None (no ``StateKey`` configured: unit tests, a stack deployed before the key existed)
+    records are written and read unsigned, and :attr:`enforced` is False so callers can say so.
+    Every record that fails verification is kept in :attr:`tampered` (once per (pk, sk)) and read as absent.
+    """
+
+    store: StateStore
+    mac: Mac | None = None
+    tampered: list[Tampered] = field(default_factory=list)
+
+    @property
+    def enforced(self) -> bool:
+        return self.mac is not None
+
+    def put(self, pk: str, sk: str, doc: Mapping[str, Any], *, ttl_seconds: int | None = None) -> None:
+        text = dump(doc)
+        attributes: dict[str, str] = {}
+        if self.mac is not None:
+            attributes = {MAC_ATTRIBUTE: self.mac.sign(pk, sk, text), KEY_ATTRIBUTE: self.mac.key_id}
+        self.store.put(pk, sk, dict(doc), ttl_seconds=ttl_seconds, attributes=attributes, text=text)
+        self.tampered = [t for t in self.tampered if (t.pk, t.sk) != (pk, sk)]
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """The verified document under (pk, sk); None when absent or when it fails verification."""
+        item = self.store.get_item(pk, sk)
+        return None if item is None else self.checked(item)
+
+    def query(self, pk: str) -> dict[str, dict[str, Any]]:
+        """sk -> verified document for every item under ``pk``; failures are left out (and recorded)."""
+        out: dict[str, dict[str, Any]] = {}
+        for item in self.store.query_items(pk):
+            doc = self.checked(item)
+            if doc is not None:
+                out[item.sk] = doc
+        return out
+
+    def delete(self, pk: str, sk: str) -> None:
+        self.store.delete(pk, sk)
+
+    def checked(self, item: StoredItem) -> dict[str, Any] | None:
+        """The item's document when its MAC verifies (or no key is configured); else None, recorded."""
+        problem = self._problem(item)
+        if problem is None:
+            try:
+                return item.doc
+            except ValueError:
+                problem = Tampered(item.pk, item.sk, "its document is not JSON")
+        if all((t.pk, t.sk) != (item.pk, item.sk) for t in self.tampered):
+            self.tampered.append(problem)
+        log_event(LOG, logging.ERROR, "state.tampered", **problem.to_dict())
+        return None
+
+    def _problem(self, item: StoredItem) -> Tampered | None:
+        if self.mac is None:
+            return None
+        mac = item.attributes.get(MAC_ATTRIBUTE)
+        if not mac:
+            return Tampered(item.pk, item.sk, "it carries no MAC")
+        try:
+            if self.mac.verify(item.pk, item.sk, item.text, mac):
+                return None
+        except UnverifiableError as exc:
+            return Tampered(item.pk, item.sk, f"KMS VerifyMac failed: {exc}", unverifiable=True)
+        return Tampered(item.pk, item.sk, "its MAC does not match its key and content")
