@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from trailguard.gen.statements import statements
+from trailguard.gen.statements import scoped_resources, statements
 from trailguard.gen.yamltext import Node, Note, Tag
 
 STAR = "*"
@@ -24,10 +24,18 @@ def policy_statements() -> list[Node]:
         actions = sorted(set(statement.actions))
         body["Action"] = actions[0] if len(actions) == 1 else actions
         resources = [_resource(r) for r in sorted(set(statement.resources))]
-        body["Resource"] = resources[0] if len(resources) == 1 else resources
+        wide: Node = resources[0] if len(resources) == 1 else resources
+        reason = statement.reason
+        if statement.scope is None:
+            body["Resource"] = wide
+        else:
+            body["Resource"] = {
+                "Fn::If": [statement.scope.condition, scoped_resources(statement.scope), wide]
+            }
+            reason += f" While {statement.scope.parameter} is empty: {statement.scope.fallback}"
         if statement.condition:
             body["Condition"] = {op: dict(values) for op, values in statement.condition.items()}
-        nodes.append(Note(_wrap(statement.reason), body))
+        nodes.append(Note(_wrap(reason), body))
     return nodes
 
 
