@@ -313,3 +313,24 @@ def test_the_role_reads_only_its_own_stack_and_writes_only_its_failure_queue(
     assert queue["Resource"] == {"Fn::GetAtt": ["FailedInvocationQueue", "Arn"]}
     (key,) = policies["GuardKeyUse"]
     assert key["Resource"] == {"Fn::GetAtt": ["GuardKey", "Arn"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("ProtectedTrailArns", f"{TRAIL},arn:aws:cloudtrail:eu-west-1:123456789012:trail/b", "org-trail"),
+        ("ProtectedBuckets", f"{BUCKET},arn:aws:s3:::other-logs", "org-trail-logs"),
+        ("TrailLogsRoleArns", f"{DELIVERY},arn:aws:iam::123456789012:role/path/second", "trail-to-logs"),
+    ],
+)
+def test_scope_parameters_take_arns_only(template: dict[str, Any], name: str, good: str, bad: str) -> None:
+    """A name where an ARN belongs is refused by CloudFormation before IAM sees a malformed policy."""
+    import re
+
+    parameter = template["Parameters"][name]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""
+    pattern = re.compile(str(parameter["AllowedPattern"]))
+    for value in ("", good, good.split(",", maxsplit=1)[0]):
+        assert pattern.fullmatch(value), value
+    assert not pattern.fullmatch(bad)
+    assert not pattern.fullmatch(f"{good.split(',', maxsplit=1)[0]},{bad}")

@@ -99,14 +99,13 @@ KIND = Kind(
     gone_codes=frozenset({"NoSuchBucket"}),
     summary_fields=("Region", "Versioning", "Encryption", "PublicAccessBlock", "Lifecycle", "Policy"),
     iam_actions=("s3:*",),
-    iam_reason="The protected trails' log buckets and their objects: those ProtectedBuckets names (set by "
-    "`trailguard deploy` from the trails it captures).",
+    iam_reason="The protected trails' log buckets and their objects (ProtectedBuckets).",
     iam_resources=("arn:${AWS::Partition}:s3:::*",),
     iam_scope=IamScope(
         parameter="ProtectedBuckets",
         condition="HasProtectedBuckets",
-        fallback="any bucket (a stack deployed without `trailguard deploy`, or with no protected trail yet: "
-        "the log buckets are not known, and S3 bucket ARNs carry no account to narrow by).",
+        fallback="any bucket (not deployed by `trailguard deploy`, or no protected trail: the log buckets "
+        "are unknown, and bucket ARNs carry no account to narrow by).",
         objects=True,
     ),
     capture=capture,

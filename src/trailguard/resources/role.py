@@ -43,14 +43,14 @@ KIND = Kind(
     securityhub_type="AwsIamRole",
     gone_codes=frozenset({"NoSuchEntity"}),
     iam_actions=("iam:PassRole",),
-    iam_reason="A repaired trail gets its CloudWatch Logs role back: passed to CloudTrail only, and only the "
-    "protected trails' delivery roles that TrailLogsRoleArns names (set by `trailguard deploy`).",
+    iam_reason="A repaired trail gets its CloudWatch Logs role back: passed to CloudTrail only, and only "
+    "the protected trails' delivery roles (TrailLogsRoleArns).",
     iam_resources=("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*",),
     iam_scope=IamScope(
         parameter="TrailLogsRoleArns",
         condition="HasTrailLogsRoleArns",
-        fallback="any role of the account, still passed to CloudTrail only (no protected trail delivers to "
-        "CloudWatch Logs, or a stack deployed without `trailguard deploy`).",
+        fallback="any role of the account (no protected trail delivers to CloudWatch Logs, or not deployed "
+        "by `trailguard deploy`).",
     ),
     iam_condition={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
 )

@@ -271,15 +271,13 @@ KIND = Kind(
     gone_codes=frozenset({"TrailNotFoundException"}),
     summary_fields=("HomeRegion", "S3BucketName", "KmsKeyId", "IsMultiRegionTrail", "IsLogging"),
     iam_actions=("cloudtrail:*",),
-    iam_reason="The protected trails: those ProtectedTrailArns names (set by `trailguard deploy` from the "
-    "trails it resolves ProtectedTrails to).",
+    iam_reason="The protected trails (ProtectedTrailArns).",
     iam_resources=("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*",),
     iam_scope=IamScope(
         parameter="ProtectedTrailArns",
         condition="HasProtectedTrailArns",
-        fallback="every trail in any region of the account. It is empty when ProtectedTrails is: every trail "
-        "is then protected, including one created after the deploy, which the sweep baselines and must be "
-        "able to repair.",
+        fallback="every trail of the account, as when ProtectedTrails is empty: every trail is then "
+        "protected, including one created after the deploy.",
     ),
     capture=capture,
     baseline_order=1,
