@@ -208,7 +208,7 @@ class Ledger:
         self.mac = mac
         self.signed = SignedStore(store, mac)
         self.tampered: list[Tampered] = []
-        """Ledger records that failed verification (or could not be verified) and were read as absent."""
+        """Ledger records the last decision found failing verification (or unverifiable): read as absent."""
 
     @property
     def authenticated(self) -> bool:
@@ -266,7 +266,11 @@ class Ledger:
         """Whether this notice is news. An incident: publish, follow-up or suppress (see the module
         docstring). A sweep: None when it found nothing (and the last findings are forgotten), else
         publish, reminder or suppress."""
-        before = len(self.tampered)
+        # Each decision reports what it met: a claim that overwrote a forged item earlier (and left it
+        # listed) must not be blamed again on a later, genuine record under the same key.
+        self.tampered = []
+        self.signed.tampered = []
+        before = 0
         if isinstance(notice, SweepFindings):
             findings = notice.findings()
             if not findings:
