@@ -155,13 +155,52 @@ class SignedStore:
     def enforced(self) -> bool:
         return self.mac is not None
 
-    def put(self, pk: str, sk: str, doc: Mapping[str, Any], *, ttl_seconds: int | None = None) -> None:
+    def put(
+        self,
+        pk: str,
+        sk: str,
+        doc: Mapping[str, Any],
+        *,
+        ttl_seconds: int | None = None,
+        if_absent: bool = False,
+    ) -> bool:
+        """Sign and store ``doc``; with ``if_absent`` only when no live item exists (False when one did,
+        whether or not that one verifies: see :meth:`claim`)."""
         text = dump(doc)
         attributes: dict[str, str] = {}
         if self.mac is not None:
             attributes = {MAC_ATTRIBUTE: self.mac.sign(pk, sk, text), KEY_ATTRIBUTE: self.mac.key_id}
+        written = self.store.put(
+            pk, sk, dict(doc), ttl_seconds=ttl_seconds, if_absent=if_absent, attributes=attributes, text=text
+        )
+        if written:
+            self.tampered = [t for t in self.tampered if (t.pk, t.sk) != (pk, sk)]
+        return written
+
+    def claim(self, pk: str, sk: str, doc: Mapping[str, Any], *, ttl_seconds: int | None = None) -> bool:
+        """``put(if_absent=True)`` where an existing item that fails verification counts as absent: it
+        is overwritten (and recorded in :attr:`tampered`), so a forged item cannot hold a claim. An item
+        KMS could not verify is left alone (False): it may be genuine."""
+        if self.put(pk, sk, doc, ttl_seconds=ttl_seconds, if_absent=True):
+            return True
+        if self.mac is None:
+            return False
+        item = self.store.get_item(pk, sk)
+        if item is None:  # it expired or was removed in between: claim it now
+            return self.put(pk, sk, doc, ttl_seconds=ttl_seconds, if_absent=True)
+        if self.checked(item) is not None:
+            return False
+        problem = next(t for t in self.tampered if (t.pk, t.sk) == (pk, sk))
+        if problem.unverifiable:
+            return False
+        text = dump(doc)
+        attributes = {MAC_ATTRIBUTE: self.mac.sign(pk, sk, text), KEY_ATTRIBUTE: self.mac.key_id}
         self.store.put(pk, sk, dict(doc), ttl_seconds=ttl_seconds, attributes=attributes, text=text)
-        self.tampered = [t for t in self.tampered if (t.pk, t.sk) != (pk, sk)]
+        return True
+
+    def problem(self, pk: str, sk: str) -> Tampered | None:
+        """The recorded verification failure of (pk, sk), if any."""
+        return next((t for t in self.tampered if (t.pk, t.sk) == (pk, sk)), None)
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
         """The verified document under (pk, sk); None when absent or when it fails verification."""

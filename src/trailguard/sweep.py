@@ -227,6 +227,8 @@ def run(config: Config, region: str, ledger: Ledger | None = None) -> Report:
         ledger = _open_ledger(config, region)
     # The topic has been put back by now; the alerts kept while it (or SNS) was down go out first.
     report.outbox = resend(config, region)
+    # A kept alert that failed verification was not sent: it is tampered state, told like a baseline.
+    report.errors.extend(str(t) for t in (report.outbox or {}).get("tampered") or [])
     notice = report.notice(config.account)
     delivery = send(notice, config.topic_arn, ledger, security_hub=config.security_hub)
     report.notification = delivery.notification

@@ -242,6 +242,7 @@ class _Ledger:
     has no state table (``store`` None), so nothing can be kept in the outbox."""
 
     store: Any = None
+    mac: Any = None
 
     def __init__(self, answer: Any) -> None:
         self.answer = answer

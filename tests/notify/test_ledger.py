@@ -5,20 +5,25 @@ The store's TTL checks read ``state.time``, which follows the same fake clock he
 from __future__ import annotations
 
 import copy
+import json
 import time
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 
 from trailguard import state
 from trailguard.events import Record, records_from_object
+from trailguard.integrity import MAC_ATTRIBUTE, TAMPERED, Mac
 from trailguard.notify import Drift, Incident, Ledger, SweepFindings
 from trailguard.notify.ledger import (
     BURST_QUIET_SECONDS,
     FINDING_WINDOW_SECONDS,
     SWEEP_WINDOW_SECONDS,
+    event_key,
     fingerprint,
+    resource_key,
     sweep_key,
 )
 from trailguard.policy import Verdict
@@ -170,3 +175,81 @@ def test_a_clean_sweep_forgets_the_findings(ledger: tuple[Ledger, FakeClock]) ->
     assert book.store.get(*sweep_key(ACCOUNT, REGION)) is None
     back = book.decide(notice)
     assert back is not None and back.action == "publish"
+
+
+# -- authenticated state: the records that gate a message are signed (issue 9) ----------------------
+
+
+@pytest.fixture
+def signed(ledger: tuple[Ledger, FakeClock]) -> tuple[Ledger, FakeClock]:
+    """The ledger with the stack's state key (a real HMAC_256 key in moto's KMS)."""
+    _, clock = ledger
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+    return Ledger(StateStore(TABLE, REGION), clock=clock, mac=Mac(key, REGION)), clock
+
+
+def _forge(pk: str, sk: str, doc: dict[str, Any]) -> None:
+    """What an attacker with dynamodb:PutItem on the table writes: a plain item, no MAC."""
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": pk},
+            "sk": {"S": sk},
+            "doc": {"S": json.dumps(doc)},
+            "expires_at": {"N": str(int(time.time()) + 86400 * 30)},
+        },
+    )
+
+
+def test_a_forged_already_published_record_does_not_suppress_the_alert(
+    signed: tuple[Ledger, FakeClock],
+) -> None:
+    book, clock = signed
+    incident = _incident(_stop(7))
+    pk, sk = f"incident#{resource_key(incident)}", f"event#{event_key(incident)}"
+    _forge(pk, sk, {"status": "published", "at": clock(), "message_id": "m", "told": "remediated"})
+
+    decision = book.decide(incident)
+
+    assert decision.action == "publish"
+    assert TAMPERED in decision.reason and f"pk={pk} sk={sk}" in decision.reason
+    assert [t.item for t in book.tampered] == [f"pk={pk} sk={sk}"]
+    stored = book.store.get_item(pk, sk)  # the forged item was replaced by trailguard's own, signed
+    assert stored is not None and stored.attributes.get(MAC_ATTRIBUTE)
+
+
+def test_a_forged_open_burst_does_not_fold_a_new_incident_into_a_count(
+    signed: tuple[Ledger, FakeClock],
+) -> None:
+    book, clock = signed
+    incident = _incident(_stop(8))
+    pk = f"incident#{resource_key(incident)}"
+    _forge(pk, "burst#trail.stop-logging#tamper", {"opened_at": clock(), "row": "x", "told": "remediated"})
+
+    decision = book.decide(incident)
+
+    assert decision.action == "publish" and TAMPERED in decision.reason
+    assert decision.row != "x"
+
+
+def test_a_forged_sweep_record_does_not_quiet_the_sweep_message(signed: tuple[Ledger, FakeClock]) -> None:
+    book, clock = signed
+    notice = _sweep(GONE)
+    doc = {"fingerprint": fingerprint(notice.findings()), "first_at": clock(), "alerted_at": clock()}
+    _forge(*sweep_key(ACCOUNT, REGION), doc)
+
+    decision = book.decide(notice)
+
+    assert decision is not None and decision.action == "publish" and TAMPERED in decision.reason
+
+
+def test_signed_records_still_deduplicate_and_fold_a_storm(signed: tuple[Ledger, FakeClock]) -> None:
+    book, clock = signed
+    incident = _incident(_stop(1))
+    first = book.decide(incident)
+    book.finished(incident, first, "msg-1", None)
+    assert first.action == "publish" and book.decide(incident).action == "suppress"  # redelivery
+    clock.advance(10)
+    assert book.decide(_incident(_stop(2))).action == "suppress"  # a repeat in the burst
+    assert book.tampered == []

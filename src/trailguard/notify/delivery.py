@@ -143,7 +143,7 @@ def send(
             ledger_item = None
             if isinstance(decision, Decision) and decision.pk and decision.event_sk:
                 ledger_item = (decision.pk, decision.event_sk)
-            delivery.kept = Outbox(ledger.store, ledger.clock).keep(
+            delivery.kept = Outbox(ledger.store, ledger.clock, mac=ledger.mac).keep(
                 notice, message, delivery.error, ledger_item
             )
     else:
@@ -169,7 +169,7 @@ def _mark_seen(sweep: SweepFindings, ledger: Ledger) -> None:
 def _discard(ledger: Ledger, notice: Notice) -> None:
     """A Lambda retry published what the outbox also kept: forget the kept copy."""
     try:
-        Outbox(ledger.store, ledger.clock).discard(notice)
+        Outbox(ledger.store, ledger.clock, mac=ledger.mac).discard(notice)
     except Exception as exc:
         _ledger_unavailable(notice, "record", exc)
 

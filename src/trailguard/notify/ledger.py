@@ -36,6 +36,22 @@ Items (``docs/internals.md``, "State"), all with a TTL:
 A repeat whose repair fails in a burst whose first repair worked is escalated with a full message:
 failures are never folded into a count.
 
+Signed (issue 9, authenticated state): a forged "already published" or "open burst" record would mute an
+alert, so with the stack's state key configured (``TRAILGUARD_STATE_KEY``) every record that gates a
+message is written through :class:`~trailguard.integrity.SignedStore` and verified when read: the
+``event#``, ``burst#``, ``recent#``, ``followup#`` and ``escalated#`` items and the backstop's ``sweep#``
+item. The MAC covers the item's key and its ``doc`` text only. The atomic counters (``count#<row>``:
+``count``, ``unverified``, ``findings``) are native number attributes beside the document, updated by
+DynamoDB's ``ADD`` without reading the item, so they cannot be covered by a MAC made before the write;
+they stay unsigned and are only ever shown (a forged count changes the number in a follow-up, or makes it
+come sooner; it never suppresses the first message, which the signed ``burst#`` item decides). The
+``incidents#`` rows and ``full#`` documents are for people (``trailguard incidents``, a shortened
+message's pointer): nothing is decided from them, so they are unsigned too. A record that fails
+verification (or that KMS could not verify) is read as absent, so the alert is sent: an ``if_absent``
+claim overwrites a forged item (:meth:`~trailguard.integrity.SignedStore.claim`), and the decision's
+reason (the message's ``notification``) says "trailguard's state was tampered with" and names the item.
+Without a state key, records are unsigned and read as before.
+
 The clock is injectable (``Ledger(store, clock=...)``, default :func:`time.time`): every decision reads
 time from it, so tests drive storms, windows and quiet gaps without sleeping. (The store's own TTL
 checks use the real clock.)
@@ -52,6 +68,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from trailguard.integrity import TAMPERED, Mac, SignedStore, Tampered
 from trailguard.notify.notice import NEEDS_A_PERSON, Incident, Notice, SweepFindings, short_name
 from trailguard.notify.text import clean
 from trailguard.state import StateStore
@@ -183,15 +200,63 @@ def seen_key(account: str | None, ident: str, event_id: str) -> tuple[str, str]:
 class Ledger:
     """Decides, on the state table, whether an incident gets a message, a follow-up or only a count."""
 
-    def __init__(self, store: StateStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: StateStore, clock: Callable[[], float] = time.time, *, mac: Mac | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.mac = mac
+        self.signed = SignedStore(store, mac)
+        self.tampered: list[Tampered] = []
+        """Ledger records the last decision found failing verification (or unverifiable): read as absent."""
+
+    @property
+    def authenticated(self) -> bool:
+        """True when the records that gate messages are signed and verified (a state key is configured)."""
+        return self.mac is not None
+
+    # -- the records that gate a message: signed and verified when a state key is configured --------
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        if self.mac is None:
+            return self.store.get(pk, sk)
+        doc = self.signed.get(pk, sk)
+        if doc is None:
+            self._note(pk, sk)
+        return doc
+
+    def _put(
+        self, pk: str, sk: str, doc: dict[str, Any], *, ttl_seconds: int, if_absent: bool = False
+    ) -> bool:
+        if self.mac is None:
+            return self.store.put(pk, sk, doc, ttl_seconds=ttl_seconds, if_absent=if_absent)
+        if not if_absent:
+            return self.signed.put(pk, sk, doc, ttl_seconds=ttl_seconds)
+        claimed = self.signed.claim(pk, sk, doc, ttl_seconds=ttl_seconds)  # a forged item holds nothing
+        self._note(pk, sk)
+        return claimed
+
+    def _note(self, pk: str, sk: str) -> None:
+        problem = self.signed.problem(pk, sk)
+        if problem is not None and problem not in self.tampered:
+            self.tampered.append(problem)
+
+    def _told_tampered(self, decision: Decision | SweepDecision | None, before: int) -> None:
+        """Say in the decision (the message's ``notification``) which ledger records were ignored."""
+        found = self.tampered[before:]
+        if decision is None or not found:
+            return
+        items = ", ".join(t.item for t in found)
+        if all(t.unverifiable for t in found):
+            decision.reason += f" (the ledger items {items} could not be verified and were ignored)"
+        else:
+            decision.reason += f" ({TAMPERED}: ledger items {items} failed verification and were ignored)"
 
     # -- one entry for either notice ------------------------------------------------------------------
 
     def seen(self, account: str | None, ident: str, event_id: str) -> bool:
         """Whether trailguard's event path had the event ``event_id`` about resource ``ident``."""
-        return self.store.get(*seen_key(account, ident, event_id)) is not None
+        return self._get(*seen_key(account, ident, event_id)) is not None
 
     @overload
     def decide(self, notice: Incident) -> Decision: ...
@@ -201,13 +266,22 @@ class Ledger:
         """Whether this notice is news. An incident: publish, follow-up or suppress (see the module
         docstring). A sweep: None when it found nothing (and the last findings are forgotten), else
         publish, reminder or suppress."""
+        # Each decision reports what it met: a claim that overwrote a forged item earlier (and left it
+        # listed) must not be blamed again on a later, genuine record under the same key.
+        self.tampered = []
+        self.signed.tampered = []
+        before = 0
         if isinstance(notice, SweepFindings):
             findings = notice.findings()
             if not findings:
                 self.sweep_clean(notice.account, notice.region)
                 return None
-            return self.decide_sweep(notice.account, notice.region, findings)
-        return self._decide_incident(notice)
+            sweep_decision = self.decide_sweep(notice.account, notice.region, findings)
+            self._told_tampered(sweep_decision, before)
+            return sweep_decision
+        decision = self._decide_incident(notice)
+        self._told_tampered(decision, before)
+        return decision
 
     def finished(
         self,
@@ -239,7 +313,7 @@ class Ledger:
         now = self.clock()
         pk, sk = sweep_key(account, region)
         mark = fingerprint(findings)
-        previous = self.store.get(pk, sk)
+        previous = self._get(pk, sk)
         if previous is None:
             return SweepDecision("publish", "first sweep with these findings", mark, now)
         alerted = float(previous.get("alerted_at", 0))
@@ -250,9 +324,7 @@ class Ledger:
         first = float(previous.get("first_at", alerted))
         repeats = int(previous.get("repeats", 0)) + 1
         if now - alerted < SWEEP_WINDOW_SECONDS:
-            self.store.put(
-                pk, sk, {**previous, "repeats": repeats, "seen_at": now}, ttl_seconds=SWEEP_TTL_SECONDS
-            )
+            self._put(pk, sk, {**previous, "repeats": repeats, "seen_at": now}, ttl_seconds=SWEEP_TTL_SECONDS)
             return SweepDecision(
                 "suppress",
                 f"the same findings as the message at {_iso(alerted)}",
@@ -284,7 +356,7 @@ class Ledger:
             "repeats": 0,
             "message_id": message_id,
         }
-        self.store.put(pk, sk, doc, ttl_seconds=SWEEP_TTL_SECONDS)
+        self._put(pk, sk, doc, ttl_seconds=SWEEP_TTL_SECONDS)
 
     def sweep_clean(self, account: str | None, region: str) -> bool:
         """A sweep found nothing: forget the last findings. True when there were some."""
@@ -299,37 +371,42 @@ class Ledger:
         pk = f"incident#{resource_key(incident)}"
         event_sk = f"event#{event_key(incident)}"
         claim = {"status": "claimed", "at": now, "event_id": incident.record.event_id}
-        if not self.store.put(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS, if_absent=True):
-            previous = self.store.get(pk, event_sk) or {}
-            retry = _retry(previous, now)
-            told = str(previous.get("told") or "")  # "" (suppressed, or an item older than this field)
-            if retry is None and told and _rank(incident.status) > _rank(told):
-                # The other function's delivery of the same event found it already restored and said
-                # so first; this one made the repair: that is news, never a duplicate.
-                decision = Decision(
-                    "publish",
-                    f"the same event, now {incident.status} (the message before said {told})",
-                    pk,
-                    event_sk,
-                    row=previous.get("row"),
-                )
-                self.store.put(
-                    pk,
-                    event_sk,
-                    {**previous, "status": "decided", "at": now, "told": incident.status},
-                    ttl_seconds=EVENT_TTL_SECONDS,
-                )
-                return decision
-            if retry is None:
-                return Decision("suppress", f"duplicate delivery of event {event_key(incident)}", pk)
-            if retry.action != "suppress":
-                retry.pk, retry.event_sk = pk, event_sk
-                retry.reason = f"retry of an unpublished message ({retry.reason})"
-                retry.retry = True
-                return retry
+        if not self._put(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS, if_absent=True):
+            previous = self._get(pk, event_sk)
+            if previous is None and not self.authenticated:
+                previous = {}  # unsigned (as before): an item that vanished in between is a duplicate
+            # Signed: one that fails verification (or cannot be verified) is treated as absent, so a
+            # forged "already published" record cannot mute the alert.
+            if previous is not None:
+                retry = _retry(previous, now)
+                told = str(previous.get("told") or "")  # "" (suppressed, or an item older than this field)
+                if retry is None and told and _rank(incident.status) > _rank(told):
+                    # The other function's delivery of the same event found it already restored and said
+                    # so first; this one made the repair: that is news, never a duplicate.
+                    decision = Decision(
+                        "publish",
+                        f"the same event, now {incident.status} (the message before said {told})",
+                        pk,
+                        event_sk,
+                        row=previous.get("row"),
+                    )
+                    self._put(
+                        pk,
+                        event_sk,
+                        {**previous, "status": "decided", "at": now, "told": incident.status},
+                        ttl_seconds=EVENT_TTL_SECONDS,
+                    )
+                    return decision
+                if retry is None:
+                    return Decision("suppress", f"duplicate delivery of event {event_key(incident)}", pk)
+                if retry.action != "suppress":
+                    retry.pk, retry.event_sk = pk, event_sk
+                    retry.reason = f"retry of an unpublished message ({retry.reason})"
+                    retry.retry = True
+                    return retry
         decision = self._decide_new(incident, pk, now)
         decision.pk, decision.event_sk = pk, event_sk
-        self.store.put(
+        self._put(
             pk,
             event_sk,
             {
@@ -348,12 +425,12 @@ class Ledger:
         technique = incident.technique_id or "unknown"
         is_trail_call = incident.record.kind == "cloudtrail" and technique in TRAIL_DISABLED_BY_CALLS
         if is_trail_call and verdict.verdict == "tamper":
-            self.store.put(pk, f"recent#{technique}", {"at": now}, ttl_seconds=FINDING_WINDOW_SECONDS)
+            self._put(pk, f"recent#{technique}", {"at": now}, ttl_seconds=FINDING_WINDOW_SECONDS)
         if incident.record.kind != "cloudtrail" and not incident.action_required:
             for call in TRAIL_DISABLED_BY_CALLS:
-                seen = self.store.get(pk, f"recent#{call}")
+                seen = self._get(pk, f"recent#{call}")
                 if seen is not None and now - float(seen.get("at", 0)) <= FINDING_WINDOW_SECONDS:
-                    burst = self.store.get(pk, f"burst#{call}#tamper") or {}
+                    burst = self._get(pk, f"burst#{call}#tamper") or {}
                     if burst.get("row"):
                         self.store.add(pk, f"count#{burst['row']}", "findings", ttl_seconds=ROW_TTL_SECONDS)
                     return Decision(
@@ -374,19 +451,19 @@ class Ledger:
             "told": incident.status,
         }
         unverified = int(incident.verdict.verdict == "tamper" and incident.action_required)
-        if self.store.put(pk, burst_sk, opening, ttl_seconds=BURST_QUIET_SECONDS, if_absent=True):
+        if self._put(pk, burst_sk, opening, ttl_seconds=BURST_QUIET_SECONDS, if_absent=True):
             self.store.put(rows_pk, row, _row(incident, pk, row), ttl_seconds=ROW_TTL_SECONDS)
             self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
             if unverified:  # ADD 0 returns nothing under UPDATED_NEW: only count real ones
                 self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
             return Decision("publish", "first incident of its kind on this resource", row=row)
 
-        found = self.store.get(pk, burst_sk)
+        found = self._get(pk, burst_sk)
         if found is None:  # it expired between the two calls: the quiet gap passed, so this one is new
             return Decision("publish", "first incident after a quiet gap", row=row)
         burst = found
         row = str(burst["row"])
-        self.store.put(pk, burst_sk, burst, ttl_seconds=BURST_QUIET_SECONDS)  # the burst goes on
+        self._put(pk, burst_sk, burst, ttl_seconds=BURST_QUIET_SECONDS)  # the burst goes on
         count = self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
         if unverified:
             self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
@@ -395,14 +472,12 @@ class Ledger:
         if (
             unverified
             and not burst.get("action_required")
-            and self.store.put(
-                pk, f"escalated#{row}", {"at": now}, ttl_seconds=ROW_TTL_SECONDS, if_absent=True
-            )
+            and self._put(pk, f"escalated#{row}", {"at": now}, ttl_seconds=ROW_TTL_SECONDS, if_absent=True)
         ):
             return Decision("publish", "a repeat whose repair needs a person", row=row, more=more)
         told = str(burst.get("told") or "")
         if told and _rank(incident.status) > _rank(told):
-            self.store.put(pk, burst_sk, {**burst, "told": incident.status}, ttl_seconds=BURST_QUIET_SECONDS)
+            self._put(pk, burst_sk, {**burst, "told": incident.status}, ttl_seconds=BURST_QUIET_SECONDS)
             return Decision(
                 "publish",
                 f"a repeat that was {incident.status} after a message that said {burst.get('told')}",
@@ -413,7 +488,7 @@ class Ledger:
         if more < FOLLOWUP_THRESHOLD and elapsed < FOLLOWUP_INTERVAL_SECONDS:
             return Decision("suppress", f"repeat {more} of a burst since {since}", row=row, more=more)
         slot = int(math.log2(1 + elapsed // FOLLOWUP_INTERVAL_SECONDS))
-        claimed = self.store.put(
+        claimed = self._put(
             pk,
             f"followup#{row}#{slot}",
             {"at": now, "more": more},
@@ -435,7 +510,7 @@ class Ledger:
         status = (
             "suppressed" if decision.action == "suppress" else ("publish-failed" if error else "published")
         )
-        self.store.put(
+        self._put(
             decision.pk,
             decision.event_sk,
             {
@@ -504,4 +579,5 @@ def ledger_for(config: Config, region: str, clock: Callable[[], float] = time.ti
     """The ledger on the configured state table, or None (no table: publish every notice)."""
     if not config.state_table:
         return None
-    return Ledger(StateStore(config.state_table, region), clock)
+    mac = Mac(config.state_key, region) if config.state_key else None
+    return Ledger(StateStore(config.state_table, region), clock, mac=mac)
