@@ -63,7 +63,11 @@ def test_destroy_json_document(clean_endpoint: str) -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["schema"] == "trailguard.destroy/1" and document["status"] == "DELETE_COMPLETE"
-    assert {k["kind"] for k in document["kept"]} == {"AWS::DynamoDB::Table", "artifact bucket"}
+    assert {k["kind"] for k in document["kept"]} == {
+        "AWS::DynamoDB::Table",
+        "AWS::KMS::Key",
+        "artifact bucket",
+    }
 
 
 class _Terminal(io.StringIO):

@@ -9,6 +9,7 @@ change set (``deploy`` then derives them from the stack's resources; AWS always 
 
 from __future__ import annotations
 
+import ast
 import json
 from typing import Any
 
@@ -406,3 +407,60 @@ def test_an_upgrade_whose_kept_trail_is_gone_says_where_the_name_came_from(accou
     with pytest.raises(deploy.InputError, match=r"kept from stack tg-test \(was it deleted\?"):
         deploy.apply(STACK, progress=lambda _: None, poll_seconds=0.01)
     assert _env(f"{STACK}-api-call")["TRAILGUARD_PROTECTED_TRAILS"] == "org-trail"  # nothing changed
+
+
+def _remediation_statements(role_arn: str) -> dict[str, dict[str, Any]]:
+    """The deployed role's Remediation policy as IAM holds it, by Sid. (boto3 gives AWS's document as a
+    dict; moto's CloudFormation stores the resolved policy as Python's text of the dict, read back here.)"""
+    document = aws.client("iam").get_role_policy(
+        RoleName=role_arn.rsplit("/", 1)[-1], PolicyName="Remediation"
+    )["PolicyDocument"]
+    if isinstance(document, str):
+        document = ast.literal_eval(document)
+    return {str(s["Sid"]): s for s in document["Statement"]}
+
+
+def _listed(value: Any) -> list[str]:
+    return sorted(value if isinstance(value, list) else [value])
+
+
+def test_the_deployed_role_names_exactly_the_protected_trail_its_bucket_and_delivery_role(
+    account: Account,
+) -> None:
+    delivery = account.role("trail-to-logs")
+    group = account.log_group("trail-logs")
+    trail = account.trail(
+        "org-trail",
+        account.bucket("org-trail-logs"),
+        CloudWatchLogsLogGroupArn=group,
+        CloudWatchLogsRoleArn=delivery,
+    )
+    account.trail("other-trail", account.bucket("other-logs"))
+    out = _deploy([], ProtectedTrails="org-trail")
+    parameters = _parameters()
+    assert parameters["ProtectedBuckets"] == "arn:aws:s3:::org-trail-logs"
+    assert parameters["TrailLogsRoleArns"] == delivery
+    assert parameters["ProtectedTrailArns"] == trail
+    statements = _remediation_statements(out["RoleArn"])
+    assert _listed(statements["Bucket"]["Resource"]) == [
+        "arn:aws:s3:::org-trail-logs",
+        "arn:aws:s3:::org-trail-logs/*",
+    ]
+    assert _listed(statements["Role"]["Resource"]) == [delivery]
+    assert statements["Role"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}
+    }
+    assert _listed(statements["Trail"]["Resource"]) == [trail]
+
+
+def test_protecting_every_trail_keeps_every_trail_but_names_their_buckets(account: Account) -> None:
+    account.trail("org-trail", account.bucket("org-trail-logs"))
+    out = _deploy([])
+    statements = _remediation_statements(out["RoleArn"])
+    assert _listed(statements["Bucket"]["Resource"]) == [
+        "arn:aws:s3:::org-trail-logs",
+        "arn:aws:s3:::org-trail-logs/*",
+    ]
+    assert _listed(statements["Trail"]["Resource"]) == ["arn:aws:cloudtrail:*:123456789012:trail/*"]
+    # no trail delivers to CloudWatch Logs: any role, still only to CloudTrail
+    assert _listed(statements["Role"]["Resource"]) == ["arn:aws:iam::123456789012:role/*"]

@@ -72,3 +72,23 @@ def test_policy_nodes_carry_the_reason_and_write_getatt_for_a_bare_attribute(
         "Resource": ["*", Tag("Sub", "arn:${AWS::Partition}:s:::b")],
         "Condition": {"Bool": {"k": "v"}},
     }
+
+
+def test_a_scoped_statement_names_its_parameter_and_says_when_it_falls_back() -> None:
+    from trailguard.gen.iam import policy_statements
+
+    by_sid = {
+        n.value["Sid"]: n for n in policy_statements() if isinstance(n, Note) and isinstance(n.value, dict)
+    }
+    for sid, parameter, condition in (
+        ("Bucket", "ProtectedBuckets", "HasProtectedBuckets"),
+        ("Role", "TrailLogsRoleArns", "HasTrailLogsRoleArns"),
+        ("Trail", "ProtectedTrailArns", "HasProtectedTrailArns"),
+    ):
+        note = by_sid[sid]
+        resource = note.value["Resource"]
+        assert isinstance(resource, dict)
+        scoped_if = resource["Fn::If"]
+        assert scoped_if[0] == condition
+        assert parameter in repr(scoped_if[1])
+        assert f"While {parameter} is empty:" in " ".join(note.comment)

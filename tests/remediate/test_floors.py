@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from aws_support import ACCOUNT, REGION, Account
+from trailguard.integrity import MAC_ATTRIBUTE, Mac
 from trailguard.remediate import floors
 from trailguard.remediate.floors import FloorRefused, Scope
 from worlds import Deployed
@@ -32,14 +33,25 @@ def aws_region() -> str:
 
 
 def forge(deployed: Deployed, kind: str, ident: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Rewrite one baseline item in place with a raw PutItem, as an attacker with table access would."""
+    """Rewrite one baseline item in place with a raw PutItem AND re-sign it with the stack's state key.
+
+    That is the attacker the MAC does not stop (one allowed ``kms:GenerateMac``, docs/threat-model.md):
+    the floors are the line behind the MAC, so these tests give the forged record a valid MAC to reach
+    them. An unsigned forgery never gets this far (tests/baseline, tests/e2e/test_e2e_state_tamper.py).
+    """
     table = deployed.env["TRAILGUARD_STATE_TABLE"]
     dynamodb = deployed.client("dynamodb")
-    key = {"pk": {"S": f"baseline#{kind}"}, "sk": {"S": ident}}
+    pk = f"baseline#{kind}"
+    key = {"pk": {"S": pk}, "sk": {"S": ident}}
     item = dynamodb.get_item(TableName=table, Key=key)["Item"]
     doc = json.loads(item["doc"]["S"])
     change(doc)
-    item["doc"] = {"S": json.dumps(doc)}
+    text = json.dumps(doc)
+    item["doc"] = {"S": text}
+    state_key = deployed.env.get("TRAILGUARD_STATE_KEY")
+    if state_key:
+        mac = Mac(state_key, REGION)
+        item[MAC_ATTRIBUTE] = {"S": mac.sign(pk, ident, text)}
     dynamodb.put_item(TableName=table, Item=item)
 
 

@@ -61,6 +61,59 @@ def _listify(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+# The parameters that narrow the role (set by `trailguard deploy`); empty, the statements fall back.
+SCOPE_PARAMETERS = ("ProtectedTrailArns", "ProtectedBuckets", "TrailLogsRoleArns")
+TRAIL = "arn:aws:cloudtrail:us-east-1:123456789012:trail/org-trail"
+BUCKET = "arn:aws:s3:::org-trail-logs"
+DELIVERY = "arn:aws:iam::123456789012:role/trail-to-logs"
+
+
+def _resolve(node: Any, parameters: dict[str, str], conditions: dict[str, Any]) -> Any:
+    """``node`` with Ref (of ``parameters``), Fn::If, Fn::Split and Fn::Join evaluated as CloudFormation
+    does; Fn::Sub and Fn::GetAtt are kept (compared as text)."""
+    if isinstance(node, list):
+        return [_resolve(n, parameters, conditions) for n in node]
+    if not isinstance(node, dict) or len(node) != 1:
+        return node
+    ((fn, args),) = node.items()
+    if fn == "Ref" and args in parameters:
+        return parameters[args]
+    if fn == "Fn::If":
+        name, then, otherwise = args
+        return _resolve(then if _holds(name, parameters, conditions) else otherwise, parameters, conditions)
+    if fn == "Fn::Split":
+        separator, text = args
+        return str(_resolve(text, parameters, conditions)).split(separator)
+    if fn == "Fn::Join":
+        separator, items = args
+        return separator.join(str(i) for i in _resolve(items, parameters, conditions))
+    return node
+
+
+def _holds(name: str, parameters: dict[str, str], conditions: dict[str, Any]) -> bool:
+    def truth(node: Any) -> bool:
+        ((fn, args),) = node.items()
+        if fn == "Fn::Not":
+            return not truth(args[0])
+        if fn == "Fn::Equals":
+            left, right = (_resolve(a, parameters, conditions) for a in args)
+            return bool(left == right)
+        if fn == "Condition":
+            return truth(conditions[args])
+        raise AssertionError(f"condition {node!r}")
+
+    return truth(conditions[name])
+
+
+def _resources(
+    statement: dict[str, Any], template: dict[str, Any], parameters: dict[str, str] | None = None
+) -> list[str]:
+    """The statement's Resource entries as text, with the scope parameters as given (default: empty)."""
+    given = {name: "" for name in SCOPE_PARAMETERS} | (parameters or {})
+    resolved = _resolve(statement["Resource"], given, template.get("Conditions") or {})
+    return [_resource_text(r) for r in _listify(resolved)]
+
+
 def _resource_text(resource: Any) -> str:
     """A Resource entry as comparable text: the literal, the Fn::Sub string or the GetAtt path."""
     if isinstance(resource, str):
@@ -95,13 +148,15 @@ def test_role_actions_equal_required_permissions(remediation: list[dict[str, Any
     assert not granted - required, f"granted but not required: {sorted(granted - required)}"
 
 
-def test_remediation_policy_is_the_generated_statements(remediation: list[dict[str, Any]]) -> None:
+def test_remediation_policy_is_the_generated_statements(
+    remediation: list[dict[str, Any]], template: dict[str, Any]
+) -> None:
     from trailguard.gen.iam import statements
 
     committed = {
         str(s["Sid"]): (
             sorted(str(a) for a in _listify(s["Action"])),
-            sorted(_resource_text(r) for r in _listify(s["Resource"])),
+            sorted(_resources(s, template)),
             s.get("Condition", {}),
         )
         for s in remediation
@@ -133,25 +188,72 @@ def test_no_wildcard_actions_and_no_deny_surprises(template: dict[str, Any]) -> 
 
 
 def test_resource_star_only_where_the_api_has_no_resource_level_permissions(
-    remediation: list[dict[str, Any]],
+    remediation: list[dict[str, Any]], template: dict[str, Any]
 ) -> None:
     star_actions = {
-        str(a)
-        for s in remediation
-        if "*" in [_resource_text(r) for r in _listify(s["Resource"])]
-        for a in _listify(s["Action"])
+        str(a) for s in remediation if "*" in _resources(s, template) for a in _listify(s["Action"])
     }
     assert star_actions == set(NO_RESOURCE_LEVEL)
 
 
-def test_every_action_is_scoped_to_its_services_resources(remediation: list[dict[str, Any]]) -> None:
-    scoped = [s for s in remediation if {_resource_text(r) for r in _listify(s["Resource"])} != {"*"}]
+def test_every_action_is_scoped_to_its_services_resources(
+    remediation: list[dict[str, Any]], template: dict[str, Any]
+) -> None:
+    """With the scope parameters empty (the fallback): each service's own resources, no wider."""
+    scoped = [s for s in remediation if set(_resources(s, template)) != {"*"}]
     assert scoped
     for statement in scoped:
-        resources = {_resource_text(r) for r in _listify(statement["Resource"])}
+        resources = set(_resources(statement, template))
         for action in _listify(statement["Action"]):
             service = str(action).split(":", 1)[0]
             assert resources <= SCOPES[service], f"{action} granted on {sorted(resources - SCOPES[service])}"
+
+
+def _granting(remediation: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    found = [s for s in remediation if any(str(a).startswith(prefix) for a in _listify(s["Action"]))]
+    assert found, prefix
+    return found
+
+
+def test_deploy_parameters_narrow_s3_cloudtrail_and_passrole_to_exactly_the_protected_resources(
+    remediation: list[dict[str, Any]], template: dict[str, Any]
+) -> None:
+    given = {"ProtectedTrailArns": TRAIL, "ProtectedBuckets": BUCKET, "TrailLogsRoleArns": DELIVERY}
+    store = "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:eventdatastore/*"
+    trail_resources = {
+        r for s in _granting(remediation, "cloudtrail:") for r in _resources(s, template, given) if r != store
+    }
+    assert trail_resources - {"*"} == {TRAIL}
+    (bucket,) = _granting(remediation, "s3:")
+    assert sorted(_resources(bucket, template, given)) == [BUCKET, f"{BUCKET}/*"]
+    (passing,) = _granting(remediation, "iam:PassRole")
+    assert _resources(passing, template, given) == [DELIVERY]
+    # several of each: every one named, nothing else
+    two = {
+        "ProtectedBuckets": f"{BUCKET},arn:aws:s3:::other-logs",
+        "TrailLogsRoleArns": f"{DELIVERY},arn:aws:iam::123456789012:role/second",
+    }
+    assert sorted(_resources(bucket, template, two)) == sorted(
+        [BUCKET, f"{BUCKET}/*", "arn:aws:s3:::other-logs", "arn:aws:s3:::other-logs/*"]
+    )
+    assert sorted(_resources(passing, template, two)) == sorted(two["TrailLogsRoleArns"].split(","))
+
+
+def test_each_scope_parameter_narrows_only_its_own_statement(
+    remediation: list[dict[str, Any]], template: dict[str, Any]
+) -> None:
+    wide = {str(s["Sid"]): sorted(_resources(s, template)) for s in remediation}
+    for name, value in (
+        ("ProtectedTrailArns", TRAIL),
+        ("ProtectedBuckets", BUCKET),
+        ("TrailLogsRoleArns", DELIVERY),
+    ):
+        changed = {
+            str(s["Sid"])
+            for s in remediation
+            if sorted(_resources(s, template, {name: value})) != wide[str(s["Sid"])]
+        }
+        assert len(changed) == 1, (name, changed)
 
 
 def test_pass_role_only_to_cloudtrail(remediation: list[dict[str, Any]]) -> None:
@@ -211,3 +313,24 @@ def test_the_role_reads_only_its_own_stack_and_writes_only_its_failure_queue(
     assert queue["Resource"] == {"Fn::GetAtt": ["FailedInvocationQueue", "Arn"]}
     (key,) = policies["GuardKeyUse"]
     assert key["Resource"] == {"Fn::GetAtt": ["GuardKey", "Arn"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("ProtectedTrailArns", f"{TRAIL},arn:aws:cloudtrail:eu-west-1:123456789012:trail/b", "org-trail"),
+        ("ProtectedBuckets", f"{BUCKET},arn:aws:s3:::other-logs", "org-trail-logs"),
+        ("TrailLogsRoleArns", f"{DELIVERY},arn:aws:iam::123456789012:role/path/second", "trail-to-logs"),
+    ],
+)
+def test_scope_parameters_take_arns_only(template: dict[str, Any], name: str, good: str, bad: str) -> None:
+    """A name where an ARN belongs is refused by CloudFormation before IAM sees a malformed policy."""
+    import re
+
+    parameter = template["Parameters"][name]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""
+    pattern = re.compile(str(parameter["AllowedPattern"]))
+    for value in ("", good, good.split(",", maxsplit=1)[0]):
+        assert pattern.fullmatch(value), value
+    assert not pattern.fullmatch(bad)
+    assert not pattern.fullmatch(f"{good.split(',', maxsplit=1)[0]},{bad}")

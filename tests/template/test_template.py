@@ -329,4 +329,4 @@ def test_every_skipped_checkov_check_says_why(template: dict[str, Any]) -> None:
     ]
     assert skips
     assert all(len(str(s.get("comment") or "").split()) >= 8 for s in skips), skips
-    assert {s["id"] for s in skips} == {"CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"}
+    assert {s["id"] for s in skips} == {"CKV_AWS_7", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"}

@@ -24,12 +24,14 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TextIO
 
 from trailguard.cli.exit import CommandError, Exit
 from trailguard.events import MalformedEvent, iter_path
 from trailguard.policy import Inventory, classify
+from trailguard.policy.inventory import Guard
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 DIGEST_MARKER = "_CloudTrail-Digest_"  # CloudTrail's name for digest files (hashes, not records)
@@ -110,13 +112,14 @@ INVENTORY_SHAPE: dict[str, tuple[str, Any]] = {
     "trails": ("a list of objects", lambda v: _is_list_of(v, dict)),
     "event_data_stores": ("a list of objects", lambda v: _is_list_of(v, dict)),
     "guard": (
-        "an object of role_arns, rule_names, function_names, topic_arns (lists of strings)",
+        f"an object of {', '.join(f.name for f in fields(Guard))} (lists of strings)",
         lambda v: (
             isinstance(v, dict)
-            and set(v) <= {"role_arns", "rule_names", "function_names", "topic_arns"}
+            and set(v) <= {f.name for f in fields(Guard)}
             and all(_is_list_of(item, str) for item in v.values())
         ),
     ),
+    "log_groups": ("a list of objects", lambda v: _is_list_of(v, dict)),
     "allowed_principal_arns": ("a list of strings", lambda v: _is_list_of(v, str)),
     "kms_aliases": (
         "an object of alias -> key id or ARN",

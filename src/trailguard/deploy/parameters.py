@@ -9,7 +9,7 @@ takes its default. ``CodeS3Bucket`` and ``CodeS3Key`` are always deploy's own: w
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from trailguard.deploy.errors import InputError
@@ -37,6 +37,31 @@ def template_parameters(body: str) -> list[str]:
             if found:
                 names.append(found.group(1))
     return names
+
+
+def role_scope(trails: Sequence[Mapping[str, Any]], *, named: bool, partition: str = "aws") -> dict[str, str]:
+    """The parameters that narrow the role to the protected ``trails`` (as DescribeTrails lists them):
+    ``ProtectedTrailArns`` (empty unless the trails were ``named``: protecting every trail includes one
+    created later), ``ProtectedBuckets`` (their log buckets' ARNs) and ``TrailLogsRoleArns`` (their
+    CloudWatch Logs delivery roles). Comma-separated, sorted, without repeats (a multi-region trail is
+    listed once per region)."""
+
+    def joined(values: Collection[str]) -> str:
+        return ",".join(sorted({v for v in values if v}))
+
+    return {
+        "ProtectedTrailArns": joined([str(t.get("TrailARN") or "") for t in trails]) if named else "",
+        "ProtectedBuckets": joined(
+            [f"arn:{partition}:s3:::{t['S3BucketName']}" for t in trails if t.get("S3BucketName")]
+        ),
+        "TrailLogsRoleArns": joined([str(t.get("CloudWatchLogsRoleArn") or "") for t in trails]),
+    }
+
+
+def partition_of(arn: str) -> str:
+    """The partition an ARN is in (``aws`` when it is not an ARN)."""
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
 
 
 def check_overrides(given: Mapping[str, str], names: Collection[str]) -> None:

@@ -240,6 +240,13 @@ def apply(
     # The deployer records (signs) the baselines below, so the state key must let it sign.
     if "StateSignerArns" in names:
         given.setdefault("StateSignerArns", ",".join(signer_arns(str(identity.get("Arn") or ""))))
+    # The role's CloudTrail, S3 and PassRole statements name what this deploy protects (captured above).
+    scope = params.role_scope(
+        trails, named=bool(refs), partition=params.partition_of(str(identity.get("Arn") or ""))
+    )
+    for name, value in scope.items():
+        if name in names:
+            given.setdefault(name, value)
     values = params.change_set_parameters(
         names,
         {**given, "CodeS3Bucket": bucket, "CodeS3Key": key},

@@ -7,9 +7,11 @@ API has no resource-level permissions.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
-from trailguard.gen.statements import statements
+from trailguard.gen.statements import scoped_resources, statements
 from trailguard.gen.yamltext import Node, Note, Tag
 
 STAR = "*"
@@ -24,10 +26,17 @@ def policy_statements() -> list[Node]:
         actions = sorted(set(statement.actions))
         body["Action"] = actions[0] if len(actions) == 1 else actions
         resources = [_resource(r) for r in sorted(set(statement.resources))]
-        body["Resource"] = resources[0] if len(resources) == 1 else resources
+        wide: Node = resources[0] if len(resources) == 1 else resources
+        reason = statement.reason
+        if statement.scope is None:
+            body["Resource"] = wide
+        else:
+            scoped = _short(scoped_resources(statement.scope))
+            body["Resource"] = {"Fn::If": [statement.scope.condition, scoped, wide]}
+            reason += f" While {statement.scope.parameter} is empty: {statement.scope.fallback}"
         if statement.condition:
             body["Condition"] = {op: dict(values) for op, values in statement.condition.items()}
-        nodes.append(Note(_wrap(statement.reason), body))
+        nodes.append(Note(_wrap(reason), body))
     return nodes
 
 
@@ -36,6 +45,21 @@ def _resource(resource: str) -> Node:
         return STAR
     attribute = _GETATT.fullmatch(resource)
     return Tag("GetAtt", attribute.group(1)) if attribute else Tag("Sub", resource)
+
+
+def _short(node: Any) -> Tag:
+    """A long-form intrinsic (``{"Fn::Split": [...]}``) as one short-form line (``!Split [...]``)."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, dict):
+            ((fn, args),) = value.items()
+            return f"!{fn.removeprefix('Fn::')} {text(args)}"
+        if isinstance(value, list):
+            return "[" + ", ".join(text(v) for v in value) + "]"
+        return str(value) if str(value).isidentifier() else json.dumps(value)
+
+    ((fn, args),) = node.items()
+    return Tag(fn.removeprefix("Fn::"), text(args))
 
 
 def _wrap(text: str, width: int = 92) -> tuple[str, ...]:

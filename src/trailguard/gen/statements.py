@@ -12,25 +12,43 @@ from typing import Any
 from trailguard.permissions import NO_RESOURCE_LEVEL, RUNTIME_PERMISSIONS, RUNTIME_RESOURCES
 from trailguard.policy import TECHNIQUES
 from trailguard.resources import KINDS, Kind
+from trailguard.resources.base import IamScope
 
 
 @dataclass(frozen=True)
 class Statement:
     """One Allow statement: ``resources`` are CloudFormation ``!Sub`` strings, or ``("*",)``; ``reason``
-    says why it is scoped so (the template prints it above the statement)."""
+    says why it is scoped so (the template prints it above the statement). With ``scope``, ``resources``
+    are the fallback while the scope's parameter is empty; otherwise the statement names the parameter's
+    ARNs (and, for ``objects``, each ``ARN/*``)."""
 
     sid: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     reason: str
     condition: Mapping[str, Any] | None = None
+    scope: IamScope | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"Sid": self.sid, "Effect": "Allow", "Action": list(self.actions)}
         out["Resource"] = "*" if self.resources == ("*",) else list(self.resources)
+        if self.scope is not None:
+            out["Resource"] = {
+                "Fn::If": [self.scope.condition, scoped_resources(self.scope), out["Resource"]]
+            }
         if self.condition:
             out["Condition"] = {k: dict(v) for k, v in self.condition.items()}
         return out
+
+
+def scoped_resources(scope: IamScope) -> dict[str, Any]:
+    """The ARNs in ``scope``'s parameter as a CloudFormation list (long-form intrinsics); with
+    ``objects`` each ARN twice: as given and with ``/*`` (the objects in it)."""
+    ref = {"Ref": scope.parameter}
+    if not scope.objects:
+        return {"Fn::Split": [",", ref]}
+    objects = {"Fn::Join": ["/*,", {"Fn::Split": [",", ref]}]}
+    return {"Fn::Split": [",", {"Fn::Join": ["", [ref, ",", objects, "/*"]]}]}
 
 
 def _best(permission: str, patterns: Iterable[str]) -> str | None:
@@ -79,6 +97,7 @@ def statements() -> list[Statement]:
             KINDS[name].iam_resources,
             KINDS[name].iam_reason or f"{KINDS[name].noun}s only.",
             KINDS[name].iam_condition,
+            KINDS[name].iam_scope,
         )
         for name, actions in by_kind.items()
     ]

@@ -49,6 +49,22 @@ def _unchanged(ref: str) -> str:
 
 
 @dataclass(frozen=True)
+class IamScope:
+    """Narrows a kind's statement to the resources a deploy names in a stack parameter.
+
+    ``parameter`` holds the ARNs, comma-separated (``trailguard deploy`` fills it from the trails it
+    captures); while ``condition`` (the template condition that the parameter is not empty) is false,
+    the statement keeps the kind's wide ``iam_resources`` (``fallback`` says why that is safe or needed).
+    ``objects``: the statement also covers the objects in each resource (an S3 bucket's ``ARN/*``).
+    """
+
+    parameter: str
+    condition: str
+    fallback: str
+    objects: bool = False
+
+
+@dataclass(frozen=True)
 class Kind:
     """Everything trailguard knows about one kind of resource.
 
@@ -75,6 +91,8 @@ class Kind:
     iam_condition: Mapping[str, Any] | None = None
     """A condition the statement for this kind carries (a role is only passed to CloudTrail)."""
     iam_reason: str = ""
+    iam_scope: IamScope | None = None
+    """Where the deploy narrows ``iam_resources`` to the protected resources (None: always as declared)."""
     """Why the statement for this kind is scoped as it is (the template prints it above the statement)."""
     capture: Capture | None = field(default=None, compare=False)
     discover: Discover | None = field(default=None, compare=False)

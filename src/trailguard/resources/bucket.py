@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trailguard.aws import error_code
-from trailguard.resources.base import Clients, Kind, jsonable, meta
+from trailguard.resources.base import Clients, IamScope, Kind, jsonable, meta
 
 # Error codes that mean "this configuration is absent" (recorded as None), per S3 read.
 ABSENT = {
@@ -99,8 +99,15 @@ KIND = Kind(
     gone_codes=frozenset({"NoSuchBucket"}),
     summary_fields=("Region", "Versioning", "Encryption", "PublicAccessBlock", "Lifecycle", "Policy"),
     iam_actions=("s3:*",),
-    iam_reason="Trail buckets: any bucket a trail names (S3 bucket ARNs carry no account).",
+    iam_reason="The protected trails' log buckets and their objects (ProtectedBuckets).",
     iam_resources=("arn:${AWS::Partition}:s3:::*",),
+    iam_scope=IamScope(
+        parameter="ProtectedBuckets",
+        condition="HasProtectedBuckets",
+        fallback="any bucket (not deployed by `trailguard deploy`, or no protected trail: the log buckets "
+        "are unknown, and bucket ARNs carry no account to narrow by).",
+        objects=True,
+    ),
     capture=capture,
     baseline_order=2,
 )

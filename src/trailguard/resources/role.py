@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trailguard.resources.base import Kind
+from trailguard.resources.base import IamScope, Kind
 
 
 def identity(arn: str) -> tuple[str, str] | None:
@@ -43,7 +43,14 @@ KIND = Kind(
     securityhub_type="AwsIamRole",
     gone_codes=frozenset({"NoSuchEntity"}),
     iam_actions=("iam:PassRole",),
-    iam_reason="A repaired trail gets its CloudWatch Logs role back: passed to CloudTrail only.",
+    iam_reason="A repaired trail gets its CloudWatch Logs role back: passed to CloudTrail only, and only "
+    "the protected trails' delivery roles (TrailLogsRoleArns).",
     iam_resources=("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*",),
+    iam_scope=IamScope(
+        parameter="TrailLogsRoleArns",
+        condition="HasTrailLogsRoleArns",
+        fallback="any role of the account (no protected trail delivers to CloudWatch Logs, or not deployed "
+        "by `trailguard deploy`).",
+    ),
     iam_condition={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
 )

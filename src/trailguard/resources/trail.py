@@ -12,7 +12,7 @@ from typing import Any
 
 from trailguard.aws import error_code
 from trailguard.aws import region_of_arn as region_of
-from trailguard.resources.base import Clients, Kind, clean, jsonable, meta
+from trailguard.resources.base import Clients, IamScope, Kind, clean, jsonable, meta
 
 Entry = Mapping[str, Any]
 
@@ -271,8 +271,14 @@ KIND = Kind(
     gone_codes=frozenset({"TrailNotFoundException"}),
     summary_fields=("HomeRegion", "S3BucketName", "KmsKeyId", "IsMultiRegionTrail", "IsLogging"),
     iam_actions=("cloudtrail:*",),
-    iam_reason="Trails in any region: trailguard protects every trail of the account (or those named).",
+    iam_reason="The protected trails (ProtectedTrailArns).",
     iam_resources=("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*",),
+    iam_scope=IamScope(
+        parameter="ProtectedTrailArns",
+        condition="HasProtectedTrailArns",
+        fallback="every trail of the account, as when ProtectedTrails is empty: every trail is then "
+        "protected, including one created after the deploy.",
+    ),
     capture=capture,
     baseline_order=1,
     id_field="TrailARN",
