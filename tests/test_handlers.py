@@ -545,3 +545,31 @@ def test_a_finding_list_with_a_bad_entry_still_repairs(cloud: Cloud) -> None:
         {"index": 0, "event_id": None, "reason": "findings[0] is not a JSON object (str)"}
     ]
     assert [i["technique"] for i in result["incidents"]] == ["finding.trail-disabled"]
+
+
+def test_a_redirect_of_a_trail_whose_baseline_was_forged_is_escalated(world: Any) -> None:
+    """Issue 9: the trail's signed baseline rewritten to the attacker's bucket (MAC kept), then the trail
+    redirected there. The forged record is not applied and the redirect is not judged against the live
+    trail (benign before the fix): [ACTION REQUIRED], naming the tampered item, and the trail untouched."""
+    from trailguard.integrity import TAMPERED
+    from worlds import ConfiguredTrail
+
+    key = world.sign_then_forge_trail_baseline()
+    world.cloudtrail.update_trail(Name=world.trail_arn, S3BucketName=ConfiguredTrail.OTHER_BUCKET)
+    world.messages()
+    event = ConfiguredTrail.api_call_envelope(
+        "cloudtrail_updatetrail_disable_logfilevalidation_elastic.json",
+        {"name": world.trail_arn, "s3BucketName": ConfiguredTrail.OTHER_BUCKET},
+    )
+    result = world.invoke(handlers.api_call, event, TRAILGUARD_STATE_KEY=key)
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper" and incident["action_required"], incident
+    assert incident["status"] != "remediated", incident
+    assert world.trail()["S3BucketName"] == ConfiguredTrail.OTHER_BUCKET  # nothing applied from the forgery
+    (message,) = world.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]"), message["_sns_subject"]
+    assert f"item pk=baseline#trail sk={world.trail_arn} failed verification" in message["text"]
+    assert (
+        "recorded baseline failed verification and was not applied, so trailguard cannot" in message["text"]
+    )
+    assert TAMPERED in message["text"]

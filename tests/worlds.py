@@ -27,6 +27,7 @@ from corpus import load
 from trailguard import aws
 from trailguard.baseline import Baselines, Summary, capture_all
 from trailguard.config import Config
+from trailguard.integrity import Mac
 from trailguard.remediate import Outcome
 from trailguard.state import StateStore
 
@@ -166,6 +167,22 @@ class ConfiguredTrail(MotoAccount):
     def record_baselines(self) -> Summary:
         with aws.using_environ({**self.env, "AWS_REGION": REGION}):
             return capture_all(self.config, REGION, source="deploy")
+
+    def sign_then_forge_trail_baseline(self) -> str:
+        """The trail's recorded baseline signed with a new HMAC key (moto's KMS), then its document
+        rewritten with a raw PutItem to OTHER_BUCKET, the MAC kept, as someone with table access would.
+        Returns the key's ARN (``TRAILGUARD_STATE_KEY``)."""
+        kms = boto3.client("kms", region_name=REGION)
+        key = str(kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"])
+        doc = self.baselines.get("trail", self.trail_arn)
+        assert doc is not None, "record the baselines first"
+        Baselines(StateStore(TABLE, REGION), Mac(key, REGION)).put("trail", self.trail_arn, doc)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        item_key = {"pk": {"S": "baseline#trail"}, "sk": {"S": self.trail_arn}}
+        item = dynamodb.get_item(TableName=TABLE, Key=item_key)["Item"]
+        item["doc"] = {"S": item["doc"]["S"].replace(self.BUCKET, self.OTHER_BUCKET)}
+        dynamodb.put_item(TableName=TABLE, Item=item)
+        return key
 
     def trail(self) -> dict[str, Any] | None:
         """The live trail by ARN (moto ignores trailNameList)."""

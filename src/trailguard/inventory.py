@@ -133,6 +133,8 @@ def build(
     baseline_groups: Sequence[Mapping[str, Any]] = (),
     *,
     allowed: Sequence[str] | None = None,
+    baselines_unavailable: bool = False,
+    tampered_trails: Sequence[str] = (),
 ) -> LiveInventory:
     """The inventory for ``trails`` (None: they could not be listed, so the policy gets no trail list).
 
@@ -141,6 +143,8 @@ def build(
     merged in (see :func:`merge_baselines`) when the trails could be listed. ``allowed`` is the
     allow-list read from the stack (:func:`trailguard.allowlist.allowed_principals`); None keeps the
     config's own (commands outside the functions, where the config was rebuilt from the stack).
+    ``baselines_unavailable`` / ``tampered_trails`` tell the policy which trail entries are live values
+    rather than authenticated baselines (so a change to where logs go is not judged against them).
     """
     if trails is not None:
         trails = merge_baselines(trails, baseline_trails)
@@ -161,6 +165,10 @@ def build(
         document["account"] = config.account
     if trails is not None:
         document["trails"] = [dict(t) for t in protected]
+    if baselines_unavailable:
+        document["baselines_unavailable"] = True
+    if tampered_trails:
+        document["tampered_trails"] = list(tampered_trails)
     if baseline_groups:  # the trails' log groups as recorded, so a retention cut is judged against them
         document["log_groups"] = [{k: v for k, v in g.items() if k != "_meta"} for g in baseline_groups]
     return LiveInventory(
@@ -183,12 +191,20 @@ def load(config: Config, region: str, baselines: Baselines | None = None) -> Liv
 
     baseline_trails: list[Mapping[str, Any]] = []
     baseline_groups: list[Mapping[str, Any]] = []
+    unreadable = False
+    tampered: list[str] = []
     if baselines is not None and baselines.available:
         try:
             baseline_trails = list(baselines.of_kind("trail").values())
+        except (ClientError, BotoCoreError) as exc:
+            unreadable = True  # the live trails stand in: the policy must not take them for baselines
+            log_event(LOG, logging.ERROR, "inventory.baselines-unreadable", region=region, error=str(exc))
+        try:
             baseline_groups = list(baselines.of_kind("loggroup").values())
         except (ClientError, BotoCoreError) as exc:
             log_event(LOG, logging.ERROR, "inventory.baselines-unreadable", region=region, error=str(exc))
+        # a trail baseline that failed verification reads as absent; the policy is told which it was
+        tampered = [t.sk for t in baselines.tampered if t.pk == "baseline#trail"]
 
     try:
         trails: list[Mapping[str, Any]] | None = describe_trails(region)
@@ -198,6 +214,15 @@ def load(config: Config, region: str, baselines: Baselines | None = None) -> Liv
         log_event(LOG, logging.ERROR, "inventory.describe-trails-failed", region=region, error=str(exc))
     # The allow-list comes from the stack, never from the function's environment (trailguard.allowlist).
     live = build(
-        config, region, trails, baseline_trails, baseline_groups, allowed=allowed_principals(config, region)
+        config,
+        region,
+        trails,
+        baseline_trails,
+        baseline_groups,
+        allowed=allowed_principals(config, region),
+        # without a trail list the baselines are not laid over one either
+        baselines_unavailable=unreadable
+        or (trails is None and baselines is not None and baselines.available),
+        tampered_trails=tampered,
     )
     return dataclasses.replace(live, error=error) if error else live

@@ -21,6 +21,7 @@ from trailguard.cli import main
 from trailguard.cli.exit import Exit
 
 STOP = "tamper/cloudtrail_stoplogging_stratus.json"
+UPDATE = "tamper/cloudtrail_updatetrail_disable_logfilevalidation_elastic.json"
 
 
 def run(capsys, *argv: str) -> tuple[int, list[dict], str]:
@@ -312,6 +313,8 @@ def test_fail_on_with_an_unreadable_input_exits_2(capsys, events_dir, tmp_path):
         ({"allowed_principal_arns": 3}, "'allowed_principal_arns' must be a list of strings"),
         ({"retention_days": True}, "'retention_days' must be a positive whole number"),
         ({"trial": []}, "unknown key(s) trial"),
+        ({"baselines_unavailable": "yes"}, "'baselines_unavailable' must be true or false"),
+        ({"tampered_trails": "arn:t"}, "'tampered_trails' must be a list of strings"),
     ],
 )
 def test_an_inventory_of_the_wrong_shape_is_a_usage_error(capsys, events_dir, tmp_path, inventory, says):
@@ -328,6 +331,24 @@ def test_the_documented_inventory_is_accepted(capsys, events_dir, tmp_path):
     path.write_text(json.dumps(PROTECTING))
     code, lines, _ = run(capsys, "--inventory", str(path), str(events_dir / STOP))
     assert code == Exit.OK and lines
+
+
+def test_an_inventory_naming_a_tampered_trail_baseline_is_accepted_and_used(capsys, events_dir, tmp_path):
+    """The policy's baseline-doubt keys (``tampered_trails``, ``baselines_unavailable``) are part of the
+    inventory file too: a redirect of a trail whose baseline failed verification is tamper, not benign."""
+    record = json.loads((events_dir / UPDATE).read_text())
+    name = record["requestParameters"]["name"]
+    record["requestParameters"] = {"name": name, "s3BucketName": "attacker-bucket"}
+    events = tmp_path / "redirect.json"
+    events.write_text(json.dumps(record))
+    live = {"Name": name.rsplit("/", 1)[-1], "TrailARN": name, "S3BucketName": "attacker-bucket"}
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps({"trails": [live]}))
+    code, lines, _ = run(capsys, "--inventory", str(path), str(events))
+    assert code == Exit.OK and [line["verdict"] for line in lines] == ["benign"]
+    path.write_text(json.dumps({"trails": [live], "tampered_trails": [name]}))
+    code, lines, _ = run(capsys, "--inventory", str(path), str(events))
+    assert code == Exit.OK and [line["verdict"] for line in lines] == ["tamper"], lines
 
 
 @pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])

@@ -227,13 +227,10 @@ def test_no_lost_repair_and_no_false_repaired_under_faults(
         if restored:
             TALLY["repaired"] += 1
         else:
-            if result is not None and not incidents:
-                # judged benign: the state table could not be read (test_a_redirect_is_escalated_when_...)
-                TALLY["missed-by-event-path"] += 1
-            else:
-                # every failure escalated: an [ACTION REQUIRED] incident, or the alert raised for Lambda
-                assert result is None or any(i["action_required"] for i in incidents), (scenario, round_)
-                TALLY["escalated" if result is not None else "raised-after-retries"] += 1
+            # every failure escalated: an [ACTION REQUIRED] incident, or the alert raised for Lambda (never
+            # judged benign for want of a baseline: test_a_redirect_is_escalated_when_...)
+            assert result is None or any(i["action_required"] for i in incidents), (scenario, round_)
+            TALLY["escalated" if result is not None else "raised-after-retries"] += 1
             # no lost repair: the next backstop sweep, without faults, restores it
             world.invoke(handlers.finding, copy.deepcopy(Deployed.SCHEDULED))
             assert _restored(world), (scenario, round_, "not restored by the sweep")
@@ -243,14 +240,6 @@ def test_no_lost_repair_and_no_false_repaired_under_faults(
     print(f"\nfault tally after {scenario}/{faults.stage}: {dict(TALLY)}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding for the trail technique (policy/techniques/trail.py, floors' area): when the state "
-    "table cannot be read (one throttled Query) there is no baseline, and an UpdateTrail that only changes "
-    "the bucket is judged benign ('weakens nothing that can be told without a baseline'): no repair, no "
-    "alert until the sweep. Issue 10's 'any change to where logs go is a redirect on every path' fixes "
-    "it; then this test passes and the mark must go.",
-)
 def test_a_redirect_is_escalated_when_the_state_table_cannot_be_read(world: World, faults: Faults) -> None:
     """Every DynamoDB Query fails (the rest answer): the redirect must still be treated as tampering
     (repaired, or escalated), not judged benign."""

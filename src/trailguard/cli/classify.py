@@ -129,6 +129,8 @@ INVENTORY_SHAPE: dict[str, tuple[str, Any]] = {
         "a positive whole number",
         lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
     ),
+    "baselines_unavailable": ("true or false", lambda v: isinstance(v, bool)),
+    "tampered_trails": ("a list of strings (trail ARNs)", lambda v: _is_list_of(v, str)),
 }
 
 

@@ -101,6 +101,14 @@ class Inventory:
     log_groups: tuple[Entry, ...] = ()
     """Optional extension: the trails' CloudWatch Logs groups as recorded (``Arn``, ``Name``,
     ``RetentionInDays``), so a retention cut is judged against the group's baseline."""
+    baselines_unavailable: bool = False
+    """Optional extension: trailguard keeps baselines but could not lay them over the trails (the state
+    table throttled, denied or gone; or the trails could not be listed). The trail entries are then the
+    live trails, which the call being judged may already have changed, or absent, so they cannot vouch
+    for where the logs went before it."""
+    tampered_trails: tuple[str, ...] = ()
+    """Optional extension: the trails (ARNs) whose recorded baseline failed verification (or could not
+    be verified); their entries are the live trails, for the same reason no baseline."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Inventory:
@@ -126,6 +134,8 @@ class Inventory:
                 else DEFAULT_RETENTION_DAYS
             ),
             log_groups=_entries(data.get("log_groups")) or (),
+            baselines_unavailable=data.get("baselines_unavailable") is True,
+            tampered_trails=_strs(data.get("tampered_trails")),
         )
 
     # -- lookups ------------------------------------------------------------------------------------
@@ -133,6 +143,20 @@ class Inventory:
         """The protected trail ``ref`` names (name or ARN): ARN first, then by name (real records carry
         ARNs whose account ids do not match the inventory's), through the one trail resolver."""
         return trail_kind.resolve(self.trails or (), ref, by_region=False)
+
+    def baseline_doubt(self, trail: Entry | None, ref: str) -> str | None:
+        """Why the entry of the trail ``ref`` names (``trail``, None without a trail list) cannot stand
+        for its authenticated baseline, as a clause ("its recorded baseline failed verification"), or
+        None when nothing says so."""
+        if self.baselines_unavailable:
+            return "trailguard could not compare it with a recorded baseline"
+        arn = trail.get("TrailARN") if trail is not None else None
+        for tampered in self.tampered_trails:
+            if tampered in (arn, ref) or (
+                arn is None and not ref.startswith("arn:") and trail_kind.name_of(tampered) == ref
+            ):
+                return "its recorded baseline failed verification"
+        return None
 
     def trails_for_bucket(self, bucket: str) -> tuple[Entry, ...]:
         """The protected trails whose logs go to ``bucket``."""

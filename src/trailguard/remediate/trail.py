@@ -22,6 +22,7 @@ from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
 UNREADABLE = "trailguard's state table could not be read"
+UNVERIFIED = "the recorded baseline failed verification"
 
 
 def _target(ctx: Context, ref: str, prefer_region: str | None) -> tuple[str, str, str]:
@@ -348,7 +349,10 @@ def _find_baseline(
     arn = str(trail.get("TrailARN") or "") if trail is not None else ""
     try:
         found = ctx.baselines.get("trail", arn) if arn else None
-        return found if found is not None else ctx.baselines.trail(ref)
+        found = found if found is not None else ctx.baselines.trail(ref)
+        if found is None and outcome is not None and arn in ctx.live.inventory.tampered_trails:
+            outcome.errors.append(f"{UNVERIFIED} for trail {arn}, so it was not applied")
+        return found
     except Exception as exc:
         if outcome is not None:
             outcome.errors.append(f"{UNREADABLE}: {aws.error_text(exc)}")
@@ -358,6 +362,10 @@ def _find_baseline(
 def _no_baseline(outcome: Outcome, ref: str, what: str) -> Outcome:
     if any(e.startswith(UNREADABLE) for e in outcome.errors):
         return outcome.fail(f"{UNREADABLE}, so trailguard cannot restore {what} of trail {ref}")
+    if any(e.startswith(UNVERIFIED) for e in outcome.errors):  # tampered state: trailguard.integrity
+        return outcome.fail(
+            f"{UNVERIFIED} and was not applied, so trailguard cannot restore {what} of trail {ref}"
+        )
     return outcome.fail(
         f"no baseline recorded for trail {ref}; cannot restore {what}. {NO_BASELINE}",
         f"no baseline recorded for trail {ref}",

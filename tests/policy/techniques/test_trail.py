@@ -78,6 +78,70 @@ def test_update_trail_without_baseline_counts_weakening_values(changes, expected
     assert verdict.verdict == expected, verdict.reason
 
 
+def live_after_the_call(**changes):
+    """The inventory ``trailguard.inventory`` builds when TEST-trail's baseline is not laid over it: its
+    entry is the live trail, which already shows the call's values (switches left out, as it does)."""
+    data = copy.deepcopy(PROTECTING)
+    for trail in data["trails"]:
+        if trail["Name"] == "TEST-trail":
+            trail.update(changes)
+            for switch in ("IsMultiRegionTrail", "IncludeGlobalServiceEvents", "LogFileValidationEnabled"):
+                trail.pop(switch, None)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "live"),
+    [
+        ({"s3BucketName": "attacker-bucket"}, {"S3BucketName": "attacker-bucket"}),
+        ({"s3KeyPrefix": "elsewhere"}, {"S3KeyPrefix": "elsewhere"}),
+        ({"kmsKeyId": ""}, {}),  # the live trail has no key any more
+        ({"snsTopicName": "arn:aws:sns:us-west-2:0123456789012:t"}, {"SnsTopicName": "t"}),
+        ({"cloudWatchLogsLogGroupArn": "arn:aws:logs:x"}, {"CloudWatchLogsLogGroupArn": "arn:aws:logs:x"}),
+    ],
+)
+@pytest.mark.parametrize("ref", [TRAIL_ARN, "TEST-trail"])
+def test_update_trail_redirect_with_a_tampered_baseline_is_tamper(changes, live, ref):
+    """Issue 9: a trail baseline that fails verification reads as absent, so the live trail (already
+    redirected) stands in; before the fix the redirect "kept its baseline" and was benign."""
+    data = live_after_the_call(**live)
+    data["tampered_trails"] = [TRAIL_ARN]
+    record = rebuild({**raw_copy(UPDATE), "requestParameters": {**BASE, "name": ref, **changes}})
+    verdict = classify(record, Inventory.from_dict(data))
+    assert verdict.verdict == "tamper", verdict.reason
+    assert verdict.technique_id == "trail.update-degrade"
+    assert verdict.resource == TRAIL_ARN
+    assert "its recorded baseline failed verification" in verdict.reason
+    (prop,) = changes
+    assert (f"{prop} set to {changes[prop]}" if changes[prop] else f"{prop} removed") in verdict.reason
+
+
+def test_update_trail_redirect_when_baselines_are_unavailable_is_tamper():
+    """The state table could not be read (live trails) or the trails not listed (no trail list)."""
+    for data in (live_after_the_call(S3BucketName="attacker-bucket"), {}):
+        data["baselines_unavailable"] = True
+        params = {"name": TRAIL_ARN, "s3BucketName": "attacker-bucket"}
+        verdict = classify(
+            rebuild({**raw_copy(UPDATE), "requestParameters": params}), Inventory.from_dict(data)
+        )
+        assert verdict.verdict == "tamper", verdict.reason
+        assert "could not compare it with a recorded baseline" in verdict.reason
+
+
+def test_update_trail_doubt_is_per_trail_and_only_about_destinations():
+    """Another trail's tampered baseline changes nothing here; a doubtful baseline does not make an update
+    that sets no destination and turns nothing off tampering."""
+    data = live_after_the_call(S3BucketName="attacker-bucket")
+    data["tampered_trails"] = ["arn:aws:cloudtrail:us-west-2:0123456789012:trail/test-trail"]
+    params = {"name": TRAIL_ARN, "s3BucketName": "attacker-bucket"}
+    record = rebuild({**raw_copy(UPDATE), "requestParameters": params})
+    assert classify(record, Inventory.from_dict(data)).verdict == "benign"
+    data["tampered_trails"] = [TRAIL_ARN]
+    params = {"name": TRAIL_ARN, "enableLogFileValidation": True, "isMultiRegionTrail": True}
+    record = rebuild({**raw_copy(UPDATE), "requestParameters": params})
+    assert classify(record, Inventory.from_dict(data)).verdict == "benign"
+
+
 def test_update_trail_reason_lists_every_weakening():
     params = {**BASE, "s3BucketName": "attacker", "enableLogFileValidation": False}
     verdict = classify(rebuild({**raw_copy(UPDATE), "requestParameters": params}), inventory())

@@ -93,6 +93,11 @@ def _degradations(params: Mapping[str, Any], baseline: Entry | None) -> list[str
     return found
 
 
+def _destinations(params: Mapping[str, Any]) -> list[str]:
+    """The where-logs-go properties the call sets (a string, or null for removed)."""
+    return [p for p in _STRING_PROPS if p in params and (params[p] is None or isinstance(params[p], str))]
+
+
 def _update_trail(record: Record, inventory: Inventory) -> Match:
     target = trail_target(record, inventory, "name")
     if isinstance(target, Match):
@@ -105,6 +110,23 @@ def _update_trail(record: Record, inventory: Inventory) -> Match:
             target.resource, f"the update of trail {target.ref} changes no protected property"
         )
     found = _degradations(params, target.baseline)
+    doubt = inventory.baseline_doubt(target.baseline, target.ref)
+    if doubt is not None:
+        # the entry is the live trail (after the call) or nothing: a destination the call sets cannot be
+        # compared with what it replaced, so it counts as a redirect (repaired from a baseline that
+        # verifies, else escalated), never as benign
+        named = {f.split(" ", 1)[0] for f in found}
+        found += [
+            f"{p} set to {_text(params[p])}" if _text(params[p]) else f"{p} removed"
+            for p in _destinations(params)
+            if p not in named
+        ]
+        if found:
+            return Match.tamper(
+                target.resource,
+                f"changes where trail {target.ref} delivers or how it logs ({', '.join(found)}) while "
+                f"{doubt}, so it cannot be told from a redirect",
+            )
     if found:
         return Match.tamper(target.resource, f"weakens trail {target.ref}: {', '.join(found)}")
     if target.baseline is None:
@@ -196,7 +218,8 @@ UPDATE_DEGRADE = Technique(
         "`cloudWatchLogsLogGroupArn` / `cloudWatchLogsRoleArn`: each a redirect), "
         "`isMultiRegionTrail` false, `includeGlobalServiceEvents` false, `enableLogFileValidation` "
         "false, `isOrganizationTrail` false. Without a baseline (no inventory), a switch turned off or "
-        "the KMS key or CloudWatch Logs removed counts"
+        "the KMS key or CloudWatch Logs removed counts; when the recorded baselines could not be read "
+        "or the trail's failed verification, any change to where logs go counts"
     ),
     repair_summary=(
         "`UpdateTrail` back to the baseline values, every drifted property in one call (the message "
