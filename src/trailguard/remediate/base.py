@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
@@ -347,6 +347,26 @@ def read_baseline(ctx: Context, outcome: Outcome, kind: str, ident: str) -> Mapp
         outcome.errors.append(f"reading the baseline of {kind} {ident}: {type(exc).__name__}: {exc}")
         return None
     return found if isinstance(found, Mapping) else None
+
+
+def delivery_errors(
+    ctx: Context, outcome: Outcome, trails: Iterable[Mapping[str, Any]], status_field: str
+) -> list[str]:
+    """``"<trail>: <error>"`` for each trail whose GetTrailStatus reports ``status_field`` (a delivery
+    error, e.g. ``LatestDeliveryError``); a status that cannot be read is an error of the outcome."""
+    errors = []
+    for trail in trails:
+        ref = str(trail.get("TrailARN") or trail.get("Name"))
+        try:
+            status = outcome.call("cloudtrail", ctx.live.home_region(trail), "GetTrailStatus", Name=ref)
+        except Exception:
+            outcome.errors.append(f"GetTrailStatus on {ref}: {outcome.calls[-1].error}")
+            continue
+        error = status.get(status_field)
+        outcome.calls[-1].result = f"{status_field} {error or 'none'}"
+        if error:
+            errors.append(f"{trail.get('Name') or ref}: {error}")
+    return errors
 
 
 def squash(value: Any, *, blank_strings: bool = True) -> Any:

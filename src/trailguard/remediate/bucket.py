@@ -21,6 +21,7 @@ from trailguard.remediate.base import (
     RepairRequest,
     action,
     action_region,
+    delivery_errors,
     policy_json,
     read_baseline,
     read_until,
@@ -322,18 +323,7 @@ def _configure(outcome: Outcome, bucket: str, region: str, baseline: Mapping[str
 
 def _delivery_note(ctx: Context, outcome: Outcome, trails: Sequence[Mapping[str, Any]]) -> str:
     """What GetTrailStatus says now; delivery itself can only be seen after the next log file."""
-    errors = []
-    for trail in trails:
-        name = str(trail.get("TrailARN") or trail.get("Name"))
-        try:
-            status = outcome.call("cloudtrail", ctx.live.home_region(trail), "GetTrailStatus", Name=name)
-        except Exception:
-            outcome.errors.append(f"GetTrailStatus on {name}: {outcome.calls[-1].error}")
-            continue
-        error = status.get("LatestDeliveryError")
-        outcome.calls[-1].result = f"LatestDeliveryError {error or 'none'}"
-        if error:
-            errors.append(f"{trail.get('Name') or name}: {error}")
+    errors = delivery_errors(ctx, outcome, trails, "LatestDeliveryError")
     note = "delivery will be confirmed by the next sweep (GetTrailStatus.LatestDeliveryError)"
     return f"{note}; the last delivery error was {'; '.join(errors)}" if errors else note
 

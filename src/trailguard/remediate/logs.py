@@ -19,6 +19,7 @@ from trailguard.remediate.base import (
     RepairRequest,
     action,
     action_region,
+    delivery_errors,
     read_baseline,
     read_until,
     target,
@@ -87,18 +88,7 @@ def _retention(baseline: Mapping[str, Any] | None) -> Any:
 
 def _delivery_note(ctx: Context, outcome: Outcome, name: str, region: str) -> str:
     """What GetTrailStatus says about CloudWatch Logs delivery of the trails writing to the group."""
-    errors = []
-    for trail in _trails(ctx, name, region):
-        ref = str(trail.get("TrailARN") or trail.get("Name"))
-        try:
-            status = outcome.call("cloudtrail", ctx.live.home_region(trail), "GetTrailStatus", Name=ref)
-        except Exception:
-            outcome.errors.append(f"GetTrailStatus on {ref}: {outcome.calls[-1].error}")
-            continue
-        error = status.get("LatestCloudWatchLogsDeliveryError")
-        outcome.calls[-1].result = f"LatestCloudWatchLogsDeliveryError {error or 'none'}"
-        if error:
-            errors.append(f"{trail.get('Name') or ref}: {error}")
+    errors = delivery_errors(ctx, outcome, _trails(ctx, name, region), "LatestCloudWatchLogsDeliveryError")
     note = "CloudWatch Logs delivery resumes with CloudTrail's next batch"
     return f"{note}; the last delivery error was {'; '.join(errors)}" if errors else note
 
