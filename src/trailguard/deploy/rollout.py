@@ -12,6 +12,7 @@ orders them and says what it is doing (progress lines, for the command line's st
 from __future__ import annotations
 
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -311,7 +312,9 @@ def apply(
             )
         return result
 
-    cs_name = f"trailguard-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{pkg.code_sha256[:8]}"
+    # A random tail too: two deploys in one second (a dry run, then the real one) need distinct names.
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    cs_name = f"trailguard-{stamp}-{pkg.code_sha256[:8]}-{secrets.token_hex(3)}"
     result.change_set = cs_name
     user_tags = [{"Key": k, "Value": v} for k, v in (tags or {}).items() if k != STACK_TAG["Key"]]
     same = (
