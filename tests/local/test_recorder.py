@@ -136,6 +136,27 @@ def test_json_protocol_parameters_are_camel_case(cloud: LocalCloud) -> None:
     assert last(cloud, "DisableKey")["eventSource"] == "kms.amazonaws.com"
 
 
+def test_security_hub_parameters_are_written_as_sent(cloud: LocalCloud) -> None:
+    """CloudTrail keeps Security Hub's member names as the caller sent them (PascalCase), in the request
+    and in the response, unlike the camelCase of the other services."""
+    hub = cloud.client("securityhub")
+    hub.enable_security_hub()
+    criteria = {"ProductName": [{"Value": "GuardDuty", "Comparison": "EQUALS"}]}
+    actions = [{"Type": "FINDING_FIELDS_UPDATE", "FindingFieldsUpdate": {"Workflow": {"Status": "RESOLVED"}}}]
+    arn = hub.create_automation_rule(
+        RuleName="r", RuleOrder=1, Description="d", Criteria=criteria, Actions=actions
+    )["RuleArn"]
+    record = last(cloud, "CreateAutomationRule")
+    assert record["requestParameters"] == {
+        "RuleName": "r",
+        "RuleOrder": 1,
+        "Description": "d",
+        "Criteria": criteria,
+        "Actions": actions,
+    }
+    assert record["responseElements"] == {"RuleArn": arn}
+
+
 def test_s3_rest_calls_map_to_cloudtrail_operations(cloud: LocalCloud) -> None:
     s3 = cloud.client("s3")
     bucket = unique("bucket")

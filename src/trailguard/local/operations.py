@@ -139,6 +139,16 @@ def lower_first(name: str) -> str:
     return name[:1].lower() + name[1:] if name else name
 
 
+# CloudTrail writes these services' requestParameters and responseElements with the API's member names
+# as sent (Security Hub's PascalCase: ``RuleName``, ``Criteria``); every other service's in camelCase.
+AS_SENT = frozenset({"securityhub"})
+
+
+def cloudtrail_keys(service: str, value: Any) -> Any:
+    """``value`` (a request or response body) spelled as CloudTrail writes it for ``service``."""
+    return value if service in AS_SENT else camel_keys(value)
+
+
 def camel_keys(value: Any) -> Any:
     """Lower the first letter of every key, recursively: ``{"Name": x}`` -> ``{"name": x}``."""
     if isinstance(value, dict):
@@ -326,11 +336,10 @@ def identify(
             object_level = "Key" in path_params
             params = _s3_parameters(path_params, query, headers, body, name)
         else:
-            params = {lower_first(k): v for k, v in path_params.items()}
-            params.update({lower_first(k): v for k, v in query.items()})
+            params = cloudtrail_keys(service, {**path_params, **query})
             loaded = _json(body) if body else {}
             if isinstance(loaded, dict):
-                params.update(camel_keys(loaded))
+                params.update(cloudtrail_keys(service, loaded))
             if service == "lambda":
                 event_name = _lambda_event_name(name, model)
     data_event = object_level or name in _DATA_EVENTS.get(service, frozenset())

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 from trailguard.local import dataevents
 from trailguard.local.identity import account_of, user_identity
-from trailguard.local.operations import Operation, Signature, camel_keys, identify, signature_of
+from trailguard.local.operations import Operation, Signature, cloudtrail_keys, identify, signature_of
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def error_of(call: Call) -> tuple[str, str] | None:
     return code, message or f"HTTP {call.status}"
 
 
-def _response_elements(call: Call) -> Any:
+def _response_elements(call: Call, service: str) -> Any:
     if not call.succeeded or not call.response_body:
         return None
     if not call.response_headers.get("content-type", "").startswith(
@@ -196,7 +196,7 @@ def _response_elements(call: Call) -> Any:
         loaded = json.loads(call.response_body)
     except ValueError:
         return None
-    return camel_keys(loaded) if isinstance(loaded, dict) and loaded else None
+    return cloudtrail_keys(service, loaded) if isinstance(loaded, dict) and loaded else None
 
 
 def _time(value: datetime) -> str:
@@ -228,7 +228,7 @@ def record_of(call: Call) -> dict[str, Any] | None:
         "sourceIPAddress": call.source_ip,
         "userAgent": call.headers.get("user-agent", ""),
         "requestParameters": op.request_parameters or None,
-        "responseElements": _response_elements(call),
+        "responseElements": _response_elements(call, op.service),
         "requestID": request_id,
         "eventID": str(uuid.uuid4()),
         "readOnly": False,

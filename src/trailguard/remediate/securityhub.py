@@ -21,7 +21,6 @@ from trailguard.remediate.base import (
 from trailguard.resources import automation as automation_kind
 from trailguard.resources import product as product_kind
 from trailguard.resources.automation import rule_suppresses
-from trailguard.resources.base import any_case as get
 
 IMPORT_MANUAL = (
     "enable Security Hub's GuardDuty integration in {region} again (aws securityhub "
@@ -70,7 +69,7 @@ def _guardduty_enabled(outcome: Outcome, region: str) -> bool:
 def enable_import(ctx: Context, request: RepairRequest) -> Outcome:
     """``securityhub.import-disabled``: EnableImportFindingsForProduct for GuardDuty, verified with
     ListEnabledProductsForImport."""
-    ref = request.ident or request_param(request, "productSubscriptionArn", "ProductSubscriptionArn") or ""
+    ref = request.ident or request_param(request, "ProductSubscriptionArn") or ""
     outcome = Outcome("securityhub.enable_import", ref)
     outcome.status, outcome.verified = "failed", False
     region = _region(ctx, request, ref)
@@ -135,12 +134,13 @@ def _rule_arns(request: RepairRequest) -> list[str] | None:
     if record is None:
         return None
     arns: list[str] = []
-    created = get(record.raw.get("responseElements"), "RuleArn")
+    response = record.raw.get("responseElements")
+    created = response.get("RuleArn") if isinstance(response, Mapping) else None
     if isinstance(created, str) and created:
         arns.append(created)
-    items = get(record.request_parameters, "UpdateAutomationRulesRequestItems")
+    items = record.request_parameters.get("UpdateAutomationRulesRequestItems")
     for item in items if isinstance(items, list) else []:
-        arn = get(item, "RuleArn")
+        arn = item.get("RuleArn") if isinstance(item, Mapping) else None
         if isinstance(arn, str) and arn:
             arns.append(arn)
     return arns or None
@@ -177,7 +177,7 @@ def disable_rule(ctx: Context, request: RepairRequest) -> Outcome:
                 ],
             )
             done = [
-                f"disabled Security Hub automation rule {get(r, 'RuleName')} ({r['RuleArn']}), which "
+                f"disabled Security Hub automation rule {r.get('RuleName')} ({r['RuleArn']}), which "
                 "suppressed or resolved the trail-disabled finding (ENABLED -> DISABLED)"
                 for r in hiding
             ]

@@ -3,8 +3,9 @@ parsing is :mod:`trailguard.resources.product`'s), and which rules hide the trai
 
 Whether a rule hides it is pure and shared by the policy (judging the call) and the repair (judging the
 live rule). Fail safe: a criterion on a field not described here is assumed to match (a rule that might
-suppress the finding is treated as one that does); a criterion on a described field is evaluated. Keys
-are read whatever the case of their first letter (:func:`~trailguard.resources.base.any_case`).
+suppress the finding is treated as one that does); a criterion on a described field is evaluated. Rules
+are read as Security Hub spells them, in its API and in CloudTrail's records of its calls alike
+(``Criteria``, ``Actions``, ``RuleStatus``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trailguard.resources import product
-from trailguard.resources.base import Clients, Kind, any_case, meta
+from trailguard.resources.base import Clients, Kind, meta
 
 GUARDDUTY_TYPE = "Stealth:IAMUser/CloudTrailLoggingDisabled"
 ASFF_TYPE = "TTPs/Defense Evasion/Stealth:IAMUser-CloudTrailLoggingDisabled"
-TRAILGUARD_PREFIX = "trailguard"
-HIDING_STATUSES = frozenset({"SUPPRESSED", "RESOLVED"})
-
-# The CloudTrailLoggingDisabled finding as GuardDuty filter criteria see it (field -> possible values).
 TRAILGUARD_PREFIX = "trailguard"
 HIDING_STATUSES = frozenset({"SUPPRESSED", "RESOLVED"})
 
@@ -96,8 +93,8 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _string_filter_holds(field: str, values: tuple[str, ...], condition: Mapping[str, Any]) -> bool:
-    wanted = str(any_case(condition, "Value") or "")
-    comparison = str(any_case(condition, "Comparison") or "EQUALS").upper()
+    wanted = str(condition.get("Value") or "")
+    comparison = str(condition.get("Comparison") or "EQUALS").upper()
     if not values:
         return True  # a field whose value varies (a title): assume it can match
     prefix = field in PREFIX_FIELDS and any(v.endswith(("/", "-", "]")) for v in values)
@@ -124,14 +121,12 @@ def rule_criteria_match(criteria: Any) -> bool:
         return True
     for finding in ASFF_FINDINGS:
         matched = True
-        for field, conditions in criteria.items():
-            name = str(field)[:1].upper() + str(field)[1:]
-            if name not in finding or not isinstance(conditions, list) or not conditions:
+        for name, listed in criteria.items():
+            if name not in finding or not isinstance(listed, list) or not listed:
                 continue
             values = finding[name]
-            positive = [
-                c for c in conditions if not str(any_case(c, "Comparison") or "").upper().startswith("NOT")
-            ]
+            conditions = [c for c in listed if isinstance(c, Mapping)]
+            positive = [c for c in conditions if not str(c.get("Comparison") or "").upper().startswith("NOT")]
             negative = [c for c in conditions if c not in positive]
             if positive and not any(_string_filter_holds(name, values, c) for c in positive):
                 matched = False
@@ -147,8 +142,9 @@ def rule_criteria_match(criteria: Any) -> bool:
 def actions_hide(actions: Any) -> bool:
     """Automation-rule ``Actions`` that set the workflow to SUPPRESSED or RESOLVED."""
     for act in _as_list(actions):
-        update = any_case(act, "FindingFieldsUpdate")
-        status = any_case(any_case(update, "Workflow"), "Status")
+        update = act.get("FindingFieldsUpdate") if isinstance(act, Mapping) else None
+        workflow = update.get("Workflow") if isinstance(update, Mapping) else None
+        status = workflow.get("Status") if isinstance(workflow, Mapping) else None
         if str(status or "").upper() in HIDING_STATUSES:
             return True
     return False
@@ -156,12 +152,9 @@ def actions_hide(actions: Any) -> bool:
 
 def rule_suppresses(rule: Mapping[str, Any]) -> bool:
     """An enabled automation rule that hides the trail-disabled finding or trailguard's own."""
-    status = str(any_case(rule, "RuleStatus") or "ENABLED").upper()
-    return (
-        status == "ENABLED"
-        and actions_hide(any_case(rule, "Actions"))
-        and rule_criteria_match(any_case(rule, "Criteria"))
-    )
+    status = str(rule.get("RuleStatus") or "ENABLED").upper()
+    hides = actions_hide(rule.get("Actions")) and rule_criteria_match(rule.get("Criteria"))
+    return status == "ENABLED" and hides
 
 
 KIND = Kind(

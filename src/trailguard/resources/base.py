@@ -145,9 +145,9 @@ def jsonable(value: Any) -> Any:
 
 
 def any_case(data: Any, name: str) -> Any:
-    """``data[name]`` whatever the case of the key's first letter (``Criteria`` / ``criteria``): CloudTrail
-    writes some services' parameters as sent (PascalCase) and others, like the local cloud's recorder,
-    camelCase. None when ``data`` is not a mapping or has neither key."""
+    """``data[name]`` whatever the case of the key's first letter (``FieldSelectors`` / ``fieldSelectors``),
+    for a check shared by a CloudTrail record (camelCase for GuardDuty and CloudTrail Lake) and the API's
+    answer (PascalCase). None when ``data`` is not a mapping or has neither key."""
     if not isinstance(data, Mapping):
         return None
     if name in data:

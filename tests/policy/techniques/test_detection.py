@@ -104,19 +104,20 @@ def test_automation_rules(criteria: dict[str, Any], actions: list[Any], verdict:
     assert found.verdict == verdict, found.reason
 
 
-def test_the_local_clouds_camel_case_spelling_is_read_too() -> None:
+def test_a_rule_not_in_security_hubs_spelling_is_never_read_as_harmless() -> None:
+    """CloudTrail writes Security Hub's parameters as sent (PascalCase); a record spelled otherwise shows
+    no criteria or actions, so the rule is judged as one that may hide the finding (fail closed)."""
     found = _verdict(
         "securityhub.amazonaws.com",
         "CreateAutomationRule",
         {
             "ruleName": "r",
-            "criteria": {"productName": [{"value": "GuardDuty", "comparison": "EQUALS"}]},
-            "actions": [
-                {"type": "FINDING_FIELDS_UPDATE", "findingFieldsUpdate": {"workflow": {"status": "RESOLVED"}}}
-            ],
+            "criteria": {"productName": [{"value": "Inspector", "comparison": "EQUALS"}]},
+            "actions": [{"type": "FINDING_FIELDS_UPDATE", "findingFieldsUpdate": {"note": {"text": "x"}}}],
         },
     )
     assert found.verdict == "tamper"
+    assert "without saying all of its criteria" in found.reason
 
 
 @pytest.mark.parametrize(

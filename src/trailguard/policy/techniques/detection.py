@@ -4,6 +4,8 @@ findings, or an automation rule that suppresses or resolves them (or trailguard'
 
 These calls are judged on their parameters alone (no inventory is needed: the finding they hide is the
 one that protects every trail), so ``trailguard classify`` names them offline as the handler does.
+Parameters are read as CloudTrail writes them: GuardDuty's camelCase (``detectorId``), Security Hub's
+as sent (``RuleName``, ``Criteria``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from trailguard.resources import automation as automation_kind
 from trailguard.resources import filter as filter_kind
 from trailguard.resources import product as product_kind
 from trailguard.resources.automation import actions_hide, rule_criteria_match
-from trailguard.resources.base import any_case as get
 from trailguard.resources.filter import filter_matches_finding, filter_suppresses
 
 GUARDDUTY = "guardduty.amazonaws.com"
@@ -29,15 +30,15 @@ SECURITYHUB = "securityhub.amazonaws.com"
 
 
 def _filter(record: Record, inventory: Inventory) -> Match:
-    detector = param(record, "detectorId", "DetectorId")
-    name = param(record, "name", "filterName", "FilterName", "Name")
+    detector = param(record, "detectorId")
+    name = param(record, "name", "filterName")  # CreateFilter's, UpdateFilter's
     if detector is None or name is None:
         return Match.unknown(None, "does not say which GuardDuty filter it creates or changes")
     account = record.account_id or inventory.account or ""
     resource = filter_kind.filter_arn(record.region or "", account, detector, name)
     params = record.request_parameters
-    action = get(params, "action")
-    criteria = get(params, "findingCriteria")
+    action = params.get("action")
+    criteria = params.get("findingCriteria")
     if action is None:
         if criteria is not None and not filter_matches_finding(criteria):
             return Match.harmless(
@@ -71,7 +72,7 @@ def _filter(record: Record, inventory: Inventory) -> Match:
 
 
 def _import_disabled(record: Record, inventory: Inventory) -> Match:
-    arn = param(record, "productSubscriptionArn", "ProductSubscriptionArn")
+    arn = param(record, "ProductSubscriptionArn")
     if arn is None:
         return Match.unknown(None, "does not say which Security Hub product integration it disables")
     product = product_kind.product_of(arn)
@@ -84,14 +85,15 @@ def _import_disabled(record: Record, inventory: Inventory) -> Match:
 
 def _rules_of(record: Record) -> list[Mapping[str, Any]]:
     params = record.request_parameters
-    items = get(params, "UpdateAutomationRulesRequestItems")
+    items = params.get("UpdateAutomationRulesRequestItems")
     if isinstance(items, list):
         return [i for i in items if isinstance(i, Mapping)]
     return [params] if params else []
 
 
 def _rule_arn(record: Record, rule: Mapping[str, Any]) -> str | None:
-    arn = get(rule, "RuleArn") or get(record.raw.get("responseElements"), "RuleArn")
+    response = record.raw.get("responseElements")
+    arn = rule.get("RuleArn") or (response.get("RuleArn") if isinstance(response, Mapping) else None)
     return str(arn) if isinstance(arn, str) and arn else None
 
 
@@ -106,11 +108,11 @@ def _automation(record: Record, inventory: Inventory) -> Match:
         resource = arn or (
             product_kind.hub_arn(record.region or "", record.account_id or "") if record.region else None
         )
-        name = get(rule, "RuleName") or (arn.rsplit("/", 1)[-1] if arn else "(unnamed)")
-        status = str(get(rule, "RuleStatus") or ("ENABLED" if creating else "")).upper()
+        name = rule.get("RuleName") or (arn.rsplit("/", 1)[-1] if arn else "(unnamed)")
+        status = str(rule.get("RuleStatus") or ("ENABLED" if creating else "")).upper()
         if status == "DISABLED":
             continue
-        actions, criteria = get(rule, "Actions"), get(rule, "Criteria")
+        actions, criteria = rule.get("Actions"), rule.get("Criteria")
         if actions is not None and not actions_hide(actions):
             continue
         if criteria is not None and not rule_criteria_match(criteria):
