@@ -6,11 +6,10 @@ and the tests all run the very same judgement.
 
 from __future__ import annotations
 
-from trailguard.permissions import RUNTIME_PERMISSIONS
 from trailguard.policy.classify import classify
 from trailguard.policy.inventory import Guard, Inventory
 from trailguard.policy.technique import Match, Sweep, Technique
-from trailguard.policy.techniques import TECHNIQUES, technique_for_call
+from trailguard.policy.techniques import TECHNIQUES, required_permissions, technique_for_call
 from trailguard.policy.verdict import Verdict
 
 __all__ = [
@@ -26,16 +25,6 @@ __all__ = [
     "required_permissions",
     "technique_for_call",
 ]
-
-
-def required_permissions() -> frozenset[str]:
-    """Every IAM action trailguard needs: the union of what each technique's action declares beside
-    its calls, plus what the runtime itself needs (``trailguard.permissions``). The template grants
-    exactly this set."""
-    actions: set[str] = set(RUNTIME_PERMISSIONS)
-    for technique in TECHNIQUES.values():
-        actions.update(technique.action.permissions)
-    return frozenset(actions)
 
 
 def action_permissions(action: str) -> frozenset[str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from trailguard.events import Record
-from trailguard.permissions import RUNTIME_PERMISSIONS
 from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Technique, base_event_name
-from trailguard.policy.techniques import FINDING_TECHNIQUES, TECHNIQUES, techniques_for_call
+from trailguard.policy.techniques import (
+    FINDING_TECHNIQUES,
+    required_permissions,
+    techniques_for_call,
+)
 from trailguard.policy.verdict import Verdict
 from trailguard.resources import role as role_kind
 
@@ -112,14 +113,6 @@ def iam_action(event_source: str | None, event_name: str | None) -> str | None:
     return f"{service}:{name}"
 
 
-@cache
-def _declared() -> frozenset[str]:
-    actions: set[str] = set(RUNTIME_PERMISSIONS)
-    for technique in TECHNIQUES.values():
-        actions.update(technique.action.permissions)
-    return frozenset(actions)
-
-
 def own_call(record: Record, inventory: Inventory, technique: Technique, match: Match) -> tuple[bool, str]:
     """Whether a call made with trailguard's role is trailguard's own, and why (or why not).
 
@@ -135,7 +128,7 @@ def own_call(record: Record, inventory: Inventory, technique: Technique, match: 
         shown = f"session {session}" if session else "no session name"
         return False, f"from {shown}, which is not one of trailguard's functions"
     action = iam_action(record.event_source, record.event_name)
-    if action not in _declared():
+    if action not in required_permissions():
         return False, f"trailguard never calls {action}"
     if not technique.guard and match.outcome != "harmless":
         return False, "trailguard's repairs never weaken a protected resource"

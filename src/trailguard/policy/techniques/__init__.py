@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Mapping
+from functools import cache
 from types import MappingProxyType
 
+from trailguard.permissions import RUNTIME_PERMISSIONS
 from trailguard.policy.technique import Technique, base_event_name
 
 # The order families are listed in (docs, ``trailguard techniques``); a new family not named here
@@ -72,3 +74,14 @@ def technique_for_call(event_source: str | None, event_name: str | None) -> Tech
     """The first technique that judges this CloudTrail call, if any."""
     found = techniques_for_call(event_source, event_name)
     return found[0] if found else None
+
+
+@cache
+def required_permissions() -> frozenset[str]:
+    """Every IAM action trailguard needs: the union of what each technique's action declares beside
+    its calls, plus what the runtime itself needs (``trailguard.permissions``). The template grants
+    exactly this set."""
+    actions: set[str] = set(RUNTIME_PERMISSIONS)
+    for technique in TECHNIQUES.values():
+        actions.update(technique.action.permissions)
+    return frozenset(actions)
