@@ -173,15 +173,6 @@ def resource_arn(record: Record, resource_type: str | None = None) -> str | None
     return None
 
 
-def as_bool(value: Any) -> bool | None:
-    """``True``/``False`` from a JSON bool or the strings CloudTrail sometimes writes instead."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
 def as_int(value: Any) -> int | None:
     """An integer from a JSON number or a numeric string (S3's XML-born parameters are strings)."""
     if isinstance(value, bool):

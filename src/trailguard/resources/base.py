@@ -144,6 +144,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def as_bool(value: Any) -> bool | None:
+    """``True``/``False`` from a JSON bool or the strings CloudTrail sometimes writes instead."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
 def any_case(data: Any, name: str) -> Any:
     """``data[name]`` whatever the case of the key's first letter (``FieldSelectors`` / ``fieldSelectors``),
     for a check shared by a CloudTrail record (camelCase for GuardDuty and CloudTrail Lake) and the API's

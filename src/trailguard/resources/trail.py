@@ -12,7 +12,7 @@ from typing import Any
 
 from trailguard.aws import error_code
 from trailguard.aws import region_of_arn as region_of
-from trailguard.resources.base import Clients, IamScope, Kind, clean, jsonable, meta
+from trailguard.resources.base import Clients, IamScope, Kind, as_bool, clean, jsonable, meta
 
 Entry = Mapping[str, Any]
 
@@ -171,14 +171,6 @@ def capture(ref: str, clients: Clients, source: str) -> dict[str, Any]:
 # floor refuses selectors that would cover less than the live ones) ------------------------------------
 
 
-def _as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
 def _basic_coverage(selectors: Sequence[Any]) -> tuple[bool, bool]:
     """(reads covered, writes covered) by classic event selectors, for every management event source."""
     reads = writes = False
@@ -186,7 +178,7 @@ def _basic_coverage(selectors: Sequence[Any]) -> tuple[bool, bool]:
         if not isinstance(selector, Mapping):
             continue
         included = selector.get("includeManagementEvents", selector.get("IncludeManagementEvents"))
-        if _as_bool(included) is False:
+        if as_bool(included) is False:
             continue
         excluded = selector.get(
             "excludeManagementEventSources", selector.get("ExcludeManagementEventSources")

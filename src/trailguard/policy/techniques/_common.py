@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trailguard.events import Record
@@ -11,6 +12,8 @@ from trailguard.policy.technique import Match, param, unnamed
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 TAMPER_MITRE = "T1562.008"  # Impair Defenses: Disable or Modify Cloud Logs
 TOOLS_MITRE = "T1562.001"  # Impair Defenses: Disable or Modify Tools
+NOTIFIED = "The alert is delivered to the security contact."
+"""The verification of a notify-only technique (its action is ``remediate.NOTIFY_ONLY``)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ def trail_target(record: Record, inventory: Inventory, *names: str) -> TrailTarg
     if found is None:
         return Match.harmless(ref, f"trail {ref} is not one of the trails trailguard protects")
     return TrailTarget(ref, found)
+
+
+def trail_names(trails: Sequence[Entry]) -> str:
+    """The protected trails a message names (their names, else their ARNs), comma-separated."""
+    return ", ".join(str(t.get("Name") or t.get("TrailARN")) for t in trails)
 
 
 def trail_label(target: TrailTarget) -> str:

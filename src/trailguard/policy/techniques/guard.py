@@ -9,7 +9,6 @@ from trailguard.policy.technique import (
     Match,
     Sweep,
     Technique,
-    as_bool,
     as_int,
     base_event_name,
     param,
@@ -21,6 +20,7 @@ from trailguard.resources import detector as detector_kind
 from trailguard.resources import function as function_kind
 from trailguard.resources import rule as rule_kind
 from trailguard.resources import topic as topic_kind
+from trailguard.resources.base import as_bool
 
 _VERBS = {
     "DisableRule": "disables",

@@ -10,7 +10,7 @@ from typing import Any
 from trailguard.events import Record
 from trailguard.policy.inventory import Entry, Inventory
 from trailguard.policy.technique import Match, Sweep, Technique, param, resource_arn, unnamed
-from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory
+from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory, trail_names
 from trailguard.remediate import key as repair
 from trailguard.resources.key import KIND
 
@@ -30,17 +30,13 @@ def _key_trails(record: Record, inventory: Inventory) -> tuple[str, tuple[Entry,
     return ref, trails
 
 
-def _names(trails: tuple[Entry, ...]) -> str:
-    return ", ".join(str(t.get("Name") or t.get("TrailARN")) for t in trails)
-
-
 def _trail_key(record: Record, inventory: Inventory, action: str) -> Match:
     found = _key_trails(record, inventory)
     if isinstance(found, Match):
         return found
     ref, trails = found
     resource = str(trails[0].get("KmsKeyId") or ref)
-    return Match.tamper(resource, f"{action} KMS key {ref}, which encrypts trail {_names(trails)}")
+    return Match.tamper(resource, f"{action} KMS key {ref}, which encrypts trail {trail_names(trails)}")
 
 
 def _disable(record: Record, inventory: Inventory) -> Match:
@@ -63,7 +59,7 @@ def _policy_change(record: Record, inventory: Inventory) -> Match:
         return found
     ref, trails = found
     resource = str(trails[0].get("KmsKeyId") or ref)
-    what = f"the key policy of KMS key {ref}, which encrypts trail {_names(trails)}"
+    what = f"the key policy of KMS key {ref}, which encrypts trail {trail_names(trails)}"
     text = record.request_parameters.get("policy")
     if not isinstance(text, str) or not text.strip():
         return Match.unknown(resource, f"replaces {what}, but the record does not show the new policy")

@@ -3,21 +3,15 @@ copy CloudWatch Logs keeps (and the metric filters and alarms built on it) forge
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from trailguard.events import Record
 from trailguard.policy.inventory import Entry, Inventory
 from trailguard.policy.technique import Match, Sweep, Technique, as_int, param, unnamed
-from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory
+from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory, trail_names
 from trailguard.remediate import logs as repair
 from trailguard.resources import loggroup
 from trailguard.resources.loggroup import KIND
 
 LOGS = "logs.amazonaws.com"
-
-
-def _names(trails: Sequence[Entry]) -> str:
-    return ", ".join(str(t.get("Name") or t.get("TrailARN")) for t in trails)
 
 
 def _trail_group(record: Record, inventory: Inventory) -> tuple[str, str, tuple[Entry, ...]] | Match:
@@ -42,7 +36,8 @@ def _delete_group(record: Record, inventory: Inventory) -> Match:
     name, ident, trails = found
     return Match.tamper(
         ident,
-        f"deletes log group {name}, which receives the CloudWatch Logs delivery of trail {_names(trails)}",
+        f"deletes log group {name}, which receives the CloudWatch Logs delivery of trail "
+        f"{trail_names(trails)}",
     )
 
 
@@ -69,8 +64,8 @@ def _retention(record: Record, inventory: Inventory) -> Match:
     if floor is None or days < floor:
         return Match.tamper(
             ident,
-            f"cuts the retention of log group {name}, which receives trail {_names(trails)}, to {days} days, "
-            f"below {against}",
+            f"cuts the retention of log group {name}, which receives trail {trail_names(trails)}, "
+            f"to {days} days, below {against}",
         )
     return Match.harmless(ident, f"log group {name} keeps its logs {days} days, not below {against}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Technique
-from trailguard.policy.techniques._common import TAMPER_MITRE
+from trailguard.policy.techniques._common import NOTIFIED, TAMPER_MITRE
 from trailguard.remediate import NOTIFY_ONLY
 from trailguard.resources.account import KIND
 
@@ -29,7 +29,7 @@ LEAVE = Technique(
     event_names=frozenset({"LeaveOrganization"}),
     condition=_leave,
     action=NOTIFY_ONLY,
-    verification="The alert is delivered to the security contact.",
+    verification=NOTIFIED,
 )
 
 TECHNIQUES = (LEAVE,)

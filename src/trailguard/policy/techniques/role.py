@@ -9,7 +9,7 @@ from __future__ import annotations
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Technique, base_event_name, param, unnamed
-from trailguard.policy.techniques._common import TAMPER_MITRE, TOOLS_MITRE
+from trailguard.policy.techniques._common import NOTIFIED, TAMPER_MITRE, TOOLS_MITRE
 from trailguard.remediate import NOTIFY_ONLY
 from trailguard.remediate.role import restore_role
 from trailguard.resources import guardrole as guardrole_kind
@@ -110,7 +110,7 @@ DELIVERY_ROLE = Technique(
     event_names=ROLE_CALLS,
     condition=_delivery_role,
     action=NOTIFY_ONLY,
-    verification="The alert is delivered to the security contact.",
+    verification=NOTIFIED,
 )
 
 TECHNIQUES = (GUARD_ROLE, DELIVERY_ROLE)

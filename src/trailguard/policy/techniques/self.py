@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory, principal_matches
-from trailguard.policy.technique import Match, Technique, as_bool, base_event_name, param, unnamed
-from trailguard.policy.techniques._common import TOOLS_MITRE
+from trailguard.policy.technique import Match, Technique, base_event_name, param, unnamed
+from trailguard.policy.techniques._common import NOTIFIED, TOOLS_MITRE
 from trailguard.remediate import NOTIFY_ONLY
 from trailguard.remediate.table import restore_table
 from trailguard.resources import function as function_kind
 from trailguard.resources import queue as queue_kind
 from trailguard.resources import stack as stack_kind
 from trailguard.resources import table as table_kind
+from trailguard.resources.base import as_bool
 
 
 def _table(record: Record, inventory: Inventory) -> Match:
@@ -110,7 +111,7 @@ QUEUE = Technique(
     event_names=frozenset({"DeleteQueue", "PurgeQueue", "SetQueueAttributes"}),
     condition=_queue,
     action=NOTIFY_ONLY,
-    verification="The alert is delivered to the security contact.",
+    verification=NOTIFIED,
 )
 
 STACK = Technique(
@@ -125,7 +126,7 @@ STACK = Technique(
     event_names=frozenset({"DeleteStack", "UpdateStack", "ExecuteChangeSet"}),
     condition=_stack,
     action=NOTIFY_ONLY,
-    verification="The alert is delivered to the security contact.",
+    verification=NOTIFIED,
 )
 
 ROLE_USE = Technique(
@@ -140,7 +141,7 @@ ROLE_USE = Technique(
     event_names=frozenset({"CreateFunction"}),
     condition=_create_function,
     action=NOTIFY_ONLY,
-    verification="The alert is delivered to the security contact.",
+    verification=NOTIFIED,
 )
 
 TECHNIQUES = (TABLE, QUEUE, STACK, ROLE_USE)

@@ -7,9 +7,10 @@ from typing import Any
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Entry, Inventory
-from trailguard.policy.technique import Match, Technique, as_bool
+from trailguard.policy.technique import Match, Technique
 from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE, trail_target
 from trailguard.remediate import trail as repair
+from trailguard.resources.base import as_bool
 from trailguard.resources.key import parse_ref as key_ref
 from trailguard.resources.trail import KIND, management_coverage
 
