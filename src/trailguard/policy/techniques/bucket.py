@@ -3,14 +3,15 @@ its versioning, opening it to the public, weakening its default encryption, or d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Entry, Inventory
-from trailguard.policy.technique import Match, Sweep, Technique, as_bool, as_int, param, unnamed
-from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory
+from trailguard.policy.technique import Condition, Match, Sweep, Technique, as_int, param, unnamed
+from trailguard.policy.techniques._common import TAMPER_MITRE, no_inventory, trail_names
 from trailguard.remediate import bucket as repair
+from trailguard.resources.base import as_bool
 from trailguard.resources.bucket import BLOCK_FIELDS, KIND, PUBLIC_GROUPS
 
 S3 = "s3.amazonaws.com"
@@ -29,27 +30,33 @@ def _trail_bucket(record: Record, inventory: Inventory) -> tuple[str, tuple[Entr
     return bucket, trails
 
 
-def _names(trails: Sequence[Entry]) -> str:
-    return ", ".join(str(t.get("Name") or t.get("TrailARN")) for t in trails)
+BucketCondition = Callable[[Record, Inventory, str, tuple[Entry, ...]], Match]
 
 
-def _delete_bucket(record: Record, inventory: Inventory) -> Match:
-    found = _trail_bucket(record, inventory)
-    if isinstance(found, Match):
-        return found
-    bucket, trails = found
-    return Match.tamper(bucket, f"deletes bucket {bucket}, which holds the logs of trail {_names(trails)}")
+def _on_trail_bucket(judge: BucketCondition) -> Condition:
+    """The condition that settles a call on any other bucket with :func:`_trail_bucket` and hands a call
+    on a protected trail's bucket to ``judge(record, inventory, bucket, trails)``."""
+
+    def condition(record: Record, inventory: Inventory) -> Match:
+        found = _trail_bucket(record, inventory)
+        return found if isinstance(found, Match) else judge(record, inventory, *found)
+
+    return condition
 
 
-def _policy_change(record: Record, inventory: Inventory) -> Match:
-    found = _trail_bucket(record, inventory)
-    if isinstance(found, Match):
-        return found
-    bucket, trails = found
+def _holding(bucket: str, trails: Sequence[Entry]) -> str:
+    return f"bucket {bucket}, which holds the logs of trail {trail_names(trails)}"
+
+
+@_on_trail_bucket
+def _delete_bucket(record: Record, inventory: Inventory, bucket: str, trails: tuple[Entry, ...]) -> Match:
+    return Match.tamper(bucket, f"deletes {_holding(bucket, trails)}")
+
+
+@_on_trail_bucket
+def _policy_change(record: Record, inventory: Inventory, bucket: str, trails: tuple[Entry, ...]) -> Match:
     done = "deletes" if (record.event_name or "").startswith("Delete") else "replaces"
-    return Match.tamper(
-        bucket, f"{done} the policy of bucket {bucket}, which holds the logs of trail {_names(trails)}"
-    )
+    return Match.tamper(bucket, f"{done} the policy of {_holding(bucket, trails)}")
 
 
 # -- PutBucketLifecycle --------------------------------------------------------------------------------
@@ -141,11 +148,8 @@ def short_expiries(rules: Sequence[Mapping[str, Any]], trail: Entry, floor: int)
     return problems
 
 
-def _lifecycle(record: Record, inventory: Inventory) -> Match:
-    found = _trail_bucket(record, inventory)
-    if isinstance(found, Match):
-        return found
-    bucket, trails = found
+@_on_trail_bucket
+def _lifecycle(record: Record, inventory: Inventory, bucket: str, trails: tuple[Entry, ...]) -> Match:
     rules = _rules(record.request_parameters)
     if rules is None:
         if record.failed:
@@ -157,7 +161,7 @@ def _lifecycle(record: Record, inventory: Inventory) -> Match:
         if problems:
             return Match.tamper(
                 bucket,
-                f"expires the logs of trail {trail.get('Name') or trail.get('TrailARN')} in bucket {bucket} "
+                f"expires the logs of trail {trail_names([trail])} in bucket {bucket} "
                 f"before the {floor}-day floor ({'; '.join(problems)})",
             )
     return Match.harmless(bucket, f"no enabled rule expires the logs in bucket {bucket} before {floor} days")
@@ -175,11 +179,8 @@ def _config(params: Mapping[str, Any], *names: str) -> Mapping[str, Any] | None:
     return None
 
 
-def _versioning(record: Record, inventory: Inventory) -> Match:
-    found = _trail_bucket(record, inventory)
-    if isinstance(found, Match):
-        return found
-    bucket, trails = found
+@_on_trail_bucket
+def _versioning(record: Record, inventory: Inventory, bucket: str, trails: tuple[Entry, ...]) -> Match:
     config = _config(record.request_parameters, "VersioningConfiguration", "versioningConfiguration")
     status = config.get("Status", config.get("status")) if config is not None else None
     if not isinstance(status, str):
@@ -189,7 +190,7 @@ def _versioning(record: Record, inventory: Inventory) -> Match:
     if status.strip().lower() == "suspended":
         return Match.tamper(
             bucket,
-            f"suspends versioning on bucket {bucket}, which holds the logs of trail {_names(trails)}, so "
+            f"suspends versioning on {_holding(bucket, trails)}, so "
             "deleted or overwritten log files can no longer be recovered",
         )
     return Match.harmless(bucket, f"versioning of bucket {bucket} is set to {status}")
@@ -224,12 +225,9 @@ def _acl_grants(params: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def _public_access(record: Record, inventory: Inventory) -> Match:
-    found = _trail_bucket(record, inventory)
-    if isinstance(found, Match):
-        return found
-    bucket, trails = found
-    which = f"bucket {bucket}, which holds the logs of trail {_names(trails)}"
+@_on_trail_bucket
+def _public_access(record: Record, inventory: Inventory, bucket: str, trails: tuple[Entry, ...]) -> Match:
+    which = _holding(bucket, trails)
     name = record.event_name or ""
     params = record.request_parameters
     if name == "DeleteBucketPublicAccessBlock":
@@ -267,16 +265,13 @@ def _encryption_rules(params: Mapping[str, Any]) -> list[Mapping[str, Any]] | No
     return [r for r in rules if isinstance(r, Mapping)] if isinstance(rules, list) else []
 
 
-def _encryption(record: Record, inventory: Inventory) -> Match:
+@_on_trail_bucket
+def _encryption(record: Record, inventory: Inventory, bucket: str, trails: tuple[Entry, ...]) -> Match:
     """DeleteBucketEncryption is tamper; PutBucketEncryption is tamper unless it keeps SSE-KMS with a key
     of the account (a default of SSE-S3 is weaker than a KMS key's; a key of another account can lock the
     owner out of new objects). The repair compares with the bucket's baseline, so a put that matches it
     ends as already restored."""
-    found = _trail_bucket(record, inventory)
-    if isinstance(found, Match):
-        return found
-    bucket, trails = found
-    which = f"bucket {bucket}, which holds the logs of trail {_names(trails)}"
+    which = _holding(bucket, trails)
     if (record.event_name or "") == "DeleteBucketEncryption":
         return Match.tamper(bucket, f"removes the default encryption of {which}")
     rules = _encryption_rules(record.request_parameters)
@@ -321,18 +316,14 @@ def _deleted_keys(params: Mapping[str, Any]) -> list[str] | None:
     return None
 
 
-def _objects_delete(record: Record, inventory: Inventory) -> Match:
-    found = _trail_bucket(record, inventory)
-    if isinstance(found, Match):
-        return found
-    bucket, trails = found
+@_on_trail_bucket
+def _objects_delete(record: Record, inventory: Inventory, bucket: str, trails: tuple[Entry, ...]) -> Match:
     keys = _deleted_keys(record.request_parameters)
     prefixes = {_log_prefix(t) for t in trails}
     if keys is None:
         return Match.tamper(
             bucket,
-            f"deletes objects in bucket {bucket}, which holds the logs of trail {_names(trails)} (the record "
-            "does not list which)",
+            f"deletes objects in {_holding(bucket, trails)} (the record does not list which)",
         )
     logs = [k for k in keys if any(k.startswith(p) for p in prefixes)]
     if not logs:
@@ -343,7 +334,7 @@ def _objects_delete(record: Record, inventory: Inventory) -> Match:
     how = f" (version {version}: permanently)" if version else ""
     more = f" and {len(logs) - 1} more" if len(logs) > 1 else ""
     return Match.tamper(
-        bucket, f"deletes log file {logs[0]}{more}{how} of trail {_names(trails)} from bucket {bucket}"
+        bucket, f"deletes log file {logs[0]}{more}{how} of trail {trail_names(trails)} from bucket {bucket}"
     )
 
 

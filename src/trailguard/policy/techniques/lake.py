@@ -7,10 +7,11 @@ from typing import Any
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Sweep, Technique, as_bool, as_int, param, unnamed
+from trailguard.policy.technique import Match, Sweep, Technique, as_int, param, unnamed
 from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE
 from trailguard.remediate import lake as repair
 from trailguard.resources.base import any_case as get
+from trailguard.resources.base import as_bool
 from trailguard.resources.store import KIND
 
 
@@ -98,28 +99,30 @@ def _keeps_management_events(selectors: Any) -> bool:
     return False
 
 
+# (request parameter, baseline field, what switching it off does) for the store's on/off settings.
+_SWITCHES = (
+    ("terminationProtectionEnabled", "TerminationProtectionEnabled", "turns termination protection off"),
+    ("multiRegionEnabled", "MultiRegionEnabled", "makes the store single-region"),
+)
+
+
 def _update_degrade(record: Record, inventory: Inventory) -> Match:
     found = _store(record, inventory)
     if isinstance(found, Match):
         return found
     ref, resource = found
     baseline = inventory.store(ref) if inventory.knows_stores else None
-    params = record.request_parameters
+    params = record.request_parameters  # as CloudTrail writes them: camelCase; the baseline is the API's
     weakened: list[str] = []
-    retention = as_int(get(params, "retentionPeriod"))
+    retention = as_int(params.get("retentionPeriod"))
     recorded = as_int(baseline.get("RetentionPeriod")) if baseline else None
     floor = recorded if recorded is not None else inventory.retention_days
     if retention is not None and retention < floor:
         weakened.append(f"cuts retention to {retention} days (baseline {floor})")
-    if as_bool(get(params, "terminationProtectionEnabled")) is False and (
-        baseline is None or baseline.get("TerminationProtectionEnabled") is not False
-    ):
-        weakened.append("turns termination protection off")
-    if as_bool(get(params, "multiRegionEnabled")) is False and (
-        baseline is None or baseline.get("MultiRegionEnabled") is not False
-    ):
-        weakened.append("makes the store single-region")
-    selectors = get(params, "advancedEventSelectors")
+    for name, field, what in _SWITCHES:
+        if as_bool(params.get(name)) is False and (baseline is None or baseline.get(field) is not False):
+            weakened.append(what)
+    selectors = params.get("advancedEventSelectors")
     if (
         selectors is not None
         and not _keeps_management_events(selectors)
