@@ -125,6 +125,8 @@ def test_a_rule_not_in_security_hubs_spelling_is_never_read_as_harmless() -> Non
     [
         ({"retentionPeriod": 7}, "tamper"),
         ({"terminationProtectionEnabled": False}, "tamper"),
+        ({"multiRegionEnabled": False}, "tamper"),
+        ({"multiRegionEnabled": True, "terminationProtectionEnabled": True}, "benign"),
         (
             {
                 "advancedEventSelectors": [
