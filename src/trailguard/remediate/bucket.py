@@ -68,27 +68,44 @@ def _region(ctx: Context, request: RepairRequest, baseline: Mapping[str, Any] | 
     return action_region(ctx, request, recorded=recorded if isinstance(recorded, str) else None)
 
 
-def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
-    """The bucket's policy as parsed JSON, ``None`` when it has none (raises for anything else)."""
+def _read_optional(
+    outcome: Outcome, bucket: str, region: str, operation: str, *, absent: str, result: str
+) -> Mapping[str, Any] | None:
+    """One S3 read of a bucket setting; None when the error code is ``absent`` (the bucket has none of
+    it: the call is recorded with ``result``, not as failed). A deleted bucket raises :class:`Gone`,
+    anything else is raised as it is."""
     try:
-        response = outcome.call("s3", region, "GetBucketPolicy", gone=KIND, Bucket=bucket)
+        found: Mapping[str, Any] = outcome.call("s3", region, operation, gone=KIND, Bucket=bucket)
     except Exception as exc:
-        if error_code(exc) == "NoSuchBucketPolicy":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "no policy"
+        if error_code(exc) == absent:
+            outcome.calls[-1].error, outcome.calls[-1].result = None, result
             return None
         raise
+    return found
+
+
+def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
+    """The bucket's policy as parsed JSON, ``None`` when it has none (raises for anything else)."""
+    response = _read_optional(
+        outcome, bucket, region, "GetBucketPolicy", absent="NoSuchBucketPolicy", result="no policy"
+    )
+    if response is None:
+        return None
     outcome.calls[-1].result = "policy present"
     return json.loads(response["Policy"])
 
 
 def _read_lifecycle(outcome: Outcome, bucket: str, region: str) -> list[Any] | None:
-    try:
-        response = outcome.call("s3", region, "GetBucketLifecycleConfiguration", Bucket=bucket)
-    except Exception as exc:
-        if error_code(exc) == "NoSuchLifecycleConfiguration":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "no lifecycle configuration"
-            return None
-        raise
+    response = _read_optional(
+        outcome,
+        bucket,
+        region,
+        "GetBucketLifecycleConfiguration",
+        absent="NoSuchLifecycleConfiguration",
+        result="no lifecycle configuration",
+    )
+    if response is None:
+        return None
     rules = _lifecycle_rules(response)
     outcome.calls[-1].result = f"{len(rules or [])} rule(s)"
     return rules
@@ -110,14 +127,10 @@ def _verify(ctx: Context, read: Callable[[], Any], expected: Any) -> bool:
 def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.lifecycle-expire``: put the baseline lifecycle back (delete it if there was none),
     verified by GetBucketLifecycleConfiguration. No baseline: escalate, never guess which rules to drop."""
-    bucket = _bucket(request)
-    outcome = Outcome("bucket.restore_lifecycle", bucket)
-    if bucket is None:
-        return outcome.fail("could not tell which bucket's lifecycle was changed, so nothing was restored")
-    baseline = read_baseline(ctx, outcome, "bucket", bucket)
-    refused = floor(ctx, bucket, baseline)
-    if refused:
-        return outcome.fail(refused, "not a recorded log bucket")
+    found = _guarded(ctx, request, "bucket.restore_lifecycle", "lifecycle")
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
     recorded = _field(baseline, "Lifecycle")
     if recorded is _MISSING:
         message = _no_baseline(outcome, bucket)
@@ -127,7 +140,6 @@ def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
             message,
         )
     expected = _lifecycle_rules(recorded)
-    region = _region(ctx, request, baseline)
     what = f"{len(expected)} baseline rule(s)" if expected else "no lifecycle configuration (the baseline)"
     try:
         if _read_lifecycle(outcome, bucket, region) == expected:
@@ -144,8 +156,7 @@ def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
             )
         verified = _verify(ctx, lambda: _read_lifecycle(outcome, bucket, region), expected)
     except Exception as exc:
-        error = outcome.last_error(exc)
-        return outcome.fail(f"could not restore the lifecycle of bucket {bucket}: {error}", error)
+        return _failed(outcome, exc, f"the lifecycle of bucket {bucket}")
     if not verified:
         return outcome.fail(
             f"restored the lifecycle of bucket {bucket} but GetBucketLifecycleConfiguration does not show "
@@ -216,16 +227,11 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.policy-change``: the baseline policy back (deleted if there was none), verified by
     GetBucketPolicy compared as parsed JSON. Without a baseline, a bucket left with no policy gets
     CloudTrail's delivery policy (it removes nothing); a replaced policy is escalated."""
-    bucket = _bucket(request)
-    outcome = Outcome("bucket.restore_policy", bucket)
-    if bucket is None:
-        return outcome.fail("could not tell which bucket's policy was changed, so nothing was restored")
-    baseline = read_baseline(ctx, outcome, "bucket", bucket)
-    refused = floor(ctx, bucket, baseline)
-    if refused:
-        return outcome.fail(refused, "not a recorded log bucket")
+    found = _guarded(ctx, request, "bucket.restore_policy", "policy")
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
     recorded = _field(baseline, "Policy")
-    region = _region(ctx, request, baseline)
     try:
         current = _read_policy(outcome, bucket, region)
         if recorded is _MISSING:
@@ -246,9 +252,7 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
         _put_policy(outcome, bucket, region, expected)
         verified = _verify(ctx, lambda: _read_policy(outcome, bucket, region), expected)
     except Exception as exc:
-        error = outcome.last_error(exc)
-        outcome.gone = isinstance(exc, Gone)
-        return outcome.fail(f"could not restore the policy of bucket {bucket}: {error}", error)
+        return _failed(outcome, exc, f"the policy of bucket {bucket}")
     if not verified:
         return outcome.fail(f"put {what} on bucket {bucket} but GetBucketPolicy does not return it")
     done = "removed the policy from" if expected is None else f"restored {what} on"
@@ -346,15 +350,15 @@ def recreate(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.delete``: re-create the bucket in its region with the baseline policy, public access
     block, encryption, versioning and lifecycle, verified by GetBucketPolicy. Logs delivered while the
     bucket was gone are lost whatever happens next, and the message says so."""
-    bucket = _bucket(request)
-    outcome = Outcome("bucket.recreate", bucket)
-    if bucket is None:
-        return outcome.fail("could not tell which bucket was deleted, so none was re-created")
-    baseline = read_baseline(ctx, outcome, "bucket", bucket)
-    refused = floor(ctx, bucket, baseline)
-    if refused:
-        return outcome.fail(refused, "not a recorded log bucket")
-    region = _region(ctx, request, baseline)
+    found = _guarded(
+        ctx,
+        request,
+        "bucket.recreate",
+        unnamed="could not tell which bucket was deleted, so none was re-created",
+    )
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
     trails = _trails_using(ctx, bucket)
     recorded = _field(baseline, "Policy")
     if recorded is _MISSING or policy_json(recorded, strict=True) is None:
@@ -412,14 +416,17 @@ def floor(ctx: Context, bucket: str, baseline: Mapping[str, Any] | None) -> str 
 
 
 def _guarded(
-    ctx: Context, request: RepairRequest, name: str, what: str
+    ctx: Context, request: RepairRequest, name: str, what: str = "", *, unnamed: str | None = None
 ) -> tuple[Outcome, str, Mapping[str, Any] | None, str] | Outcome:
     """(outcome, bucket, baseline, region) for an action on a log bucket, or the failed outcome when the
-    bucket is not named or the floor refuses it."""
+    bucket is not named (``unnamed`` says so, else "which bucket's ``what``") or the floor refuses it.
+    The baseline is the sweep's (the request's) or, for an event, the state table's."""
     bucket = _bucket(request)
     outcome = Outcome(name, bucket)
     if bucket is None:
-        return outcome.fail(f"could not tell which bucket's {what} was changed, so nothing was restored")
+        return outcome.fail(
+            unnamed or f"could not tell which bucket's {what} was changed, so nothing was restored"
+        )
     baseline = (
         request.baseline if request.baseline is not None else read_baseline(ctx, outcome, "bucket", bucket)
     )
@@ -494,15 +501,16 @@ def enable_versioning(ctx: Context, request: RepairRequest) -> Outcome:
 
 
 def _read_block(outcome: Outcome, bucket: str, region: str) -> dict[str, bool] | None:
-    try:
-        found = outcome.call("s3", region, "GetPublicAccessBlock", gone=KIND, Bucket=bucket)
-    except Gone:
-        raise
-    except Exception as exc:
-        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "no public access block"
-            return None
-        raise
+    found = _read_optional(
+        outcome,
+        bucket,
+        region,
+        "GetPublicAccessBlock",
+        absent="NoSuchPublicAccessBlockConfiguration",
+        result="no public access block",
+    )
+    if found is None:
+        return None
     config = found.get("PublicAccessBlockConfiguration") or {}
     block = {k: bool(config.get(k)) for k in BLOCK_FIELDS}
     outcome.calls[-1].result = ", ".join(f"{k} {v}" for k, v in block.items())
@@ -615,15 +623,16 @@ SSE_S3 = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES
 
 
 def _read_encryption(outcome: Outcome, bucket: str, region: str) -> Any:
-    try:
-        found = outcome.call("s3", region, "GetBucketEncryption", gone=KIND, Bucket=bucket)
-    except Gone:
-        raise
-    except Exception as exc:
-        if error_code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "no default encryption"
-            return None
-        raise
+    found = _read_optional(
+        outcome,
+        bucket,
+        region,
+        "GetBucketEncryption",
+        absent="ServerSideEncryptionConfigurationNotFoundError",
+        result="no default encryption",
+    )
+    if found is None:
+        return None
     config = jsonable(found.get("ServerSideEncryptionConfiguration"))
     algorithms = [
         str((r.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm"))
