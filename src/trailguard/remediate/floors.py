@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trailguard.config import switched_on
 from trailguard.resources.key import parse_ref as key_ref
 from trailguard.resources.trail import management_coverage
 
@@ -242,6 +243,7 @@ def check_invoke_permission(scope: Scope, region: str, params: Mapping[str, Any]
 # the function environment that says what trailguard trusts and protects (config.py)
 ALLOW_LIST = "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"
 PROTECTED = "TRAILGUARD_PROTECTED_TRAILS"
+SECURITY_HUB = "TRAILGUARD_SECURITY_HUB"
 _WIRING = (
     "TRAILGUARD_TOPIC_ARN",
     "TRAILGUARD_STATE_TABLE",
@@ -271,9 +273,7 @@ def check_function_environment(
     want, have = _listed(wanted.get(PROTECTED)), _listed(live.get(PROTECTED))
     if want and (not have or not want >= have):
         raise FloorRefused(operation, resource, "it would protect fewer trails than the function does now")
-    if str(wanted.get("TRAILGUARD_SECURITY_HUB", "true")).lower() in ("false", "0", "no", "off") and str(
-        live.get("TRAILGUARD_SECURITY_HUB", "true")
-    ).lower() not in ("false", "0", "no", "off"):
+    if switched_on(live.get(SECURITY_HUB)) and not switched_on(wanted.get(SECURITY_HUB)):
         raise FloorRefused(operation, resource, "it would turn Security Hub reporting off")
     for name in _WIRING:
         value = wanted.get(name)
