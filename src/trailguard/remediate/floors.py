@@ -98,7 +98,7 @@ def _in_account(value: str, account: str | None) -> bool:
 
 # -- trails --------------------------------------------------------------------------------------------
 
-_DESTINATIONS = (
+DESTINATIONS = (  # where a trail's logs go: DescribeTrails' string properties
     "S3BucketName",
     "S3KeyPrefix",
     "SnsTopicName",
@@ -108,8 +108,8 @@ _DESTINATIONS = (
 )
 # UpdateTrail parameter names that differ from DescribeTrails'
 _PARAM_FIELD = {"EnableLogFileValidation": "LogFileValidationEnabled"}
-# switches the live trail may have on that no repair turns off
-_SWITCHES = (
+# switches the live trail may have on that no repair turns off: DescribeTrails' boolean properties
+SWITCHES = (
     "LogFileValidationEnabled",
     "IsMultiRegionTrail",
     "IncludeGlobalServiceEvents",
@@ -117,7 +117,8 @@ _SWITCHES = (
 )
 
 
-def _norm(field: str, value: Any) -> str:
+def normalise(field: str, value: Any) -> str:
+    """A trail destination as compared: a KMS key by key id, a prefix without slashes, a topic by name."""
     text = value.strip() if isinstance(value, str) else ""
     if field == "KmsKeyId" and text:
         return key_ref(text)[1]
@@ -146,18 +147,20 @@ def check_trail_properties(
     """The floor before ``CreateTrail`` (``live`` None) or ``UpdateTrail`` with ``params``."""
     fields = {_PARAM_FIELD.get(k, k): v for k, v in params.items()}
     if live is not None:
-        if live.get("KmsKeyId") and "KmsKeyId" in fields and not _norm("KmsKeyId", fields["KmsKeyId"]):
+        if live.get("KmsKeyId") and "KmsKeyId" in fields and not normalise("KmsKeyId", fields["KmsKeyId"]):
             raise FloorRefused(operation, resource, "it would remove the trail's KMS key")
         for logs in ("CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn"):
-            if live.get(logs) and logs in fields and not _norm(logs, fields[logs]):
+            if live.get(logs) and logs in fields and not normalise(logs, fields[logs]):
                 raise FloorRefused(
                     operation, resource, "it would remove the trail's CloudWatch Logs delivery"
                 )
-        for switch in _SWITCHES:
+        for switch in SWITCHES:
             if live.get(switch) is True and switch in fields and fields[switch] is not True:
                 raise FloorRefused(operation, resource, f"it would turn {switch} off")
     before = live or {}
-    changed = [f for f in _DESTINATIONS if f in fields and _norm(f, fields[f]) != _norm(f, before.get(f))]
+    changed = [
+        f for f in DESTINATIONS if f in fields and normalise(f, fields[f]) != normalise(f, before.get(f))
+    ]
     if not changed:
         return
     source = provenance(baseline)
