@@ -68,12 +68,19 @@ def _region(ctx: Context, request: RepairRequest, baseline: Mapping[str, Any] | 
     return action_region(ctx, request, recorded=recorded if isinstance(recorded, str) else None)
 
 
-def _read_optional(
-    outcome: Outcome, bucket: str, region: str, operation: str, *, absent: str, result: str
-) -> Mapping[str, Any] | None:
-    """One S3 read of a bucket setting; None when the error code is ``absent`` (the bucket has none of
-    it: the call is recorded with ``result``, not as failed). A deleted bucket raises :class:`Gone`,
-    anything else is raised as it is."""
+_ABSENT = {
+    "GetBucketPolicy": ("NoSuchBucketPolicy", "no policy"),
+    "GetBucketLifecycleConfiguration": ("NoSuchLifecycleConfiguration", "no lifecycle configuration"),
+    "GetPublicAccessBlock": ("NoSuchPublicAccessBlockConfiguration", "no public access block"),
+    "GetBucketEncryption": ("ServerSideEncryptionConfigurationNotFoundError", "no default encryption"),
+}
+"""Read operation -> (the error code that means the bucket has none of that setting, what the call shows)."""
+
+
+def _read_optional(outcome: Outcome, bucket: str, region: str, operation: str) -> Mapping[str, Any] | None:
+    """One read of a bucket setting (:data:`_ABSENT`); None when the bucket has none (the call is recorded
+    as such, not as failed). A deleted bucket raises :class:`Gone`, anything else is raised as it is."""
+    absent, result = _ABSENT[operation]
     try:
         found: Mapping[str, Any] = outcome.call("s3", region, operation, gone=KIND, Bucket=bucket)
     except Exception as exc:
@@ -86,9 +93,7 @@ def _read_optional(
 
 def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
     """The bucket's policy as parsed JSON, ``None`` when it has none (raises for anything else)."""
-    response = _read_optional(
-        outcome, bucket, region, "GetBucketPolicy", absent="NoSuchBucketPolicy", result="no policy"
-    )
+    response = _read_optional(outcome, bucket, region, "GetBucketPolicy")
     if response is None:
         return None
     outcome.calls[-1].result = "policy present"
@@ -96,14 +101,7 @@ def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
 
 
 def _read_lifecycle(outcome: Outcome, bucket: str, region: str) -> list[Any] | None:
-    response = _read_optional(
-        outcome,
-        bucket,
-        region,
-        "GetBucketLifecycleConfiguration",
-        absent="NoSuchLifecycleConfiguration",
-        result="no lifecycle configuration",
-    )
+    response = _read_optional(outcome, bucket, region, "GetBucketLifecycleConfiguration")
     if response is None:
         return None
     rules = _lifecycle_rules(response)
@@ -501,14 +499,7 @@ def enable_versioning(ctx: Context, request: RepairRequest) -> Outcome:
 
 
 def _read_block(outcome: Outcome, bucket: str, region: str) -> dict[str, bool] | None:
-    found = _read_optional(
-        outcome,
-        bucket,
-        region,
-        "GetPublicAccessBlock",
-        absent="NoSuchPublicAccessBlockConfiguration",
-        result="no public access block",
-    )
+    found = _read_optional(outcome, bucket, region, "GetPublicAccessBlock")
     if found is None:
         return None
     config = found.get("PublicAccessBlockConfiguration") or {}
@@ -623,14 +614,7 @@ SSE_S3 = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES
 
 
 def _read_encryption(outcome: Outcome, bucket: str, region: str) -> Any:
-    found = _read_optional(
-        outcome,
-        bucket,
-        region,
-        "GetBucketEncryption",
-        absent="ServerSideEncryptionConfigurationNotFoundError",
-        result="no default encryption",
-    )
+    found = _read_optional(outcome, bucket, region, "GetBucketEncryption")
     if found is None:
         return None
     config = jsonable(found.get("ServerSideEncryptionConfiguration"))
