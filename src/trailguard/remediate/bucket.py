@@ -40,10 +40,13 @@ def _bucket(request: RepairRequest) -> str | None:
     return target(request, "bucketName", "BucketName")
 
 
-def _no_baseline(outcome: Outcome, bucket: str) -> str:
+def _no_baseline(outcome: Outcome, bucket: str, left: str) -> Outcome:
+    """Fail without a baseline: ``left`` says what was left in place and how to check it by hand."""
     if outcome.errors:  # the state table could not be read: say that, not "never recorded"
-        return f"the baseline of bucket {bucket} could not be read"
-    return NO_BASELINE.format(bucket=bucket)
+        message = f"the baseline of bucket {bucket} could not be read"
+    else:
+        message = NO_BASELINE.format(bucket=bucket)
+    return outcome.fail(f"{message}. {left}", message)
 
 
 def _field(baseline: Mapping[str, Any] | None, name: str) -> Any:
@@ -131,11 +134,11 @@ def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
     outcome, bucket, baseline, region = found
     recorded = _field(baseline, "Lifecycle")
     if recorded is _MISSING:
-        message = _no_baseline(outcome, bucket)
-        return outcome.fail(
-            f"{message}. The new lifecycle rules were left in place: check them by hand "
+        return _no_baseline(
+            outcome,
+            bucket,
+            "The new lifecycle rules were left in place: check them by hand "
             "(aws s3api get-bucket-lifecycle-configuration) before they expire the trail's logs",
-            message,
         )
     expected = _lifecycle_rules(recorded)
     what = f"{len(expected)} baseline rule(s)" if expected else "no lifecycle configuration (the baseline)"
@@ -234,11 +237,11 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
         current = _read_policy(outcome, bucket, region)
         if recorded is _MISSING:
             if current is not None:
-                message = _no_baseline(outcome, bucket)
-                return outcome.fail(
-                    f"{message}. The bucket's current policy was left in place: check who it lets in "
+                return _no_baseline(
+                    outcome,
+                    bucket,
+                    "The bucket's current policy was left in place: check who it lets in "
                     "(aws s3api get-bucket-policy) and put the right one back",
-                    message,
                 )
             expected: Any = cloudtrail_policy(bucket, _trails_using(ctx, bucket))
             what = "CloudTrail's standard delivery policy (no baseline was recorded)"
@@ -651,11 +654,11 @@ def restore_encryption(ctx: Context, request: RepairRequest) -> Outcome:
         current = _read_encryption(outcome, bucket, region)
         if recorded is _MISSING:
             if current is not None:
-                message = _no_baseline(outcome, bucket)
-                return outcome.fail(
-                    f"{message}. The bucket's new default encryption was left in place: check it "
+                return _no_baseline(
+                    outcome,
+                    bucket,
+                    "The bucket's new default encryption was left in place: check it "
                     "(aws s3api get-bucket-encryption)",
-                    message,
                 )
             expected: Any = SSE_S3
         elif not isinstance(recorded, Mapping) or not recorded.get("Rules"):
