@@ -22,6 +22,12 @@ def split(value: str | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def switched_on(value: str | None) -> bool:
+    """A true/false variable as the function reads it: unset or blank is on; ``false``, ``0``, ``no``
+    and ``off`` (any case, surrounding spaces ignored) are off."""
+    return (value or "true").strip().lower() not in ("false", "0", "no", "off")
+
+
 @dataclass(frozen=True)
 class Config:
     """What the template tells the function (``docs/internals.md``, "Function environment")."""
@@ -58,8 +64,7 @@ class Config:
             allowed_principal_arns=split(env.get("TRAILGUARD_ALLOWED_PRINCIPAL_ARNS")),
             protected_trails=split(env.get("TRAILGUARD_PROTECTED_TRAILS")),
             queue_arns=split(env.get("TRAILGUARD_QUEUE_ARNS")),
-            security_hub=(env.get("TRAILGUARD_SECURITY_HUB") or "true").strip().lower()
-            not in ("false", "0", "no", "off"),
+            security_hub=switched_on(env.get("TRAILGUARD_SECURITY_HUB")),
             queue_urls=split(env.get("TRAILGUARD_QUEUE_URLS")),
             stack_name=(env.get("TRAILGUARD_STACK_NAME") or "").strip() or None,
             state_key=(env.get("TRAILGUARD_STATE_KEY") or "").strip() or None,

@@ -31,6 +31,32 @@ def test_finish_one_status_and_one_sentence() -> None:
     assert (off.status, off.summary) == ("failed", "a; STILL OFF: b")
     refused = Outcome("x").finish("trail t", [], [], "", ok=False)
     assert (refused.status, refused.summary) == ("failed", "could not restore trail t")
+    follow = {"follow_up": "Review the findings", "unchanged": "no rule hides it; nothing changed"}
+    assert (
+        Outcome("x").finish("rule r", ["a"], [], "v", **follow).summary
+        == "a; verified that v. Review the findings"
+    )
+    assert Outcome("x").finish("rule r", [], [], "", **follow).summary == "no rule hides it; nothing changed"
+    assert Outcome("x").finish("rule r", ["a"], ["b"], "", **follow).summary == "a; STILL OFF: b"
+
+
+def test_pages_follows_next_token_with_one_recorded_call_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = {None: {"Names": ["a", "b"], "NextToken": "2"}, "2": {"Names": ["c"]}}
+    asked: list[Any] = []
+
+    class Client:
+        def list_filters(self, **params: Any) -> Any:
+            asked.append(params.get("NextToken"))
+            return pages[params.get("NextToken")]
+
+    monkeypatch.setattr(remediate.base.aws, "client", lambda *a, **k: Client())
+    outcome = Outcome("x")
+    assert outcome.pages("guardduty", "us-east-1", "ListFilters", "Names", DetectorId="d") == ["a", "b", "c"]
+    assert asked == [None, "2"]
+    assert [(c.operation, c.params) for c in outcome.calls] == [
+        ("ListFilters", {"DetectorId": "d"}),
+        ("ListFilters", {"DetectorId": "d", "NextToken": "2"}),
+    ]
 
 
 def test_a_call_that_meets_a_gone_code_raises_gone(monkeypatch: pytest.MonkeyPatch) -> None:

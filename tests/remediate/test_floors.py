@@ -349,3 +349,14 @@ def test_selector_floor_compares_with_the_live_selectors() -> None:
     floors.check_selectors("trail t", {"EventSelectors": [{"ReadWriteType": "WriteOnly"}]}, live)
     with pytest.raises(FloorRefused, match="write"):
         floors.check_selectors("trail t", {"EventSelectors": [{"ReadWriteType": "ReadOnly"}]}, live)
+
+
+def test_environment_floor_reads_the_security_hub_switch_as_the_function_does() -> None:
+    """A value the function reads as off (any case, padded) is refused; one it keeps off stays allowed."""
+    on: dict[str, str] = {}
+    for off in ("false", "FALSE", "false ", " off", "0", "no"):
+        with pytest.raises(FloorRefused, match="Security Hub reporting off"):
+            floors.check_function_environment("tg-api-call", {"TRAILGUARD_SECURITY_HUB": off}, on, {})
+    floors.check_function_environment("tg-api-call", {"TRAILGUARD_SECURITY_HUB": "true"}, on, {})
+    already = {"TRAILGUARD_SECURITY_HUB": "false"}
+    floors.check_function_environment("tg-api-call", {"TRAILGUARD_SECURITY_HUB": "off"}, already, {})

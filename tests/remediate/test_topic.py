@@ -57,6 +57,33 @@ def test_an_added_subscriber_is_unsubscribed(deployed: Deployed) -> None:
     check_permissions(outcome_of(deployed))
 
 
+def test_an_added_subscriber_past_the_first_page_is_unsubscribed(deployed: Deployed) -> None:
+    """ListSubscriptionsByTopic answers 100 a page: a spy hidden behind 100 decoys is still found."""
+    sns, arn = deployed.client("sns"), deployed.outputs["TopicArn"]
+    deployed_with = len(sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"])
+    for n in range(100):
+        sns.subscribe(TopicArn=arn, Protocol="sms", Endpoint=f"+1555555{n:04d}")
+    spy = "arn:aws:sqs:us-east-1:123456789012:spy"
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=spy)
+    first = sns.list_subscriptions_by_topic(TopicArn=arn)
+    assert "NextToken" in first and spy not in [s["Endpoint"] for s in first["Subscriptions"]]
+    params = {"topicArn": arn, "protocol": "sqs", "endpoint": spy}
+    incident = incident_of(deployed.call(call("sns", "Subscribe", params)))
+    assert incident["technique"] == "guard.topic" and incident["status"] == "remediated", incident
+    assert f"unsubscribed {spy}" in outcome_of(deployed)["summary"]
+    request: dict[str, str] = {"TopicArn": arn}
+    endpoints: list[str] = []
+    while True:
+        page = sns.list_subscriptions_by_topic(**request)
+        endpoints += [s["Endpoint"] for s in page["Subscriptions"]]
+        if "NextToken" not in page:
+            break
+        request["NextToken"] = page["NextToken"]
+    assert (
+        spy not in endpoints and "security@example.com" in endpoints and len(endpoints) == deployed_with + 100
+    )
+
+
 def test_a_filter_policy_that_mutes_alerts_is_removed(deployed: Deployed) -> None:
     """Item 13: a FilterPolicy on the security subscription drops every alert on AWS."""
     sns, arn = deployed.client("sns"), deployed.outputs["TopicArn"]

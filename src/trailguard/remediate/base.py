@@ -133,10 +133,20 @@ class Outcome:
         return self
 
     def finish(
-        self, label: str, done: list[str], off: list[str], verified: str, *, ok: bool | None = None
+        self,
+        label: str,
+        done: list[str],
+        off: list[str],
+        verified: str,
+        *,
+        ok: bool | None = None,
+        follow_up: str | None = None,
+        unchanged: str | None = None,
     ) -> Outcome:
         """The one way an action concludes: one status and one sentence from what was done and what is
-        still off (``ok`` False: a step failed even though nothing is listed as off)."""
+        still off (``ok`` False: a step failed even though nothing is listed as off). A verified repair
+        ends with ``follow_up`` (what a person should still review); ``unchanged`` replaces the "already
+        matched its baseline" sentence when nothing needed changing."""
         if ok is None:
             ok = not off
         if not ok:
@@ -147,9 +157,13 @@ class Outcome:
         elif done:
             self.status, self.verified = "remediated", True
             self.summary = f"{'; '.join(done)}; verified that {verified}"
+            if follow_up:
+                self.summary += f". {follow_up}"
         else:
             self.status, self.verified = "already-restored", True
-            self.summary = f"{label} already matched its baseline when trailguard checked; nothing changed"
+            self.summary = (
+                unchanged or f"{label} already matched its baseline when trailguard checked; nothing changed"
+            )
         return self
 
     def call(
@@ -170,6 +184,25 @@ class Outcome:
             if gone is not None and gone.is_gone(code):
                 raise Gone(gone, code, exc) from exc
             raise
+
+    def pages(
+        self,
+        service: str,
+        region: str,
+        operation: str,
+        items: str,
+        *,
+        gone: Kind | None = None,
+        **params: Any,
+    ) -> list[Any]:
+        """Every ``items`` entry of a ``NextToken``-paginated operation, one recorded call a page."""
+        found: list[Any] = []
+        while True:
+            page = self.call(service, region, operation, gone=gone, **params)
+            found.extend(page.get(items) or [])
+            if not page.get("NextToken"):
+                return found
+            params["NextToken"] = page["NextToken"]
 
 
 class BaselineReader(Protocol):

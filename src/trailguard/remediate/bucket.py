@@ -40,10 +40,13 @@ def _bucket(request: RepairRequest) -> str | None:
     return target(request, "bucketName", "BucketName")
 
 
-def _no_baseline(outcome: Outcome, bucket: str) -> str:
+def _no_baseline(outcome: Outcome, bucket: str, left: str) -> Outcome:
+    """Fail without a baseline: ``left`` says what was left in place and how to check it by hand."""
     if outcome.errors:  # the state table could not be read: say that, not "never recorded"
-        return f"the baseline of bucket {bucket} could not be read"
-    return NO_BASELINE.format(bucket=bucket)
+        message = f"the baseline of bucket {bucket} could not be read"
+    else:
+        message = NO_BASELINE.format(bucket=bucket)
+    return outcome.fail(f"{message}. {left}", message)
 
 
 def _field(baseline: Mapping[str, Any] | None, name: str) -> Any:
@@ -68,27 +71,42 @@ def _region(ctx: Context, request: RepairRequest, baseline: Mapping[str, Any] | 
     return action_region(ctx, request, recorded=recorded if isinstance(recorded, str) else None)
 
 
-def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
-    """The bucket's policy as parsed JSON, ``None`` when it has none (raises for anything else)."""
+_ABSENT = {
+    "GetBucketPolicy": ("NoSuchBucketPolicy", "no policy"),
+    "GetBucketLifecycleConfiguration": ("NoSuchLifecycleConfiguration", "no lifecycle configuration"),
+    "GetPublicAccessBlock": ("NoSuchPublicAccessBlockConfiguration", "no public access block"),
+    "GetBucketEncryption": ("ServerSideEncryptionConfigurationNotFoundError", "no default encryption"),
+}
+"""Read operation -> (the error code that means the bucket has none of that setting, what the call shows)."""
+
+
+def _read_optional(outcome: Outcome, bucket: str, region: str, operation: str) -> Mapping[str, Any] | None:
+    """One read of a bucket setting (:data:`_ABSENT`); None when the bucket has none (the call is recorded
+    as such, not as failed). A deleted bucket raises :class:`Gone`, anything else is raised as it is."""
+    absent, result = _ABSENT[operation]
     try:
-        response = outcome.call("s3", region, "GetBucketPolicy", gone=KIND, Bucket=bucket)
+        found: Mapping[str, Any] = outcome.call("s3", region, operation, gone=KIND, Bucket=bucket)
     except Exception as exc:
-        if error_code(exc) == "NoSuchBucketPolicy":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "no policy"
+        if error_code(exc) == absent:
+            outcome.calls[-1].error, outcome.calls[-1].result = None, result
             return None
         raise
+    return found
+
+
+def _read_policy(outcome: Outcome, bucket: str, region: str) -> Any:
+    """The bucket's policy as parsed JSON, ``None`` when it has none (raises for anything else)."""
+    response = _read_optional(outcome, bucket, region, "GetBucketPolicy")
+    if response is None:
+        return None
     outcome.calls[-1].result = "policy present"
     return json.loads(response["Policy"])
 
 
 def _read_lifecycle(outcome: Outcome, bucket: str, region: str) -> list[Any] | None:
-    try:
-        response = outcome.call("s3", region, "GetBucketLifecycleConfiguration", Bucket=bucket)
-    except Exception as exc:
-        if error_code(exc) == "NoSuchLifecycleConfiguration":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "no lifecycle configuration"
-            return None
-        raise
+    response = _read_optional(outcome, bucket, region, "GetBucketLifecycleConfiguration")
+    if response is None:
+        return None
     rules = _lifecycle_rules(response)
     outcome.calls[-1].result = f"{len(rules or [])} rule(s)"
     return rules
@@ -110,24 +128,19 @@ def _verify(ctx: Context, read: Callable[[], Any], expected: Any) -> bool:
 def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.lifecycle-expire``: put the baseline lifecycle back (delete it if there was none),
     verified by GetBucketLifecycleConfiguration. No baseline: escalate, never guess which rules to drop."""
-    bucket = _bucket(request)
-    outcome = Outcome("bucket.restore_lifecycle", bucket)
-    if bucket is None:
-        return outcome.fail("could not tell which bucket's lifecycle was changed, so nothing was restored")
-    baseline = read_baseline(ctx, outcome, "bucket", bucket)
-    refused = floor(ctx, bucket, baseline)
-    if refused:
-        return outcome.fail(refused, "not a recorded log bucket")
+    found = _guarded(ctx, request, "bucket.restore_lifecycle", "lifecycle")
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
     recorded = _field(baseline, "Lifecycle")
     if recorded is _MISSING:
-        message = _no_baseline(outcome, bucket)
-        return outcome.fail(
-            f"{message}. The new lifecycle rules were left in place: check them by hand "
+        return _no_baseline(
+            outcome,
+            bucket,
+            "The new lifecycle rules were left in place: check them by hand "
             "(aws s3api get-bucket-lifecycle-configuration) before they expire the trail's logs",
-            message,
         )
     expected = _lifecycle_rules(recorded)
-    region = _region(ctx, request, baseline)
     what = f"{len(expected)} baseline rule(s)" if expected else "no lifecycle configuration (the baseline)"
     try:
         if _read_lifecycle(outcome, bucket, region) == expected:
@@ -144,8 +157,7 @@ def restore_lifecycle(ctx: Context, request: RepairRequest) -> Outcome:
             )
         verified = _verify(ctx, lambda: _read_lifecycle(outcome, bucket, region), expected)
     except Exception as exc:
-        error = outcome.last_error(exc)
-        return outcome.fail(f"could not restore the lifecycle of bucket {bucket}: {error}", error)
+        return _failed(outcome, exc, f"the lifecycle of bucket {bucket}")
     if not verified:
         return outcome.fail(
             f"restored the lifecycle of bucket {bucket} but GetBucketLifecycleConfiguration does not show "
@@ -216,25 +228,20 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.policy-change``: the baseline policy back (deleted if there was none), verified by
     GetBucketPolicy compared as parsed JSON. Without a baseline, a bucket left with no policy gets
     CloudTrail's delivery policy (it removes nothing); a replaced policy is escalated."""
-    bucket = _bucket(request)
-    outcome = Outcome("bucket.restore_policy", bucket)
-    if bucket is None:
-        return outcome.fail("could not tell which bucket's policy was changed, so nothing was restored")
-    baseline = read_baseline(ctx, outcome, "bucket", bucket)
-    refused = floor(ctx, bucket, baseline)
-    if refused:
-        return outcome.fail(refused, "not a recorded log bucket")
+    found = _guarded(ctx, request, "bucket.restore_policy", "policy")
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
     recorded = _field(baseline, "Policy")
-    region = _region(ctx, request, baseline)
     try:
         current = _read_policy(outcome, bucket, region)
         if recorded is _MISSING:
             if current is not None:
-                message = _no_baseline(outcome, bucket)
-                return outcome.fail(
-                    f"{message}. The bucket's current policy was left in place: check who it lets in "
+                return _no_baseline(
+                    outcome,
+                    bucket,
+                    "The bucket's current policy was left in place: check who it lets in "
                     "(aws s3api get-bucket-policy) and put the right one back",
-                    message,
                 )
             expected: Any = cloudtrail_policy(bucket, _trails_using(ctx, bucket))
             what = "CloudTrail's standard delivery policy (no baseline was recorded)"
@@ -246,9 +253,7 @@ def restore_policy(ctx: Context, request: RepairRequest) -> Outcome:
         _put_policy(outcome, bucket, region, expected)
         verified = _verify(ctx, lambda: _read_policy(outcome, bucket, region), expected)
     except Exception as exc:
-        error = outcome.last_error(exc)
-        outcome.gone = isinstance(exc, Gone)
-        return outcome.fail(f"could not restore the policy of bucket {bucket}: {error}", error)
+        return _failed(outcome, exc, f"the policy of bucket {bucket}")
     if not verified:
         return outcome.fail(f"put {what} on bucket {bucket} but GetBucketPolicy does not return it")
     done = "removed the policy from" if expected is None else f"restored {what} on"
@@ -346,15 +351,15 @@ def recreate(ctx: Context, request: RepairRequest) -> Outcome:
     """``bucket.delete``: re-create the bucket in its region with the baseline policy, public access
     block, encryption, versioning and lifecycle, verified by GetBucketPolicy. Logs delivered while the
     bucket was gone are lost whatever happens next, and the message says so."""
-    bucket = _bucket(request)
-    outcome = Outcome("bucket.recreate", bucket)
-    if bucket is None:
-        return outcome.fail("could not tell which bucket was deleted, so none was re-created")
-    baseline = read_baseline(ctx, outcome, "bucket", bucket)
-    refused = floor(ctx, bucket, baseline)
-    if refused:
-        return outcome.fail(refused, "not a recorded log bucket")
-    region = _region(ctx, request, baseline)
+    found = _guarded(
+        ctx,
+        request,
+        "bucket.recreate",
+        unnamed="could not tell which bucket was deleted, so none was re-created",
+    )
+    if isinstance(found, Outcome):
+        return found
+    outcome, bucket, baseline, region = found
     trails = _trails_using(ctx, bucket)
     recorded = _field(baseline, "Policy")
     if recorded is _MISSING or policy_json(recorded, strict=True) is None:
@@ -412,14 +417,17 @@ def floor(ctx: Context, bucket: str, baseline: Mapping[str, Any] | None) -> str 
 
 
 def _guarded(
-    ctx: Context, request: RepairRequest, name: str, what: str
+    ctx: Context, request: RepairRequest, name: str, what: str = "", *, unnamed: str | None = None
 ) -> tuple[Outcome, str, Mapping[str, Any] | None, str] | Outcome:
     """(outcome, bucket, baseline, region) for an action on a log bucket, or the failed outcome when the
-    bucket is not named or the floor refuses it."""
+    bucket is not named (``unnamed`` says so, else "which bucket's ``what``") or the floor refuses it.
+    The baseline is the sweep's (the request's) or, for an event, the state table's."""
     bucket = _bucket(request)
     outcome = Outcome(name, bucket)
     if bucket is None:
-        return outcome.fail(f"could not tell which bucket's {what} was changed, so nothing was restored")
+        return outcome.fail(
+            unnamed or f"could not tell which bucket's {what} was changed, so nothing was restored"
+        )
     baseline = (
         request.baseline if request.baseline is not None else read_baseline(ctx, outcome, "bucket", bucket)
     )
@@ -494,15 +502,9 @@ def enable_versioning(ctx: Context, request: RepairRequest) -> Outcome:
 
 
 def _read_block(outcome: Outcome, bucket: str, region: str) -> dict[str, bool] | None:
-    try:
-        found = outcome.call("s3", region, "GetPublicAccessBlock", gone=KIND, Bucket=bucket)
-    except Gone:
-        raise
-    except Exception as exc:
-        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "no public access block"
-            return None
-        raise
+    found = _read_optional(outcome, bucket, region, "GetPublicAccessBlock")
+    if found is None:
+        return None
     config = found.get("PublicAccessBlockConfiguration") or {}
     block = {k: bool(config.get(k)) for k in BLOCK_FIELDS}
     outcome.calls[-1].result = ", ".join(f"{k} {v}" for k, v in block.items())
@@ -615,15 +617,9 @@ SSE_S3 = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES
 
 
 def _read_encryption(outcome: Outcome, bucket: str, region: str) -> Any:
-    try:
-        found = outcome.call("s3", region, "GetBucketEncryption", gone=KIND, Bucket=bucket)
-    except Gone:
-        raise
-    except Exception as exc:
-        if error_code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
-            outcome.calls[-1].error, outcome.calls[-1].result = None, "no default encryption"
-            return None
-        raise
+    found = _read_optional(outcome, bucket, region, "GetBucketEncryption")
+    if found is None:
+        return None
     config = jsonable(found.get("ServerSideEncryptionConfiguration"))
     algorithms = [
         str((r.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm"))
@@ -658,11 +654,11 @@ def restore_encryption(ctx: Context, request: RepairRequest) -> Outcome:
         current = _read_encryption(outcome, bucket, region)
         if recorded is _MISSING:
             if current is not None:
-                message = _no_baseline(outcome, bucket)
-                return outcome.fail(
-                    f"{message}. The bucket's new default encryption was left in place: check it "
+                return _no_baseline(
+                    outcome,
+                    bucket,
+                    "The bucket's new default encryption was left in place: check it "
                     "(aws s3api get-bucket-encryption)",
-                    message,
                 )
             expected: Any = SSE_S3
         elif not isinstance(recorded, Mapping) or not recorded.get("Rules"):

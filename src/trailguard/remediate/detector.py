@@ -82,12 +82,9 @@ def _guardduty(ctx: Context, request: RepairRequest, outcome: Outcome, region: s
         )
     except Exception as exc:
         error = outcome.last_error(exc)
-        outcome.errors.append(error)
-        outcome.summary = f"could not re-enable GuardDuty in {region}: {error}"
-        return outcome
+        return outcome.fail(f"could not re-enable GuardDuty in {region}: {error}", error)
     if status != "ENABLED":
-        outcome.summary = f"{done}, but GetDetector reports Status {status}"
-        return outcome
+        return outcome.fail(f"{done}, but GetDetector reports Status {status}")
     return outcome.repaired(f"{done}; verified that GetDetector reports Status ENABLED")
 
 
@@ -111,12 +108,11 @@ def _security_hub(ctx: Context, outcome: Outcome, region: str) -> Outcome:
         enabled = verify_until(ctx, lambda: _hub_enabled(outcome, region))
     except Exception as exc:
         error = outcome.last_error(exc)
-        outcome.errors.append(error)
-        outcome.summary = f"could not re-enable Security Hub in {region}: {error}"
-        return outcome
+        return outcome.fail(f"could not re-enable Security Hub in {region}: {error}", error)
     if not enabled:
-        outcome.summary = f"called EnableSecurityHub in {region}, but DescribeHub still says not subscribed"
-        return outcome
+        return outcome.fail(
+            f"called EnableSecurityHub in {region}, but DescribeHub still says not subscribed"
+        )
     return outcome.repaired(
         f"re-enabled Security Hub in {region}; verified with DescribeHub. Its findings were discarded and "
         "its standards subscriptions are not restored: re-enable the standards you use"
@@ -139,7 +135,6 @@ def enable_detector(ctx: Context, request: RepairRequest) -> Outcome:
     """``guard.detector``: DeleteDetector -> CreateDetector, UpdateDetector(false) -> UpdateDetector(true),
     DisableSecurityHub -> EnableSecurityHub; each verified by reading the state back."""
     outcome = Outcome("guard.enable_detector", request.ident)
-    outcome.status, outcome.verified = "failed", False
     region = action_region(ctx, request)
     if request.record is not None and request.record.event_name == "DisableSecurityHub":
         return _security_hub(ctx, outcome, region)

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trailguard.config import switched_on
 from trailguard.resources.key import parse_ref as key_ref
 from trailguard.resources.trail import management_coverage
 
@@ -97,7 +98,7 @@ def _in_account(value: str, account: str | None) -> bool:
 
 # -- trails --------------------------------------------------------------------------------------------
 
-_DESTINATIONS = (
+DESTINATIONS = (  # where a trail's logs go: DescribeTrails' string properties
     "S3BucketName",
     "S3KeyPrefix",
     "SnsTopicName",
@@ -107,8 +108,8 @@ _DESTINATIONS = (
 )
 # UpdateTrail parameter names that differ from DescribeTrails'
 _PARAM_FIELD = {"EnableLogFileValidation": "LogFileValidationEnabled"}
-# switches the live trail may have on that no repair turns off
-_SWITCHES = (
+# switches the live trail may have on that no repair turns off: DescribeTrails' boolean properties
+SWITCHES = (
     "LogFileValidationEnabled",
     "IsMultiRegionTrail",
     "IncludeGlobalServiceEvents",
@@ -116,7 +117,8 @@ _SWITCHES = (
 )
 
 
-def _norm(field: str, value: Any) -> str:
+def normalise(field: str, value: Any) -> str:
+    """A trail destination as compared: a KMS key by key id, a prefix without slashes, a topic by name."""
     text = value.strip() if isinstance(value, str) else ""
     if field == "KmsKeyId" and text:
         return key_ref(text)[1]
@@ -145,18 +147,20 @@ def check_trail_properties(
     """The floor before ``CreateTrail`` (``live`` None) or ``UpdateTrail`` with ``params``."""
     fields = {_PARAM_FIELD.get(k, k): v for k, v in params.items()}
     if live is not None:
-        if live.get("KmsKeyId") and "KmsKeyId" in fields and not _norm("KmsKeyId", fields["KmsKeyId"]):
+        if live.get("KmsKeyId") and "KmsKeyId" in fields and not normalise("KmsKeyId", fields["KmsKeyId"]):
             raise FloorRefused(operation, resource, "it would remove the trail's KMS key")
         for logs in ("CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn"):
-            if live.get(logs) and logs in fields and not _norm(logs, fields[logs]):
+            if live.get(logs) and logs in fields and not normalise(logs, fields[logs]):
                 raise FloorRefused(
                     operation, resource, "it would remove the trail's CloudWatch Logs delivery"
                 )
-        for switch in _SWITCHES:
+        for switch in SWITCHES:
             if live.get(switch) is True and switch in fields and fields[switch] is not True:
                 raise FloorRefused(operation, resource, f"it would turn {switch} off")
     before = live or {}
-    changed = [f for f in _DESTINATIONS if f in fields and _norm(f, fields[f]) != _norm(f, before.get(f))]
+    changed = [
+        f for f in DESTINATIONS if f in fields and normalise(f, fields[f]) != normalise(f, before.get(f))
+    ]
     if not changed:
         return
     source = provenance(baseline)
@@ -242,6 +246,7 @@ def check_invoke_permission(scope: Scope, region: str, params: Mapping[str, Any]
 # the function environment that says what trailguard trusts and protects (config.py)
 ALLOW_LIST = "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"
 PROTECTED = "TRAILGUARD_PROTECTED_TRAILS"
+SECURITY_HUB = "TRAILGUARD_SECURITY_HUB"
 _WIRING = (
     "TRAILGUARD_TOPIC_ARN",
     "TRAILGUARD_STATE_TABLE",
@@ -271,9 +276,7 @@ def check_function_environment(
     want, have = _listed(wanted.get(PROTECTED)), _listed(live.get(PROTECTED))
     if want and (not have or not want >= have):
         raise FloorRefused(operation, resource, "it would protect fewer trails than the function does now")
-    if str(wanted.get("TRAILGUARD_SECURITY_HUB", "true")).lower() in ("false", "0", "no", "off") and str(
-        live.get("TRAILGUARD_SECURITY_HUB", "true")
-    ).lower() not in ("false", "0", "no", "off"):
+    if switched_on(live.get(SECURITY_HUB)) and not switched_on(wanted.get(SECURITY_HUB)):
         raise FloorRefused(operation, resource, "it would turn Security Hub reporting off")
     for name in _WIRING:
         value = wanted.get(name)

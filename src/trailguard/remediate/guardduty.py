@@ -91,15 +91,14 @@ def _restore_one(
 
 
 def _names(outcome: Outcome, region: str, detector: str) -> list[str]:
-    names: list[str] = []
-    request: dict[str, Any] = {"DetectorId": detector}
-    while True:
-        page = outcome.call("guardduty", region, "ListFilters", gone=KIND, **request)
-        names.extend(str(n) for n in page.get("FilterNames") or [])
-        if not page.get("NextToken"):
-            outcome.calls[-1].result = f"{len(names)} filter(s)"
-            return names
-        request["NextToken"] = page["NextToken"]
+    names = [
+        str(n)
+        for n in outcome.pages(
+            "guardduty", region, "ListFilters", "FilterNames", gone=KIND, DetectorId=detector
+        )
+    ]
+    outcome.calls[-1].result = f"{len(names)} filter(s)"
+    return names
 
 
 @action(
@@ -121,7 +120,6 @@ def remove_suppression(ctx: Context, request: RepairRequest) -> Outcome:
     detector = request_param(request, "detectorId", "DetectorId") or detector
     name = request_param(request, "name", "filterName", "FilterName", "Name") or name
     outcome = Outcome("guardduty.remove_suppression", ref or detector)
-    outcome.status, outcome.verified = "failed", False
     recorded = request.baseline
     region_recorded = str(recorded.get("Region")) if recorded and recorded.get("Region") else None
     region = action_region(ctx, request, ref if ref.startswith("arn:") else None, recorded=region_recorded)
@@ -147,13 +145,12 @@ def remove_suppression(ctx: Context, request: RepairRequest) -> Outcome:
     label = (
         f"GuardDuty filter {name} of detector {detector}" if name else f"the filters of detector {detector}"
     )
-    outcome.finish(
-        label, done, off, "GetFilter shows no filter archiving the CloudTrailLoggingDisabled finding"
+    return outcome.finish(
+        label,
+        done,
+        off,
+        "GetFilter shows no filter archiving the CloudTrailLoggingDisabled finding",
+        follow_up=FOLLOW_UP.format(region=region),
+        unchanged=f"{label} in {region} does not archive the CloudTrailLoggingDisabled finding; "
+        "nothing changed",
     )
-    if done and outcome.ok:
-        outcome.summary += ". " + FOLLOW_UP.format(region=region)
-    if outcome.ok and not done:
-        outcome.summary = (
-            f"{label} in {region} does not archive the CloudTrailLoggingDisabled finding; nothing changed"
-        )
-    return outcome

@@ -48,10 +48,8 @@ def _describe(outcome: Outcome, ref: str, region: str) -> Mapping[str, Any]:
 def _restore(ctx: Context, request: RepairRequest, name: str) -> Outcome:
     ref = target(request, "keyId", "KeyId")  # the trail's KmsKeyId, else as the call named it
     outcome = Outcome(name, ref)
-    outcome.status, outcome.verified = "failed", False
     if ref is None:
-        outcome.summary = "could not tell which KMS key was changed, so none was enabled"
-        return outcome
+        return outcome.fail("could not tell which KMS key was changed, so none was enabled")
     region = action_region(ctx, request, ref)  # a key lives in one region
     try:
         metadata = _describe(outcome, ref, region)
@@ -60,9 +58,10 @@ def _restore(ctx: Context, request: RepairRequest, name: str) -> Outcome:
         if state == "Enabled":
             return outcome.unchanged(f"KMS key {key_id} in {region} was already enabled; nothing changed")
         if state in _STUCK:
-            outcome.summary = f"KMS key {key_id} in {region} is {state}: {_STUCK[state]}; trailguard cannot"
-            outcome.errors.append(f"KeyState {state}")
-            return outcome
+            return outcome.fail(
+                f"KMS key {key_id} in {region} is {state}: {_STUCK[state]}; trailguard cannot",
+                f"KeyState {state}",
+            )
         done = []
         if state in ("PendingDeletion", "PendingReplicaDeletion"):
             outcome.call("kms", region, "CancelKeyDeletion", KeyId=key_id)
@@ -74,12 +73,11 @@ def _restore(ctx: Context, request: RepairRequest, name: str) -> Outcome:
         )
     except Exception as exc:
         error = outcome.last_error(exc)
-        outcome.errors.append(error)
-        outcome.summary = f"could not enable KMS key {ref} in {region}: {error}"
-        return outcome
+        return outcome.fail(f"could not enable KMS key {ref} in {region}: {error}", error)
     if state != "Enabled":
-        outcome.summary = f"{' and '.join(done)} KMS key {key_id} in {region}, but DescribeKey shows {state}"
-        return outcome
+        return outcome.fail(
+            f"{' and '.join(done)} KMS key {key_id} in {region}, but DescribeKey shows {state}"
+        )
     return outcome.repaired(
         f"{' and '.join(done)} KMS key {key_id} in {region}; verified that DescribeKey reports KeyState "
         "Enabled. Log files CloudTrail could not encrypt while the key was unusable were not delivered"

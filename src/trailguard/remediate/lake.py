@@ -48,35 +48,35 @@ def _run(
     """Read the status; when it is one of ``needs_repair`` call ``operation``, then read until ``good``."""
     ref = target(request, "eventDataStore", "EventDataStore", "eventDataStoreArn")
     outcome = Outcome(name, ref)
-    outcome.status, outcome.verified = "failed", False
     if ref is None:
-        outcome.summary = "could not tell which event data store was hit, so nothing was restored"
-        return outcome
+        return outcome.fail("could not tell which event data store was hit, so nothing was restored")
     region = action_region(ctx, request, ref)
     label = ref.rsplit("/", 1)[-1]
     try:
         status = _status(outcome, ref, region)
+        if status not in needs_repair and status in good:
+            return outcome.unchanged(
+                f"event data store {label} in {region} is already {status}; nothing changed"
+            )
         if status not in needs_repair:
-            if status in good:
-                outcome.unchanged(
-                    f"event data store {label} in {region} is already {status}; nothing changed"
-                )
-            else:
-                outcome.errors.append(f"Status {status}")
-                outcome.summary = f"event data store {label} in {region} is {status}; trailguard did not act"
-            return outcome
+            return outcome.fail(
+                f"event data store {label} in {region} is {status}; trailguard did not act",
+                f"Status {status}",
+            )
         outcome.call("cloudtrail", region, operation, gone=KIND, EventDataStore=ref)
         status = read_until(ctx, lambda: _status(outcome, ref, region), good.__contains__)
     except Exception as exc:
         error = outcome.last_error(exc)
-        outcome.errors.append(error)
-        outcome.summary = f"could not {verb[0]} event data store {label} in {region}: {error}"
-        if isinstance(exc, Gone):
-            outcome.summary += " (past the 7-day window a deleted store cannot be restored)"
-        return outcome
+        window = (
+            " (past the 7-day window a deleted store cannot be restored)" if isinstance(exc, Gone) else ""
+        )
+        return outcome.fail(
+            f"could not {verb[0]} event data store {label} in {region}: {error}{window}", error
+        )
     if status not in good:
-        outcome.summary = f"called {operation} on event data store {label} but its Status is still {status}"
-        return outcome
+        return outcome.fail(
+            f"called {operation} on event data store {label} but its Status is still {status}"
+        )
     outcome.repaired(
         f"{verb[1]} event data store {label} in {region}; verified that GetEventDataStore reports {status}. "
         "Events that arrived while it was not ingesting are not in the store"
@@ -146,7 +146,6 @@ def restore_settings(ctx: Context, request: RepairRequest) -> Outcome:
     GetEventDataStore. Without a baseline nothing can be restored and the outcome says so."""
     ref = target(request, "eventDataStore", "EventDataStore", "eventDataStoreArn")
     outcome = Outcome("lake.restore_settings", ref)
-    outcome.status, outcome.verified = "failed", False
     if ref is None:
         return outcome.fail("could not tell which event data store was changed, so nothing was restored")
     region = action_region(ctx, request, ref)
@@ -183,13 +182,14 @@ def restore_settings(ctx: Context, request: RepairRequest) -> Outcome:
     off = [
         f"{k} is {_show(after.get(k))}, baseline {_show(v)}" for k, v in wanted.items() if after.get(k) != v
     ]
-    outcome.finish(label, done, off, "GetEventDataStore reports every baseline setting")
-    if done and outcome.ok:
-        outcome.summary += (
-            ". Events the store dropped or expired while it was weakened are not recoverable from it: "
-            "review CloudTrail event history for that window"
-        )
-    return outcome
+    return outcome.finish(
+        label,
+        done,
+        off,
+        "GetEventDataStore reports every baseline setting",
+        follow_up="Events the store dropped or expired while it was weakened are not recoverable from it: "
+        "review CloudTrail event history for that window",
+    )
 
 
 def _show(value: Any) -> str:

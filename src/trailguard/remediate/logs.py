@@ -59,10 +59,24 @@ def _where(ctx: Context, request: RepairRequest) -> tuple[str, str, str] | None:
     return ident, loggroup.name_of(ident), region
 
 
-def _baseline(ctx: Context, outcome: Outcome, request: RepairRequest, ident: str) -> Mapping[str, Any] | None:
-    if request.baseline is not None:
-        return request.baseline
-    return read_baseline(ctx, outcome, "loggroup", ident) if ident.startswith("arn:") else None
+def _guarded(
+    ctx: Context, request: RepairRequest, name: str, unnamed: str
+) -> tuple[Outcome, str, str, Mapping[str, Any] | None] | Outcome:
+    """(outcome, group name, region, baseline) of the group to repair, or the failed outcome when the
+    request names no group (``unnamed`` says so) or the floor refuses it. The baseline is the sweep's
+    (the request's), else the state table's."""
+    where = _where(ctx, request)
+    outcome = Outcome(name, where[0] if where else None)
+    if where is None:
+        return outcome.fail(unnamed)
+    ident, group, region = where
+    baseline = request.baseline
+    if baseline is None and ident.startswith("arn:"):
+        baseline = read_baseline(ctx, outcome, "loggroup", ident)
+    refused = _floor(ctx, group, region, baseline)
+    if refused:
+        return outcome.fail(refused, "not a trail log group")
+    return outcome, group, region, baseline
 
 
 def _trails(ctx: Context, name: str, region: str) -> tuple[Mapping[str, Any], ...]:
@@ -110,15 +124,15 @@ def recreate_group(ctx: Context, request: RepairRequest) -> Outcome:
     """``logs.group-delete``: CreateLogGroup with the baseline KMS key, PutRetentionPolicy with the
     baseline retention (the 365-day floor without a baseline), verified by DescribeLogGroups; then what
     GetTrailStatus says about delivery. Log events only the deleted group held are gone."""
-    where = _where(ctx, request)
-    outcome = Outcome("logs.recreate_group", where[0] if where else None)
-    if where is None:
-        return outcome.fail("could not tell which log group was deleted, so none was re-created")
-    ident, name, region = where
-    baseline = _baseline(ctx, outcome, request, ident)
-    refused = _floor(ctx, name, region, baseline)
-    if refused:
-        return outcome.fail(refused, "not a trail log group")
+    found = _guarded(
+        ctx,
+        request,
+        "logs.recreate_group",
+        "could not tell which log group was deleted, so none was re-created",
+    )
+    if isinstance(found, Outcome):
+        return found
+    outcome, name, region, baseline = found
     recorded = _retention(baseline)
     retention = DEFAULT_RETENTION_FLOOR if recorded is _MISSING else recorded
     key = baseline.get("KmsKeyId") if baseline is not None else None
@@ -179,15 +193,15 @@ def restore_retention(ctx: Context, request: RepairRequest) -> Outcome:
     the baseline keeps logs forever), verified by DescribeLogGroups. A retention longer than the
     baseline removes nothing and is left in place; without a baseline, only a retention below the
     365-day floor is raised to it. A missing group is Gone (the sweep re-creates it instead)."""
-    where = _where(ctx, request)
-    outcome = Outcome("logs.restore_retention", where[0] if where else None)
-    if where is None:
-        return outcome.fail("could not tell which log group's retention was cut, so none was restored")
-    ident, name, region = where
-    baseline = _baseline(ctx, outcome, request, ident)
-    refused = _floor(ctx, name, region, baseline)
-    if refused:
-        return outcome.fail(refused, "not a trail log group")
+    found = _guarded(
+        ctx,
+        request,
+        "logs.restore_retention",
+        "could not tell which log group's retention was cut, so none was restored",
+    )
+    if isinstance(found, Outcome):
+        return found
+    outcome, name, region, baseline = found
     recorded = _retention(baseline)
     label = f"the retention of log group {name} in {region}"
     try:

@@ -47,15 +47,10 @@ def _region(ctx: Context, request: RepairRequest, ref: str) -> str:
 
 
 def _guardduty_enabled(outcome: Outcome, region: str) -> bool:
-    subscriptions: list[str] = []
-    request: dict[str, Any] = {}
-    while True:
-        page = outcome.call("securityhub", region, "ListEnabledProductsForImport", **request)
-        subscriptions.extend(str(s) for s in page.get("ProductSubscriptions") or [])
-        if not page.get("NextToken"):
-            break
-        request["NextToken"] = page["NextToken"]
-    enabled = any(product_kind.product_of(s) == product_kind.GUARDDUTY_PRODUCT for s in subscriptions)
+    subscriptions = outcome.pages(
+        "securityhub", region, "ListEnabledProductsForImport", "ProductSubscriptions"
+    )
+    enabled = any(product_kind.product_of(str(s)) == product_kind.GUARDDUTY_PRODUCT for s in subscriptions)
     outcome.calls[-1].result = f"GuardDuty {'enabled' if enabled else 'not enabled'}"
     return enabled
 
@@ -71,7 +66,6 @@ def enable_import(ctx: Context, request: RepairRequest) -> Outcome:
     ListEnabledProductsForImport."""
     ref = request.ident or request_param(request, "ProductSubscriptionArn") or ""
     outcome = Outcome("securityhub.enable_import", ref)
-    outcome.status, outcome.verified = "failed", False
     region = _region(ctx, request, ref)
     label = f"Security Hub's GuardDuty integration in {region}"
     try:
@@ -100,14 +94,8 @@ def enable_import(ctx: Context, request: RepairRequest) -> Outcome:
 def _rules(outcome: Outcome, region: str, arns: list[str] | None) -> list[Mapping[str, Any]]:
     """The named rules (all of them when ``arns`` is None), with criteria and actions."""
     if arns is None:
-        arns = []
-        request: dict[str, Any] = {}
-        while True:
-            page = outcome.call("securityhub", region, "ListAutomationRules", **request)
-            arns.extend(str(r["RuleArn"]) for r in page.get("AutomationRulesMetadata") or [])
-            if not page.get("NextToken"):
-                break
-            request["NextToken"] = page["NextToken"]
+        listed = outcome.pages("securityhub", region, "ListAutomationRules", "AutomationRulesMetadata")
+        arns = [str(r["RuleArn"]) for r in listed]
         outcome.calls[-1].result = f"{len(arns)} rule(s)"
     found: list[Mapping[str, Any]] = []
     for start in range(0, len(arns), 100):
@@ -161,7 +149,6 @@ def disable_rule(ctx: Context, request: RepairRequest) -> Outcome:
     rule that hides the trail-disabled finding or trailguard's own, verified with BatchGetAutomationRules."""
     ref = request.ident or ""
     outcome = Outcome("securityhub.disable_rule", ref)
-    outcome.status, outcome.verified = "failed", False
     region = _region(ctx, request, ref)
     arns = _rule_arns(request)
     done: list[str] = []
@@ -192,11 +179,11 @@ def disable_rule(ctx: Context, request: RepairRequest) -> Outcome:
         )
     off = [] if verified else [f"an automation rule in {region} still suppresses the trail-disabled finding"]
     label = f"Security Hub automation rules in {region}"
-    outcome.finish(label, done, off, "BatchGetAutomationRules reports each rule DISABLED")
-    if done and outcome.ok:
-        outcome.summary += ". " + RULE_FOLLOW_UP.format(region=region)
-    if outcome.ok and not done:
-        outcome.summary = (
-            f"no enabled automation rule in {region} hides the trail-disabled finding; nothing changed"
-        )
-    return outcome
+    return outcome.finish(
+        label,
+        done,
+        off,
+        "BatchGetAutomationRules reports each rule DISABLED",
+        follow_up=RULE_FOLLOW_UP.format(region=region),
+        unchanged=f"no enabled automation rule in {region} hides the trail-disabled finding; nothing changed",
+    )

@@ -110,9 +110,9 @@ def restore_topic(ctx: Context, request: RepairRequest) -> Outcome:
         listed: dict[tuple[str, str], str] = {}
 
         def subscriptions() -> set[tuple[str, str]]:
-            answer = outcome.call("sns", region, "ListSubscriptionsByTopic", TopicArn=arn)
+            found = outcome.pages("sns", region, "ListSubscriptionsByTopic", "Subscriptions", TopicArn=arn)
             listed.clear()
-            for s in answer.get("Subscriptions") or []:
+            for s in found:
                 if s.get("SubscriptionArn") != "Deleted":
                     listed[(str(s.get("Protocol")), str(s.get("Endpoint")))] = str(s.get("SubscriptionArn"))
             outcome.calls[-1].result = f"{len(listed)} subscription(s)"

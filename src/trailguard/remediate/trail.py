@@ -16,7 +16,6 @@ from trailguard import aws
 from trailguard.remediate import floors
 from trailguard.remediate.base import NO_BASELINE, Context, Outcome, RepairRequest, action, squash, target
 from trailguard.remediate.floors import FloorRefused
-from trailguard.resources.key import parse_ref as key_ref
 from trailguard.resources.trail import KIND
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
@@ -123,31 +122,12 @@ def start_logging(ctx: Context, request: RepairRequest) -> Outcome:
 # -- baseline repairs ---------------------------------------------------------------------------------
 
 
-_STRING_FIELDS = (
-    "S3BucketName",
-    "S3KeyPrefix",
-    "SnsTopicName",
-    "CloudWatchLogsLogGroupArn",
-    "CloudWatchLogsRoleArn",
-    "KmsKeyId",
-)
-_BOOL_FIELDS = (
-    "IncludeGlobalServiceEvents",
-    "IsMultiRegionTrail",
-    "LogFileValidationEnabled",
-    "IsOrganizationTrail",
-)
+_STRING_FIELDS = floors.DESTINATIONS
+_BOOL_FIELDS = floors.SWITCHES
 
 
 def _norm(field: str, value: Any) -> Any:
-    if field in _BOOL_FIELDS:
-        return bool(value)
-    text = value.strip() if isinstance(value, str) else ""
-    if field == "KmsKeyId" and text:
-        return key_ref(text)[1]
-    if field == "S3KeyPrefix":
-        return text.strip("/")
-    return text
+    return bool(value) if field in _BOOL_FIELDS else floors.normalise(field, value)
 
 
 def _shown(value: Any, field: str) -> str:
