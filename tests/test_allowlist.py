@@ -8,7 +8,7 @@ import json
 import boto3
 import pytest
 
-from trailguard import aws
+from trailguard import allowlist, aws
 from trailguard.allowlist import _values, allowed_principals
 from trailguard.config import Config
 
@@ -56,3 +56,50 @@ def test_no_stack_name_or_an_unreadable_stack_allows_nobody(stack: str) -> None:
 )
 def test_both_spellings_of_a_list_parameter(text: str, expected: tuple[str, ...]) -> None:
     assert _values(text) == expected
+
+
+def _describe_calls(region: str = "us-east-1") -> list[str]:
+    calls: list[str] = []
+    aws.client("cloudformation", region).meta.events.register(
+        "before-call.cloudformation.DescribeStacks", lambda **_: calls.append("DescribeStacks")
+    )
+    return calls
+
+
+def test_the_stack_is_read_once_per_process_until_the_bound_or_the_environment_changes(
+    stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(allowlist.time, "monotonic", lambda: clock[0])
+    calls = _describe_calls()
+    deployed = Config(stack_name=stack, allowed_principal_arns=(BREAK_GLASS, PIPELINE))
+    assert [allowed_principals(deployed, "us-east-1") for _ in range(3)] == [(BREAK_GLASS, PIPELINE)] * 3
+    assert calls == ["DescribeStacks"]
+    # a stack update of the allow-list rewrites the functions' variable too: that reads the stack again;
+    # and so does someone else's rewrite of it, which cannot choose the answer
+    rewritten = Config(stack_name=stack, allowed_principal_arns=("arn:aws:iam::123456789012:user/attacker",))
+    assert allowed_principals(rewritten, "us-east-1") == (BREAK_GLASS, PIPELINE)
+    assert len(calls) == 2
+    boto3.client("cloudformation", region_name="us-east-1").update_stack(
+        StackName=stack,
+        TemplateBody=TEMPLATE,
+        Parameters=[{"ParameterKey": "AllowedPrincipalArns", "ParameterValue": PIPELINE}],
+    )
+    clock[0] += allowlist.CACHE_SECONDS - 1
+    assert allowed_principals(deployed, "us-east-1") == (BREAK_GLASS, PIPELINE)  # within the bound
+    clock[0] += 1
+    assert allowed_principals(deployed, "us-east-1") == (PIPELINE,)  # the bound passed: read again
+    assert len(calls) == 3
+
+
+def test_a_failed_read_is_not_cached(moto_aws: dict[str, str]) -> None:
+    calls = _describe_calls()
+    missing = Config(stack_name="not-yet")
+    assert allowed_principals(missing, "us-east-1") == ()
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="not-yet",
+        TemplateBody=TEMPLATE,
+        Parameters=[{"ParameterKey": "AllowedPrincipalArns", "ParameterValue": BREAK_GLASS}],
+    )
+    assert allowed_principals(missing, "us-east-1") == (BREAK_GLASS,)
+    assert calls == ["DescribeStacks", "DescribeStacks"]

@@ -4,16 +4,28 @@ Anyone who can edit a function could add themselves to ``TRAILGUARD_ALLOWED_PRIN
 their next StopLogging reported as "AUTHORISED" and recorded as the new baseline. The allow-list is read
 instead from the stack's own ``AllowedPrincipalArns`` parameter (``DescribeStacks``, which the role may
 call on its own stack only, so pointing ``TRAILGUARD_STACK_NAME`` at another stack is refused): changing
-it takes an ``UpdateStack`` that ``guard.stack`` reports at once. This is the one function to swap when
-the state table's signed configuration item lands.
+it takes an ``UpdateStack`` that ``guard.stack`` reports at once.
 
 Fails closed: no stack name, or the stack cannot be read, means nobody is allow-listed.
+
+One source of truth: the stack's parameter. The signed configuration item (``baseline.deployed``) is a
+copy written only by ``trailguard deploy`` / ``baseline record``, so an ``UpdateStack`` made any other way
+would leave it stale, and reading it costs a DynamoDB read and a KMS VerifyMac, no less than this.
+
+Cached per process for :data:`CACHE_SECONDS` (a warm function would otherwise call DescribeStacks on every
+event). The cache key holds the function's own ``TRAILGUARD_ALLOWED_PRINCIPAL_ARNS``, which the template
+derives from the same parameter: every stack update that changes the allow-list also changes that value,
+so it misses the cache at once, and a rewrite of the variable by someone else can only force a fresh
+read of the stack, never choose the answer. The bound covers the rest (the parameter changed while the
+variable did not, which the template does not do). A failed read is not cached.
 """
 
 from __future__ import annotations
 
 import ast
 import logging
+import time
+from typing import Any
 
 from trailguard import aws
 from trailguard.config import Config, split
@@ -21,6 +33,10 @@ from trailguard.log import log_event
 
 LOG = logging.getLogger("trailguard.allowlist")
 PARAMETER = "AllowedPrincipalArns"
+CACHE_SECONDS = 300.0
+_CACHE: dict[tuple[Any, str, tuple[str, ...]], tuple[float, tuple[str, ...]]] = {}
+"""(client, stack, the environment's allow-list) -> (read at, the stack's allow-list); the client is
+part of the key so a new endpoint, region or set of credentials reads again."""
 
 
 def allowed_principals(config: Config, region: str) -> tuple[str, ...]:
@@ -28,15 +44,27 @@ def allowed_principals(config: Config, region: str) -> tuple[str, ...]:
     if not config.stack_name:
         return ()
     try:
-        answer = aws.client("cloudformation", region).describe_stacks(StackName=config.stack_name)
-        (stack,) = answer["Stacks"]
+        client = aws.client("cloudformation", region)
+        key = (client, config.stack_name, config.allowed_principal_arns)
+        cached = _CACHE.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        (stack,) = client.describe_stacks(StackName=config.stack_name)["Stacks"]
     except Exception as exc:
         log_event(LOG, logging.ERROR, "allowlist.unreadable", stack=config.stack_name, error=str(exc))
         return ()
-    for parameter in stack.get("Parameters") or []:
-        if parameter.get("ParameterKey") == PARAMETER:
-            return _values(str(parameter.get("ParameterValue") or ""))
-    return ()
+    found = next(
+        (
+            _values(str(parameter.get("ParameterValue") or ""))
+            for parameter in stack.get("Parameters") or []
+            if parameter.get("ParameterKey") == PARAMETER
+        ),
+        (),
+    )
+    if len(_CACHE) >= 32:  # one entry per function environment; the local cloud runs many in one process
+        _CACHE.clear()
+    _CACHE[key] = (time.monotonic(), found)
+    return found
 
 
 def _values(text: str) -> tuple[str, ...]:

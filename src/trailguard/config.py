@@ -28,6 +28,28 @@ def switched_on(value: str | None) -> bool:
     return (value or "true").strip().lower() not in ("false", "0", "no", "off")
 
 
+def queue_arn(url: str) -> str | None:
+    """The ARN of the SQS queue at ``url``: ``https://sqs.<region>.amazonaws.com[.cn]/<account>/<name>``
+    (what CloudFormation's ``Ref`` of a queue answers) or the legacy ``<region>.queue.amazonaws.com``
+    host; None for any other shape."""
+    _scheme, sep, rest = url.strip().partition("://")
+    host, _, path = rest.partition("/")
+    account, _, name = path.strip("/").partition("/")
+    labels = host.split(".")
+    if len(labels) > 2 and labels[0] == "sqs":
+        region = labels[1]
+    elif len(labels) > 2 and labels[1] == "queue":
+        region = labels[0]
+    else:
+        return None
+    if not (sep and region and account.isdigit() and name) or "/" in name:
+        return None
+    partition = (
+        "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    )
+    return f"arn:{partition}:sqs:{region}:{account}:{name}"
+
+
 @dataclass(frozen=True)
 class Config:
     """What the template tells the function (``docs/internals.md``, "Function environment")."""
@@ -40,12 +62,11 @@ class Config:
     allowed_principal_arns: tuple[str, ...] = ()
     protected_trails: tuple[str, ...] = ()
     """Names or ARNs; empty means every trail in the account."""
-    queue_arns: tuple[str, ...] = ()
-    """The stack's own queues (the rules' dead-letter queue): the only queues a rule repair may target."""
     security_hub: bool = True
     """Report incidents to Security Hub (``TRAILGUARD_SECURITY_HUB=false`` turns it off)."""
     queue_urls: tuple[str, ...] = ()
-    """trailguard's dead-letter and on-failure queues (watched: deleting or purging them is tampering)."""
+    """trailguard's dead-letter and on-failure queues (watched: deleting or purging them is tampering;
+    their ARNs, :attr:`queue_arns`, are the only queues a rule repair may target)."""
     stack_name: str | None = None
     """The stack; its parameters hold the allow-list trailguard trusts (``trailguard.allowlist``)."""
     state_key: str | None = None
@@ -63,12 +84,16 @@ class Config:
             function_names=split(env.get("TRAILGUARD_FUNCTION_NAMES")),
             allowed_principal_arns=split(env.get("TRAILGUARD_ALLOWED_PRINCIPAL_ARNS")),
             protected_trails=split(env.get("TRAILGUARD_PROTECTED_TRAILS")),
-            queue_arns=split(env.get("TRAILGUARD_QUEUE_ARNS")),
             security_hub=switched_on(env.get("TRAILGUARD_SECURITY_HUB")),
             queue_urls=split(env.get("TRAILGUARD_QUEUE_URLS")),
             stack_name=(env.get("TRAILGUARD_STACK_NAME") or "").strip() or None,
             state_key=(env.get("TRAILGUARD_STATE_KEY") or "").strip() or None,
         )
+
+    @property
+    def queue_arns(self) -> tuple[str, ...]:
+        """The ARNs of :attr:`queue_urls` (an SQS URL and its ARN name the same queue)."""
+        return tuple(arn for arn in map(queue_arn, self.queue_urls) if arn)
 
     @property
     def topic_arns(self) -> tuple[str, ...]:

@@ -181,22 +181,39 @@ class SignedStore:
         """``put(if_absent=True)`` where an existing item that fails verification counts as absent: it
         is overwritten (and recorded in :attr:`tampered`), so a forged item cannot hold a claim. An item
         KMS could not verify is left alone (False): it may be genuine."""
-        if self.put(pk, sk, doc, ttl_seconds=ttl_seconds, if_absent=True):
-            return True
         if self.mac is None:
-            return False
-        item = self.store.get_item(pk, sk)
-        if item is None:  # it expired or was removed in between: claim it now
             return self.put(pk, sk, doc, ttl_seconds=ttl_seconds, if_absent=True)
+        return self.claim_or_get(pk, sk, doc, ttl_seconds=ttl_seconds)[0]
+
+    def claim_or_get(
+        self, pk: str, sk: str, doc: Mapping[str, Any], *, ttl_seconds: int | None = None
+    ) -> tuple[bool, StoredItem | None]:
+        """:meth:`claim`, and when the claim is lost, the item that holds it: the one just read and
+        verified (None when it vanished, or when KMS could not verify it), so the caller need not read
+        and verify it a second time."""
+        if self.put(pk, sk, doc, ttl_seconds=ttl_seconds, if_absent=True):
+            return True, None
+        item = self.store.get_item(pk, sk)
+        if self.mac is None:
+            return False, item
+        if item is None:  # it expired or was removed in between: claim it now
+            return self.put(pk, sk, doc, ttl_seconds=ttl_seconds, if_absent=True), None
         if self.checked(item) is not None:
-            return False
+            return False, item
         problem = next(t for t in self.tampered if (t.pk, t.sk) == (pk, sk))
         if problem.unverifiable:
-            return False
+            return False, None
         text = dump(doc)
         attributes = {MAC_ATTRIBUTE: self.mac.sign(pk, sk, text), KEY_ATTRIBUTE: self.mac.key_id}
         self.store.put(pk, sk, dict(doc), ttl_seconds=ttl_seconds, attributes=attributes, text=text)
-        return True
+        return True, None
+
+    def keep(self, item: StoredItem, *, ttl_seconds: int) -> None:
+        """Push a verified item's expiry on, unchanged: its text and MAC are written back as they are
+        (the MAC covers the key and the text, not the TTL), so nothing is signed again."""
+        self.store.put(
+            item.pk, item.sk, item.doc, ttl_seconds=ttl_seconds, attributes=item.attributes, text=item.text
+        )
 
     def problem(self, pk: str, sk: str) -> Tampered | None:
         """The recorded verification failure of (pk, sk), if any."""

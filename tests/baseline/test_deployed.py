@@ -72,18 +72,13 @@ def test_deploy_writes_a_signed_config_item_read_instead_of_the_environment(depl
     assert found.written_by and found.written_at
 
 
-def test_a_rewritten_config_item_is_tampered_and_allows_nobody(deployed: Deployed) -> None:
-    _rewrite(
-        deployed,
-        PK,
-        SK,
-        '"allowed_principal_arns": []',
-        '"allowed_principal_arns": ["arn:aws:iam::1:user/x"]',
-    )
+def test_a_rewritten_config_item_is_tampered_and_trusted_for_nothing(deployed: Deployed) -> None:
+    assert '"function_names": [' in _item(deployed, PK, SK)["doc"]["S"]
+    _rewrite(deployed, PK, SK, '"function_names": [', '"function_names": ["attacker-fn", ')
     with aws.using_environ(deployed.env):
         found = read_deployed(_config(deployed), REGION)
     assert found.status == "tampered" and not found.trusted
-    assert found.allowed_principal_arns == ()
+    assert found.function_names == () and found.recorded == {}
     assert (
         found.tampered is not None
         and TAMPERED in found.tampered.text()
@@ -175,7 +170,6 @@ def test_config_item_json_has_no_secret_fields(deployed: Deployed) -> None:
     doc = json.loads(_item(deployed, PK, SK)["doc"]["S"])
     assert set(doc) == {
         "schema",
-        "allowed_principal_arns",
         "protected_trails",
         "alert_endpoints",
         "topic_arn",

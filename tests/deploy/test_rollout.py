@@ -17,6 +17,7 @@ import pytest
 
 from aws_support import Account, fake_credentials
 from trailguard import aws, deploy
+from trailguard.config import Config
 
 from .conftest import STACK
 
@@ -64,7 +65,6 @@ def test_creates_the_stack_and_wires_it(account: Account, rule_pattern: Any) -> 
         assert config["Runtime"] == "python3.12"
         assert config["Role"] == out["RoleArn"]
         variables = dict(config["Environment"]["Variables"])
-        assert variables.pop("TRAILGUARD_QUEUE_ARNS").split(":")[-1].startswith(f"{STACK}-DeadLetterQueue")
         assert variables == {
             "TRAILGUARD_TOPIC_ARN": out["TopicArn"],
             "TRAILGUARD_STATE_TABLE": out["StateTableName"],
@@ -80,6 +80,9 @@ def test_creates_the_stack_and_wires_it(account: Account, rule_pattern: Any) -> 
             "TRAILGUARD_QUEUE_URLS": f"{out['DeadLetterQueueUrl']},{out['FailedInvocationQueueUrl']}",
             "TRAILGUARD_STATE_KEY": out["StateKeyArn"],
         }
+        # the queues a rule repair may target: the same two, as ARNs
+        dead, failed = (arn.split(":")[-1] for arn in Config.from_env(variables).queue_arns)
+        assert dead.startswith(f"{STACK}-DeadLetterQueue") and failed.startswith(f"{STACK}-FailedInvocation")
         policy = json.loads(lam.get_policy(FunctionName=out[fn])["Policy"])
         statements = policy["Statement"]
         # the finding function is invoked by the findings, guard-calls and backstop rules

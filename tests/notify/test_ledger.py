@@ -253,3 +253,65 @@ def test_signed_records_still_deduplicate_and_fold_a_storm(signed: tuple[Ledger,
     clock.advance(10)
     assert book.decide(_incident(_stop(2))).action == "suppress"  # a repeat in the burst
     assert book.tampered == []
+
+
+def _kms_calls(book: Ledger) -> list[str]:
+    """The KMS operations the ledger's key makes from now on (botocore's own before-call event)."""
+    calls: list[str] = []
+    assert book.mac is not None
+    book.mac._client.meta.events.register(
+        "before-call.kms", lambda model, **_: calls.append(model.name), unique_id="ledger-kms-count"
+    )
+    return calls
+
+
+def _finding_about(trail: str, record: Record) -> Incident:
+    verdict = Verdict("tamper", "finding.trail-disabled", trail, None, "x.", record)
+    outcome = Outcome("trail.reconcile", trail, "already-restored", "ok", verified=True)
+    return Incident(verdict, record, "finding", REGION, outcome=outcome)
+
+
+def test_the_signed_ledger_makes_no_kms_call_it_does_not_need(signed: tuple[Ledger, FakeClock]) -> None:
+    """Each KMS call signs a record that is read back, or verifies one read once: a claim that finds
+    the record present hands back what it verified (never read and verified twice), and a burst that
+    goes on keeps its signed text (only its TTL moves, which the MAC does not cover)."""
+    book, clock = signed
+    (finding,) = records_from_object(event(FINDING))
+    trail = str(finding.finding_trail)
+    call = _stop(1, requestParameters={"name": trail}, recipientAccountId=finding.account_id)
+    calls = _kms_calls(book)
+
+    def counted(step: Any) -> dict[str, int]:
+        calls.clear()
+        step()
+        return {name: calls.count(name) for name in sorted(set(calls))}
+
+    incident = _incident(call, resource=trail)
+    decided: list[Any] = []
+    seen = {"first": counted(lambda: decided.append(book.decide(incident)))}
+    assert decided[0].action == "publish"
+    seen["finished"] = counted(lambda: book.finished(incident, decided[0], "msg-1", None))
+    seen["redelivery"] = counted(lambda: decided.append(book.decide(incident)))
+    clock.advance(10)
+    repeat = _incident(
+        _stop(2, requestParameters={"name": trail}, recipientAccountId=finding.account_id), trail
+    )
+    seen["repeat"] = counted(lambda: decided.append(book.decide(repeat)))
+    seen["repeat finished"] = counted(lambda: book.finished(repeat, decided[-1], None, None))
+    clock.advance(60)
+    about = _finding_about(trail, finding)
+    seen["finding"] = counted(lambda: decided.append(book.decide(about)))
+    seen["finding finished"] = counted(lambda: book.finished(about, decided[-1], None, None))
+    assert [d.action for d in decided] == ["publish", "suppress", "suppress", "suppress"]
+    sign, verify = {"GenerateMac": 1}, {"VerifyMac": 1}
+    assert seen == {
+        # the event's claim, the trail call's recent#, the burst's claim, the event decided
+        "first": {"GenerateMac": 4},
+        "finished": sign,  # the event: published (read back by a retry or a redelivery)
+        "redelivery": {**sign, **verify},  # the claim's MAC (made before DynamoDB refuses it), its check
+        "repeat": {"GenerateMac": 4, **verify},  # claim, recent#, the lost burst claim (checked), final
+        "repeat finished": {},  # a suppressed event was recorded as final when decided
+        "finding": {"GenerateMac": 2, "VerifyMac": 2},  # claim, recent# and burst# checked, final
+        "finding finished": {},
+    }
+    assert book.tampered == []

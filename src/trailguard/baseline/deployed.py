@@ -2,8 +2,8 @@
 function environment.
 
 A function's environment is one ``UpdateFunctionConfiguration`` away from the attacker (self-allow-listing,
-issue item 15), so what trailguard trusts about its own stack (who is allow-listed, which trails are
-protected, where alerts go, which functions and rules are its own) is written by ``trailguard deploy`` (and
+issue item 15), so what trailguard trusts about its own stack (which trails are protected, where alerts
+go, which functions and rules are its own) is written by ``trailguard deploy`` (and
 ``trailguard baseline record``) into the state table as ``pk = "config"``, ``sk = "stack"``, signed with
 the stack's state key (:mod:`trailguard.integrity`), and read through :func:`read_deployed`.
 
@@ -11,8 +11,12 @@ the stack's state key (:mod:`trailguard.integrity`), and read through :func:`rea
 the values can be trusted: ``verified`` (signed by the state key and intact), ``missing`` (never written),
 ``tampered`` (fails verification: :attr:`DeployedConfig.tampered` names the item for the alert),
 ``unsigned`` (no state key is configured, so nothing is verified), ``unavailable`` (no table, or the table
-or KMS could not be read). Unless ``verified``, the allow-list is empty: nobody's change is authorised
-on the strength of an unauthenticated record.
+or KMS could not be read). Only a ``verified`` item is to be trusted (:attr:`DeployedConfig.trusted`).
+
+The allow-list is not in it: its one source is the stack's ``AllowedPrincipalArns`` parameter
+(:mod:`trailguard.allowlist`), which every ``UpdateStack`` changes, however it is made; a copy here would
+go stale on any update not made with ``trailguard deploy``. (An item written before this still carries
+the list; it is ignored.)
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ class DeployedConfig:
     """What the stack was deployed with, as recorded and signed at deploy."""
 
     status: Status
-    allowed_principal_arns: tuple[str, ...] = ()
     protected_trails: tuple[str, ...] = ()
     """Names or ARNs; empty means every trail in the account."""
     alert_endpoints: tuple[tuple[str, str], ...] = ()
@@ -82,7 +85,6 @@ def build(
     rebuilds it from the stack's outputs and parameters)."""
     return {
         "schema": SCHEMA,
-        "allowed_principal_arns": list(config.allowed_principal_arns),
         "protected_trails": list(config.protected_trails),
         "alert_endpoints": [{"Protocol": p, "Endpoint": e} for p, e in alert_endpoints],
         "topic_arn": config.topic_arn,
@@ -165,7 +167,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def parse(doc: Mapping[str, Any], status: Status) -> DeployedConfig:
-    """A config document as :class:`DeployedConfig` (the allow-list only when ``status`` is verified)."""
+    """A config document as :class:`DeployedConfig`."""
     meta = doc.get("_meta") if isinstance(doc.get("_meta"), Mapping) else {}
     endpoints = tuple(
         (str(e.get("Protocol")), str(e.get("Endpoint")))
@@ -176,7 +178,6 @@ def parse(doc: Mapping[str, Any], status: Status) -> DeployedConfig:
     assert isinstance(meta, Mapping) and isinstance(recorded_raw, Mapping)
     return DeployedConfig(
         status,
-        allowed_principal_arns=_strings(doc.get("allowed_principal_arns")) if status == "verified" else (),
         protected_trails=_strings(doc.get("protected_trails")),
         alert_endpoints=endpoints,
         topic_arn=str(doc["topic_arn"]) if doc.get("topic_arn") else None,

@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from trailguard.integrity import TAMPERED, Mac, SignedStore, Tampered
 from trailguard.notify.notice import NEEDS_A_PERSON, Incident, Notice, SweepFindings, short_name
 from trailguard.notify.text import clean
-from trailguard.state import StateStore
+from trailguard.state import StateStore, StoredItem
 
 if TYPE_CHECKING:
     from trailguard.config import Config
@@ -236,6 +236,15 @@ class Ledger:
         self._note(pk, sk)
         return claimed
 
+    def _claim(
+        self, pk: str, sk: str, doc: dict[str, Any], *, ttl_seconds: int
+    ) -> tuple[bool, StoredItem | None]:
+        """``_put(if_absent=True)``, and when the claim is lost, the item holding it, read (and verified,
+        when signed) once: None when it vanished in between or could not be verified."""
+        claimed, held = self.signed.claim_or_get(pk, sk, doc, ttl_seconds=ttl_seconds)
+        self._note(pk, sk)
+        return claimed, held
+
     def _note(self, pk: str, sk: str) -> None:
         problem = self.signed.problem(pk, sk)
         if problem is not None and problem not in self.tampered:
@@ -371,8 +380,9 @@ class Ledger:
         pk = f"incident#{resource_key(incident)}"
         event_sk = f"event#{event_key(incident)}"
         claim = {"status": "claimed", "at": now, "event_id": incident.record.event_id}
-        if not self._put(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS, if_absent=True):
-            previous = self._get(pk, event_sk)
+        claimed, held = self._claim(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS)
+        if not claimed:
+            previous = held.doc if held is not None else None
             if previous is None and not self.authenticated:
                 previous = {}  # unsigned (as before): an item that vanished in between is a duplicate
             # Signed: one that fails verification (or cannot be verified) is treated as absent, so a
@@ -406,18 +416,10 @@ class Ledger:
                     return retry
         decision = self._decide_new(incident, pk, now)
         decision.pk, decision.event_sk = pk, event_sk
-        self._put(
-            pk,
-            event_sk,
-            {
-                "status": "decided",
-                "at": now,
-                "event_id": incident.record.event_id,
-                "told": incident.status if decision.action != "suppress" else "",
-                **decision.to_dict(),
-            },
-            ttl_seconds=EVENT_TTL_SECONDS,
-        )
+        if decision.action == "suppress":  # nothing will be sent: record it as final now, once
+            self._record_event(incident, decision, "suppressed", None, None)
+        else:
+            self._record_event(incident, decision, "decided")
         return decision
 
     def _decide_new(self, incident: Incident, pk: str, now: float) -> Decision:
@@ -451,19 +453,19 @@ class Ledger:
             "told": incident.status,
         }
         unverified = int(incident.verdict.verdict == "tamper" and incident.action_required)
-        if self._put(pk, burst_sk, opening, ttl_seconds=BURST_QUIET_SECONDS, if_absent=True):
+        claimed, held = self._claim(pk, burst_sk, opening, ttl_seconds=BURST_QUIET_SECONDS)
+        if claimed:
             self.store.put(rows_pk, row, _row(incident, pk, row), ttl_seconds=ROW_TTL_SECONDS)
             self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
             if unverified:  # ADD 0 returns nothing under UPDATED_NEW: only count real ones
                 self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
             return Decision("publish", "first incident of its kind on this resource", row=row)
 
-        found = self._get(pk, burst_sk)
-        if found is None:  # it expired between the two calls: the quiet gap passed, so this one is new
+        if held is None:  # it expired between the two calls: the quiet gap passed, so this one is new
             return Decision("publish", "first incident after a quiet gap", row=row)
-        burst = found
+        burst = held.doc
         row = str(burst["row"])
-        self._put(pk, burst_sk, burst, ttl_seconds=BURST_QUIET_SECONDS)  # the burst goes on
+        self.signed.keep(held, ttl_seconds=BURST_QUIET_SECONDS)  # the burst goes on
         count = self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
         if unverified:
             self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
@@ -505,24 +507,27 @@ class Ledger:
     def _incident_finished(
         self, incident: Incident, decision: Decision, message_id: str | None, error: str | None
     ) -> None:
+        if decision.action == "suppress":  # recorded as final when it was decided
+            return
+        self._record_event(incident, decision, "publish-failed" if error else "published", message_id, error)
+
+    def _record_event(
+        self,
+        incident: Incident,
+        decision: Decision,
+        status: str,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """The event item: what was decided for the event and, once known, how its message went."""
         if decision.pk is None or decision.event_sk is None:
             return
-        status = (
-            "suppressed" if decision.action == "suppress" else ("publish-failed" if error else "published")
-        )
+        doc: dict[str, Any] = {"status": status, "at": self.clock(), "event_id": incident.record.event_id}
+        if status != "decided":
+            doc.update(message_id=message_id, error=error)
+        doc["told"] = incident.status if decision.action != "suppress" else ""
         self._put(
-            decision.pk,
-            decision.event_sk,
-            {
-                "status": status,
-                "at": self.clock(),
-                "event_id": incident.record.event_id,
-                "message_id": message_id,
-                "error": error,
-                "told": incident.status if status != "suppressed" else "",
-                **decision.to_dict(),
-            },
-            ttl_seconds=EVENT_TTL_SECONDS,
+            decision.pk, decision.event_sk, {**doc, **decision.to_dict()}, ttl_seconds=EVENT_TTL_SECONDS
         )
 
 
