@@ -165,7 +165,7 @@ def apply(
             raise InputError(f"stack {stack_name} does not exist yet: --email is required to create it")
 
         current: Config | None = None
-        previous: dict[str, str] = {}  # the stack's parameter values as deployed (an update keeps them)
+        previous: Mapping[str, str] = {}  # the stack's parameter values as deployed (an update keeps them)
         if updating and existing is not None:
             deployed = stacks.info(cfn, existing, region)
             previous = deployed.parameters
@@ -319,7 +319,7 @@ def apply(
         and current is not None
         and tags is None
         and (not role_arn or role_arn == existing.get("RoleARN"))
-        and unchanged(cfn, existing, body, values, previous, current)
+        and unchanged(cfn, existing, body, values, previous=previous, current=current)
     )
     cs_arn = (
         ""
@@ -397,6 +397,7 @@ def unchanged(
     existing: Mapping[str, Any],
     body: str,
     values: list[dict[str, Any]],
+    *,
     previous: Mapping[str, str],
     current: Config,
 ) -> bool:
