@@ -120,13 +120,15 @@ def plan(cfn: Any, info: stacks.StackInfo) -> list[Kept]:
 def destroy(
     cfn: Any,
     info: stacks.StackInfo,
+    kept: list[Kept] | None = None,
     *,
     progress: Callable[[str], object],
     poll_seconds: float = 5.0,
     timeout_seconds: float = 1800.0,
 ) -> Destroyed:
-    """Delete the stack and wait until DELETE_COMPLETE; raises DeployError with the cause otherwise."""
-    kept = plan(cfn, info)
+    """Delete the stack and wait until DELETE_COMPLETE; raises DeployError with the cause otherwise.
+    ``kept``: what :func:`plan` said it leaves behind (read here when the caller has not)."""
+    kept = plan(cfn, info) if kept is None else kept
     events = stacks.EventPrinter(cfn, info.stack_id, progress)
     events.mark_seen()
     progress(f"deleting stack {info.name} ({info.stack_id})")
