@@ -198,6 +198,7 @@ def test_an_update_without_flags_keeps_every_previous_value(account: Account) ->
     lines: list[str] = []
     result = deploy.apply(STACK, progress=lines.append, poll_seconds=0.01)  # no email, no parameters
     assert result.status == "unchanged", lines
+    assert result.change_set == ""  # nothing to change: no change set was made
     sent = {p["ParameterKey"]: p for p in result.parameters}
     for name in ("SecurityContactEmail", "BackstopSchedule"):
         assert sent[name] == {"ParameterKey": name, "UsePreviousValue": True}

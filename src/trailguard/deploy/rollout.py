@@ -311,7 +311,6 @@ def apply(
     # A random tail too: two deploys in one second (a dry run, then the real one) need distinct names.
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     cs_name = f"trailguard-{stamp}-{pkg.code_sha256[:8]}-{secrets.token_hex(3)}"
-    result.change_set = cs_name
     user_tags = [{"Key": k, "Value": v} for k, v in (tags or {}).items() if k != STACK_TAG["Key"]]
     same = (
         updating
@@ -338,6 +337,8 @@ def apply(
         )
     )
 
+    result.change_set = cs_name if cs_arn else ""
+
     def abandon() -> None:
         """Leave nothing behind: the change set, and the empty stack a CREATE change set made."""
         stacks.delete_change_set(cfn, cs_arn)
@@ -349,8 +350,6 @@ def apply(
         if cs_arn
         else {"Status": "FAILED", "StatusReason": stacks.NO_CHANGES_MARKERS[0]}
     )
-    if not cs_arn:
-        result.change_set = ""
     if stacks.has_no_changes(cs):
         if cs_arn:
             stacks.delete_change_set(cfn, cs_arn)
