@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import pytest
 
 from policy.policy_support import OUTPUT_KEYS, PROTECTING
 from trailguard.cli import main
+from trailguard.cli.classify import INVENTORY_SHAPE
 from trailguard.cli.exit import Exit
+from trailguard.policy.inventory import Guard, Inventory
 
 STOP = "tamper/cloudtrail_stoplogging_stratus.json"
 UPDATE = "tamper/cloudtrail_updatetrail_disable_logfilevalidation_elastic.json"
@@ -315,6 +318,13 @@ def test_fail_on_with_an_unreadable_input_exits_2(capsys, events_dir, tmp_path):
         ({"trial": []}, "unknown key(s) trial"),
         ({"baselines_unavailable": "yes"}, "'baselines_unavailable' must be true or false"),
         ({"tampered_trails": "arn:t"}, "'tampered_trails' must be a list of strings"),
+        ({"trails": [{}, "t"]}, "'trails' must be a list of objects"),
+        ({"guard": {"role_arn": []}}, "'guard' must be an object of role_arns, rule_names"),
+        ({"guard": {"queue_urls": [1]}}, "'guard' must be an object"),
+        ({"kms_aliases": {"alias/a": 1}}, "'kms_aliases' must be an object of strings"),
+        ({"account": None}, "'account' must be a string"),
+        ({"retention_days": 0}, "'retention_days' must be a positive whole number"),
+        ({"log_groups": {}}, "'log_groups' must be a list of objects"),
     ],
 )
 def test_an_inventory_of_the_wrong_shape_is_a_usage_error(capsys, events_dir, tmp_path, inventory, says):
@@ -324,6 +334,15 @@ def test_an_inventory_of_the_wrong_shape_is_a_usage_error(capsys, events_dir, tm
     code, lines, err = run(capsys, "--inventory", str(path), str(events_dir / STOP))
     assert code == Exit.USAGE and not lines
     assert says in err
+
+
+def test_the_inventory_shape_is_read_from_every_inventory_field():
+    """The file's keys are Inventory's fields (Guard's under "guard"): a field added there is checked
+    here without being listed twice."""
+    assert list(INVENTORY_SHAPE) == [f.name for f in fields(Inventory)]
+    what, valid = INVENTORY_SHAPE["guard"]
+    assert all(name in what for name in (f.name for f in fields(Guard)))
+    assert valid({f.name: ["x"] for f in fields(Guard)}) and not valid({"role_arns": [""], "x": []})
 
 
 def test_the_documented_inventory_is_accepted(capsys, events_dir, tmp_path):

@@ -9,10 +9,12 @@ import sys
 
 import pytest
 
+import trailguard.deploy.destroy as destroying
 import trailguard.deploy.stack as stacks
 from trailguard import aws
 from trailguard.cli import main
 from trailguard.cli.exit import Exit
+from trailguard.deploy.errors import call
 
 from .conftest import STACK, server_client, server_trail, trailguard
 
@@ -84,7 +86,14 @@ def test_the_question_is_asked_on_stderr_and_only_yes_deletes(
 ) -> None:
     answer, code, remains = case
     monkeypatch.setattr(sys, "stdin", _Terminal(answer))
+    made: list[str] = []
+    monkeypatch.setattr(
+        destroying, "call", lambda doing, fn, **kw: made.append(doing) or call(doing, fn, **kw)
+    )
     assert main(["destroy", "--stack-name", STACK]) == code
+    # what it keeps is read once, for the question and the result alike
+    assert made.count("reading the stack's template") == 1
+    assert sum(doing.startswith("listing resources of") for doing in made) == 1
     captured = capsys.readouterr()
     assert f"Delete stack {STACK}? [y/N]" in captured.err and "[y/N]" not in captured.out
     assert "AWS::DynamoDB::Table" in captured.err  # what it keeps, said before asking

@@ -4,11 +4,13 @@ versioned, and the zip is stored under its content hash (moto in-process, throug
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from trailguard import aws, deploy
 from trailguard.deploy import artifacts
+from trailguard.deploy.package import Package
 
 from .conftest import STACK
 
@@ -43,3 +45,11 @@ def test_a_bucket_of_another_account_is_refused(moto_aws: dict[str, str]) -> Non
 
     with pytest.raises(deploy.DeployError, match="exists but this account cannot use it"):
         artifacts.ensure_artifact_bucket(S3(), "taken", "us-east-1", lambda _: None)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "under"), [("trailguard", "trailguard/"), ("/builds/tg/", "builds/tg/"), ("", ""), ("/", "")]
+)
+def test_keys_go_under_the_prefix_and_an_empty_one_is_the_bucket_top(prefix: str, under: str) -> None:
+    pkg = Package(zip_path=Path("z.zip"), template_path=Path("t.yaml"), code_sha256="ab12")
+    assert artifacts.code_key(pkg, prefix) == f"{under}lambda-ab12.zip"

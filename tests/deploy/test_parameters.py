@@ -1,8 +1,10 @@
-"""``deploy.parameters.role_scope``: the parameters that narrow the role to what the deploy protects."""
+"""``deploy.parameters``: the template's parameters read from its text, and ``role_scope``, the parameters
+that narrow the role to what the deploy protects."""
 
 from __future__ import annotations
 
-from trailguard.deploy.parameters import partition_of, role_scope
+from trailguard.deploy.package import template_source
+from trailguard.deploy.parameters import partition_of, role_scope, template_parameters
 
 HOME = "arn:aws:cloudtrail:us-east-1:123456789012:trail/org"
 ROLE = "arn:aws:iam::123456789012:role/trail-to-logs"
@@ -51,3 +53,13 @@ def test_bucket_arns_are_in_the_deployers_partition() -> None:
     assert partition_of("") == "aws"
     scope = role_scope([_trail(HOME, "org-logs")], named=False, partition="aws-cn")
     assert scope["ProtectedBuckets"] == "arn:aws-cn:s3:::org-logs"
+
+
+def test_the_template_s_parameters_are_read_from_its_text() -> None:
+    names = template_parameters(template_source().read_text())
+    assert {"SecurityContactEmail", "AllowedPrincipalArns", "CodeS3Bucket", "CodeS3Key"} <= set(names)
+    text = (
+        "Parameters:\n  A:\n    Type: String  # Default: x\n# a comment: at the margin\n  B: # why\n"
+        "    Type: String\nResources:\n  C:\n    Type: AWS::SNS::Topic\n"
+    )
+    assert template_parameters(text) == ["A", "B"]

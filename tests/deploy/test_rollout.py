@@ -17,6 +17,7 @@ import pytest
 
 from aws_support import Account, fake_credentials
 from trailguard import aws, deploy
+from trailguard.baseline.deployed import read_deployed
 from trailguard.config import Config
 
 from .conftest import STACK
@@ -199,6 +200,7 @@ def test_an_update_without_flags_keeps_every_previous_value(account: Account) ->
     lines: list[str] = []
     result = deploy.apply(STACK, progress=lines.append, poll_seconds=0.01)  # no email, no parameters
     assert result.status == "unchanged", lines
+    assert result.change_set == ""  # nothing to change: no change set was made
     sent = {p["ParameterKey"]: p for p in result.parameters}
     for name in ("SecurityContactEmail", "BackstopSchedule"):
         assert sent[name] == {"ParameterKey": name, "UsePreviousValue": True}
@@ -209,6 +211,10 @@ def test_an_update_without_flags_keeps_every_previous_value(account: Account) ->
     assert env["TRAILGUARD_ALLOWED_PRINCIPAL_ARNS"] == "arn:aws:iam::123456789012:role/break-glass"
     assert env["TRAILGUARD_PROTECTED_TRAILS"] == "org-trail"
     assert _parameters()["BackstopSchedule"] == "rate(15 minutes)"
+    # re-recorded with the kept values: the signed config item still names the alert email
+    recorded = read_deployed(Config.from_env(env), account.region)
+    assert recorded.status == "verified"
+    assert recorded.alert_endpoints == (("email", "security@example.com"),)
 
 
 def test_parameter_overrides_change_only_what_they_name(account: Account) -> None:

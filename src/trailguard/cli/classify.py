@@ -23,15 +23,15 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from types import UnionType
+from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from trailguard.cli.exit import CommandError, Exit
 from trailguard.events import MalformedEvent, iter_path
 from trailguard.policy import Inventory, classify
-from trailguard.policy.inventory import Guard
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 DIGEST_MARKER = "_CloudTrail-Digest_"  # CloudTrail's name for digest files (hashes, not records)
@@ -103,35 +103,49 @@ def load_inventory(path: str | None) -> Inventory:
     return Inventory.from_dict(data)
 
 
-def _is_list_of(value: Any, kind: type) -> bool:
-    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+Shape = tuple[str, Callable[[Any], bool]]  # what a JSON value must be (said for a person), and its test
+_PLURAL = {"a string": "strings", "an object": "objects"}
 
 
-INVENTORY_SHAPE: dict[str, tuple[str, Any]] = {
-    "account": ("a string", lambda v: isinstance(v, str)),
-    "trails": ("a list of objects", lambda v: _is_list_of(v, dict)),
-    "event_data_stores": ("a list of objects", lambda v: _is_list_of(v, dict)),
-    "guard": (
-        f"an object of {', '.join(f.name for f in fields(Guard))} (lists of strings)",
-        lambda v: (
-            isinstance(v, dict)
-            and set(v) <= {f.name for f in fields(Guard)}
-            and all(_is_list_of(item, str) for item in v.values())
-        ),
-    ),
-    "log_groups": ("a list of objects", lambda v: _is_list_of(v, dict)),
-    "allowed_principal_arns": ("a list of strings", lambda v: _is_list_of(v, str)),
-    "kms_aliases": (
-        "an object of alias -> key id or ARN",
-        lambda v: isinstance(v, dict) and all(isinstance(i, str) for i in v.values()),
-    ),
-    "retention_days": (
-        "a positive whole number",
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-    ),
-    "baselines_unavailable": ("true or false", lambda v: isinstance(v, bool)),
-    "tampered_trails": ("a list of strings (trail ARNs)", lambda v: _is_list_of(v, str)),
-}
+def _shape(hint: Any) -> Shape:
+    """The shape of the JSON value of a field typed ``hint``, read from the type so the inventory file's
+    shape is :class:`Inventory`'s own: ``X | None`` is ``X`` (None is the key left out), a tuple is a
+    list, a Mapping or a dataclass an object."""
+    if get_origin(hint) in (Union, UnionType):
+        (hint,) = [arg for arg in get_args(hint) if arg is not type(None)]
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is bool:
+        return "true or false", lambda v: isinstance(v, bool)
+    if hint is int:  # the one number, retention_days, is read as absent unless positive
+        return "a positive whole number", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0
+    if hint is str:
+        return "a string", lambda v: isinstance(v, str)
+    if origin is Mapping and args[1] is Any:  # an entry kept as the API returns it
+        return "an object", lambda v: isinstance(v, dict)
+    if origin is Mapping:
+        what, valid = _shape(args[1])
+        return f"an object of {_PLURAL[what]}", lambda v: isinstance(v, dict) and all(map(valid, v.values()))
+    if origin is tuple:
+        what, valid = _shape(args[0])
+        return f"a list of {_PLURAL[what]}", lambda v: isinstance(v, list) and all(map(valid, v))
+    if is_dataclass(hint):
+        shapes = _field_shapes(hint)
+        each = " or ".join(sorted({what for what, _ in shapes.values()}))
+        return (
+            f"an object of {', '.join(shapes)} (each {each})",
+            lambda v: (
+                isinstance(v, dict) and set(v) <= set(shapes) and all(shapes[k][1](i) for k, i in v.items())
+            ),
+        )
+    raise TypeError(f"no inventory file shape for {hint!r}")
+
+
+def _field_shapes(cls: Any) -> dict[str, Shape]:
+    hints = get_type_hints(cls)
+    return {f.name: _shape(hints[f.name]) for f in fields(cls)}
+
+
+INVENTORY_SHAPE = _field_shapes(Inventory)  # key -> shape: Inventory's fields (Guard's for "guard")
 
 
 def check_inventory(data: dict[str, Any]) -> None:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> Exit:
         if not prompt(f"Delete stack {info.name}?"):
             raise CommandError(Exit.USAGE, f"not deleting {info.name}: not confirmed")
     try:
-        done = destroy(cfn, info, progress=progress)
+        done = destroy(cfn, info, kept, progress=progress)
     except DeployError as exc:
         raise failure(exc) from exc
     if args.output == "json":

@@ -20,11 +20,16 @@ def artifact_bucket_name(account: str, region: str) -> str:
 DEFAULT_PREFIX = "trailguard"
 
 
+def _under(prefix: str, name: str) -> str:
+    """The S3 key of ``name`` under ``prefix`` (``--s3-prefix``; empty: at the bucket's top)."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/{name}" if prefix else name
+
+
 def code_key(pkg: Package, prefix: str = DEFAULT_PREFIX) -> str:
     """The zip's S3 key under ``prefix``: its content hash, so a new build never overwrites what a stack
     runs."""
-    prefix = prefix.strip("/")
-    return f"{prefix}/lambda-{pkg.code_sha256}.zip" if prefix else f"lambda-{pkg.code_sha256}.zip"
+    return _under(prefix, f"lambda-{pkg.code_sha256}.zip")
 
 
 def check_bucket(s3: Any, name: str) -> None:
@@ -136,8 +141,7 @@ def upload_template(
     import hashlib
 
     digest = hashlib.sha256(body.encode()).hexdigest()
-    prefix = prefix.strip("/")
-    key = f"{prefix}/template-{digest}.yaml" if prefix else f"template-{digest}.yaml"
+    key = _under(prefix, f"template-{digest}.yaml")
     progress(f"uploading the template to s3://{bucket}/{key} (too large to send inline)")
     call(
         f"uploading s3://{bucket}/{key}",

@@ -15,8 +15,8 @@ from typing import Any
 
 import trailguard.deploy.stack as stacks
 from trailguard.deploy.errors import DeployError, call
+from trailguard.deploy.parameters import section_lines
 
-_RESOURCE = re.compile(r"^  ([A-Za-z0-9]+):\s*(#.*)?$")
 _RETAIN = re.compile(r"^    DeletionPolicy:\s*[\"']?(Retain|RetainExceptOnCreate)[\"']?\s*(#.*)?$")
 
 
@@ -59,20 +59,7 @@ def retained_logical_ids(template: str | Mapping[str, Any]) -> set[str]:
             for k, v in resources.items()
             if isinstance(v, Mapping) and v.get("DeletionPolicy") in {"Retain", "RetainExceptOnCreate"}
         }
-    found: set[str] = set()
-    inside, current = False, ""
-    for line in template.splitlines():
-        if line and not line.startswith((" ", "#")):
-            inside = line.split(":", 1)[0].strip() == "Resources"
-            continue
-        if not inside:
-            continue
-        named = _RESOURCE.match(line)
-        if named:
-            current = named.group(1)
-        elif current and _RETAIN.match(line):
-            found.add(current)
-    return found
+    return {entry for entry, line in section_lines(template, "Resources") if _RETAIN.match(line)}
 
 
 def removal(kind: str, name: str, region: str) -> str:
@@ -120,13 +107,15 @@ def plan(cfn: Any, info: stacks.StackInfo) -> list[Kept]:
 def destroy(
     cfn: Any,
     info: stacks.StackInfo,
+    kept: list[Kept] | None = None,
     *,
     progress: Callable[[str], object],
     poll_seconds: float = 5.0,
     timeout_seconds: float = 1800.0,
 ) -> Destroyed:
-    """Delete the stack and wait until DELETE_COMPLETE; raises DeployError with the cause otherwise."""
-    kept = plan(cfn, info)
+    """Delete the stack and wait until DELETE_COMPLETE; raises DeployError with the cause otherwise.
+    ``kept``: what :func:`plan` said it leaves behind (read here when the caller has not)."""
+    kept = plan(cfn, info) if kept is None else kept
     events = stacks.EventPrinter(cfn, info.stack_id, progress)
     events.mark_seen()
     progress(f"deleting stack {info.name} ({info.stack_id})")

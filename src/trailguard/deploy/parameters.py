@@ -9,34 +9,38 @@ takes its default. ``CodeS3Bucket`` and ``CodeS3Key`` are always deploy's own: w
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from trailguard.deploy.errors import InputError
 
 OWN = ("CodeS3Bucket", "CodeS3Key")
-_TOP_LEVEL = re.compile(r"^(\S[^:#]*):")
-_PARAMETER = re.compile(r"^  ([A-Za-z0-9]+):\s*(#.*)?$")
+_TOP_LEVEL = re.compile(r"^([^\s#][^:#]*):")
+_ENTRY = re.compile(r"^  ([A-Za-z0-9]+):\s*(#.*)?$")
 
 
-def template_parameters(body: str) -> list[str]:
-    """The names under the template's top-level ``Parameters:`` section, in order.
+def section_lines(body: str, section: str) -> Iterator[tuple[str, str]]:
+    """``(entry, line)`` for each line of the template text's top-level ``section`` from its first
+    entry on, ``entry`` the name (a key indented two spaces) the line is under or starts.
 
     Read from the text (the template uses CloudFormation's short-form tags, which a plain YAML loader
-    refuses), so no AWS call is needed before the parameters are checked.
+    refuses), so no AWS call is needed to read the template's parameters or retained resources.
     """
-    names: list[str] = []
-    inside = False
+    inside, entry = False, ""
     for line in body.splitlines():
         top = _TOP_LEVEL.match(line)
         if top:
-            inside = top.group(1).strip() == "Parameters"
-            continue
-        if inside:
-            found = _PARAMETER.match(line)
-            if found:
-                names.append(found.group(1))
-    return names
+            inside, entry = top.group(1).strip() == section, ""
+        elif inside:
+            named = _ENTRY.match(line)
+            entry = named.group(1) if named else entry
+            if entry:
+                yield entry, line
+
+
+def template_parameters(body: str) -> list[str]:
+    """The names under the template's top-level ``Parameters:`` section, in order."""
+    return [entry for entry, line in section_lines(body, "Parameters") if _ENTRY.match(line)]
 
 
 def role_scope(trails: Sequence[Mapping[str, Any]], *, named: bool, partition: str = "aws") -> dict[str, str]:

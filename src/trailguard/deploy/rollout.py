@@ -165,11 +165,13 @@ def apply(
             raise InputError(f"stack {stack_name} does not exist yet: --email is required to create it")
 
         current: Config | None = None
+        previous: Mapping[str, str] = {}  # the stack's parameter values as deployed (an update keeps them)
         if updating and existing is not None:
             deployed = stacks.info(cfn, existing, region)
+            previous = deployed.parameters
             current = config_from_stack(
                 deployed.outputs,
-                deployed.parameters,
+                previous,
                 region=region,
                 profile=profile,
                 endpoint_url=endpoint_url,
@@ -251,7 +253,7 @@ def apply(
     values = params.change_set_parameters(
         names,
         {**given, "CodeS3Bucket": bucket, "CodeS3Key": key},
-        [str(p["ParameterKey"]) for p in (existing or {}).get("Parameters") or []] if updating else None,
+        list(previous) if updating else None,
     )
     for line in params.describe_parameters(values):
         progress(f"  parameter {line}")
@@ -265,15 +267,9 @@ def apply(
         parameters=values,
         protected_trails=trail_arns,
     )
-    fallback = {"AllowedPrincipalArns": ",".join(allowed), "ProtectedTrails": ",".join(refs)}
-    previous = {
-        str(p["ParameterKey"]): str(p.get("ParameterValue", ""))
-        for p in (existing or {}).get("Parameters") or []
-    }
-    # the signed config item records the alert endpoint the stack is deployed with
-    fallback["SecurityContactEmail"] = str(
-        given.get("SecurityContactEmail") or previous.get("SecurityContactEmail") or ""
-    )
+    # The parameters the stack runs with after this deploy: the Config rebuilt when the function's
+    # environment cannot be read, and the alert endpoint the signed config item records.
+    running = {**previous, **given}
 
     def baseline_diff() -> list[BaselineChange]:
         """How the baselines recording would write differ from those recorded now (printed)."""
@@ -303,7 +299,7 @@ def apply(
             record_baseline(
                 stack_name,
                 ready.outputs,
-                fallback,
+                running,
                 region=region,
                 profile=profile,
                 endpoint_url=endpoint_url,
@@ -315,7 +311,6 @@ def apply(
     # A random tail too: two deploys in one second (a dry run, then the real one) need distinct names.
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     cs_name = f"trailguard-{stamp}-{pkg.code_sha256[:8]}-{secrets.token_hex(3)}"
-    result.change_set = cs_name
     user_tags = [{"Key": k, "Value": v} for k, v in (tags or {}).items() if k != STACK_TAG["Key"]]
     same = (
         updating
@@ -323,7 +318,7 @@ def apply(
         and current is not None
         and tags is None
         and (not role_arn or role_arn == existing.get("RoleARN"))
-        and unchanged(cfn, existing, body, values, current)
+        and unchanged(cfn, existing, body, values, previous=previous, current=current)
     )
     cs_arn = (
         ""
@@ -342,6 +337,8 @@ def apply(
         )
     )
 
+    result.change_set = cs_name if cs_arn else ""
+
     def abandon() -> None:
         """Leave nothing behind: the change set, and the empty stack a CREATE change set made."""
         stacks.delete_change_set(cfn, cs_arn)
@@ -353,8 +350,6 @@ def apply(
         if cs_arn
         else {"Status": "FAILED", "StatusReason": stacks.NO_CHANGES_MARKERS[0]}
     )
-    if not cs_arn:
-        result.change_set = ""
     if stacks.has_no_changes(cs):
         if cs_arn:
             stacks.delete_change_set(cfn, cs_arn)
@@ -401,6 +396,8 @@ def unchanged(
     existing: Mapping[str, Any],
     body: str,
     values: list[dict[str, Any]],
+    *,
+    previous: Mapping[str, str],
     current: Config,
 ) -> bool:
     """The update would change nothing: the same template and every parameter its previous value.
@@ -408,7 +405,7 @@ def unchanged(
     CloudFormation answers this itself with a FAILED "didn't contain changes" change set; moto cannot
     tell (it compares list parameters parsed with the same ones unparsed), so deploy checks first and
     skips the change set, which is what AWS's answer leads to anyway. Lists are compared as the
-    functions enforce them (``current``), the rest with DescribeStacks' values.
+    functions enforce them (``current``), the rest with DescribeStacks' values (``previous``).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -418,9 +415,6 @@ def unchanged(
         return False
     if previous_body != body:
         return False
-    previous = {
-        str(p["ParameterKey"]): str(p.get("ParameterValue") or "") for p in existing.get("Parameters") or []
-    }
     lists = {
         "ProtectedTrails": current.protected_trails,
         "AllowedPrincipalArns": current.allowed_principal_arns,

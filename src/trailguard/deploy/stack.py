@@ -218,24 +218,19 @@ def create_change_set(
     name: str,
     change_set_type: str,
     template_body: str,
-    parameters: Mapping[str, str] | Sequence[Mapping[str, Any]],
+    parameters: Sequence[Mapping[str, Any]],
+    tags: Sequence[Mapping[str, str]] | None,
     template_url: str | None = None,
-    tags: Sequence[Mapping[str, str]] | None = ({"Key": "trailguard", "Value": "true"},),
     role_arn: str | None = None,
 ) -> str:
     """Create the change set; returns its ARN (it is not ready until :func:`wait_change_set`), or ""
     when the endpoint refuses it as "no updates are to be performed" (nothing to change).
 
     ``template_url`` (an S3 URL) is sent instead of the body when given (templates over 51,200 bytes).
-    ``parameters``: name -> value, or the API's list (``UsePreviousValue`` entries included). ``tags``
-    None sends none (an update then keeps the stack's); ``role_arn`` is the service role CloudFormation
+    ``parameters``: the API's list (``UsePreviousValue`` entries included). ``tags`` None sends none
+    (an update then keeps the stack's); ``role_arn`` is the service role CloudFormation
     assumes for this and later operations on the stack (``--role-arn``).
     """
-    listed = (
-        [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
-        if isinstance(parameters, Mapping)
-        else [dict(p) for p in parameters]
-    )
     extra: dict[str, Any] = {}
     if tags is not None:
         extra["Tags"] = [dict(t) for t in tags]
@@ -249,7 +244,7 @@ def create_change_set(
             ChangeSetName=name,
             ChangeSetType=change_set_type,
             **({"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}),
-            Parameters=listed,
+            Parameters=[dict(p) for p in parameters],
             Capabilities=CAPABILITIES,
             Description="trailguard deploy",
             **extra,

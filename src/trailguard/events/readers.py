@@ -21,7 +21,7 @@ import codecs
 import gzip
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -310,26 +310,12 @@ class _Reader:
         match = _RECORDS_FILE.match(self.buf, self.pos)
         assert match is not None
         self._advance(match.end())
-        index = 0
-        if self._expect("]") is None:
-            while True:
-                try:
-                    item, raw = self._value()
-                except ValueError as exc:
-                    yield _stop(f"Records[{index}] (from line {self.line}) is not JSON: {_why(exc)}")
-                    self._give_up()
-                    return
-                yield (
-                    _not_utf8(f"Records[{index}]") if _NOT_UTF8.search(raw) else log_file_entry(item, index)
-                )
-                index += 1
-                separator = self._expect(",", "]")
-                if separator is None:
-                    yield _stop(f"after Records[{index - 1}] (line {self.line}) expected ',' or ']'")
-                    self._give_up()
-                    return
-                if separator == "]":
-                    break
+        for element in self._elements(lambda index: f"Records[{index}] (from line {self.line})"):
+            if isinstance(element, MalformedEvent):
+                yield element
+                return
+            index, item, raw = element
+            yield _not_utf8(f"Records[{index}]") if _NOT_UTF8.search(raw) else log_file_entry(item, index)
         # CloudTrail writes nothing after Records; other members are read past and ignored.
         while (closing := self._expect(",", "}")) == ",":
             try:
@@ -338,39 +324,53 @@ class _Reader:
                     raise ValueError("expected ':'")
                 self._value()
             except ValueError as exc:
-                yield _stop(f"the log file object from line {line} is not JSON after Records: {_why(exc)}")
-                self._give_up()
+                yield self._stopped(
+                    f"the log file object from line {line} is not JSON after Records: {_why(exc)}"
+                )
                 return
         if closing is None:
-            yield _stop(f"the log file object from line {line} does not end after Records")
-            self._give_up()
+            yield self._stopped(f"the log file object from line {line} does not end after Records")
 
     def _array(self, line: int) -> Iterator[Entry]:
         """A top-level JSON array: each element is a value of its own."""
         self._advance(self.pos + 1)
-        index = 0
+        for element in self._elements(lambda index: f"element {index} of the array from line {line}"):
+            if isinstance(element, MalformedEvent):
+                yield element
+                return
+            index, item, raw = element
+            yield from _entries_of(item, raw, f"element {index} of the array from line {line}")
+
+    def _elements(self, name: Callable[[int], str]) -> Iterator[tuple[int, Any, str] | MalformedEvent]:
+        """The values of the array whose ``[`` was just read, each with its index and text. A syntax
+        error ends it with a MalformedEvent (``name(index)`` says where) and the reading of the file."""
         if self._expect("]") is not None:
             return
+        index = 0
         while True:
             try:
                 item, raw = self._value()
             except ValueError as exc:
-                yield _stop(f"element {index} of the array from line {line} is not JSON: {_why(exc)}")
-                self._give_up()
+                yield self._stopped(f"{name(index)} is not JSON: {_why(exc)}")
                 return
-            yield from _entries_of(item, raw, f"element {index} of the array from line {line}")
-            index += 1
+            yield index, item, raw
             separator = self._expect(",", "]")
             if separator is None:
-                yield _stop(f"after element {index - 1} of the array from line {line} expected ',' or ']'")
-                self._give_up()
+                yield self._stopped(f"after {name(index)} expected ',' or ']'")
                 return
             if separator == "]":
                 return
+            index += 1
 
     def _give_up(self) -> None:
         """After a syntax error inside a document nothing more can be told apart: stop reading."""
         self.buf, self.pos, self.eof = "", 0, True
+
+    def _stopped(self, reason: str) -> MalformedEvent:
+        """Why the file is read no further, having stopped reading it (before the caller is handed it:
+        one that stops there never resumes the generator)."""
+        self._give_up()
+        return _stop(reason)
 
 
 def _entries_of(value: Any, raw: str, where: str) -> list[Entry]:
