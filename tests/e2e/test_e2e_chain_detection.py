@@ -103,6 +103,27 @@ def test_a_harmless_filter_is_left_alone(e: Emulator) -> None:
     assert "noise" in e.client("guardduty").list_filters(DetectorId=detector)["FilterNames"]
     assert not [p for p in e.outbox.glob("*.json") if p.name not in e.seen and "noise" in p.read_text()]
 
+    # left alone because it was judged harmless, not because no rule delivered the call
+    def judged() -> list[dict[str, Any]] | None:
+        ids = {
+            r["id"]
+            for r in _jsonl(e.outbox / "records.jsonl")
+            if r["detail"].get("eventName") == "CreateFilter"
+        }
+        found = [
+            i
+            for i in _jsonl(e.outbox / "invocations.jsonl")
+            if i["event_id"] in ids and i["function"].endswith("api-call") and i["invoked"]
+        ]
+        return found or None
+
+    runs = _eventually(judged, 10.0, "the api-call function to judge CreateFilter")
+    assert all(i["result"]["records"] == 1 and not i["result"]["incidents"] for i in runs), runs
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
 
 def test_a_suppression_filter_for_the_trail_disabled_finding_is_deleted(e: Emulator) -> None:
     detector = e.ready["detector_id"]

@@ -235,7 +235,13 @@ def test_no_lost_repair_and_no_false_repaired_under_faults(
             world.invoke(handlers.finding, copy.deepcopy(Deployed.SCHEDULED))
             assert _restored(world), (scenario, round_, "not restored by the sweep")
             TALLY["restored-by-sweep"] += 1
-    TALLY[f"faults:{faults.stage}"] += faults.counts["throttled"] + faults.counts["5xx"]
+    injected = faults.counts["throttled"] + faults.counts["5xx"]
+    assert injected, (
+        scenario,
+        faults.stage,
+        "no fault was injected: the hook is not on trailguard's clients",
+    )
+    TALLY[f"faults:{faults.stage}"] += injected
     TALLY[f"calls:{faults.stage}"] += faults.counts["calls"]
     print(f"\nfault tally after {scenario}/{faults.stage}: {dict(TALLY)}")
 
@@ -263,4 +269,5 @@ def test_a_redirect_is_escalated_when_the_state_table_cannot_be_read(world: Worl
         result = world.invoke(handlers.api_call, event)
     finally:
         faults.on = False
+    assert faults.counts["throttled"] + faults.counts["5xx"], "no Query was made, so none failed"
     assert result["incidents"], result

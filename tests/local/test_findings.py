@@ -3,6 +3,7 @@ real GuardDuty and Security Hub events, and trailguard's parser reads them as tr
 
 from __future__ import annotations
 
+import threading
 import time
 
 import botocore.exceptions
@@ -66,3 +67,41 @@ def test_no_finding_for_a_failed_call_or_the_guard_itself(cloud: LocalCloud, tra
         cloud.client("cloudtrail").stop_logging(Name=trail + "-missing")
     assert cloud.wait_idle(10)
     assert emitted_for(cloud, trail) == []
+
+
+def test_a_due_finding_waits_until_trailguard_has_handled_the_call(
+    cloud: LocalCloud, trail: str, user_keys: dict[str, str]
+) -> None:
+    """GuardDuty is minutes late on AWS: a finding never overtakes the handling of its own call, however
+    short the emulated delay and however slow the call's handler."""
+    from trailguard.local.findings import FindingEmitter
+
+    gate, asked = threading.Event(), []
+    sent: list[dict[str, object]] = []
+
+    def handled(event_id: str, timeout: float) -> bool:
+        asked.append(event_id)
+        return gate.wait(timeout)
+
+    emitter = FindingEmitter(sent.append, set, delay=0.0, handled=handled)
+    try:
+        cloud.recorder.listeners.append(emitter)
+        try:
+            cloud.client("cloudtrail", creds(user_keys)).stop_logging(Name=trail)
+        finally:
+            cloud.recorder.listeners.remove(emitter)
+        time.sleep(0.5)
+        assert sent == [] and len(asked) == 1  # due at once, held while the call is being handled
+        envelope = next(
+            e for e in reversed(cloud.recorder.envelopes) if e["detail"]["eventName"] == "StopLogging"
+        )
+        assert asked == [envelope["id"]]
+        gate.set()
+        deadline = time.monotonic() + 5
+        while len(sent) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [e["detail-type"] for e in sent] == ["GuardDuty Finding", "Security Hub Findings - Imported"]
+    finally:
+        gate.set()
+        emitter.close()
+    assert cloud.wait_idle(10)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 FINDING_TYPE = "Stealth:IAMUser/CloudTrailLoggingDisabled"
 ASFF_TYPE = "TTPs/Defense Evasion/Stealth:IAMUser-CloudTrailLoggingDisabled"
 TRIGGERS = frozenset({"StopLogging", "DeleteTrail"})
+HANDLED_TIMEOUT = 60.0
+"""Seconds a due finding waits for trailguard's handling of the call that caused it."""
 DESCRIPTION = (
     "AWS CloudTrail trail {trail} was disabled by {user} calling {api} under unusual circumstances. "
     "This can be attackers attempt to cover their tracks by eliminating any trace of activity performed "
@@ -213,6 +215,12 @@ def is_guard(identity: Mapping[str, Any], guard_roles: set[str]) -> bool:
 class FindingEmitter:
     """Envelope listener: sends the two finding events ``delay`` seconds after a trail is disabled.
 
+    GuardDuty takes minutes, so on AWS trailguard has long handled the call itself when the finding
+    arrives. With ``handled`` (the router's :meth:`~trailguard.local.router.Router.delivered`) a due
+    finding also waits until every delivery of the call's own event has finished (at most
+    :data:`HANDLED_TIMEOUT` seconds), so a short ``delay`` on a loaded machine keeps AWS's order
+    instead of racing the call's handler.
+
     One scheduler thread holds the pending findings; :meth:`close` drops those not yet due. Before the
     ``Security Hub Findings - Imported`` event is sent, each of its findings is given to ``import_finding``
     (the local cloud stores it in moto's Security Hub, as ``BatchImportFindings`` would).
@@ -225,14 +233,17 @@ class FindingEmitter:
         delay: float = 1.0,
         activity: Activity | None = None,
         import_finding: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] | None = None,
+        *,
+        handled: Callable[[str, float], bool] | None = None,
     ) -> None:
         self.send = send
+        self.handled = handled
         self.import_finding = import_finding
         self.guard_roles = guard_roles
         self.delay = delay
         self.activity = activity or Activity()
         self.emitted: list[dict[str, Any]] = []
-        self._due: list[tuple[float, int, dict[str, Any]]] = []
+        self._due: list[tuple[float, int, str, dict[str, Any]]] = []
         self._seq = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -253,7 +264,8 @@ class FindingEmitter:
                 return
             self.activity.begin()
             self._seq += 1
-            heapq.heappush(self._due, (time.monotonic() + self.delay, self._seq, dict(record)))
+            due = (time.monotonic() + self.delay, self._seq, str(envelope.get("id", "")), dict(record))
+            heapq.heappush(self._due, due)
             self._cond.notify_all()
 
     def _loop(self) -> None:
@@ -264,8 +276,10 @@ class FindingEmitter:
                     self._cond.wait(timeout)
                 if self._closed:
                     return
-                _, _, record = heapq.heappop(self._due)
+                _, _, trigger, record = heapq.heappop(self._due)
             try:
+                if self.handled is not None and not self.handled(trigger, HANDLED_TIMEOUT):
+                    log.warning("the deliveries of %s still run; sending its finding anyway", trigger)
                 events = findings_for(record)
                 archived = guardduty_patch.archived_by(events[0]["detail"]) if events else None
                 if archived is not None:

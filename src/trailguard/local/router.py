@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -162,23 +162,42 @@ class Router:
         self.listeners: list[Callable[[Delivery], None]] = []
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trailguard-router")
         self._closed = False
+        self._pending: Counter[str] = Counter()
+        """Per event id: its routing and its deliveries not yet finished."""
+        self._pending_cond = threading.Condition()
 
     def submit(self, event: Mapping[str, Any]) -> None:
         """Route an event in the background."""
-        self._spawn(self.route, dict(event))
+        self._spawn(str(event.get("id", "")), self.route, dict(event))
 
-    def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+    def delivered(self, event_id: str, timeout: float) -> bool:
+        """Wait until the event ``event_id`` has been routed and every delivery of it has finished
+        (the invoked functions returned); False if ``timeout`` seconds pass first."""
+        with self._pending_cond:
+            return self._pending_cond.wait_for(lambda: not self._pending[event_id], timeout=timeout)
+
+    def _spawn(self, event_id: str, fn: Callable[..., Any], *args: Any) -> None:
         if self._closed:
             return
         self.activity.begin()
+        with self._pending_cond:
+            self._pending[event_id] += 1
         try:
             future: Future[Any] = self._pool.submit(fn, *args)
         except RuntimeError:  # the pool is shutting down
-            self.activity.end()
+            self._settle(event_id)
             return
-        future.add_done_callback(self._done)
+        future.add_done_callback(lambda f: self._done(event_id, f))
 
-    def _done(self, future: Future[Any]) -> None:
+    def _settle(self, event_id: str) -> None:
+        with self._pending_cond:
+            self._pending[event_id] -= 1
+            if self._pending[event_id] <= 0:
+                del self._pending[event_id]
+            self._pending_cond.notify_all()
+        self.activity.end()
+
+    def _done(self, event_id: str, future: Future[Any]) -> None:
         try:
             exc = future.exception()
             if exc is not None:
@@ -186,7 +205,7 @@ class Router:
         except Exception:  # cancelled
             pass
         finally:
-            self.activity.end()
+            self._settle(event_id)
 
     def route(self, event: Mapping[str, Any]) -> list[Delivery]:
         """Deliver to every target of every matching rule; each target is its own background task.
@@ -220,7 +239,7 @@ class Router:
             for listener in self.listeners:
                 listener(delivery)
             deliveries.append(delivery)
-            self._spawn(self._deliver, rule.arn, dict(target), dict(event))
+            self._spawn(str(event.get("id", "")), self._deliver, rule.arn, dict(target), dict(event))
         return deliveries
 
     def _deliver(self, rule_arn: str, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:

@@ -178,6 +178,7 @@ class LocalCloud:
                 delay=self.finding_delay,
                 activity=self.activity,
                 import_finding=securityhub_patch.import_finding,
+                handled=self._router.delivered,
             )
             self.recorder.listeners.append(self._findings)
         _install(self._router)
