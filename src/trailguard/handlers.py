@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from trailguard import aws, remediate, sweep
-from trailguard.baseline import Baselines, rebaseline
+from trailguard.baseline import Baselines, discover, rebaseline
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, entries_from_object
 from trailguard.inventory import LiveInventory, load
@@ -194,6 +194,8 @@ class _Invocation:
             reason=verdict.reason,
         )
         if verdict.verdict == "benign":
+            if call_technique is not None and call_technique.id == "trail.create":  # its first baseline
+                self._first_seen(record)
             return None, None
         before = self._baseline(verdict)  # read before an allow-listed change re-records it
         outcome = (
@@ -222,6 +224,21 @@ class _Invocation:
         if self.config.security_hub:  # logs its own failures loudly; never blocks the repair or the email
             report_to_security_hub(incident, line)
         return line, error
+
+    def _first_seen(self, record: Record) -> None:
+        """A new protected trail is baselined from its confirmed create event (pending until CloudTrail's
+        history has it; the sweep retries). Logged, never raised, never mailed (the sweep's message tells
+        what it confirms later)."""
+        for kind, ident, outcome in discover.created(record, self.config, self.region, self.baselines):
+            log_event(
+                LOG,
+                logging.INFO if outcome.ok else logging.ERROR,
+                "handler.first-seen",
+                kind=kind,
+                id=ident,
+                status=outcome.status,
+                summary=outcome.summary,
+            )
 
     def _baseline(self, verdict: Verdict) -> Mapping[str, Any] | None:
         """The recorded baseline of the verdict's resource, for the message's before -> after (None when

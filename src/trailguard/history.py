@@ -187,7 +187,8 @@ def confirm(
     return Confirmation("confirmed", f"CloudTrail's history confirms {found.describe()}", found)
 
 
-def _issuer(record: Mapping[str, Any]) -> str | None:
+def issuer_of(record: Mapping[str, Any]) -> str | None:
+    """The role ARN behind an assumed-role session in a CloudTrail record (its ``sessionIssuer``)."""
     identity = record.get("userIdentity")
     if not isinstance(identity, Mapping):
         return None
@@ -206,7 +207,7 @@ def last_change(
     skip = set(exclude)
     for name in dict.fromkeys(n for n in names if n):
         for event in who_changed(name, region, limit=50):
-            if event.principal_arn in skip or _issuer(event.record) in skip:
+            if event.principal_arn in skip or issuer_of(event.record) in skip:
                 continue
             return event
     return None

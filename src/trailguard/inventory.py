@@ -135,6 +135,7 @@ def build(
     allowed: Sequence[str] | None = None,
     baselines_unavailable: bool = False,
     tampered_trails: Sequence[str] = (),
+    unrecorded_trails: Sequence[str] = (),
 ) -> LiveInventory:
     """The inventory for ``trails`` (None: they could not be listed, so the policy gets no trail list).
 
@@ -169,6 +170,8 @@ def build(
         document["baselines_unavailable"] = True
     if tampered_trails:
         document["tampered_trails"] = list(tampered_trails)
+    if unrecorded_trails:
+        document["unrecorded_trails"] = list(unrecorded_trails)
     if baseline_groups:  # the trails' log groups as recorded, so a retention cut is judged against them
         document["log_groups"] = [{k: v for k, v in g.items() if k != "_meta"} for g in baseline_groups]
     return LiveInventory(
@@ -212,6 +215,14 @@ def load(config: Config, region: str, baselines: Baselines | None = None) -> Liv
     except (ClientError, BotoCoreError) as exc:
         trails, error = None, f"DescribeTrails failed in {region}: {exc}"
         log_event(LOG, logging.ERROR, "inventory.describe-trails-failed", region=region, error=str(exc))
+    # A live trail with no baseline (new since the last recording, or no state table at all): its entry
+    # is the live trail after the call being judged, so it cannot vouch for where its logs went before.
+    unrecorded: list[str] = []
+    if trails is not None and baselines is not None and not unreadable:
+        recorded = {str(b.get("TrailARN")) for b in baseline_trails} | set(tampered)
+        unrecorded = [
+            str(t["TrailARN"]) for t in trails if t.get("TrailARN") and str(t["TrailARN"]) not in recorded
+        ]
     # The allow-list comes from the stack, never from the function's environment (trailguard.allowlist).
     live = build(
         config,
@@ -224,5 +235,6 @@ def load(config: Config, region: str, baselines: Baselines | None = None) -> Liv
         baselines_unavailable=unreadable
         or (trails is None and baselines is not None and baselines.available),
         tampered_trails=tampered,
+        unrecorded_trails=unrecorded,
     )
     return dataclasses.replace(live, error=error) if error else live

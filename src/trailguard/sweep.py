@@ -28,7 +28,7 @@ from typing import Any
 
 from trailguard import history, resources
 from trailguard.baseline import KINDS, Baselines, Summary, capture_all
-from trailguard.baseline.discover import first_seen
+from trailguard.baseline.discover import first_seen, retry_created
 from trailguard.baseline.rebaseline import retry_pending
 from trailguard.config import Config
 from trailguard.inventory import load
@@ -179,6 +179,12 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
                 if len(report.drift) < NAMED_MAX:  # LookupEvents allows 2 calls a second
                     _name_who(config, region, kind, ident, outcomes)
                 report.drift.append(Drift(kind, ident, outcomes))
+    # trails whose CreateTrail waits for CloudTrail's history: baselined "first seen" once it confirms
+    report.drift.extend(
+        Drift(kind, ident, [outcome])
+        for kind, ident, outcome in retry_created(config, region, baselines)
+        if outcome.status != "pending"  # still waiting: nothing to tell yet, and its repair is not held
+    )
     found, missing = first_seen(config, region, baselines)  # trails (buckets, keys) new since deploy
     report.drift.extend(Drift(kind, ident, [outcome]) for kind, ident, outcome in found)
     report.errors.extend(missing)

@@ -108,7 +108,6 @@ def test_read_only_records_never_match(
         ("cloudtrail.amazonaws.com", "GetEventSelectors"),
         ("cloudtrail.amazonaws.com", "ListTrails"),
         ("cloudtrail.amazonaws.com", "StartLogging"),
-        ("cloudtrail.amazonaws.com", "CreateTrail"),
         ("cloudtrail.amazonaws.com", "StartEventDataStoreIngestion"),
         ("kms.amazonaws.com", "EnableKey"),
         ("kms.amazonaws.com", "CancelKeyDeletion"),

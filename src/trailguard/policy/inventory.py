@@ -109,6 +109,10 @@ class Inventory:
     tampered_trails: tuple[str, ...] = ()
     """Optional extension: the trails (ARNs) whose recorded baseline failed verification (or could not
     be verified); their entries are the live trails, for the same reason no baseline."""
+    unrecorded_trails: tuple[str, ...] = ()
+    """Optional extension: protected trails (ARNs) that have no recorded baseline yet (created after the
+    last recording and not yet baselined from a confirmed create event or a sweep; or no state table is
+    configured). Their entries are the live trails, after the call being judged."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Inventory:
@@ -136,6 +140,7 @@ class Inventory:
             log_groups=_entries(data.get("log_groups")) or (),
             baselines_unavailable=data.get("baselines_unavailable") is True,
             tampered_trails=_strs(data.get("tampered_trails")),
+            unrecorded_trails=_strs(data.get("unrecorded_trails")),
         )
 
     # -- lookups ------------------------------------------------------------------------------------
@@ -156,6 +161,8 @@ class Inventory:
                 arn is None and not ref.startswith("arn:") and trail_kind.name_of(tampered) == ref
             ):
                 return "its recorded baseline failed verification"
+        if arn is not None and arn in self.unrecorded_trails:
+            return "it has no recorded baseline yet (trailguard has not baselined it since it appeared)"
         return None
 
     def trails_for_bucket(self, bucket: str) -> tuple[Entry, ...]:

@@ -7,8 +7,9 @@ from typing import Any
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Entry, Inventory
-from trailguard.policy.technique import Match, Technique
+from trailguard.policy.technique import Match, Technique, param
 from trailguard.policy.techniques._common import CLOUDTRAIL, TAMPER_MITRE, trail_target
+from trailguard.remediate import NOTIFY_ONLY
 from trailguard.remediate import trail as repair
 from trailguard.resources.base import as_bool
 from trailguard.resources.key import parse_ref as key_ref
@@ -256,4 +257,42 @@ SELECTORS_DEGRADE = Technique(
     verification="GetEventSelectors returns the baseline selectors.",
 )
 
-TECHNIQUES = (STOP_LOGGING, DELETE, UPDATE_DEGRADE, SELECTORS_DEGRADE)
+# -- CreateTrail: a new trail gets its baseline from its create event ----------------------------------
+
+
+def _create_trail(record: Record, inventory: Inventory) -> Match:
+    """Never tampering: a new trail is not a weakening. Its create event is how it gets a baseline
+    (``baseline.discover.created``: confirmed in CloudTrail's event history, then recorded "first
+    seen"); until then a change to where it delivers is escalated, never judged against its live
+    state (``Inventory.unrecorded_trails``)."""
+    ref = param(record, "name")
+    if ref is None:
+        return Match.harmless(None, "The CreateTrail call does not name the trail it creates.")
+    if record.failed:
+        return Match.harmless(ref, f"The creation of trail {ref} failed with {record.error_code}.")
+    return Match.harmless(
+        ref,
+        f"A new trail {ref} is not a weakening; if trailguard protects it, it is baselined (first seen) "
+        "once CloudTrail's event history confirms this call.",
+    )
+
+
+CREATE = Technique(
+    id="trail.create",
+    tamper_when=(
+        "never: a new protected trail is baselined from its create event once CloudTrail's event "
+        "history confirms it (LookupEvents by EventId), marked first seen; until then a change to where "
+        "it delivers is escalated"
+    ),
+    repair_summary="none: records the new trail's baseline (and its bucket, key and log group when new)",
+    title="CloudTrail trail created (baselined when confirmed)",
+    mitre=TAMPER_MITRE,
+    kind=KIND,
+    event_source=CLOUDTRAIL,
+    event_names=frozenset({"CreateTrail"}),
+    condition=_create_trail,
+    action=NOTIFY_ONLY,
+    verification="trailguard baseline show lists the trail as first seen at the create event's time.",
+)
+
+TECHNIQUES = (STOP_LOGGING, DELETE, UPDATE_DEGRADE, SELECTORS_DEGRADE, CREATE)
