@@ -35,6 +35,9 @@ from trailguard.resources import trail as trail_kind
 
 LOG = logging.getLogger("trailguard.baseline")
 SOURCE = "first-seen"
+CREATED = "created"
+"""``_meta.source`` of a trail baselined from its confirmed create event (a destination may be restored
+from it: ``remediate.floors.TRUSTED_SOURCES``); ``first-seen`` ones may not."""
 
 Found = tuple[str, str, Outcome]
 """(kind, id, what was done): one line of the sweep's message."""
@@ -85,7 +88,14 @@ def first_seen(config: Config, region: str, baselines: Baselines) -> tuple[list[
 
 
 def _chain(
-    found: list[Found], doc: Mapping[str, Any], baselines: Baselines, region: str, *, now: str, arn: str
+    found: list[Found],
+    doc: Mapping[str, Any],
+    baselines: Baselines,
+    region: str,
+    *,
+    now: str,
+    arn: str,
+    source: str = SOURCE,
 ) -> None:
     """Baseline what a newly baselined trail delivers through, when it has no baseline yet: its log
     bucket, KMS key and CloudWatch Logs group."""
@@ -107,7 +117,7 @@ def _chain(
             baselines,
             now,
             capture=lambda k=kind, r=str(ref), kr=key_region: capture_one(
-                k, r, Clients(kr if k == "key" else region), source=SOURCE
+                k, r, Clients(kr if k == "key" else region), source=source
             ),
             trail=arn,
         )
@@ -339,7 +349,7 @@ def _settle_created(
             confirmation.reason,
         )
         return [("trail", arn, outcome)]
-    doc = dict(capture_one("trail", arn, clients, source=SOURCE, trail=trail))
+    doc = dict(capture_one("trail", arn, clients, source=CREATED, trail=trail))
     changed = _changed_since_created(pending.request_parameters, doc)
     if changed:
         outcome.fail(
@@ -363,7 +373,7 @@ def _settle_created(
     )
     log_event(LOG, logging.INFO, "baseline.first-seen", kind="trail", id=arn, source="create-event")
     found: list[Found] = [("trail", arn, outcome)]
-    _chain(found, doc, baselines, pending.region, now=when, arn=arn)
+    _chain(found, doc, baselines, pending.region, now=when, arn=arn, source=CREATED)
     return found
 
 

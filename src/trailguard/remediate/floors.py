@@ -37,11 +37,13 @@ from trailguard.config import switched_on
 from trailguard.resources.key import parse_ref as key_ref
 from trailguard.resources.trail import management_coverage
 
-TRUSTED_SOURCES = frozenset({"deploy", "cli", "capture", "backstop", "allowed-change"})
+TRUSTED_SOURCES = frozenset({"deploy", "cli", "capture", "backstop", "allowed-change", "created"})
 """``_meta.source`` of a baseline a destination may be restored from: recorded at deploy (``deploy``),
 by ``trailguard baseline record`` (``cli``) or its library call (``capture``), by the sweep for a
 resource it first saw (``backstop``), or by an allow-listed change (``allowed-change``, recorded only
-once CloudTrail's history confirms the change)."""
+once CloudTrail's history confirms the change), or from a new trail's create event (``created``, recorded
+only once CloudTrail's history confirms the CreateTrail and the live trail still delivers where it asked).
+Not ``first-seen``: the sweep's discovery of a trail it has no create event for is unconfirmed."""
 
 PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
 
