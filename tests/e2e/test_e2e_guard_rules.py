@@ -1,0 +1,115 @@
+"""Issue 9, item 16 on the local cloud: the attacker disables both API-call rules at once with the real
+AWS CLI, then stops the trail. Each rule is the other's witness, so the DisableRule matched while the
+other rule was still on is delivered and the one matched after is lost. The function that gets the
+delivered one puts back every rule of the stack, and because events were lost while a rule was off it
+checks the protected trails at once: the trail logs again and an email says so, before any backstop
+sweep (the schedule is not fired here) and before any GuardDuty finding (``--finding-delay 600``: on
+AWS it takes minutes).
+
+Without the fix the repair put back only the rule its event named: the API-call rule stayed off until
+the sweep, and the StopLogging made meanwhile was neither repaired nor emailed (this test then fails at
+"the trail logs again")."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emulator_support import AWS_CLI, aws_cli, emails, eventually, root_client, running_emulator
+
+pytestmark = pytest.mark.e2e
+
+ROOT_KEY = {"access_key_id": "AKIAE2EGUARDRULES001", "secret_access_key": "e2e"}
+BOUND = float(os.environ.get("TRAILGUARD_E2E_BOUND", "30"))
+"""Seconds until the trail logs again (generous: two functions run on a machine shared with others)."""
+STAGGER = 0.3
+"""Seconds between the two DisableRule calls: enough for the first to be matched while the other rule is
+still on, too little for its repair to have run before the second lands."""
+
+
+class Local:
+    def __init__(self, ready: dict[str, Any], outbox: Path) -> None:
+        self.ready, self.outbox = ready, outbox
+
+    def rule(self, suffix: str) -> str:
+        return next(n for n in self.ready["guard"]["rule_names"] if n.endswith(suffix))
+
+    def state(self, name: str) -> str:
+        return str(root_client(self.ready, "events", ROOT_KEY).describe_rule(Name=name)["State"])
+
+    def is_logging(self) -> bool:
+        status = root_client(self.ready, "cloudtrail", ROOT_KEY).get_trail_status(
+            Name=self.ready["trail"]["name"]
+        )
+        return bool(status["IsLogging"])
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        path = Path(self.ready["invocations"])
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [i for i in map(json.loads, filter(None, lines)) if i.get("detail_type") == "Scheduled Event"]
+
+    def attacker_cli(self, *args: str) -> subprocess.Popen[str]:
+        """The real AWS CLI as the attacker, started in the background."""
+        key = self.ready["attacker"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_ACCESS_KEY_ID=key["access_key_id"],
+            AWS_SECRET_ACCESS_KEY=key["secret_access_key"],
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )
+        cmd = [
+            str(AWS_CLI),
+            "--endpoint-url",
+            self.ready["endpoint"],
+            "--region",
+            self.ready["region"],
+            *args,
+        ]
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
+    with running_emulator(tmp_path_factory.mktemp("guard-rules-e2e"), "--finding-delay", "600") as run:
+        yield Local(run.ready, run.outbox)
+
+
+def test_both_api_call_rules_disabled_at_once_then_stop_logging_is_repaired_and_told_before_any_sweep(
+    local: Local,
+) -> None:
+    trail = local.ready["trail"]["name"]
+    api, guard = local.rule("-api-calls"), local.rule("-guard-calls")
+    assert local.state(api) == local.state(guard) == "ENABLED" and local.is_logging()
+
+    first = local.attacker_cli("events", "disable-rule", "--name", guard)
+    time.sleep(STAGGER)
+    second = local.attacker_cli("events", "disable-rule", "--name", api)
+    for process in (first, second):
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    stop = aws_cli(local.ready, local.ready["attacker"], "cloudtrail", "stop-logging", "--name", trail)
+    assert stop.returncode == 0, stop.stderr
+
+    eventually(local.is_logging, BOUND, "the trail logs again", interval=0.1)
+    eventually(
+        lambda: local.state(api) == local.state(guard) == "ENABLED", BOUND, "both rules enabled", interval=0.1
+    )
+    assert local.sweeps() == []
+
+    def told() -> dict[str, Any] | None:
+        for email in emails(local.outbox):
+            body = f"{email['subject']}\n{email['body']}"
+            if trail in body and ("StopLogging" in email["subject"] or "every protected trail" in body):
+                return email
+        return None
+
+    email = eventually(told, BOUND, "an email about the trail", interval=0.1)
+    assert "REPAIRED" in email["subject"]
+    assert local.sweeps() == []
