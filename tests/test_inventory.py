@@ -71,3 +71,42 @@ def test_an_unreadable_state_table_is_told_to_the_policy(world: World, monkeypat
     assert not live.inventory.baselines_unavailable
     assert classify(_redirect_record(world), live.inventory).verdict == "tamper"
     assert f"changed from {BUCKET} to {OTHER}" in classify(_redirect_record(world), live.inventory).reason
+
+
+def test_a_trail_with_no_baseline_yet_is_named_and_its_redirect_is_tamper(unrecorded: World) -> None:
+    """Issue 9 item 3: a trail that appeared after the baselines were recorded (none recorded here)
+    stands in with its live entry, after the call; the policy is told, so a redirect or a removed key is
+    tamper (escalated: there is nothing to restore), never benign. Benign before the fix."""
+    unrecorded.cloudtrail.update_trail(Name=unrecorded.trail_arn, S3BucketName=OTHER)
+    live = load(unrecorded.config, REGION, unrecorded.baselines)
+    assert live.inventory.unrecorded_trails == (unrecorded.trail_arn,)
+    verdict = classify(_redirect_record(unrecorded), live.inventory)
+    assert verdict.verdict == "tamper", verdict.reason
+    assert "no recorded baseline yet" in verdict.reason
+    unrecorded.record_baselines()
+    assert load(unrecorded.config, REGION, unrecorded.baselines).inventory.unrecorded_trails == ()
+
+
+def test_without_a_state_table_every_trail_is_unrecorded_and_a_failed_listing_is_doubt(
+    world: World, monkeypatch: Any
+) -> None:
+    """The no-table deployment: nothing vouches for a live trail entry, and when DescribeTrails fails
+    there is no entry at all; either way a redirect is tamper. Benign before the fix."""
+    from botocore.exceptions import ClientError
+
+    from trailguard import inventory
+
+    world.cloudtrail.update_trail(Name=world.trail_arn, S3BucketName=OTHER)
+    live = load(world.config, REGION, Baselines(None))
+    assert live.inventory.unrecorded_trails == (world.trail_arn,)
+    assert classify(_redirect_record(world), live.inventory).verdict == "tamper"
+
+    def denied(region: str) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "injected"}}, "DescribeTrails"
+        )
+
+    monkeypatch.setattr(inventory, "describe_trails", denied)
+    live = load(world.config, REGION, Baselines(None))
+    assert live.inventory.trails is None and live.inventory.baselines_unavailable
+    assert classify(_redirect_record(world), live.inventory).verdict == "tamper"

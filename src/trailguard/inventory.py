@@ -231,9 +231,9 @@ def load(config: Config, region: str, baselines: Baselines | None = None) -> Liv
         baseline_trails,
         baseline_groups,
         allowed=allowed_principals(config, region),
-        # without a trail list the baselines are not laid over one either
-        baselines_unavailable=unreadable
-        or (trails is None and baselines is not None and baselines.available),
+        # without a trail list the baselines are not laid over one either (nor, with no state table,
+        # is there any: a redirect must then not be judged benign for want of the value it replaced)
+        baselines_unavailable=unreadable or (trails is None and baselines is not None),
         tampered_trails=tampered,
         unrecorded_trails=unrecorded,
     )
