@@ -261,13 +261,13 @@ def created(record: Record, config: Config, region: str, baselines: Baselines) -
         or not baselines.available
     ):
         return []
-    pending = Created.of_record(record, region)
-    if pending is None or not pending.event_id:
-        return []
     try:
+        pending = Created.of_record(record, region)
+        if pending is None or not pending.event_id:
+            return []
         return _settle_created(pending, config, region, baselines, first=True)
     except Exception as exc:
-        log_event(LOG, logging.ERROR, "baseline.created-failed", event_id=pending.event_id, error=str(exc))
+        log_event(LOG, logging.ERROR, "baseline.created-failed", event_id=record.event_id, error=str(exc))
         return []
 
 
