@@ -21,7 +21,7 @@ from aws_support import ACCOUNT, REGION, Account
 from history_support import holds
 from trailguard import aws, history
 from trailguard.baseline import Baselines
-from trailguard.baseline.discover import CREATED_PK
+from trailguard.baseline.discover import CREATED_PK, pending_creates
 from trailguard.integrity import Mac
 from trailguard.state import StateStore
 from worlds import Deployed, delivery_policy
@@ -205,6 +205,7 @@ def test_until_confirmed_the_create_is_pending_and_the_sweep_records_it_first_se
     baselines = _baselines(deployed)
     assert baselines.get("trail", arn) is None
     assert baselines.signed is not None and list(baselines.signed.query(CREATED_PK)) == [record["eventID"]]
+    assert [(p.arn, p.principal_arn) for p in pending_creates(baselines)] == [(arn, ADMIN)]
     holds(monkeypatch, record)
     report = deployed.sweep()["sweep"]
     (line,) = [d for d in report["drift"] if d["kind"] == "trail" and d["id"] == arn]
@@ -238,3 +239,19 @@ def test_a_trail_changed_between_its_creation_and_the_confirmation_is_not_baseli
     assert _api_call(deployed, record)["incidents"] == []
 
     assert _baselines(deployed).get("trail", arn) is None
+
+
+def test_while_the_create_is_pending_the_sweep_does_not_baseline_the_trail_from_its_live_state(
+    account: Account, deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep's discovery would record the live trail ``first-seen``; a pending CreateTrail decides
+    instead (so a redirect in the meantime does not become the baseline)."""
+    arn, record = _create(account)
+    _history_lacks(monkeypatch, str(record["eventID"]), str(record["eventID"]))
+    _api_call(deployed, record)
+
+    report = deployed.sweep()["sweep"]
+
+    assert [d for d in report["drift"] if d["id"] == arn] == []
+    assert _baselines(deployed).get("trail", arn) is None
+    assert [p.event_id for p in pending_creates(_baselines(deployed))] == [record["eventID"]]

@@ -287,6 +287,19 @@ def retry_created(config: Config, region: str, baselines: Baselines) -> list[Fou
     return found
 
 
+def pending_creates(baselines: Baselines) -> list[Created]:
+    """The CreateTrail calls still waiting for CloudTrail's history (``trailguard baseline show``);
+    unreadable or failing records are left out (the sweep reports what fails verification)."""
+    signed = baselines.signed
+    if signed is None:
+        return []
+    try:
+        return [Created.of(doc) for doc in signed.query(CREATED_PK).values()]
+    except Exception as exc:
+        log_event(LOG, logging.WARNING, "baseline.created-unreadable", error=str(exc))
+        return []
+
+
 def _waiting(baselines: Baselines) -> set[str]:
     """The trails (ARNs, and names where the call gave no ARN) whose create event is pending."""
     signed = baselines.signed

@@ -13,6 +13,7 @@ from typing import Any
 from trailguard import resources
 from trailguard.baseline import Baselines, capture_all
 from trailguard.baseline.deployed import record_stack
+from trailguard.baseline.discover import pending_creates
 from trailguard.cli._common import add_aws_options, add_stack_name, failure, stack, write_document
 from trailguard.cli.exit import Exit
 from trailguard.deploy.config import config_from_stack
@@ -90,6 +91,9 @@ def run(args: argparse.Namespace) -> Exit:
         write_document(SCHEMA, json.loads(json.dumps(body, sort_keys=True, default=str)))
         return status
     print(_table(recorded, [(t.pk.removeprefix("baseline#"), t.sk, t.text()) for t in tampered]))
+    for waiting in pending_creates(baselines):  # new trails whose CreateTrail CloudTrail has not confirmed
+        trail = waiting.arn or waiting.name
+        print(f"pending: trail {trail}: {waiting.describe()} waits for CloudTrail's history")
     if not baselines.authenticated:
         print("note: the stack has no state key (StateKeyArn), so these baselines are not authenticated")
     return status
