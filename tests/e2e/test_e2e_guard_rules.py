@@ -113,3 +113,66 @@ def test_both_api_call_rules_disabled_at_once_then_stop_logging_is_repaired_and_
     email = eventually(told, BOUND, "an email about the trail", interval=0.1)
     assert "REPAIRED" in email["subject"]
     assert local.sweeps() == []
+
+
+def _state_table(local: Local) -> str:
+    (table,) = [
+        t
+        for t in root_client(local.ready, "dynamodb", ROOT_KEY).list_tables()["TableNames"]
+        if "state" in t.lower()
+    ]
+    return str(table)
+
+
+def test_a_trail_created_after_deploy_is_baselined_from_its_create_event_then_its_redirect_repaired(
+    local: Local,
+) -> None:
+    """Issue 9 item 3 (the event path): the attacker's CreateTrail, confirmed by the local cloud's
+    CloudTrail history (its recorder answers LookupEvents), becomes the new trail's baseline (source
+    ``created``, first seen at the call's time) with no sweep; the redirect that follows is repaired
+    from it. Without the fix the redirect of a trail with no baseline was judged benign: no repair, no
+    email."""
+    attacker = local.ready["attacker"]
+    name, bucket, loot = "late-trail", "late-trail-logs", "late-trail-loot"
+    for made in (bucket, loot):
+        result = aws_cli(local.ready, attacker, "s3api", "create-bucket", "--bucket", made)
+        assert result.returncode == 0, result.stderr
+    created = aws_cli(
+        local.ready, attacker, "cloudtrail", "create-trail", "--name", name, "--s3-bucket-name", bucket
+    )
+    assert created.returncode == 0, created.stderr
+    arn = json.loads(created.stdout)["TrailARN"]
+    dynamodb = root_client(local.ready, "dynamodb", ROOT_KEY)
+    table = _state_table(local)
+
+    def baseline() -> dict[str, Any] | None:
+        item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "baseline#trail"}, "sk": {"S": arn}}).get(
+            "Item"
+        )
+        return json.loads(item["doc"]["S"]) if item else None
+
+    doc = eventually(baseline, BOUND, "the new trail's baseline", interval=0.2)
+    assert doc["S3BucketName"] == bucket
+    assert doc["_meta"]["source"] == "created" and doc["_meta"]["first_seen_at"]
+    assert "CreateTrail by " + attacker["arn"] in doc["_meta"]["confirmed_by"]
+
+    redirect = aws_cli(
+        local.ready, attacker, "cloudtrail", "update-trail", "--name", name, "--s3-bucket-name", loot
+    )
+    assert redirect.returncode == 0, redirect.stderr
+    cloudtrail = root_client(local.ready, "cloudtrail", ROOT_KEY)
+
+    def restored() -> bool:
+        (trail,) = [t for t in cloudtrail.describe_trails()["trailList"] if t["TrailARN"] == arn]
+        return bool(trail["S3BucketName"] == bucket)
+
+    eventually(restored, BOUND, "the new trail delivering to its own bucket again", interval=0.2)
+
+    def told() -> dict[str, Any] | None:
+        return next(
+            (e for e in emails(local.outbox) if "UpdateTrail" in e["subject"] and name in e["subject"]), None
+        )
+
+    email = eventually(told, BOUND, "the redirect's email", interval=0.2)
+    assert email["subject"].startswith("[trailguard] REPAIRED"), email["subject"]
+    assert local.sweeps() == []
