@@ -284,6 +284,50 @@ def check_function_environment(
             raise FloorRefused(operation, resource, f"it would set {name} to {value}, not the stack's")
 
 
+HANDLERS = frozenset({"trailguard.handlers.api_call", "trailguard.handlers.finding"})
+"""The only handlers trailguard's functions run (the template's)."""
+
+
+def check_function_name(operation: str, function: str, scope: Scope) -> None:
+    """Only the stack's own functions are created, given code or reconfigured."""
+    if function not in scope.function_names:
+        raise FloorRefused(operation, f"function {function}", "it is not one of the stack's functions")
+
+
+def check_function_role(operation: str, function: str, role: str, guard_roles: Sequence[str]) -> None:
+    """The floor before a role is passed to Lambda (``CreateFunction``, ``UpdateFunctionConfiguration``):
+    only the stack's own role, as the running function knows it (``TRAILGUARD_GUARD_ROLE_ARNS``)."""
+    if not guard_roles or role not in guard_roles:
+        raise FloorRefused(
+            operation, f"function {function}", f"role {role or '(none)'} is not the stack's role"
+        )
+
+
+def check_function_handler(operation: str, function: str, handler: Any) -> None:
+    """A function is given back only one of trailguard's own handlers."""
+    if handler not in HANDLERS:
+        raise FloorRefused(operation, f"function {function}", f"handler {handler} is not one of trailguard's")
+
+
+def check_invoke_config(function: str, scope: Scope, destination: Mapping[str, Any] | None) -> None:
+    """The floor before ``PutFunctionEventInvokeConfig``: failures go to the stack's own queue only."""
+    found = destination.get("OnFailure") if isinstance(destination, Mapping) else None
+    arn = str(found.get("Destination") or "") if isinstance(found, Mapping) else ""
+    success = destination.get("OnSuccess") if isinstance(destination, Mapping) else None
+    if arn not in scope.queue_arns:
+        raise FloorRefused(
+            "PutFunctionEventInvokeConfig",
+            f"function {function}",
+            f"destination {arn or '(none)'} is not the stack's queue",
+        )
+    if isinstance(success, Mapping) and success.get("Destination"):
+        raise FloorRefused(
+            "PutFunctionEventInvokeConfig",
+            f"function {function}",
+            "trailguard's functions send no success record",
+        )
+
+
 # -- EventBridge rules -------------------------------------------------------------------------------
 
 
