@@ -16,6 +16,7 @@ from trailguard import aws
 from trailguard.baseline.capture import Clients, capture_one
 from trailguard.baseline.store import Baselines
 from trailguard.config import Config
+from trailguard.remediate import floors
 from worlds import REGION, Deployed
 
 from .guard_support import aws_region, call, check_permissions, incident_of, outcome_of
@@ -270,3 +271,23 @@ def test_the_sweep_recreates_a_deleted_function(deployed: Deployed) -> None:
     assert lam.get_function_configuration(FunctionName=name)["CodeSha256"] == _artifact_sha(deployed)
     (message,) = deployed.messages()
     assert "recreated it" in message["text"], message["text"]
+
+
+def test_the_environment_floor_lets_the_stacks_own_values_back() -> None:
+    """An attacker who blanks (or replaces with a decoy) the other function's allow-list and protected
+    trails must not make the restore look like a widening: what the running function of the same stack
+    has is allowed back; anything beyond it is still refused."""
+    ours = {
+        "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS": "arn:aws:iam::1:role/ci",
+        "TRAILGUARD_PROTECTED_TRAILS": "audit",
+    }
+    blanked = {"TRAILGUARD_PROTECTED_TRAILS": "decoy"}
+    floors.check_function_environment("tg-api-call", ours, blanked, ours)
+    wider = {
+        **ours,
+        "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS": "arn:aws:iam::1:role/ci,arn:aws:iam::1:user/attacker",
+    }
+    with pytest.raises(floors.FloorRefused, match="allow-list arn:aws:iam::1:user/attacker"):
+        floors.check_function_environment("tg-api-call", wider, blanked, ours)
+    with pytest.raises(floors.FloorRefused, match="fewer trails"):
+        floors.check_function_environment("tg-api-call", {"TRAILGUARD_PROTECTED_TRAILS": "x"}, blanked, ours)

@@ -17,6 +17,9 @@ Trails (``cloudtrail:CreateTrail``, ``UpdateTrail``, ``PutEventSelectors``)
 Lambda (``lambda:AddPermission``)
   * only ``lambda:InvokeFunction`` for ``events.amazonaws.com``, with a source ARN that is one of the
     stack's own rules, on one of the stack's own functions.
+Lambda (``CreateFunction``, ``UpdateFunctionConfiguration``, ``PutFunctionEventInvokeConfig``)
+  * only the stack's function names, the running function's own role, trailguard's two handlers, no
+    layer; failures only to the stack's queue (the code itself comes from the stack's parameters).
 EventBridge (``events:PutTargets``, ``events:PutRule``)
   * targets only the stack's own functions (and its queue), no role on a target, dead-letter queues only
     the stack's own; ``PutRule`` only on the stack's own rules and never with a role.
@@ -270,11 +273,14 @@ def check_function_environment(
     settings, the same stack's)."""
     resource = f"function {function}"
     operation = "UpdateFunctionConfiguration"
-    added = _listed(wanted.get(ALLOW_LIST)) - _listed(live.get(ALLOW_LIST))
+    # what the running function (the same stack's) has is never a widening: an attacker who blanked or
+    # replaced a variable of the other function does not block putting the stack's value back
+    added = _listed(wanted.get(ALLOW_LIST)) - _listed(live.get(ALLOW_LIST)) - _listed(running.get(ALLOW_LIST))
     if added:
         raise FloorRefused(operation, resource, f"it would allow-list {', '.join(sorted(added))}")
     want, have = _listed(wanted.get(PROTECTED)), _listed(live.get(PROTECTED))
-    if want and (not have or not want >= have):
+    ours = _listed(running.get(PROTECTED))
+    if want and (not have or not want >= have) and not (ours and want >= ours):
         raise FloorRefused(operation, resource, "it would protect fewer trails than the function does now")
     if switched_on(live.get(SECURITY_HUB)) and not switched_on(wanted.get(SECURITY_HUB)):
         raise FloorRefused(operation, resource, "it would turn Security Hub reporting off")

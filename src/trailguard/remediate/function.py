@@ -332,11 +332,14 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
     checked: list[str] = []
     read_back = ""
 
+    unreadable: list[str] = []
+
     def artifact_or_none() -> Artifact | None:
+        """The stack's artifact; None (the reason kept, made an error only where it matters) if unreadable."""
         try:
             return code_artifact(ctx.config, region)
         except NoArtifact as exc:
-            outcome.errors.append(str(exc))
+            unreadable.append(str(exc))
             return None
 
     try:
@@ -356,14 +359,25 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
                 why = (
                     f"no baseline records its configuration ({NO_BASELINE})"
                     if baseline is None
-                    else f"the stack's code artifact could not be read ({outcome.errors[-1]})"
+                    else f"the stack's code artifact could not be read ({unreadable[-1]})"
                 )
                 off.append(
                     f"function {name} was deleted and cannot be recreated: {why}; {REDEPLOY} (until then "
                     f"the other trailguard function keeps detecting and alerting; {backstop})"
                 )
                 return outcome.finish(f"function {name}", done, off, "")
-            _create(ctx, outcome, region, name, baseline=baseline, artifact=artifact)
+            try:
+                _create(ctx, outcome, region, name, baseline=baseline, artifact=artifact)
+            except floors.FloorRefused:
+                raise
+            except Exception as exc:
+                error = outcome.last_error(exc)
+                outcome.errors.append(error)
+                off.append(
+                    f"function {name} was deleted and recreating it from the stack's code artifact "
+                    f"{artifact.location} failed: {error}; {REDEPLOY} ({backstop})"
+                )
+                return outcome.finish(f"function {name}", done, off, "")
             done.append(
                 f"function {name} was deleted: the other trailguard function recreated it from its recorded "
                 f"configuration (role {baseline.get('Role')}, handler {baseline.get('Handler')}) and the "
@@ -382,7 +396,7 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
                         off.append(
                             f"the code of function {name} (CodeSha256 {config.get('CodeSha256')}) is not the "
                             f"recorded {expected} and the stack's code artifact could not be read "
-                            f"({outcome.errors[-1]}); {REDEPLOY}"
+                            f"({unreadable[-1]}); {REDEPLOY}"
                         )
                     else:
                         floors.check_function_name("UpdateFunctionCode", name, ctx.scope)
@@ -423,7 +437,7 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
                 off.append(
                     f"GetFunction on function {name} does not show "
                     + ("the artifact's code and " if code_wanted else "")
-                    + "the baseline configuration"
+                    + f"the baseline configuration; {REDEPLOY}"
                 )
 
         wanted = baseline.get("ReservedConcurrentExecutions") if baseline is not None else None
