@@ -5,8 +5,8 @@ subprocess (one for the module), the real AWS CLI as the IAM user ``attacker``.
   from its signed baseline and the stack's code artifact (the ``CodeS3Bucket`` / ``CodeS3Key`` the stack
   was deployed with); it answers again: the next ``stop-logging`` is delivered to it and repaired.
 * ``update-function-code`` with the attacker's zip: the code SHA-256 is the artifact's again.
-* ``update-function-configuration`` of the environment (a decoy protected-trail list and the attacker
-  allow-listed): the environment is the baseline's again.
+* ``update-function-configuration`` of the finding function's environment (a decoy protected-trail
+  list and the attacker allow-listed): the environment is the baseline's again.
 
 Each: the function is back and the outbox holds an email naming the call and the function, within
 :data:`BOUND` seconds. No test restores anything itself; the next test starts from the product's repair.
@@ -70,7 +70,14 @@ class Emulator:
                     return email
             return None
 
-        return eventually(probe, f"an email naming {needles}")
+        try:
+            return eventually(probe, f"an email naming {needles}")
+        except AssertionError as exc:
+            fresh = [p for p in sorted(self.outbox.glob("*.json")) if p.name not in self.seen]
+            shown = [json.loads(p.read_text()) for p in fresh]
+            raise AssertionError(
+                f"{exc}; new emails: {[(m['subject'], m['body'][:600]) for m in shown]}"
+            ) from exc
 
     def function(self, suffix: str) -> str:
         return next(n for n in self.ready["guard"]["function_names"] if n.endswith(suffix))
@@ -86,6 +93,19 @@ class Emulator:
     @property
     def stack(self) -> str:
         return self.function("-api-call").removesuffix("-api-call")
+
+    def incidents(self, event_name: str, function: str) -> list[dict[str, Any]]:
+        """The guard.function incidents the functions reported about the attacker's ``event_name`` on
+        ``function`` (the invocation journal)."""
+        return [
+            incident
+            for invocation in self.invocations()
+            for incident in (invocation.get("result") or {}).get("incidents") or []
+            if incident.get("technique") == "guard.function"
+            and str(incident.get("event_name") or "").startswith(event_name)
+            and incident.get("resource") == function
+            and incident.get("principal") == ATTACKER
+        ]
 
     def invocations(self) -> list[dict[str, Any]]:
         path = Path(self.ready["invocations"])
@@ -156,6 +176,9 @@ def _zip() -> bytes:
 
 
 def test_new_code_is_replaced_with_the_stacks_artifact(e: Emulator, tmp_path: Path) -> None:
+    """On the api-call function just recreated: one burst with its deletion (same technique, same
+    function, within five minutes), so the repair is folded into that email (``notify.ledger``) and is
+    read from the invocation journal: remediated and verified."""
     name = e.function("-api-call")
     lam = e.client("lambda")
     evil = tmp_path / "evil.zip"
@@ -168,12 +191,21 @@ def test_new_code_is_replaced_with_the_stacks_artifact(e: Emulator, tmp_path: Pa
         lambda: lam.get_function_configuration(FunctionName=name)["CodeSha256"] == wanted,
         "the artifact's code back",
     )
-    email = e.email_naming("UpdateFunctionCode", name, "replaced the code", wanted)
-    assert "] REPAIRED:" in email["subject"], email["subject"]
+    # both functions get the call (api-calls and guard-calls rules): one repairs, the other finds it back
+    repaired = eventually(
+        lambda: [i for i in e.incidents("UpdateFunctionCode", name) if i["status"] == "remediated"],
+        "the repair journalled",
+    )
+    assert all(i["verified"] for i in repaired), repaired
+    assert all(
+        i["status"] in ("remediated", "already-restored") for i in e.incidents("UpdateFunctionCode", name)
+    )
 
 
 def test_a_changed_environment_is_put_back(e: Emulator, tmp_path: Path) -> None:
-    name = e.function("-api-call")
+    """On the finding function: a decoy protected-trail list and the attacker allow-listed. Put back
+    from the baseline, and the email says each variable before -> after."""
+    name = e.function("-finding")
     lam = e.client("lambda")
     variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     decoy = {
@@ -194,3 +226,4 @@ def test_a_changed_environment_is_put_back(e: Emulator, tmp_path: Path) -> None:
     )
     email = e.email_naming("UpdateFunctionConfiguration", name, "TRAILGUARD_PROTECTED_TRAILS 'decoy' ->")
     assert "] REPAIRED:" in email["subject"], email["subject"]
+    assert f"TRAILGUARD_ALLOWED_PRINCIPAL_ARNS '{ATTACKER}' ->" in email["body"]
