@@ -41,7 +41,11 @@ IAM_NAME = {
 # boto3 client name -> IAM service prefix, where they differ.
 IAM_PREFIX = {"stepfunctions": "states"}
 # IAM actions no API operation is named after: they authorise a parameter of another call.
-NO_OPERATION = {"iam:PassRole": "CreateTrail / UpdateTrail pass the CloudWatch Logs role to CloudTrail"}
+NO_OPERATION = {
+    "iam:PassRole": "CreateTrail / UpdateTrail pass the CloudWatch Logs role to CloudTrail (and "
+    "CreateFunction / UpdateFunctionConfiguration trailguard's own role to Lambda)",
+    "s3:GetObject": "CreateFunction / UpdateFunctionCode read the stack's code object",
+}
 
 
 def iam_action(service: str, operation: str) -> str:

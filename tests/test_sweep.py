@@ -145,8 +145,17 @@ def test_drift_everywhere_gives_one_message(deployed: Deployed) -> None:
     assert all(label in message["text"] for _, label in DRIFTS.values())
 
 
-def test_what_cannot_be_repaired_is_escalated(deployed: Deployed) -> None:
+def _delete_function_and_its_code(deployed: Deployed) -> None:
+    """Drift the sweep cannot repair: the api-call function deleted, and the stack's code object too
+    (a deleted function alone is recreated from that object, tests/remediate/test_function.py)."""
+    (stack,) = deployed.client("cloudformation").describe_stacks(StackName=deployed.STACK)["Stacks"]
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    deployed.client("s3").delete_object(Bucket=params["CodeS3Bucket"], Key=params["CodeS3Key"])
     deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+
+
+def test_what_cannot_be_repaired_is_escalated(deployed: Deployed) -> None:
+    _delete_function_and_its_code(deployed)
     report = deployed.sweep()["sweep"]
     (drift,) = report["drift"]
     assert drift["kind"] == "function" and not drift["ok"]
@@ -187,8 +196,7 @@ def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = _Clock(monkeypatch)
-    lam = deployed.client("lambda")
-    lam.delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    _delete_function_and_its_code(deployed)
     first = deployed.sweep()["sweep"]
     assert [(d["kind"], d["ok"]) for d in first["drift"]] == [("function", False)]
     assert first["notification"]["action"] == "publish" and first["message_id"]
@@ -227,7 +235,7 @@ def test_unrepairable_drift_is_mailed_once_then_reminded_after_the_window(
 
 
 def test_new_drift_beside_a_known_failure_is_mailed_and_repaired(deployed: Deployed) -> None:
-    deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    _delete_function_and_its_code(deployed)
     deployed.sweep()
     assert len(deployed.messages()) == 1
     deployed.sweep()
@@ -265,7 +273,7 @@ def test_repaired_drift_that_comes_back_after_a_clean_sweep_is_mailed_again(depl
 def test_a_failed_publish_is_kept_and_the_next_sweep_sends_it_once(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    _delete_function_and_its_code(deployed)
     real = delivery.publish
 
     def broken(*_: Any, **__: Any) -> str:
@@ -288,7 +296,7 @@ def test_a_failed_publish_is_kept_and_the_next_sweep_sends_it_once(
 
 def test_each_drifted_resource_is_a_security_hub_finding_updated_in_place(deployed: Deployed) -> None:
     hub = deployed.client("securityhub")
-    deployed.client("lambda").delete_function(FunctionName=deployed.outputs["ApiCallFunctionName"])
+    _delete_function_and_its_code(deployed)
     restored = _stop_logging(deployed)
     first = deployed.sweep()["sweep"]
     assert restored()

@@ -18,12 +18,16 @@ NO_RESOURCE_LEVEL = {
 }
 
 # Service prefix -> the resource ARNs (as Fn::Sub strings) its actions may be granted on.
+# the stack's own code artifact: a recreated or re-coded trailguard function is given it
+CODE_OBJECT = "arn:${AWS::Partition}:s3:::${CodeS3Bucket}/${CodeS3Key}"
+# trailguard's own role, passed to Lambda when a function is recreated or its role put back
+GUARD_ROLE = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-GuardRole-*"
 SCOPES = {
     "cloudtrail": {
         "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*",
         "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:eventdatastore/*",
     },
-    "s3": {"arn:${AWS::Partition}:s3:::*"},
+    "s3": {"arn:${AWS::Partition}:s3:::*", CODE_OBJECT},
     "kms": {"arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
     "logs": {"arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:*"},
     "events": {
@@ -224,9 +228,11 @@ def test_deploy_parameters_narrow_s3_cloudtrail_and_passrole_to_exactly_the_prot
         r for s in _granting(remediation, "cloudtrail:") for r in _resources(s, template, given) if r != store
     }
     assert trail_resources - {"*"} == {TRAIL}
-    (bucket,) = _granting(remediation, "s3:")
+    (bucket,) = [s for s in _granting(remediation, "s3:") if _resources(s, template) != [CODE_OBJECT]]
     assert sorted(_resources(bucket, template, given)) == [BUCKET, f"{BUCKET}/*"]
-    (passing,) = _granting(remediation, "iam:PassRole")
+    (passing,) = [
+        s for s in _granting(remediation, "iam:PassRole") if _resources(s, template) != [GUARD_ROLE]
+    ]
     assert _resources(passing, template, given) == [DELIVERY]
     # several of each: every one named, nothing else
     two = {
@@ -256,11 +262,14 @@ def test_each_scope_parameter_narrows_only_its_own_statement(
         assert len(changed) == 1, (name, changed)
 
 
-def test_pass_role_only_to_cloudtrail(remediation: list[dict[str, Any]]) -> None:
+def test_pass_role_only_to_cloudtrail_and_the_guard_role_only_to_lambda(
+    remediation: list[dict[str, Any]],
+) -> None:
     passing = [s for s in remediation if "iam:PassRole" in _listify(s["Action"])]
     assert passing, "the trail repairs pass the CloudWatch Logs role: some statement must grant iam:PassRole"
     for statement in passing:
-        assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}}
+        service = "lambda" if statement["Resource"] == {"Fn::Sub": GUARD_ROLE} else "cloudtrail"
+        assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": f"{service}.amazonaws.com"}}
 
 
 def test_function_logs_policy_only_writes_the_functions_own_log_groups(template: dict[str, Any]) -> None:

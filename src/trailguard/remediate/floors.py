@@ -17,6 +17,9 @@ Trails (``cloudtrail:CreateTrail``, ``UpdateTrail``, ``PutEventSelectors``)
 Lambda (``lambda:AddPermission``)
   * only ``lambda:InvokeFunction`` for ``events.amazonaws.com``, with a source ARN that is one of the
     stack's own rules, on one of the stack's own functions.
+Lambda (``CreateFunction``, ``UpdateFunctionConfiguration``, ``PutFunctionEventInvokeConfig``)
+  * only the stack's function names, the running function's own role, trailguard's two handlers, no
+    layer; failures only to the stack's queue (the code itself comes from the stack's parameters).
 EventBridge (``events:PutTargets``, ``events:PutRule``)
   * targets only the stack's own functions (and its queue), no role on a target, dead-letter queues only
     the stack's own; ``PutRule`` only on the stack's own rules and never with a role.
@@ -272,11 +275,14 @@ def check_function_environment(
     settings, the same stack's)."""
     resource = f"function {function}"
     operation = "UpdateFunctionConfiguration"
-    added = _listed(wanted.get(ALLOW_LIST)) - _listed(live.get(ALLOW_LIST))
+    # what the running function (the same stack's) has is never a widening: an attacker who blanked or
+    # replaced a variable of the other function does not block putting the stack's value back
+    added = _listed(wanted.get(ALLOW_LIST)) - _listed(live.get(ALLOW_LIST)) - _listed(running.get(ALLOW_LIST))
     if added:
         raise FloorRefused(operation, resource, f"it would allow-list {', '.join(sorted(added))}")
     want, have = _listed(wanted.get(PROTECTED)), _listed(live.get(PROTECTED))
-    if want and (not have or not want >= have):
+    ours = _listed(running.get(PROTECTED))
+    if want and (not have or not want >= have) and not (ours and want >= ours):
         raise FloorRefused(operation, resource, "it would protect fewer trails than the function does now")
     if switched_on(live.get(SECURITY_HUB)) and not switched_on(wanted.get(SECURITY_HUB)):
         raise FloorRefused(operation, resource, "it would turn Security Hub reporting off")
@@ -284,6 +290,50 @@ def check_function_environment(
         value = wanted.get(name)
         if value is not None and value != live.get(name) and value != running.get(name):
             raise FloorRefused(operation, resource, f"it would set {name} to {value}, not the stack's")
+
+
+HANDLERS = frozenset({"trailguard.handlers.api_call", "trailguard.handlers.finding"})
+"""The only handlers trailguard's functions run (the template's)."""
+
+
+def check_function_name(operation: str, function: str, scope: Scope) -> None:
+    """Only the stack's own functions are created, given code or reconfigured."""
+    if function not in scope.function_names:
+        raise FloorRefused(operation, f"function {function}", "it is not one of the stack's functions")
+
+
+def check_function_role(operation: str, function: str, role: str, guard_roles: Sequence[str]) -> None:
+    """The floor before a role is passed to Lambda (``CreateFunction``, ``UpdateFunctionConfiguration``):
+    only the stack's own role, as the running function knows it (``TRAILGUARD_GUARD_ROLE_ARNS``)."""
+    if not guard_roles or role not in guard_roles:
+        raise FloorRefused(
+            operation, f"function {function}", f"role {role or '(none)'} is not the stack's role"
+        )
+
+
+def check_function_handler(operation: str, function: str, handler: Any) -> None:
+    """A function is given back only one of trailguard's own handlers."""
+    if handler not in HANDLERS:
+        raise FloorRefused(operation, f"function {function}", f"handler {handler} is not one of trailguard's")
+
+
+def check_invoke_config(function: str, scope: Scope, destination: Mapping[str, Any] | None) -> None:
+    """The floor before ``PutFunctionEventInvokeConfig``: failures go to the stack's own queue only."""
+    found = destination.get("OnFailure") if isinstance(destination, Mapping) else None
+    arn = str(found.get("Destination") or "") if isinstance(found, Mapping) else ""
+    success = destination.get("OnSuccess") if isinstance(destination, Mapping) else None
+    if arn not in scope.queue_arns:
+        raise FloorRefused(
+            "PutFunctionEventInvokeConfig",
+            f"function {function}",
+            f"destination {arn or '(none)'} is not the stack's queue",
+        )
+    if isinstance(success, Mapping) and success.get("Destination"):
+        raise FloorRefused(
+            "PutFunctionEventInvokeConfig",
+            f"function {function}",
+            "trailguard's functions send no success record",
+        )
 
 
 # -- EventBridge rules -------------------------------------------------------------------------------

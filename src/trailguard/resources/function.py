@@ -21,6 +21,7 @@ FIELDS = (
     "Architectures",
     "Environment",
     "DeadLetterConfig",
+    "Layers",
     "Version",
 )
 GONE = frozenset({"ResourceNotFoundException", "NotFound", "NotFoundException"})
@@ -36,7 +37,9 @@ def name_of(ref: str) -> str:
 
 
 def capture(name: str, clients: Clients, source: str) -> dict[str, Any]:
-    """Configuration essentials, reserved concurrency (None when unreserved) and the resource policy."""
+    """Configuration essentials, reserved concurrency (None when unreserved), the resource policy and the
+    asynchronous invocation settings (the on-failure destination; None when there are none): what a
+    deleted function is recreated from."""
     lam = clients("lambda")
     configuration = lam.get_function(FunctionName=name)["Configuration"]
     doc = {k: jsonable(configuration[k]) for k in FIELDS if k in configuration}
@@ -48,8 +51,23 @@ def capture(name: str, clients: Clients, source: str) -> dict[str, Any]:
         if error_code(exc) not in GONE:
             raise
         doc["Policy"] = None
+    doc["EventInvokeConfig"] = invoke_config(lam, name)
     doc["_meta"] = meta(source)
     return doc
+
+
+INVOKE_CONFIG_FIELDS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+
+def invoke_config(lam: Any, name: str) -> dict[str, Any] | None:
+    """GetFunctionEventInvokeConfig's settings a repair puts back; None when the function has none."""
+    try:
+        found = lam.get_function_event_invoke_config(FunctionName=name)
+    except Exception as exc:
+        if error_code(exc) not in GONE:
+            raise
+        return None
+    return {k: jsonable(found[k]) for k in INVOKE_CONFIG_FIELDS if k in found}
 
 
 _FUNCTION = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}"

@@ -114,3 +114,29 @@ def test_a_function_created_with_trailguards_role(modified, params, expected):
     assert verdict.verdict == expected, verdict.reason
     if expected == "tamper":
         assert verdict.technique_id == "guard.role-use"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DeleteFunction20150331", "UpdateFunctionCode20150331v2", "UpdateFunctionConfiguration20150331v2"],
+)
+def test_deleting_or_recoding_a_trailguard_function_is_repaired_not_only_escalated(modified, name):
+    """Issue 10: these calls on trailguard's own function lead to ``guard.restore_function``, which now
+    recreates, re-codes and reconfigures (tests/remediate/test_function.py), and declares the calls that
+    takes beside them: CreateFunction / UpdateFunctionCode, the stack's role passed to Lambda, the
+    stack's code object read."""
+    function = PROTECTING["guard"]["function_names"][0]
+    verdict = _judge(modified, "lambda", name, {"functionName": function})
+    assert verdict.verdict == "tamper", verdict.reason
+    technique = verdict.technique
+    assert technique is not None and technique.id == "guard.function" and technique.sweep is not None
+    assert technique.action.name == "guard.restore_function"
+    assert {
+        "lambda:CreateFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:PutFunctionEventInvokeConfig",
+        "iam:PassRole",
+        "s3:GetObject",
+    } <= technique.action.permissions
+    assert "escalated" not in technique.repair_summary

@@ -134,11 +134,13 @@ FUNCTION = Technique(
     ),
     repair_summary=(
         "`DeleteFunctionConcurrency`; restore permission (only `events.amazonaws.com` from the stack's "
-        "own rules); handler, runtime, timeout, memory and environment put back with "
-        "`UpdateFunctionConfiguration` (never widening the allow-list or narrowing the protected "
-        "trails); a deleted function, new code or a changed role is escalated: the code's artifact "
-        "location is known to nothing an intruder cannot edit, and passing the role to Lambda would "
-        "need `iam:PassRole` beyond CloudTrail"
+        "own rules); handler, runtime, role (the stack's own only), layers, timeout, memory and "
+        "environment put back with `UpdateFunctionConfiguration` (never widening the allow-list or "
+        "narrowing the protected trails); new code replaced with `UpdateFunctionCode` and a deleted "
+        "function recreated (`CreateFunction`, then its concurrency, permissions and on-failure "
+        "destination) from the signed baseline and the stack's code artifact (its `CodeS3Bucket` / "
+        "`CodeS3Key` parameters, read with `DescribeStacks`), by the other function; both deleted: the "
+        "dead-man alarm alerts"
     ),
     title="trailguard Lambda function deleted, throttled or changed",
     mitre=TOOLS_MITRE,
@@ -158,8 +160,8 @@ FUNCTION = Technique(
     condition=_function,
     action=function.restore_function,
     verification=(
-        "GetFunctionConcurrency, GetPolicy and GetFunction read back the baseline; what cannot be "
-        "restored in place is escalated by the other function."
+        "GetFunction shows the artifact's CodeSha256 and the baseline configuration; "
+        "GetFunctionConcurrency, GetPolicy and GetFunctionEventInvokeConfig read back the baseline."
     ),
 )
 
