@@ -27,6 +27,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from trailguard.deploy.errors import DeployError
@@ -80,6 +81,7 @@ def running_runtime() -> str:
     return f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
+@lru_cache(maxsize=1024)  # a process that deploys many times (the tests) compiles each source once
 def compiled_module(archive_name: str, source: bytes) -> tuple[str, bytes]:
     """(archive name, bytes) of the checked hash-based ``.pyc`` of one module, for this interpreter.
 
