@@ -10,6 +10,7 @@ Arguments go to ``compare.py`` (``--rounds``, ``--warm``, ``--storm``, ``--serve
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from pathlib import Path
 
@@ -28,5 +29,7 @@ if __name__ == "__main__":
     codes.append(techniques.main())
     if (Path(__file__).parent / "classify.py").is_file():
         print()
-        codes.append(int(importlib.import_module("classify").main([]) or 0))
+        run_classify = importlib.import_module("classify").main
+        takes_args = bool(inspect.signature(run_classify).parameters)
+        codes.append(int((run_classify([]) if takes_args else run_classify()) or 0))
     sys.exit(max(codes))

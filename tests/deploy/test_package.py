@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from trailguard import deploy
-from trailguard.deploy.package import PYC_CHECKED_HASH, running_runtime, template_runtime
+from trailguard.deploy.package import (
+    PYC_CHECKED_HASH,
+    build_zip,
+    running_runtime,
+    runtime_python,
+    template_runtime,
+)
 
 THIS_RUNTIME = running_runtime()
 
@@ -71,7 +77,9 @@ def test_the_package_is_built_for_the_templates_runtime(template_path: Path) -> 
 
 def test_only_the_runtimes_python_ships_compiled_modules(built: deploy.Package, tmp_path: Path) -> None:
     assert not built.compiled and built.runtime == "python3.99"
-    assert deploy.package(tmp_path).compiled == (template_runtime() == THIS_RUNTIME)
+    runtime = template_runtime()
+    expected = runtime == THIS_RUNTIME or runtime_python(runtime) is not None
+    assert deploy.package(tmp_path).compiled == expected
 
 
 def test_a_template_whose_functions_differ_in_runtime_is_refused(tmp_path: Path) -> None:
@@ -126,7 +134,7 @@ def test_compiled_build_is_reproducible_across_processes(compiled: deploy.Packag
 
 
 def test_build_is_reproducible(built: deploy.Package, tmp_path: Path) -> None:
-    again = deploy.package(tmp_path)
+    again = deploy.package(tmp_path, runtime=built.runtime)
     assert again.code_sha256 == built.code_sha256
     assert again.zip_path.read_bytes() == built.zip_path.read_bytes()
     with zipfile.ZipFile(again.zip_path) as zf:
@@ -209,3 +217,36 @@ def test_a_pyc_never_runs_in_place_of_a_changed_source(compiled: deploy.Package,
         [sys.executable, "-I", "-B", "-c", probe, str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert done.stdout.strip() == "True", done.stderr
+
+
+def test_the_runtimes_interpreter_compiles_the_same_bytes_as_the_building_one(tmp_path: Path) -> None:
+    """Compiled by another process of the runtime's Python (the path a build on another Python takes),
+    the zip is byte for byte the one this interpreter builds: one logic, whoever runs it."""
+    here = build_zip(tmp_path / "here.zip", compile_modules=True)
+    there = build_zip(tmp_path / "there.zip", compile_modules=True, python=sys.executable)
+    assert here == there
+    with zipfile.ZipFile(tmp_path / "there.zip") as zf:
+        assert any(n.endswith(".pyc") for n in zf.namelist())
+
+
+def test_the_runtimes_interpreter_is_taken_from_path_only_when_it_is_that_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / THIS_RUNTIME).symlink_to(sys.executable)
+    shim = bin_dir / "python3.77"  # a version manager's shim for a version that is not selected
+    shim.write_text("#!/bin/sh\necho 'python3.77: command not found' >&2\nexit 127\n")
+    liar = bin_dir / "python3.78"  # answers, but is another Python
+    liar.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    for script in (shim, liar):
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    runtime_python.cache_clear()
+    try:
+        assert runtime_python(THIS_RUNTIME) == str(bin_dir / THIS_RUNTIME)
+        assert runtime_python("python3.77") is None
+        assert runtime_python("python3.78") is None
+        assert runtime_python("python3.79") is None
+    finally:
+        runtime_python.cache_clear()

@@ -50,10 +50,11 @@ def run(args: argparse.Namespace) -> Exit:
     print(f"sha256    {pkg.code_sha256}")
     print(f"template  {pkg.template_path}")
     if pkg.compiled:
-        print(f"bytecode  compiled for {pkg.runtime} (the functions' runtime)")
+        by = f" by {pkg.compiler}" if pkg.compiler else ""
+        print(f"bytecode  compiled for {pkg.runtime} (the functions' runtime){by}")
     else:
         print(
             f"bytecode  none: built with Python {sys.version_info.major}.{sys.version_info.minor}, the "
-            f"functions run {pkg.runtime} (build with that Python to ship compiled modules)"
+            f"functions run {pkg.runtime} (put {pkg.runtime} on PATH to ship compiled modules)"
         )
     return Exit.OK

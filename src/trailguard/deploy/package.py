@@ -5,24 +5,23 @@ deployment package, with fixed timestamps and order, so the same source always g
 the same content-addressed S3 key: an unchanged build is a no-op update, a changed one updates both
 functions.
 
-When the Python building the package is the functions' runtime (the template's ``Runtime``, or the one
-asked for), the zip also holds each module compiled (``__pycache__/NAME.cpython-3XY.pyc``), so a cold
-start does not compile trailguard from source: Lambda's code directory is read-only, so what the zip does
-not ship is compiled again on every cold start. They are hash-based ``.pyc`` files (PEP 552, "checked"):
-no timestamp inside, so the bytes stay reproducible, and the interpreter checks each against the hash of
-the source beside it, so a ``.pyc`` can never run in place of a different source. Their recorded file
-names are the archive's (``trailguard/...``), not the build machine's path; the interpreter replaces
-them with the real path at import. Another Python builds the sources alone (its bytecode would not load
-on the runtime), and :attr:`Package.compiled` says which.
+The zip also holds each module compiled for the functions' runtime (the template's ``Runtime``, or the
+one asked for) when that Python is at hand: the Python building the package, or else the runtime's
+interpreter on ``PATH`` (``python3.12``), which then compiles them (:mod:`trailguard.deploy.pyc`). A cold
+start then does not compile trailguard from source: Lambda's code directory is read-only, so what the
+zip does not ship is compiled again on every cold start. The ``.pyc`` files are reproducible and checked
+against their sources (see :mod:`~trailguard.deploy.pyc`). With neither at hand the zip holds sources
+only; :attr:`Package.compiled` says which.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import importlib.util
-import marshal
+import json
 import re
 import shutil
+import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from trailguard.deploy import pyc
 from trailguard.deploy.errors import DeployError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/trailguard
@@ -41,11 +41,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 ZIP_NAME = "trailguard-lambda.zip"
 TEMPLATE_NAME = "trailguard.yaml"
 _RUNTIME_RE = re.compile(r"^\s+Runtime:\s*(python3\.\d+)\s*$", re.MULTILINE)
-PYC_CHECKED_HASH = 0b11  # PEP 552 flags: hash-based, checked against the source at import
-# marshal's format 3 and later mark objects referenced more than once (by their reference count at that
-# moment), so the same code marshals to different bytes depending on what else the building process
-# holds; format 2 has no such references: the same source always gives the same bytes.
-MARSHAL_VERSION = 2
+PYC_CHECKED_HASH = pyc.CHECKED_HASH
 
 
 @dataclass(frozen=True)
@@ -54,6 +50,7 @@ class Package:
     template_path: Path
     code_sha256: str  # hex digest of the zip's bytes; also its S3 key
     compiled: bool = False  # the zip ships compiled modules for the runtime (see the module docstring)
+    compiler: str = ""  # the interpreter that compiled them when not the building one
     runtime: str = ""  # the functions' runtime the package was built for (``python3.12``)
 
 
@@ -83,21 +80,42 @@ def running_runtime() -> str:
 
 @lru_cache(maxsize=1024)  # a process that deploys many times (the tests) compiles each source once
 def compiled_module(archive_name: str, source: bytes) -> tuple[str, bytes]:
-    """(archive name, bytes) of the checked hash-based ``.pyc`` of one module, for this interpreter.
+    """(archive name, bytes) of the ``.pyc`` of one module, for this interpreter (:mod:`.pyc`)."""
+    return pyc.compiled(archive_name, source)
 
-    The same source gives the same bytes: the header is the interpreter's magic number, the PEP 552
-    flags and the source's hash (no timestamp), the code object's file name is ``archive_name``, and the
-    marshal format is one whose output does not depend on the building process (:data:`MARSHAL_VERSION`).
-    """
-    code = compile(source, archive_name, "exec", dont_inherit=True)
-    header = (
-        importlib.util.MAGIC_NUMBER
-        + PYC_CHECKED_HASH.to_bytes(4, "little")
-        + importlib.util.source_hash(source)
+
+@lru_cache(maxsize=8)
+def runtime_python(runtime: str) -> str | None:
+    """The runtime's interpreter on ``PATH`` (``python3.12``), if it runs and is that CPython."""
+    found = shutil.which(runtime)
+    if not found or not runtime.startswith("python3."):
+        return None
+    probe = "import sys; print(sys.implementation.name, *sys.version_info[:2])"
+    try:
+        done = subprocess.run(
+            [found, "-I", "-c", probe], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return None
+    if done.returncode != 0 or done.stdout.split() != ["cpython", "3", runtime.removeprefix("python3.")]:
+        return None  # e.g. a version manager's shim for a version that is not selected
+    return found
+
+
+def compiled_by(python: str, modules: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """{.pyc archive name: bytes} of ``modules`` compiled by another interpreter (:mod:`.pyc`)."""
+    given = json.dumps([[name, base64.b64encode(source).decode("ascii")] for name, source in modules])
+    done = subprocess.run(
+        [python, "-I", "-B", pyc.__file__],
+        input=given,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    folder, _, filename = archive_name.rpartition("/")
-    cached = f"{folder}/__pycache__/{filename[:-3]}.{sys.implementation.cache_tag}.pyc"
-    return cached, header + marshal.dumps(code, MARSHAL_VERSION)
+    if done.returncode != 0:
+        raise DeployError(f"{python} could not compile the package: {done.stderr.strip()[-500:]}")
+    return {name: base64.b64decode(data) for name, data in json.loads(done.stdout).items()}
 
 
 def lambda_files() -> Iterator[tuple[str, Path]]:
@@ -113,25 +131,26 @@ def lambda_files() -> Iterator[tuple[str, Path]]:
         yield f"trailguard/{rel.as_posix()}", path
 
 
-def zip_entries(compile_modules: bool) -> Iterator[tuple[str, bytes]]:
-    """(archive name, bytes) of every entry, sorted by name; with each module's ``.pyc`` if asked."""
-    entries: dict[str, bytes] = {}
-    for name, path in lambda_files():
-        data = path.read_bytes()
-        entries[name] = data
-        if compile_modules and name.endswith(".py"):
-            cached, pyc = compiled_module(name, data)
-            entries[cached] = pyc
+def zip_entries(compile_modules: bool, python: str | None = None) -> Iterator[tuple[str, bytes]]:
+    """(archive name, bytes) of every entry, sorted by name; with each module's ``.pyc`` if asked,
+    compiled by ``python`` (default: this interpreter)."""
+    entries: dict[str, bytes] = {name: path.read_bytes() for name, path in lambda_files()}
+    modules = [(name, data) for name, data in entries.items() if name.endswith(".py")]
+    if compile_modules and python:
+        entries.update(compiled_by(python, modules))
+    elif compile_modules:
+        entries.update(compiled_module(name, data) for name, data in modules)
     for name in sorted(entries):
         yield name, entries[name]
 
 
-def build_zip(zip_path: Path, *, compile_modules: bool = False) -> str:
+def build_zip(zip_path: Path, *, compile_modules: bool = False, python: str | None = None) -> str:
     """Write the Lambda zip (deterministic bytes) and return its sha256 hex digest; ``compile_modules``
-    adds each module compiled by this interpreter (only right when it is the functions' runtime)."""
+    adds each module compiled by ``python`` (default: this interpreter), which must be the functions'
+    runtime."""
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name, data in zip_entries(compile_modules):
+        for name, data in zip_entries(compile_modules, python):
             info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o100644 & 0xFFFF) << 16
@@ -144,16 +163,22 @@ def package(output_dir: str | Path, *, runtime: str | None = None) -> Package:
     """Build ``trailguard-lambda.zip`` and copy the template beside it.
 
     ``runtime`` is the functions' Python (default: the template's); the modules are shipped compiled
-    when the Python building the package is that runtime.
+    when the Python building the package is that runtime, or that runtime's interpreter is on ``PATH``.
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     zip_path = out / ZIP_NAME
     runtime = runtime or template_runtime()
-    compiled = runtime == running_runtime()
-    digest = build_zip(zip_path, compile_modules=compiled)
+    python = None if runtime == running_runtime() else runtime_python(runtime)
+    compiled = python is not None or runtime == running_runtime()
+    digest = build_zip(zip_path, compile_modules=compiled, python=python)
     template_path = out / TEMPLATE_NAME
     shutil.copyfile(template_source(), template_path)
     return Package(
-        zip_path=zip_path, template_path=template_path, code_sha256=digest, compiled=compiled, runtime=runtime
+        zip_path=zip_path,
+        template_path=template_path,
+        code_sha256=digest,
+        compiled=compiled,
+        runtime=runtime,
+        compiler=python or "",
     )
