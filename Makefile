@@ -70,9 +70,11 @@ $(CUSTODIAN_STAMP): $(CONSTRAINTS)
 	touch $(CUSTODIAN_STAMP)
 
 # trailguard beside the floor, Cloud Custodian and (with TRAILGUARD_BENCH_SAMPLE=its checkout) the
-# aws-sample, then the package's cold start and the local cloud's latencies (bench/run.py).
+# aws-sample, then the package's cold start and the local cloud's latencies (bench/run.py). BENCH_ARGS go
+# to the comparison (e.g. BENCH_ARGS="--rounds 3 --storm 200").
+BENCH_ARGS ?=
 bench: $(STAMP) $(CUSTODIAN_STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 package: $(STAMP)
 	$(BIN)/trailguard package --output-dir out
