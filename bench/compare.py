@@ -8,7 +8,9 @@ of them), and the table gives the medians and trailguard's ratio to each. Measur
 - a warm repair with a new event id each time;
 - the first event in a fresh process;
 - the handler's import plus its first event (in-process moto has loaded boto3 and botocore before any
-  timer; against the server nothing is loaded first, so that figure includes boto3's own import);
+  timer; against the server nothing is loaded first, so that figure includes boto3's own import), in
+  wall-clock and in the CPU time of the handler's process (steadier on a busy machine; against the server
+  it leaves out moto's own work, in-process it includes it);
 - a storm of StopLogging calls, one event each: ms per event, emails (SNS Publish) and whether the trail
   is logging at the end. In-process each worker is a new account, so the storm opens its own burst;
   against the server the account is shared, so the storm continues the burst the rounds opened (its
@@ -215,7 +217,15 @@ def measure(
 ) -> dict[str, dict[str, Any]]:
     """Interleaved rounds of (import, first event, warm repairs) per handler, then one storm each."""
     figures: dict[str, dict[str, Any]] = {
-        h: {"import": [], "first": [], "cold": [], "warm": [], "first_calls": None, "repeat_calls": None}
+        h: {
+            "import": [],
+            "first": [],
+            "cold": [],
+            "cold_cpu": [],
+            "warm": [],
+            "first_calls": None,
+            "repeat_calls": None,
+        }
         for h in handlers
     }
     for round_no in range(rounds):
@@ -226,6 +236,7 @@ def measure(
             f["import"].append(got["import_ms"])
             f["first"].append(got["first_ms"])
             f["cold"].append(got["import_ms"] + got["first_ms"])
+            f["cold_cpu"].append(got["cold_cpu_ms"])
             f["warm"].extend(got["times"])
             if f["first_calls"] is None:  # the first round's first event is the burst's first
                 f["first_calls"], f["repeat_calls"] = got["first_calls"], got["repeat_calls"]
@@ -272,6 +283,7 @@ def table(figures: dict[str, dict[str, Any]], storm: int) -> list[str]:
         ("warm repair, new event id each time (median)", "warm"),
         ("first event in a fresh process (median)", "first"),
         ("handler import + first event (median)", "cold"),
+        ("handler import + first event, CPU of the handler's process (median)", "cold_cpu"),
     ]
     for label, key in rows:
         medians = {h: statistics.median(figures[h][key]) for h in handlers}
