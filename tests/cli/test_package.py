@@ -27,6 +27,7 @@ def test_package_says_whether_it_ships_compiled_modules(
 ) -> None:
     packaging = importlib.import_module("trailguard.deploy.package")  # the module, not its function
     runtime = packaging.template_runtime()
+    monkeypatch.setattr(packaging, "runtime_python", lambda _runtime: None)  # no other Python on PATH
     for built_by, compiled in (("python3.99", False), (runtime, True)):
         monkeypatch.setattr(packaging, "running_runtime", lambda built_by=built_by: built_by)
         assert main(["package", "--output-dir", str(tmp_path / built_by)]) == Exit.OK

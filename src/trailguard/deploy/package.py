@@ -102,7 +102,8 @@ def runtime_python(runtime: str) -> str | None:
     return found
 
 
-def compiled_by(python: str, modules: list[tuple[str, bytes]]) -> dict[str, bytes]:
+@lru_cache(maxsize=4)  # as compiled_module: once per process for the same sources
+def compiled_by(python: str, modules: tuple[tuple[str, bytes], ...]) -> dict[str, bytes]:
     """{.pyc archive name: bytes} of ``modules`` compiled by another interpreter (:mod:`.pyc`)."""
     given = json.dumps([[name, base64.b64encode(source).decode("ascii")] for name, source in modules])
     done = subprocess.run(
@@ -135,7 +136,7 @@ def zip_entries(compile_modules: bool, python: str | None = None) -> Iterator[tu
     """(archive name, bytes) of every entry, sorted by name; with each module's ``.pyc`` if asked,
     compiled by ``python`` (default: this interpreter)."""
     entries: dict[str, bytes] = {name: path.read_bytes() for name, path in lambda_files()}
-    modules = [(name, data) for name, data in entries.items() if name.endswith(".py")]
+    modules = tuple((name, data) for name, data in entries.items() if name.endswith(".py"))
     if compile_modules and python:
         entries.update(compiled_by(python, modules))
     elif compile_modules:
