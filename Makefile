@@ -11,6 +11,12 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
+# Cloud Custodian, measured beside trailguard by `make bench`, in its own environment (its pinned boto3
+# differs from the test tools'), with the moto the bench's in-process worlds use.
+CUSTODIAN_VERSION := 0.9.53
+CUSTODIAN_VENV := .venv-bench-custodian
+CUSTODIAN_STAMP := $(CUSTODIAN_VENV)/.installed-$(CUSTODIAN_VERSION)
+
 .PHONY: setup test lint typecheck cfn-lint checkov unit demo bench package clean constraints lower-bounds fuzz
 
 # The development tools at the versions in constraints/dev.txt (what CI runs); `make constraints`
@@ -56,8 +62,19 @@ fuzz: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/trailguard demo
 
-bench: $(STAMP)
-	$(BIN)/python bench/run.py
+$(CUSTODIAN_STAMP): $(CONSTRAINTS)
+	rm -rf $(CUSTODIAN_VENV)
+	$(PYTHON) -m venv $(CUSTODIAN_VENV)
+	$(CUSTODIAN_VENV)/bin/pip install --quiet --upgrade pip
+	$(CUSTODIAN_VENV)/bin/pip install --quiet 'c7n==$(CUSTODIAN_VERSION)' "$$(grep -i '^moto==' $(CONSTRAINTS))"
+	touch $(CUSTODIAN_STAMP)
+
+# trailguard beside the floor, Cloud Custodian and (with TRAILGUARD_BENCH_SAMPLE=its checkout) the
+# aws-sample, then the package's cold start and the local cloud's latencies (bench/run.py). BENCH_ARGS go
+# to the comparison (e.g. BENCH_ARGS="--rounds 3 --storm 200").
+BENCH_ARGS ?=
+bench: $(STAMP) $(CUSTODIAN_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 package: $(STAMP)
 	$(BIN)/trailguard package --output-dir out
@@ -74,4 +91,4 @@ lower-bounds:
 	.venv-lower/bin/python -m pytest -n 0 -q tests/deploy tests/cli
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .venv-lower out build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(CUSTODIAN_VENV) .venv-lower out build dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,9 +1,11 @@
 """The Lambda package's cold-start figures: handler import time in fresh interpreters, and zip size.
 
-Each run starts a new ``python -X importtime -c "import trailguard.handlers"`` (as a cold Lambda
-would import the handler module) and reads the cumulative microseconds the interpreter itself reports,
-so the figure excludes interpreter start-up. It also lists any third-party module the import pulled in:
-boto3 must load only on first use, never at import.
+Each run starts a new ``python -B -X importtime`` that imports ``trailguard.handlers`` from the Lambda
+package, unzipped (as a cold Lambda imports the handler module from its read-only code directory, where
+nothing can be compiled once and kept), and reads the cumulative microseconds the interpreter itself
+reports, so the figure excludes interpreter start-up: the package as built for this Python (its modules
+compiled) beside the same package with sources only. It also lists any third-party module the import
+pulled in: boto3 must load only on first use, never at import.
 
 It then counts the modules the FIRST event loads: a fresh interpreter starts in-process moto (with a
 logging trail, the alert topic and the state table, as the handler tests set up), notes ``sys.modules``,
@@ -20,14 +22,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 
-def import_time_us() -> tuple[int, list[str]]:
-    """Cumulative import time of trailguard.handlers (µs) and the top-level packages it imported."""
+def import_time_us(code_dir: Path) -> tuple[int, list[str]]:
+    """Cumulative import time of trailguard.handlers (µs) from ``code_dir`` and the top-level packages
+    it imported."""
+    probe = f"import sys; sys.path.insert(0, {str(code_dir)!r}); import trailguard.handlers"
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import trailguard.handlers"],
+        [sys.executable, "-I", "-B", "-X", "importtime", "-c", probe],
         capture_output=True,
         text=True,
         check=True,
@@ -110,15 +115,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args(argv)
 
-    samples = []
+    from trailguard.deploy.package import build_zip, running_runtime
+
     heavy: list[str] = []
-    for _ in range(args.runs):
-        micros, heavy = import_time_us()
-        samples.append(micros / 1000)
-    print(
-        f"handler import (trailguard.handlers, {args.runs} cold interpreters): "
-        f"median {statistics.median(samples):.1f} ms, min {min(samples):.1f} ms, max {max(samples):.1f} ms"
-    )
+    sizes: dict[bool, int] = {}
+    with tempfile.TemporaryDirectory(prefix="trailguard-bench-") as tmp:
+        dirs: dict[bool, Path] = {}
+        for compiled in (True, False):
+            zip_path = Path(tmp) / f"{compiled}.zip"
+            build_zip(zip_path, compile_modules=compiled)
+            sizes[compiled] = zip_path.stat().st_size
+            dirs[compiled] = Path(tmp) / f"code-{compiled}"
+            with zipfile.ZipFile(zip_path) as zf:
+                zf.extractall(dirs[compiled])
+        samples: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(args.runs):  # interleaved, so a load spike falls on both
+            for compiled in (True, False):
+                micros, heavy = import_time_us(dirs[compiled])
+                samples[compiled].append(micros / 1000)
+    for compiled in (True, False):
+        got = samples[compiled]
+        what = f"compiled for {running_runtime()}" if compiled else "sources only"
+        print(
+            f"handler import (trailguard.handlers from the package, {what}, {args.runs} cold interpreters): "
+            f"median {statistics.median(got):.1f} ms, min {min(got):.1f} ms, max {max(got):.1f} ms"
+        )
     print(f"third-party modules loaded at import: {', '.join(heavy) if heavy else 'none'}")
 
     events = [first_event() for _ in range(max(1, args.runs // 3))]
@@ -132,11 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         f"median {statistics.median(cold):.1f} ms wall, {statistics.median(cpu):.1f} ms CPU"
     )
 
-    from trailguard.deploy import package
-
-    with tempfile.TemporaryDirectory(prefix="trailguard-bench-") as tmp:
-        built = package(Path(tmp))
-        print(f"lambda zip: {built.zip_path.stat().st_size:,} bytes")
+    print(
+        f"lambda zip: {sizes[False]:,} bytes with sources only, {sizes[True]:,} bytes with compiled modules"
+    )
     return 1 if heavy else 0
 
 

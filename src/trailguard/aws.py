@@ -10,6 +10,7 @@ that mapping instead of the process environment.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
 # AWS error codes meaning the caller's credentials were refused (not the request).
 CREDENTIALS_REFUSED = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId"})
 
+_MAKING = threading.RLock()
 _ENV: ContextVar[Mapping[str, str] | None] = ContextVar("trailguard_environ", default=None)
 
 
@@ -178,30 +180,41 @@ def _client(
     endpoint_url: str | None,
     creds: tuple[str | None, str | None, str | None] | None,
 ) -> Any:
+    """One client per service, region, endpoint and credentials, made on first use.
+
+    Every client of one set of credentials comes from one session (:func:`_session`), whatever its
+    region: the session's loader parses each service's model (the bulk of a client's cost) and the
+    endpoint data once, not once per region or per client. Threads that ask for the same new client at
+    once may each make one; one of them is kept.
+    """
+    with _MAKING:  # a boto3 session is not thread-safe: clients are made one at a time
+        return _session(profile, creds).client(
+            service, region_name=region, endpoint_url=endpoint_url, config=_config()
+        )
+
+
+@lru_cache(maxsize=16)
+def _session(profile: str | None, creds: tuple[str | None, str | None, str | None] | None) -> Any:
+    """The boto3 session of a profile (its default chain: the function's role on Lambda), or of the
+    credentials the local Lambda runner bound (:func:`using_environ`)."""
     import boto3
-    from botocore.config import Config
 
     if creds is not None:
-        session = boto3.session.Session(
-            aws_access_key_id=creds[0],
-            aws_secret_access_key=creds[1],
-            aws_session_token=creds[2],
-            region_name=region,
+        return boto3.session.Session(
+            aws_access_key_id=creds[0], aws_secret_access_key=creds[1], aws_session_token=creds[2]
         )
-    else:
-        session = _session(profile, region)
-    config = Config(retries=RETRY_CONFIG, user_agent_extra="trailguard")  # type: ignore[arg-type]
-    return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)  # type: ignore[call-overload]
+    return boto3.session.Session(profile_name=profile)
 
 
-@lru_cache(maxsize=8)
-def _session(profile: str | None, region: str) -> Any:
-    import boto3
+@lru_cache(maxsize=1)
+def _config() -> Any:
+    from botocore.config import Config
 
-    return boto3.session.Session(profile_name=profile, region_name=region)
+    return Config(retries=RETRY_CONFIG, user_agent_extra="trailguard")  # type: ignore[arg-type]
 
 
 def clear_cache() -> None:
     """Forget cached clients (tests that switch moto backends or credentials call this)."""
     _client.cache_clear()
     _session.cache_clear()
+    _config.cache_clear()

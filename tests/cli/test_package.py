@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -19,6 +20,20 @@ def test_package_writes_the_zip_and_template(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "trailguard-lambda.zip").is_file()
     assert (tmp_path / "out" / "trailguard.yaml").is_file()
     assert "sha256" in result.stdout
+
+
+def test_package_says_whether_it_ships_compiled_modules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packaging = importlib.import_module("trailguard.deploy.package")  # the module, not its function
+    runtime = packaging.template_runtime()
+    monkeypatch.setattr(packaging, "runtime_python", lambda _runtime: None)  # no other Python on PATH
+    for built_by, compiled in (("python3.99", False), (runtime, True)):
+        monkeypatch.setattr(packaging, "running_runtime", lambda built_by=built_by: built_by)
+        assert main(["package", "--output-dir", str(tmp_path / built_by)]) == Exit.OK
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("bytecode"))
+        assert line.startswith(f"bytecode  compiled for {runtime}") is compiled, line
+        assert ("functions run " + runtime in line) is not compiled, line
 
 
 def test_without_an_output_dir_is_a_usage_error() -> None:

@@ -7,6 +7,7 @@ be written); 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from trailguard.cli._common import add_output, write_document
@@ -48,4 +49,12 @@ def run(args: argparse.Namespace) -> Exit:
     print(f"zip       {pkg.zip_path} ({pkg.zip_path.stat().st_size} bytes)")
     print(f"sha256    {pkg.code_sha256}")
     print(f"template  {pkg.template_path}")
+    if pkg.compiled:
+        by = f" by {pkg.compiler}" if pkg.compiler else ""
+        print(f"bytecode  compiled for {pkg.runtime} (the functions' runtime){by}")
+    else:
+        print(
+            f"bytecode  none: built with Python {sys.version_info.major}.{sys.version_info.minor}, the "
+            f"functions run {pkg.runtime} (put {pkg.runtime} on PATH to ship compiled modules)"
+        )
     return Exit.OK
