@@ -58,6 +58,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/classify.py
 
 package: $(STAMP)
 	$(BIN)/trailguard package --output-dir out

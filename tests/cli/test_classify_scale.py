@@ -131,3 +131,40 @@ def test_every_line_is_out_before_the_command_reads_on(events_dir, tmp_path: Pat
     assert out.getvalue().count("\n") == 20 and out.flushed == 20
     assert len(judged_at_read) >= 3 and judged_at_read[-1] == (20, 20)
     assert all(written == flushed for written, flushed in judged_at_read), judged_at_read
+
+
+_ODD_TEXT = [
+    "",
+    "plain",
+    'quote " backslash \\ slash /',
+    "\x00\x1f\x7f",
+    "é ü 日本",
+    "\ud800 lone",
+    "\x85\u2028\u2029",
+    "🙂",
+]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "latin-1", "utf-16"])
+def test_a_line_is_written_as_json_dumps_writes_it(encoding: str):
+    """The line is written without an encoder per line; it is the same text json.dumps gives (escaped
+    where the output cannot take a character, line breaks inside strings escaped)."""
+    import io
+
+    from trailguard.cli.classify import json_line
+
+    def reference(row: dict[str, Any], out: io.TextIOWrapper) -> str:
+        text = json.dumps(row, ensure_ascii=False)
+        try:
+            text.encode(out.encoding)
+        except UnicodeEncodeError:
+            text = json.dumps(row)
+        return text.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+    out = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+    values: list[Any] = [*_ODD_TEXT, None, 0, -7, 10**30, True, 1.5]
+    for value in values:
+        for other in _ODD_TEXT[:3]:
+            row = {"source": other, "index": 3, "reason": value, "principal": None}
+            assert json_line(row, out) == reference(row, out), (value, other)
+            assert json.loads(json_line(row, out)) == row

@@ -26,6 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields, is_dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from types import UnionType
 from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
@@ -244,7 +245,7 @@ def printable(text: str, out: TextIO) -> str:
 def json_line(row: dict[str, Any], out: TextIO) -> str:
     """One output line: UTF-8 as it is where ``out`` can write it, else with ``\\uXXXX`` escapes, which
     decode to exactly the same values (a lone surrogate is escaped, never dropped)."""
-    text = _UTF8_ENCODER.encode(row)
+    text = _encode(row)
     encoding = getattr(out, "encoding", None) or "utf-8"
     if text.isascii() and _writes_ascii(encoding):  # the usual line: nothing to check or escape
         return text
@@ -257,7 +258,26 @@ def json_line(row: dict[str, Any], out: TextIO) -> str:
     return text.translate(_LINE_BREAKS)
 
 
-_UTF8_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps(row, ensure_ascii=False), built once
+_ENCODE_STRING = encode_basestring  # how json.dumps(..., ensure_ascii=False) writes a string
+
+
+def _encode(row: dict[str, Any]) -> str:
+    """``json.dumps(row, ensure_ascii=False)``, written directly when every value is a string, a
+    whole number or None (every line classify prints), without building an encoder per line."""
+    parts = []
+    for key, value in row.items():
+        kind = type(value)
+        if kind is str:
+            parts.append(f"{_ENCODE_STRING(key)}: {_ENCODE_STRING(value)}")
+        elif value is None:
+            parts.append(f"{_ENCODE_STRING(key)}: null")
+        elif kind is int:
+            parts.append(f"{_ENCODE_STRING(key)}: {int.__repr__(value)}")
+        else:
+            return json.dumps(row, ensure_ascii=False)
+    return "{" + ", ".join(parts) + "}"
+
+
 _LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 _ASCII = bytes(range(128))
 

@@ -105,7 +105,7 @@ def log_file_entry(item: Any, index: int) -> Entry:
         return MalformedEvent(f"Records[{index}] is not a JSON object ({type(item).__name__})")
     if not CloudTrailRecord.is_shape(item):
         return MalformedEvent(f"Records[{index}] is not a CloudTrail record (keys: {_keys(item)})")
-    return CloudTrailRecord(item)
+    return CloudTrailRecord.of_log_entry(item)
 
 
 def _findings(findings: list[Any], envelope: Mapping[str, Any] | None) -> list[Entry]:
