@@ -266,6 +266,26 @@ def measure(directory: Path, python: str = sys.executable) -> dict[str, Any]:
     }
 
 
+_FLOOR = """
+import gzip, json, pathlib, sys
+n = 0
+for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.json.gz")):
+    n += len(json.loads(gzip.decompress(path.read_bytes()))["Records"])
+print(n)
+"""
+
+
+def measure_floor(directory: Path, python: str = sys.executable) -> dict[str, Any]:
+    """The floor of any exact reader in Python's standard library: decompress and ``json.loads`` each
+    file whole (no streaming, no judging, no output); records and CPU seconds, on one core."""
+    proc = subprocess.Popen([python, "-c", _FLOOR, str(directory)], stdout=subprocess.PIPE)
+    _one_core(proc.pid)
+    assert proc.stdout is not None
+    records = int(proc.stdout.read() or 0)
+    _, _, usage = os.wait4(proc.pid, 0)
+    return {"records": records, "cpu_s": usage.ru_utime + usage.ru_stime}
+
+
 def run(size_bytes: int = 10**9, seed: int = 13, directory: Path | None = None, keep: bool = False) -> int:
     """Generate, measure, print; 0 when every record came out and the targets are met, else 1."""
     own = directory is None
@@ -281,7 +301,9 @@ def run(size_bytes: int = 10**9, seed: int = 13, directory: Path | None = None, 
             f"{made['gzip_bytes'] / 1e6:,.0f} MB gzip (generated in {gen_s:.0f} s)"
         )
         got = measure(where)
+        floor = measure_floor(where)
         per_cpu = made["records"] / got["cpu_s"] if got["cpu_s"] else float("inf")
+        floor_per_cpu = floor["records"] / floor["cpu_s"] if floor["cpu_s"] else float("inf")
         per_wall = made["records"] / got["wall_s"]
         ok = got["exit"] == 0 and got["lines"] == made["records"]
         met = per_cpu >= TARGET_RECORDS_PER_SECOND and got["max_rss_mb"] < TARGET_MAX_RSS_MB
@@ -291,6 +313,10 @@ def run(size_bytes: int = 10**9, seed: int = 13, directory: Path | None = None, 
             f"| records per second, one core (CPU time) | {per_cpu:,.0f} | >= {TARGET_RECORDS_PER_SECOND:,} |"
         )
         print(f"| records per second, wall | {per_wall:,.0f} | |")
+        print(
+            f"| floor: gzip + json.loads per file, no judging, records per second (CPU) "
+            f"| {floor_per_cpu:,.0f} (classify {per_cpu / floor_per_cpu:.2f}x of it) | |"
+        )
         print(f"| MB of JSON per second (CPU time) | {made['json_bytes'] / 1e6 / got['cpu_s']:,.1f} | |")
         print(f"| max RSS | {got['max_rss_mb']:.1f} MB | < {TARGET_MAX_RSS_MB} MB |")
         print(f"| CPU / wall | {got['cpu_s']:.1f} s / {got['wall_s']:.1f} s | |")
