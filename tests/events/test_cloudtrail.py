@@ -130,3 +130,18 @@ def test_findings_properties_answer_neutrally():
     assert (
         record.finding_trail is None and record.finding_types == () and not record.is_trail_disabled_finding
     )
+
+
+def test_a_log_entry_view_is_the_view_the_constructor_builds():
+    """``of_log_entry`` (the log file's fast way) builds exactly ``CloudTrailRecord(raw)``."""
+    raw = {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com", "eventID": "e1"}
+    fast, slow = CloudTrailRecord.of_log_entry(raw), CloudTrailRecord(raw)
+    assert type(fast) is type(slow) and fast == slow and repr(fast) == repr(slow)
+    assert (
+        (fast.raw, fast.kind, fast.envelope)
+        == (slow.raw, slow.kind, slow.envelope)
+        == (raw, "cloudtrail", None)
+    )
+    assert (fast.event_name, fast.event_id, fast.region) == ("StopLogging", "e1", None)
+    with pytest.raises(AttributeError):
+        fast.kind = "guardduty"  # type: ignore[misc]

@@ -24,6 +24,7 @@ from trailguard.events import (
     SecurityHubFinding,
     entries_from_object,
     iter_path,
+    readers,
     records_from_object,
 )
 
@@ -329,3 +330,92 @@ def test_deep_nesting_is_a_bad_entry_not_a_crash(tmp_path: Path):
     (tmp_path / "deep.jsonl").write_text(f"{stop}\n{'[' * 100_000}\n{stop}\n")
     got = list(iter_path(tmp_path / "deep.jsonl"))
     assert isinstance(got[0], CloudTrailRecord) and isinstance(got[1], MalformedEvent)
+
+
+# -- the log file's fast path (issue 13: classify at log scale) ----------------------------------------
+# A log file's Records are decoded in place when an element starts and ends inside the buffer, and read
+# the general way otherwise. These show the two agree: whatever the chunk size (so every element, number,
+# string and separator is cut by a chunk boundary somewhere), the entries, their order and every error
+# with its index, line and reason are the same.
+
+
+def _spelled(record: dict[str, Any]) -> str:
+    """``record`` as JSON with every odd spelling JSON allows: escapes in keys and values, whitespace
+    of every kind between tokens, keys in reverse order."""
+    text = json.dumps(dict(reversed(list(record.items()))), indent="\t", separators=(" ,\r\n", " :  "))
+    return text.replace('"eventName"', '"event\\u004eame"').replace("StopLogging", "Stop\\u004cogging")
+
+
+def _reads(path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> list[Any]:
+    monkeypatch.setattr(readers, "CHUNK_BYTES", chunk)
+    return [str(e) if isinstance(e, MalformedEvent) else (type(e), e.raw) for e in iter_path(path)]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64, 1000, 64 * 1024])
+def test_log_file_entries_do_not_depend_on_where_the_chunks_end(tmp_path: Path, monkeypatch, chunk: int):
+    records = _cloudtrail_records()
+    stop = _stop_logging()
+    items = [*records[:3], _spelled(stop), json.dumps(stop), '"not an object"', '{"hello": 1}', "1.5e3"]
+    body = '{"Records": [' + ", \n".join(json.dumps(r) if isinstance(r, dict) else r for r in items) + "]}"
+    (tmp_path / "log.json").write_text(body)
+    got = _reads(tmp_path / "log.json", monkeypatch, chunk)
+    assert got == _reads(tmp_path / "log.json", monkeypatch, 64 * 1024)
+    assert got[:3] == [(CloudTrailRecord, r) for r in records[:3]]
+    assert got[3] == (CloudTrailRecord, stop) and got[4] == (CloudTrailRecord, stop)  # the spelling is JSON's
+    assert got[5:] == [
+        "Records[5] is not a JSON object (str)",
+        "Records[6] is not a CloudTrail record (keys: hello)",
+        "Records[7] is not a JSON object (float)",
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64, 64 * 1024])
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        (
+            '{"eventName": "X", "a": [1, 2,]}]}',
+            "Records[2] (from line 5) is not JSON: ",
+        ),
+        ('{"eventName": "X"} {"eventName": "Y"}]}', "after Records[2] (from line 5) expected ',' or ']'"),
+        ('{"eventName": "X", "n": 12', "Records[2] (from line 5) is not JSON: "),
+        ('{"eventName": "X"}', "after Records[2] (from line 5) expected ',' or ']'"),
+    ],
+    ids=["trailing-comma", "no-separator", "cut-in-a-number", "cut-after-an-element"],
+)
+def test_log_file_errors_say_the_same_index_line_and_reason_whatever_the_chunks(
+    tmp_path: Path, monkeypatch, chunk: int, tail: str, expected: str
+):
+    stop = json.dumps(_stop_logging())
+    (tmp_path / "log.json").write_text('{"Records": [\n' + stop + ",\n" + stop + ",\n\n" + tail)
+    got = _reads(tmp_path / "log.json", monkeypatch, chunk)
+    assert got[:2] == [(CloudTrailRecord, _stop_logging())] * 2
+    assert got[2:-1] in ([], [(CloudTrailRecord, {"eventName": "X"})])  # read whole before the error
+    assert got[-1].startswith(expected), got[-1]
+    assert got[-1].endswith("the rest of the file was not read")
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64 * 1024])
+def test_a_record_that_is_not_utf8_is_found_by_the_fast_path_too(tmp_path: Path, monkeypatch, chunk: int):
+    stop = json.dumps(_stop_logging(), ensure_ascii=False).encode()
+    bad = stop.replace(b"StopLogging", b"Stop\xffLogging")
+    accented = stop.replace(b"StopLogging", "StopLoggingé".encode())  # valid UTF-8, not ASCII
+    (tmp_path / "log.json").write_bytes(b'{"Records":[' + b",".join([stop, bad, accented, stop]) + b"]}")
+    got = _reads(tmp_path / "log.json", monkeypatch, chunk)
+    assert got[1] == "Records[1] is not valid UTF-8"
+    assert [g[1]["eventName"] for g in got if isinstance(g, tuple)] == [
+        "StopLogging",
+        "StopLoggingé",
+        "StopLogging",
+    ]
+
+
+def test_before_read_is_called_before_every_read_of_the_file(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 100)
+    body = json.dumps({"Records": [_stop_logging()] * 5}).encode()
+    (tmp_path / "log.json").write_bytes(body)
+    events: list[str] = []
+    for entry in iter_path(tmp_path / "log.json", lambda: events.append("read")):
+        events.append(type(entry).__name__)
+    assert events.count("read") >= 2 and events.count("CloudTrailRecord") == 5
+    assert events[0] == "read" and events[-1] == "read"  # the last read finds the end

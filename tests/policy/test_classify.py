@@ -341,3 +341,38 @@ def test_without_inventory_no_principal_is_allowed(modified):
     assert (
         classify(modified(STOP_BY_ROLE, userIdentity=as_role(BREAK_GLASS)), Inventory()).verdict == "tamper"
     )
+
+
+# -- output_line: classify's line, with less work for calls no technique watches (issue 13) -------------
+
+
+def _odd(raw: dict) -> list[dict]:
+    """``raw`` and versions of it that are odd in the fields the short way reads."""
+    identity = raw.get("userIdentity")
+    return [
+        raw,
+        {**raw, "eventName": None},
+        {**raw, "eventSource": 7},
+        {**raw, "eventID": ["x"]},
+        {**raw, "userIdentity": "arn:aws:iam::1:user/x"},
+        {**raw, "userIdentity": {**(identity if isinstance(identity, dict) else {}), "arn": ""}},
+        {k: v for k, v in raw.items() if k != "eventSource"},
+        {**raw, "eventName": f"{raw.get('eventName')}20150331"},  # a Lambda-style versioned name
+    ]
+
+
+@pytest.mark.parametrize("inventory", [None, PROTECTING, UNRELATED], ids=["none", "protecting", "unrelated"])
+@pytest.mark.parametrize("row", ROWS, ids=[row["file"] for row in ROWS])
+def test_output_line_is_classifys_line(row, inventory):
+    from policy_support import raw_copy
+
+    from trailguard.events import Record, records_from_object
+    from trailguard.policy.classify import output_line
+
+    inv = inventory if inventory is not None else Inventory()
+    for raw in _odd(raw_copy(row["file"])):
+        for record in records_from_object(raw) if "eventName" in raw else []:
+            assert isinstance(record, Record)
+            expected = classify(record, inv).to_output("f.json", 3)
+            got = output_line(record, inv, "f.json", 3)
+            assert got == expected and list(got) == OUTPUT_KEYS

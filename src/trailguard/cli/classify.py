@@ -20,18 +20,21 @@ tests and consumers compare exactly; a versioned change would add the key there 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields, is_dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from types import UnionType
 from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from trailguard.cli.exit import CommandError, Exit
 from trailguard.events import MalformedEvent, iter_path
-from trailguard.policy import Inventory, classify
+from trailguard.policy import Inventory
+from trailguard.policy.classify import output_line
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 DIGEST_MARKER = "_CloudTrail-Digest_"  # CloudTrail's name for digest files (hashes, not records)
@@ -175,18 +178,23 @@ def unreadable(source: str, index: int | None, problem: str) -> dict[str, Any]:
     }
 
 
-def classify_file(path: Path, inventory: Inventory) -> Iterator[dict[str, Any]]:
+def classify_file(
+    path: Path, inventory: Inventory, before_read: Callable[[], None] | None = None
+) -> Iterator[dict[str, Any]]:
     """One output line per entry of ``path``, as it is read; a file that cannot be read (or not past
-    some point) ends with one ``unreadable`` line with index None saying why. Never raises."""
+    some point) ends with one ``unreadable`` line with index None saying why. Never raises, but for
+    what ``before_read`` (called before each read of the file) raises."""
     source = str(path)
     index = 0
     try:
-        for item in iter_path(path):
+        for item in iter_path(path, before_read):
             if isinstance(item, MalformedEvent):
                 yield unreadable(source, index, str(item))
             else:
-                yield classify(item, inventory).to_output(source, index)
+                yield output_line(item, inventory, source, index)
             index += 1
+    except BrokenPipeError:  # from before_read: the output, not the file
+        raise
     except Exception as exc:  # OSError, gzip's BadGzipFile / EOFError / zlib.error, MalformedEvent
         why = str(exc) if isinstance(exc, (MalformedEvent, OSError)) else f"{type(exc).__name__}: {exc}"
         if index:
@@ -237,9 +245,12 @@ def printable(text: str, out: TextIO) -> str:
 def json_line(row: dict[str, Any], out: TextIO) -> str:
     """One output line: UTF-8 as it is where ``out`` can write it, else with ``\\uXXXX`` escapes, which
     decode to exactly the same values (a lone surrogate is escaped, never dropped)."""
-    text = json.dumps(row, ensure_ascii=False)
+    text = _encode(row)
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    if text.isascii() and _writes_ascii(encoding):  # the usual line: nothing to check or escape
+        return text
     try:
-        text.encode(getattr(out, "encoding", None) or "utf-8")
+        text.encode(encoding)
     except (UnicodeEncodeError, LookupError):
         text = json.dumps(row)
     # JSON leaves these unescaped, but line readers (Python's splitlines, many JSON Lines tools) end a
@@ -247,7 +258,37 @@ def json_line(row: dict[str, Any], out: TextIO) -> str:
     return text.translate(_LINE_BREAKS)
 
 
+_ENCODE_STRING = encode_basestring  # how json.dumps(..., ensure_ascii=False) writes a string
+
+
+def _encode(row: dict[str, Any]) -> str:
+    """``json.dumps(row, ensure_ascii=False)``, written directly when every value is a string, a
+    whole number or None (every line classify prints), without building an encoder per line."""
+    parts = []
+    for key, value in row.items():
+        kind = type(value)
+        if kind is str:
+            parts.append(f"{_ENCODE_STRING(key)}: {_ENCODE_STRING(value)}")
+        elif value is None:
+            parts.append(f"{_ENCODE_STRING(key)}: null")
+        elif kind is int:
+            parts.append(f"{_ENCODE_STRING(key)}: {int.__repr__(value)}")
+        else:
+            return json.dumps(row, ensure_ascii=False)
+    return "{" + ", ".join(parts) + "}"
+
+
 _LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+_ASCII = bytes(range(128))
+
+
+@functools.lru_cache(maxsize=8)
+def _writes_ascii(encoding: str) -> bool:
+    """Whether ``encoding`` writes ASCII text as ASCII (UTF-8 and most others; not UTF-16, EBCDIC)."""
+    try:
+        return _ASCII.decode("ascii").encode(encoding) == _ASCII
+    except (UnicodeError, LookupError):
+        return False
 
 
 def run(args: argparse.Namespace) -> Exit:
@@ -262,7 +303,9 @@ def run(args: argparse.Namespace) -> Exit:
     matched = 0
     digests: list[Path] = []
     try:
-        for row in _rows(args.paths, inventory, digests):
+        # Lines are flushed before each read of the input (not after each line): none waits for
+        # input that may be slow to come, and a log file's lines go out in a few writes.
+        for row in _rows(args.paths, inventory, digests, out.flush):
             if row["verdict"] == UNREADABLE:
                 unread += 1
                 where = "" if row["index"] is None else f" entry {row['index']}"
@@ -276,7 +319,9 @@ def run(args: argparse.Namespace) -> Exit:
                 table.write(row)
             else:
                 out.write(json_line(row, out) + "\n")
-            out.flush()
+            if row["verdict"] == UNREADABLE:
+                out.flush()
+        out.flush()
     except BrokenPipeError:  # `| head`: the reader has all it wants
         _silence_stdout()
     if digests:
@@ -296,7 +341,9 @@ def run(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
-def _rows(paths: Sequence[str], inventory: Inventory, digests: list[Path]) -> Iterator[dict[str, Any]]:
+def _rows(
+    paths: Sequence[str], inventory: Inventory, digests: list[Path], before_read: Callable[[], None]
+) -> Iterator[dict[str, Any]]:
     """Every output line of every path; a directory that cannot be listed is one unreadable line."""
     for raw in paths:
         try:
@@ -305,7 +352,7 @@ def _rows(paths: Sequence[str], inventory: Inventory, digests: list[Path]) -> It
             yield unreadable(raw, None, str(exc))
             continue
         for path in files:
-            yield from classify_file(path, inventory)
+            yield from classify_file(path, inventory, before_read)
 
 
 def _silence_stdout() -> None:

@@ -21,7 +21,7 @@ import codecs
 import gzip
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from trailguard.events.securityhub import DETAIL_TYPES as SECURITYHUB_DETAIL_TYP
 from trailguard.events.securityhub import SecurityHubFinding
 
 GZIP_MAGIC = b"\x1f\x8b"
+_NOTHING = object()
 CHUNK_BYTES = 64 * 1024
 # The largest single entry (one record, one line, one top-level value that is not a log file) read.
 # CloudTrail writes records of at most a few hundred KB; EventBridge events are at most 256 KB.
@@ -100,11 +101,11 @@ def records_from_object(obj: Any) -> list[Record]:
 
 def log_file_entry(item: Any, index: int) -> Entry:
     """One element of a CloudTrail log file's ``Records``: a record, else why it is not one."""
-    if not isinstance(item, Mapping):
+    if type(item) is not dict and not isinstance(item, Mapping):
         return MalformedEvent(f"Records[{index}] is not a JSON object ({type(item).__name__})")
     if not CloudTrailRecord.is_shape(item):
         return MalformedEvent(f"Records[{index}] is not a CloudTrail record (keys: {_keys(item)})")
-    return CloudTrailRecord(item)
+    return CloudTrailRecord.of_log_entry(item)
 
 
 def _findings(findings: list[Any], envelope: Mapping[str, Any] | None) -> list[Entry]:
@@ -136,20 +137,21 @@ def _from_envelope(envelope: Mapping[str, Any], detail_type: str) -> list[Entry]
     raise MalformedEvent(f"unsupported EventBridge detail-type '{detail_type}'")
 
 
-def iter_path(path: str | Path) -> Iterator[Entry]:
+def iter_path(path: str | Path, before_read: Callable[[], None] | None = None) -> Iterator[Entry]:
     """Entries of one file, in order, streamed: JSON, a CloudTrail log file, JSON Lines; plain or gzip.
 
     An entry that cannot be understood is yielded as a :class:`MalformedEvent` in its place (a broken
     line of JSON Lines: the next line is read; a syntax error inside a log file's ``Records``: nothing
     after it can be told apart, so reading stops there). A file that cannot be read at all raises
     ``OSError`` (or the gzip error met mid-stream, after the entries before it), or
-    :class:`MalformedEvent` when it is empty or not JSON at all.
+    :class:`MalformedEvent` when it is empty or not JSON at all. ``before_read`` is called before each
+    read of the file (``trailguard classify`` flushes its output there).
     """
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         stream: _Readable = gzip.GzipFile(fileobj=raw) if gzipped else raw
-        yield from _Reader(stream).entries()
+        yield from _Reader(stream, before_read).entries()
 
 
 class _Readable(Protocol):
@@ -163,24 +165,36 @@ class _IncompleteError(ValueError):
 class _Reader:
     """A window over the decoded text of a byte stream, with JSON values decoded off its front."""
 
-    def __init__(self, stream: _Readable) -> None:
+    def __init__(self, stream: _Readable, before_read: Callable[[], None] | None = None) -> None:
         self.stream = stream
+        self.before_read = before_read
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
         self.buf = ""
         self.pos = 0
-        self.line = 1  # the line number at self.pos
+        self._line = 1  # the line number at self._line_at (lines are counted when asked, not per value)
+        self._line_at = 0
         self.eof = False
         self.json = json.JSONDecoder()
 
+    @property
+    def line(self) -> int:
+        """The line number at ``self.pos``."""
+        self._line += self.buf.count("\n", self._line_at, self.pos)
+        self._line_at = self.pos
+        return self._line
+
     # -- the window ---------------------------------------------------------------------------------
-    def _fill(self, at_least: int = CHUNK_BYTES) -> bool:
-        """Read more (at least ``at_least`` bytes); False at the end of the stream."""
+    def _fill(self, at_least: int = 0) -> bool:
+        """Read more (``at_least`` bytes, at least CHUNK_BYTES); False at the end of the stream."""
         if self.eof:
             return False
+        if self.before_read is not None:
+            self.before_read()
         data = self.stream.read(max(at_least, CHUNK_BYTES))
         if self.pos:
+            _ = self.line  # count the lines of what is dropped
             self.buf = self.buf[self.pos :]
-            self.pos = 0
+            self.pos = self._line_at = 0
         if not data:
             self.eof = True
             self.buf += self.decoder.decode(b"", final=True)
@@ -189,7 +203,6 @@ class _Reader:
         return True
 
     def _advance(self, end: int) -> None:
-        self.line += self.buf.count("\n", self.pos, end)
         self.pos = end
 
     def _peek(self) -> str | None:
@@ -310,12 +323,8 @@ class _Reader:
         match = _RECORDS_FILE.match(self.buf, self.pos)
         assert match is not None
         self._advance(match.end())
-        for element in self._elements(lambda index: f"Records[{index}] (from line {self.line})"):
-            if isinstance(element, MalformedEvent):
-                yield element
-                return
-            index, item, raw = element
-            yield _not_utf8(f"Records[{index}]") if _NOT_UTF8.search(raw) else log_file_entry(item, index)
+        if (yield from self._records()):
+            return
         # CloudTrail writes nothing after Records; other members are read past and ignored.
         while (closing := self._expect(",", "}")) == ",":
             try:
@@ -330,6 +339,55 @@ class _Reader:
                 return
         if closing is None:
             yield self._stopped(f"the log file object from line {line} does not end after Records")
+
+    def _records(self) -> Generator[Entry, None, bool]:
+        """The elements of a log file's ``Records`` (its ``[`` just read), each a record or why it is
+        not one; returns True when a syntax error ended the reading of the file.
+
+        The same as :meth:`_elements`, faster for what CloudTrail writes: an object that starts right
+        here and ends inside the buffer is decoded in place, with the separator after it read directly;
+        anything else (whitespace, an object cut by the end of the buffer, a syntax error, another
+        value) goes the general way, which reads more and says why.
+        """
+
+        def name(index: int) -> str:
+            return f"Records[{index}] (from line {self.line})"
+
+        if self._expect("]") is not None:
+            return False
+        scan = self.json.raw_decode
+        index = 0
+        while True:
+            buf, pos = self.buf, self.pos
+            item: Any = _NOTHING
+            if buf.startswith("{", pos):
+                try:
+                    item, end = scan(buf, pos)
+                except (ValueError, RecursionError):
+                    item = _NOTHING  # the general way below reads more, or says why
+                else:
+                    self.pos = end
+                    bad = not buf.isascii() and _NOT_UTF8.search(buf, pos, end) is not None
+            if item is _NOTHING:
+                try:
+                    item, raw = self._value()
+                except ValueError as exc:
+                    yield self._stopped(f"{name(index)} is not JSON: {_why(exc)}")
+                    return True
+                bad = _NOT_UTF8.search(raw) is not None
+            yield _not_utf8(f"Records[{index}]") if bad else log_file_entry(item, index)
+            buf, pos = self.buf, self.pos
+            if pos < len(buf) and buf[pos] in ",]":
+                separator: str | None = buf[pos]
+                self.pos = pos + 1
+            else:
+                separator = self._expect(",", "]")
+            if separator is None:
+                yield self._stopped(f"after {name(index)} expected ',' or ']'")
+                return True
+            if separator == "]":
+                return False
+            index += 1
 
     def _array(self, line: int) -> Iterator[Entry]:
         """A top-level JSON array: each element is a value of its own."""
@@ -364,7 +422,8 @@ class _Reader:
 
     def _give_up(self) -> None:
         """After a syntax error inside a document nothing more can be told apart: stop reading."""
-        self.buf, self.pos, self.eof = "", 0, True
+        _ = self.line
+        self.buf, self.pos, self._line_at, self.eof = "", 0, 0, True
 
     def _stopped(self, reason: str) -> MalformedEvent:
         """Why the file is read no further, having stopped reading it (before the caller is handed it:

@@ -29,6 +29,8 @@ def get_path(obj: Any, *path: str) -> Any:
 
 def text(value: Any) -> str | None:
     """A scalar as a non-empty string; ``None`` for missing, empty, objects and lists."""
+    if type(value) is str:  # the usual case, first
+        return value or None
     if value is None or isinstance(value, (dict, list)):
         return None
     out = str(value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Technique, base_event_name
@@ -50,13 +52,12 @@ def _classify(record: Record, inventory: Inventory) -> Verdict:
         return _classify_finding(record, inventory)
     candidates = techniques_for_call(record.event_source, record.event_name)
     if not candidates:
-        what = f"The {record.event_name or 'unnamed'} call ({record.event_source or 'no event source'})"
         return Verdict(
             "benign",
             None,
             None,
             principal,
-            f"{what} is not one of the tampering calls trailguard watches.",
+            _not_watched(record.event_name, record.event_source),
             record,
         )
     technique, match = _judge(candidates, record, inventory)
@@ -76,6 +77,36 @@ def _classify(record: Record, inventory: Inventory) -> Verdict:
                 match.outcome, match.resource, f"{match.reason} (made with trailguard's role, but {why})"
             )
     return _verdict(technique, match, record, inventory)
+
+
+def _not_watched(event_name: str | None, event_source: str | None) -> str:
+    what = f"The {event_name or 'unnamed'} call ({event_source or 'no event source'})"
+    return f"{what} is not one of the tampering calls trailguard watches."
+
+
+def output_line(record: Record, inventory: Inventory, source: str, index: int) -> dict[str, Any]:
+    """``classify(record, inventory).to_output(source, index)``, with less work for what most of a log
+    is: a CloudTrail call no technique watches (the same lookup :func:`classify` makes first, on the
+    same decoded record, so the line is the same; anything else, or anything odd, goes through
+    :func:`classify`)."""
+    if record.kind == "cloudtrail":
+        try:
+            name, service = record.event_name, record.event_source
+            if not techniques_for_call(service, name):
+                return {
+                    "source": source,
+                    "index": index,
+                    "event_id": record.event_id,
+                    "event_name": name,
+                    "verdict": "benign",
+                    "technique": None,
+                    "resource": None,
+                    "principal": record.principal_arn,
+                    "reason": _not_watched(name, service),
+                }
+        except Exception:  # classify below judges it, and says why it could not
+            pass
+    return classify(record, inventory).to_output(source, index)
 
 
 def _judge(
