@@ -3,13 +3,16 @@ real records, mutated, junk, every envelope; log files with a real StopLogging a
 
 Properties: a handler never raises (bad input is logged and skipped: a raise would make Lambda retry a
 poison event), its summary is JSON-able, every entry of the event is either judged (counted in
-``records``) or skipped with its index and a reason, and a StopLogging on a protected trail is repaired
-whatever sits beside it in the log file.
+``records``) or skipped with its index and a reason, the alerts that reach the topic are exactly the
+ones the summaries say were published (none lost, none unreported), and a StopLogging on a protected
+trail is repaired whatever sits beside it in the log file.
 
 One moto account serves every example of a test (hypothesis runs them inside one test call), so the
 function-scoped fixture health check is off: sharing it is the point (state carries over, as it does
-between invocations of a real function). The count is ``TRAILGUARD_FUZZ_EXAMPLES``; the repair test,
-which makes real repairs and publishes, runs a tenth of it.
+between invocations of a real function). What an example leaves behind that would make the next one
+slower is taken away by the example itself: the alert reader queue is drained (and checked), and the
+clients are made once per test, not per example. The count is ``TRAILGUARD_FUZZ_EXAMPLES``; the repair
+test, which makes real repairs and publishes, runs a tenth of it.
 """
 
 from __future__ import annotations
