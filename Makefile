@@ -57,7 +57,8 @@ test: lint typecheck cfn-lint checkov
 # The property-based fuzz tests at full strength (`make test` runs them with fewer examples).
 FUZZ_EXAMPLES ?= 10000
 fuzz: $(STAMP)
-	TRAILGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -n 0
+	TRAILGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -n 0 -p no:cacheprovider \
+		--hypothesis-show-statistics --durations=0
 
 demo: $(STAMP)
 	$(BIN)/trailguard demo

@@ -147,9 +147,12 @@ class MotoAccount:
         return self.alerts.documents()
 
 
-def read_queue(queue_url: str, region: str = REGION) -> list[tuple[str | None, dict[str, Any]]]:
-    """Drain an SQS queue subscribed to a topic: (SNS subject, JSON document) of each message."""
-    sqs = boto3.client("sqs", region_name=region)
+def read_queue(
+    queue_url: str, region: str = REGION, sqs: Any = None
+) -> list[tuple[str | None, dict[str, Any]]]:
+    """Drain an SQS queue subscribed to a topic: (SNS subject, JSON document) of each message; ``sqs``
+    is a client to reuse (a caller draining many times: making one costs more than the calls)."""
+    sqs = sqs or boto3.client("sqs", region_name=region)
     out: list[tuple[str | None, dict[str, Any]]] = []
     while True:
         got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
@@ -301,9 +304,13 @@ class Cloud(MotoAccount):
     bucket), as the handler and notification tests see it."""
 
     buckets: set[str] = field(default_factory=set)
+    _cloudtrail: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def cloudtrail(self, region: str) -> Any:
-        return boto3.client("cloudtrail", region_name=region)
+        """A CloudTrail client in ``region``, made once (a fuzz test asks for one per example)."""
+        if region not in self._cloudtrail:
+            self._cloudtrail[region] = boto3.client("cloudtrail", region_name=region)
+        return self._cloudtrail[region]
 
     def _bucket(self, region: str) -> str:
         bucket = f"trail-logs-{region}"

@@ -20,6 +20,7 @@ backstop sweep (without faults) restores whatever the event path could not.
 from __future__ import annotations
 
 import copy
+import os
 import random
 import time
 import types
@@ -40,7 +41,8 @@ from worlds import Deployed
 pytestmark = pytest.mark.integration
 
 RATE = 0.3
-ROUNDS = 4  # attacks per scenario and stage (the figures in the report were taken with 6)
+# Attacks per scenario and stage; ``TRAILGUARD_FAULT_ROUNDS`` raises it for the figures in a report.
+ROUNDS = int(os.environ.get("TRAILGUARD_FAULT_ROUNDS") or 4)
 
 
 class _Raw:
@@ -216,16 +218,23 @@ def test_no_lost_repair_and_no_false_repaired_under_faults(
                     TALLY["publish-raised"] += 1
         finally:
             faults.on = False
+        TALLY["attacks"] += 1
         restored = _restored(world)
         incidents = result["incidents"] if result is not None else []
+        claimed = False
         for incident in incidents:
             if incident["status"] == "remediated" and incident["verified"]:
                 assert restored, (scenario, round_, incident)  # never REPAIRED when it is not
+                claimed = True
         for message in world.messages():
             if message["_sns_subject"].startswith("[trailguard] REPAIRED"):
                 assert restored, (scenario, round_, message["_sns_subject"])
+                TALLY["REPAIRED emails"] += 1
         if restored:
             TALLY["repaired"] += 1
+            # restored and said so (REPAIRED, verified), or restored while the alert escalated (a
+            # verification read that failed: cautious, never a false REPAIRED)
+            TALLY["repaired+verified" if claimed else "restored, escalated anyway"] += 1
         else:
             # every failure escalated: an [ACTION REQUIRED] incident, or the alert raised for Lambda (never
             # judged benign for want of a baseline: test_a_redirect_is_escalated_when_...)
