@@ -138,6 +138,10 @@ def test_a_deleted_scp_is_recreated_with_its_content_and_targets(
         f"recreated deleted SCP {CLOUDTRAIL_POLICY} (was {org['cloudtrail']}, now {new})"
         in (remediation_of(message)["summary"])
     )
+    # a later detach of the new id (which the baseline does not know yet) is repaired on the event path
+    _org().detach_policy(PolicyId=new, TargetId=org["ou"])
+    (again,) = org_stack.invoke(tamper_event(DETACH, {"policyId": new, "targetId": org["ou"]}))["incidents"]
+    assert again["status"] == "remediated" and _targets(new) == {org["ou"]}
     # the backstop finds it by name under its new id: no second copy
     baseline = Baselines(StateStore(TABLE, REGION)).get("organization", ACCOUNT)
     assert baseline is not None

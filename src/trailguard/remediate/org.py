@@ -52,7 +52,9 @@ def _region(ctx: Context, request: RepairRequest) -> str:
 
 
 def _account(ctx: Context, request: RepairRequest) -> str:
-    return str(request.ident or (request.record.account_id if request.record else None) or ctx.region)
+    """The organization baseline's id: the management account the call was made in."""
+    record_account = request.record.account_id if request.record is not None else None
+    return str(request.ident or record_account or ctx.config.account or ctx.live.inventory.account or "")
 
 
 def _baseline(ctx: Context, request: RepairRequest, outcome: Outcome) -> Mapping[str, Any] | None:
@@ -304,14 +306,17 @@ def _restore_one(outcome: Outcome, region: str, recorded: Mapping[str, Any]) -> 
     return done, off
 
 
-def _chosen(request: RepairRequest, recorded: list[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
-    """The recorded SCPs to restore: the one the call named (None: the call named none of them), or all
-    from the sweep."""
+def _chosen(
+    request: RepairRequest, recorded: list[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], bool]:
+    """(the recorded SCPs to check, whether the call named one of them by its recorded id). A call that
+    names another id checks them all: a recreated SCP has an id the baseline does not know yet, and
+    each is found by name."""
     policy_id = request_param(request, "policyId", "PolicyId")
     if request.record is None or policy_id is None:
-        return recorded
+        return recorded, True
     named = [p for p in recorded if p.get("Id") == policy_id]
-    return named or None
+    return (named, True) if named else (recorded, False)
 
 
 @action(
@@ -340,12 +345,13 @@ def restore_scp(ctx: Context, request: RepairRequest) -> Outcome:
     recorded = org_kind.recorded_policies(baseline)
     if baseline is None:
         return outcome.fail(f"no baseline of the organization is recorded; {NO_BASELINE}")
-    chosen = _chosen(request, recorded)
-    if chosen is None:
-        names = ", ".join(f"{p['Name']} ({p['Id']})" for p in recorded) or "none"
-        return outcome.unchanged(
-            f"SCP {request_param(request, 'policyId', 'PolicyId')} is not one of trailguard's recorded SCPs "
-            f"({names}); nothing to restore"
+    chosen, recognised = _chosen(request, recorded)
+    names = ", ".join(str(p["Name"]) for p in chosen) or "none recorded"
+    unchanged = f"trailguard's SCPs match the baseline ({names}); nothing changed"
+    if not recognised:
+        unchanged = (
+            f"SCP {request_param(request, 'policyId', 'PolicyId')} is not one of trailguard's recorded SCPs, "
+            f"and {unchanged}"
         )
     done: list[str] = []
     off: list[str] = []
@@ -366,9 +372,5 @@ def restore_scp(ctx: Context, request: RepairRequest) -> Outcome:
         off,
         "DescribePolicy and ListTargetsForPolicy match the baseline",
         follow_up=SCP_FOLLOW_UP,
-        unchanged=(
-            "trailguard's SCPs match the baseline ("
-            + (", ".join(str(p["Name"]) for p in chosen) or "none recorded")
-            + "); nothing changed"
-        ),
+        unchanged=unchanged,
     )
