@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -474,24 +473,3 @@ def test_protecting_every_trail_keeps_every_trail_but_names_their_buckets(accoun
     assert _listed(statements["Trail"]["Resource"]) == ["arn:aws:cloudtrail:*:123456789012:trail/*"]
     # no trail delivers to CloudWatch Logs: any role, still only to CloudTrail
     assert _listed(statements["Role"]["Resource"]) == ["arn:aws:iam::123456789012:role/*"]
-
-
-def test_the_template_is_sent_without_comments_and_reads_the_same() -> None:
-    """Full-line comments and blank lines are a sixth of the template: sent without them, it stays
-    under the 51,200-byte inline limit (a dry-run create then needs no bucket) and CloudFormation reads
-    the same template; a '#' line inside a block scalar is text and stays."""
-    from cfnlint.decode import decode_str
-
-    from trailguard.deploy.rollout import TEMPLATE_BODY_LIMIT, compact
-
-    text = (Path(__file__).resolve().parents[2] / "src/trailguard/data/trailguard.yaml").read_text("utf-8")
-    sent = compact(text)
-    assert len(sent.encode()) <= TEMPLATE_BODY_LIMIT
-    assert "\n#" not in sent and not any(line.lstrip().startswith("#") for line in sent.splitlines())
-    original, _ = decode_str(text)
-    compacted, _ = decode_str(sent)
-    assert json.dumps(compacted, sort_keys=True, default=str) == json.dumps(
-        original, sort_keys=True, default=str
-    )
-    block = "A:\n  B: |\n    # kept: text\n\n    more\n  # dropped\n  C: 1\n"
-    assert compact(block) == "A:\n  B: |\n    # kept: text\n\n    more\n  C: 1\n"

@@ -9,7 +9,7 @@ functions.
 from __future__ import annotations
 
 import hashlib
-import shutil
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,12 +68,36 @@ def build_zip(zip_path: Path) -> str:
     return hashlib.sha256(zip_path.read_bytes()).hexdigest()
 
 
+_BLOCK_SCALAR = re.compile(r"(?:^-|:)\s+[|>][+-]?\d*\s*$")
+
+
+def compact(text: str) -> str:
+    """The template as deployed: without its full-line comments and blank lines, which are a sixth of
+    its bytes and count against CloudFormation's 51,200-byte inline limit. What CloudFormation reads is
+    the same: lines inside a block scalar (``Description: >-``) are text and are kept as they are."""
+    out: list[str] = []
+    block: int | None = None  # the indentation of the key whose block scalar we are in
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if block is not None and (not stripped or indent > block):
+            out.append(line)
+            continue
+        block = None
+        if not stripped or stripped.startswith("#"):
+            continue
+        out.append(line)
+        if _BLOCK_SCALAR.search(stripped):
+            block = indent
+    return "\n".join(out) + "\n"
+
+
 def package(output_dir: str | Path) -> Package:
-    """Build ``trailguard-lambda.zip`` and copy the template beside it."""
+    """Build ``trailguard-lambda.zip`` and write the template beside it (:func:`compact`)."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     zip_path = out / ZIP_NAME
     digest = build_zip(zip_path)
     template_path = out / TEMPLATE_NAME
-    shutil.copyfile(template_source(), template_path)
+    template_path.write_text(compact(template_source().read_text(encoding="utf-8")), encoding="utf-8")
     return Package(zip_path=zip_path, template_path=template_path, code_sha256=digest)

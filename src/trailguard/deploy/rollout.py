@@ -49,30 +49,6 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 STACK_TAG = {"Key": "trailguard", "Value": "true"}
 
 
-_BLOCK_SCALAR = re.compile(r"(?:^-|:)\s+[|>][+-]?\d*\s*$")
-
-
-def compact(text: str) -> str:
-    """The template as sent to CloudFormation: without its full-line comments and blank lines, which
-    are a sixth of its bytes and count against the 51,200-byte inline limit. What CloudFormation reads
-    is the same: lines inside a block scalar (``Description: >-``) are text and are kept as they are."""
-    out: list[str] = []
-    block: int | None = None  # the indentation of the key whose block scalar we are in
-    for line in text.splitlines():
-        stripped = line.lstrip(" ")
-        indent = len(line) - len(stripped)
-        if block is not None and (not stripped or indent > block):
-            out.append(line)
-            continue
-        block = None
-        if not stripped or stripped.startswith("#"):
-            continue
-        out.append(line)
-        if _BLOCK_SCALAR.search(stripped):
-            block = indent
-    return "\n".join(out) + "\n"
-
-
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -182,7 +158,7 @@ def apply(
 
     with tempfile.TemporaryDirectory(prefix="trailguard-") as tmp:
         pkg = package(tmp)
-        body = compact(pkg.template_path.read_text(encoding="utf-8"))
+        body = pkg.template_path.read_text(encoding="utf-8")
         names = params.template_parameters(body)
         params.check_overrides(given, names)
         if not updating and "SecurityContactEmail" not in given:
