@@ -70,7 +70,9 @@ TECHNIQUE_OF = {
     "failed-tamper/organizations_leaveorganization_accessdenied_stratus.json": "org.leave",
     "failed-tamper/s3_putbucketpolicy_accessdenied_panther.json": "bucket.policy-change",
     "tamper/organizations_disableawsserviceaccess_cloudtrail_constructed.json": "org.trusted-access",
-    "tamper/organizations_deregisterdelegatedadministrator_cloudtrail_constructed.json": "org.delegated-admin",
+    "tamper/organizations_deregisterdelegatedadministrator_cloudtrail_constructed.json": (
+        "org.delegated-admin"
+    ),
     "tamper/organizations_detachpolicy_constructed.json": "org.scp-change",
 }
 TECHNIQUE_OF.update(
