@@ -38,6 +38,7 @@ def test_no_drift_no_message(deployed: Deployed) -> None:
         "product": 0,
         "automation": 0,
         "loggroup": 0,
+        "organization": 0,
     }
     assert deployed.messages() == []
 
@@ -367,6 +368,7 @@ def test_the_plans_are_todays() -> None:
     assert _plan("filter") == ["guardduty.suppression"]
     assert _plan("product") == ["securityhub.import-disabled"]
     assert _plan("automation") == ["securityhub.suppression"]
+    assert _plan("organization") == ["org.trusted-access", "org.delegated-admin", "org.scp-change"]
     assert _plan("rule") == ["guard.rule"] and _plan("function") == ["guard.function"]
     assert _plan("topic") == ["guard.topic"]
 

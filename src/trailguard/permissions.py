@@ -65,6 +65,13 @@ NO_RESOURCE_LEVEL: dict[str, str] = {
     "cloudtrail:LookupEvents": "event history lookups take no resource",
     "guardduty:CreateDetector": "a detector to create has no ARN yet",
     "guardduty:ListDetectors": "a listing: no resource-level permissions",
+    # the organization's repairs (remediate/org.py): organization-wide calls that take no resource
+    "organizations:EnableAWSServiceAccess": "organization-wide",
+    "organizations:ListAWSServiceAccessForOrganization": "a listing",
+    "organizations:ListDelegatedAdministrators": "a listing",
+    "organizations:ListPolicies": "a listing",
+    "organizations:CreatePolicy": "no ARN yet",
+    "cloudtrail:RegisterOrganizationDelegatedAdmin": "takes an account id",
 }
 
 # Where the runtime's permissions on what is not a protected resource kind are scoped (CloudFormation

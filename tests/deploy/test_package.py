@@ -20,6 +20,7 @@ from trailguard import deploy
 from trailguard.deploy.package import (
     PYC_CHECKED_HASH,
     build_zip,
+    compact,
     running_runtime,
     runtime_python,
     template_runtime,
@@ -141,9 +142,31 @@ def test_build_is_reproducible(built: deploy.Package, tmp_path: Path) -> None:
         assert {i.date_time for i in zf.infolist()} == {deploy.ZIP_EPOCH}
 
 
-def test_template_is_copied_beside_the_zip(built: deploy.Package, template_path: Path) -> None:
+def test_template_is_written_beside_the_zip(built: deploy.Package, template_path: Path) -> None:
     assert built.template_path.parent == built.zip_path.parent
-    assert built.template_path.read_bytes() == template_path.read_bytes()
+    assert built.template_path.read_text("utf-8") == compact(template_path.read_text("utf-8"))
+
+
+def test_the_template_is_written_without_comments_and_reads_the_same(template_path: Path) -> None:
+    """Full-line comments and blank lines are a sixth of the template: written without them it stays
+    under CloudFormation's 51,200-byte inline limit (the AWS CLI's ``cloudformation deploy`` and a
+    dry-run create then need no bucket) and CloudFormation reads the same template; a '#' line inside a
+    block scalar is text and stays."""
+    from cfnlint.decode import decode_str
+
+    from trailguard.deploy.rollout import TEMPLATE_BODY_LIMIT
+
+    text = template_path.read_text(encoding="utf-8")
+    sent = compact(text)
+    assert len(sent.encode()) <= TEMPLATE_BODY_LIMIT
+    assert not any(line.lstrip().startswith("#") for line in sent.splitlines())
+    original, _ = decode_str(text)
+    compacted, _ = decode_str(sent)
+    assert json.dumps(compacted, sort_keys=True, default=str) == json.dumps(
+        original, sort_keys=True, default=str
+    )
+    block = "A:\n  B: |\n    # kept: text\n\n    more\n  # dropped\n  C: 1\n"
+    assert compact(block) == "A:\n  B: |\n    # kept: text\n\n    more\n  C: 1\n"
 
 
 _IMPORT_CHECK = r"""

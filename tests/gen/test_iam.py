@@ -39,6 +39,12 @@ def test_star_only_for_apis_without_resource_level_permissions() -> None:
         "guardduty:CreateDetector",
         "guardduty:ListDetectors",
         "kms:ListAliases",
+        "organizations:CreatePolicy",
+        "organizations:EnableAWSServiceAccess",
+        "organizations:ListAWSServiceAccessForOrganization",
+        "organizations:ListDelegatedAdministrators",
+        "organizations:ListPolicies",
+        "cloudtrail:RegisterOrganizationDelegatedAdmin",
     }
 
 

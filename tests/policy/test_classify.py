@@ -69,6 +69,11 @@ TECHNIQUE_OF = {
     "failed-tamper/organizations_leaveorganization_accessdenied_panther.json": "org.leave",
     "failed-tamper/organizations_leaveorganization_accessdenied_stratus.json": "org.leave",
     "failed-tamper/s3_putbucketpolicy_accessdenied_panther.json": "bucket.policy-change",
+    "tamper/organizations_disableawsserviceaccess_cloudtrail_constructed.json": "org.trusted-access",
+    "tamper/organizations_deregisterdelegatedadministrator_cloudtrail_constructed.json": (
+        "org.delegated-admin"
+    ),
+    "tamper/organizations_detachpolicy_constructed.json": "org.scp-change",
 }
 TECHNIQUE_OF.update(
     {
@@ -85,6 +90,10 @@ TECHNIQUE_OF.update(
 CONTEXT_FREE = {
     "guard.detector",
     "org.leave",
+    # the organization's own calls: the call alone says what it touches
+    "org.trusted-access",
+    "org.delegated-admin",
+    "org.scp-change",
     # the finding they hide protects every trail: no inventory is needed to judge them
     "guardduty.suppression",
     "securityhub.import-disabled",

@@ -15,6 +15,12 @@ NO_RESOURCE_LEVEL = {
     "cloudtrail:ListEventDataStores": "lists the region's event data stores for the baseline",
     "kms:ListAliases": "lists aliases (filtered by KeyId) for the trail key's baseline",
     "cloudtrail:LookupEvents": "event history: confirms allow-listed events, names who changed a resource",
+    "organizations:EnableAWSServiceAccess": "trusted access is organization-wide",
+    "organizations:ListAWSServiceAccessForOrganization": "lists the services with trusted access",
+    "organizations:ListDelegatedAdministrators": "lists the delegated administrators",
+    "organizations:ListPolicies": "lists the organization's SCPs",
+    "organizations:CreatePolicy": "creates a policy that has no ARN yet",
+    "cloudtrail:RegisterOrganizationDelegatedAdmin": "takes a member account id, no resource",
 }
 
 # Service prefix -> the resource ARNs (as Fn::Sub strings) its actions may be granted on.
@@ -41,6 +47,7 @@ SCOPES = {
         "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-finding",
     },
     "sns": {"arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-alerts"},
+    "organizations": {"arn:${AWS::Partition}:organizations::${AWS::AccountId}:*"},
     "guardduty": {
         "arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*",
         "arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*/filter/*",

@@ -30,6 +30,7 @@ COMMANDS = (
     "demo",
     "incidents",
     "destroy",
+    "scp",
 )
 
 

@@ -160,8 +160,32 @@ def build_zip(zip_path: Path, *, compile_modules: bool = False, python: str | No
     return hashlib.sha256(zip_path.read_bytes()).hexdigest()
 
 
+_BLOCK_SCALAR = re.compile(r"(?:^-|:)\s+[|>][+-]?\d*\s*$")
+
+
+def compact(text: str) -> str:
+    """The template as deployed: without its full-line comments and blank lines, which are a sixth of
+    its bytes and count against CloudFormation's 51,200-byte inline limit. What CloudFormation reads is
+    the same: lines inside a block scalar (``Description: >-``) are text and are kept as they are."""
+    out: list[str] = []
+    block: int | None = None  # the indentation of the key whose block scalar we are in
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if block is not None and (not stripped or indent > block):
+            out.append(line)
+            continue
+        block = None
+        if not stripped or stripped.startswith("#"):
+            continue
+        out.append(line)
+        if _BLOCK_SCALAR.search(stripped):
+            block = indent
+    return "\n".join(out) + "\n"
+
+
 def package(output_dir: str | Path, *, runtime: str | None = None) -> Package:
-    """Build ``trailguard-lambda.zip`` and copy the template beside it.
+    """Build ``trailguard-lambda.zip`` and write the template beside it (:func:`compact`).
 
     ``runtime`` is the functions' Python (default: the template's); the modules are shipped compiled
     when the Python building the package is that runtime, or that runtime's interpreter is on ``PATH``.
@@ -174,7 +198,7 @@ def package(output_dir: str | Path, *, runtime: str | None = None) -> Package:
     compiled = python is not None or runtime == running_runtime()
     digest = build_zip(zip_path, compile_modules=compiled, python=python)
     template_path = out / TEMPLATE_NAME
-    shutil.copyfile(template_source(), template_path)
+    template_path.write_text(compact(template_source().read_text(encoding="utf-8")), encoding="utf-8")
     return Package(
         zip_path=zip_path,
         template_path=template_path,

@@ -467,7 +467,10 @@ def repair(ctx: Context, technique: Any, request: RepairRequest) -> Outcome:
 def _snake(operation: str) -> str:
     out = []
     for i, ch in enumerate(operation):
-        if ch.isupper() and i and not operation[i - 1].isupper():
+        # a word starts at a capital after a small letter, or at the last capital of an acronym
+        # (ListAWSServiceAccess... -> list_aws_service_access..., as botocore names it)
+        after_acronym = i + 1 < len(operation) and operation[i + 1].islower()
+        if ch.isupper() and i and (not operation[i - 1].isupper() or after_acronym):
             out.append("_")
         out.append(ch.lower())
     return "".join(out)
