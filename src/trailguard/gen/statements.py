@@ -56,14 +56,20 @@ def _best(permission: str, patterns: Iterable[str]) -> str | None:
     return max(matched, key=len) if matched else None
 
 
-def _owner(permission: str) -> Kind | None:
-    """The kind whose ARN patterns scope ``permission``: the most specific matching pattern wins."""
-    best: tuple[int, Kind] | None = None
+def _owners(permission: str) -> list[Kind]:
+    """The kinds whose ARN patterns scope ``permission``: the most specific matching pattern wins; kinds
+    that declare equally specific patterns (``iam:GetRole`` on trailguard's role and on a trail's
+    delivery role) each grant it on their own resources."""
+    best: list[Kind] = []
+    length = -1
     for kind in KINDS.values():
         pattern = _best(permission, kind.iam_actions)
-        if pattern is not None and kind.iam_resources and (best is None or len(pattern) > best[0]):
-            best = (len(pattern), kind)
-    return best[1] if best else None
+        if pattern is None or not kind.iam_resources or len(pattern) < length:
+            continue
+        if len(pattern) > length:
+            best, length = [], len(pattern)
+        best.append(kind)
+    return best
 
 
 def _sid(name: str) -> str:
@@ -82,9 +88,10 @@ def statements() -> list[Statement]:
         if permission in NO_RESOURCE_LEVEL:
             anywhere.add(permission)
             continue
-        kind = _owner(permission)
-        if kind is not None:
+        kinds = _owners(permission)
+        for kind in kinds:
             by_kind.setdefault(kind.name, set()).add(permission)
+        if kinds:
             continue
         pattern = _best(permission, RUNTIME_RESOURCES)
         if pattern is None:

@@ -57,7 +57,7 @@ def test_calls_on_a_trails_delivery_role(modified, name):
     assert verdict.verdict == "tamper", verdict.reason
     assert verdict.technique_id == "logs.delivery-role"
     assert verdict.resource == DELIVERY
-    assert verdict.technique.action.notify_only  # IAM writes cannot be scoped to one role: escalated
+    assert verdict.technique.action.name == "logs.restore_delivery_role"  # restored from its baseline
 
 
 def test_other_roles_are_benign(modified):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
-from trailguard.policy.technique import Match, Technique, base_event_name, param, unnamed
-from trailguard.policy.techniques._common import NOTIFIED, TAMPER_MITRE, TOOLS_MITRE
-from trailguard.remediate import NOTIFY_ONLY
+from trailguard.policy.technique import Match, Sweep, Technique, base_event_name, param, unnamed
+from trailguard.policy.techniques._common import TAMPER_MITRE, TOOLS_MITRE
+from trailguard.remediate.logs import restore_delivery_role
 from trailguard.remediate.role import restore_role
 from trailguard.resources import guardrole as guardrole_kind
 from trailguard.resources import role as role_kind
@@ -99,8 +99,9 @@ DELIVERY_ROLE = Technique(
     id="logs.delivery-role",
     tamper_when="the role a protected trail names as its `CloudWatchLogsRoleArn`",
     repair_summary=(
-        "escalate: restoring it needs IAM write permissions that cannot be scoped to that one role "
-        "(trailguard would hold them on every role of the account)"
+        "trust and inline policies put back from the baseline (only CloudTrail may assume it; only "
+        "CreateLogStream/PutLogEvents on the trail's group), added policies and a boundary removed; a "
+        "deleted role, a detached managed policy or no baseline is escalated"
     ),
     title="CloudWatch Logs delivery role of a trail changed",
     mitre=TAMPER_MITRE,
@@ -108,9 +109,11 @@ DELIVERY_ROLE = Technique(
     shares_calls=True,
     event_source="iam.amazonaws.com",
     event_names=ROLE_CALLS,
+    sweep=Sweep(),
     condition=_delivery_role,
-    action=NOTIFY_ONLY,
-    verification=NOTIFIED,
+    action=restore_delivery_role,
+    verification="GetRole, ListRolePolicies, GetRolePolicy and ListAttachedRolePolicies read back the "
+    "baseline trust policy, inline policies, attached policies and boundary.",
 )
 
 TECHNIQUES = (GUARD_ROLE, DELIVERY_ROLE)
