@@ -428,3 +428,12 @@ def test_red_team_advanced_selectors_are_restored_exactly(world: World, variant:
     else:
         assert world.selectors()["EventSelectors"] == BASIC_SELECTORS
         assert not world.selectors()["AdvancedEventSelectors"]
+    (message,) = world.messages()
+    summary = message["incident"]["remediation"]["summary"]
+    before = {
+        "data-only": "no management events",
+        "exclude-kms-rdsdata": "NotEquals kms.amazonaws.com",
+        "read-only": "management reads only",
+    }[variant]
+    assert f"advanced [{attack[0]['Name']}: " in summary and before in summary, summary  # before -> after
+    assert "-> advanced [" in summary if baseline == "advanced" else "-> classic [" in summary

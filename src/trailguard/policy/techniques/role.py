@@ -9,7 +9,7 @@ from __future__ import annotations
 from trailguard.events import Record
 from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Sweep, Technique, base_event_name, param, unnamed
-from trailguard.policy.techniques._common import TAMPER_MITRE, TOOLS_MITRE
+from trailguard.policy.techniques._common import TAMPER_MITRE, TOOLS_MITRE, no_inventory
 from trailguard.remediate.logs import restore_delivery_role
 from trailguard.remediate.role import restore_role
 from trailguard.resources import guardrole as guardrole_kind
@@ -62,6 +62,8 @@ def _delivery_role(record: Record, inventory: Inventory) -> Match:
     name = _role_name(record)
     if isinstance(name, Match):
         return name
+    if not inventory.knows_trails:
+        return no_inventory("trail delivery role", name)
     for trail in inventory.trails or ():
         arn = trail.get("CloudWatchLogsRoleArn")
         found = role_kind.identity(arn) if isinstance(arn, str) else None
