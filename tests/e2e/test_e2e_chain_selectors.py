@@ -9,8 +9,9 @@ moto keeps advanced selectors beside classic ones put afterwards; AWS replaces t
 patch (``trailguard.local.cloudtrail_patch``, docs/local-cloud.md) makes moto behave as AWS, which is what
 lets the repair verify here; before it, all three ended "[ACTION REQUIRED] REPAIR FAILED".
 
-The first attack on a fresh emulator pays the function's cold start, so the bound is generous (5 s, or
-``TRAILGUARD_E2E_BOUND`` when a loaded machine needs more); the other e2e files measure the 2-second one.
+Each attack runs on a fresh emulator (see the ``e`` fixture) and so pays the function's cold start: the
+bound is generous (5 s, or ``TRAILGUARD_E2E_BOUND`` when a loaded machine needs more); the other e2e files
+measure the 2-second one on warm functions.
 
 The same module also changes the trail's CloudWatch Logs delivery role (``logs.delivery-role``) with the
 real AWS CLI: its inline policy overwritten with a Deny, and its trust policy rewritten, each put back
@@ -90,28 +91,26 @@ class Emulator:
         return found
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    with running_emulator(tmp_path_factory.mktemp("selectors")) as run:
+@pytest.fixture
+def e(tmp_path: Path) -> Iterator[Emulator]:
+    """A fresh emulator per attack: the ledger folds repeats of one technique on one resource within
+    five quiet minutes into one burst (one email, a follow-up counting the rest), so three attacks in a
+    row on one emulator would give one email, not one each."""
+    with running_emulator(tmp_path) as run:
         made = Emulator(run.ready, run.outbox)
         made.baseline = made.selectors()
         assert made.baseline["EventSelectors"] and not made.baseline["AdvancedEventSelectors"]
+        time.sleep(0.3)
+        made.seen = {p.name for p in made.outbox.glob("*.json")}
         yield made
-
-
-@pytest.fixture
-def e(emu: Emulator) -> Emulator:
-    time.sleep(0.3)
-    emu.seen = {p.name for p in emu.outbox.glob("*.json")}
-    return emu
 
 
 @pytest.mark.parametrize("variant", sorted(ATTACKS))
 def test_an_advanced_selector_attack_is_restored_to_the_classic_baseline(e: Emulator, variant: str) -> None:
-    e.cli("cloudtrail", "put-event-selectors", "--trail-name", e.trail,
-          "--advanced-event-selectors", json.dumps(ATTACKS[variant]))  # fmt: skip
-    assert e.selectors()["AdvancedEventSelectors"], "the attack took effect"
+    put = e.cli("cloudtrail", "put-event-selectors", "--trail-name", e.trail,
+                "--advanced-event-selectors", json.dumps(ATTACKS[variant]))  # fmt: skip
     attacked = time.monotonic()
+    assert put["AdvancedEventSelectors"] == ATTACKS[variant], "the attack took effect"  # (read-backs race)
 
     eventually(lambda: e.selectors() == e.baseline, BOUND, "get-event-selectors back at the baseline",
                retry_errors=True)  # fmt: skip
@@ -143,13 +142,23 @@ def _role(e: Emulator) -> dict[str, Any]:
     return {"trust": role["AssumeRolePolicyDocument"], "inline": inline}
 
 
+def _incidents(e: Emulator, event_name: str) -> list[dict[str, Any]]:
+    lines = (e.outbox / "invocations.jsonl").read_text().splitlines()
+    runs = [json.loads(line) for line in lines if line.strip()]
+    return [
+        i
+        for r in runs
+        for i in (r.get("result") or {}).get("incidents") or []
+        if i["event_name"] == event_name
+    ]
+
+
 def test_the_delivery_roles_policy_and_trust_are_put_back(e: Emulator) -> None:
     name = str(e.ready["trail"]["delivery_role"])
     before = _role(e)
     (policy,) = before["inline"]
     e.cli("iam", "put-role-policy", "--role-name", name, "--policy-name", policy,
           "--policy-document", json.dumps(DENY))  # fmt: skip
-    assert _role(e)["inline"][policy] == DENY
 
     eventually(lambda: _role(e) == before, BOUND, "the delivery role's policy back", retry_errors=True)
     (email,) = eventually(
@@ -158,14 +167,21 @@ def test_the_delivery_roles_policy_and_trust_are_put_back(e: Emulator) -> None:
     assert "REPAIRED" in email["subject"], email["subject"]
     assert "Deny logs:*" in email["body"], email["body"]
 
-    time.sleep(0.5)
-    e.seen = {p.name for p in e.outbox.glob("*.json")}
+    # the trust rewritten too: restored; the same technique on the same role within the burst is
+    # counted into the burst's follow-up rather than mailed again
     trust = json.dumps(
         {**before["trust"], "Statement": [{**before["trust"]["Statement"][0], "Effect": "Deny"}]}
     )
     e.cli("iam", "update-assume-role-policy", "--role-name", name, "--policy-document", trust)
     eventually(lambda: _role(e) == before, BOUND, "the delivery role's trust back", retry_errors=True)
-    (email,) = eventually(
-        lambda: e.new_emails("UpdateAssumeRolePolicy", ATTACKER, "logs.delivery-role"), BOUND, "email"
+    found = eventually(
+        lambda: [i for i in _incidents(e, "UpdateAssumeRolePolicy") if i["status"] == "remediated"],
+        BOUND,
+        "judged",
     )
-    assert "REPAIRED" in email["subject"], email["subject"]
+    assert all(i["principal"] == ATTACKER and i["verified"] for i in found), found
+    time.sleep(1.0)
+    # trailguard's own restoring calls came back as events too: judged its own, never incidents
+    for event in ("PutRolePolicy", "UpdateAssumeRolePolicy"):
+        assert {i["principal"] for i in _incidents(e, event)} == {ATTACKER}, _incidents(e, event)
+    assert len(e.new_emails("logs.delivery-role")) == 1

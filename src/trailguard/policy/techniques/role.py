@@ -6,13 +6,17 @@ call names.
 
 from __future__ import annotations
 
+import json
+
 from trailguard.events import Record
-from trailguard.policy.inventory import Inventory
+from trailguard.policy.inventory import Entry, Inventory
 from trailguard.policy.technique import Match, Sweep, Technique, base_event_name, param, unnamed
 from trailguard.policy.techniques._common import TAMPER_MITRE, TOOLS_MITRE, no_inventory
-from trailguard.remediate.logs import restore_delivery_role
+from trailguard.remediate.floors import FloorRefused
+from trailguard.remediate.logs import check_delivery_policy, check_delivery_trust, restore_delivery_role
 from trailguard.remediate.role import restore_role
 from trailguard.resources import guardrole as guardrole_kind
+from trailguard.resources import loggroup
 from trailguard.resources import role as role_kind
 
 ROLE_CALLS = frozenset(
@@ -67,13 +71,46 @@ def _delivery_role(record: Record, inventory: Inventory) -> Match:
     for trail in inventory.trails or ():
         arn = trail.get("CloudWatchLogsRoleArn")
         found = role_kind.identity(arn) if isinstance(arn, str) else None
-        if found and found[1] == name:
+        if found and found[1] == name and isinstance(arn, str):
+            if inventory.is_guard_principal(record.issuer_arn, record.principal_arn) and _restores(
+                record, inventory, trail, arn
+            ):
+                return Match.harmless(
+                    arn, f"{_verb(record)} role {name} as trailguard's restore of its baseline does"
+                )
             return Match.tamper(
                 arn,
                 f"{_verb(record)} role {name}, which delivers trail {trail.get('Name')}'s logs to "
                 "CloudWatch Logs",
             )
     return Match.harmless(name, f"role {name} is not the CloudWatch Logs role of a protected trail")
+
+
+def _restores(record: Record, inventory: Inventory, trail: Entry, arn: str) -> bool:
+    """A call on the delivery role that trailguard's restore makes (with its role, so not an
+    intruder's unless they run as trailguard's function): removing what the baseline lacks, or writing a
+    policy / trust the restore's floors accept (only CreateLogStream / PutLogEvents on the trail's
+    group; only CloudTrail may assume it). Anything else on the role is tamper whoever makes it."""
+    session = role_kind.session_name(record.principal_arn or "")
+    if not session or session not in {n.rsplit(":", 1)[-1] for n in inventory.guard.function_names}:
+        return False  # not from trailguard's own function: judged as anyone's
+    event = base_event_name(record.event_name or "")
+    if event in ("DeleteRolePolicy", "DetachRolePolicy", "DeleteRolePermissionsBoundary"):
+        return True
+    document = record.request_parameters.get("policyDocument")
+    if '"Deny"' in json.dumps(role_kind.document(document)):
+        return False  # a restore may put back a recorded Deny, but a Deny is never judged harmless here
+    group = loggroup.arn_of(str(trail.get("CloudWatchLogsLogGroupArn") or ""))
+    try:
+        if event == "PutRolePolicy":
+            check_delivery_policy(arn, str(param(record, "policyName") or ""), document, {group})
+        elif event == "UpdateAssumeRolePolicy":
+            check_delivery_trust(arn, document)
+        else:
+            return False
+    except FloorRefused:
+        return False
+    return True
 
 
 GUARD_ROLE = Technique(
