@@ -87,10 +87,11 @@ def _delivery_role(record: Record, inventory: Inventory) -> Match:
 
 
 def _restores(record: Record, inventory: Inventory, trail: Entry, arn: str) -> bool:
-    """A call on the delivery role that trailguard's restore makes (with its role, so not an
-    intruder's unless they run as trailguard's function): removing what the baseline lacks, or writing a
+    """A call on the delivery role that trailguard's restore makes: from a session of trailguard's own
+    functions (Lambda names it after the function), removing what the baseline lacks, or writing a
     policy / trust the restore's floors accept (only CreateLogStream / PutLogEvents on the trail's
-    group; only CloudTrail may assume it). Anything else on the role is tamper whoever makes it."""
+    group; only CloudTrail may assume it; no Deny). Anything else on the role is tamper whoever makes
+    it."""
     session = role_kind.session_name(record.principal_arn or "")
     if not session or session not in {n.rsplit(":", 1)[-1] for n in inventory.guard.function_names}:
         return False  # not from trailguard's own function: judged as anyone's
