@@ -22,6 +22,7 @@ import corpus
 from trailguard import aws
 from trailguard.events import Record
 from trailguard.inventory import parse_trail_ref
+from trailguard.local import cloudtrail_patch
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -47,10 +48,11 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch, region: str = REGION) -> d
 
 @contextmanager
 def in_moto() -> Iterator[None]:
-    """moto in-process, with no cached trailguard clients on either side."""
+    """moto in-process, with no cached trailguard clients on either side, and CloudTrail's event
+    selectors behaving as on AWS (the local cloud's patch: ``trailguard.local.cloudtrail_patch``)."""
     aws.clear_cache()
     try:
-        with mock_aws():
+        with mock_aws(), cloudtrail_patch.patched():
             yield
     finally:
         aws.clear_cache()

@@ -60,6 +60,7 @@ def test_capture_records_bucket_key_rules_and_topic(world: World) -> None:
         *("trail", "bucket", "key", "store", "rule", "function", "topic"),
         *("filter", "product", "automation"),  # none here: no GuardDuty detector or Security Hub
         "organization",  # none here: the account is in no organization
+        "role",  # none here: the trail has no CloudWatch Logs delivery role
         "trail",
         "bucket",
         "key",

@@ -195,3 +195,236 @@ def test_a_longer_retention_is_left_in_place_by_the_sweep(grouped: Stack) -> Non
     logs().put_retention_policy(logGroupName=GROUP, retentionInDays=3653)
     assert _sweep(grouped).drift == []
     assert (group() or {}).get("retentionInDays") == 3653
+
+
+# -- the trail's CloudWatch Logs delivery role (logs.delivery-role) ------------------------------------
+
+ROLE = "trail-delivery"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/service-role/{ROLE}"
+POLICY = "cloudtrail-to-cloudwatch-logs"
+ROLE_CALL = "iam_putrolepolicy_delivery_deny_constructed.json"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+DELIVERY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{GROUP_ARN}:log-stream:*",
+        }
+    ],
+}
+DENY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "logs:*", "Resource": "*"}]}
+
+
+def iam() -> Any:
+    return boto3.client("iam", region_name="us-east-1")
+
+
+def role_state() -> dict[str, Any]:
+    role = iam().get_role(RoleName=ROLE)["Role"]
+    names = iam().list_role_policies(RoleName=ROLE)["PolicyNames"]
+    return {
+        "trust": role["AssumeRolePolicyDocument"],
+        "inline": {n: iam().get_role_policy(RoleName=ROLE, PolicyName=n)["PolicyDocument"] for n in names},
+        "attached": [
+            p["PolicyArn"] for p in iam().list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"]
+        ],
+        "boundary": (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+    }
+
+
+@pytest.fixture
+def delivering(stack: Stack) -> Stack:
+    """The stack's trail delivering to a log group through a delivery role with CloudTrail's trust and
+    the usual inline policy; every baseline (the role's too) recorded again."""
+    logs().create_log_group(logGroupName=GROUP)
+    made = iam().create_role(
+        RoleName=ROLE, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(TRUST)
+    )["Role"]
+    assert made["Arn"] == ROLE_ARN
+    iam().put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(DELIVERY))
+    boto3.client("cloudtrail", region_name=REGION).update_trail(
+        Name=stack.trail_arn, CloudWatchLogsLogGroupArn=f"{GROUP_ARN}:*", CloudWatchLogsRoleArn=ROLE_ARN
+    )
+    recorded = stack.record_baselines().get("role", ROLE_ARN)
+    assert recorded is not None and recorded["InlinePolicies"] == {POLICY: DELIVERY}
+    assert recorded["AssumeRolePolicyDocument"] == TRUST
+    return stack
+
+
+def _role_event(name: str = "PutRolePolicy", **params: Any) -> dict[str, Any]:
+    return tamper_event(ROLE_CALL, {"roleName": ROLE, **params}, event_name=name)
+
+
+def test_a_delivery_policy_overwritten_with_a_deny_is_put_back(delivering: Stack) -> None:
+    iam().put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(DENY))
+
+    incident = _incident(
+        delivering, _role_event(policyName=POLICY, policyDocument=json.dumps(DENY)), "logs.delivery-role"
+    )
+
+    assert incident["status"] == "remediated", incident
+    assert role_state()["inline"] == {POLICY: DELIVERY}
+    outcome = delivering.outcomes[-1]
+    assert outcome.verified is True
+    assert "PutRolePolicy" in [c.operation for c in outcome.calls]
+    assert {c.region for c in outcome.calls if c.service == "iam"} == {"us-east-1"}
+    assert f'put inline policy {POLICY} back: Deny logs:* on "*" -> Allow ' in outcome.summary
+    assert_declared(outcome.action, outcome.calls)
+    (message,) = delivering.messages()
+    assert remediation_of(message)["verified"] is True
+
+
+def test_a_rewritten_trust_an_added_policy_and_a_boundary_are_all_undone(delivering: Stack) -> None:
+    """Several changes at once (the sweep's case too): the action reconciles the whole role, not only
+    what the call names."""
+    iam().update_assume_role_policy(
+        RoleName=ROLE,
+        PolicyDocument=json.dumps({**TRUST, "Statement": [{**TRUST["Statement"][0], "Effect": "Deny"}]}),
+    )
+    iam().put_role_policy(RoleName=ROLE, PolicyName="extra", PolicyDocument=json.dumps(DENY))
+    boundary = iam().create_policy(PolicyName="nothing", PolicyDocument=json.dumps(DENY))["Policy"]["Arn"]
+    iam().put_role_permissions_boundary(RoleName=ROLE, PermissionsBoundary=boundary)
+    iam().attach_role_policy(RoleName=ROLE, PolicyArn=boundary)
+
+    incident = _incident(delivering, _role_event("UpdateAssumeRolePolicy"), "logs.delivery-role")
+
+    assert incident["status"] == "remediated", incident
+    assert role_state() == {"trust": TRUST, "inline": {POLICY: DELIVERY}, "attached": [], "boundary": None}
+    summary = delivering.outcomes[-1].summary
+    for done in (
+        "put the trust policy back",
+        "removed inline policy extra",
+        "detached managed policy",
+        "removed permissions boundary",
+    ):
+        assert done in summary, summary
+
+
+def test_a_deleted_delivery_policy_is_put_back_by_the_sweep(delivering: Stack) -> None:
+    assert _sweep(delivering).drift == []
+    iam().delete_role_policy(RoleName=ROLE, PolicyName=POLICY)
+
+    (drift,) = _sweep(delivering).drift
+
+    assert (drift.kind, drift.ident) == ("role", ROLE_ARN)
+    assert [(o.action, o.status) for o in drift.outcomes] == [("logs.restore_delivery_role", "remediated")]
+    assert "missing -> Allow logs:CreateLogStream,logs:PutLogEvents" in drift.outcomes[0].summary
+    assert role_state()["inline"] == {POLICY: DELIVERY}
+    assert _sweep(delivering).drift == []
+
+
+def test_a_deleted_role_or_a_detached_managed_policy_is_escalated(delivering: Stack) -> None:
+    managed = iam().create_policy(PolicyName="delivery", PolicyDocument=json.dumps(DELIVERY))["Policy"]["Arn"]
+    iam().attach_role_policy(RoleName=ROLE, PolicyArn=managed)
+    delivering.record_baselines()
+    iam().detach_role_policy(RoleName=ROLE, PolicyArn=managed)
+
+    incident = _incident(delivering, _role_event("DetachRolePolicy", policyArn=managed), "logs.delivery-role")
+
+    assert incident["status"] == "failed", incident
+    assert "STILL OFF: attached policies are none" in delivering.outcomes[-1].summary
+    assert "AttachRolePolicy" not in [c.operation for c in delivering.outcomes[-1].calls]
+
+    iam().delete_role_policy(RoleName=ROLE, PolicyName=POLICY)
+    iam().delete_role(RoleName=ROLE)
+    incident = _incident(delivering, _role_event("DeleteRole"), "logs.delivery-role")
+    assert incident["status"] == "failed"
+    assert "trailguard does not re-create roles" in delivering.outcomes[-1].summary
+
+
+def _forge_role_baseline(stack: Stack, change: dict[str, Any]) -> None:
+    """The attacker who can write the state table AND have it signed (the floors' attacker): the role's
+    baseline re-signed with ``change``."""
+    baselines = stack.record_baselines()
+    doc = dict(baselines.get("role", ROLE_ARN) or {})
+    baselines.put("role", ROLE_ARN, doc | change)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {
+            "InlinePolicies": {
+                POLICY: {**DELIVERY, "Statement": [{**DELIVERY["Statement"][0], "Action": "*"}]}
+            }
+        },
+        {
+            "InlinePolicies": {
+                POLICY: {**DELIVERY, "Statement": [{**DELIVERY["Statement"][0], "Resource": "*"}]}
+            }
+        },
+        {
+            "InlinePolicies": {
+                POLICY: {
+                    **DELIVERY,
+                    "Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}],
+                }
+            }
+        },
+        {
+            "AssumeRolePolicyDocument": {
+                **TRUST,
+                "Statement": [{**TRUST["Statement"][0], "Principal": {"AWS": "*"}}],
+            }
+        },
+    ],
+    ids=["any-action", "any-resource", "not-action", "anyone-may-assume"],
+)
+def test_the_floor_refuses_a_wider_recorded_role(delivering: Stack, forged: dict[str, Any]) -> None:
+    _forge_role_baseline(delivering, forged)
+    iam().put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(DENY))
+    iam().update_assume_role_policy(
+        RoleName=ROLE,
+        PolicyDocument=json.dumps(
+            DENY
+            | {
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ]
+            }
+        ),
+    )
+
+    incident = _incident(delivering, _role_event(policyName=POLICY), "logs.delivery-role")
+
+    assert incident["status"] == "failed", incident
+    outcome = delivering.outcomes[-1]
+    assert "safety floor" in outcome.summary
+    written = [
+        c.operation for c in outcome.calls if c.operation in ("PutRolePolicy", "UpdateAssumeRolePolicy")
+    ]
+    assert len(written) <= 1  # the refused write is not made; only the other (recorded, narrow) one is
+    state = role_state()
+    if "InlinePolicies" in forged:  # the wider policy was not written: the attacker's Deny is still there
+        assert state["inline"] == {POLICY: DENY}
+    else:  # nor the wider trust
+        assert state["trust"]["Statement"][0]["Effect"] == "Deny"
+
+
+def test_a_role_no_protected_trail_names_is_left_alone(delivering: Stack) -> None:
+    from trailguard.inventory import load
+    from trailguard.policy import TECHNIQUES
+    from trailguard.remediate import Context, RepairRequest, repair
+    from trailguard.resources.role import KIND
+
+    iam().create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(TRUST))
+    with aws.using_environ(delivering.env):
+        ctx = Context(load(Config.from_env(delivering.env), REGION))
+        outcome = repair(
+            ctx,
+            TECHNIQUES["logs.delivery-role"],
+            RepairRequest(KIND, f"arn:aws:iam::{ACCOUNT}:role/app", "test", baseline=TRUST),
+        )
+    assert outcome.status == "failed" and "leaves it alone" in outcome.summary
+    assert outcome.calls == []

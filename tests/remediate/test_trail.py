@@ -398,20 +398,14 @@ RED_TEAM_SELECTORS = {
 }
 
 
-MOTO_KEEPS_ADVANCED = pytest.mark.xfail(
-    strict=True,
-    reason="moto keeps advanced selectors beside the classic ones PutEventSelectors restores (AWS replaces "
-    "them); the local cloud's fix is the chain-b engineer's, in-process moto still has it",
-)
-
-
 @pytest.mark.parametrize("variant", sorted(RED_TEAM_SELECTORS))
-@pytest.mark.parametrize("baseline", [pytest.param("basic", marks=MOTO_KEEPS_ADVANCED), "advanced"])
+@pytest.mark.parametrize("baseline", ["basic", "advanced"])
 def test_red_team_advanced_selectors_are_restored_exactly(world: World, variant: str, baseline: str) -> None:
     """Issue 10: the three advanced-selector variants of the red team, each restored to the baseline's
-    selectors exactly (classic or advanced), verified by GetEventSelectors. A classic baseline cannot be
-    shown restored on in-process moto (see MOTO_KEEPS_ADVANCED): strict xfail, so it fails the day
-    moto behaves like AWS and the mark must go."""
+    selectors exactly (classic or advanced), verified by GetEventSelectors. In-process moto keeps the
+    advanced selectors beside classic ones put afterwards (AWS replaces them): the moto fixture applies
+    the local cloud's patch (``trailguard.local.cloudtrail_patch``), so a classic baseline is judged
+    against AWS's behaviour; without it the three classic-baseline cases fail."""
     if baseline == "advanced":
         world.cloudtrail.put_event_selectors(
             TrailName=world.trail_arn, AdvancedEventSelectors=ADVANCED_SELECTORS
@@ -434,3 +428,12 @@ def test_red_team_advanced_selectors_are_restored_exactly(world: World, variant:
     else:
         assert world.selectors()["EventSelectors"] == BASIC_SELECTORS
         assert not world.selectors()["AdvancedEventSelectors"]
+    (message,) = world.messages()
+    summary = message["incident"]["remediation"]["summary"]
+    before = {
+        "data-only": "no management events",
+        "exclude-kms-rdsdata": "NotEquals kms.amazonaws.com",
+        "read-only": "management reads only",
+    }[variant]
+    assert f"advanced [{attack[0]['Name']}: " in summary and before in summary, summary  # before -> after
+    assert "-> advanced [" in summary if baseline == "advanced" else "-> classic [" in summary

@@ -37,6 +37,7 @@ def test_baseline_kinds_are_those_with_a_capture() -> None:
         "filter",
         "product",
         "automation",
+        "role",
         "organization",
     )
     assert {k.name for k in resources.KINDS.values() if k.capture is not None} == set(

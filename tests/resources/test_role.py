@@ -13,4 +13,8 @@ def test_identity_role_and_session_compare_equal() -> None:
 
 
 def test_passed_only_to_cloudtrail() -> None:
-    assert role.KIND.iam_condition == {"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}}
+    """IfExists: PassRole always carries iam:PassedToService, so it is passed to CloudTrail only; the
+    delivery role's reads and writes in the same statement carry no such key."""
+    assert role.KIND.iam_condition == {
+        "StringEqualsIfExists": {"iam:PassedToService": "cloudtrail.amazonaws.com"}
+    }

@@ -140,6 +140,7 @@ def capture_all(
     buckets: dict[str, None] = {}
     keys: dict[str, str] = {}
     groups: dict[str, None] = {}
+    roles: dict[str, None] = {}
     for trail in trails:
         arn = str(trail.get("TrailARN") or trail.get("Name"))
         doc = record("trail", arn, partial(trail_kind.capture_trail, trail, clients, source=source))
@@ -151,6 +152,8 @@ def capture_all(
             keys.setdefault(str(doc["KmsKeyId"]), str(doc.get("HomeRegion") or region))
         if doc.get("CloudWatchLogsLogGroupArn"):
             groups.setdefault(str(doc["CloudWatchLogsLogGroupArn"]), None)
+        if doc.get("CloudWatchLogsRoleArn"):
+            roles.setdefault(str(doc["CloudWatchLogsRoleArn"]), None)
     capture = _capture_of
     for bucket in buckets:
         record("bucket", bucket, partial(capture("bucket"), bucket, clients, source))
@@ -158,6 +161,8 @@ def capture_all(
         record("key", ref, partial(key_kind.capture_key, ref, clients, source, key_region))
     for group in groups:  # the trail's CloudWatch Logs group (retention, KMS key)
         record("loggroup", group, partial(capture("loggroup"), group, clients, source))
+    for role in roles:  # the trail's CloudWatch Logs delivery role (trust, policies)
+        record("role", role, partial(capture("role"), role, clients, source))
     try:
         for store in store_kind.capture_region(clients, source=source):
             arn = str(store.get("EventDataStoreArn"))

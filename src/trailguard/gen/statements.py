@@ -58,8 +58,9 @@ def _best(permission: str, patterns: Iterable[str]) -> str | None:
 
 def _owners(permission: str) -> list[Kind]:
     """The kinds whose ARN patterns scope ``permission``: the most specific matching pattern wins; kinds
-    tied on it each get a statement (``iam:PassRole``: a trail's delivery role to CloudTrail, and
-    trailguard's own role to Lambda, each with its own resources and condition)."""
+    tied on it each get a statement, each on its own resources (``iam:PassRole``: a trail's delivery role
+    to CloudTrail and trailguard's own role to Lambda; ``iam:GetRole`` on trailguard's role and on a
+    trail's delivery role)."""
     best: list[Kind] = []
     length = -1
     for kind in KINDS.values():

@@ -10,17 +10,23 @@ cloud although it would on AWS (issue 10, "Event selectors").
 While a :class:`~trailguard.local.server.LocalCloud` runs, :func:`install` replaces
 ``moto.cloudtrail.models.Trail.put_event_selectors`` with :func:`put_event_selectors`, which behaves as
 AWS does; :func:`uninstall` (``LocalCloud.stop()``) puts moto's own method back. If moto ever clears the
-other kind itself, the patch still agrees with it.
+other kind itself, the patch still agrees with it. The in-process moto of the unit tests applies the
+same patch (:func:`patched`, in ``tests/aws_support.in_moto``), so a repair is judged there against the
+behaviour of AWS too. Installs are counted: moto's method comes back when the last user uninstalls (a
+test may run a local cloud inside in-process moto).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
 class _State:
     original: Any = None
+    users = 0
     lock = threading.Lock()
 
 
@@ -51,10 +57,11 @@ def put_event_selectors(
 
 
 def install() -> None:
-    """Make moto's trails keep one kind of event selector, as AWS does (idempotent)."""
+    """Make moto's trails keep one kind of event selector, as AWS does (one more user of the patch)."""
     from moto.cloudtrail.models import Trail
 
     with _State.lock:
+        _State.users += 1
         if _State.original is not None:
             return
         _State.original = Trail.put_event_selectors
@@ -62,14 +69,25 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Undo :func:`install`, leaving moto as found."""
+    """One user fewer: the last one's :func:`install` is undone, leaving moto as found."""
     from moto.cloudtrail.models import Trail
 
     with _State.lock:
-        if _State.original is None:
+        _State.users = max(0, _State.users - 1)
+        if _State.original is None or _State.users:
             return
         setattr(Trail, "put_event_selectors", _State.original)  # noqa: B010
         _State.original = None
+
+
+@contextmanager
+def patched() -> Iterator[None]:
+    """The patch installed for the ``with`` block (the unit tests' in-process moto)."""
+    install()
+    try:
+        yield
+    finally:
+        uninstall()
 
 
 def installed() -> bool:

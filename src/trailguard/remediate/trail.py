@@ -16,7 +16,7 @@ from trailguard import aws
 from trailguard.remediate import floors
 from trailguard.remediate.base import NO_BASELINE, Context, Outcome, RepairRequest, action, squash, target
 from trailguard.remediate.floors import FloorRefused
-from trailguard.resources.trail import KIND
+from trailguard.resources.trail import KIND, management_coverage
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
@@ -166,6 +166,45 @@ def _selectors(value: Any) -> Any:
     return squash(value, blank_strings=False)
 
 
+def selectors_text(answer: Mapping[str, Any]) -> str:
+    """Event selectors as a message shows them: the kind, each selector in brief, and which management
+    events they log (``advanced [reads: eventCategory Equals Management; readOnly Equals true]
+    (management reads only)``)."""
+    advanced = answer.get("AdvancedEventSelectors") or []
+    basic = answer.get("EventSelectors") or []
+    parts: list[str] = []
+    if advanced:
+        for selector in advanced:
+            fields = "; ".join(
+                f"{f.get('Field')} {op} {','.join(map(str, values))}"
+                for f in selector.get("FieldSelectors") or []
+                for op, values in f.items()
+                if op != "Field" and isinstance(values, list)
+            )
+            parts.append(f"{selector.get('Name') or 'unnamed'}: {fields}")
+        text = f"advanced [{' | '.join(parts)}]"
+    elif basic:
+        for selector in basic:
+            data = len(selector.get("DataResources") or [])
+            parts.append(
+                f"{selector.get('ReadWriteType', 'All')}, management events "
+                f"{'on' if selector.get('IncludeManagementEvents', True) else 'off'}"
+                + (f", {data} data resource(s)" if data else "")
+            )
+        text = f"classic [{' | '.join(parts)}]"
+    else:
+        return "none"
+    coverage = management_coverage(answer)
+    logged = {
+        (True, True): "all management events",
+        (True, False): "management reads only",
+        (False, True): "management writes only",
+        (False, False): "no management events",
+    }.get(coverage or (False, False), "")
+    text = f"{text} ({logged})"
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
 class TrailRepair:
     """One trail brought back to its baseline: what was done, what is still off, and every error."""
 
@@ -276,7 +315,7 @@ class TrailRepair:
         self.outcome.call("cloudtrail", self.region, "PutEventSelectors", TrailName=self.arn, **params)
         self.done.append(
             f"restored the {'advanced ' if key.startswith('Advanced') else ''}event selectors "
-            f"of trail {self.name}"
+            f"of trail {self.name}: {selectors_text(live)} -> {selectors_text(params)}"
         )
         return selectors_match(wanted, self.live_selectors())
 

@@ -3,8 +3,10 @@ delivery role share the IAM calls; the role the call names decides which techniq
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from policy_support import PROTECTING
+from policy_support import GUARD_ROLE, PROTECTING
 
 from trailguard.policy import Inventory, classify
 from trailguard.policy.techniques import techniques_for_call
@@ -57,10 +59,101 @@ def test_calls_on_a_trails_delivery_role(modified, name):
     assert verdict.verdict == "tamper", verdict.reason
     assert verdict.technique_id == "logs.delivery-role"
     assert verdict.resource == DELIVERY
-    assert verdict.technique.action.notify_only  # IAM writes cannot be scoped to one role: escalated
+    assert verdict.technique.action.name == "logs.restore_delivery_role"  # restored from its baseline
 
 
 def test_other_roles_are_benign(modified):
     verdict = _judge(modified, "DeleteRolePolicy", "some-app-role")
     assert verdict.verdict == "benign"
     assert "not trailguard's role" in verdict.reason
+
+
+GROUP = "arn:aws:logs:us-west-2:111122223333:log-group:CloudTrail/DefaultLogGroup"
+RESTORED = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{GROUP}:log-stream:*",
+            }
+        ],
+    }
+)
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+DENY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "logs:*", "Resource": "*"}]}
+)
+ROLE_RECORD = "tamper/iam_putrolepolicy_delivery_deny_constructed.json"
+OWN_FUNCTION = "basic-node-task"  # PROTECTING's guard function: Lambda names the session after it
+
+
+def as_role(role_arn: str, session: str) -> dict:
+    account = role_arn.split(":")[4]
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLE:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role_arn.rsplit('/', 1)[-1]}/{session}",
+        "accountId": account,
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role_arn, "accountId": account}},
+    }
+
+
+def _delivery_call(modified, name: str, params: dict, session: str):
+    record = modified(
+        ROLE_RECORD,
+        params={"roleName": "CloudTrail_CloudWatchLogs_Role", **params},
+        eventName=name,
+        userIdentity=as_role(GUARD_ROLE, session=session),
+    )
+    return classify(record, Inventory.from_dict(PROTECTING))
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("PutRolePolicy", {"policyName": "p", "policyDocument": RESTORED}),
+        ("UpdateAssumeRolePolicy", {"policyDocument": TRUST}),
+        ("DeleteRolePolicy", {"policyName": "added"}),
+    ],
+    ids=["policy", "trust", "removal"],
+)
+def test_trailguards_own_restore_of_the_delivery_role_is_its_own(modified, name, params):
+    """The repair's own calls come back as events: from trailguard's function, writing what its floors
+    accept, they are benign (before, each was judged tamper and counted as the attacker's repeat)."""
+    verdict = _delivery_call(modified, name, params, OWN_FUNCTION)
+    assert verdict.verdict == "benign", verdict.reason
+    assert f"trailguard's own function {OWN_FUNCTION}" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "session"),
+    [
+        ("PutRolePolicy", {"policyName": "p", "policyDocument": DENY}, OWN_FUNCTION),
+        (
+            "PutRolePolicy",
+            {"policyName": "p", "policyDocument": RESTORED.replace(f"{GROUP}:log-stream:*", "*")},
+            OWN_FUNCTION,
+        ),
+        ("UpdateAssumeRolePolicy", {"policyDocument": TRUST.replace("cloudtrail", "lambda")}, OWN_FUNCTION),
+        ("AttachRolePolicy", {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, OWN_FUNCTION),
+        ("PutRolePolicy", {"policyName": "p", "policyDocument": RESTORED}, "attacker-function"),
+    ],
+    ids=["deny", "any-resource", "other-trust", "attach", "other-session"],
+)
+def test_other_calls_on_the_delivery_role_with_trailguards_role_are_tamper(modified, name, params, session):
+    verdict = _delivery_call(modified, name, params, session)
+    assert verdict.verdict == "tamper", verdict.reason
+    assert verdict.technique_id == "logs.delivery-role"
