@@ -46,14 +46,21 @@ def _is_logging(outcome: Outcome, name: str, region: str) -> bool:
     return logging_now
 
 
-def ensure_logging(ctx: Context, outcome: Outcome, ref: str, prefer_region: str | None) -> TrailState:
-    """Start the trail if it is not logging, then check until ``IsLogging`` is true (a few short tries)."""
+def ensure_logging(
+    ctx: Context, outcome: Outcome, ref: str, prefer_region: str | None, *, stopped: bool = False
+) -> TrailState:
+    """Start the trail if it is not logging, then check until ``IsLogging`` is true (a few short tries).
+
+    ``stopped``: a StopLogging call that succeeded says the trail was stopped, so it is started at once,
+    with no status read first (StartLogging on a trail that is logging changes nothing): the repair is
+    StartLogging and its verification, two calls. The verification is what "restarted" rests on."""
     label, name, region = _target(ctx, ref, prefer_region)
-    try:
-        if _is_logging(outcome, name, region):
-            return "already-logging"
-    except Exception as exc:  # an unreadable status must not stop the repair: start it anyway
-        outcome.errors.append(f"GetTrailStatus on {label} in {region}: {outcome.calls[-1].error or exc}")
+    if not stopped:
+        try:
+            if _is_logging(outcome, name, region):
+                return "already-logging"
+        except Exception as exc:  # an unreadable status must not stop the repair: start it anyway
+            outcome.errors.append(f"GetTrailStatus on {label} in {region}: {outcome.calls[-1].error or exc}")
     try:
         outcome.call("cloudtrail", region, "StartLogging", Name=name)
     except Exception:
@@ -115,7 +122,9 @@ def start_logging(ctx: Context, request: RepairRequest) -> Outcome:
         outcome.errors.append("the event does not say which trail was stopped")
         outcome.summary = "could not tell which trail was stopped, so none was restarted"
         return outcome
-    state = ensure_logging(ctx, outcome, ref, record.region if record is not None else None)
+    # From a StopLogging event that succeeded, the trail is known to have been stopped: start it at once.
+    stopped = record is not None and record.kind == "cloudtrail" and not record.error_code
+    state = ensure_logging(ctx, outcome, ref, record.region if record is not None else None, stopped=stopped)
     return _conclude(outcome, {_target(ctx, ref, None)[0]: state})
 
 
