@@ -214,7 +214,12 @@ class _Invocation:
         before = None if light else self._baseline(verdict)
         live = self.light(record) if light else self.live
         outcome = (
-            remediate.remediate(remediate.Context(live, self.baselines, config=self.config), verdict)
+            remediate.remediate(
+                remediate.Context(
+                    live, self.baselines, config=self.config, wider=(lambda: self.live) if light else None
+                ),
+                verdict,
+            )
             if verdict.verdict == "tamper"
             else None
         )
@@ -251,7 +256,7 @@ class _Invocation:
         ref = _trail_ref(record)
         trails: list[Mapping[str, Any]] = []
         if ref:
-            entry = _trail_entry(ref, record, self.config.account)
+            entry = _trail_entry(ref, record, self.config.account, self.region)
             ours = trail_kind.in_account(ref, self.config.account) or trail_kind.in_account(
                 ref, record.account_id
             )
@@ -299,15 +304,17 @@ def _trail_ref(record: Record) -> str | None:
     return None
 
 
-def _trail_entry(ref: str, record: Record, account: str | None) -> dict[str, Any]:
-    """A trail as DescribeTrails would list it, from what the call says: its name, ARN and home region."""
+def _trail_entry(ref: str, record: Record, account: str | None, region: str) -> dict[str, Any]:
+    """A trail as DescribeTrails would list it, from what the call says: its name, ARN and home region.
+
+    A name is the trail of that name in the handler's region: EventBridge delivers a call to the rules of
+    the region it was made in, and a StopLogging that succeeded was made in the trail's home region."""
     if ref.startswith("arn:"):
-        region = aws.region_of_arn(ref) or record.region
-        return {"Name": ref.rsplit("/", 1)[-1], "TrailARN": ref, "HomeRegion": region}
-    region = record.region
-    owner = record.account_id or account
+        home = aws.region_of_arn(ref) or region
+        return {"Name": ref.rsplit("/", 1)[-1], "TrailARN": ref, "HomeRegion": home}
     entry: dict[str, Any] = {"Name": ref, "HomeRegion": region}
-    if owner and region:
+    owner = account or record.account_id
+    if owner:
         entry["TrailARN"] = f"arn:aws:cloudtrail:{region}:{owner}:trail/{ref}"
     return entry
 

@@ -9,12 +9,22 @@ one (StartLogging needs no baseline and always runs).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from trailguard import aws
 from trailguard.remediate import floors
-from trailguard.remediate.base import NO_BASELINE, Context, Outcome, RepairRequest, action, squash, target
+from trailguard.remediate.base import (
+    NO_BASELINE,
+    Context,
+    Outcome,
+    RepairRequest,
+    action,
+    request_param,
+    squash,
+    target,
+)
 from trailguard.remediate.floors import FloorRefused
 from trailguard.resources.trail import KIND
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
@@ -77,6 +87,15 @@ def ensure_logging(
     return "unverified"
 
 
+def _not_found(outcome: Outcome) -> bool:
+    """The last call met no such trail there (or that region cannot be reached), rather than a refusal."""
+    error = outcome.calls[-1].error if outcome.calls else None
+    if not error:
+        return False
+    code = error.split(":", 1)[0]
+    return code in KIND.gone_codes or code in ("KeyError", "InvalidHomeRegionException", "EndpointConnectionError")
+
+
 def _conclude(outcome: Outcome, states: Mapping[str, TrailState]) -> Outcome:
     """Fold per-trail states into the outcome's status, verification and one summary sentence."""
     names = ", ".join(states)
@@ -124,7 +143,17 @@ def start_logging(ctx: Context, request: RepairRequest) -> Outcome:
         return outcome
     # From a StopLogging event that succeeded, the trail is known to have been stopped: start it at once.
     stopped = record is not None and record.kind == "cloudtrail" and not record.error_code
-    state = ensure_logging(ctx, outcome, ref, record.region if record is not None else None, stopped=stopped)
+    prefer = record.region if record is not None else None
+    state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped)
+    if state == "failed" and ctx.wider is not None and _not_found(outcome):
+        # Not found where the call said (real records name trails with other account ids or regions than
+        # the trail's): look it up in the full inventory, and try once more there.
+        errors = len(outcome.errors)
+        ctx = dataclasses.replace(ctx, live=ctx.wider(), wider=None)
+        ref = request_param(request, "name") or ref  # as the call named it, not as the hot path read it
+        state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped)
+        if state != "failed":
+            del outcome.errors[errors - 1 : errors]
     return _conclude(outcome, {_target(ctx, ref, None)[0]: state})
 
 
