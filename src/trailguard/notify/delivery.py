@@ -27,7 +27,7 @@ from trailguard import aws
 from trailguard.log import log_event
 from trailguard.notify import bound, securityhub
 from trailguard.notify.bound import Pointer, fit
-from trailguard.notify.ledger import ROW_TTL_SECONDS, Decision, Ledger, SweepDecision, full_key
+from trailguard.notify.ledger import ROW_TTL_SECONDS, Decision, Ledger, SweepDecision, full_key, ledger_for
 from trailguard.notify.notice import Incident, Notice, SweepFindings
 from trailguard.notify.outbox import Outbox, outbox_for
 from trailguard.notify.renderer import Message, render
@@ -150,7 +150,7 @@ def send(
         if ledger is not None and isinstance(decision, Decision) and decision.retry:
             _discard(ledger, notice)
     _finish(ledger, notice, delivery)
-    if ledger is not None and isinstance(notice, Incident):
+    if isinstance(ledger, Ledger) and isinstance(notice, Incident):
         send_followups(ledger.take_followups(), topic_arn, ledger)
     return delivery
 
@@ -187,8 +187,6 @@ def send_followups(
 def followups(config: Config, region: str) -> dict[str, Any] | None:
     """The sweep's hook: the follow-ups of bursts that ended (or reached a slot), each sent once with
     its count (None without a state table). Never raises."""
-    from trailguard.notify.ledger import ledger_for
-
     try:
         ledger = ledger_for(config, region)
         if ledger is None:

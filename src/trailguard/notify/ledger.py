@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from trailguard.events import Record
 from trailguard.integrity import (
     KEY_ATTRIBUTE,
     MAC_ATTRIBUTE,
@@ -80,6 +81,8 @@ from trailguard.integrity import (
 )
 from trailguard.notify.notice import NEEDS_A_PERSON, Incident, Notice, SweepFindings, short_name
 from trailguard.notify.text import clean
+from trailguard.policy.verdict import Verdict
+from trailguard.remediate.base import Outcome
 from trailguard.state import DOC_ATTRIBUTE, TTL_ATTRIBUTE, StateStore, StoredItem, dump
 
 if TYPE_CHECKING:
@@ -526,7 +529,7 @@ class Ledger:
             return []  # nothing trailguard wrote and kept going: nothing to count (the tamper is recorded)
         count, reported, held = int(_n(item, "count")), int(_n(item, "reported")), int(_n(item, "slot"))
         opened = float(doc.get("opened_at", now))
-        ended = now - last_at >= BURST_QUIET_SECONDS
+        ended = now - last_at >= BURST_QUIET_SECONDS - 0.01  # stamps keep milliseconds
         slot = int(math.log2(1 + max(0.0, now - opened) // FOLLOWUP_INTERVAL_SECONDS))
         news = count > reported
         if not ended and (not news or slot <= held):
@@ -802,10 +805,6 @@ def _burst_doc(incident: Incident, now: float) -> dict[str, Any]:
 
 def _rebuilt(doc: Mapping[str, Any], region: str) -> Incident:
     """The burst's first incident again, from its verified document, to write its follow-up."""
-    from trailguard.events import Record
-    from trailguard.policy import Verdict
-    from trailguard.remediate import Outcome
-
     record = Record.of(dict(doc.get("record") or {}), doc.get("kind") or "cloudtrail")
     verdict = Verdict(
         doc.get("verdict", "tamper"), doc.get("technique"), doc.get("resource"), doc.get("principal"),

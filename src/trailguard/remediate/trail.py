@@ -93,7 +93,11 @@ def _not_found(outcome: Outcome) -> bool:
     if not error:
         return False
     code = error.split(":", 1)[0]
-    return code in KIND.gone_codes or code in ("KeyError", "InvalidHomeRegionException", "EndpointConnectionError")
+    return code in KIND.gone_codes or code in (
+        "KeyError",
+        "InvalidHomeRegionException",
+        "EndpointConnectionError",
+    )
 
 
 def _conclude(outcome: Outcome, states: Mapping[str, TrailState]) -> Outcome:
