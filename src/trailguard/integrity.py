@@ -120,6 +120,10 @@ class Mac:
     def verify(self, pk: str, sk: str, text: str, mac: str) -> bool:
         """True when ``mac`` is this key's MAC of the record; False when it is not (or is malformed);
         :class:`UnverifiableError` when KMS could not answer."""
+        if mac.startswith(DERIVED_TAG + "."):  # signed with a derived key (DerivedMac): any reader verifies
+            return DerivedMac(
+                self.key_id, self.region, profile=self._profile, endpoint_url=self._endpoint_url
+            ).verify(pk, sk, text, mac)
         try:
             raw = base64.b64decode(mac.encode("ascii"), validate=True)
         except (ValueError, UnicodeEncodeError):
@@ -194,7 +198,7 @@ class DerivedMac(Mac):
 
     def verify(self, pk: str, sk: str, text: str, mac: str) -> bool:
         if not mac.startswith(DERIVED_TAG + "."):
-            return super().verify(pk, sk, text, mac)
+            return Mac.verify(self, pk, sk, text, mac)
         parts = mac.split(".")
         if len(parts) != 3 or not _NONCE.fullmatch(parts[1]):
             return False

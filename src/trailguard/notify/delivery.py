@@ -29,7 +29,9 @@ from trailguard.notify import bound, securityhub
 from trailguard.notify.bound import Pointer, fit
 from trailguard.notify.ledger import ROW_TTL_SECONDS, Decision, Ledger, SweepDecision, full_key, ledger_for
 from trailguard.notify.notice import Incident, Notice, SweepFindings
+from trailguard.notify.outbox import PK as OUTBOX_PK
 from trailguard.notify.outbox import Outbox, outbox_for
+from trailguard.notify.outbox import key as outbox_key
 from trailguard.notify.renderer import Message, render
 
 if TYPE_CHECKING:
@@ -114,6 +116,8 @@ def send(
         except Exception as exc:
             _ledger_unavailable(notice, "decide", exc)
     decision = delivery.decision
+    if isinstance(decision, Decision) and decision.duplicate and isinstance(notice, Incident):
+        decision = delivery.decision = _unsent(ledger, notice, decision)
     if decision is not None and decision.action == "suppress":
         _suppressed(notice, decision)
         _finish(ledger, notice, delivery)
@@ -197,6 +201,24 @@ def followups(config: Config, region: str) -> dict[str, Any] | None:
         log_event(SWEEP_LOG, logging.ERROR, "sweep.followups-unavailable", error=error)
         return {"sent": [], "error": error}
     return {"sent": [d.subject for d in sent if d.published], "failed": [d.error for d in sent if d.error]}
+
+
+def _unsent(ledger: Ledger | None, notice: Incident, decision: Decision) -> Decision:
+    """A duplicate delivery whose first message SNS refused (the outbox keeps it): this is Lambda's
+    retry, so it is sent now (and the kept copy discarded once published). Any other duplicate: as is."""
+    if ledger is None:
+        return decision
+    try:
+        kept = Outbox(ledger.store, ledger.clock, mac=ledger.mac).signed.get(OUTBOX_PK, outbox_key(notice))
+    except Exception as exc:
+        _ledger_unavailable(notice, "decide", exc)
+        return decision
+    if kept is None:
+        return decision
+    return Decision(
+        "publish", f"retry of an unpublished message ({decision.reason})", decision.pk, row=decision.row,
+        retry=True,
+    )  # fmt: skip
 
 
 def _mark_seen(sweep: SweepFindings, ledger: Ledger) -> None:

@@ -142,6 +142,9 @@ class Decision:
     extra: dict[str, Any] = field(default_factory=dict)
     retry: bool = False
     """A Lambda retry re-sending a message that was not published (the outbox may hold it too)."""
+    duplicate: bool = False
+    """Another delivery of an event already decided (``notify.delivery`` re-sends it only when the outbox
+    still keeps its message: a Lambda retry after a failed publish)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -718,7 +721,7 @@ class _Write:
         if stamp is not None:
             if ledger._stamp_ok(self.sk, self.event, stamp):
                 key = event_key(self.incident)
-                return Decision("suppress", f"duplicate delivery of event {key}", BURSTS_PK)
+                return Decision("suppress", f"duplicate delivery of event {key}", BURSTS_PK, duplicate=True)
             return self.forced(item, "a forged record of this event was ignored")
         if opening and self.now - _n(item, "last_at") >= BURST_QUIET_SECONDS and not _n(item, "closed"):
             # An ended burst whose count was not told yet (the sweep had not come): told now, beside this.
