@@ -629,7 +629,8 @@ class _Write:
         """Open the burst. None when a live burst holds it (then a repeat is counted instead)."""
         condition = "attribute_not_exists(pk) OR (#at < :stale AND #c = :one)"
         names = {"#at": "last_at", "#c": "closed"}
-        values = {":stale": {"N": f"{self.now - BURST_QUIET_SECONDS:.3f}"}, ":one": {"N": "1"}}
+        # a finding folds into a call's burst for the whole finding window, even once the burst is closed
+        values = {":stale": {"N": f"{self.now - self.window:.3f}"}, ":one": {"N": "1"}}
         ok, held, row = self._put(condition, names, values)
         if ok:
             return Decision("publish", "first incident of its kind on this resource", BURSTS_PK, row=row)
@@ -723,7 +724,7 @@ class _Write:
                 key = event_key(self.incident)
                 return Decision("suppress", f"duplicate delivery of event {key}", BURSTS_PK, duplicate=True)
             return self.forced(item, "a forged record of this event was ignored")
-        if opening and self.now - _n(item, "last_at") >= BURST_QUIET_SECONDS and not _n(item, "closed"):
+        if opening and self.now - _n(item, "last_at") >= self.window and not _n(item, "closed"):
             # An ended burst whose count was not told yet (the sweep had not come): told now, beside this.
             ledger.pending_followups.extend(
                 ledger.close_one(item, self.incident.handler_region, now=self.now)
