@@ -243,7 +243,8 @@ class _Invocation:
         )
         # Once per burst: a repeat that the ledger folded into a count is not imported again (its count goes
         # out in the burst's follow-up). Logs its own failures loudly; never blocks the repair or the email.
-        if self.config.security_hub and (line.get("notification") or {}).get("action") != "suppress":
+        folded = (line.get("notification") or {}).get("action") == "suppress" and record.kind == "cloudtrail"
+        if self.config.security_hub and not folded:  # a finding that raised it is still answered
             report_to_security_hub(incident, line)
         return line, error
 
