@@ -5,52 +5,52 @@ Why: EventBridge delivers at least once, the API-call and the finding paths both
 and an attacker may repeat a call in a loop. Repairs always run (this module only gates the message);
 without a state table every incident is published, as before.
 
-Items (``docs/internals.md``, "State"), all with a TTL:
+Incidents: one item per burst, and one conditional write per incident (issue 13). A burst is the run of
+incidents of one technique family and verdict on one resource with no gap of
+:data:`BURST_QUIET_SECONDS`; its item is ``bursts`` / ``<account>/<resource>#<family>#<verdict>``:
 
-- ``incident#<account>/<resource>`` / ``event#<event id>``: one per delivered event, written with
-  ``if_absent``; a second delivery of the same CloudTrail eventID (or finding Id) finds it and is
-  dropped. It keeps the decision, so a Lambda retry after a failed publish sends that message again
-  instead of counting itself as a repeat.
-- ``incident#…`` / ``burst#<technique>#<verdict>``: the open burst. Its TTL is the quiet gap
-  (:data:`BURST_QUIET_SECONDS`) and every repeat pushes it on; ``put(if_absent)`` treats an expired
-  item as absent, so exactly one caller opens a burst and publishes the full message.
-- ``incident#…`` / ``count#<row>``: atomic counters of the burst (``count``, ``unverified``,
-  ``findings``).
-- ``incident#…`` / ``followup#<row>#<slot>``: at most one follow-up per slot. Slot 0 is claimed when
-  the repeats reach :data:`FOLLOWUP_THRESHOLD`; later slots open at 1, 3, 7, 15...
-  times :data:`FOLLOWUP_INTERVAL_SECONDS` after the first message, by the first repeat that arrives in them.
-  So 20 identical calls within ten minutes give two emails (the incident, then "5 more … since
-  HH:MM"), and a loop that never stops gives a follow-up at exponentially spaced times.
-- ``incident#…`` / ``recent#<technique>``: a tamper on a trail seen by the API-call path in the last
-  :data:`FINDING_WINDOW_SECONDS`. A GuardDuty / Security Hub finding about the same trail is then
-  counted, not emailed, unless its own repair needs a person.
-- ``incidents#<YYYY-MM-DD>`` / ``<time>#<resource>#<technique>#<verdict>``: one row per burst for
-  ``trailguard incidents``; its counts live in the ``count#`` item.
+- ``doc``: the burst's first incident (its record, verdict and outcome, what it told), signed (``mac``);
+- ``count`` / ``findings`` / ``unverified``: native counters, moved by the same write that decides;
+- ``e_<digest of the event id>``: one signed stamp per event (``<attribute>|<time>|<status>|<mac>``):
+  the write's condition ``attribute_not_exists`` on it is the deduplication;
+- ``last`` / ``prev``: the stamps of the latest call and the one before it (``SET prev = last``), and
+  ``last_at``, the time the conditions compare; ``reported`` / ``slot`` / ``closed``: what the
+  follow-ups have told.
+
+The first incident opens the burst with ``TransactWriteItems`` (the burst item under the condition
+"absent, or ended and closed", plus its ``incidents#<day>`` row for ``trailguard incidents``); a repeat
+is one ``UpdateItem`` (condition: live and this event not stamped yet; ``ALL_NEW``). A failed condition
+hands back the item that failed it (``ReturnValuesOnConditionCheckFailure``), so no write is followed by
+a read. Which of the two to try first is guessed from what this process last saw (a warm function in a
+storm tries the repeat first); a wrong guess costs one more write, never a wrong decision. So a warm
+StopLogging repair makes one ledger call.
+
+A repeat is counted, not mailed (unless its repair needs a person while the first one's did not, or it
+did more than the first message said: each once per burst). The count goes out in one follow-up when the
+burst has ended, or at its follow-up slots (1, 3, 7, 15... times :data:`FOLLOWUP_INTERVAL_SECONDS` after
+it opened) while it goes on: :meth:`Ledger.close_bursts`, run by the backstop sweep, claims each with one
+conditional write (``reported`` / ``slot``). "50 calls in a row" is one message and "49 more".
+
+A GuardDuty / Security Hub finding that a trail was disabled counts into the burst of the StopLogging
+call (``FAMILIES``) for :data:`FINDING_WINDOW_SECONDS` after that call; a finding whose repair found
+nothing to do waits :data:`FINDING_GRACE_SECONDS` first, so a call being repaired at that moment
+decides first and the one message says REPAIRED.
+
+Authenticated (issue 9): the attacker can write any item. A decision to stay quiet needs a burst whose
+signed ``doc`` verifies and whose previous stamp (``prev``, or ``last`` for a finding) verifies and is
+fresh, or, for a duplicate, a verified stamp of this very event; anything else (no MAC, a MAC that
+fails, a stamp moved from another event or burst, an old stamp replayed) is news: the burst is written
+again over exactly the version read and the message says "trailguard's state was tampered with". The
+counters are not covered: a forged count changes a follow-up's number, never the first message. With
+the state key configured the MACs are made with :class:`~trailguard.integrity.DerivedMac` (one KMS call
+per process). The backstop's ``sweep#`` item and the outbox are signed as before.
+
 - ``incident#<account>/backstop`` / ``sweep#<region>``: what the last backstop sweep message said
   (the fingerprint of its findings: each drifted resource with its repair statuses, and what could not
   be checked). A sweep with the same findings within :data:`SWEEP_WINDOW_SECONDS` of that message sends
   none (a permanent failure, such as a deleted function, would otherwise be mailed every 5 minutes);
   after the window it sends a "still broken since HH:MM" reminder; other findings send a new message;
   a clean sweep deletes the item, so the same drift coming back later is news again.
-
-A repeat whose repair fails in a burst whose first repair worked is escalated with a full message:
-failures are never folded into a count.
-
-Signed (issue 9, authenticated state): a forged "already published" or "open burst" record would mute an
-alert, so with the stack's state key configured (``TRAILGUARD_STATE_KEY``) every record that gates a
-message is written through :class:`~trailguard.integrity.SignedStore` and verified when read: the
-``event#``, ``burst#``, ``recent#``, ``followup#`` and ``escalated#`` items and the backstop's ``sweep#``
-item. The MAC covers the item's key and its ``doc`` text only. The atomic counters (``count#<row>``:
-``count``, ``unverified``, ``findings``) are native number attributes beside the document, updated by
-DynamoDB's ``ADD`` without reading the item, so they cannot be covered by a MAC made before the write;
-they stay unsigned and are only ever shown (a forged count changes the number in a follow-up, or makes it
-come sooner; it never suppresses the first message, which the signed ``burst#`` item decides). The
-``incidents#`` rows and ``full#`` documents are for people (``trailguard incidents``, a shortened
-message's pointer): nothing is decided from them, so they are unsigned too. A record that fails
-verification (or that KMS could not verify) is read as absent, so the alert is sent: an ``if_absent``
-claim overwrites a forged item (:meth:`~trailguard.integrity.SignedStore.claim`), and the decision's
-reason (the message's ``notification``) says "trailguard's state was tampered with" and names the item.
-Without a state key, records are unsigned and read as before.
 
 The clock is injectable (``Ledger(store, clock=...)``, default :func:`time.time`): every decision reads
 time from it, so tests drive storms, windows and quiet gaps without sleeping. (The store's own TTL
