@@ -169,7 +169,9 @@ def test_a_warm_repeat_in_a_burst_makes_three_calls_and_no_import(warm: Deployed
     assert counted == ["cloudtrail:StartLogging", "cloudtrail:GetTrailStatus", "dynamodb:UpdateItem"]
 
 
-def test_a_redelivered_event_makes_three_calls_and_no_message(warm: Deployed, calls: Calls) -> None:
+def test_a_redelivered_event_stays_within_the_budget_and_sends_no_message(
+    warm: Deployed, calls: Calls
+) -> None:
     _stopped(warm)
     event = _stop(warm, event_id="7d0c56b4-1111-4000-8000-00000000abcd")
     _api_call(warm, event)
@@ -181,7 +183,15 @@ def test_a_redelivered_event_makes_three_calls_and_no_message(warm: Deployed, ca
     (incident,) = result["incidents"]
     assert incident["notification"]["action"] == "suppress"
     assert "duplicate" in incident["notification"]["reason"]
-    assert len(counted) <= 3, counted
+    # the repair, its verification, the failed condition that named the duplicate, and one look in the
+    # outbox (a Lambda retry after a refused publish sends the kept message): within the budget
+    assert counted == [
+        "cloudtrail:StartLogging",
+        "cloudtrail:GetTrailStatus",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+    ]
+    assert STOP.budget is not None and len(counted) <= STOP.budget
 
 
 def test_a_storm_of_fifty_makes_at_most_three_calls_each_after_the_first(
