@@ -34,6 +34,8 @@ IAM_NAME = {
     "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "s3:DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "s3:HeadBucket": "s3:ListBucket",
+    # IAM authorises each item of a transaction by its own action: the ledger's puts two items
+    "dynamodb:TransactWriteItems": "dynamodb:PutItem",
     "s3:ListObjectVersions": "s3:ListBucketVersions",
     # trailguard deletes object versions only (a delete marker, always with its VersionId), never objects
     "s3:DeleteObject": "s3:DeleteObjectVersion",

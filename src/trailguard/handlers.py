@@ -23,10 +23,12 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from trailguard import aws, remediate, sweep
+from trailguard.allowlist import allowed_principals
 from trailguard.baseline import Baselines, discover, rebaseline
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, entries_from_object
 from trailguard.inventory import LiveInventory, load
+from trailguard.inventory import build as inventory_build
 from trailguard.log import log_event, setup
 from trailguard.notify import Incident, Ledger, NotificationError, deliver, ledger_for
 from trailguard.notify.securityhub import report as report_to_security_hub
@@ -174,11 +176,18 @@ class _Invocation:
             on_trail = record.kind != "cloudtrail" or (
                 call_technique is not None and call_technique.kind is trail_kind.KIND
             )
-            inventory = (
-                self.live.inventory_for(_trail_ref(record), record_account=record.account_id)
-                if on_trail
-                else self.live.inventory
-            )
+            if (
+                call_technique is not None
+                and not call_technique.needs_baseline
+                and record.kind == "cloudtrail"
+            ):
+                inventory = self.light(record).inventory  # its condition needs the configuration only
+            else:
+                inventory = (
+                    self.live.inventory_for(_trail_ref(record), record_account=record.account_id)
+                    if on_trail
+                    else self.live.inventory
+                )
             verdict = classify(record, inventory)
         log_event(
             LOG,
@@ -197,9 +206,22 @@ class _Invocation:
             if call_technique is not None and call_technique.id == "trail.create":  # its first baseline
                 self._first_seen(record)
             return None, None
-        before = self._baseline(verdict)  # read before an allow-listed change re-records it
+        light = (
+            verdict.technique is not None
+            and not verdict.technique.needs_baseline
+            and record.kind == "cloudtrail"
+        )
+        # read before an allow-listed change re-records it; a technique whose repair and message need no
+        # baseline (StopLogging) reads none
+        before = None if light else self._baseline(verdict)
+        live = self.light(record) if light else self.live
         outcome = (
-            remediate.remediate(remediate.Context(self.live, self.baselines, config=self.config), verdict)
+            remediate.remediate(
+                remediate.Context(
+                    live, self.baselines, config=self.config, wider=(lambda: self.live) if light else None
+                ),
+                verdict,
+            )
             if verdict.verdict == "tamper"
             else None
         )
@@ -221,7 +243,10 @@ class _Invocation:
         error = deliver(
             incident, self.config.topic_arn, self.ledger, line, security_hub=self.config.security_hub
         )
-        if self.config.security_hub:  # logs its own failures loudly; never blocks the repair or the email
+        # Once per burst: a repeat that the ledger folded into a count is not imported again (its count goes
+        # out in the burst's follow-up). Logs its own failures loudly; never blocks the repair or the email.
+        folded = (line.get("notification") or {}).get("action") == "suppress" and record.kind == "cloudtrail"
+        if self.config.security_hub and not folded:  # a finding that raised it is still answered
             report_to_security_hub(incident, line)
         return line, error
 
@@ -239,6 +264,25 @@ class _Invocation:
                 status=outcome.status,
                 summary=outcome.summary,
             )
+
+    def light(self, record: Record) -> LiveInventory:
+        """The inventory from the configuration alone, for a technique that needs no trail list and no
+        baseline (``Technique.needs_baseline`` False): the trail the call names is protected when the
+        configuration protects it (every trail of the account, or it is listed by name or ARN); no
+        ``DescribeTrails`` and no baseline read. A successful ``StopLogging`` is made in the trail's home
+        region, so the call's region (or the ARN's) is where it is started again."""
+        ref = _trail_ref(record)
+        trails: list[Mapping[str, Any]] = []
+        if ref:
+            entry = _trail_entry(ref, record, self.config.account, self.region)
+            ours = trail_kind.in_account(ref, self.config.account) or trail_kind.in_account(
+                ref, record.account_id
+            )
+            if ours and trail_kind.is_protected(entry, self.config.protected_trails):
+                trails.append(entry)
+        return inventory_build(
+            self.config, self.region, trails, allowed=allowed_principals(self.config, self.region)
+        )
 
     def _baseline(self, verdict: Verdict) -> Mapping[str, Any] | None:
         """The recorded baseline of the verdict's resource, for the message's before -> after (None when
@@ -276,6 +320,21 @@ def _trail_ref(record: Record) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def _trail_entry(ref: str, record: Record, account: str | None, region: str) -> dict[str, Any]:
+    """A trail as DescribeTrails would list it, from what the call says: its name, ARN and home region.
+
+    A name is the trail of that name in the handler's region: EventBridge delivers a call to the rules of
+    the region it was made in, and a StopLogging that succeeded was made in the trail's home region."""
+    if ref.startswith("arn:"):
+        home = aws.region_of_arn(ref) or region
+        return {"Name": ref.rsplit("/", 1)[-1], "TrailARN": ref, "HomeRegion": home}
+    entry: dict[str, Any] = {"Name": ref, "HomeRegion": region}
+    owner = account or record.account_id
+    if owner:
+        entry["TrailARN"] = f"arn:aws:cloudtrail:{region}:{owner}:trail/{ref}"
+    return entry
 
 
 def _safe_id(record: Record) -> str | None:

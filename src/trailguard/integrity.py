@@ -23,8 +23,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
+import re
+import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +120,10 @@ class Mac:
     def verify(self, pk: str, sk: str, text: str, mac: str) -> bool:
         """True when ``mac`` is this key's MAC of the record; False when it is not (or is malformed);
         :class:`UnverifiableError` when KMS could not answer."""
+        if mac.startswith(DERIVED_TAG + "."):  # signed with a derived key (DerivedMac): any reader verifies
+            return DerivedMac(
+                self.key_id, self.region, profile=self._profile, endpoint_url=self._endpoint_url
+            ).verify(pk, sk, text, mac)
         try:
             raw = base64.b64decode(mac.encode("ascii"), validate=True)
         except (ValueError, UnicodeEncodeError):
@@ -131,6 +139,89 @@ class Mac:
                 return False
             raise UnverifiableError(f"{aws.error_code(exc) or type(exc).__name__}: {exc}") from exc
         return bool(answer.get("MacValid", True))
+
+
+DERIVE_PREFIX = b"trailguard-derive-v1|"
+"""What a derived key's ``GenerateMac`` message starts with. Record MACs are made over a 32-byte digest
+(:func:`message`), a derivation over this prefix and a 32-character nonce (53 bytes): the two can never
+be the same message, so no record MAC is ever a derived key and no derived key a record MAC."""
+DERIVED_TAG = "k1"
+"""A derived-key MAC is stored as ``k1.<nonce>.<base64 HMAC-SHA256>``; a bare base64 MAC is KMS's own."""
+
+
+class DerivedMac(Mac):
+    """Sign and verify with a key derived once per process from the stack's HMAC KMS key.
+
+    ``K = GenerateMac(StateKey, "trailguard-derive-v1|" + nonce)`` for a random nonce chosen at the
+    first signature of the process; records are then signed locally, ``HMAC-SHA256(K, message(pk, sk,
+    doc))``, and stored with the nonce (``k1.<nonce>.<mac>``). A verifier that meets a nonce it has not
+    derived asks KMS once (the same ``GenerateMac``) and caches the key for the life of the process, so a
+    warm function verifies and signs with no KMS call at all.
+
+    Security is the KMS key's: without ``kms:GenerateMac`` on it nobody can compute K for any nonce, so a
+    forged record (or a record with an invented nonce) fails verification. Whoever *can* call
+    ``GenerateMac`` with the key can derive K too, exactly as they could sign records before; the SCP that
+    reserves the key for trailguard's role closes both (docs/threat-model.md). A KMS failure while
+    deriving for verification is :class:`UnverifiableError`, never a pass; records signed by KMS itself
+    (a bare base64 MAC: baselines recorded by ``trailguard deploy``) are verified with ``VerifyMac``.
+    """
+
+    _keys: dict[tuple[str, str], bytes] = {}
+    _own: dict[str, str] = {}
+    _lock = threading.Lock()
+
+    def nonce(self) -> str:
+        """This process's nonce for the key (chosen once, at the first signature)."""
+        with self._lock:
+            own = self._own.get(self.key_id)
+            if own is None:
+                own = self._own[self.key_id] = secrets.token_hex(16)
+        return own
+
+    def derived(self, nonce: str) -> bytes:
+        """K for ``nonce``: from the process's cache, else one ``GenerateMac`` (then cached)."""
+        cached = self._keys.get((self.key_id, nonce))
+        if cached is not None:
+            return cached
+        answer = self._client.generate_mac(
+            KeyId=self.key_id, MacAlgorithm=ALGORITHM, Message=DERIVE_PREFIX + nonce.encode("ascii")
+        )
+        key = bytes(answer["Mac"])
+        with self._lock:
+            self._keys[(self.key_id, nonce)] = key
+        return key
+
+    def sign(self, pk: str, sk: str, text: str) -> str:
+        nonce = self.nonce()
+        digest = hmac.new(self.derived(nonce), message(pk, sk, text), hashlib.sha256).digest()
+        return f"{DERIVED_TAG}.{nonce}.{base64.b64encode(digest).decode('ascii')}"
+
+    def verify(self, pk: str, sk: str, text: str, mac: str) -> bool:
+        if not mac.startswith(DERIVED_TAG + "."):
+            return Mac.verify(self, pk, sk, text, mac)
+        parts = mac.split(".")
+        if len(parts) != 3 or not _NONCE.fullmatch(parts[1]):
+            return False
+        try:
+            given = base64.b64decode(parts[2].encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError):
+            return False
+        try:
+            key = self.derived(parts[1])
+        except Exception as exc:
+            raise UnverifiableError(f"{aws.error_code(exc) or type(exc).__name__}: {exc}") from exc
+        wanted = hmac.new(key, message(pk, sk, text), hashlib.sha256).digest()
+        return hmac.compare_digest(wanted, given)
+
+    @classmethod
+    def forget(cls) -> None:
+        """Drop every derived key and this process's nonces (tests: a fresh process)."""
+        with cls._lock:
+            cls._keys.clear()
+            cls._own.clear()
+
+
+_NONCE = re.compile(r"[0-9a-f]{32}")
 
 
 def _region_of(key_id: str) -> str | None:

@@ -17,6 +17,8 @@ from typing import Any
 from trailguard import aws
 
 TTL_ATTRIBUTE = "expires_at"
+TRANSACTION_TRIES = 5
+"""A transaction that met another write on the same item (``TransactionConflict``) is tried again."""
 DOC_ATTRIBUTE = "doc"
 
 
@@ -158,6 +160,85 @@ class StateStore:
                 return out
             request["ExclusiveStartKey"] = last
 
+    def update_if(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Conditional:
+        """UpdateItem under ``condition``: one call, the new item back (``ALL_NEW``), or the item that
+        failed the condition."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": _key(pk, sk),
+            "UpdateExpression": expression,
+            "ReturnValues": "ALL_NEW",
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
+        if values:
+            request["ExpressionAttributeValues"] = dict(values)
+        return _conditional(self._client.update_item, request)
+
+    def open_with_row(
+        self,
+        item: dict[str, Any],
+        row: tuple[str, str, Mapping[str, Any]],
+        *,
+        condition: str,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+        row_ttl_seconds: int = 90 * 86400,
+    ) -> Conditional:
+        """Put ``item`` under ``condition`` and, with it, the plain document ``row`` under (row_pk,
+        row_sk): one ``TransactWriteItems`` call, both or neither. When the condition fails, the item that
+        failed it comes back (``ReturnValuesOnConditionCheckFailure``); on success ``item`` is None."""
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": item,
+            "ConditionExpression": condition,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if names:
+            put["ExpressionAttributeNames"] = dict(names)
+        if values:
+            put["ExpressionAttributeValues"] = dict(values)
+        row_pk, row_sk, row_doc = row
+        row_item = {
+            **_key(row_pk, row_sk),
+            DOC_ATTRIBUTE: {"S": dump(dict(row_doc))},
+            TTL_ATTRIBUTE: {"N": str(int(time.time()) + int(row_ttl_seconds))},
+        }
+        items = [{"Put": put}, {"Put": {"TableName": self.table_name, "Item": row_item}}]
+        for attempt in range(TRANSACTION_TRIES):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except Exception as exc:
+                if aws.error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+                first = reasons[0] if reasons else {}
+                if first.get("Code") == "ConditionalCheckFailed":
+                    return Conditional(False, first.get("Item") or None)
+                codes = {str(r.get("Code")) for r in reasons}
+                if "TransactionConflict" not in codes or attempt == TRANSACTION_TRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))  # another write on the same item was in flight
+                continue
+            return Conditional(True, None)
+        raise AssertionError("unreachable")
+
+    def query_raw(self, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+        """Every item under ``pk`` (optionally ``sk`` starting with ``sk_prefix``) as DynamoDB returns
+        it (attribute maps, expired ones included: the caller judges expiry)."""
+        return _query_raw(self, pk, sk_prefix)
+
     def delete(self, pk: str, sk: str) -> None:
         """Remove one item (an authorised deletion retires a baseline); absent items are fine."""
         self._client.delete_item(TableName=self.table_name, Key=_key(pk, sk))
@@ -192,6 +273,51 @@ class StateStore:
             ReturnValues="UPDATED_NEW",
         )
         return int(response["Attributes"][counter]["N"])
+
+
+class Conditional:
+    """One conditional write and what DynamoDB handed back: ``ok`` (the condition held), ``item`` (the
+    item after an update, or before a put, as DynamoDB returned it: attribute maps) or, when the condition
+    failed, the item that made it fail (``ReturnValuesOnConditionCheckFailure``), so the caller never reads
+    it again. ``item`` is None when there was none."""
+
+    __slots__ = ("item", "ok")
+
+    def __init__(self, ok: bool, item: Mapping[str, Any] | None) -> None:
+        self.ok = ok
+        self.item = item
+
+
+def _conditional(call: Any, request: dict[str, Any]) -> Conditional:
+    request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    try:
+        response = call(**request)
+    except Exception as exc:
+        if aws.error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        held = getattr(exc, "response", {}).get("Item")
+        return Conditional(False, held or None)
+    return Conditional(True, response.get("Attributes") or None)
+
+
+def _query_raw(store: StateStore, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+    request: dict[str, Any] = {
+        "TableName": store.table_name,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ConsistentRead": True,
+    }
+    if sk_prefix:
+        request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+        request["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
+    out: list[dict[str, Any]] = []
+    while True:
+        response = store._client.query(**request)
+        out.extend(response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return out
+        request["ExclusiveStartKey"] = last
 
 
 def dump(doc: Mapping[str, Any]) -> str:

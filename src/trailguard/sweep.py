@@ -33,7 +33,7 @@ from trailguard.baseline.rebaseline import retry_pending
 from trailguard.config import Config
 from trailguard.inventory import load
 from trailguard.log import log_event
-from trailguard.notify import Drift, Ledger, SweepFindings, ledger_for, resend, send
+from trailguard.notify import Drift, Ledger, SweepFindings, followups, ledger_for, resend, send
 from trailguard.notify.securityhub import report_sweep
 from trailguard.policy import TECHNIQUES, Technique
 from trailguard.remediate import Context, Outcome, RepairRequest, repair
@@ -233,6 +233,7 @@ def run(config: Config, region: str, ledger: Ledger | None = None) -> Report:
         ledger = _open_ledger(config, region)
     # The topic has been put back by now; the alerts kept while it (or SNS) was down go out first.
     report.outbox = resend(config, region)
+    followups(config, region)  # bursts that ended (or reached a slot) get their count, once
     # A kept alert that failed verification was not sent: it is tampered state, told like a baseline.
     report.errors.extend(str(t) for t in (report.outbox or {}).get("tampered") or [])
     notice = report.notice(config.account)

@@ -30,6 +30,7 @@ def records(path: str) -> list[Record]:
 def cloud(cloud: Cloud, account: Account, monkeypatch: pytest.MonkeyPatch) -> Cloud:
     """The handler tests' cloud with the state table and Security Hub, detection time frozen."""
     monkeypatch.setattr(notice, "_now", lambda: DETECTED_AT)
+    monkeypatch.setattr(ledger, "FINDING_GRACE_SECONDS", 0.0)  # the race tests set their own
     cloud.env["TRAILGUARD_STATE_TABLE"] = account.state_table()
     account.security_hub()
     return cloud

@@ -15,7 +15,8 @@ from moto.cloudtrail.models import CloudTrailBackend
 from moto.core.exceptions import JsonRESTError
 from moto.sns.models import SNSBackend
 
-from trailguard import handlers
+from trailguard import aws, handlers
+from trailguard.config import Config
 from trailguard.events import records_from_object
 from trailguard.notify import (
     Decision,
@@ -30,11 +31,12 @@ from trailguard.notify import (
     publish,
     send,
 )
-from trailguard.notify.ledger import FOLLOWUP_INTERVAL_SECONDS, FOLLOWUP_THRESHOLD
+from trailguard.notify.delivery import followups
+from trailguard.notify.ledger import BURST_QUIET_SECONDS, FOLLOWUP_THRESHOLD
 from trailguard.policy import Verdict
 from trailguard.remediate import Outcome
 
-from .conftest import Cloud, FakeClock, event, records
+from .conftest import Cloud, FakeClock, event, ledgers_on, records
 
 STOP = "tamper/cloudtrail_stoplogging_stratus.json"
 FINDING = "findings/securityhub_imported_guardduty_cloudtrailloggingdisabled_awssamples.json"
@@ -66,9 +68,16 @@ def test_a_duplicate_delivery_is_repaired_again_but_emailed_once(cloud: Cloud, c
     assert len(cloud.messages()) == 1
 
 
+def _sweep_followups(cloud: Cloud) -> None:
+    """What the backstop sweep does for bursts: their follow-ups (``notify.delivery.followups``)."""
+    with aws.using_environ({**cloud.env, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}):
+        followups(Config.from_env(), "us-east-1")
+
+
 def test_twenty_identical_calls_within_a_minute_are_all_repaired_with_two_emails(
-    cloud: Cloud, clock: FakeClock
+    cloud: Cloud, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ledgers_on(monkeypatch, clock, delivery)
     (record,) = records(STOP)
     name, region = cloud.trail_for(record, stopped=False)
     statuses, actions = [], []
@@ -81,39 +90,39 @@ def test_twenty_identical_calls_within_a_minute_are_all_repaired_with_two_emails
         clock.advance(3)
 
     assert statuses == ["remediated"] * 20
-    # the first is told; repeats 1-4 are counted; the 5th opens follow-up slot 0; the rest are counted
-    more = FOLLOWUP_THRESHOLD
-    assert actions == ["publish"] + ["suppress"] * (more - 1) + ["follow-up"] + ["suppress"] * (19 - more)
+    assert actions == ["publish"] + ["suppress"] * 19  # the first is told; every repeat is counted
+    _sweep_followups(cloud)  # still going (the last call 3 s ago): no count yet
+    clock.advance(BURST_QUIET_SECONDS)  # quiet: the burst has ended, and the sweep tells its count
+    _sweep_followups(cloud)
     messages = cloud.messages()
     assert [m["kind"] for m in messages] == ["incident", "follow-up"]
     assert messages[0]["_sns_subject"].startswith("[trailguard] REPAIRED")
     followup = messages[1]
-    assert followup["kind"] == "follow-up"
     # the trail's long name is kept whole: the noun and the region give way first
-    assert followup["_sns_subject"].startswith(f"[trailguard] 5 more StopLogging calls on {name} since ")
+    assert followup["_sns_subject"].startswith(f"[trailguard] 19 more StopLogging calls on {name} since ")
     assert "repaired every one" in followup["text"]
     assert record.principal_arn and record.principal_arn in followup["text"]
-    assert followup["follow_up"] == {"more": more, "since": followup["follow_up"]["since"], "unverified": 0}
+    assert followup["follow_up"] == {"more": 19, "since": followup["follow_up"]["since"], "unverified": 0}
+    _sweep_followups(cloud)
+    assert cloud.messages() == []  # told once
 
 
 def test_a_storm_that_goes_on_gets_its_next_follow_up_one_interval_later(
-    cloud: Cloud, clock: FakeClock
+    cloud: Cloud, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ledgers_on(monkeypatch, clock, delivery)
     (record,) = records(STOP)
     name, region = cloud.trail_for(record, stopped=False)
-    for n in range(FOLLOWUP_THRESHOLD + 1):  # the incident and the first follow-up
+    for n in range(FOLLOWUP_THRESHOLD + 1):
         cloud.cloudtrail(region).stop_logging(Name=name)
         cloud.invoke(handlers.api_call, _stop_event(n))
-    assert len(cloud.messages()) == 2
-
-    clock.advance(FOLLOWUP_INTERVAL_SECONDS - 1)  # still slot 0: counted
-    cloud.invoke(handlers.api_call, _stop_event(100))
-    assert cloud.messages() == []
-    clock.advance(1)  # slot 1 opens: one follow-up, then counted again
-    for n in range(101, 104):
+    assert len(cloud.messages()) == 1
+    for n in range(100, 103):  # one call every 200 s: never quiet for 300 s
+        clock.advance(200)
         cloud.invoke(handlers.api_call, _stop_event(n))
-    (message,) = cloud.messages()
-    assert message["kind"] == "follow-up" and message["follow_up"]["more"] == FOLLOWUP_THRESHOLD + 2
+        _sweep_followups(cloud)
+    (message,) = cloud.messages()  # slot 1 opened at 600 s
+    assert message["kind"] == "follow-up" and message["follow_up"]["more"] == FOLLOWUP_THRESHOLD + 3
 
 
 def test_without_a_state_table_every_incident_is_published(cloud: Cloud, clock: FakeClock) -> None:
@@ -167,7 +176,7 @@ def test_the_finding_after_the_api_call_incident_sends_no_second_email(
     (incident,) = result["incidents"]
     assert incident["status"] == "remediated"
     assert incident["notification"]["action"] == "suppress"
-    assert "already reported from the trail.stop-logging call" in incident["notification"]["reason"]
+    assert "already reported from the call" in incident["notification"]["reason"]
     (message,) = cloud.messages()
     assert message["incident"]["event"]["name"] == "StopLogging"
 
@@ -341,39 +350,45 @@ def test_publishing_without_a_topic_is_an_error() -> None:
         publish(Message("s", "t", {}), None)
 
 
-def test_repaired_is_never_suppressed_as_a_duplicate_of_an_earlier_already_restored(
+def test_a_stop_logging_event_is_repaired_by_whichever_function_gets_it_and_told_once(
     cloud: Cloud, clock: FakeClock
 ) -> None:
-    """Both functions get a guard call (the api-calls and guard-calls rules): when the one that found it
-    already restored tells first, the one that made the repair still tells (before the fix its REPAIRED
-    was dropped as a duplicate delivery, leaving only "ALREADY RESTORED ... nothing changed")."""
+    """Both functions may get a call: each StartLogging is verified, and the event is told once, saying
+    REPAIRED (a StopLogging that succeeded means the trail was stopped; trailguard started it)."""
     (record,) = records(STOP)
     name, region = cloud.trail_for(record, stopped=False)
-    first = cloud.invoke(handlers.finding, event(STOP))  # found it logging: already restored
+    first = cloud.invoke(handlers.finding, event(STOP))
     cloud.cloudtrail(region).stop_logging(Name=name)
-    second = cloud.invoke(handlers.api_call, event(STOP))  # the same event, and this one repaired it
+    second = cloud.invoke(handlers.api_call, event(STOP))  # the same event
     third = cloud.invoke(handlers.api_call, event(STOP))  # a real duplicate after that
 
-    assert [r["incidents"][0]["status"] for r in (first, second, third)] == [
-        "already-restored",
-        "remediated",
-        "already-restored",
+    assert [r["incidents"][0]["status"] for r in (first, second, third)] == ["remediated"] * 3
+    assert cloud.is_logging(name, region)
+    assert [r["incidents"][0]["notification"]["action"] for r in (first, second, third)] == [
+        "publish",
+        "suppress",
+        "suppress",
     ]
-    assert second["incidents"][0]["notification"]["action"] == "publish"
-    assert third["incidents"][0]["notification"]["action"] == "suppress"
     subjects = [m["_sns_subject"] for m in cloud.messages()]
-    assert [s.split(":")[0] for s in subjects] == ["[trailguard] ALREADY RESTORED", "[trailguard] REPAIRED"]
+    assert [s.split(":")[0] for s in subjects] == ["[trailguard] REPAIRED"]
 
 
 def test_a_repeat_that_repaired_after_an_already_restored_message_is_told(
     cloud: Cloud, clock: FakeClock
 ) -> None:
-    (record,) = records(STOP)
-    name, region = cloud.trail_for(record, stopped=False)
-    cloud.invoke(handlers.api_call, _stop_event(1))  # already restored: opens the burst
+    """A finding found the trail logging (ALREADY RESTORED opened the burst); a call that then had to
+    start it again is news, told once."""
+    finding, call = _finding_with_its_api_call()
+    (found,) = records_from_object(finding)
+    name, region = cloud.trail_for(found, stopped=False)
+    assert cloud.invoke(handlers.finding, finding)["incidents"][0]["status"] == "already-restored"
     cloud.cloudtrail(region).stop_logging(Name=name)
-    repeat = cloud.invoke(handlers.api_call, _stop_event(2))
+    repeat = cloud.invoke(handlers.api_call, call)
     assert repeat["incidents"][0]["notification"]["action"] == "publish"
+    same = {k: call[k] for k in ("requestParameters", "recipientAccountId", "awsRegion")}
+    cloud.cloudtrail(region).stop_logging(Name=name)
+    again = cloud.invoke(handlers.api_call, _stop_event(2, **same))
+    assert again["incidents"][0]["notification"]["action"] == "suppress"
     assert [m["_sns_subject"].split(":")[0] for m in cloud.messages()] == [
         "[trailguard] ALREADY RESTORED",
         "[trailguard] REPAIRED",

@@ -15,15 +15,16 @@ import pytest
 
 from trailguard import state
 from trailguard.events import Record, records_from_object
-from trailguard.integrity import MAC_ATTRIBUTE, TAMPERED, Mac
+from trailguard.integrity import MAC_ATTRIBUTE, TAMPERED, DerivedMac
 from trailguard.notify import Drift, Incident, Ledger, SweepFindings
 from trailguard.notify.ledger import (
     BURST_QUIET_SECONDS,
     FINDING_WINDOW_SECONDS,
     SWEEP_WINDOW_SECONDS,
+    burst_key,
+    event_attribute,
     event_key,
     fingerprint,
-    resource_key,
     sweep_key,
 )
 from trailguard.policy import Verdict
@@ -65,29 +66,32 @@ def test_the_default_clock_is_the_system_clock() -> None:
 def test_a_long_storm_gets_follow_ups_spaced_out_and_a_quiet_gap_starts_over(
     ledger: tuple[Ledger, FakeClock],
 ) -> None:
+    """One message, then the count: at each follow-up slot while it goes on, and once when it ends (the
+    sweep's ``close_bursts``); each call is counted exactly once."""
     book, clock = ledger
-    actions = []
+    actions, followups = [], []
     for n in range(8):  # one call every 200 s: the burst never goes quiet for 300 s
         actions.append(book.decide(_incident(_stop(n))).action)
+        followups += [d.more for _, d in book.close_bursts(REGION)]
         clock.advance(200)
-    # 0: first; 1-2: counted; 3 at 600 s opens slot 1; 4-7 (up to 1400 s) stay in slot 1 (until 1800 s)
-    assert actions == ["publish"] + ["suppress"] * 2 + ["follow-up"] + ["suppress"] * 4
+    assert actions == ["publish"] + ["suppress"] * 7
+    assert followups == [3]  # at 600 s slot 1 opened: 3 more since the first; the next slot is at 1800 s
     clock.advance(BURST_QUIET_SECONDS)
-    assert book.decide(_incident(_stop(99))).action == "publish"
+    ((incident, final),) = book.close_bursts(REGION)
+    assert final.action == "follow-up" and final.more == 7 and "ended" in final.reason
+    assert incident.technique_id == "trail.stop-logging" and incident.record.event_id == _stop(0).event_id
+    assert book.close_bursts(REGION) == []  # told once
+    assert book.decide(_incident(_stop(99))).action == "publish"  # a quiet gap starts over
 
 
-def test_a_redelivered_event_is_suppressed_and_a_failed_publish_is_retried(
-    ledger: tuple[Ledger, FakeClock],
-) -> None:
+def test_a_redelivered_event_is_suppressed_as_a_duplicate(ledger: tuple[Ledger, FakeClock]) -> None:
+    """(A Lambda retry after a refused publish is re-sent from the outbox: ``notify.delivery``.)"""
     book, clock = ledger
     incident = _incident(_stop(1))
-    first = book.decide(incident)
-    book.finished(incident, first, None, "InternalError: SNS is down")
+    assert book.decide(incident).action == "publish"
     clock.advance(30)
-    retry = book.decide(incident)
-    assert retry.action == "publish" and retry.reason.startswith("retry of an unpublished message")
-    book.finished(incident, retry, "msg-1", None)
-    assert book.decide(incident).action == "suppress"
+    again = book.decide(incident)
+    assert again.action == "suppress" and again.duplicate and "duplicate delivery" in again.reason
 
 
 def test_a_finding_inside_the_window_of_its_api_call_is_counted_not_told(
@@ -106,7 +110,7 @@ def test_a_finding_inside_the_window_of_its_api_call_is_counted_not_told(
 
     clock.advance(FINDING_WINDOW_SECONDS - 60)  # GuardDuty is late, but inside the window
     told = book.decide(_finding(finding))
-    assert told.action == "suppress" and "already reported from the trail.stop-logging call" in told.reason
+    assert told.action == "suppress" and "already reported from the call" in told.reason
     clock.advance(120)  # past the window: another finding about the trail is news again
     later = Record({**finding.raw, "Id": f"{finding.event_id}-later"}, finding.kind)
     assert book.decide(_finding(later)).action == "publish"
@@ -186,7 +190,7 @@ def signed(ledger: tuple[Ledger, FakeClock]) -> tuple[Ledger, FakeClock]:
     _, clock = ledger
     kms = boto3.client("kms", region_name=REGION)
     key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
-    return Ledger(StateStore(TABLE, REGION), clock=clock, mac=Mac(key, REGION)), clock
+    return Ledger(StateStore(TABLE, REGION), clock=clock, mac=DerivedMac(key, REGION)), clock
 
 
 def _forge(pk: str, sk: str, doc: dict[str, Any]) -> None:
@@ -202,19 +206,41 @@ def _forge(pk: str, sk: str, doc: dict[str, Any]) -> None:
     )
 
 
-def test_a_forged_already_published_record_does_not_suppress_the_alert(
-    signed: tuple[Ledger, FakeClock],
-) -> None:
+def _forged_burst(incident: Incident, clock: FakeClock, **extra: dict[str, str]) -> tuple[str, str]:
+    """What an attacker with dynamodb:PutItem writes where the incident's burst is kept: no MAC."""
+    pk, sk = burst_key(incident)
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": pk},
+            "sk": {"S": sk},
+            "doc": {
+                "S": json.dumps(
+                    {"opened_at": clock(), "row": "x", "told": "remediated", "kind": "cloudtrail"}
+                )
+            },
+            "count": {"N": "1"},
+            "reported": {"N": "1"},
+            "closed": {"N": "0"},
+            "last_at": {"N": str(clock())},
+            "last": {"S": f"e_x|{clock():.3f}|remediated|"},
+            "expires_at": {"N": str(int(time.time()) + 86400 * 30)},
+            **extra,
+        },
+    )
+    return pk, sk
+
+
+def test_a_forged_already_seen_record_does_not_suppress_the_alert(signed: tuple[Ledger, FakeClock]) -> None:
     book, clock = signed
     incident = _incident(_stop(7))
-    pk, sk = f"incident#{resource_key(incident)}", f"event#{event_key(incident)}"
-    _forge(pk, sk, {"status": "published", "at": clock(), "message_id": "m", "told": "remediated"})
+    stamp = f"{event_attribute(event_key(incident))}|{clock():.3f}|remediated|"
+    pk, sk = _forged_burst(incident, clock, **{event_attribute(event_key(incident)): {"S": stamp}})
 
     decision = book.decide(incident)
 
     assert decision.action == "publish"
     assert TAMPERED in decision.reason and f"pk={pk} sk={sk}" in decision.reason
-    assert [t.item for t in book.tampered] == [f"pk={pk} sk={sk}"]
     stored = book.store.get_item(pk, sk)  # the forged item was replaced by trailguard's own, signed
     assert stored is not None and stored.attributes.get(MAC_ATTRIBUTE)
 
@@ -224,8 +250,7 @@ def test_a_forged_open_burst_does_not_fold_a_new_incident_into_a_count(
 ) -> None:
     book, clock = signed
     incident = _incident(_stop(8))
-    pk = f"incident#{resource_key(incident)}"
-    _forge(pk, "burst#trail.stop-logging#tamper", {"opened_at": clock(), "row": "x", "told": "remediated"})
+    _forged_burst(incident, clock)
 
     decision = book.decide(incident)
 
@@ -267,51 +292,35 @@ def _kms_calls(book: Ledger) -> list[str]:
 
 def _finding_about(trail: str, record: Record) -> Incident:
     verdict = Verdict("tamper", "finding.trail-disabled", trail, None, "x.", record)
-    outcome = Outcome("trail.reconcile", trail, "already-restored", "ok", verified=True)
+    outcome = Outcome("trail.reconcile", trail, "remediated", "ok", verified=True)
     return Incident(verdict, record, "finding", REGION, outcome=outcome)
 
 
-def test_the_signed_ledger_makes_no_kms_call_it_does_not_need(signed: tuple[Ledger, FakeClock]) -> None:
-    """Each KMS call signs a record that is read back, or verifies one read once: a claim that finds
-    the record present hands back what it verified (never read and verified twice), and a burst that
-    goes on keeps its signed text (only its TTL moves, which the MAC does not cover)."""
+def test_the_signed_ledger_derives_its_key_once_and_then_calls_kms_no_more(
+    signed: tuple[Ledger, FakeClock],
+) -> None:
+    """One GenerateMac per process (the derived key); every decision after it signs and verifies
+    locally: first incident, redelivery, repeat and the finding folded into the call's burst."""
     book, clock = signed
+    DerivedMac.forget()
     (finding,) = records_from_object(event(FINDING))
     trail = str(finding.finding_trail)
     call = _stop(1, requestParameters={"name": trail}, recipientAccountId=finding.account_id)
     calls = _kms_calls(book)
-
-    def counted(step: Any) -> dict[str, int]:
-        calls.clear()
-        step()
-        return {name: calls.count(name) for name in sorted(set(calls))}
-
     incident = _incident(call, resource=trail)
-    decided: list[Any] = []
-    seen = {"first": counted(lambda: decided.append(book.decide(incident)))}
-    assert decided[0].action == "publish"
-    seen["finished"] = counted(lambda: book.finished(incident, decided[0], "msg-1", None))
-    seen["redelivery"] = counted(lambda: decided.append(book.decide(incident)))
+    decided = [book.decide(incident)]
+    assert calls == ["GenerateMac"]
+    decided.append(book.decide(incident))
     clock.advance(10)
-    repeat = _incident(
-        _stop(2, requestParameters={"name": trail}, recipientAccountId=finding.account_id), trail
-    )
-    seen["repeat"] = counted(lambda: decided.append(book.decide(repeat)))
-    seen["repeat finished"] = counted(lambda: book.finished(repeat, decided[-1], None, None))
+    repeat = _stop(2, requestParameters={"name": trail}, recipientAccountId=finding.account_id)
+    decided.append(book.decide(_incident(repeat, trail)))
     clock.advance(60)
-    about = _finding_about(trail, finding)
-    seen["finding"] = counted(lambda: decided.append(book.decide(about)))
-    seen["finding finished"] = counted(lambda: book.finished(about, decided[-1], None, None))
+    decided.append(book.decide(_finding_about(trail, finding)))
     assert [d.action for d in decided] == ["publish", "suppress", "suppress", "suppress"]
-    sign, verify = {"GenerateMac": 1}, {"VerifyMac": 1}
-    assert seen == {
-        # the event's claim, the trail call's recent#, the burst's claim, the event decided
-        "first": {"GenerateMac": 4},
-        "finished": sign,  # the event: published (read back by a retry or a redelivery)
-        "redelivery": {**sign, **verify},  # the claim's MAC (made before DynamoDB refuses it), its check
-        "repeat": {"GenerateMac": 4, **verify},  # claim, recent#, the lost burst claim (checked), final
-        "repeat finished": {},  # a suppressed event was recorded as final when decided
-        "finding": {"GenerateMac": 2, "VerifyMac": 2},  # claim, recent# and burst# checked, final
-        "finding finished": {},
-    }
+    assert calls == ["GenerateMac"]
     assert book.tampered == []
+    DerivedMac.forget()  # a fresh process verifies the records with one derivation of their nonce
+    fresh = Ledger(StateStore(TABLE, REGION), clock=clock, mac=DerivedMac(str(book.mac.key_id), REGION))
+    calls.clear()  # the same cached client: the hook above still counts
+    assert fresh.decide(incident).action == "suppress" and fresh.tampered == []
+    assert calls.count("GenerateMac") == 2  # its own key for its stamp, and the writer's to verify

@@ -79,6 +79,8 @@ def collect(store: Any, since: timedelta, now: datetime | None = None) -> list[d
     for row in rows:
         where = row.get("counts") or {}
         counts = store.get(where["pk"], where["sk"]) if where.get("pk") and where.get("sk") else None
+        if counts is not None and "opened_at" in where and counts.get("opened_at") != where["opened_at"]:
+            counts = row  # that burst has since been replaced by a later one: the counts it ended with
         counts = counts or {}
         row["count"] = int(counts.get("count", 1))
         row["unverified"] = int(counts.get("unverified", 0))

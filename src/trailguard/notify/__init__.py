@@ -18,7 +18,16 @@ The names below are the package's public interface; import them from here (Secur
 ``trailguard.notify.securityhub.report``).
 """
 
-from trailguard.notify.delivery import Delivery, NotificationError, deliver, publish, resend, send
+from trailguard.notify.delivery import (
+    Delivery,
+    NotificationError,
+    deliver,
+    followups,
+    publish,
+    resend,
+    send,
+    send_followups,
+)
 from trailguard.notify.ledger import Decision, Ledger, SweepDecision, ledger_for
 from trailguard.notify.notice import (
     ACTION_REQUIRED,
@@ -66,6 +75,7 @@ __all__ = [
     "SweepFindings",
     "ascii_subject",
     "deliver",
+    "followups",
     "ledger_for",
     "links",
     "noun",
@@ -76,6 +86,7 @@ __all__ = [
     "render_sweep",
     "resend",
     "send",
+    "send_followups",
     "status_word",
     "subject_for",
 ]

@@ -27,9 +27,11 @@ from trailguard import aws
 from trailguard.log import log_event
 from trailguard.notify import bound, securityhub
 from trailguard.notify.bound import Pointer, fit
-from trailguard.notify.ledger import ROW_TTL_SECONDS, Decision, Ledger, SweepDecision, full_key
+from trailguard.notify.ledger import ROW_TTL_SECONDS, Decision, Ledger, SweepDecision, full_key, ledger_for
 from trailguard.notify.notice import Incident, Notice, SweepFindings
+from trailguard.notify.outbox import PK as OUTBOX_PK
 from trailguard.notify.outbox import Outbox, outbox_for
+from trailguard.notify.outbox import key as outbox_key
 from trailguard.notify.renderer import Message, render
 
 if TYPE_CHECKING:
@@ -114,6 +116,8 @@ def send(
         except Exception as exc:
             _ledger_unavailable(notice, "decide", exc)
     decision = delivery.decision
+    if isinstance(decision, Decision) and decision.duplicate and isinstance(notice, Incident):
+        decision = delivery.decision = _unsent(ledger, notice, decision)
     if decision is not None and decision.action == "suppress":
         _suppressed(notice, decision)
         _finish(ledger, notice, delivery)
@@ -150,7 +154,71 @@ def send(
         if ledger is not None and isinstance(decision, Decision) and decision.retry:
             _discard(ledger, notice)
     _finish(ledger, notice, delivery)
+    if isinstance(ledger, Ledger) and isinstance(notice, Incident):
+        send_followups(ledger.take_followups(), topic_arn, ledger)
     return delivery
+
+
+def send_followups(
+    due: list[tuple[Incident, Decision]], topic_arn: str | None, ledger: Ledger | None
+) -> list[Delivery]:
+    """Publish follow-ups the ledger has already claimed (a burst's count); each kept in the outbox
+    when SNS refuses it. Never raises."""
+    sent: list[Delivery] = []
+    for incident, decision in due:
+        delivery = Delivery(decision=decision)
+        message = render(incident, decision)
+        try:
+            delivery.subject = message.subject
+            delivery.message_id = publish(message, topic_arn)
+            delivery.published = True
+            log_event(INCIDENT_LOG, logging.INFO, "notify.published", subject=message.subject,
+                      message_id=delivery.message_id, followup=True)  # fmt: skip
+        except Exception as exc:
+            delivery.error = f"{type(exc).__name__}: {exc}"
+            _publish_failed(incident, topic_arn, delivery)
+            if ledger is not None:
+                try:
+                    delivery.kept = Outbox(ledger.store, ledger.clock, mac=ledger.mac).keep(
+                        incident, message, delivery.error, None
+                    )
+                except Exception as kept_exc:
+                    _ledger_unavailable(incident, "record", kept_exc)
+        sent.append(delivery)
+    return sent
+
+
+def followups(config: Config, region: str) -> dict[str, Any] | None:
+    """The sweep's hook: the follow-ups of bursts that ended (or reached a slot), each sent once with
+    its count (None without a state table). Never raises."""
+    try:
+        ledger = ledger_for(config, region)
+        if ledger is None:
+            return None
+        sent = send_followups(ledger.close_bursts(region), config.topic_arn, ledger)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        log_event(SWEEP_LOG, logging.ERROR, "sweep.followups-unavailable", error=error)
+        return {"sent": [], "error": error}
+    return {"sent": [d.subject for d in sent if d.published], "failed": [d.error for d in sent if d.error]}
+
+
+def _unsent(ledger: Ledger | None, notice: Incident, decision: Decision) -> Decision:
+    """A duplicate delivery whose first message SNS refused (the outbox keeps it): this is Lambda's
+    retry, so it is sent now (and the kept copy discarded once published). Any other duplicate: as is."""
+    if ledger is None:
+        return decision
+    try:
+        kept = Outbox(ledger.store, ledger.clock, mac=ledger.mac).signed.get(OUTBOX_PK, outbox_key(notice))
+    except Exception as exc:
+        _ledger_unavailable(notice, "decide", exc)
+        return decision
+    if kept is None:
+        return decision
+    return Decision(
+        "publish", f"retry of an unpublished message ({decision.reason})", decision.pk, row=decision.row,
+        retry=True,
+    )  # fmt: skip
 
 
 def _mark_seen(sweep: SweepFindings, ledger: Ledger) -> None:

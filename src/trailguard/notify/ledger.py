@@ -5,52 +5,52 @@ Why: EventBridge delivers at least once, the API-call and the finding paths both
 and an attacker may repeat a call in a loop. Repairs always run (this module only gates the message);
 without a state table every incident is published, as before.
 
-Items (``docs/internals.md``, "State"), all with a TTL:
+Incidents: one item per burst, and one conditional write per incident (issue 13). A burst is the run of
+incidents of one technique family and verdict on one resource with no gap of
+:data:`BURST_QUIET_SECONDS`; its item is ``bursts`` / ``<account>/<resource>#<family>#<verdict>``:
 
-- ``incident#<account>/<resource>`` / ``event#<event id>``: one per delivered event, written with
-  ``if_absent``; a second delivery of the same CloudTrail eventID (or finding Id) finds it and is
-  dropped. It keeps the decision, so a Lambda retry after a failed publish sends that message again
-  instead of counting itself as a repeat.
-- ``incident#…`` / ``burst#<technique>#<verdict>``: the open burst. Its TTL is the quiet gap
-  (:data:`BURST_QUIET_SECONDS`) and every repeat pushes it on; ``put(if_absent)`` treats an expired
-  item as absent, so exactly one caller opens a burst and publishes the full message.
-- ``incident#…`` / ``count#<row>``: atomic counters of the burst (``count``, ``unverified``,
-  ``findings``).
-- ``incident#…`` / ``followup#<row>#<slot>``: at most one follow-up per slot. Slot 0 is claimed when
-  the repeats reach :data:`FOLLOWUP_THRESHOLD`; later slots open at 1, 3, 7, 15...
-  times :data:`FOLLOWUP_INTERVAL_SECONDS` after the first message, by the first repeat that arrives in them.
-  So 20 identical calls within ten minutes give two emails (the incident, then "5 more … since
-  HH:MM"), and a loop that never stops gives a follow-up at exponentially spaced times.
-- ``incident#…`` / ``recent#<technique>``: a tamper on a trail seen by the API-call path in the last
-  :data:`FINDING_WINDOW_SECONDS`. A GuardDuty / Security Hub finding about the same trail is then
-  counted, not emailed, unless its own repair needs a person.
-- ``incidents#<YYYY-MM-DD>`` / ``<time>#<resource>#<technique>#<verdict>``: one row per burst for
-  ``trailguard incidents``; its counts live in the ``count#`` item.
+- ``doc``: the burst's first incident (its record, verdict and outcome, what it told), signed (``mac``);
+- ``count`` / ``findings`` / ``unverified``: native counters, moved by the same write that decides;
+- ``e_<digest of the event id>``: one signed stamp per event (``<attribute>|<time>|<status>|<mac>``):
+  the write's condition ``attribute_not_exists`` on it is the deduplication;
+- ``last`` / ``prev``: the stamps of the latest call and the one before it (``SET prev = last``), and
+  ``last_at``, the time the conditions compare; ``reported`` / ``slot`` / ``closed``: what the
+  follow-ups have told.
+
+The first incident opens the burst with ``TransactWriteItems`` (the burst item under the condition
+"absent, or ended and closed", plus its ``incidents#<day>`` row for ``trailguard incidents``); a repeat
+is one ``UpdateItem`` (condition: live and this event not stamped yet; ``ALL_NEW``). A failed condition
+hands back the item that failed it (``ReturnValuesOnConditionCheckFailure``), so no write is followed by
+a read. Which of the two to try first is guessed from what this process last saw (a warm function in a
+storm tries the repeat first); a wrong guess costs one more write, never a wrong decision. So a warm
+StopLogging repair makes one ledger call.
+
+A repeat is counted, not mailed (unless its repair needs a person while the first one's did not, or it
+did more than the first message said: each once per burst). The count goes out in one follow-up when the
+burst has ended, or at its follow-up slots (1, 3, 7, 15... times :data:`FOLLOWUP_INTERVAL_SECONDS` after
+it opened) while it goes on: :meth:`Ledger.close_bursts`, run by the backstop sweep, claims each with one
+conditional write (``reported`` / ``slot``). "50 calls in a row" is one message and "49 more".
+
+A GuardDuty / Security Hub finding that a trail was disabled counts into the burst of the StopLogging
+call (``FAMILIES``) for :data:`FINDING_WINDOW_SECONDS` after that call; a finding whose repair found
+nothing to do waits :data:`FINDING_GRACE_SECONDS` first, so a call being repaired at that moment
+decides first and the one message says REPAIRED.
+
+Authenticated (issue 9): the attacker can write any item. A decision to stay quiet needs a burst whose
+signed ``doc`` verifies and whose previous stamp (``prev``, or ``last`` for a finding) verifies and is
+fresh, or, for a duplicate, a verified stamp of this very event; anything else (no MAC, a MAC that
+fails, a stamp moved from another event or burst, an old stamp replayed) is news: the burst is written
+again over exactly the version read and the message says "trailguard's state was tampered with". The
+counters are not covered: a forged count changes a follow-up's number, never the first message. With
+the state key configured the MACs are made with :class:`~trailguard.integrity.DerivedMac` (one KMS call
+per process). The backstop's ``sweep#`` item and the outbox are signed as before.
+
 - ``incident#<account>/backstop`` / ``sweep#<region>``: what the last backstop sweep message said
   (the fingerprint of its findings: each drifted resource with its repair statuses, and what could not
   be checked). A sweep with the same findings within :data:`SWEEP_WINDOW_SECONDS` of that message sends
   none (a permanent failure, such as a deleted function, would otherwise be mailed every 5 minutes);
   after the window it sends a "still broken since HH:MM" reminder; other findings send a new message;
   a clean sweep deletes the item, so the same drift coming back later is news again.
-
-A repeat whose repair fails in a burst whose first repair worked is escalated with a full message:
-failures are never folded into a count.
-
-Signed (issue 9, authenticated state): a forged "already published" or "open burst" record would mute an
-alert, so with the stack's state key configured (``TRAILGUARD_STATE_KEY``) every record that gates a
-message is written through :class:`~trailguard.integrity.SignedStore` and verified when read: the
-``event#``, ``burst#``, ``recent#``, ``followup#`` and ``escalated#`` items and the backstop's ``sweep#``
-item. The MAC covers the item's key and its ``doc`` text only. The atomic counters (``count#<row>``:
-``count``, ``unverified``, ``findings``) are native number attributes beside the document, updated by
-DynamoDB's ``ADD`` without reading the item, so they cannot be covered by a MAC made before the write;
-they stay unsigned and are only ever shown (a forged count changes the number in a follow-up, or makes it
-come sooner; it never suppresses the first message, which the signed ``burst#`` item decides). The
-``incidents#`` rows and ``full#`` documents are for people (``trailguard incidents``, a shortened
-message's pointer): nothing is decided from them, so they are unsigned too. A record that fails
-verification (or that KMS could not verify) is read as absent, so the alert is sent: an ``if_absent``
-claim overwrites a forged item (:meth:`~trailguard.integrity.SignedStore.claim`), and the decision's
-reason (the message's ``notification``) says "trailguard's state was tampered with" and names the item.
-Without a state key, records are unsigned and read as before.
 
 The clock is injectable (``Ledger(store, clock=...)``, default :func:`time.time`): every decision reads
 time from it, so tests drive storms, windows and quiet gaps without sleeping. (The store's own TTL
@@ -63,15 +63,27 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from trailguard.integrity import TAMPERED, Mac, SignedStore, Tampered
+from trailguard.events import Record
+from trailguard.integrity import (
+    KEY_ATTRIBUTE,
+    MAC_ATTRIBUTE,
+    TAMPERED,
+    DerivedMac,
+    Mac,
+    SignedStore,
+    Tampered,
+    UnverifiableError,
+)
 from trailguard.notify.notice import NEEDS_A_PERSON, Incident, Notice, SweepFindings, short_name
 from trailguard.notify.text import clean
-from trailguard.state import StateStore, StoredItem
+from trailguard.policy.verdict import Verdict
+from trailguard.remediate.base import Outcome
+from trailguard.state import DOC_ATTRIBUTE, TTL_ATTRIBUTE, StateStore, StoredItem, dump
 
 if TYPE_CHECKING:
     from trailguard.config import Config
@@ -91,6 +103,25 @@ SWEEP_WINDOW_SECONDS = 3600
 SWEEP_TTL_SECONDS = 7 * 86400
 ROWS_PREFIX = "incidents#"
 TRAIL_DISABLED_BY_CALLS = ("trail.stop-logging", "trail.delete")
+BURSTS_PK = "bursts"
+"""Every burst's item: ``sk`` = ``<account>/<resource>#<technique family>#<verdict>`` (see the docstring)."""
+FAMILIES = {"finding.trail-disabled": "trail.stop-logging"}
+"""A finding that a trail was disabled is counted into the burst of the call that disabled it."""
+FINDING_GRACE_SECONDS = 2.0
+"""A finding whose repair found nothing to do waits this long before it decides, so the API-call path
+that is restarting the trail at the same moment decides first (one message, and it says REPAIRED)."""
+SKEW_SECONDS = 5.0
+"""Clock difference tolerated between two functions' stamps on one burst."""
+RECORD_MAX = 60_000
+"""A first incident's record larger than this is kept in its burst by its identifying fields only."""
+
+_LIVE: dict[str, dict[str, float]] = {}
+
+
+def forget_bursts() -> None:
+    """Forget which bursts this process saw live (tests: a fresh process)."""
+    _LIVE.clear()
+
 
 Action = Literal["publish", "follow-up", "suppress"]
 SweepAction = Literal["publish", "reminder", "suppress"]
@@ -111,6 +142,9 @@ class Decision:
     extra: dict[str, Any] = field(default_factory=dict)
     retry: bool = False
     """A Lambda retry re-sending a message that was not published (the outbox may hold it too)."""
+    duplicate: bool = False
+    """Another delivery of an event already decided (``notify.delivery`` re-sends it only when the outbox
+    still keeps its message: a Lambda retry after a failed publish)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +243,13 @@ class Ledger:
         self.signed = SignedStore(store, mac)
         self.tampered: list[Tampered] = []
         """Ledger records the last decision found failing verification (or unverifiable): read as absent."""
+        self.sleep: Callable[[float], None] = time.sleep
+        self._live = _LIVE.setdefault(store.table_name, {})
+        """Bursts this process last saw live (sk -> until when, shared by the process's ledgers on the
+        table): its next write on one guesses "repeat" first. A wrong guess costs one more write, never a
+        wrong decision."""
+        self.pending_followups: list[tuple[Incident, Decision]] = []
+        """Follow-ups of ended bursts this process's last decision closed (:meth:`take_followups`)."""
 
     @property
     def authenticated(self) -> bool:
@@ -262,10 +303,6 @@ class Ledger:
             decision.reason += f" ({TAMPERED}: ledger items {items} failed verification and were ignored)"
 
     # -- one entry for either notice ------------------------------------------------------------------
-
-    def seen(self, account: str | None, ident: str, event_id: str) -> bool:
-        """Whether trailguard's event path had the event ``event_id`` about resource ``ident``."""
-        return self._get(*seen_key(account, ident, event_id)) is not None
 
     @overload
     def decide(self, notice: Incident) -> Decision: ...
@@ -375,160 +412,414 @@ class Ledger:
         self.store.delete(pk, sk)
         return True
 
+    # -- incidents: one conditional write decides, deduplicates and counts ---------------------------
+
+    def seen(self, account: str | None, ident: str, event_id: str) -> bool:
+        """Whether trailguard's event path had the event ``event_id`` about resource ``ident``: a verified
+        event stamp on one of the resource's bursts."""
+        pk, _ = seen_key(account, ident, event_id)
+        prefix = pk.removeprefix("incident#") + "#"
+        name = event_attribute(event_id)
+        for item in self.store.query_raw(BURSTS_PK, prefix):
+            stamp = _s(item, name)
+            if stamp is not None and self._stamp_ok(str(item["sk"]["S"]), name, stamp):
+                return True
+        return False
+
     def _decide_incident(self, incident: Incident) -> Decision:
-        now = self.clock()
-        pk = f"incident#{resource_key(incident)}"
-        event_sk = f"event#{event_key(incident)}"
-        claim = {"status": "claimed", "at": now, "event_id": incident.record.event_id}
-        claimed, held = self._claim(pk, event_sk, claim, ttl_seconds=EVENT_TTL_SECONDS)
-        if not claimed:
-            previous = held.doc if held is not None else None
-            if previous is None and not self.authenticated:
-                previous = {}  # unsigned (as before): an item that vanished in between is a duplicate
-            # Signed: one that fails verification (or cannot be verified) is treated as absent, so a
-            # forged "already published" record cannot mute the alert.
-            if previous is not None:
-                retry = _retry(previous, now)
-                told = str(previous.get("told") or "")  # "" (suppressed, or an item older than this field)
-                if retry is None and told and _rank(incident.status) > _rank(told):
-                    # The other function's delivery of the same event found it already restored and said
-                    # so first; this one made the repair: that is news, never a duplicate.
-                    decision = Decision(
-                        "publish",
-                        f"the same event, now {incident.status} (the message before said {told})",
-                        pk,
-                        event_sk,
-                        row=previous.get("row"),
-                    )
-                    self._put(
-                        pk,
-                        event_sk,
-                        {**previous, "status": "decided", "at": now, "told": incident.status},
-                        ttl_seconds=EVENT_TTL_SECONDS,
-                    )
-                    return decision
-                if retry is None:
-                    return Decision("suppress", f"duplicate delivery of event {event_key(incident)}", pk)
-                if retry.action != "suppress":
-                    retry.pk, retry.event_sk = pk, event_sk
-                    retry.reason = f"retry of an unpublished message ({retry.reason})"
-                    retry.retry = True
-                    return retry
-        decision = self._decide_new(incident, pk, now)
-        decision.pk, decision.event_sk = pk, event_sk
-        if decision.action == "suppress":  # nothing will be sent: record it as final now, once
-            self._record_event(incident, decision, "suppressed", None, None)
-        else:
-            self._record_event(incident, decision, "decided")
+        finding = incident.record.kind != "cloudtrail"
+        if finding and incident.status == "already-restored" and FINDING_GRACE_SECONDS > 0:
+            # The API-call path may be restarting this trail right now: its write goes first, so the one
+            # message says REPAIRED (this finding is folded into it), never ALREADY RESTORED about a trail
+            # trailguard did restart.
+            self.sleep(FINDING_GRACE_SECONDS)
+        write = _Write(self, incident, burst_key(incident)[1], self.clock(), finding)
+        warm = self._live.get(write.sk, 0.0) > write.now + 1
+        decision = (
+            (write.repeat() or write.open()) if warm and not finding else (write.open() or write.repeat())
+        )
+        if decision is None:  # the burst changed twice under us: decide once more, without guessing
+            decision = write.open() or write.repeat() or write.forced(None)
+        if not finding and decision.pk is not None:
+            self._live[write.sk] = write.now + BURST_QUIET_SECONDS
         return decision
 
-    def _decide_new(self, incident: Incident, pk: str, now: float) -> Decision:
-        verdict = incident.verdict
-        technique = incident.technique_id or "unknown"
-        is_trail_call = incident.record.kind == "cloudtrail" and technique in TRAIL_DISABLED_BY_CALLS
-        if is_trail_call and verdict.verdict == "tamper":
-            self._put(pk, f"recent#{technique}", {"at": now}, ttl_seconds=FINDING_WINDOW_SECONDS)
-        if incident.record.kind != "cloudtrail" and not incident.action_required:
-            for call in TRAIL_DISABLED_BY_CALLS:
-                seen = self._get(pk, f"recent#{call}")
-                if seen is not None and now - float(seen.get("at", 0)) <= FINDING_WINDOW_SECONDS:
-                    burst = self._get(pk, f"burst#{call}#tamper") or {}
-                    if burst.get("row"):
-                        self.store.add(pk, f"count#{burst['row']}", "findings", ttl_seconds=ROW_TTL_SECONDS)
-                    return Decision(
-                        "suppress",
-                        f"a finding about trail {incident.resource_label}, already reported from the "
-                        f"{call} call at {_iso(float(seen.get('at', 0)))}",
-                        row=burst.get("row"),
-                    )
+    def _stamp(self, sk: str, name: str, at: float, status: str) -> str:
+        body = f"{name}|{at:.3f}|{status}"
+        mac = self.mac.sign(BURSTS_PK, sk, "stamp|" + body) if self.mac is not None else ""
+        return f"{body}|{mac}"
 
-        burst_sk = f"burst#{technique}#{verdict.verdict}"
-        row = f"{_iso(now)}#{resource_key(incident)}#{technique}#{verdict.verdict}"
-        rows_pk = ROWS_PREFIX + _iso(now)[:10]
-        opening: dict[str, Any] = {
-            "opened_at": now,
-            "row": row,
-            "rows_pk": rows_pk,
-            "action_required": incident.action_required,
-            "told": incident.status,
-        }
-        unverified = int(incident.verdict.verdict == "tamper" and incident.action_required)
-        claimed, held = self._claim(pk, burst_sk, opening, ttl_seconds=BURST_QUIET_SECONDS)
-        if claimed:
-            self.store.put(rows_pk, row, _row(incident, pk, row), ttl_seconds=ROW_TTL_SECONDS)
-            self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
-            if unverified:  # ADD 0 returns nothing under UPDATED_NEW: only count real ones
-                self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
-            return Decision("publish", "first incident of its kind on this resource", row=row)
+    def _stamp_ok(self, sk: str, name: str | None, stamp: str) -> bool:
+        """A stamp trailguard wrote on this burst (and, with ``name``, for that event)."""
+        parts = stamp.split("|")
+        if len(parts) != 4 or (name is not None and parts[0] != name):
+            self._forged(sk, "an event stamp that does not parse")
+            return False
+        if self.mac is None:
+            return True
+        try:
+            good = self.mac.verify(BURSTS_PK, sk, "stamp|" + "|".join(parts[:3]), parts[3])
+        except UnverifiableError as exc:
+            self._forged(sk, f"KMS could not verify an event stamp: {exc}", unverifiable=True)
+            return False
+        if not good:
+            self._forged(sk, "an event stamp whose MAC does not match")
+        return good
 
-        if held is None:  # it expired between the two calls: the quiet gap passed, so this one is new
-            return Decision("publish", "first incident after a quiet gap", row=row)
-        burst = held.doc
-        row = str(burst["row"])
-        self.signed.keep(held, ttl_seconds=BURST_QUIET_SECONDS)  # the burst goes on
-        count = self.store.add(pk, f"count#{row}", "count", ttl_seconds=ROW_TTL_SECONDS)
-        if unverified:
-            self.store.add(pk, f"count#{row}", "unverified", ttl_seconds=ROW_TTL_SECONDS)
-        opened = float(burst.get("opened_at", now))
-        more, since = count - 1, _iso(opened)
-        if (
-            unverified
-            and not burst.get("action_required")
-            and self._put(pk, f"escalated#{row}", {"at": now}, ttl_seconds=ROW_TTL_SECONDS, if_absent=True)
-        ):
-            return Decision("publish", "a repeat whose repair needs a person", row=row, more=more)
-        told = str(burst.get("told") or "")
-        if told and _rank(incident.status) > _rank(told):
-            self._put(pk, burst_sk, {**burst, "told": incident.status}, ttl_seconds=BURST_QUIET_SECONDS)
-            return Decision(
-                "publish",
-                f"a repeat that was {incident.status} after a message that said {burst.get('told')}",
-                row=row,
-                more=more,
-            )
-        elapsed = now - opened
-        if more < FOLLOWUP_THRESHOLD and elapsed < FOLLOWUP_INTERVAL_SECONDS:
-            return Decision("suppress", f"repeat {more} of a burst since {since}", row=row, more=more)
-        slot = int(math.log2(1 + elapsed // FOLLOWUP_INTERVAL_SECONDS))
-        claimed = self._put(
-            pk,
-            f"followup#{row}#{slot}",
-            {"at": now, "more": more},
-            ttl_seconds=ROW_TTL_SECONDS,
-            if_absent=True,
-        )
-        if claimed:
-            bad = int((self.store.get(pk, f"count#{row}") or {}).get("unverified", 0))
-            return Decision(
-                "follow-up", f"{more} repeats since {since}", row=row, more=more, since=since, unverified=bad
-            )
-        return Decision("suppress", f"repeat {more} of a burst since {since}", row=row, more=more)
+    def _stamp_at(self, sk: str, stamp: str | None) -> float | None:
+        """When a verified stamp was written; None for no stamp or one that fails."""
+        if stamp is None or not self._stamp_ok(sk, None, stamp):
+            return None
+        return float(stamp.split("|")[1])
+
+    def _doc(self, sk: str, item: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The burst's signed document, verified (None, recorded as tampered, when it fails)."""
+        doc = self.signed.checked(_stored_item(item))
+        if doc is None:
+            self._note(BURSTS_PK, sk)
+        return doc
+
+    def _forged(self, sk: str, reason: str, *, unverifiable: bool = False) -> None:
+        if self.mac is None:
+            return
+        problem = Tampered(BURSTS_PK, sk, reason, unverifiable)
+        if problem not in self.tampered:
+            self.tampered.append(problem)
 
     def _incident_finished(
         self, incident: Incident, decision: Decision, message_id: str | None, error: str | None
     ) -> None:
-        if decision.action == "suppress":  # recorded as final when it was decided
-            return
-        self._record_event(incident, decision, "publish-failed" if error else "published", message_id, error)
+        """Nothing to write: the event's stamp went in with the decision (a message SNS refused is kept
+        in the outbox, which the sweep sends: ``notify.outbox``)."""
+        return
 
-    def _record_event(
-        self,
-        incident: Incident,
-        decision: Decision,
-        status: str,
-        message_id: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        """The event item: what was decided for the event and, once known, how its message went."""
-        if decision.pk is None or decision.event_sk is None:
-            return
-        doc: dict[str, Any] = {"status": status, "at": self.clock(), "event_id": incident.record.event_id}
-        if status != "decided":
-            doc.update(message_id=message_id, error=error)
-        doc["told"] = incident.status if decision.action != "suppress" else ""
-        self._put(
-            decision.pk, decision.event_sk, {**doc, **decision.to_dict()}, ttl_seconds=EVENT_TTL_SECONDS
+    # -- the count of a burst, once, when it ends (or at its follow-up slots) ------------------------
+
+    def take_followups(self) -> list[tuple[Incident, Decision]]:
+        """Follow-ups of earlier bursts that this decision closed (sent beside its own message)."""
+        due, self.pending_followups = self.pending_followups, []
+        return due
+
+    def close_bursts(self, handler_region: str) -> list[tuple[Incident, Decision]]:
+        """The follow-ups that are due (the backstop sweep sends them): a burst quiet for
+        :data:`BURST_QUIET_SECONDS` whose calls are not all in a message yet gets one with its final count
+        ("49 more StopLogging calls ... since HH:MM"); a burst still going gets one when its next slot
+        opens (1, 3, 7, 15... times :data:`FOLLOWUP_INTERVAL_SECONDS` after it opened). Each is claimed by
+        one conditional write, so no count is sent twice. One broken burst does not hide the others."""
+        self.tampered = []
+        self.signed.tampered = []
+        due: list[tuple[Incident, Decision]] = []
+        for item in self.store.query_raw(BURSTS_PK):
+            try:
+                due.extend(self.close_one(item, handler_region))
+            except Exception as exc:
+                self._forged(
+                    str(item.get("sk", {}).get("S", "?")), f"could not be closed: {exc}", unverifiable=True
+                )
+        return due
+
+    def close_one(
+        self, item: Mapping[str, Any], region: str, *, now: float | None = None
+    ) -> list[tuple[Incident, Decision]]:
+        """The follow-up ``item`` (one burst) is due, claimed; [] when none is."""
+        now = self.clock() if now is None else now
+        sk = str(item["sk"]["S"])
+        if _n(item, "closed"):
+            return []
+        doc = self._doc(sk, item)
+        last_at = self._stamp_at(sk, _s(item, "last"))
+        if doc is None or last_at is None:
+            return []  # nothing trailguard wrote and kept going: nothing to count (the tamper is recorded)
+        count, reported, held = int(_n(item, "count")), int(_n(item, "reported")), int(_n(item, "slot"))
+        opened = float(doc.get("opened_at", now))
+        ended = now - last_at >= BURST_QUIET_SECONDS - 0.01  # stamps keep milliseconds
+        slot = int(math.log2(1 + max(0.0, now - opened) // FOLLOWUP_INTERVAL_SECONDS))
+        news = count > reported
+        if not ended and (not news or slot <= held):
+            return []
+        claimed = self.store.update_if(
+            BURSTS_PK,
+            sk,
+            "SET #r = :count, #s = :slot, #c = :closed",
+            condition="#r = :reported AND #s = :held AND #c = :zero",
+            names={"#r": "reported", "#s": "slot", "#c": "closed"},
+            values={
+                ":count": {"N": str(count)},
+                ":slot": {"N": str(max(slot, held))},
+                ":closed": {"N": "1" if ended else "0"},
+                ":reported": {"N": str(reported)},
+                ":held": {"N": str(held)},
+                ":zero": {"N": "0"},
+            },
         )
+        if not claimed.ok:
+            return []
+        if ended and doc.get("rows_pk") and doc.get("row"):
+            self.store.update_if(
+                str(doc["rows_pk"]),
+                str(doc["row"]),
+                "SET #n = :n, #f = :f, #u = :u",
+                names={"#n": "count", "#f": "findings", "#u": "unverified"},
+                values={
+                    ":n": {"N": str(count)},
+                    ":f": {"N": str(int(_n(item, "findings")))},
+                    ":u": {"N": str(int(_n(item, "unverified")))},
+                },
+            )
+        more = count - (1 if doc.get("kind") == "cloudtrail" else 0)
+        if not news or more <= 0:
+            return []
+        since = _iso(opened)
+        reason = f"{more} repeats since {since}" + (", the burst has ended" if ended else ", still going")
+        decision = Decision(
+            "follow-up", reason, BURSTS_PK, None, row=str(doc.get("row") or ""), more=more, since=since,
+            unverified=int(_n(item, "unverified")),
+        )  # fmt: skip
+        return [(_rebuilt(doc, region), decision)]
+
+
+class _Write:
+    """One incident's write on its burst: open it (the first of its kind on the resource: a full message)
+    or count a repeat, in one conditional call whose answer (the item before or after) decides."""
+
+    def __init__(self, ledger: Ledger, incident: Incident, sk: str, now: float, finding: bool) -> None:
+        self.ledger = ledger
+        self.incident = incident
+        self.sk = sk
+        self.now = now
+        self.finding = finding
+        self.event = event_attribute(event_key(incident))
+        self.stamp = ledger._stamp(sk, self.event, now, incident.status)
+        self.bad = incident.verdict.verdict == "tamper" and incident.action_required
+        self.window = FINDING_WINDOW_SECONDS if finding else BURST_QUIET_SECONDS
+
+    def _item(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        incident, now, ledger = self.incident, self.now, self.ledger
+        doc = _burst_doc(incident, now)
+        text = dump(doc)
+        item: dict[str, Any] = {
+            "pk": {"S": BURSTS_PK},
+            "sk": {"S": self.sk},
+            DOC_ATTRIBUTE: {"S": text},
+            "count": {"N": "0" if self.finding else "1"},
+            "findings": {"N": "1" if self.finding else "0"},
+            "unverified": {"N": "1" if self.bad else "0"},
+            "reported": {"N": "0" if self.finding else "1"},
+            "slot": {"N": "0"},
+            "closed": {"N": "0"},
+            "last": {"S": self.stamp},
+            "last_at": {"N": f"{now:.3f}"},
+            self.event: {"S": self.stamp},
+            TTL_ATTRIBUTE: {"N": str(int(time.time()) + ROW_TTL_SECONDS)},
+        }
+        if ledger.mac is not None:
+            item[MAC_ATTRIBUTE] = {"S": ledger.mac.sign(BURSTS_PK, self.sk, text)}
+            item[KEY_ATTRIBUTE] = {"S": ledger.mac.key_id}
+        return item, doc
+
+    def _put(self, condition: str, names: dict[str, str], values: dict[str, Any]) -> tuple[bool, Any, str]:
+        item, doc = self._item()
+        row = _row(self.incident, BURSTS_PK, str(doc["row"]), float(doc["opened_at"]))
+        result = self.ledger.store.open_with_row(
+            item, (str(doc["rows_pk"]), str(doc["row"]), row), condition=condition, names=names, values=values
+        )
+        return result.ok, result.item, str(doc["row"])
+
+    def open(self) -> Decision | None:
+        """Open the burst. None when a live burst holds it (then a repeat is counted instead)."""
+        condition = "attribute_not_exists(pk) OR (#at < :stale AND #c = :one)"
+        names = {"#at": "last_at", "#c": "closed"}
+        # a finding folds into a call's burst for the whole finding window, even once the burst is closed
+        values = {":stale": {"N": f"{self.now - self.window:.3f}"}, ":one": {"N": "1"}}
+        ok, held, row = self._put(condition, names, values)
+        if ok:
+            return Decision("publish", "first incident of its kind on this resource", BURSTS_PK, row=row)
+        return self._held(held, opening=True)
+
+    def forced(self, seen: Mapping[str, Any] | None, why: str = "") -> Decision:
+        """Open over exactly the item version ``seen`` (one that cannot be trusted, or an ended burst
+        just closed): a message in any case, so a record nobody can vouch for never mutes one."""
+        mac = _s(seen, MAC_ATTRIBUTE) if seen is not None else None
+        values: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        if seen is None:
+            condition = "attribute_not_exists(pk)"
+        elif mac is None:
+            condition, names = "attribute_not_exists(#mac)", {"#mac": MAC_ATTRIBUTE}
+        else:
+            condition, names, values = "#mac = :seen", {"#mac": MAC_ATTRIBUTE}, {":seen": {"S": mac}}
+        ok, _, row = self._put(condition, names, values)
+        reason = why or "first incident of its kind on this resource"
+        if not ok:
+            reason += " (its record changed meanwhile and was not written: sent anyway)"
+        return Decision("publish", reason, BURSTS_PK if ok else None, row=row if ok else None)
+
+    def repeat(self) -> Decision | None:
+        """Count a repeat into a live burst. None when there is none (then the burst is opened)."""
+        names = {"#at": "last_at", "#ev": self.event, "#n": "findings" if self.finding else "count"}
+        values: dict[str, Any] = {
+            ":since": {"N": f"{self.now - self.window:.3f}"},
+            ":stamp": {"S": self.stamp},
+            ":one": {"N": "1"},
+        }
+        sets, adds = ["#ev = :stamp"], ["#n :one"]
+        if not self.finding:  # a finding neither extends the burst nor moves its last call
+            names.update({"#last": "last", "#prev": "prev"})
+            values[":now"] = {"N": f"{self.now:.3f}"}
+            sets += ["#prev = #last", "#last = :stamp", "#at = :now"]
+        if self.bad:
+            names["#u"] = "unverified"
+            adds.append("#u :one")
+        result = self.ledger.store.update_if(
+            BURSTS_PK,
+            self.sk,
+            f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+            condition="attribute_exists(pk) AND #at >= :since AND attribute_not_exists(#ev)",
+            names=names,
+            values=values,
+        )
+        if not result.ok:
+            return self._held(result.item, opening=False)
+        assert result.item is not None
+        return self._counted(result.item)
+
+    def _counted(self, item: Mapping[str, Any]) -> Decision:
+        """A repeat was counted into ``item`` (as it is now): suppressed, unless it is news."""
+        ledger, incident = self.ledger, self.incident
+        doc = ledger._doc(self.sk, item)
+        before = ledger._stamp_at(self.sk, _s(item, "last" if self.finding else "prev"))
+        if doc is None or before is None or self.now - before > self.window + SKEW_SECONDS:
+            # Not a burst trailguard opened and kept going (forged, or an old record replayed): news.
+            return self.forced(item, "the burst it would count into could not be trusted")
+        row = doc.get("row")
+        more = max(0, int(_n(item, "count")) - (1 if doc.get("kind") == "cloudtrail" else 0))
+        since = _iso(float(doc.get("opened_at", self.now)))
+        if self.bad and not doc.get("action_required") and int(_n(item, "unverified")) == 1:
+            return Decision("publish", "a repeat whose repair needs a person", BURSTS_PK, row=row, more=more)
+        told = str(doc.get("told") or "")
+        if not self.bad and told and _rank(incident.status) > _rank(told) and self._upgrade():
+            reason = f"a repeat that was {incident.status} after a message that said {told}"
+            return Decision("publish", reason, BURSTS_PK, row=row, more=more)
+        if self.finding:
+            reason = f"a finding about {incident.resource_label}, already reported from the call at {since}"
+            return Decision("suppress", reason, BURSTS_PK, row=row)
+        return Decision("suppress", f"repeat {more} of a burst since {since}", BURSTS_PK, row=row, more=more)
+
+    def _upgrade(self) -> bool:
+        """Claim the one extra message a burst may send when a repeat did more than its first message said."""
+        result = self.ledger.store.update_if(
+            BURSTS_PK, self.sk, "SET #g = :one", condition="attribute_not_exists(#g)",
+            names={"#g": "upgraded"}, values={":one": {"N": "1"}},
+        )  # fmt: skip
+        return result.ok
+
+    def _held(self, item: Mapping[str, Any] | None, *, opening: bool) -> Decision | None:
+        """The condition failed on ``item``: a duplicate delivery, a live burst, or an ended one."""
+        if item is None:
+            return None
+        ledger = self.ledger
+        stamp = _s(item, self.event)
+        if stamp is not None:
+            if ledger._stamp_ok(self.sk, self.event, stamp):
+                key = event_key(self.incident)
+                return Decision("suppress", f"duplicate delivery of event {key}", BURSTS_PK, duplicate=True)
+            return self.forced(item, "a forged record of this event was ignored")
+        if opening and self.now - _n(item, "last_at") >= self.window and not _n(item, "closed"):
+            # An ended burst whose count was not told yet (the sweep had not come): told now, beside this.
+            ledger.pending_followups.extend(
+                ledger.close_one(item, self.incident.handler_region, now=self.now)
+            )
+            return self.forced(item)
+        return None
+
+
+def event_attribute(event_id: str) -> str:
+    """The burst item's attribute that stamps one event (a digest: any event id fits)."""
+    return "e_" + hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def burst_key(incident: Incident) -> tuple[str, str]:
+    """Where an incident's burst is kept: one item per resource, technique family and verdict."""
+    technique = incident.technique_id or "unknown"
+    family = FAMILIES.get(technique, technique)
+    return BURSTS_PK, str(clean(f"{resource_key(incident)}#{family}#{incident.verdict.verdict}"))
+
+
+def _s(item: Mapping[str, Any] | None, name: str) -> str | None:
+    value = (item or {}).get(name)
+    return str(value["S"]) if isinstance(value, Mapping) and "S" in value else None
+
+
+def _n(item: Mapping[str, Any] | None, name: str) -> float:
+    value = (item or {}).get(name)
+    try:
+        return float(value["N"]) if isinstance(value, Mapping) and "N" in value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _stored_item(item: Mapping[str, Any]) -> StoredItem:
+    return StoredItem(
+        str(item["pk"]["S"]),
+        str(item["sk"]["S"]),
+        _s(item, DOC_ATTRIBUTE) or "",
+        {k: str(v["S"]) for k, v in item.items() if k in (MAC_ATTRIBUTE, KEY_ATTRIBUTE) and "S" in v},
+    )
+
+
+_RECORD_KEPT = (
+    "eventID",
+    "eventName",
+    "eventSource",
+    "awsRegion",
+    "eventTime",
+    "recipientAccountId",
+    "userIdentity",
+    "sourceIPAddress",
+)
+
+
+def _burst_doc(incident: Incident, now: float) -> dict[str, Any]:
+    """What a burst keeps of its first incident: enough to decide on repeats and to write its follow-up."""
+    record, verdict, outcome = incident.record, incident.verdict, incident.outcome
+    raw = record.raw if isinstance(record.raw, Mapping) else {}
+    if len(json.dumps(raw, default=str)) > RECORD_MAX:
+        raw = {k: raw.get(k) for k in _RECORD_KEPT}
+    row = f"{_iso(now)}#{resource_key(incident)}#{incident.technique_id or 'unknown'}#{verdict.verdict}"
+    return {
+        "opened_at": now,
+        "row": row,
+        "rows_pk": ROWS_PREFIX + _iso(now)[:10],
+        "action_required": incident.action_required,
+        "told": incident.status,
+        "kind": record.kind,
+        "record": json.loads(json.dumps(raw, default=str)),
+        "verdict": verdict.verdict,
+        "technique": incident.technique_id,
+        "resource": verdict.resource,
+        "principal": verdict.principal,
+        "reason": verdict.reason,
+        "handler": incident.handler,
+        "account": incident.account,
+        "outcome": None if outcome is None else {
+            "action": outcome.action, "status": outcome.status, "verified": outcome.verified,
+        },
+    }  # fmt: skip
+
+
+def _rebuilt(doc: Mapping[str, Any], region: str) -> Incident:
+    """The burst's first incident again, from its verified document, to write its follow-up."""
+    record = Record.of(dict(doc.get("record") or {}), doc.get("kind") or "cloudtrail")
+    verdict = Verdict(
+        doc.get("verdict", "tamper"), doc.get("technique"), doc.get("resource"), doc.get("principal"),
+        str(doc.get("reason", "")), record,
+    )  # fmt: skip
+    done = doc.get("outcome")
+    outcome = None
+    if isinstance(done, Mapping):
+        outcome = Outcome(str(done.get("action")), doc.get("resource"), done.get("status", "failed"),
+                          verified=done.get("verified"))  # fmt: skip
+    return Incident(verdict, record, str(doc.get("handler") or "sweep"), region, doc.get("account"), outcome)
 
 
 def _rank(status: str) -> int:
@@ -538,25 +829,7 @@ def _rank(status: str) -> int:
     return {"remediated": 1}.get(status, 0)
 
 
-def _retry(previous: dict[str, Any], now: float) -> Decision | None:
-    """The decision to repeat for an event seen before, or None when it was handled (or is in flight)."""
-    status = previous.get("status")
-    stale = now - float(previous.get("at", 0)) > IN_FLIGHT_SECONDS
-    if status == "publish-failed" or (status == "decided" and stale):
-        return Decision(
-            previous.get("action", "publish"),
-            str(previous.get("reason", "")),
-            row=previous.get("row"),
-            more=int(previous.get("more", 0)),
-            since=str(previous.get("since", "")),
-            unverified=int(previous.get("unverified", 0)),
-        )
-    if status == "claimed" and stale:  # crashed before deciding: decide afresh
-        return Decision("suppress", "take over")
-    return None
-
-
-def _row(incident: Incident, pk: str, row: str) -> dict[str, Any]:
+def _row(incident: Incident, pk: str, row: str, opened_at: float) -> dict[str, Any]:
     """What ``trailguard incidents`` shows for a burst: its first incident."""
     record, outcome = incident.record, incident.outcome
     return {
@@ -576,7 +849,7 @@ def _row(incident: Incident, pk: str, row: str) -> dict[str, Any]:
         "status": incident.status,
         "verified": outcome.verified if outcome is not None else None,
         "action_required": incident.action_required,
-        "counts": {"pk": pk, "sk": f"count#{row}"},
+        "counts": {"pk": pk, "sk": burst_key(incident)[1], "opened_at": opened_at},
     }
 
 
@@ -584,5 +857,5 @@ def ledger_for(config: Config, region: str, clock: Callable[[], float] = time.ti
     """The ledger on the configured state table, or None (no table: publish every notice)."""
     if not config.state_table:
         return None
-    mac = Mac(config.state_key, region) if config.state_key else None
+    mac = DerivedMac(config.state_key, region) if config.state_key else None
     return Ledger(StateStore(config.state_table, region), clock, mac=mac)

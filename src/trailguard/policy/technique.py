@@ -116,6 +116,13 @@ class Technique:
     stops_delivery: bool = False
     """The call stops the trail delivering logs (stopped, deleted, its bucket or key made unusable): the
     message then says activity in the meantime was not delivered (and never says so otherwise)."""
+    needs_baseline: bool = True
+    """False: neither its condition, nor its repair, nor its message reads a baseline or the trail list,
+    so the API-call handler judges and repairs it from the configuration alone (no DescribeTrails, no
+    baseline read: the hot path of ``trail.stop-logging``)."""
+    budget: int | None = None
+    """The most AWS calls its warm event path makes through ``handlers.api_call`` (repair, verification,
+    alert and the ledger's one conditional write); ``tests/test_budgets.py`` counts them."""
 
     def __repr__(self) -> str:
         return f"Technique({self.id!r})"

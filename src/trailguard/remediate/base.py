@@ -238,6 +238,9 @@ class Context:
     sleep: Callable[[float], None] = field(default_factory=lambda: time.sleep)
     config: Config = field(default_factory=Config)
     """The stack's settings: what the safety floors (:mod:`trailguard.remediate.floors`) call its own."""
+    wider: Callable[[], LiveInventory] | None = None
+    """``live`` was built from the configuration alone (the StopLogging hot path): this builds the full
+    inventory (DescribeTrails, baselines) for an action that finds the trail not where the call said."""
 
     @property
     def region(self) -> str:

@@ -9,12 +9,22 @@ one (StartLogging needs no baseline and always runs).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from trailguard import aws
 from trailguard.remediate import floors
-from trailguard.remediate.base import NO_BASELINE, Context, Outcome, RepairRequest, action, squash, target
+from trailguard.remediate.base import (
+    NO_BASELINE,
+    Context,
+    Outcome,
+    RepairRequest,
+    action,
+    request_param,
+    squash,
+    target,
+)
 from trailguard.remediate.floors import FloorRefused
 from trailguard.resources.trail import KIND, management_coverage
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
@@ -46,14 +56,21 @@ def _is_logging(outcome: Outcome, name: str, region: str) -> bool:
     return logging_now
 
 
-def ensure_logging(ctx: Context, outcome: Outcome, ref: str, prefer_region: str | None) -> TrailState:
-    """Start the trail if it is not logging, then check until ``IsLogging`` is true (a few short tries)."""
+def ensure_logging(
+    ctx: Context, outcome: Outcome, ref: str, prefer_region: str | None, *, stopped: bool = False
+) -> TrailState:
+    """Start the trail if it is not logging, then check until ``IsLogging`` is true (a few short tries).
+
+    ``stopped``: a StopLogging call that succeeded says the trail was stopped, so it is started at once,
+    with no status read first (StartLogging on a trail that is logging changes nothing): the repair is
+    StartLogging and its verification, two calls. The verification is what "restarted" rests on."""
     label, name, region = _target(ctx, ref, prefer_region)
-    try:
-        if _is_logging(outcome, name, region):
-            return "already-logging"
-    except Exception as exc:  # an unreadable status must not stop the repair: start it anyway
-        outcome.errors.append(f"GetTrailStatus on {label} in {region}: {outcome.calls[-1].error or exc}")
+    if not stopped:
+        try:
+            if _is_logging(outcome, name, region):
+                return "already-logging"
+        except Exception as exc:  # an unreadable status must not stop the repair: start it anyway
+            outcome.errors.append(f"GetTrailStatus on {label} in {region}: {outcome.calls[-1].error or exc}")
     try:
         outcome.call("cloudtrail", region, "StartLogging", Name=name)
     except Exception:
@@ -68,6 +85,19 @@ def ensure_logging(ctx: Context, outcome: Outcome, ref: str, prefer_region: str 
         except Exception:
             outcome.errors.append(f"GetTrailStatus on {label} in {region}: {outcome.calls[-1].error}")
     return "unverified"
+
+
+def _not_found(outcome: Outcome) -> bool:
+    """The last call met no such trail there (or that region cannot be reached), rather than a refusal."""
+    error = outcome.calls[-1].error if outcome.calls else None
+    if not error:
+        return False
+    code = error.split(":", 1)[0]
+    return code in KIND.gone_codes or code in (
+        "KeyError",
+        "InvalidHomeRegionException",
+        "EndpointConnectionError",
+    )
 
 
 def _conclude(outcome: Outcome, states: Mapping[str, TrailState]) -> Outcome:
@@ -115,7 +145,19 @@ def start_logging(ctx: Context, request: RepairRequest) -> Outcome:
         outcome.errors.append("the event does not say which trail was stopped")
         outcome.summary = "could not tell which trail was stopped, so none was restarted"
         return outcome
-    state = ensure_logging(ctx, outcome, ref, record.region if record is not None else None)
+    # From a StopLogging event that succeeded, the trail is known to have been stopped: start it at once.
+    stopped = record is not None and record.kind == "cloudtrail" and not record.error_code
+    prefer = record.region if record is not None else None
+    state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped)
+    if state == "failed" and ctx.wider is not None and _not_found(outcome):
+        # Not found where the call said (real records name trails with other account ids or regions than
+        # the trail's): look it up in the full inventory, and try once more there.
+        errors = len(outcome.errors)
+        ctx = dataclasses.replace(ctx, live=ctx.wider(), wider=None)
+        ref = request_param(request, "name") or ref  # as the call named it, not as the hot path read it
+        state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped)
+        if state != "failed":
+            del outcome.errors[errors - 1 : errors]
     return _conclude(outcome, {_target(ctx, ref, None)[0]: state})
 
 

@@ -191,6 +191,8 @@ STOP_LOGGING = Technique(
     condition=_stop_logging,
     action=repair.start_logging,
     verification="GetTrailStatus in the trail's home region reports IsLogging true.",
+    needs_baseline=False,
+    budget=4,
 )
 
 DELETE = Technique(

@@ -1,0 +1,210 @@
+"""The AWS calls each event path makes through ``trailguard.handlers.api_call``, counted against the
+budget the technique declares (``Technique.budget``), on the real stack deployed to in-process moto and
+run with the function's own environment (state table, state key, Security Hub on).
+
+Every call botocore makes is counted (``BaseClient._make_api_call``, the one door every client call goes
+through), so nothing trailguard does on the path escapes the count. "Warm" is a function that has handled
+an event before: its clients, its allow-list read (DescribeStacks, cached per process) and its derived
+ledger key (one KMS GenerateMac per process) are already there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.client
+import pytest
+
+import envelopes
+from aws_support import ACCOUNT, REGION
+from trailguard import aws, handlers
+from trailguard.integrity import DerivedMac
+from trailguard.notify.ledger import forget_bursts
+from trailguard.policy import TECHNIQUES
+from worlds import Deployed
+
+STOP = TECHNIQUES["trail.stop-logging"]
+
+
+class Calls:
+    """Every AWS operation made while counting, as ``service:Operation``."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def clear(self) -> None:
+        self.made.clear()
+
+    def __len__(self) -> int:
+        return len(self.made)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
+    seen = Calls()
+    real = botocore.client.BaseClient._make_api_call
+
+    def counted(client: Any, operation: str, params: Any) -> Any:
+        seen.made.append(f"{client.meta.service_model.service_name}:{operation}")
+        return real(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    DerivedMac.forget()
+    forget_bursts()
+    yield seen
+    DerivedMac.forget()
+    forget_bursts()
+
+
+def _stop(deployed: Deployed, *, event_id: str | None = None) -> dict[str, Any]:
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory",
+            "accountId": ACCOUNT,
+            "accessKeyId": "AKIAEXAMPLEMALLORY01",
+            "userName": "mallory",
+        },
+        "eventTime": "2026-12-01T00:00:00Z",
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging",
+        "awsRegion": REGION,
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"name": deployed.trail_arn},
+        "responseElements": None,
+        "eventID": event_id or str(uuid.uuid4()),
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": ACCOUNT,
+    }
+    return envelopes.api_call(record, event_id=str(uuid.uuid4()))
+
+
+def _api_call(deployed: Deployed, event: dict[str, Any]) -> dict[str, Any]:
+    with aws.using_environ(deployed.env):
+        result: dict[str, Any] = handlers.api_call(event, None)
+    return result
+
+
+def _logging(deployed: Deployed) -> bool:
+    status = deployed.client("cloudtrail").get_trail_status(Name=deployed.trail_arn)
+    return bool(status["IsLogging"])
+
+
+def _stopped(deployed: Deployed) -> None:
+    deployed.client("cloudtrail").stop_logging(Name=deployed.trail_arn)
+
+
+@pytest.fixture
+def warm(deployed: Deployed, calls: Calls) -> Deployed:
+    """The stack, after one StopLogging handled by this process (clients, allow-list, ledger key warm)
+    on another trail's burst, so the counted events are each the first of their own burst."""
+    _stopped(deployed)
+    result = _api_call(deployed, _stop(deployed))
+    assert result["incidents"][0]["status"] == "remediated"
+    _forget_bursts(deployed)
+    calls.clear()
+    return deployed
+
+
+def _forget_bursts(deployed: Deployed) -> None:
+    """Remove the bursts (not the ledger key or clients): the next StopLogging is a first incident."""
+    table = deployed.env["TRAILGUARD_STATE_TABLE"]
+    dynamodb = deployed.client("dynamodb")
+    for item in dynamodb.query(
+        TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "bursts"}}
+    )["Items"]:
+        dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+    forget_bursts()
+
+
+def test_stop_logging_declares_the_four_call_budget() -> None:
+    assert STOP.budget == 4 and not STOP.needs_baseline
+
+
+def test_a_warm_first_stop_logging_repair_makes_at_most_its_budget_of_calls(
+    warm: Deployed, calls: Calls
+) -> None:
+    """The repair (StartLogging), its verification (GetTrailStatus), the ledger's one conditional
+    write and the alert: no DescribeTrails, no baseline read, no KMS call, no read of the ledger."""
+    _stopped(warm)
+    calls.clear()
+
+    result = _api_call(warm, _stop(warm))
+    counted = list(calls.made)
+
+    (incident,) = result["incidents"]
+    assert incident["status"] == "remediated" and incident["published"] is True
+    assert _logging(warm)
+    assert STOP.budget is not None
+    made = [c for c in counted if not c.startswith("securityhub:")]
+    assert made == [
+        "cloudtrail:StartLogging",
+        "cloudtrail:GetTrailStatus",
+        "dynamodb:TransactWriteItems",
+        "sns:Publish",
+    ]
+    assert len(made) <= STOP.budget
+    # Security Hub is imported once per burst, beside the budget (the deployed default is on)
+    assert [c for c in counted if c.startswith("securityhub:")] == ["securityhub:BatchImportFindings"]
+
+
+def test_a_warm_repeat_in_a_burst_makes_three_calls_and_no_import(warm: Deployed, calls: Calls) -> None:
+    """A repeat is repaired and counted, not mailed and not imported again: three calls."""
+    _stopped(warm)
+    _api_call(warm, _stop(warm))
+    _stopped(warm)
+    calls.clear()
+
+    result = _api_call(warm, _stop(warm))
+    counted = list(calls.made)
+
+    (incident,) = result["incidents"]
+    assert incident["status"] == "remediated" and incident["notification"]["action"] == "suppress"
+    assert _logging(warm)
+    assert counted == ["cloudtrail:StartLogging", "cloudtrail:GetTrailStatus", "dynamodb:UpdateItem"]
+
+
+def test_a_redelivered_event_stays_within_the_budget_and_sends_no_message(
+    warm: Deployed, calls: Calls
+) -> None:
+    _stopped(warm)
+    event = _stop(warm, event_id="7d0c56b4-1111-4000-8000-00000000abcd")
+    _api_call(warm, event)
+    calls.clear()
+
+    result = _api_call(warm, event)
+    counted = list(calls.made)
+
+    (incident,) = result["incidents"]
+    assert incident["notification"]["action"] == "suppress"
+    assert "duplicate" in incident["notification"]["reason"]
+    # the repair, its verification, the failed condition that named the duplicate, and one look in the
+    # outbox (a Lambda retry after a refused publish sends the kept message): within the budget
+    assert counted == [
+        "cloudtrail:StartLogging",
+        "cloudtrail:GetTrailStatus",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+    ]
+    assert STOP.budget is not None and len(counted) <= STOP.budget
+
+
+def test_a_storm_of_fifty_makes_at_most_three_calls_each_after_the_first(
+    warm: Deployed, calls: Calls
+) -> None:
+    _stopped(warm)
+    _api_call(warm, _stop(warm))
+    counts = []
+    for _ in range(50):
+        _stopped(warm)
+        calls.clear()
+        result = _api_call(warm, _stop(warm))
+        assert result["incidents"][0]["status"] == "remediated"
+        counts.append(len(calls))
+    assert max(counts) <= 3, counts
+    assert _logging(warm)
