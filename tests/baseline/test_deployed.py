@@ -184,19 +184,27 @@ def test_config_item_json_has_no_secret_fields(deployed: Deployed) -> None:
 
 
 def test_an_event_meeting_a_tampered_baseline_says_so_in_its_alert(deployed: Deployed) -> None:
+    """An event whose repair reads the baseline (event selectors; a StopLogging reads none: the sweep
+    finds its tampered state) meets the forged record: never applied, the alert says so."""
     from worlds import ConfiguredTrail
 
     _rewrite(deployed, "baseline#trail", deployed.trail_arn, Deployed.BUCKET, "attacker-loot")
     ct = boto3.client("cloudtrail", region_name=REGION)
-    ct.stop_logging(Name=deployed.trail_arn)
+    ct.put_event_selectors(
+        TrailName=deployed.trail_arn,
+        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}],
+    )
     deployed.messages()
     envelope = ConfiguredTrail.api_call_envelope(
-        "cloudtrail_stoplogging_stratus.json", {"name": deployed.trail_arn}
+        "cloudtrail_puteventselectors_no_mgmt_events_stratus.json",
+        {
+            "trailName": deployed.trail_arn,
+            "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}],
+        },
     )
 
     deployed.call(envelope)
 
-    assert ct.get_trail_status(Name=deployed.trail_arn)["IsLogging"] is True  # still repaired
     (live,) = [t for t in ct.describe_trails()["trailList"] if t["TrailARN"] == deployed.trail_arn]
     assert live["S3BucketName"] == Deployed.BUCKET  # the forged baseline is never applied
     (message,) = deployed.messages()
