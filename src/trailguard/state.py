@@ -117,48 +117,21 @@ class StateStore:
 
     def query_items(self, pk: str) -> list[StoredItem]:
         """Every live item under ``pk``, as stored, by ``sk``."""
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ConsistentRead": True,
-        }
-        out: list[StoredItem] = []
-        while True:
-            response = self._client.query(**request)
-            out.extend(_stored(item) for item in response.get("Items", []) if not _expired(item))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return out
-            request["ExclusiveStartKey"] = last
+        return [_stored(item) for item in _query_raw(self, pk) if not _expired(item)]
 
     def query(self, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
         """Every live document under ``pk`` (optionally ``sk`` starting with ``sk_prefix``), by ``sk``.
 
         Each document gets ``_sk`` (its sort key) added so callers can tell items apart.
         """
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ConsistentRead": True,
-        }
-        if sk_prefix:
-            request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
-            request["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
         out: list[dict[str, Any]] = []
-        while True:
-            response = self._client.query(**request)
-            for item in response.get("Items", []):
-                if _expired(item):
-                    continue
-                doc = _document(item)
-                doc["_sk"] = item["sk"]["S"]
-                out.append(doc)
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return out
-            request["ExclusiveStartKey"] = last
+        for item in _query_raw(self, pk, sk_prefix):
+            if _expired(item):
+                continue
+            doc = _document(item)
+            doc["_sk"] = item["sk"]["S"]
+            out.append(doc)
+        return out
 
     def update_if(
         self,
