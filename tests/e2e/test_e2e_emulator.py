@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,17 @@ def test_deleted_function_is_not_invoked(emulator: Emulator) -> None:
     for i in refused:  # gone, or recreated but not yet given back the rule's permission
         reason = i["reason"] or ""
         assert "ResourceNotFoundException" in reason or "AccessDeniedException" in reason, i
-    recreated = [i for i in emulator.invocations()[seen:] if i["function"] != function and i["invoked"]]
-    first_run = min((i["started"] for i in deliveries if i["invoked"]), default=None)
-    assert first_run is None or any(r["started"] < first_run for r in recreated)  # only after the sibling ran
+
+    # the function may run again only once it exists again: its recreation time is LastModified
+    def recreated_at() -> float | None:
+        try:
+            modified = emulator.client("lambda").get_function(FunctionName=function)["Configuration"]
+        except emulator.client("lambda").exceptions.ResourceNotFoundException:
+            return None
+        stamp = modified["LastModified"]  # moto: 2026-12-02T02:39:27.649658000Z
+        return datetime.fromisoformat(stamp[:26]).replace(tzinfo=UTC).timestamp()
+
+    ran = [i["started"] for i in deliveries if i["invoked"]]
+    if ran:
+        created = eventually(recreated_at, what="the recreated function")
+        assert min(ran) >= created - 0.001, (min(ran), created)  # never while it did not exist
