@@ -275,9 +275,7 @@ class _Invocation:
         trails: list[Mapping[str, Any]] = []
         if ref:
             entry = _trail_entry(ref, record, self.config.account, self.region)
-            ours = trail_kind.in_account(ref, self.config.account) or trail_kind.in_account(
-                ref, record.account_id
-            )
+            ours = trail_kind.reachable(ref, self.config.account, record.account_id)
             if ours and trail_kind.is_protected(entry, self.config.protected_trails):
                 trails.append(entry)
         return inventory_build(

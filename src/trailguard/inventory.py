@@ -63,9 +63,7 @@ class LiveInventory:
         """
         if not ref or "trails" not in self.document or self.find_trail(ref) is not None:
             return self.inventory
-        if not trail_kind.in_account(ref, self.inventory.account) and not (
-            record_account and trail_kind.in_account(ref, record_account)
-        ):
+        if not trail_kind.reachable(ref, self.inventory.account, record_account):
             return self.inventory  # a trail of another account than the stack's and the call's
         name, region = parse_trail_ref(ref)
         entry: dict[str, Any] = {"Name": name}

@@ -53,3 +53,12 @@ def test_kind_facts() -> None:
     assert kind.stored_id("org", {"TrailARN": EAST["TrailARN"]}) == EAST["TrailARN"]
     assert kind.securityhub_type == "AwsCloudTrailTrail"
     assert trail.PROPERTIES["LogFileValidationEnabled"] == "EnableLogFileValidation"
+
+
+def test_reachable_is_the_stacks_account_or_the_calls_never_a_third() -> None:
+    arn = "arn:aws:cloudtrail:us-east-1:111111111111:trail/t"
+    assert trail.reachable(arn, "111111111111", None)
+    assert trail.reachable(arn, "222222222222", "111111111111")  # recorded in the trail's own account
+    assert not trail.reachable(arn, "222222222222", "333333333333")
+    assert not trail.reachable(arn, "222222222222", None)
+    assert trail.reachable("t", "222222222222", None)  # a name is in whatever account the call was made

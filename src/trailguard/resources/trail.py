@@ -99,6 +99,12 @@ def in_account(ref: str, account: str | None) -> bool:
     return len(parts) == 6 and parts[4] in ("", account)
 
 
+def reachable(ref: str, stack_account: str | None, record_account: str | None) -> bool:
+    """Whether the trail ``ref`` names can be one this stack repairs: in the stack's account or in the
+    account the call was recorded in (never a third account's trail: it cannot be repaired from here)."""
+    return in_account(ref, stack_account) or bool(record_account and in_account(ref, record_account))
+
+
 def is_protected(trail: Entry, protected_refs: Sequence[str]) -> bool:
     """Every trail when no filter is configured; else those named by name or ARN."""
     return not protected_refs or any(matches(trail, ref) for ref in protected_refs)
