@@ -30,33 +30,12 @@ from typing import Any
 import pytest
 from emulator_support import ATTACKER, aws_cli, eventually, running_emulator
 
+from selector_attacks import RED_TEAM_SELECTORS
+
 pytestmark = pytest.mark.e2e
 
 BOUND = float(os.environ.get("TRAILGUARD_E2E_BOUND", "5.0"))
-_MANAGEMENT = {"Field": "eventCategory", "Equals": ["Management"]}
-ATTACKS = {
-    "data-only": [
-        {
-            "Name": "data",
-            "FieldSelectors": [
-                {"Field": "eventCategory", "Equals": ["Data"]},
-                {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
-            ],
-        }
-    ],
-    "exclude-kms-rdsdata": [
-        {
-            "Name": "no-kms",
-            "FieldSelectors": [
-                _MANAGEMENT,
-                {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com", "rdsdata.amazonaws.com"]},
-            ],
-        }
-    ],
-    "read-only": [
-        {"Name": "reads", "FieldSelectors": [_MANAGEMENT, {"Field": "readOnly", "Equals": ["true"]}]}
-    ],
-}
+ATTACKS = RED_TEAM_SELECTORS
 
 
 @dataclass

@@ -16,6 +16,7 @@ import envelopes
 import history_support
 from aws_support import TABLE, stack_allowing
 from permissions_support import assert_declared, assert_granted, recorded_calls
+from selector_attacks import RED_TEAM_SELECTORS
 from trailguard import handlers
 from worlds import REGION
 from worlds import ConfiguredTrail as World
@@ -370,32 +371,6 @@ def test_any_change_to_where_logs_go_is_a_redirect_on_the_event_path(
     assert incident["technique"] == "trail.update-degrade" and incident["status"] == "remediated", incident
     _assert_matches_baseline(world)
     assert not world.trail().get("SnsTopicName")
-
-
-_MANAGEMENT = {"Field": "eventCategory", "Equals": ["Management"]}
-RED_TEAM_SELECTORS = {
-    "data-only": [
-        {
-            "Name": "data",
-            "FieldSelectors": [
-                {"Field": "eventCategory", "Equals": ["Data"]},
-                {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
-            ],
-        }
-    ],
-    "exclude-kms-rdsdata": [
-        {
-            "Name": "no-kms",
-            "FieldSelectors": [
-                _MANAGEMENT,
-                {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com", "rdsdata.amazonaws.com"]},
-            ],
-        }
-    ],
-    "read-only": [
-        {"Name": "reads", "FieldSelectors": [_MANAGEMENT, {"Field": "readOnly", "Equals": ["true"]}]}
-    ],
-}
 
 
 @pytest.mark.parametrize("variant", sorted(RED_TEAM_SELECTORS))
