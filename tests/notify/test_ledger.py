@@ -324,3 +324,51 @@ def test_the_signed_ledger_derives_its_key_once_and_then_calls_kms_no_more(
     calls.clear()  # the same cached client: the hook above still counts
     assert fresh.decide(incident).action == "suppress" and fresh.tampered == []
     assert calls.count("GenerateMac") == 2  # its own key for its stamp, and the writer's to verify
+
+
+def _role_call(status: str) -> Incident:
+    """One PutRolePolicy on the trail's delivery role: the guard-calls rule delivers it to both functions
+    (the guard role's technique judges the same call), so both judge it at once."""
+    raw = copy.deepcopy(event(STOP))
+    raw.update(
+        eventSource="iam.amazonaws.com",
+        eventName="PutRolePolicy",
+        requestParameters={"roleName": "trail-logs", "policyName": "p", "policyDocument": "{}"},
+    )
+    (record,) = records_from_object(raw)
+    verdict = Verdict("tamper", "logs.delivery-role", "trail-logs", record.principal_arn, "x.", record)
+    outcome = Outcome("logs.restore_delivery_role", "trail-logs", status, "s", verified=True)
+    return Incident(verdict, record, "finding" if status == "already-restored" else "api_call", REGION,
+                    outcome=outcome)  # fmt: skip
+
+
+def test_a_guard_call_found_already_restored_lets_the_function_that_repaired_it_tell(
+    ledger: tuple[Ledger, FakeClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both functions get the call; the one that finds its sibling's repair done waits the grace, so the
+    one message says REPAIRED (the sibling's decision lands while it waits: CI saw ALREADY RESTORED)."""
+    from trailguard.notify import ledger as ledger_module
+
+    book, _ = ledger
+    monkeypatch.setattr(ledger_module, "FINDING_GRACE_SECONDS", 2.0)
+    sibling: list[Any] = []
+    book.sleep = lambda seconds: sibling.append((seconds, book.decide(_role_call("remediated"))))
+    late = book.decide(_role_call("already-restored"))
+    ((waited, first),) = sibling
+    assert waited == 2.0 and first.action == "publish"
+    assert late.action == "suppress" and late.duplicate
+
+
+def test_a_call_only_one_function_gets_decides_at_once_when_already_restored(
+    ledger: tuple[Ledger, FakeClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trailguard.notify import ledger as ledger_module
+
+    book, _ = ledger
+    monkeypatch.setattr(ledger_module, "FINDING_GRACE_SECONDS", 2.0)
+    book.sleep = lambda seconds: pytest.fail("no other function judges a key policy call")
+    record = _stop(7, eventSource="kms.amazonaws.com", eventName="PutKeyPolicy")
+    verdict = Verdict("tamper", "key.policy-change", "k", record.principal_arn, "x.", record)
+    outcome = Outcome("key.restore_policy", "k", "already-restored", "s", verified=True)
+    incident = Incident(verdict, record, "api_call", REGION, outcome=outcome)
+    assert book.decide(incident).action == "publish"

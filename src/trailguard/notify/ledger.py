@@ -81,6 +81,7 @@ from trailguard.integrity import (
 )
 from trailguard.notify.notice import NEEDS_A_PERSON, Incident, Notice, SweepFindings, short_name
 from trailguard.notify.text import clean
+from trailguard.policy.techniques import delivered_twice
 from trailguard.policy.verdict import Verdict
 from trailguard.remediate.base import Outcome
 from trailguard.state import DOC_ATTRIBUTE, TTL_ATTRIBUTE, StateStore, StoredItem, dump
@@ -116,6 +117,15 @@ RECORD_MAX = 60_000
 """A first incident's record larger than this is kept in its burst by its identifying fields only."""
 
 _LIVE: dict[str, dict[str, float]] = {}
+
+
+def _may_race(incident: Incident) -> bool:
+    """Whether another run may be repairing what this incident found already restored: a finding races
+    the API call it reports; a call on trailguard's own pipeline reaches both functions."""
+    record = incident.record
+    if record.kind != "cloudtrail":
+        return True
+    return delivered_twice(record.event_source, record.event_name)
 
 
 def forget_bursts() -> None:
@@ -428,10 +438,11 @@ class Ledger:
 
     def _decide_incident(self, incident: Incident) -> Decision:
         finding = incident.record.kind != "cloudtrail"
-        if finding and incident.status == "already-restored" and FINDING_GRACE_SECONDS > 0:
-            # The API-call path may be restarting this trail right now: its write goes first, so the one
-            # message says REPAIRED (this finding is folded into it), never ALREADY RESTORED about a trail
-            # trailguard did restart.
+        if incident.status == "already-restored" and FINDING_GRACE_SECONDS > 0 and _may_race(incident):
+            # Another run may be repairing this very thing right now (the API-call path restarting the
+            # trail a finding reports, or the other function given the same guard call): its write goes
+            # first, so the one message says REPAIRED, never ALREADY RESTORED about what trailguard did
+            # change.
             self.sleep(FINDING_GRACE_SECONDS)
         write = _Write(self, incident, burst_key(incident)[1], self.clock(), finding)
         warm = self._live.get(write.sk, 0.0) > write.now + 1

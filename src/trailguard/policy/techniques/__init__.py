@@ -70,6 +70,12 @@ def techniques_for_call(event_source: str | None, event_name: str | None) -> tup
     return CALL_INDEX.get((event_source, base_event_name(event_name)), ())
 
 
+def delivered_twice(event_source: str | None, event_name: str | None) -> bool:
+    """Whether the guard-calls rule also delivers this call, so both functions judge and repair it at once
+    (a call on trailguard's own rules, functions, topic or role: ``Technique.guard``)."""
+    return any(t.guard for t in techniques_for_call(event_source, event_name))
+
+
 def technique_for_call(event_source: str | None, event_name: str | None) -> Technique | None:
     """The first technique that judges this CloudTrail call, if any."""
     found = techniques_for_call(event_source, event_name)
