@@ -4,12 +4,14 @@ run with the function's own environment (state table, state key, Security Hub on
 
 Every call botocore makes is counted (``BaseClient._make_api_call``, the one door every client call goes
 through), so nothing trailguard does on the path escapes the count. "Warm" is a function that has handled
-an event before: its clients, its allow-list read (DescribeStacks, cached per process) and its derived
-ledger key (one KMS GenerateMac per process) are already there.
+an event before: its clients and its derived ledger key (one KMS GenerateMac per process) are already
+there. "Fresh" is a new process: no client, no derived key, no allow-list read; on Lambda its init ran
+``handlers.prepare`` (the clients, and the key's one GenerateMac, before any event).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +21,7 @@ import pytest
 
 import envelopes
 from aws_support import ACCOUNT, REGION
-from trailguard import aws, handlers
+from trailguard import allowlist, aws, handlers
 from trailguard.integrity import DerivedMac
 from trailguard.notify.ledger import forget_bursts
 from trailguard.policy import TECHNIQUES
@@ -120,6 +122,123 @@ def _forget_bursts(deployed: Deployed) -> None:
     )["Items"]:
         dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
     forget_bursts()
+
+
+def _fresh_process() -> None:
+    """What a new process has not made yet: clients, the derived key, the allow-list read, bursts seen."""
+    aws.clear_cache()
+    DerivedMac.forget()
+    allowlist._CACHE.clear()
+    forget_bursts()
+
+
+HOT_PATH = [
+    "cloudtrail:StartLogging",
+    "cloudtrail:GetTrailStatus",
+    "dynamodb:TransactWriteItems",
+    "sns:Publish",
+]
+
+
+def test_a_fresh_processs_first_stop_logging_makes_four_calls_after_its_init(
+    deployed: Deployed, calls: Calls
+) -> None:
+    """The function's init (``handlers.prepare``, what Lambda runs at import) makes the clients and
+    derives the ledger key (its one GenerateMac); the first event then makes exactly the hot path's four
+    calls: no KMS, no DescribeStacks (the environment's allow-list does not name the caller), and
+    Security Hub's import only after the alert."""
+    _stopped(deployed)
+    _fresh_process()
+    calls.clear()
+    with aws.using_environ(deployed.env):
+        handlers.prepare(background=False)
+    assert calls.made == ["kms:GenerateMac"]
+    calls.clear()
+
+    result = _api_call(deployed, _stop(deployed))
+    counted = list(calls.made)
+
+    (incident,) = result["incidents"]
+    assert incident["status"] == "remediated" and incident["published"] is True
+    assert _logging(deployed)
+    assert STOP.budget is not None
+    assert counted[:4] == HOT_PATH and len(HOT_PATH) <= STOP.budget
+    assert counted[4:] == ["securityhub:BatchImportFindings"]
+
+
+def test_a_fresh_process_without_the_init_derives_the_key_on_its_path(
+    deployed: Deployed, calls: Calls
+) -> None:
+    """Without ``prepare`` (the CLI, the local cloud) the first signature derives the key itself: one
+    GenerateMac more on the path, never an unsigned record."""
+    _stopped(deployed)
+    _fresh_process()
+    calls.clear()
+
+    _api_call(deployed, _stop(deployed))
+
+    assert [c for c in calls.made if not c.startswith("securityhub:")] == [
+        "cloudtrail:StartLogging",
+        "cloudtrail:GetTrailStatus",
+        "kms:GenerateMac",
+        "dynamodb:TransactWriteItems",
+        "sns:Publish",
+    ]
+
+
+def test_the_init_derives_in_the_background_and_the_first_signature_waits_for_it(
+    deployed: Deployed, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The init's derivation runs in a thread; a signature that needs the key meanwhile (the thread's
+    KMS answer is held back until the signature has started) waits for that one GenerateMac instead of
+    making its own."""
+    _fresh_process()
+    signing = threading.Event()
+    real = DerivedMac._derive
+
+    def slow(self: DerivedMac, slot: tuple[str, str], nonce: str) -> bytes:
+        if threading.current_thread().name == "trailguard-prepare":
+            signing.wait(5)
+        return real(self, slot, nonce)
+
+    monkeypatch.setattr(DerivedMac, "_derive", slow)
+    real_nonce = DerivedMac.nonce
+
+    def nonce(self: DerivedMac) -> str:
+        if threading.current_thread().name != "trailguard-prepare":
+            signing.set()
+        return real_nonce(self)
+
+    monkeypatch.setattr(DerivedMac, "nonce", nonce)
+    with aws.using_environ(deployed.env):
+        aws.client("kms")  # made first, so the thread's only call is the derivation
+        calls.clear()
+        thread = handlers.prepare()
+        assert thread is not None
+        mac = DerivedMac(deployed.env["TRAILGUARD_STATE_KEY"], deployed.env["AWS_REGION"])
+        signed = mac.sign("bursts", "x", "{}")
+        thread.join(10)
+    assert calls.made == ["kms:GenerateMac"]
+    assert mac.verify("bursts", "x", "{}", signed)
+
+
+def test_a_caller_the_environment_may_allow_is_checked_against_the_stack(
+    deployed: Deployed, calls: Calls
+) -> None:
+    """An environment that names the caller costs the stack's read that decides (DescribeStacks), and the
+    stack, which does not name it, decides: repaired as tamper."""
+    _stopped(deployed)
+    _fresh_process()
+    env = {**deployed.env, "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS": f"arn:aws:iam::{ACCOUNT}:user/mallory"}
+    with aws.using_environ(env):
+        handlers.prepare(background=False)
+        calls.clear()
+        result: dict[str, Any] = handlers.api_call(_stop(deployed), None)
+
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper" and incident["status"] == "remediated"
+    assert "cloudformation:DescribeStacks" in calls.made
+    assert _logging(deployed)
 
 
 def test_stop_logging_declares_the_four_call_budget() -> None:

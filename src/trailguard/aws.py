@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -184,13 +184,29 @@ def _client(
 
     Every client of one set of credentials comes from one session (:func:`_session`), whatever its
     region: the session's loader parses each service's model (the bulk of a client's cost) and the
-    endpoint data once, not once per region or per client. Threads that ask for the same new client at
-    once may each make one; one of them is kept.
+    endpoint data once, not once per region or per client. Made under one lock (a boto3 session is not
+    thread-safe) and kept in :data:`_MADE` as well, so threads that ask for the same new client at once
+    (the init's :func:`prepare` and the first event) wait for the one being made instead of each
+    making their own.
     """
-    with _MAKING:  # a boto3 session is not thread-safe: clients are made one at a time
-        return _session(profile, creds).client(
-            service, region_name=region, endpoint_url=endpoint_url, config=_config()
-        )
+    key = (service, region, profile, endpoint_url, creds)
+    with _MAKING:
+        made = _MADE.get(key)
+        if made is None:
+            made = _MADE[key] = _session(profile, creds).client(
+                service, region_name=region, endpoint_url=endpoint_url, config=_config()
+            )
+        return made
+
+
+_MADE: dict[tuple[Any, ...], Any] = {}
+
+
+def prepare(services: Iterable[tuple[str, str | None]]) -> None:
+    """Make the clients of ``(service, region)`` now (a Lambda function's init: the first event then
+    makes none); those already made are kept."""
+    for service, region in services:
+        client(service, region)
 
 
 @lru_cache(maxsize=16)
@@ -215,6 +231,8 @@ def _config() -> Any:
 
 def clear_cache() -> None:
     """Forget cached clients (tests that switch moto backends or credentials call this)."""
-    _client.cache_clear()
-    _session.cache_clear()
+    with _MAKING:
+        _client.cache_clear()
+        _MADE.clear()
+        _session.cache_clear()
     _config.cache_clear()

@@ -12,21 +12,29 @@ Rules the handlers keep:
   queues on the rule targets catch only EventBridge's failures to invoke the function, not this.)
   Repairs are idempotent, so a retry re-checks the trail (finding it "already restored") rather than
   repeating anything harmful.
-- Cold start stays small: boto3 is imported only when the first AWS client is made.
+- Cold start stays small: importing this module loads no boto3 (the CLI and tests pay for it only when
+  they make a client). On Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set at import) the function's init
+  prepares what the first event would otherwise make on its path (:func:`prepare`): the clients of the
+  StopLogging repair, made at once, and the ledger's derived key, in a background thread whose KMS round
+  trip overlaps the rest of the init and the event's own first calls.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import os
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from trailguard import aws, remediate, sweep
-from trailguard.allowlist import allowed_principals
+from trailguard.allowlist import allowed_for
 from trailguard.baseline import Baselines, discover, rebaseline
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, entries_from_object
+from trailguard.integrity import DerivedMac
 from trailguard.inventory import LiveInventory, load
 from trailguard.inventory import build as inventory_build
 from trailguard.log import log_event, setup
@@ -269,8 +277,9 @@ class _Invocation:
         """The inventory from the configuration alone, for a technique that needs no trail list and no
         baseline (``Technique.needs_baseline`` False): the trail the call names is protected when the
         configuration protects it (every trail of the account, or it is listed by name or ARN); no
-        ``DescribeTrails`` and no baseline read. A successful ``StopLogging`` is made in the trail's home
-        region, so the call's region (or the ARN's) is where it is started again."""
+        ``DescribeTrails``, no baseline read, and no ``DescribeStacks`` unless the caller could be
+        allow-listed (:func:`~trailguard.allowlist.allowed_for`). A successful ``StopLogging`` is made
+        in the trail's home region, so the call's region (or the ARN's) is where it is started again."""
         ref = _trail_ref(record)
         trails: list[Mapping[str, Any]] = []
         if ref:
@@ -278,9 +287,9 @@ class _Invocation:
             ours = trail_kind.reachable(ref, self.config.account, record.account_id)
             if ours and trail_kind.is_protected(entry, self.config.protected_trails):
                 trails.append(entry)
-        return inventory_build(
-            self.config, self.region, trails, allowed=allowed_principals(self.config, self.region)
-        )
+        # the stack's allow-list is read only when the environment's could make this caller allowed
+        allowed = allowed_for(self.config, self.region, (record.issuer_arn, record.principal_arn))
+        return inventory_build(self.config, self.region, trails, allowed=allowed)
 
     def _baseline(self, verdict: Verdict) -> Mapping[str, Any] | None:
         """The recorded baseline of the verdict's resource, for the message's before -> after (None when
@@ -340,3 +349,48 @@ def _safe_id(record: Record) -> str | None:
         return record.event_id
     except Exception:
         return None
+
+
+def prepare(*, background: bool = True) -> threading.Thread | None:
+    """Make now, before any event, what a fresh process's first StopLogging would make on its path:
+    the clients it calls (CloudTrail, the state table, the topic, the state key's KMS), then the ledger's
+    derived key (:meth:`~trailguard.integrity.DerivedMac.prepare`: its one ``GenerateMac``, in a thread
+    when ``background``, which is returned). Never raises: whatever failed is logged and is made on first
+    use instead, as without this."""
+    try:
+        config = Config.from_env()
+        region = aws.default_region()
+        services: list[tuple[str, str | None]] = [("cloudtrail", region)]
+        if config.state_table:
+            services.append(("dynamodb", region))
+        if config.topic_arn:
+            services.append(("sns", aws.region_of_arn(config.topic_arn) or region))
+        if config.state_key:
+            services.append(("kms", region))
+        aws.prepare(services)
+    except Exception as exc:
+        log_event(LOG, logging.ERROR, "handler.prepare-failed", step="clients", error=aws.error_text(exc))
+        return None
+    if not config.state_key:
+        return None
+    mac = DerivedMac(config.state_key, region)  # as notify.ledger_for makes it
+
+    def derive() -> None:
+        try:
+            mac.prepare()
+        except Exception as exc:
+            error = aws.error_text(exc)
+            log_event(LOG, logging.ERROR, "handler.prepare-failed", step="state key", error=error)
+
+    if not background:
+        derive()
+        return None
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(derive,), name="trailguard-prepare", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # Lambda's init (never the CLI, tests or the local cloud)
+    prepare()
