@@ -200,6 +200,9 @@ def main() -> None:
     else:
         os.environ.update(inprocess_world(spec["handler"]))
     os.environ["SNSTOPIC"] = os.environ["TRAILGUARD_TOPIC_ARN"]  # what the aws-sample reads
+    # Lambda sets this in every function's environment before the init (the handler's import): the same
+    # for every handler (trailguard prepares its first event there, as on Lambda)
+    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = f"bench-{spec['handler']}"
 
     import gc
     import logging

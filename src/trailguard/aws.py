@@ -160,7 +160,7 @@ def client(
     profile: str | None = None,
     endpoint_url: str | None = None,
 ) -> Any:
-    """A boto3 client with standard retries; endpoint from the argument or ``AWS_ENDPOINT_URL``."""
+    """A botocore client with standard retries; endpoint from the argument or ``AWS_ENDPOINT_URL``."""
     env = environ()
     region = region or default_region(env)
     endpoint_url = endpoint_url or env.get("AWS_ENDPOINT_URL") or None
@@ -184,7 +184,7 @@ def _client(
 
     Every client of one set of credentials comes from one session (:func:`_session`), whatever its
     region: the session's loader parses each service's model (the bulk of a client's cost) and the
-    endpoint data once, not once per region or per client. Made under one lock (a boto3 session is not
+    endpoint data once, not once per region or per client. Made under one lock (a botocore session is not
     thread-safe) and kept in :data:`_MADE` as well, so threads that ask for the same new client at once
     (the init's :func:`prepare` and the first event) wait for the one being made instead of each
     making their own.
@@ -193,7 +193,7 @@ def _client(
     with _MAKING:
         made = _MADE.get(key)
         if made is None:
-            made = _MADE[key] = _session(profile, creds).client(
+            made = _MADE[key] = _session(profile, creds).create_client(
                 service, region_name=region, endpoint_url=endpoint_url, config=_config()
             )
         return made
@@ -211,15 +211,18 @@ def prepare(services: Iterable[tuple[str, str | None]]) -> None:
 
 @lru_cache(maxsize=16)
 def _session(profile: str | None, creds: tuple[str | None, str | None, str | None] | None) -> Any:
-    """The boto3 session of a profile (its default chain: the function's role on Lambda), or of the
-    credentials the local Lambda runner bound (:func:`using_environ`)."""
-    import boto3
+    """The botocore session of a profile (its default chain: the function's role on Lambda), or of the
+    credentials the local Lambda runner bound (:func:`using_environ`).
 
-    if creds is not None:
-        return boto3.session.Session(
-            aws_access_key_id=creds[0], aws_secret_access_key=creds[1], aws_session_token=creds[2]
-        )
-    return boto3.session.Session(profile_name=profile)
+    botocore's own session, not boto3's: a boto3 client is this same botocore client (boto3 adds only
+    S3's transfer methods and the resource layer, neither used here), and importing boto3 costs a cold
+    start s3transfer, concurrent.futures and multiprocessing on top of botocore."""
+    import botocore.session
+
+    session = botocore.session.Session(profile=profile if creds is None else None)
+    if creds is not None and any(creds):
+        session.set_credentials(creds[0] or "", creds[1] or "", creds[2])
+    return session
 
 
 @lru_cache(maxsize=1)

@@ -28,7 +28,7 @@ import boto3, botocore.session
 from moto import mock_aws
 
 sessions, clients = [], []
-real_init, real_client = boto3.session.Session.__init__, botocore.session.Session.create_client
+real_init, real_client = botocore.session.Session.__init__, botocore.session.Session.create_client
 
 def init(self, *args, **kwargs):
     real_init(self, *args, **kwargs)
@@ -53,7 +53,7 @@ with mock_aws():
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
     os.environ.update(TRAILGUARD_TOPIC_ARN=topic, TRAILGUARD_STATE_TABLE="trailguard-state",
                       TRAILGUARD_SECURITY_HUB="true")
-    boto3.session.Session.__init__ = init
+    botocore.session.Session.__init__ = init
     botocore.session.Session.create_client = create_client
 
     def event(n):
