@@ -96,3 +96,19 @@ def test_many_threads_asking_at_once_all_get_a_working_client(sessions: list[Any
     assert len(got) == 8
     assert len(sessions) == 1
     assert {c.meta.service_model.service_name for c in got} == {"sts", "sns", "kms", "dynamodb"}
+
+
+def test_the_loader_finds_exactly_the_services_botocore_lists() -> None:
+    """The one-directory existence check answers as botocore's full listing does, for every service it
+    lists and for names it does not; an unknown service is still botocore's UnknownServiceError."""
+    import botocore.exceptions
+    import botocore.loaders
+
+    loader = aws._session(None, None).get_component("data_loader")
+    listed = botocore.loaders.Loader().list_available_services("service-2")
+    services = loader.list_available_services("service-2")
+    assert all(name in services for name in listed)
+    assert not any(name in services for name in ("nosuchservice", "", "..", "cloudtrail/2013-11-01"))
+    assert list(services) == listed and len(services) == len(listed)
+    with pytest.raises(botocore.exceptions.UnknownServiceError):
+        aws.client("nosuchservice", "us-east-1")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 DEFAULT_REGION = "us-east-1"
 RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
@@ -222,7 +222,67 @@ def _session(profile: str | None, creds: tuple[str | None, str | None, str | Non
     session = botocore.session.Session(profile=profile if creds is None else None)
     if creds is not None and any(creds):
         session.set_credentials(creds[0] or "", creds[1] or "", creds[2])
+    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
     return session
+
+
+def _loader(data_path: str | None) -> Any:
+    """botocore's data loader as ``botocore.loaders.create_loader`` makes it (``AWS_DATA_PATH`` first),
+    except in one respect: before loading a service's model botocore checks that the service exists by
+    listing every service directory on its search path (some 450, each listed, twice per client: the
+    model and its endpoint rules; about a fifth of a cold client's making). Here that check looks in the
+    directory of the service asked for only, with the same test (a version directory holding the file),
+    so the same services exist and the same error is raised for one that does not; anything that wants
+    the whole list still gets the full scan."""
+    from botocore.loaders import Loader
+
+    class ServiceLoader(Loader):
+        def list_available_services(self, type_name: str) -> Any:
+            return _Services(self, type_name)
+
+    if not data_path:
+        return ServiceLoader()
+    paths = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)]
+    return ServiceLoader(extra_search_paths=paths)
+
+
+class _Services(Sequence[str]):
+    """A loader's services of one type: membership is one service's directory looked at; iterating,
+    indexing or counting lists them all, as botocore does."""
+
+    def __init__(self, loader: Any, type_name: str) -> None:
+        self._loader = loader
+        self._type = type_name
+        self._all: list[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
+            return False
+        for base in self._loader.search_paths:
+            folder = os.path.join(base, name)
+            if not os.path.isdir(folder):
+                continue
+            for version in os.listdir(folder):
+                if self._loader.file_loader.exists(os.path.join(folder, version, self._type)):
+                    return True
+        return False
+
+    def _listed(self) -> list[str]:
+        if self._all is None:
+            from botocore.loaders import Loader
+
+            self._all = list(Loader.list_available_services(self._loader, self._type))
+        return self._all
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._listed()[index]
+
+    def __len__(self) -> int:
+        return len(self._listed())
 
 
 @lru_cache(maxsize=1)

@@ -354,10 +354,12 @@ def _safe_id(record: Record) -> str | None:
 
 def prepare(*, background: bool = True) -> threading.Thread | None:
     """Make now, before any event, what a fresh process's first StopLogging would make on its path:
-    the clients it calls (CloudTrail, the state table, the topic, the state key's KMS), then the ledger's
-    derived key (:meth:`~trailguard.integrity.DerivedMac.prepare`: its one ``GenerateMac``, in a thread
-    when ``background``, which is returned). Never raises: whatever failed is logged and is made on first
-    use instead, as without this."""
+    the clients of its four calls (CloudTrail, the state table, the topic; and the state key's KMS), at
+    once; then, in a thread when ``background`` (returned), the ledger's derived key
+    (:meth:`~trailguard.integrity.DerivedMac.prepare`: its one ``GenerateMac``, a network wait that
+    overlaps the event's own calls) and the Security Hub client (imported after the alert, once per
+    burst: the largest service model, made while the event waits on the network). Never raises:
+    whatever failed is logged and is made on first use instead, as without this."""
     try:
         config = Config.from_env()
         region = aws.default_region()
@@ -372,22 +374,26 @@ def prepare(*, background: bool = True) -> threading.Thread | None:
     except Exception as exc:
         log_event(LOG, logging.ERROR, "handler.prepare-failed", step="clients", error=aws.error_text(exc))
         return None
-    if not config.state_key:
-        return None
-    mac = DerivedMac(config.state_key, region)  # as notify.ledger_for makes it
 
-    def derive() -> None:
-        try:
-            mac.prepare()
-        except Exception as exc:
-            error = aws.error_text(exc)
-            log_event(LOG, logging.ERROR, "handler.prepare-failed", step="state key", error=error)
+    def later() -> None:
+        if config.state_key:
+            try:
+                DerivedMac(config.state_key, region).prepare()  # as notify.ledger_for makes it
+            except Exception as exc:
+                error = aws.error_text(exc)
+                log_event(LOG, logging.ERROR, "handler.prepare-failed", step="state key", error=error)
+        if config.security_hub:
+            try:
+                aws.prepare([("securityhub", region)])
+            except Exception as exc:
+                error = aws.error_text(exc)
+                log_event(LOG, logging.ERROR, "handler.prepare-failed", step="securityhub", error=error)
 
     if not background:
-        derive()
+        later()
         return None
     thread = threading.Thread(
-        target=contextvars.copy_context().run, args=(derive,), name="trailguard-prepare", daemon=True
+        target=contextvars.copy_context().run, args=(later,), name="trailguard-prepare", daemon=True
     )
     thread.start()
     return thread
