@@ -145,8 +145,8 @@ def test_a_fresh_processs_first_stop_logging_makes_four_calls_after_its_init(
 ) -> None:
     """The function's init (``handlers.prepare``, what Lambda runs at import) makes the clients and
     derives the ledger key (its one GenerateMac); the first event then makes exactly the hot path's four
-    calls: no KMS, no DescribeStacks (the environment's allow-list does not name the caller), and
-    Security Hub's import only after the alert."""
+    calls: no KMS, no DescribeStacks (the environment's allow-list does not name the caller), and no
+    Security Hub import (the sweep imports the burst the ledger recorded)."""
     _stopped(deployed)
     _fresh_process()
     calls.clear()
@@ -162,8 +162,8 @@ def test_a_fresh_processs_first_stop_logging_makes_four_calls_after_its_init(
     assert incident["status"] == "remediated" and incident["published"] is True
     assert _logging(deployed)
     assert STOP.budget is not None
-    assert counted[:4] == HOT_PATH and len(HOT_PATH) <= STOP.budget
-    assert counted[4:] == ["securityhub:BatchImportFindings"]
+    assert counted == HOT_PATH and len(HOT_PATH) <= STOP.budget
+    assert "deferred" in incident["security_hub"]
 
 
 def test_a_fresh_process_without_the_init_derives_the_key_on_its_path(
@@ -177,7 +177,7 @@ def test_a_fresh_process_without_the_init_derives_the_key_on_its_path(
 
     _api_call(deployed, _stop(deployed))
 
-    assert [c for c in calls.made if not c.startswith("securityhub:")] == [
+    assert calls.made == [
         "cloudtrail:StartLogging",
         "cloudtrail:GetTrailStatus",
         "kms:GenerateMac",
@@ -249,7 +249,8 @@ def test_a_warm_first_stop_logging_repair_makes_at_most_its_budget_of_calls(
     warm: Deployed, calls: Calls
 ) -> None:
     """The repair (StartLogging), its verification (GetTrailStatus), the ledger's one conditional
-    write and the alert: no DescribeTrails, no baseline read, no KMS call, no read of the ledger."""
+    write and the alert: no DescribeTrails, no baseline read, no KMS call, no read of the ledger, and
+    no Security Hub import (the sweep's)."""
     _stopped(warm)
     calls.clear()
 
@@ -260,16 +261,7 @@ def test_a_warm_first_stop_logging_repair_makes_at_most_its_budget_of_calls(
     assert incident["status"] == "remediated" and incident["published"] is True
     assert _logging(warm)
     assert STOP.budget is not None
-    made = [c for c in counted if not c.startswith("securityhub:")]
-    assert made == [
-        "cloudtrail:StartLogging",
-        "cloudtrail:GetTrailStatus",
-        "dynamodb:TransactWriteItems",
-        "sns:Publish",
-    ]
-    assert len(made) <= STOP.budget
-    # Security Hub is imported once per burst, beside the budget (the deployed default is on)
-    assert [c for c in counted if c.startswith("securityhub:")] == ["securityhub:BatchImportFindings"]
+    assert counted == HOT_PATH and len(counted) <= STOP.budget
 
 
 def test_a_warm_repeat_in_a_burst_makes_three_calls_and_no_import(warm: Deployed, calls: Calls) -> None:
@@ -327,3 +319,36 @@ def test_a_storm_of_fifty_makes_at_most_three_calls_each_after_the_first(
         counts.append(len(calls))
     assert max(counts) <= 3, counts
     assert _logging(warm)
+
+
+def test_the_sweep_imports_each_burst_once_with_its_count_and_again_when_it_grows(
+    warm: Deployed, calls: Calls
+) -> None:
+    """Security Hub's import, off the event path: the backstop sweep imports the burst's finding with its
+    count of calls, imports nothing more while the count stands, and updates the same finding when the
+    burst has grown."""
+    hub = warm.client("securityhub")
+
+    def stop_logging_findings() -> dict[str, Any]:
+        found = hub.get_findings()["Findings"]
+        return {f["Id"]: f for f in found if f["GeneratorId"] == "trailguard/trail.stop-logging"}
+
+    for _ in range(3):
+        _stopped(warm)
+        _api_call(warm, _stop(warm))
+
+    assert stop_logging_findings() == {}  # nothing imported on the event path
+    warm.sweep()
+    (ours,) = stop_logging_findings().values()
+    assert ours["ProductFields"]["trailguard/calls"] == "3"
+    assert ours["Title"].startswith("[trailguard] REPAIRED: StopLogging on trail")
+
+    calls.clear()
+    warm.sweep()
+    assert "securityhub:BatchImportFindings" not in calls.made  # nothing changed: nothing imported
+
+    _stopped(warm)
+    _api_call(warm, _stop(warm))
+    warm.sweep()
+    (updated,) = stop_logging_findings().values()  # the same finding, not a second one
+    assert updated["Id"] == ours["Id"] and updated["ProductFields"]["trailguard/calls"] == "4"

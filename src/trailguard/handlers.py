@@ -39,7 +39,8 @@ from trailguard.integrity import DerivedMac
 from trailguard.inventory import LiveInventory, load
 from trailguard.inventory import build as inventory_build
 from trailguard.log import log_event, setup
-from trailguard.notify import Incident, Ledger, NotificationError, deliver, ledger_for
+from trailguard.notify import Incident, Ledger, NotificationError, ledger_for, send
+from trailguard.notify.delivery import imported_by_the_sweep
 from trailguard.notify.securityhub import report as report_to_security_hub
 from trailguard.policy import Inventory, Verdict, classify, technique_for_call
 from trailguard.resources import trail as trail_kind
@@ -249,14 +250,18 @@ class _Invocation:
         )
         line = incident.summary()
         # Dedup and storms gate only the message; the repair above has already run.
-        error = deliver(
-            incident, self.config.topic_arn, self.ledger, line, security_hub=self.config.security_hub
-        )
-        # Once per burst: a repeat that the ledger folded into a count is not imported again (its count goes
-        # out in the burst's follow-up). Logs its own failures loudly; never blocks the repair or the email.
+        delivery = send(incident, self.config.topic_arn, self.ledger, security_hub=self.config.security_hub)
+        line.update(delivery.fields())
+        error = delivery.error
+        # Security Hub, once per burst and never before the alert: a burst the ledger recorded is imported
+        # by the backstop sweep (with its count, off this path); a repeat it folded into a count is not
+        # imported again. Logs its own failures loudly; never blocks the repair or the email.
         folded = (line.get("notification") or {}).get("action") == "suppress" and record.kind == "cloudtrail"
         if self.config.security_hub and not folded:  # a finding that raised it is still answered
-            report_to_security_hub(incident, line)
+            if imported_by_the_sweep(incident, delivery):
+                line["security_hub"] = {"deferred": "the backstop sweep imports it, with the burst's count"}
+            else:
+                report_to_security_hub(incident, line)
         return line, error
 
     def _first_seen(self, record: Record) -> None:
@@ -357,8 +362,9 @@ def prepare(*, background: bool = True) -> threading.Thread | None:
     the clients of its four calls (CloudTrail, the state table, the topic; and the state key's KMS), at
     once; then, in a thread when ``background`` (returned), the ledger's derived key
     (:meth:`~trailguard.integrity.DerivedMac.prepare`: its one ``GenerateMac``, a network wait that
-    overlaps the event's own calls) and the Security Hub client (imported after the alert, once per
-    burst: the largest service model, made while the event waits on the network). Never raises:
+    overlaps the event's own calls) and, without a state table (no ledger: every incident is imported
+    after its alert), the Security Hub client, the largest model, made while the event waits on the
+    network. Never raises:
     whatever failed is logged and is made on first use instead, as without this."""
     try:
         config = Config.from_env()
@@ -382,7 +388,7 @@ def prepare(*, background: bool = True) -> threading.Thread | None:
             except Exception as exc:
                 error = aws.error_text(exc)
                 log_event(LOG, logging.ERROR, "handler.prepare-failed", step="state key", error=error)
-        if config.security_hub:
+        if config.security_hub and not config.state_table:  # with a table, the sweep imports bursts
             try:
                 aws.prepare([("securityhub", region)])
             except Exception as exc:

@@ -27,7 +27,15 @@ from trailguard import aws
 from trailguard.log import log_event
 from trailguard.notify import bound, securityhub
 from trailguard.notify.bound import Pointer, fit
-from trailguard.notify.ledger import ROW_TTL_SECONDS, Decision, Ledger, SweepDecision, full_key, ledger_for
+from trailguard.notify.ledger import (
+    BURSTS_PK,
+    ROW_TTL_SECONDS,
+    Decision,
+    Ledger,
+    SweepDecision,
+    full_key,
+    ledger_for,
+)
 from trailguard.notify.notice import Incident, Notice, SweepFindings
 from trailguard.notify.outbox import PK as OUTBOX_PK
 from trailguard.notify.outbox import Outbox, outbox_for
@@ -190,7 +198,9 @@ def send_followups(
 
 def followups(config: Config, region: str) -> dict[str, Any] | None:
     """The sweep's hook: the follow-ups of bursts that ended (or reached a slot), each sent once with
-    its count (None without a state table). Never raises."""
+    its count, then each CloudTrail burst's Security Hub finding imported or brought up to its count
+    (``securityhub.import_bursts``; unless ``TRAILGUARD_SECURITY_HUB=false``). None without a state
+    table. Never raises."""
     try:
         ledger = ledger_for(config, region)
         if ledger is None:
@@ -200,7 +210,30 @@ def followups(config: Config, region: str) -> dict[str, Any] | None:
         error = f"{type(exc).__name__}: {exc}"
         log_event(SWEEP_LOG, logging.ERROR, "sweep.followups-unavailable", error=error)
         return {"sent": [], "error": error}
-    return {"sent": [d.subject for d in sent if d.published], "failed": [d.error for d in sent if d.error]}
+    done: dict[str, Any] = {
+        "sent": [d.subject for d in sent if d.published],
+        "failed": [d.error for d in sent if d.error],
+    }
+    if config.security_hub:
+        done["security_hub"] = securityhub.import_bursts(ledger, region)
+    return done
+
+
+def imported_by_the_sweep(notice: Notice, delivery: Delivery) -> bool:
+    """Whether the backstop sweep imports this incident into Security Hub (so the event path need not):
+    a CloudTrail incident that opened a burst the ledger recorded, and whose alert went out. Without
+    the ledger's record, or with the alert not published (Security Hub then keeps the incident), it is
+    imported at once."""
+    decision = delivery.decision
+    return (
+        isinstance(notice, Incident)
+        and notice.record.kind == "cloudtrail"
+        and isinstance(decision, Decision)
+        and decision.action == "publish"
+        and decision.pk == BURSTS_PK
+        and decision.more == 0
+        and delivery.published
+    )
 
 
 def _unsent(ledger: Ledger | None, notice: Incident, decision: Decision) -> Decision:
