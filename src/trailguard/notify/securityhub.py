@@ -266,16 +266,16 @@ def import_bursts(ledger: Ledger, region: str) -> dict[str, Any]:
     for item in items:
         sk = str(item.get("sk", {}).get("S", "?"))
         try:
-            count = int(float(item.get("count", {}).get("N", "0")))
+            count = int(float(item.get("count", {}).get("N", "0")))  # calls; 0 for a finding's burst
             told = item.get(IMPORTED_ATTRIBUTE, {}).get("N")
-            if told is not None and int(float(told)) == count:
+            if count < 1 or (told is not None and int(float(told)) == count):
                 continue
             doc = ledger.signed.checked(_stored(item))
             if doc is None or doc.get("kind") != "cloudtrail":
                 continue  # tampered (the ledger reports it) or a finding's burst (answered at once)
             incident = _first_incident(doc, region)
             account = incident.account_id
-            if not account or count < 1:
+            if not account:
                 continue
             finding = finding_for(incident, region, account, _timestamp())
             finding["ProductFields"]["trailguard/calls"] = str(count)
