@@ -6,7 +6,8 @@ of them), and the table gives the medians and trailguard's ratio to each. Measur
 
 - AWS calls per repair (first event of a burst / a repeat), counted on botocore's request path;
 - a warm repair with a new event id each time;
-- the first event in a fresh process;
+- the first event in a fresh process (the first of its burst: against the server, trailguard's bursts
+  are deleted before each round's worker, so it is never a repeat of the last round's burst);
 - the handler's import plus its first event (in-process moto has loaded boto3 and botocore before any
   timer; against the server nothing is loaded first, so that figure includes boto3's own import), in
   wall-clock and in the CPU time of the handler's process (steadier on a busy machine; against the server
@@ -212,6 +213,19 @@ def run_worker(handler: str, spec: dict[str, Any], timeout: float = 1800) -> dic
     return result
 
 
+def forget_bursts(spec: dict[str, Any]) -> None:
+    """Delete trailguard's bursts on the server, so a fresh process's first event is the first of its
+    burst (a full message, as after a quiet spell) and not a repeat of the last round's burst."""
+    import boto3
+
+    table = spec["env"]["TRAILGUARD_STATE_TABLE"]
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=spec["endpoint"])
+    query = {"TableName": table, "KeyConditionExpression": "pk = :p"}
+    items = dynamodb.query(**query, ExpressionAttributeValues={":p": {"S": "bursts"}})["Items"]
+    for item in items:
+        dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
 def measure(
     backend: str, handlers: list[str], base: dict[str, Any], *, rounds: int, warm: int, storm: int
 ) -> dict[str, dict[str, Any]]:
@@ -232,6 +246,8 @@ def measure(
     for round_no in range(rounds):
         shift = round_no % len(handlers)
         for handler in handlers[shift:] + handlers[:shift]:
+            if backend == "server" and handler == "trailguard":
+                forget_bursts(base)
             got = run_worker(handler, {**base, "backend": backend, "n": warm})
             f = figures[handler]
             f["import"].append(got["import_ms"])
@@ -239,7 +255,7 @@ def measure(
             f["cold"].append(got["import_ms"] + got["first_ms"])
             f["cold_cpu"].append(got["cold_cpu_ms"])
             f["warm"].extend(got["times"])
-            if f["first_calls"] is None:  # the first round's first event is the burst's first
+            if f["first_calls"] is None:  # every round's first event is its burst's first
                 f["first_calls"], f["repeat_calls"] = got["first_calls"], got["repeat_calls"]
                 f["init_calls"] = got.get("init_calls") or []
         print(f"  {backend}: round {round_no + 1}/{rounds} done", file=sys.stderr)
