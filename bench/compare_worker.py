@@ -18,9 +18,9 @@ Measured, each on the handler's own time (the attacker's StopLogging before each
 ``import_ms`` (the handler module's import), ``first_ms`` (its first event), then ``warm`` (ms of each
 of the next N events, each with a new event id), or for ``storm`` the ms of each of N events in a row.
 AWS calls are counted with a wrapper on botocore's one request path (``BaseClient._make_api_call``),
-while the handler's module is imported (Lambda's init: ``init_calls``, with those of any thread the init
-left running) and while the handler runs; a call made on a thread other than the handler's is marked
-``@<thread name>``; ``Publish`` calls are the emails. Objects made before the timers (moto's
+while the handler's module is imported (Lambda's init: ``init_calls``, with every call of a thread the
+init started, marked ``@<thread name>``, whenever it is made) and while the handler runs; ``Publish``
+calls are the emails. Objects made before the timers (moto's
 world) are frozen out of the garbage collector, as a Lambda process has no such heap.
 """
 
@@ -95,6 +95,7 @@ class Counter(importlib.abc.MetaPathFinder):
     def __init__(self) -> None:
         self.active = False
         self.calls: list[str] = []
+        self.background: list[str] = []
 
     def install(self) -> None:
         if "botocore.client" in sys.modules:
@@ -123,10 +124,11 @@ class Counter(importlib.abc.MetaPathFinder):
         counter = self
 
         def counted(client: Any, operation_name: str, api_params: Any) -> Any:
-            if counter.active:
-                call = f"{client.meta.service_model.service_name}.{operation_name}"
-                if threading.current_thread() is not threading.main_thread():
-                    call += f"@{threading.current_thread().name}"  # the handler's own threads (its init's)
+            call = f"{client.meta.service_model.service_name}.{operation_name}"
+            if threading.current_thread() is not threading.main_thread():
+                # the handler's own threads (its init's): counted whenever they call, never timed
+                counter.background.append(f"{call}@{threading.current_thread().name}")
+            elif counter.active:
                 counter.calls.append(call)
             return real(client, operation_name, api_params)
 
@@ -250,13 +252,10 @@ def main() -> None:
     cpu_started = time.process_time()
     first_ms, first_calls = attack_and_handle()
     first_cpu_ms = (time.process_time() - cpu_started) * 1000
-    # a thread the handler's init started and left running: its calls are the init's (not timed)
-    counter.calls, counter.active = [], True
-    for thread in threading.enumerate():
+    for thread in threading.enumerate():  # a thread the handler's init started and left running
         if thread is not threading.main_thread():
             thread.join(30)
-    counter.active = False
-    init_calls = init_calls + counter.calls
+    init_calls = init_calls + counter.background
     if attacker is None:  # the attacker and observer: loaded after the timed first event
         import boto3
 
