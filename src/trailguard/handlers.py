@@ -40,7 +40,7 @@ from trailguard.inventory import LiveInventory, load
 from trailguard.inventory import build as inventory_build
 from trailguard.log import log_event, setup
 from trailguard.notify import Incident, Ledger, NotificationError, ledger_for, send
-from trailguard.notify.delivery import imported_by_the_sweep
+from trailguard.notify.delivery import import_bursts, imported_by_the_sweep
 from trailguard.notify.securityhub import report as report_to_security_hub
 from trailguard.policy import Inventory, Verdict, classify, technique_for_call
 from trailguard.resources import trail as trail_kind
@@ -132,10 +132,15 @@ def _sweep(summary: dict[str, Any], handler: str, request_id: str | None, starte
     """The backstop schedule fired: compare every baseline with the live account and repair drift.
 
     A message that could not be published is raised (after the repairs), as for records, so Lambda
-    retries it and the failure shows in the function's error metrics.
+    retries it and the failure shows in the function's error metrics. Then each CloudTrail burst the
+    event path recorded goes to Security Hub with its count (``notify.delivery.import_bursts``).
     """
-    report = sweep.run(Config.from_env(), aws.default_region())
+    config, region = Config.from_env(), aws.default_region()
+    report = sweep.run(config, region)
     summary["sweep"] = report.to_dict()
+    bursts = import_bursts(config, region)  # Security Hub: the bursts the event path left to the sweep
+    if bursts is not None:
+        summary["sweep"]["bursts_security_hub"] = bursts
     log_event(
         LOG,
         logging.INFO,

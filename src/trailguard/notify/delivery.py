@@ -198,9 +198,7 @@ def send_followups(
 
 def followups(config: Config, region: str) -> dict[str, Any] | None:
     """The sweep's hook: the follow-ups of bursts that ended (or reached a slot), each sent once with
-    its count, then each CloudTrail burst's Security Hub finding imported or brought up to its count
-    (``securityhub.import_bursts``; unless ``TRAILGUARD_SECURITY_HUB=false``). None without a state
-    table. Never raises."""
+    its count (None without a state table). Never raises."""
     try:
         ledger = ledger_for(config, region)
         if ledger is None:
@@ -210,13 +208,22 @@ def followups(config: Config, region: str) -> dict[str, Any] | None:
         error = f"{type(exc).__name__}: {exc}"
         log_event(SWEEP_LOG, logging.ERROR, "sweep.followups-unavailable", error=error)
         return {"sent": [], "error": error}
-    done: dict[str, Any] = {
-        "sent": [d.subject for d in sent if d.published],
-        "failed": [d.error for d in sent if d.error],
-    }
-    if config.security_hub:
-        done["security_hub"] = securityhub.import_bursts(ledger, region)
-    return done
+    return {"sent": [d.subject for d in sent if d.published], "failed": [d.error for d in sent if d.error]}
+
+
+def import_bursts(config: Config, region: str) -> dict[str, Any] | None:
+    """The backstop's import of each CloudTrail burst's Security Hub finding, with its count
+    (``securityhub.import_bursts``: the event path leaves a recorded burst to it). None without a state
+    table or with Security Hub off. Never raises."""
+    if not config.security_hub:
+        return None
+    try:
+        ledger = ledger_for(config, region)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        log_event(SWEEP_LOG, logging.ERROR, "sweep.ledger-unavailable", step="security hub", error=error)
+        return {"imported": [], "failed": [error]}
+    return None if ledger is None else securityhub.import_bursts(ledger, region)
 
 
 def imported_by_the_sweep(notice: Notice, delivery: Delivery) -> bool:
