@@ -95,7 +95,9 @@ def build() -> Org:
     management = boto3.client("sts", "us-east-1").get_caller_identity()["Account"]
     made = []
     for name in ("member-a", "member-b", "gone"):
-        account = org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]["AccountId"]
+        account = org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"][
+            "AccountId"
+        ]
         org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
         made.append(account)
     org.close_account(AccountId=made[2])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from trailguard import aws
@@ -233,8 +234,6 @@ def trails(clients: Clients, region: str) -> list[TrailFacts]:
 
 
 def _with(trail: TrailFacts, **changes: Any) -> TrailFacts:
-    from dataclasses import replace
-
     return replace(trail, **changes)
 
 
@@ -380,25 +379,26 @@ def stack_facts(
     status = str(instance.get("Status") or "")
     detailed = str((instance.get("StackInstanceStatus") or {}).get("DetailedStatus") or "")
     reason = "; ".join(x for x in (detailed, str(instance.get("StatusReason") or "")) if x)
-    if stack is None:
+    outputs: dict[str, str] = {}
+    if stack is None and not instance.get("StackId"):
         return StackFacts(instance_status=status, instance_reason=reason), None, {}
-    name = str(stack.get("StackName"))
-    try:
-        outputs = stack_outputs(clients, region, stack)
-    except Exception:
-        outputs = {}
+    if stack is None:  # listed by the stack set, not by the account (moto makes no such stack)
+        name = str(instance["StackId"]).split(":stack/", 1)[-1].split("/", 1)[0]
+        stack_status = ""
+    else:
+        name, stack_status = str(stack.get("StackName")), str(stack.get("StackStatus") or "")
+        try:
+            outputs = stack_outputs(clients, region, stack)
+        except Exception:
+            outputs = {}
     rules, functions = expected_wiring(outputs, prefix)
     base = StackFacts(
-        name=name, status=str(stack.get("StackStatus") or ""), instance_status=status, instance_reason=reason
+        name=name, status=stack_status, instance_status=status, instance_reason=reason
     )
     try:
         found, states = wiring(clients, region, rules, functions)
     except Exception as exc:
-        from dataclasses import replace
-
         return replace(base, error=f"reading the wiring: {error_text(exc)}"), stack, outputs
-    from dataclasses import replace
-
     return replace(base, rules=found, rule_functions=rules, functions=states), stack, outputs
 
 

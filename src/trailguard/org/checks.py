@@ -447,8 +447,17 @@ def wiring(account: str, region: str, stack: StackFacts) -> Row:
 
 
 def baseline(account: str, region: str, stack_name: str, facts: BaselineFacts | None) -> Row:
-    if not stack_name or facts is None:
+    if not stack_name:
         return Row(account, region, "TG.baseline", NA, "", "no trailguard stack here (see TG.instance)")
+    if facts is None:
+        return Row(
+            account,
+            region,
+            "TG.baseline",
+            NA,
+            stack_name,
+            "the stack set instance's stack is not listed in the account, so its state table is unknown",
+        )
     if facts.errors:
         return Row(account, region, "TG.baseline", ERROR, stack_name, _listed(list(facts.errors)))
     problems = []
