@@ -121,63 +121,21 @@ def test_an_assume_role_denied_is_an_error_row_for_every_check_never_a_pass(org:
     assert [a.to_dict()["audited"] for a in report.accounts if a.id == denied] == [False]
 
 
-def per_account(workers: int, hook: Callable[[str, str, str, Any], None]) -> audit.Factory:
-    """A factory whose every new client is handed to ``hook(account, service, region, client)`` to
-    register botocore event hooks on it (the account read once from its credentials, outside the audit)."""
-    made = audit.Factory(None, None, workers)
-    original = made.clients
-
-    def clients(credentials: Any) -> Any:
-        get = original(credentials)
-        account = _account_of(credentials)
-        seen: set[tuple[str, str]] = set()
-
-        def wrapped(service: str, region: str) -> Any:
-            client = get(service, region)
-            if (service, region) not in seen:
-                seen.add((service, region))
-                hook(account, service, region, client)
-            return client
-
-        return wrapped
-
-    made.clients = clients  # type: ignore[method-assign]
-    return made
-
-
 def test_a_timeout_is_the_error_row_of_what_it_would_have_shown(org: Org) -> None:
     """A before-call hook raises botocore's ReadTimeoutError for one account's DescribeTrails in
     eu-west-1 (moto never times out): those rows are ERROR, the rest of the account is audited."""
     slow = org.members[0]
 
-    def timeout(**_: Any) -> None:
-        raise ReadTimeoutError(endpoint_url="https://cloudtrail.eu-west-1.amazonaws.com")
+    def timeout(context: Any, **_: Any) -> None:
+        if audit.calling_account() == slow and context.get("client_region") == "eu-west-1":
+            raise ReadTimeoutError(endpoint_url="https://cloudtrail.eu-west-1.amazonaws.com")
 
-    def hook(account: str, service: str, region: str, client: Any) -> None:
-        if (account, service, region) == (slow, "cloudtrail", "eu-west-1"):
-            client.meta.events.register("before-call.cloudtrail.DescribeTrails", timeout)
-
-    report = audit.run(options(), factory=per_account(4, hook))
+    report = audit.run(options(), factory=factory_with(("before-call.cloudtrail.DescribeTrails", timeout)))
     errors = by(report.rows, account=slow, region="eu-west-1", status=checks.ERROR)
     assert {r.check for r in errors} == {*checks.CLOUDTRAIL_CHECKS, "TG.only-trail"}
     assert all("Read timeout" in r.detail for r in errors)
     assert not by(report.rows, account=slow, region="us-east-1", status=checks.ERROR)
     assert report.failing("critical")
-
-
-def _account_of(credentials: Any) -> str:
-    sts = boto3.client("sts", "us-east-1", **_keys(credentials))
-    return str(sts.get_caller_identity()["Account"])
-
-
-def _keys(credentials: Any) -> dict[str, str]:
-    if credentials is None:
-        return {}
-    return {
-        "aws_access_key_id": credentials["AccessKeyId"],
-        "aws_secret_access_key": credentials["SecretAccessKey"],
-        "aws_session_token": credentials["SessionToken"],
-    }
 
 
 class _Http:
@@ -190,31 +148,26 @@ class _Http:
 
 
 def test_the_output_is_sorted_whatever_order_the_work_completes_in(org: Org) -> None:
-    """The same audit twice, each DescribeTrails delayed so that the accounts finish in opposite orders
-    (a before-send hook that sleeps): the rows are the same, sorted, both times."""
+    """The same audit twice, each account's DescribeTrails delayed (a before-call hook that sleeps) so
+    that the accounts finish in opposite orders: the rows are the same, sorted, both times."""
     order = org.active
 
     def run_with(delay_of: Callable[[int], float]) -> tuple[list[Row], list[str]]:
         finished: list[str] = []
         lock = threading.Lock()
 
-        def hook(account: str, service: str, region: str, client: Any) -> None:
-            if service != "cloudtrail":
-                return
+        def sleep(**_: Any) -> None:
+            time.sleep(delay_of(order.index(audit.calling_account())))
 
-            def sleep(**_: Any) -> None:
-                time.sleep(delay_of(order.index(account)))
+        def done(**_: Any) -> None:
+            with lock:
+                finished.append(audit.calling_account())
 
-            def done(**_: Any) -> None:
-                with lock:
-                    finished.append(account)
-
-            client.meta.events.register("before-call.cloudtrail.DescribeTrails", sleep)
-            client.meta.events.register("after-call.cloudtrail.DescribeTrails", done)
-
+        made = factory_with(
+            ("before-call.cloudtrail.DescribeTrails", sleep), ("after-call.cloudtrail.DescribeTrails", done)
+        )
         report = audit.run(
-            audit.Options(home_region="us-east-1", org=True, regions=REGIONS, workers=8),
-            factory=per_account(8, hook),
+            audit.Options(home_region="us-east-1", org=True, regions=REGIONS, workers=8), factory=made
         )
         return report.rows, finished
 

@@ -24,7 +24,9 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, TextIO, TypeVar
 
 from trailguard.aws import error_text
@@ -66,17 +68,57 @@ class Options:
         )
 
 
+_CALLING: ContextVar[tuple[str, Any] | None] = ContextVar("trailguard_audit_calling", default=None)
+"""The account a call in flight is made for, and its frozen credentials (None: the caller's own)."""
+
+
+def calling_account() -> str:
+    """The account whose call is in flight on this thread ("" outside one): what a botocore event hook
+    registered on :attr:`Factory.session` asks to tell one account's calls from another's."""
+    bound = _CALLING.get()
+    return bound[0] if bound is not None else ""
+
+
+class _Bound:
+    """One shared client, its calls made as one account: each method call binds the account's
+    credentials for its duration (the signer reads them, :class:`_ContextCredentials`)."""
+
+    def __init__(self, client: Any, account: str, frozen: Any) -> None:
+        self._client = client
+        self._binding = (account, frozen)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            token = _CALLING.set(self._binding)
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                _CALLING.reset(token)
+
+        return call
+
+
 class Factory:
-    """Clients for any account's credentials from one boto3 session (its loader parses each service's
-    model once for the whole fleet), with standard retries, timeouts and a pool as wide as the workers.
-    Hooks registered on :attr:`session`'s events reach every client made after (the benchmark's latency,
-    the tests' call recorder)."""
+    """Clients for any account from one session, one client per service and region shared by every
+    account and thread: a call signs with the credentials of the account it is made for (bound per call,
+    read by the signer), so a fleet of N accounts x M regions makes M clients per service, not N x M
+    (making a client costs more than a call). Standard retries, timeouts, a pool as wide as the workers.
+    Hooks registered on :attr:`session`'s events before the run reach every client (the benchmark's
+    latency, the tests' call recorder and injected failures; :func:`calling_account` says whose call)."""
 
     def __init__(self, profile: str | None, endpoint_url: str | None, workers: int) -> None:
         import boto3
+        import botocore.session
         from botocore.config import Config
 
-        self.session: Any = boto3.session.Session(profile_name=profile)
+        default = boto3.session.Session(profile_name=profile).get_credentials()
+        core = botocore.session.Session(profile=profile)
+        core.register_component("credential_provider", _resolver(default))
+        self.session: Any = boto3.session.Session(botocore_session=core)
         self.endpoint_url = endpoint_url
         self.config = Config(
             retries=RETRIES,
@@ -86,31 +128,57 @@ class Factory:
             user_agent_extra="trailguard-audit",
         )
         self._lock = threading.Lock()
+        self._made: dict[tuple[str, str], Any] = {}
 
-    def clients(self, credentials: Mapping[str, str] | None) -> facts.Clients:
-        """``clients(service, region)`` with these credentials (None: the caller's), each made once."""
-        made: dict[tuple[str, str], Any] = {}
-        keys: dict[str, str] = {}
+    def _client(self, service: str, region: str) -> Any:
+        with self._lock:  # a boto3 session is not thread-safe
+            if (service, region) not in self._made:
+                self._made[(service, region)] = self.session.client(
+                    service, region_name=region, endpoint_url=self.endpoint_url, config=self.config
+                )
+            return self._made[(service, region)]
+
+    def clients(self, credentials: Mapping[str, str] | None, account: str = "") -> facts.Clients:
+        """``clients(service, region)`` calling as ``account`` with ``credentials`` (None: the caller's)."""
+        frozen = None
         if credentials is not None:
-            keys = {
-                "aws_access_key_id": credentials["AccessKeyId"],
-                "aws_secret_access_key": credentials["SecretAccessKey"],
-                "aws_session_token": credentials.get("SessionToken", ""),
-            }
+            from botocore.credentials import ReadOnlyCredentials
+
+            frozen = ReadOnlyCredentials(
+                credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials.get("SessionToken")
+            )
 
         def get(service: str, region: str) -> Any:
-            if (service, region) not in made:
-                with self._lock:  # a boto3 session is not thread-safe
-                    made[(service, region)] = self.session.client(
-                        service,
-                        region_name=region,
-                        endpoint_url=self.endpoint_url,
-                        config=self.config,
-                        **keys,
-                    )
-            return made[(service, region)]
+            return _Bound(self._client(service, region), account, frozen)
 
         return get
+
+
+def _resolver(default: Any) -> Any:
+    """A credential resolver whose one credentials object answers with the bound account's credentials,
+    else the caller's own (``default``)."""
+    from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
+    from botocore.exceptions import NoCredentialsError
+
+    class _ContextCredentials(Credentials):
+        def __init__(self) -> None:
+            super().__init__("bound-per-call", "bound-per-call")
+
+        def get_frozen_credentials(self) -> Any:
+            bound = _CALLING.get()
+            if bound is not None and bound[1] is not None:
+                return bound[1]
+            if default is None:
+                raise NoCredentialsError()
+            return default.get_frozen_credentials()
+
+    class _Provider(CredentialProvider):
+        METHOD = "trailguard-audit"
+
+        def load(self) -> Any:
+            return _ContextCredentials()
+
+    return CredentialResolver([_Provider()])
 
 
 class Progress:
@@ -216,6 +284,7 @@ class Audit:
         opts = self.options
         identity = self.own("sts", opts.home_region).get_caller_identity()
         self.caller = str(identity["Account"])
+        self.own = self.factory.clients(None, self.caller)
         self.partition = str(identity.get("Arn") or "arn:aws:").split(":")[1] or "aws"
         if not opts.org:
             return [Account(self.caller)]
@@ -259,7 +328,7 @@ class Audit:
                     RoleArn=role, RoleSessionName=SESSION_NAME
                 )
                 account.credentials = answer["Credentials"]
-            clients = self.factory.clients(account.credentials)
+            clients = self.factory.clients(account.credentials, account.id)
             account.regions = tuple(opts.regions) or tuple(facts.enabled_regions(clients, opts.home_region))
             if opts.wants("CloudTrail.6") or opts.wants("CloudTrail.7"):
                 account.buckets = frozenset(facts.owned_buckets(clients, opts.home_region))
@@ -272,7 +341,7 @@ class Audit:
     # -- step 3
     def region(self, account: Account, region: str) -> None:
         opts = self.options
-        clients = self.factory.clients(account.credentials)
+        clients = self.factory.clients(account.credentials, account.id)
         result = RegionResult()
         try:
             if any(opts.wants(c) for c in (*checks.CLOUDTRAIL_CHECKS, "TG.only-trail")):
@@ -314,7 +383,7 @@ class Audit:
 
     # -- step 4
     def owned(self, account: Account, audited: set[str], org_trails: list[TrailFacts]) -> None:
-        clients = self.factory.clients(account.credentials)
+        clients = self.factory.clients(account.credentials, account.id)
         seen: dict[str, TrailFacts] = {}
         for region in account.regions:
             for trail in self.results.get((account.id, region), RegionResult()).trails:
@@ -425,12 +494,12 @@ def run(options: Options, *, factory: Factory | None = None, progress: Progress 
     accounts = audit.discover()
     active = [a for a in accounts if a.status == "ACTIVE"]
     audit.progress.grow(len(active))
-    _pool(options.workers, [lambda a=a: audit.reach(a) for a in active])  # type: ignore[misc]
+    _pool(options.workers, [partial(audit.reach, a) for a in active])
     reached = [a for a in active if not a.error]
     pairs = [(a, r) for a in reached for r in a.regions]
     audit.progress.grow(len(pairs) + len(reached))
-    _pool(options.workers, [lambda a=a, r=r: audit.region(a, r) for a, r in pairs])  # type: ignore[misc]
+    _pool(options.workers, [partial(audit.region, a, r) for a, r in pairs])
     audited = {a.id for a in reached}
     org_trails = audit.org_trails(reached)
-    _pool(options.workers, [lambda a=a: audit.owned(a, audited, org_trails) for a in reached])  # type: ignore[misc]
+    _pool(options.workers, [partial(audit.owned, a, audited, org_trails) for a in reached])
     return Report(audit.rows(accounts), accounts, sorted(set(audit.notes)), audit.org)

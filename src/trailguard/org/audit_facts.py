@@ -392,9 +392,7 @@ def stack_facts(
         except Exception:
             outputs = {}
     rules, functions = expected_wiring(outputs, prefix)
-    base = StackFacts(
-        name=name, status=stack_status, instance_status=status, instance_reason=reason
-    )
+    base = StackFacts(name=name, status=stack_status, instance_status=status, instance_reason=reason)
     try:
         found, states = wiring(clients, region, rules, functions)
     except Exception as exc:
