@@ -88,6 +88,8 @@ class _Bound:
         self._binding = (account, frozen)
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("get_paginator", "get_waiter"):  # they would call the raw client, unbound
+            raise AttributeError(f"{name} is not bound to an account; page by hand")
         attr = getattr(self._client, name)
         if name.startswith("_") or not callable(attr):
             return attr
@@ -276,6 +278,7 @@ class Audit:
         self.regions_of: dict[str, tuple[str, ...]] = {}
         self.results: dict[tuple[str, str], RegionResult] = {}
         self.states: dict[str, TrailFacts] = {}
+        self.caller_org_trails: list[TrailFacts] = []
         self.buckets: dict[tuple[str, str], list[BucketFacts]] = {}
         self._lock = threading.Lock()
 
@@ -303,6 +306,8 @@ class Audit:
                 account.note = f"skipped: {account.status.lower()}"
                 self.notes.append(f"account {account.id} ({account.name}) skipped: {account.status}")
         active = [a.id for a in accounts if a.status == "ACTIVE"]
+        if any(opts.wants(c) for c in (*checks.CLOUDTRAIL_CHECKS, "TG.only-trail")):
+            self.read_caller_org_trails()
         paths, errors = facts.paths(self.own, ORGANIZATIONS_REGION, active)
         self.org = replace(self.org, paths=paths)
         self.notes.extend(errors)
@@ -317,6 +322,21 @@ class Audit:
             except Exception as exc:
                 self.notes.append(f"stack set {facts.STACK_SET} not readable: {error_text(exc)}")
         return accounts
+
+    def read_caller_org_trails(self) -> None:
+        """The organization trails the caller (the management account) owns, read once in their home
+        region, so that every member counts them even where the caller's account is not audited
+        (``--ou``) or a member's DescribeTrails does not list them; not readable: the members' own
+        listings and reads stand, and a note says so."""
+        try:
+            listed = facts.trails(self.own, self.options.home_region)
+            owned = [t for t in listed if t.organization and t.account == self.caller]
+            read = [facts.trail_state(self.own, t) for t in owned]
+        except Exception as exc:
+            self.notes.append(f"the caller's organization trails not read: {error_text(exc)}")
+            return
+        self.caller_org_trails = read
+        self.states.update({t.arn: t for t in read})
 
     # -- step 2
     def reach(self, account: Account) -> None:
@@ -383,19 +403,31 @@ class Audit:
 
     # -- step 4
     def owned(self, account: Account, audited: set[str], org_trails: list[TrailFacts]) -> None:
+        try:
+            self._owned(account, audited, org_trails)
+        except Exception as exc:  # a bug must not hide the rest: its trails read as not read (ERROR)
+            with self._lock:
+                self.notes.append(
+                    f"account {account.id}: its trails and buckets not read: {type(exc).__name__}: {exc}"
+                )
+        finally:
+            self.progress.step()
+
+    def _owned(self, account: Account, audited: set[str], org_trails: list[TrailFacts]) -> None:
         clients = self.factory.clients(account.credentials, account.id)
         seen: dict[str, TrailFacts] = {}
         for region in account.regions:
             for trail in self.results.get((account.id, region), RegionResult()).trails:
+                if trail.arn in self.states:  # read already (the caller's organization trails)
+                    continue
                 if trail.account == account.id or trail.account not in audited:
                     seen.setdefault(trail.arn, trail)
-        states = {}
-        for arn, trail in seen.items():
-            states[arn] = facts.trail_state(clients, trail)
+        states = {arn: facts.trail_state(clients, trail) for arn, trail in seen.items()}
         referenced = {t.bucket for t in seen.values() if t.bucket} | {
             t.bucket for t in org_trails if t.bucket
         }
         found: dict[tuple[str, str], list[BucketFacts]] = {}
+        notes = []
         for name in sorted(referenced & account.buckets):
             try:
                 where = facts.bucket_region(clients, self.options.home_region, name)
@@ -406,13 +438,13 @@ class Audit:
                     )
                 continue
             if where not in account.regions:
-                self.notes.append(f"log bucket {name} of {account.id} lives in {where}, which is not audited")
+                notes.append(f"log bucket {name} of {account.id} lives in {where}, which is not audited")
                 continue
             found.setdefault((account.id, where), []).append(facts.bucket(clients, name, where))
         with self._lock:
             self.states.update(states)
             self.buckets.update(found)
-        self.progress.step()
+            self.notes.extend(notes)
 
     # -- the rows
     def rows(self, accounts: list[Account]) -> list[Row]:
@@ -438,11 +470,13 @@ class Audit:
         return checks.sort_rows(r for r in rows if opts.wants(r.check))
 
     def org_trails(self, accounts: list[Account]) -> list[TrailFacts]:
-        """Organization trails as their owner lists them (a member's DescribeTrails may not)."""
-        found: dict[str, TrailFacts] = {}
-        for (_account, _region), result in sorted(self.results.items()):
+        """Organization trails as their owner lists them (a member's DescribeTrails may not): the
+        caller's (read at the start, whether or not its account is audited) and any audited owner's."""
+        del accounts
+        found: dict[str, TrailFacts] = {t.arn: t for t in self.caller_org_trails}
+        for (owner, _region), result in sorted(self.results.items()):
             for trail in result.trails:
-                if trail.organization and trail.account == _account:
+                if trail.organization and trail.account == owner:
                     found.setdefault(trail.arn, trail)
         return [found[arn] for arn in sorted(found)]
 
