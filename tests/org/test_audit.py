@@ -304,3 +304,25 @@ def test_a_bound_client_refuses_what_would_call_unbound(moto_aws: dict[str, str]
     with pytest.raises(AttributeError, match="not bound"):
         bound.get_paginator("list_trails")
     assert bound.meta.region_name == "us-east-1"
+
+
+def test_a_region_not_enabled_in_an_account_is_skipped_and_noted(org: Org) -> None:
+    """moto enables every region everywhere: an after-call hook drops eu-west-1 from member b's
+    DescribeRegions answer, as for a region it never opted in to."""
+    late = org.members[1]
+
+    def drop(parsed: dict[str, Any], **_: Any) -> None:
+        if audit.calling_account() == late:
+            parsed["Regions"] = [r for r in parsed["Regions"] if r["RegionName"] != "eu-west-1"]
+
+    report = audit.run(options(), factory=factory_with(("after-call.ec2.DescribeRegions", drop)))
+    assert {r.region for r in by(report.rows, account=late)} == {"us-east-1", checks.ANYWHERE}
+    assert {r.region for r in by(report.rows, account=org.members[0])} == {*REGIONS, checks.ANYWHERE}
+    assert f"account {late}: region(s) not enabled, skipped: eu-west-1" in report.notes
+
+
+def test_all_enabled_regions(org: Org) -> None:
+    report = audit.run(options(regions=(), all_enabled_regions=True, checks=("CloudTrail.3",)))
+    regions = {r.region for r in report.rows}
+    assert {"us-east-1", "eu-west-1", "ap-southeast-2"} <= regions and len(regions) > 17
+    assert {r.status for r in report.rows} == {checks.PASS}  # the multi-Region organization trail

@@ -349,7 +349,7 @@ class Audit:
                 )
                 account.credentials = answer["Credentials"]
             clients = self.factory.clients(account.credentials, account.id)
-            account.regions = tuple(opts.regions) or tuple(facts.enabled_regions(clients, opts.home_region))
+            account.regions = self.regions(account, clients)
             if opts.wants("CloudTrail.6") or opts.wants("CloudTrail.7"):
                 account.buckets = frozenset(facts.owned_buckets(clients, opts.home_region))
         except Exception as exc:
@@ -357,6 +357,30 @@ class Audit:
             account.error = f"unreachable ({what}): {error_text(exc)}"
         finally:
             self.progress.step()
+
+    def regions(self, account: Account, clients: facts.Clients) -> tuple[str, ...]:
+        """The regions to audit in ``account``: ``--region``'s that are enabled there (a region not
+        opted in answers every call with an authentication error, c7n #7478), or every enabled one;
+        a skipped region is noted. DescribeRegions refused with ``--region`` given: those, as asked."""
+        wanted = self.options.regions
+        try:
+            enabled = facts.enabled_regions(clients, self.options.home_region)
+        except Exception as exc:
+            if not wanted:
+                raise
+            with self._lock:
+                self.notes.append(f"account {account.id}: enabled regions not read ({error_text(exc)})")
+            return tuple(wanted)
+        if not wanted:
+            return tuple(enabled)
+        skipped = [r for r in wanted if r not in enabled]
+        if skipped:
+            account.note = f"not enabled there, skipped: {', '.join(skipped)}"
+            with self._lock:
+                self.notes.append(
+                    f"account {account.id}: region(s) not enabled, skipped: {', '.join(skipped)}"
+                )
+        return tuple(r for r in wanted if r in enabled)
 
     # -- step 3
     def region(self, account: Account, region: str) -> None:
