@@ -4,9 +4,9 @@ trailguard's own checks (:mod:`trailguard.org.checks`), concurrently, in four st
 1. the organization (``--org``, the caller's credentials, the management account's): its accounts
    (``ListAccounts`` or the ``--ou`` OUs and the OUs below them; suspended ones skipped and noted), the
    account's path to the root, trailguard's SCPs, trusted access, delegated admins, the stack set's
-   instances;
+   instances, the caller's organization trails;
 2. per account: its credentials (``AssumeRole`` into ``--role-name``; the caller's own account with its
-   own), its regions (``--region`` or the enabled ones), its buckets;
+   own), its regions (``--region``'s that are enabled there, or every enabled one), its buckets;
 3. per account and region: the trails visible there, the trailguard stack, its wiring, its baselines;
 4. per account: each trail it owns read once in its home region (status, selectors), each log bucket it
    owns read once where it lives.
@@ -15,7 +15,7 @@ Steps 2-4 run on one thread pool; the rows are then judged from the facts and so
 region and check, whatever order the work finished in. A call that fails is the ERROR row of what it
 would have shown (an account that cannot be assumed: an ERROR row for every check of every region),
 never a crash, never a missing row, never a pass. Clients use botocore's standard retries and
-timeouts, and all come from one session (one parse of each service's model for the whole fleet).
+timeouts; one client per service and region serves every account (:class:`Factory`).
 """
 
 from __future__ import annotations
@@ -275,7 +275,6 @@ class Audit:
         self.instances: dict[tuple[str, str], Mapping[str, Any]] = {}
         self.caller = ""
         self.partition = "aws"
-        self.regions_of: dict[str, tuple[str, ...]] = {}
         self.results: dict[tuple[str, str], RegionResult] = {}
         self.states: dict[str, TrailFacts] = {}
         self.caller_org_trails: list[TrailFacts] = []
