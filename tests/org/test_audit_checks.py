@@ -263,3 +263,26 @@ def test_organization() -> None:
 def test_an_unreachable_account_has_an_error_row_for_every_check_of_every_region() -> None:
     rows = checks.unreachable(ACCOUNT, ("us-east-1", REGION), "AssumeRole: AccessDenied")
     assert len(rows) == 2 * len(checks.REGION_CHECKS) and {r.status for r in rows} == {ERROR}
+
+
+BUS = "arn:aws:events:us-east-1:444455556666:event-bus/trailguard-org"
+
+
+def test_with_a_central_bus_the_forward_rule_must_target_it() -> None:
+    from trailguard.org.audit_facts import expected_wiring
+
+    rules, functions = expected_wiring({}, "trailguard", {"CentralBusArn": BUS, "NamePrefix": "trailguard"})
+    assert rules["trailguard-forward"] == BUS and rules["trailguard-api-calls"] == "trailguard-api-call"
+    assert functions == ["trailguard-api-call", "trailguard-finding"]
+    assert "tg-forward" in expected_wiring({}, "trailguard", {"CentralBusArn": BUS}, "tg")[0]
+    assert not any(r.endswith("-forward") for r in expected_wiring({}, "trailguard", {})[0])
+    forward = {"tg-forward": ("ENABLED", (BUS,))}
+    wired = stack(
+        rules={**stack().rules, **forward}, rule_functions={**stack().rule_functions, "tg-forward": BUS}
+    )
+    assert checks.wiring(ACCOUNT, REGION, wired).status == PASS
+    elsewhere = {"tg-forward": ("ENABLED", ("arn:aws:events:us-east-1:666666666666:event-bus/x",))}
+    row = checks.wiring(
+        ACCOUNT, REGION, stack(rules={**stack().rules, **elsewhere}, rule_functions={"tg-forward": BUS})
+    )
+    assert row.status == FAIL and f"does not target {BUS}" in row.detail

@@ -323,13 +323,19 @@ def stack_outputs(clients: Clients, region: str, stack: Mapping[str, Any]) -> di
     return outputs(clients("cloudformation", region), stack, lambda _line: None)
 
 
-def expected_wiring(outputs: Mapping[str, str], prefix: str) -> tuple[dict[str, str], list[str]]:
-    """(rule -> the function its targets must include, the functions) from the stack's outputs, else
-    the fixed names under ``prefix``."""
+def expected_wiring(
+    outputs: Mapping[str, str], prefix: str, parameters: Mapping[str, str] | None = None, stack_name: str = ""
+) -> tuple[dict[str, str], list[str]]:
+    """(rule -> what its targets must include: a function's name, or for the forward rule the central
+    bus's ARN; the functions) from the stack's outputs, else the fixed names under ``prefix``. With
+    ``CentralBusArn`` set the template adds ``<NamePrefix or stack name>-forward`` to that bus."""
+    params = parameters or {}
     rules = {outputs[r]: outputs.get(f, "") for r, f in RULE_OUTPUTS.items() if outputs.get(r)}
     if not rules:
         rules = {f"{prefix}-{r}": f"{prefix}-{f}" for r, f in RULE_SUFFIXES.items()}
     functions = sorted({f for f in rules.values() if f})
+    if params.get("CentralBusArn"):
+        rules[f"{params.get('NamePrefix') or stack_name or prefix}-forward"] = params["CentralBusArn"]
     return rules, functions
 
 
@@ -391,7 +397,11 @@ def stack_facts(
             outputs = stack_outputs(clients, region, stack)
         except Exception:
             outputs = {}
-    rules, functions = expected_wiring(outputs, prefix)
+    parameters = {
+        str(p["ParameterKey"]): str(p.get("ParameterValue") or "")
+        for p in (stack or {}).get("Parameters") or []
+    }
+    rules, functions = expected_wiring(outputs, prefix, parameters, name if stack is not None else "")
     base = StackFacts(name=name, status=stack_status, instance_status=status, instance_reason=reason)
     try:
         found, states = wiring(clients, region, rules, functions)

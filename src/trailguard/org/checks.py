@@ -194,7 +194,7 @@ class StackFacts:
     rules: Mapping[str, tuple[str, tuple[str, ...]] | None] = field(default_factory=dict)
     """Expected rule name -> (State, target ARNs), None when the rule does not exist."""
     rule_functions: Mapping[str, str] = field(default_factory=dict)
-    """Expected rule name -> the function its targets must include."""
+    """Expected rule name -> the function its targets must include (a name), or the bus (an ARN)."""
     functions: Mapping[str, str | None] = field(default_factory=dict)
     """Expected function name -> its State (Active), None when it does not exist."""
     error: str = ""
@@ -425,9 +425,7 @@ def wiring(account: str, region: str, stack: StackFacts) -> Row:
         if state != "ENABLED":
             problems.append(f"rule {rule} {state or 'in no state'}")
         want = stack.rule_functions.get(rule)
-        if want and not any(
-            t.endswith(f":function:{want}") or t.endswith(f":function:{want}:$LATEST") for t in targets
-        ):
+        if want and not any(_targets(t, want) for t in targets):
             problems.append(f"rule {rule} does not target {want}" + ("" if targets else " (no targets)"))
     for function, function_state in sorted(stack.functions.items()):
         if function_state is None:
@@ -444,6 +442,13 @@ def wiring(account: str, region: str, stack: StackFacts) -> Row:
         stack.name,
         f"{len(stack.rules)} rules enabled with their targets, {len(stack.functions)} functions",
     )
+
+
+def _targets(target: str, want: str) -> bool:
+    """A rule target that is ``want``: the bus ARN itself, or the function of that name."""
+    if want.startswith("arn:"):
+        return target == want
+    return target.endswith((f":function:{want}", f":function:{want}:$LATEST"))
 
 
 def baseline(account: str, region: str, stack_name: str, facts: BaselineFacts | None) -> Row:
