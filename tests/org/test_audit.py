@@ -326,3 +326,38 @@ def test_all_enabled_regions(org: Org) -> None:
     regions = {r.region for r in report.rows}
     assert {"us-east-1", "eu-west-1", "ap-southeast-2"} <= regions and len(regions) > 17
     assert {r.status for r in report.rows} == {checks.PASS}  # the multi-Region organization trail
+
+
+def test_a_stack_deployed_in_a_member_is_audited_with_the_members_credentials(org: Org) -> None:
+    """``trailguard deploy`` run as member a (its assumed role's credentials bound for trailguard's
+    clients), then ``audit --org``: the member's stack, wiring and baselines pass, read through the
+    assumed role; its trail stopped, the baseline comparison names the drift."""
+    from trailguard import aws
+    from trailguard.deploy import deploy
+
+    member = org.members[0]
+    frozen = org.session(member).get_credentials().get_frozen_credentials()
+    bound = {
+        "AWS_ACCESS_KEY_ID": frozen.access_key,
+        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        "AWS_SESSION_TOKEN": frozen.token,
+        "AWS_REGION": "us-east-1",
+    }
+    with aws.using_environ(bound):
+        deploy(
+            "trailguard",
+            "security@example.com",
+            progress=lambda _: None,
+            poll_seconds=0.01,
+            region="us-east-1",
+        )
+    wanted = options(regions=("us-east-1",), checks=("TG.instance", "TG.wiring", "TG.baseline"))
+    rows = by(audit.run(wanted).rows, account=member)
+    assert {r.check: r.status for r in rows} == {
+        "TG.instance": checks.PASS,
+        "TG.wiring": checks.PASS,
+        "TG.baseline": checks.PASS,
+    }, rows
+    org.session(member).client("cloudtrail", "us-east-1").stop_logging(Name=org.member_trail)
+    (base,) = by(audit.run(wanted).rows, account=member, check="TG.baseline")
+    assert base.status == checks.FAIL and f"trail {org.member_trail} (IsLogging)" in base.detail
