@@ -10,12 +10,14 @@ comes on top, which on this machine is the larger share.
 
 The fleet: the management account with a multi-Region organization trail (KMS key, validation, its
 bucket private with access logging), trusted access for CloudTrail and StackSets, every member with a
-trail of its own (every tenth none), no trailguard stack anywhere, so TG.wiring and TG.baseline are N/A
-after one DescribeStacks per account and region: the run measures the CloudTrail checks and the
-organization's reads, not the baseline comparison of deployed stacks (which reads every baseline's
-resources and would multiply the calls).
+trail of its own (every tenth none). By default no trailguard stack anywhere, so TG.wiring and
+TG.baseline are N/A after one DescribeStacks per account and region: the run measures the CloudTrail
+checks and the organization's reads. ``--stacks K`` deploys the real stack (``trailguard deploy``) in K
+members' us-east-1 first, so the run also compares their baselines (which reads every baseline's
+resources, through trailguard's own clients, which get the same latency hook).
 
-Usage: ``python bench/audit_fleet.py [--accounts 100] [--regions 17] [--latency 0.05] [--workers 64]``
+Usage: ``python bench/audit_fleet.py [--accounts 100] [--regions 17] [--latency 0.05] [--workers 64]
+[--stacks 0]``
 """
 
 from __future__ import annotations
@@ -64,8 +66,31 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def build_fleet(endpoint: str, accounts: int) -> dict[str, Any]:
-    """The organization on the server (boto3 directly, untimed)."""
+def deploy_as(endpoint: str, credentials: Any) -> None:
+    """``trailguard deploy`` of the stack ``trailguard`` in us-east-1, as the account ``credentials``
+    belong to (bound for trailguard's clients)."""
+    from trailguard import aws
+    from trailguard.deploy import deploy
+
+    bound = {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+    with aws.using_environ(bound):
+        deploy(
+            "trailguard",
+            "security@example.com",
+            progress=lambda _: None,
+            poll_seconds=0.05,
+            region="us-east-1",
+        )
+
+
+def build_fleet(endpoint: str, accounts: int, stacks: int) -> dict[str, Any]:
+    """The organization on the server (boto3 directly, untimed); ``stacks`` members get trailguard."""
     import boto3
 
     def session(account: str | None) -> Any:
@@ -125,9 +150,31 @@ def build_fleet(endpoint: str, accounts: int) -> dict[str, Any]:
     for index, account in enumerate(members):
         if index % 10:
             trail(account, "local-trail", f"bench-member-{index}-trail-logs", False)
+    for account in members[1 : stacks + 1]:  # members with a trail of their own
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="bench"
+        )["Credentials"]
+        deploy_as(endpoint, creds)
     warm = boto3.client("cloudformation", "us-east-1", endpoint_url=endpoint)
     warm.describe_stacks()  # moto imports its CloudFormation (every service's models) on first use
     return {"members": len(members)}
+
+
+def hook_trailguard_sessions(delay: Any) -> None:
+    """The same latency for trailguard's own clients (``trailguard.aws``), which TG.baseline's
+    comparison reads through: each session they come from gets the hook once."""
+    from trailguard import aws
+
+    made = aws._session
+
+    def hooked(profile: str | None, creds: Any) -> Any:
+        session = made(profile, creds)
+        if not getattr(session, "_bench_latency", False):
+            session.events.register("before-send", delay)
+            session._bench_latency = True
+        return session
+
+    aws._session = hooked  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -136,6 +183,9 @@ def main() -> None:
     parser.add_argument("--regions", type=int, default=len(REGIONS), choices=range(1, len(REGIONS) + 1))
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added before each request")
     parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument(
+        "--stacks", type=int, default=0, help="members given a real trailguard stack in us-east-1 (default 0)"
+    )
     args = parser.parse_args()
 
     os.environ.update(
@@ -152,7 +202,7 @@ def main() -> None:
     server, endpoint = start_server()
     try:
         started = time.perf_counter()
-        built = build_fleet(endpoint, args.accounts)
+        built = build_fleet(endpoint, args.accounts, args.stacks)
         print(
             f"fleet: {built['members'] + 1} accounts built"
             f" in {time.perf_counter() - started:.1f} s (not timed)"
@@ -168,6 +218,7 @@ def main() -> None:
             time.sleep(args.latency)
 
         factory.session.events.register("before-send", delay)
+        hook_trailguard_sessions(delay)
         options = audit.Options(
             home_region="us-east-1",
             org=True,
@@ -189,6 +240,11 @@ def main() -> None:
         f"{args.latency * 1000:.0f} ms injected per call"
     )
     print(f"  {calls[0]} calls, {len(report.rows)} rows ({counts})")
+    judged = [r for r in report.rows if r.check == "TG.baseline" and r.status != "N/A"]
+    print(
+        f"  {args.stacks} member(s) with a trailguard stack in us-east-1; TG.baseline: "
+        + (", ".join(f"{r.status} {r.detail[:60]}" for r in judged[:3]) or "none compared")
+    )
     print(f"  wall time {wall:.1f} s (target < 60 s for 100 accounts x 17 regions)")
 
 
