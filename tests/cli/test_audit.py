@@ -138,3 +138,19 @@ def test_as_a_person_runs_it_against_a_moto_server(
     audited = {r["account"] for r in doc["rows"] if r["check"] == "CloudTrail.1"}
     assert audited == set(built.active)
     assert boto3.client("sts", "us-east-1").get_caller_identity()["Account"] == built.management
+
+
+@pytest.mark.integration
+def test_org_without_an_organization_exits_1_saying_so(
+    moto_aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "--org", "--region", "us-east-1"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "reading the organization: AWSOrganizationsNotInUseException" in err
+
+
+def test_no_credentials_exits_1_saying_how_to_give_them(
+    no_credentials: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9"]) == 1
+    assert "no AWS credentials found" in capsys.readouterr().err

@@ -155,8 +155,9 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     try:
         report = auditing.run(options, progress=auditing.Progress(0))
-    except Exception as exc:
-        raise failure(exc, "reading the " + ("organization" if options.org else "account")) from exc
+    except Exception as exc:  # the caller's own account or organization: nothing could be audited
+        said = failure(exc, "reading the " + ("organization" if options.org else "account"))
+        raise CommandError(Exit.FAILED, str(said)) from exc
     failing = report.failing(args.fail_on)
     code = Exit.FAILED if failing else Exit.OK
     if args.output == "json":
