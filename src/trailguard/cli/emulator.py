@@ -62,6 +62,13 @@ def register(subparsers: Any) -> None:
         help="fire the backstop schedule rule every SECONDS (default: 0, only on SIGUSR1; "
         "the deployed rule says rate(5 minutes))",
     )
+    parser.add_argument(
+        "--org",
+        action="store_true",
+        help="an AWS Organization instead of one account: a management account owning an organization "
+        "trail, a security account, two member accounts in an OU (one with its own trail), trailguard "
+        "deployed as a plain stack in each; the ready file lists every account",
+    )
     parser.add_argument("--stack-name", default="trailguard", help="stack name (default: trailguard)")
     parser.add_argument(
         "--email", default="security-team@example.com", help="security contact subscribed to alerts"
@@ -81,7 +88,7 @@ def run(args: argparse.Namespace) -> Exit:
         raise CommandError(Exit.USAGE, f"invalid port {args.port}")
     # The local cloud needs the optional `local` extra (moto): imported only when this command runs.
     require_extra("local", *LOCAL_MODULES)
-    from trailguard.local import world
+    from trailguard.local import orgworld, world
     from trailguard.local.server import LocalCloud
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -112,18 +119,28 @@ def run(args: argparse.Namespace) -> Exit:
             cloud.start()
         except OSError as exc:
             raise CommandError(Exit.FAILED, str(exc)) from exc
+        org_state = None
         try:
-            state = world.build(
-                cloud,
-                stack_name=args.stack_name,
-                email=args.email,
-                progress=lambda line: print(f"  {line}", flush=True),
-            )
+            if args.org:
+                org_state = orgworld.build(
+                    cloud,
+                    stack_name=args.stack_name,
+                    email=args.email,
+                    progress=lambda line: print(f"  {line}", flush=True),
+                )
+                state = org_state.base
+            else:
+                state = world.build(
+                    cloud,
+                    stack_name=args.stack_name,
+                    email=args.email,
+                    progress=lambda line: print(f"  {line}", flush=True),
+                )
         except Exception as exc:
             raise CommandError(Exit.FAILED, f"setup failed: {exc}") from exc
         if stop.is_set():
             return Exit.OK
-        doc = state.ready()
+        doc = org_state.ready() if org_state is not None else state.ready()
         if args.ready_file:
             _write_ready(args.ready_file, doc)
         key = state.attacker
@@ -136,6 +153,10 @@ def run(args: argparse.Namespace) -> Exit:
             f"cloudtrail stop-logging --name {state.trail.name}\n\nCtrl-C to stop.",
             flush=True,
         )
+        if org_state is not None:
+            for account in org_state.accounts:
+                trails = ", ".join(t.name for t in account.trails) or "none of its own"
+                print(f"  account {account.id} {account.role:<10} trails: {trails}", flush=True)
         cloud.run_schedules(args.backstop_interval)
         # Timed waits: a signal delivered to a worker thread must not leave the main thread asleep.
         while not stop.wait(0.05):
