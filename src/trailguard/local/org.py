@@ -80,7 +80,8 @@ def _principal_matches(principal: Any, account: str, principal_arn: str) -> bool
         return False
     for value in _as_list(principal.get("AWS", [])):
         text = str(value)
-        if text in ("*", account, f"arn:aws:iam::{account}:root"):
+        # moto writes a bus permission for principal "*" as arn:aws:iam::*:root (AWS: "*").
+        if text in ("*", account, f"arn:aws:iam::{account}:root", "arn:aws:iam::*:root"):
             return True
         if principal_arn and text == principal_arn:
             return True

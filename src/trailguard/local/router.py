@@ -229,7 +229,7 @@ class Router:
             parts = bus_arn.split(":")
             region, account, bus = parts[3], parts[4], parts[5].split("/", 1)[1]
         matched = []
-        for rule in rules_for(account, region, bus):
+        for rule in rules_for(account, region) if bus == "default" else rules_for(account, region, bus):
             try:
                 if rule_matches(rule, event):
                     matched.append(rule)
