@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,13 +20,22 @@ from trailguard.local.server import LocalCloud
 
 pytestmark = pytest.mark.integration
 
+# A per-account stack parameter, so a test can see each stack got its own (the last digit's period).
+PERIODS = {str(d): 10 + d for d in range(10)}
+
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCloud, orgworld.OrgWorld]]:
     base = tmp_path_factory.mktemp("orgworld")
     cloud = LocalCloud(outbox_dir=base / "outbox", finding_delay=None).start()
     try:
-        yield cloud, orgworld.build(cloud, progress=lambda _line: None, stacks=(MEMBER,))
+        built = orgworld.build(
+            cloud,
+            progress=lambda _line: None,
+            stacks=(MEMBER,),
+            parameters=lambda account: {"BackstopSchedule": f"rate({PERIODS[account.id[-1]]} minutes)"},
+        )
+        yield cloud, built
     finally:
         cloud.stop()
 
@@ -104,8 +114,8 @@ def test_each_accounts_attacker_and_admin_act_in_that_account(
 def test_trailguard_runs_in_the_member_accounts_as_a_plain_stack(
     org: tuple[LocalCloud, orgworld.OrgWorld],
 ) -> None:
-    """Deployed with each member's own credentials: its functions and rules exist in that account,
-    and in no account where no stack was asked for."""
+    """Deployed with each member's own credentials and the parameters given for that account: its
+    functions and rules exist in that account, and in no account where no stack was asked for."""
     cloud, world = org
     for account in world.accounts:
         env = None if account.role == MANAGEMENT else account.environ
@@ -115,6 +125,9 @@ def test_trailguard_runs_in_the_member_accounts_as_a_plain_stack(
             assert account.guard.role_arns[0].split(":")[4] == account.id
             assert all(len(name) <= 64 for name in account.guard.function_names + account.guard.rule_names)
             assert account.outputs["TopicArn"].split(":")[4] == account.id
+            rules = cloud.client("events", env).list_rules()["Rules"]
+            schedules = {r.get("ScheduleExpression") for r in rules} - {None}
+            assert schedules == {f"rate({PERIODS[account.id[-1]]} minutes)"}
         else:
             assert not account.outputs and functions == set()
 
@@ -132,13 +145,13 @@ def test_the_ready_file_lists_every_account_beside_the_single_account_fields(
     assert doc["organization"]["security_account"] == world.account(SECURITY).id
     assert doc["organization"]["ous"] == world.ous
     assert [t["arn"] for t in doc["organization"]["organization_trails"]] == [world.base.trail.arn]
-    by_role: dict[str, list[dict[str, object]]] = {}
+    by_role: dict[str, list[dict[str, Any]]] = {}
     for entry in doc["accounts"]:
         by_role.setdefault(str(entry["role"]), []).append(entry)
         assert set(entry) >= {"id", "role", "attacker", "admin", "trails", "stack", "topic_arn", "guard"}
         assert set(entry["attacker"]) >= {"access_key_id", "secret_access_key", "arn"}
     assert [len(by_role[r]) for r in (MANAGEMENT, SECURITY, MEMBER)] == [1, 1, 2]
-    assert [t["name"] for t in by_role[MANAGEMENT][0]["trails"]] == [world.base.trail.name]  # type: ignore[index]
-    assert [[t["name"] for t in m["trails"]] for m in by_role[MEMBER]] == [[orgworld.MEMBER_TRAIL], []]  # type: ignore[attr-defined]
+    assert [t["name"] for t in by_role[MANAGEMENT][0]["trails"]] == [world.base.trail.name]
+    assert [[t["name"] for t in m["trails"]] for m in by_role[MEMBER]] == [[orgworld.MEMBER_TRAIL], []]
     assert [m["stack"] for m in by_role[MEMBER]] == [True, True]
     assert by_role[SECURITY][0]["stack"] is False

@@ -9,8 +9,8 @@ single-account mode: with no :class:`Organization` set, every check passes throu
 The policy evaluator is deliberately small: ``Allow``/``Deny`` statements on one action, principals
 ``*`` / an account id / an account's root or IAM ARN, and the conditions an organization uses
 (``aws:PrincipalOrgID``, ``aws:PrincipalAccount``, ``aws:SourceAccount``, ``aws:SourceOwner``) with
-``StringEquals``/``StringLike``/``ArnLike``/``ArnEquals``. Anything else never allows, so the emulator
-never lets through what AWS would refuse.
+``StringEquals``/``StringLike``/``ArnLike``/``ArnEquals``. Anything else never allows (and a ``Deny``
+conditioned on it is taken to apply), so the emulator never lets through what AWS would refuse.
 """
 
 from __future__ import annotations
@@ -88,24 +88,26 @@ def _principal_matches(principal: Any, account: str, principal_arn: str) -> bool
     return False
 
 
-def _condition_matches(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+def _condition_matches(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool | None:
+    """True or False; None when the condition uses an operator or key not modelled here."""
     for operator, pairs in condition.items():
-        if not isinstance(pairs, Mapping):
-            return False
+        if not isinstance(pairs, Mapping) or operator not in _OPERATORS:
+            return None
         for key, expected in pairs.items():
             actual = context.get(key.lower())
             if actual is None:
-                return False
+                return None
             values = [str(v) for v in _as_list(expected)]
             if operator in ("StringEquals", "ArnEquals"):
                 ok = actual in values
-            elif operator in ("StringLike", "ArnLike"):
-                ok = any(fnmatch.fnmatchcase(actual, v) for v in values)
             else:
-                return False
+                ok = any(fnmatch.fnmatchcase(actual, v) for v in values)
             if not ok:
                 return False
     return True
+
+
+_OPERATORS = frozenset({"StringEquals", "ArnEquals", "StringLike", "ArnLike"})
 
 
 def _action_matches(actions: Any, action: str) -> bool:
@@ -146,9 +148,10 @@ def policy_allows(
             continue
         if not _principal_matches(statement.get("Principal"), account, principal_arn):
             continue
-        if not _condition_matches(statement.get("Condition", {}), context):
-            continue
+        matches = _condition_matches(statement.get("Condition", {}), context)
         if statement.get("Effect") == "Deny":
-            return False
-        allowed = allowed or statement.get("Effect") == "Allow"
+            if matches is not False:  # a deny whose condition is not modelled is taken to apply
+                return False
+            continue
+        allowed = allowed or (matches is True and statement.get("Effect") == "Allow")
     return allowed

@@ -202,9 +202,11 @@ def build(
     email: str = world.SECURITY_EMAIL,
     progress: Callable[[str], object] = print,
     stacks: Iterable[str] = STACK_ROLES,
+    parameters: Callable[[OrgAccount], Mapping[str, str]] | None = None,
 ) -> OrgWorld:
     """Create the organization and its trails, deploy trailguard into the accounts whose role is in
-    ``stacks`` (each with its own credentials), create each account's attacker, wait until quiet."""
+    ``stacks`` (each with its own credentials and the stack ``parameters`` given for it, e.g. the
+    member template's ``OrgTrailRole``), create each account's attacker, wait until quiet."""
     stack_roles = set(stacks)
     org_id, root_id, ous, created = create_organization(cloud)
     progress(f"organization {org_id} (all features), OUs {', '.join(f'{k} {v}' for k, v in ous.items())}")
@@ -237,7 +239,14 @@ def build(
         detection.enable(cloud, env)  # before deploy, so the baseline records them
         if member.role in stack_roles:
             progress(f"deploying trailguard into {member.role} account {member.id}")
-            member.outputs = world.deploy_stack(cloud, stack_name, email, progress, environ=env)
+            member.outputs = world.deploy_stack(
+                cloud,
+                stack_name,
+                email,
+                progress,
+                environ=env,
+                parameters=parameters(member) if parameters is not None else None,
+            )
             member.guard = _guard(member.outputs)
             cloud.extra_guard_roles.update(member.guard.role_arns)
         member.attacker = world.create_attacker(cloud, environ=env)

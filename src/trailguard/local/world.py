@@ -262,10 +262,13 @@ def deploy_stack(
     stack_name: str = STACK_NAME,
     email: str = SECURITY_EMAIL,
     progress: Callable[[str], object] = print,
+    *,
     environ: Mapping[str, str] | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The real template with the packaged code, through :func:`trailguard.deploy.deploy` (with the
-    credentials in ``environ``: another account's, in the organization world)."""
+    credentials in ``environ``: another account's, in the organization world; with stack
+    ``parameters`` beside the email)."""
     from trailguard.aws import using_environ
     from trailguard.deploy import deploy
 
@@ -276,6 +279,7 @@ def deploy_stack(
             region=cloud.region,
             endpoint_url=cloud.endpoint,
             progress=progress,
+            parameters=dict(parameters) if parameters else None,
             poll_seconds=0.05,
             timeout_seconds=120,
         )
