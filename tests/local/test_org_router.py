@@ -245,6 +245,10 @@ def test_a_member_sees_the_organization_trail_only_as_a_shadow_trail(
         assert org_trail.arn not in own
         assert own == [t.arn for t in member.trails]
         assert ct.get_trail_status(Name=org_trail.arn)["IsLogging"] is True
+        assert ct.get_trail(Name=org_trail.arn)["Trail"]["KmsKeyId"] == org_trail.kms_key_id
+        selectors = ct.get_event_selectors(TrailName=org_trail.arn)
+        assert selectors["TrailARN"] == org_trail.arn
+        assert selectors["EventSelectors"][0]["IncludeManagementEvents"] is True
         assert org_trail.arn in [t["TrailARN"] for t in ct.list_trails()["Trails"]]
     mine = cloud.client("cloudtrail").describe_trails()["trailList"]
     assert [t["TrailARN"] for t in mine] == [org_trail.arn]  # the owner: once, as moto has it

@@ -155,3 +155,38 @@ def test_the_ready_file_lists_every_account_beside_the_single_account_fields(
     assert [[t["name"] for t in m["trails"]] for m in by_role[MEMBER]] == [[orgworld.MEMBER_TRAIL], []]
     assert [m["stack"] for m in by_role[MEMBER]] == [True, True]
     assert by_role[SECURITY][0]["stack"] is False
+
+
+def test_a_plain_member_stack_cannot_restart_the_organization_trail_and_says_so(
+    org: tuple[LocalCloud, orgworld.OrgWorld],
+) -> None:
+    """Today's single-account stack in a member sees the organization trail (a shadow trail, as on
+    AWS) and its backstop tries to restart it: refused (the local cloud's AccessDeniedException, which
+    moto lacks), nothing changes, and each member emails [ACTION REQUIRED] from its own account. The
+    member template's OrgTrailRole=member is what turns this into verify-and-report."""
+    cloud, world = org
+    org_trail = world.base.trail
+    owner = cloud.client("cloudtrail")
+    owner.stop_logging(Name=org_trail.name)  # the management account has no stack here
+    try:
+        assert cloud.wait_idle(15)
+        seen_rec, seen_mail = len(cloud.recorder.records), len(cloud.outbox.emails())
+        fired = [d for a in world.accounts if a.role == MEMBER for d in _fire_backstop(cloud, a.id)]
+        assert fired
+        assert cloud.wait_idle(60)
+        starts = [r for r in cloud.recorder.records[seen_rec:] if r["eventName"] == "StartLogging"]
+        members = sorted(a.id for a in world.accounts if a.role == MEMBER)
+        assert sorted(r["recipientAccountId"] for r in starts) == members
+        assert {r["errorCode"] for r in starts} == {"AccessDeniedException"}
+        assert {r["requestParameters"]["name"] for r in starts} == {org_trail.arn}
+        assert owner.get_trail_status(Name=org_trail.name)["IsLogging"] is False
+        mails = cloud.outbox.emails()[seen_mail:]
+        assert sorted(m["topic_arn"].split(":")[4] for m in mails) == members
+        assert all("[ACTION REQUIRED]" in m["subject"] for m in mails), [m["subject"] for m in mails]
+    finally:
+        owner.start_logging(Name=org_trail.name)
+        cloud.wait_idle(15)
+
+
+def _fire_backstop(cloud: LocalCloud, account: str) -> list[Any]:
+    return [d for name in cloud.schedule_rules(account) for d in cloud.fire_schedule(name, account)]

@@ -5,8 +5,9 @@ Sits in front of moto's WSGI app (inside the recorder, so a refused call is reco
 is set (``trailguard emulator --org``); otherwise every request goes to moto unchanged.
 
 - **Shadow trails.** A member sees the organization trail: ``DescribeTrails`` (``includeShadowTrails``,
-  AWS's default, true) and ``ListTrails`` list it, ``GetTrail`` and ``GetTrailStatus`` answer it by ARN,
-  from the owner's trail. moto knows only the caller's own trails (``TrailNotFoundException``).
+  AWS's default, true) and ``ListTrails`` list it, ``GetTrail``, ``GetTrailStatus``,
+  ``GetEventSelectors`` and ``GetInsightSelectors`` answer it by ARN, from the owner's trail. moto
+  knows only the caller's own trails (``TrailNotFoundException``).
 - **A member cannot change it.** ``StopLogging``, ``StartLogging``, ``UpdateTrail``, ``DeleteTrail``,
   ``PutEventSelectors``, ``PutInsightSelectors``, ``AddTags``/``RemoveTags`` on the organization trail's
   ARN by a member fail with ``AccessDeniedException`` and change nothing. The security account stands in
@@ -47,7 +48,10 @@ WRITES = frozenset(
     }
 )
 DELEGATED = frozenset({"StopLogging", "StartLogging"})
-READS = frozenset({"GetTrailStatus", "GetTrail", "DescribeTrails", "ListTrails"})
+READS = frozenset(
+    {"GetTrailStatus", "GetTrail", "GetEventSelectors", "GetInsightSelectors", "DescribeTrails", "ListTrails"}
+)
+BY_ARN = frozenset({"GetTrailStatus", "GetTrail", "GetEventSelectors", "GetInsightSelectors"})
 JSON_TYPE = "application/x-amz-json-1.1"
 
 Reply = tuple[int, dict[str, Any] | str, str]
@@ -131,14 +135,11 @@ def cloudtrail_reply(
         )
     if operation not in READS:
         return None
-    if operation in ("GetTrailStatus", "GetTrail"):
+    if operation in BY_ARN:
         trail = org.foreign_org_trail(caller, trail_name_of(params))
         if trail is None:
             return None
-        backend = _owner_backend(trail)
-        if operation == "GetTrail":
-            return 200, {"Trail": backend.get_trail(trail.arn).description()}, JSON_TYPE
-        return 200, backend.get_trail_status(trail.arn).description(), JSON_TYPE
+        return 200, _read_by_arn(_owner_backend(trail), trail.arn, operation), JSON_TYPE
     visible = [t for t in org.trails if t.owner != caller]
     if not visible:
         return None
@@ -158,6 +159,20 @@ def cloudtrail_reply(
         if not names or t.arn in names or t.name in names:
             trails.append(_owner_backend(t).get_trail(t.arn).description(include_region=True))
     return 200, {"trailList": trails}, JSON_TYPE
+
+
+def _read_by_arn(backend: Any, arn: str, operation: str) -> dict[str, Any]:
+    """The owner's answer to a read of its trail, shaped as moto's responses shape it."""
+    if operation == "GetTrail":
+        return {"Trail": backend.get_trail(arn).description()}
+    if operation == "GetTrailStatus":
+        status: dict[str, Any] = backend.get_trail_status(arn).description()
+        return status
+    if operation == "GetEventSelectors":
+        trail_arn, selectors, advanced = backend.get_event_selectors(trail_name=arn)
+        return {"TrailARN": trail_arn, "EventSelectors": selectors, "AdvancedEventSelectors": advanced}
+    trail_arn, insights = backend.get_insight_selectors(trail_name=arn)
+    return {"TrailARN": trail_arn, **({"InsightSelectors": insights} if insights else {})}
 
 
 def sns_reply(org: Organization, caller: str, caller_arn: str, params: Mapping[str, str]) -> Reply | None:
