@@ -69,6 +69,14 @@ def register(subparsers: Any) -> None:
         "trail, a security account, two member accounts in an OU (one with its own trail), trailguard "
         "deployed as a plain stack in each; the ready file lists every account",
     )
+    parser.add_argument(
+        "--org-stacks",
+        default="management,security,member",
+        metavar="ROLES",
+        help="with --org: the account roles that get a plain trailguard stack, comma-separated, or "
+        "'none' for an organization with nothing deployed (for trailguard deploy --org to deploy into); "
+        "default: management,security,member",
+    )
     parser.add_argument("--stack-name", default="trailguard", help="stack name (default: trailguard)")
     parser.add_argument(
         "--email", default="security-team@example.com", help="security contact subscribed to alerts"
@@ -83,9 +91,28 @@ def _write_ready(path: Path, doc: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+ORG_ROLES = ("management", "security", "member")
+
+
+def org_stacks(text: str) -> tuple[str, ...]:
+    """The roles ``--org-stacks`` names (``none``: no role); a usage error for any other word."""
+    roles = tuple(part.strip() for part in text.split(",") if part.strip())
+    if roles == ("none",):
+        return ()
+    unknown = [r for r in roles if r not in ORG_ROLES]
+    if unknown or not roles:
+        raise CommandError(
+            Exit.USAGE,
+            f"--org-stacks: {', '.join(unknown) or repr(text)} is not one of "
+            f"{', '.join(ORG_ROLES)} (or none alone)",
+        )
+    return roles
+
+
 def run(args: argparse.Namespace) -> Exit:
     if not 0 <= args.port <= 65535:
         raise CommandError(Exit.USAGE, f"invalid port {args.port}")
+    stacks = org_stacks(args.org_stacks)
     # The local cloud needs the optional `local` extra (moto): imported only when this command runs.
     require_extra("local", *LOCAL_MODULES)
     from trailguard.local import orgworld, world
@@ -126,6 +153,7 @@ def run(args: argparse.Namespace) -> Exit:
                     cloud,
                     stack_name=args.stack_name,
                     email=args.email,
+                    stacks=stacks,
                     progress=lambda line: print(f"  {line}", flush=True),
                 )
                 state = org_state.base
