@@ -5,7 +5,8 @@ resources) once everything is deployed, so scripts and tests can wait for that f
 The backstop schedule rule fires every ``--backstop-interval`` seconds, and at once on SIGUSR1 (moto
 never fires schedules). Besides one JSON file per email, the outbox directory gets two journals by
 default: ``records.jsonl`` (every CloudTrail envelope the recorder made) and ``invocations.jsonl``
-(every delivery to a function, invoked or refused, with the result).
+(every delivery to a function, invoked or refused, with the result). With ``--org`` the world is an
+AWS Organization (:mod:`trailguard.local.orgworld`) and the ready file lists every account.
 """
 
 from __future__ import annotations
@@ -182,9 +183,19 @@ def run(args: argparse.Namespace) -> Exit:
             flush=True,
         )
         if org_state is not None:
+            print("\naccounts (keys of each attacker in the ready file):", flush=True)
             for account in org_state.accounts:
                 trails = ", ".join(t.name for t in account.trails) or "none of its own"
-                print(f"  account {account.id} {account.role:<10} trails: {trails}", flush=True)
+                print(f"  {account.id} {account.role:<10} trails: {trails}", flush=True)
+            member = next((a for a in org_state.accounts if a.role == "member" and a.trails), None)
+            if member is not None:
+                print(
+                    f"\nattack a member's own trail:\n  AWS_ACCESS_KEY_ID={member.attacker.access_key_id} "
+                    f"AWS_SECRET_ACCESS_KEY={member.attacker.secret_access_key} \\\n"
+                    f"    aws --endpoint-url {cloud.endpoint} --region {cloud.region} "
+                    f"cloudtrail stop-logging --name {member.trails[0].name}",
+                    flush=True,
+                )
         cloud.run_schedules(args.backstop_interval)
         # Timed waits: a signal delivered to a worker thread must not leave the main thread asleep.
         while not stop.wait(0.05):
