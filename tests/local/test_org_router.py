@@ -365,3 +365,36 @@ def test_cross_account_publish_reaches_a_topic_only_if_its_policy_allows_the_org
     time.sleep(0.1)
     emails = cloud.outbox.emails()[seen:]
     assert [(e["topic_arn"], e["body"]) for e in emails] == [(shared, "shared")]
+
+
+def test_an_event_put_on_a_members_bus_is_forwarded_as_put(org: tuple[LocalCloud, orgworld.OrgWorld]) -> None:
+    """``PutEvents`` on a member's default bus (how a function would hand an incident on): the forward
+    rule delivers it to the organization bus with the member's ``account`` and the detail as put
+    (moto's own forwarding re-puts it in the receiver's account)."""
+    cloud, world = org
+    member, security = world.account(MEMBER, 1), world.account(SECURITY)
+    bus_arn = _org_bus(cloud, security, world.organization.id)
+    pattern = {"source": ["trailguard.test"], "detail-type": ["incident"]}
+    url = _queue_rule(cloud, security, pattern, bus=bus_arn.rsplit("/", 1)[1])
+    events = cloud.client("events", member.environ)
+    trust = LAMBDA_TRUST.replace("lambda.amazonaws.com", "events.amazonaws.com")
+    role = cloud.client("iam", member.environ).create_role(
+        RoleName=_name("fwd"), AssumeRolePolicyDocument=trust
+    )
+    rule = _name("incidents")
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=rule, Targets=[{"Id": "org", "Arn": bus_arn, "RoleArn": role["Role"]["Arn"]}])
+    detail = {"account": member.id, "status": "routed", "resource": world.base.trail.arn}
+    put = events.put_events(
+        Entries=[{"Source": "trailguard.test", "DetailType": "incident", "Detail": json.dumps(detail)}]
+    )
+    assert put["FailedEntryCount"] == 0
+    assert cloud.wait_idle(15)
+    [got] = _received(cloud, security, url)
+    assert (got["account"], got["region"], got["source"], got["detail"]) == (
+        member.id,
+        cloud.region,
+        "trailguard.test",
+        detail,
+    )
+    assert got["id"] == put["Entries"][0]["EventId"]
