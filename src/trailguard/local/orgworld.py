@@ -114,10 +114,6 @@ class OrgWorld:
         return doc
 
 
-def _admin_policy() -> str:
-    return world.ADMIN_POLICY
-
-
 def _trust(account: str) -> str:
     return json.dumps(
         {
@@ -156,7 +152,9 @@ def access_account(cloud: LocalCloud, account: str) -> dict[str, str]:
         iam.get_role(RoleName=ACCESS_ROLE)
     except iam.exceptions.NoSuchEntityException:
         iam.create_role(RoleName=ACCESS_ROLE, AssumeRolePolicyDocument=_trust(cloud.account))
-        iam.put_role_policy(RoleName=ACCESS_ROLE, PolicyName="administrator", PolicyDocument=_admin_policy())
+        iam.put_role_policy(
+            RoleName=ACCESS_ROLE, PolicyName="administrator", PolicyDocument=world.ADMIN_POLICY
+        )
     return admin
 
 
@@ -234,22 +232,22 @@ def build(
     )
     cloud.accounts = [a.id for a in accounts]
 
-    for member in accounts:
-        env = None if member.role == MANAGEMENT else member.environ
+    for entry in accounts:
+        env = None if entry.role == MANAGEMENT else entry.environ
         detection.enable(cloud, env)  # before deploy, so the baseline records them
-        if member.role in stack_roles:
-            progress(f"deploying trailguard into {member.role} account {member.id}")
-            member.outputs = world.deploy_stack(
+        if entry.role in stack_roles:
+            progress(f"deploying trailguard into {entry.role} account {entry.id}")
+            entry.outputs = world.deploy_stack(
                 cloud,
                 stack_name,
                 email,
                 progress,
                 environ=env,
-                parameters=parameters(member) if parameters is not None else None,
+                parameters=parameters(entry) if parameters is not None else None,
             )
-            member.guard = _guard(member.outputs)
-            cloud.extra_guard_roles.update(member.guard.role_arns)
-        member.attacker = world.create_attacker(cloud, environ=env)
+            entry.guard = _guard(entry.outputs)
+            cloud.extra_guard_roles.update(entry.guard.role_arns)
+        entry.attacker = world.create_attacker(cloud, environ=env)
     cloud.wait_idle(timeout=60)
     progress("attackers: IAM user attacker with access keys in every account")
     base = world.World(
