@@ -250,6 +250,12 @@ def test_a_member_sees_the_organization_trail_only_as_a_shadow_trail(
         assert selectors["TrailARN"] == org_trail.arn
         assert selectors["EventSelectors"][0]["IncludeManagementEvents"] is True
         assert org_trail.arn in [t["TrailARN"] for t in ct.list_trails()["Trails"]]
+    from trailguard import aws
+
+    with aws.using_environ({**cloud.admin_environ, **world.account(MEMBER, 1).environ}):
+        elsewhere = aws.client("cloudtrail", "eu-west-1", endpoint_url=cloud.endpoint)
+    shadow = [t for t in elsewhere.describe_trails()["trailList"] if t["TrailARN"] == org_trail.arn]
+    assert [t["HomeRegion"] for t in shadow] == [cloud.region]  # multi-region: a shadow in every region
     mine = cloud.client("cloudtrail").describe_trails()["trailList"]
     assert [t["TrailARN"] for t in mine] == [org_trail.arn]  # the owner: once, as moto has it
 
@@ -398,3 +404,22 @@ def test_an_event_put_on_a_members_bus_is_forwarded_as_put(org: tuple[LocalCloud
         detail,
     )
     assert got["id"] == put["Entries"][0]["EventId"]
+
+
+def test_without_an_organization_the_gate_leaves_every_call_to_moto(
+    org: tuple[LocalCloud, orgworld.OrgWorld],
+) -> None:
+    """The single-account local cloud has no organization: the same member call then gets moto's own
+    answer (TrailNotFoundException: moto knows only the caller's trails), as before this mode existed."""
+    cloud, world = org
+    member = world.account(MEMBER, 1)
+    organization, cloud.organization = cloud.organization, None
+    try:
+        ct = cloud.client("cloudtrail", _attacker(member))
+        with pytest.raises(ct.exceptions.ClientError) as answered:
+            ct.stop_logging(Name=world.base.trail.arn)
+        assert answered.value.response["Error"]["Code"] == "TrailNotFoundException"
+        assert world.base.trail.arn not in [t["TrailARN"] for t in ct.describe_trails()["trailList"]]
+    finally:
+        cloud.organization = organization
+    assert cloud.wait_idle(15)

@@ -156,8 +156,10 @@ def cloudtrail_reply(
     names = [str(n) for n in params.get("trailNameList") or []]
     trails = [t.description(include_region=True) for t in own.describe_trails(True)]
     for t in visible:
-        if not names or t.arn in names or t.name in names:
-            trails.append(_owner_backend(t).get_trail(t.arn).description(include_region=True))
+        trail = _owner_backend(t).get_trail(t.arn)
+        shown_here = trail.is_multi_region or region == t.home_region  # as a shadow trail shows
+        if shown_here and (not names or t.arn in names or t.name in names):
+            trails.append(trail.description(include_region=True))
     return 200, {"trailList": trails}, JSON_TYPE
 
 
