@@ -1,0 +1,594 @@
+"""The central function's calls (security account): organization trails verified and repaired by ARN in
+their home region as CloudTrail delegated administrator, members' incidents escalated, the organization
+backstop, and every message on the central topic. The decisions are pure (:mod:`trailguard.org.central`
+and :func:`trailguard.policy.classify`); the repairs are the existing actions
+(:func:`trailguard.remediate.trail.start_logging`, :func:`trailguard.remediate.trail.ensure_logging`).
+
+Every AWS call is made through an :class:`~trailguard.remediate.Outcome` (recorded) and its IAM
+permission is declared beside it; :data:`PERMISSIONS` is their union, which ``central.yaml``'s role grants
+(a test compares them). The role's CloudTrail statement is scoped to the management account's trails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from trailguard import aws, remediate
+from trailguard.config import Config
+from trailguard.events import MalformedEvent, Record, entries_from_object
+from trailguard.inventory import LiveInventory
+from trailguard.inventory import build as inventory_build
+from trailguard.log import log_event
+from trailguard.notify import Incident, Ledger, ledger_for
+from trailguard.notify.delivery import deliver, followups, publish, resend, send
+from trailguard.notify.notice import Drift, SweepFindings, status_head, status_word
+from trailguard.notify.renderer import Message, ascii_subject
+from trailguard.notify.securityhub import finding_for, report_sweep
+from trailguard.org import central as policy
+from trailguard.org.central import CentralSettings, Gap, MemberReport
+from trailguard.policy import Verdict, classify
+from trailguard.remediate import Context, Outcome
+from trailguard.remediate.trail import ensure_logging, start_logging
+from trailguard.resources import trail as trail_kind
+
+LOG = logging.getLogger("trailguard.central")
+
+LIST_PERMISSIONS = ("cloudtrail:DescribeTrails",)
+CHECK_PERMISSIONS = (
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:StartLogging",
+    "cloudtrail:UpdateTrail",
+)
+NOTIFY_PERMISSIONS = ("sns:Publish",)
+SECURITY_HUB_PERMISSIONS = ("securityhub:BatchImportFindings",)
+LEDGER_PERMISSIONS = (
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+    "kms:GenerateMac",
+    "kms:VerifyMac",
+)
+BUS_PERMISSIONS = ("events:DescribeEventBus", "events:PutPermission")
+PERMISSIONS: frozenset[str] = frozenset(
+    {
+        *LIST_PERMISSIONS,
+        *CHECK_PERMISSIONS,
+        *start_logging.permissions,
+        *NOTIFY_PERMISSIONS,
+        *SECURITY_HUB_PERMISSIONS,
+        *LEDGER_PERMISSIONS,
+        *BUS_PERMISSIONS,
+    }
+)
+"""Every IAM action the central function's code calls (``central.yaml`` grants exactly these)."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------------------------- trail checks
+
+
+def list_org_trails(outcome: Outcome, region: str, management: str | None) -> list[Mapping[str, Any]]:
+    """The management account's organization trails visible from ``region`` (shadow trails included:
+    a multi-region trail homed elsewhere is listed with its home region)."""
+    answer = outcome.call(
+        "cloudtrail", region, "DescribeTrails", includeShadowTrails=True
+    )  # LIST_PERMISSIONS
+    found = [t for t in answer.get("trailList") or [] if policy.is_org_trail(t, management)]
+    outcome.calls[-1].result = f"{len(found)} organization trail(s)"
+    return found
+
+
+def _describe(outcome: Outcome, arn: str, region: str) -> Mapping[str, Any] | None:
+    """The trail by ARN in its home region (moto ignores ``trailNameList``: the list is filtered here)."""
+    answer = outcome.call(  # CHECK_PERMISSIONS
+        "cloudtrail", region, "DescribeTrails", trailNameList=[arn], includeShadowTrails=True
+    )
+    for trail in answer.get("trailList") or []:
+        if trail.get("TrailARN") == arn:
+            outcome.calls[-1].result = "found"
+            return dict(trail)
+    outcome.calls[-1].result = "not found"
+    return None
+
+
+def check_org_trail(ctx: Context, trail: Mapping[str, Any], *, action: str = "central.org_trail") -> Outcome:
+    """Verify one organization trail by ARN in its home region and repair what the central function
+    can: logging (StartLogging, verified by GetTrailStatus) and log file validation (UpdateTrail with
+    ``EnableLogFileValidation`` only: it strengthens, never redirects). A missing KMS key or CloudWatch
+    Logs group needs the recorded value (the management account's stack holds it): reported, with the
+    command, as a failure a person must act on."""
+    arn = str(trail.get("TrailARN"))
+    name = str(trail.get("Name") or trail_kind.name_of(arn))
+    region = trail_kind.home_region(trail, ctx.region) or ctx.region
+    outcome = Outcome(action, arn)
+    done: list[str] = []
+    off: list[str] = []
+    try:
+        live = _describe(outcome, arn, region)
+    except Exception as exc:
+        return outcome.fail(f"could not read organization trail {name} in {region}", outcome.last_error(exc))
+    if live is None:
+        return outcome.fail(
+            f"organization trail {name} no longer exists in {region}: the management account's stack "
+            "recreates it from its baseline (OrgTrailRole owner); check it there"
+        )
+    state = ensure_logging(ctx, outcome, arn, region)  # GetTrailStatus, StartLogging: CHECK_PERMISSIONS
+    if state == "restarted":
+        done.append(f"restarted logging on organization trail {name} in {region}")
+    elif state != "already-logging":
+        off.append(f"organization trail {name} is not logging ({state})")
+    for gap in policy.trail_gaps(live):
+        if gap.fix is None:
+            off.append(f"{gap.text}: restore it from the management account's baseline")
+            continue
+        if _fix(outcome, arn, region, gap):
+            done.append(f"switched {gap.field} back on for organization trail {name}")
+        else:
+            off.append(gap.text)
+    return outcome.finish(
+        f"organization trail {name}",
+        done,
+        off,
+        "GetTrailStatus reports IsLogging true and DescribeTrails shows the repaired properties",
+        unchanged=f"organization trail {name} is logging with its KMS key, validation and CloudWatch Logs",
+    )
+
+
+def _fix(outcome: Outcome, arn: str, region: str, gap: Gap) -> bool:
+    """One strengthening UpdateTrail for ``gap``, read back by DescribeTrails."""
+    assert gap.fix is not None
+    param, value = gap.fix
+    try:
+        params: dict[str, Any] = {"Name": arn, param: value}
+        outcome.call("cloudtrail", region, "UpdateTrail", **params)  # CHECK_PERMISSIONS
+        live = _describe(outcome, arn, region)
+    except Exception as exc:
+        outcome.errors.append(f"UpdateTrail {param} on {arn}: {outcome.last_error(exc)}")
+        return False
+    return live is not None and not any(g.field == gap.field for g in policy.trail_gaps(live))
+
+
+# ----------------------------------------------------------------------------------- one invocation
+
+
+@dataclass
+class Central:
+    """One invocation of the central function: its settings, the organization trails (listed once, on
+    first need) and the ledger on the central state table."""
+
+    settings: CentralSettings
+    region: str
+    state_table: str | None = None
+    state_key: str | None = None
+    _trails: list[Mapping[str, Any]] | None = field(default=None, repr=False)
+    _listing: Outcome | None = field(default=None, repr=False)
+    _ledger: Ledger | bool | None = field(default=False, repr=False)
+
+    @classmethod
+    def from_env(cls, region: str | None = None) -> Central:
+        env = aws.environ()
+        return cls(
+            CentralSettings.from_env(env),
+            region or aws.default_region(),
+            state_table=(env.get("TRAILGUARD_STATE_TABLE") or "").strip() or None,
+            state_key=(env.get("TRAILGUARD_STATE_KEY") or "").strip() or None,
+        )
+
+    @property
+    def config(self) -> Config:
+        """The settings as the shared pipeline (inventory, floors, notify) reads them."""
+        return Config(
+            topic_arn=self.settings.topic_arn,
+            state_table=self.state_table,
+            state_key=self.state_key,
+            guard_role_arns=(self.settings.role_arn,) if self.settings.role_arn else (),
+            function_names=self.settings.function_names,
+            security_hub=self.settings.security_hub,
+        )
+
+    @property
+    def ledger(self) -> Ledger | None:
+        if self._ledger is False:
+            self._ledger = ledger_for(self.config, self.region)
+        return self._ledger if isinstance(self._ledger, Ledger) else None
+
+    def trails(self) -> list[Mapping[str, Any]] | None:
+        """The organization trails (None: they could not be listed; logged)."""
+        if self._listing is None:
+            self._listing = Outcome("central.list", None)
+            try:
+                self._trails = list_org_trails(self._listing, self.region, self.settings.management_account)
+            except Exception as exc:
+                log_event(
+                    LOG, logging.ERROR, "central.describe-trails-failed", error=self._listing.last_error(exc)
+                )
+                self._trails = None
+        return self._trails
+
+    def live(self, trails: Sequence[Mapping[str, Any]]) -> LiveInventory:
+        return inventory_build(self.config, self.region, list(trails), allowed=())
+
+    def context(self, trails: Sequence[Mapping[str, Any]]) -> Context:
+        return Context(self.live(trails), config=self.config)
+
+    # -- forwarded calls and findings ------------------------------------------------------------
+
+    def org_trail_named(self, record: Record) -> tuple[Mapping[str, Any] | None, str | None]:
+        """(the organization trail the record names, or None; why not, when not)."""
+        ref = _trail_ref(record)
+        if not ref:
+            return None, "the record names no trail"
+        management = self.settings.management_account
+        if ref.startswith("arn:") and not policy.names_org_trail(ref, management):
+            return None, f"trail {ref} is not in the management account: its own account's stack repairs it"
+        trails = self.trails()
+        if trails is None:
+            if policy.names_org_trail(ref, management):  # unlisted, but the ARN says whose it is
+                return {
+                    "Name": trail_kind.name_of(ref),
+                    "TrailARN": ref,
+                    "HomeRegion": aws.region_of_arn(ref),
+                }, None
+            return None, "the organization trails could not be listed"
+        found = trail_kind.resolve(trails, ref, prefer_regions=(record.region, self.region), by_region=False)
+        if found is None and policy.names_org_trail(ref, management):
+            # just deleted: the call proves it existed; the check reports it gone
+            found = {"Name": trail_kind.name_of(ref), "TrailARN": ref, "HomeRegion": aws.region_of_arn(ref)}
+        if found is None:
+            return None, f"trail {ref} is not an organization trail of account {management}"
+        return found, None
+
+    def record(self, record: Record) -> dict[str, Any] | None:
+        """A forwarded call or a finding: classified against the organization trail it names, repaired
+        when it is tamper (a member's failed try is an ATTEMPT: no repair call), and reported."""
+        trail, why_not = self.org_trail_named(record)
+        if trail is None:
+            log_event(LOG, logging.INFO, "central.not-org-trail", event_id=record.event_id, reason=why_not)
+            return None
+        verdict = classify(record, self.live([trail]).inventory)
+        log_event(
+            LOG,
+            logging.INFO,
+            "central.verdict",
+            event_id=record.event_id,
+            event_name=record.event_name,
+            verdict=verdict.verdict,
+            technique=verdict.technique_id,
+            resource=verdict.resource,
+            account=record.account_id,
+            region=record.region,
+        )
+        if verdict.verdict == "benign":
+            return None
+        outcome = self.repair(verdict, trail) if verdict.verdict == "tamper" else None
+        incident = Incident(
+            verdict=verdict,
+            record=record,
+            handler=policy.HANDLER,
+            handler_region=self.region,
+            account=record.account_id,
+            outcome=outcome,
+        )
+        line = incident.summary()
+        error = deliver(
+            incident, self.settings.topic_arn, self.ledger, line, security_hub=self.settings.security_hub
+        )
+        if self.settings.security_hub and (line.get("notification") or {}).get("action") != "suppress":
+            self.import_incident(incident, line)
+        if error:
+            line["publish_error"] = error
+        return line
+
+    def repair(self, verdict: Verdict, trail: Mapping[str, Any]) -> Outcome:
+        """A stopped organization trail is started at once (the StopLogging repair every stack uses);
+        any other change is answered by the full check (logging, key, validation, CloudWatch Logs)."""
+        ctx = self.context([trail])
+        technique = verdict.technique
+        if technique is not None and technique.id == "trail.stop-logging":
+            return remediate.remediate(ctx, verdict)
+        try:
+            return check_org_trail(ctx, trail)
+        except Exception as exc:  # never lose the incident
+            outcome = Outcome("central.org_trail", str(trail.get("TrailARN")))
+            return outcome.fail(f"the check of the organization trail failed: {type(exc).__name__}: {exc}")
+
+    def import_incident(self, incident: Incident, line: dict[str, Any]) -> None:
+        """The incident as a finding of the security account's own product (BatchImportFindings accepts
+        only the caller's account there), naming the member account and region in its fields."""
+        account = self.settings.account
+        try:
+            if not account:
+                raise ValueError("the topic ARN names no account, so there is no product ARN to import under")
+            finding = finding_for(incident, self.region, account, _timestamp())
+            fields = dict(finding.get("ProductFields") or {})
+            fields["trailguard/memberAccount"] = incident.account_id or "unknown"
+            fields["trailguard/memberRegion"] = incident.region
+            finding["ProductFields"] = fields
+            response = aws.client(
+                "securityhub", self.region
+            ).batch_import_findings(  # SECURITY_HUB_PERMISSIONS
+                Findings=[finding]
+            )
+            if response.get("FailedCount"):
+                raise RuntimeError(
+                    f"BatchImportFindings refused the finding: {response.get('FailedFindings')}"
+                )
+            line["security_hub"] = {"imported": finding["Id"]}
+        except Exception as exc:
+            line["security_hub"] = {"error": f"{type(exc).__name__}: {exc}"}
+            log_event(LOG, logging.ERROR, "central.securityhub-failed", error=line["security_hub"]["error"])
+
+    # -- members' incidents ----------------------------------------------------------------------
+
+    def member_report(self, report: MemberReport) -> dict[str, Any] | None:
+        """A member's incident that says its repair was routed elsewhere or could not be verified: the
+        organization trail it names is re-checked here, and one message says what was found and done."""
+        why = policy.escalation_reason(report)
+        if why is None:
+            return None
+        trails = self.trails() or []
+        trail = policy.escalation_target(report, trails)
+        if (
+            trail is None
+            and report.resource
+            and policy.names_org_trail(report.resource, self.settings.management_account)
+        ):
+            trail = {
+                "TrailARN": report.resource,
+                "Name": trail_kind.name_of(report.resource),
+                "HomeRegion": aws.region_of_arn(report.resource),
+            }
+        if trail is None:
+            log_event(
+                LOG,
+                logging.INFO,
+                "central.escalation-skipped",
+                resource=report.resource,
+                account=report.account,
+                reason="not an organization trail of the management account: the member's own stack owns it",
+            )
+            return None
+        try:
+            outcome = check_org_trail(self.context([trail]), trail, action="central.escalation")
+        except Exception as exc:
+            outcome = Outcome("central.escalation", str(trail.get("TrailARN")))
+            outcome.fail(f"the re-check failed: {type(exc).__name__}: {exc}")
+        message = escalation_message(report, why, trail, outcome, self.region)
+        line: dict[str, Any] = {
+            "escalated": str(trail.get("TrailARN")),
+            "account": report.account,
+            "region": report.region,
+            "status": outcome.status,
+        }
+        try:
+            line["message_id"] = publish(message, self.settings.topic_arn)  # NOTIFY_PERMISSIONS
+        except Exception as exc:
+            line["publish_error"] = f"{type(exc).__name__}: {exc}"
+            log_event(LOG, logging.ERROR, "central.publish-failed", error=line["publish_error"])
+        if self.settings.security_hub:
+            sweep = SweepFindings(
+                self.settings.account,
+                self.region,
+                {"trail": 1},
+                [Drift("trail", str(trail.get("TrailARN")), [outcome])],
+            )
+            result = report_sweep(sweep)
+            if result is not None:
+                line["security_hub"] = result
+        return line
+
+    # -- the organization backstop ---------------------------------------------------------------
+
+    def backstop(self) -> dict[str, Any]:
+        """Every organization trail checked and repaired; the organization bus's policy checked and put
+        back; one message (through the ledger's quiet window) when anything drifted or could not be
+        checked; the alerts the outbox keeps and the storms' follow-ups sent."""
+        report: dict[str, Any] = {"trails": 0, "drift": [], "errors": []}
+        findings = SweepFindings(self.settings.account, self.region)
+        trails = self.trails()
+        if trails is None:
+            error = self._listing.errors[-1] if self._listing and self._listing.errors else ""
+            findings.errors.append(
+                f"the organization trails could not be listed in {self.region}"
+                + (f": {error}" if error else f" ({self._listing.calls[-1].error if self._listing else ''})")
+            )
+        else:
+            if not trails:
+                findings.errors.append(
+                    f"no organization trail of account {self.settings.management_account} is visible from "
+                    f"{self.region}: the organization is not logged, or this account is not CloudTrail's "
+                    "delegated administrator"
+                )
+            ctx = self.context(trails)
+            for trail in trails:
+                try:
+                    outcome = check_org_trail(ctx, trail, action="central.backstop")
+                except Exception as exc:
+                    outcome = Outcome("central.backstop", str(trail.get("TrailARN")))
+                    outcome.fail(f"the check failed: {type(exc).__name__}: {exc}")
+                if outcome.status != "already-restored":
+                    findings.drift.append(Drift("trail", str(trail.get("TrailARN")), [outcome]))
+            findings.checked["organization trail"] = len(trails)
+            report["trails"] = len(trails)
+        bus = self.bus_check()
+        if bus is not None:
+            findings.drift.append(bus)
+        if findings.newsworthy:
+            delivery = send(
+                findings, self.settings.topic_arn, self.ledger, security_hub=self.settings.security_hub
+            )
+            report["notification"] = delivery.fields()
+            if self.settings.security_hub:
+                result = report_sweep(findings)
+                if result is not None:
+                    report["security_hub"] = result
+        report["drift"] = [d.to_dict() for d in findings.drift]
+        report["errors"] = list(findings.errors)
+        report["resent"] = resend(self.config, self.region)
+        report["followups"] = followups(self.config, self.region)
+        return report
+
+    def bus_check(self) -> Drift | None:
+        """The organization bus's policy: still the organization's statement, else put back (PutPermission
+        with the whole policy; moto's CloudFormation skips the template's EventBusPolicy). None: it holds."""
+        bus, org = self.settings.bus_arn, self.settings.organization_id
+        if not bus or not org:
+            return None
+        outcome = Outcome("central.bus_policy", bus)
+        name = bus.rsplit("/", 1)[-1]
+        try:
+            found = outcome.call("events", self.region, "DescribeEventBus", Name=name)  # BUS_PERMISSIONS
+            if policy.bus_policy_holds(found.get("Policy"), org, bus):
+                return None
+            document = json.dumps(policy.bus_policy(org, bus))
+            outcome.call("events", self.region, "PutPermission", EventBusName=name, Policy=document)
+            again = outcome.call("events", self.region, "DescribeEventBus", Name=name)
+        except Exception as exc:
+            outcome.fail(f"could not check or restore the policy of bus {name}", outcome.last_error(exc))
+            return Drift("bus", bus, [outcome])
+        if policy.bus_policy_holds(again.get("Policy"), org, bus):
+            outcome.repaired(
+                f"restored the policy of bus {name} (events:PutEvents for organization {org}) and verified it"
+            )
+        else:
+            outcome.fail(f"put the policy of bus {name} back, but DescribeEventBus does not show it")
+        return Drift("bus", bus, [outcome])
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _trail_ref(record: Record) -> str | None:
+    if record.kind != "cloudtrail":
+        return record.finding_trail
+    for key in ("trailName", "name"):
+        value = record.request_parameters.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+# ----------------------------------------------------------------------------------- messages
+
+
+def escalation_message(
+    report: MemberReport, why: str, trail: Mapping[str, Any], outcome: Outcome, region: str
+) -> Message:
+    """The one message an escalation sends: who reported what, what the central function found on the
+    organization trail and what it did (schema ``trailguard.central/1``, which it never escalates)."""
+    name = str(trail.get("Name") or trail.get("TrailARN"))
+    prefix, word = status_head(outcome.status)
+    where = f"account {report.account or 'unknown'}, {report.region or 'unknown region'}"
+    subject = ascii_subject(f"{prefix} {word}: organization trail {name} re-checked for {where}")
+    lines = [
+        f"{word}: account {report.account or 'unknown'} ({report.region or 'unknown region'}) reported "
+        f"{report.technique or 'an incident'} on organization trail {name} with status "
+        f"{status_word(report.status) if report.status else 'unknown'}.",
+        f"Why it was escalated: {why}.",
+        f"What trailguard's central function found and did: {outcome.summary}",
+    ]
+    if outcome.errors:
+        lines += ["", "Errors:", *(f"  {e}" for e in outcome.errors)]
+    if not outcome.ok:
+        lines += [
+            "",
+            "What you must still do:",
+            f"  1. Repair organization trail {trail.get('TrailARN')} in the management account "
+            "(trailguard deploy with OrgTrailRole owner records and restores its baseline).",
+        ]
+    if outcome.calls:
+        lines += ["", "AWS calls made by trailguard:", *(f"  {c.describe()}" for c in outcome.calls)]
+    lines += ["", f"Member's message: {report.summary}" if report.summary else ""]
+    text = "\n".join(lines).rstrip() + "\n"
+    document = {
+        "schema": policy.SCHEMA,
+        "kind": "escalation",
+        "subject": subject,
+        "text": text,
+        "member": {
+            "account": report.account,
+            "region": report.region,
+            "status": report.status,
+            "technique": report.technique,
+            "resource": report.resource,
+        },
+        "trail": str(trail.get("TrailARN")),
+        "reason": why,
+        "remediation": outcome.to_dict(),
+        "detected_by": {"handler": policy.HANDLER, "region": region},
+    }
+    return Message(subject, text, document)
+
+
+# ----------------------------------------------------------------------------------- the entry
+
+
+def handle(event: Any) -> dict[str, Any]:
+    """One invocation: the schedule, SNS messages (members' incidents) or an EventBridge envelope.
+    Bad input is logged and skipped (never raised: a raise makes Lambda retry a poison event)."""
+    summary: dict[str, Any] = {"records": 0, "incidents": [], "escalations": [], "skipped": []}
+    kind = policy.entry_kind(event)
+    central = Central.from_env()
+    if kind == "schedule":
+        summary["backstop"] = central.backstop()
+        return summary
+    if kind == "sns":
+        for index, item in enumerate(event["Records"]):
+            sns = item.get("Sns") if isinstance(item, Mapping) else None
+            read = policy.read_message(sns.get("Message") if isinstance(sns, Mapping) else None)
+            if isinstance(read, str):
+                _skip(summary, index, read)
+                continue
+            summary["records"] += 1
+            if read is None:
+                continue  # not a member's incident (the central function's own, a sweep's)
+            try:
+                line = central.member_report(read)
+            except Exception as exc:
+                _skip(
+                    summary,
+                    index,
+                    f"the member's message could not be escalated ({type(exc).__name__}: {exc})",
+                )
+                continue
+            if line is not None:
+                summary["escalations"].append(line)
+        return summary
+    try:
+        entries = entries_from_object(event)
+    except MalformedEvent as exc:
+        _skip(summary, None, str(exc))
+        return summary
+    except Exception as exc:
+        _skip(summary, None, f"could not read the event ({type(exc).__name__}: {exc})")
+        return summary
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Record):
+            _skip(summary, index, str(entry))
+            continue
+        summary["records"] += 1
+        try:
+            line = central.record(entry)
+        except Exception as exc:  # a bug on one record is reported; the others still run
+            _skip(summary, index, f"record {index} could not be processed ({type(exc).__name__}: {exc})")
+            continue
+        if line is not None:
+            summary["incidents"].append(line)
+    return summary
+
+
+def _skip(summary: dict[str, Any], index: int | None, reason: str) -> None:
+    log_event(LOG, logging.WARNING, "central.skipped", index=index, reason=reason)
+    summary["skipped"].append({"index": index, "reason": reason})
