@@ -78,15 +78,12 @@ def _now() -> str:
 # ----------------------------------------------------------------------------------- trail checks
 
 
-def list_org_trails(outcome: Outcome, region: str, management: str | None) -> list[Mapping[str, Any]]:
-    """The management account's organization trails visible from ``region`` (shadow trails included:
-    a multi-region trail homed elsewhere is listed with its home region)."""
+def describe_all(outcome: Outcome, region: str) -> list[Mapping[str, Any]]:
+    """Every trail visible from ``region``, shadow trails included."""
     answer = outcome.call(
         "cloudtrail", region, "DescribeTrails", includeShadowTrails=True
     )  # LIST_PERMISSIONS
-    found = [t for t in answer.get("trailList") or [] if policy.is_org_trail(t, management)]
-    outcome.calls[-1].result = f"{len(found)} organization trail(s)"
-    return found
+    return [t for t in answer.get("trailList") or [] if isinstance(t, Mapping)]
 
 
 def _describe(outcome: Outcome, arn: str, region: str) -> Mapping[str, Any] | None:
@@ -173,6 +170,7 @@ class Central:
     state_key: str | None = None
     _trails: list[Mapping[str, Any]] | None = field(default=None, repr=False)
     _listing: Outcome | None = field(default=None, repr=False)
+    _all_arns: set[str] = field(default_factory=set, repr=False)
     _ledger: Ledger | bool | None = field(default=False, repr=False)
 
     @classmethod
@@ -208,7 +206,10 @@ class Central:
         if self._listing is None:
             self._listing = Outcome("central.list", None)
             try:
-                self._trails = list_org_trails(self._listing, self.region, self.settings.management_account)
+                listed = describe_all(self._listing, self.region)
+                self._all_arns = {str(t.get("TrailARN")) for t in listed}
+                management = self.settings.management_account
+                self._trails = [t for t in listed if policy.is_org_trail(t, management)]
             except Exception as exc:
                 log_event(
                     LOG, logging.ERROR, "central.describe-trails-failed", error=self._listing.last_error(exc)
@@ -242,8 +243,8 @@ class Central:
                 }, None
             return None, "the organization trails could not be listed"
         found = trail_kind.resolve(trails, ref, prefer_regions=(record.region, self.region), by_region=False)
-        if found is None and policy.names_org_trail(ref, management):
-            # just deleted: the call proves it existed; the check reports it gone
+        if found is None and policy.names_org_trail(ref, management) and ref not in self._all_arns:
+            # not listed at all, so just deleted: the call proves it existed; the check reports it gone
             found = {"Name": trail_kind.name_of(ref), "TrailARN": ref, "HomeRegion": aws.region_of_arn(ref)}
         if found is None:
             return None, f"trail {ref} is not an organization trail of account {management}"
