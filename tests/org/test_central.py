@@ -25,6 +25,7 @@ import envelopes
 from aws_support import ACCOUNT, REGION, Account
 from trailguard import aws
 from trailguard.central import handler
+from trailguard.notify import NotificationError
 from trailguard.notify.ledger import forget_bursts
 from trailguard.org import central as policy
 
@@ -217,7 +218,7 @@ def test_a_forwarded_stop_logging_on_the_org_trail_is_restarted_verified_and_mai
     assert org.logging()
     (line,) = result["incidents"]
     assert line["status"] == "remediated" and line["verified"] is True
-    assert calls.named("StartLogging") == ["cloudtrail:StartLogging"]
+    assert calls.named("StartLogging") == ["cloudtrail:StartLogging"]  # once: read, start, verify
     assert calls.named("GetTrailStatus")  # the verification
     (message,) = org.messages()
     assert "REPAIRED" in message["_sns_subject"]
@@ -360,3 +361,48 @@ def test_a_bad_entry_is_logged_and_skipped_and_the_others_still_run(
     assert line["status"] == "remediated" and org.logging()
     assert bad_envelope["incidents"] == [] and len(bad_envelope["skipped"]) == 1
     assert "central.skipped" in caplog.text
+
+
+# ------------------------------------------------------------------------ findings, deletion, failures
+
+
+def test_a_guardduty_finding_on_the_org_trail_is_repaired_and_names_the_findings_account(org: Org) -> None:
+    from aws_support import load_event
+
+    org.cloudtrail().stop_logging(Name=org.trail_arn)
+    finding = load_event("findings/guardduty_finding_sample_cloudtrailloggingdisabled_elastic.json")
+    finding["accountId"], finding["region"] = MEMBER, REGION
+    action = finding["service"].setdefault("action", {}).setdefault("awsApiCallAction", {})
+    action["affectedResources"] = {"AWS::CloudTrail::Trail": org.trail_arn}
+    finding["service"]["archived"] = False
+
+    result = org.invoke(envelopes.guardduty(finding, account=ENVELOPE_ACCOUNT))
+
+    (line,) = result["incidents"]
+    assert line["status"] == "remediated" and org.logging()
+    (message,) = org.messages()
+    assert MEMBER in message["text"] and ENVELOPE_ACCOUNT not in message["text"]
+
+
+def test_a_deleted_org_trail_is_reported_for_the_management_accounts_stack(org: Org, calls: Calls) -> None:
+    org.cloudtrail().delete_trail(Name=ORG_TRAIL)  # by name: moto's DeleteTrail by ARN deletes nothing
+    calls.made.clear()
+
+    result = org.invoke(call("DeleteTrail", org.trail_arn, account=ACCOUNT))
+
+    (line,) = result["incidents"]
+    assert line["status"] == "failed" and line["action_required"] is True
+    assert not calls.named("CreateTrail") and not calls.named("StartLogging")
+    (message,) = org.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
+    assert "no longer exists" in message["text"]
+
+
+def test_an_unpublished_alert_is_raised_after_the_repair(org: Org) -> None:
+    org.cloudtrail().stop_logging(Name=org.trail_arn)
+    org.env["TRAILGUARD_TOPIC_ARN"] = f"arn:aws:sns:{REGION}:{ACCOUNT}:no-such-topic"
+
+    with pytest.raises(NotificationError):
+        org.invoke(call("StopLogging", org.trail_arn, account=MEMBER))
+
+    assert org.logging()  # the repair did not wait for the alert

@@ -2,7 +2,7 @@
 their home region as CloudTrail delegated administrator, members' incidents escalated, the organization
 backstop, and every message on the central topic. The decisions are pure (:mod:`trailguard.org.central`
 and :func:`trailguard.policy.classify`); the repairs are the existing actions
-(:func:`trailguard.remediate.trail.start_logging`, :func:`trailguard.remediate.trail.ensure_logging`).
+(:func:`trailguard.remediate.trail.ensure_logging`, the core of every stack's StopLogging repair).
 
 Every AWS call is made through an :class:`~trailguard.remediate.Outcome` (recorded) and its IAM
 permission is declared beside it; :data:`PERMISSIONS` is their union, which ``central.yaml``'s role grants
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from trailguard import aws, remediate
+from trailguard import aws
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, entries_from_object
 from trailguard.inventory import LiveInventory
@@ -33,7 +33,7 @@ from trailguard.org import central as policy
 from trailguard.org.central import CentralSettings, Gap, MemberReport
 from trailguard.policy import Verdict, classify
 from trailguard.remediate import Context, Outcome
-from trailguard.remediate.trail import ensure_logging, start_logging
+from trailguard.remediate.trail import ensure_logging
 from trailguard.resources import trail as trail_kind
 
 LOG = logging.getLogger("trailguard.central")
@@ -61,7 +61,6 @@ PERMISSIONS: frozenset[str] = frozenset(
     {
         *LIST_PERMISSIONS,
         *CHECK_PERMISSIONS,
-        *start_logging.permissions,
         *NOTIFY_PERMISSIONS,
         *SECURITY_HUB_PERMISSIONS,
         *LEDGER_PERMISSIONS,
@@ -292,17 +291,17 @@ class Central:
         return line
 
     def repair(self, verdict: Verdict, trail: Mapping[str, Any]) -> Outcome:
-        """A stopped organization trail is started at once (the StopLogging repair every stack uses);
-        any other change is answered by the full check (logging, key, validation, CloudWatch Logs)."""
-        ctx = self.context([trail])
-        technique = verdict.technique
-        if technique is not None and technique.id == "trail.stop-logging":
-            return remediate.remediate(ctx, verdict)
+        """Any change to an organization trail is answered by the full check (read by ARN in its home
+        region, then logging, key, validation, CloudWatch Logs): the trail is verified before anything is
+        changed, since the management account's own stack (``OrgTrailRole=owner``) may have repaired it
+        already, and a stop is started by the same ``ensure_logging`` every stack's StopLogging repair
+        uses."""
         try:
-            return check_org_trail(ctx, trail)
+            return check_org_trail(self.context([trail]), trail)
         except Exception as exc:  # never lose the incident
             outcome = Outcome("central.org_trail", str(trail.get("TrailARN")))
-            return outcome.fail(f"the check of the organization trail failed: {type(exc).__name__}: {exc}")
+            why = f"{type(exc).__name__}: {exc}"
+            return outcome.fail(f"the check of organization trail {verdict.resource} failed: {why}")
 
     def import_incident(self, incident: Incident, line: dict[str, Any]) -> None:
         """The incident as a finding of the security account's own product (BatchImportFindings accepts
