@@ -406,3 +406,31 @@ def test_an_unpublished_alert_is_raised_after_the_repair(org: Org) -> None:
         org.invoke(call("StopLogging", org.trail_arn, account=MEMBER))
 
     assert org.logging()  # the repair did not wait for the alert
+
+
+def test_a_bus_policy_set_by_put_permission_as_deploy_org_does_holds_and_is_kept(
+    org: Org, calls: Calls
+) -> None:
+    events = org.account.client("events")
+    bus_arn = events.create_event_bus(Name=policy.BUS_NAME)["EventBusArn"]
+    events.put_permission(
+        EventBusName=policy.BUS_NAME,
+        Action="events:PutEvents",
+        Principal="*",
+        StatementId=policy.BUS_POLICY_SID,
+        Condition={"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": ORG_ID},
+    )
+    org.env["TRAILGUARD_ORG_BUS_ARN"] = bus_arn
+    calls.made.clear()
+
+    report = org.invoke(SCHEDULE)["backstop"]
+
+    assert report["drift"] == [] and not calls.named("PutPermission")
+    events.put_permission(
+        EventBusName=policy.BUS_NAME, Action="events:PutEvents", Principal="*", StatementId="open"
+    )
+    report = org.invoke(SCHEDULE)["backstop"]
+    (drift,) = report["drift"]
+    assert drift["kind"] == "bus" and drift["ok"] is True
+    restored = events.describe_event_bus(Name=policy.BUS_NAME)["Policy"]
+    assert policy.bus_policy_holds(restored, ORG_ID, bus_arn) and "open" not in restored

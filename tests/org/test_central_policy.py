@@ -27,6 +27,17 @@ def test_the_bus_policy_lets_the_organization_put_events_and_nobody_else() -> No
     widened = json.loads(json.dumps(document))
     del widened["Statement"][0]["Condition"]
     assert not policy.bus_policy_holds(widened, ORG, BUS)
+    wider = json.loads(json.dumps(document))
+    wider["Statement"].append(
+        {"Effect": "Allow", "Principal": "*", "Action": "events:PutEvents", "Resource": BUS}
+    )
+    assert not policy.bus_policy_holds(wider, ORG, BUS)  # an outsider could forge forwarded calls
+    denied = json.loads(json.dumps(document))
+    denied["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "events:*", "Resource": BUS})
+    assert policy.bus_policy_holds(denied, ORG, BUS)
+    # as PutPermission writes it (deploy --org sets it by API): any statement id, Principal "*"
+    by_api = {"Version": "2012-10-17", "Statement": [{**document["Statement"][0], "Sid": "other-id"}]}
+    assert policy.bus_policy_holds(json.dumps(by_api), ORG, BUS)
     with pytest.raises(ValueError):
         policy.bus_policy("123456789012", BUS)
 

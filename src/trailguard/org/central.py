@@ -49,8 +49,10 @@ HANDLER = "central"
 SCHEMA = "trailguard.central/1"
 """The schema of the central function's own escalation and backstop messages."""
 INCIDENT_SCHEMA = "trailguard.incident/1"
-BUS_POLICY_SID = "OrganizationPutsEvents"
+BUS_POLICY_SID = "trailguard-organization-put-events"
+"""The statement id ``deploy --org`` also uses when it sets the policy by API (PutPermission)."""
 
+ANY_ACCOUNT_ROOT = "arn:aws:iam::*:root"
 ESCALATE_STATUSES = frozenset({"routed"})
 """A member's incident status that always escalates: it could not repair the organization trail."""
 UNVERIFIED_PHRASES = ("could not be verified", "could not verify")
@@ -126,8 +128,9 @@ def bus_policy(organization_id: str, bus_arn: str) -> dict[str, Any]:
 
 
 def bus_policy_holds(policy: Any, organization_id: str, bus_arn: str) -> bool:
-    """Whether a bus's policy (the JSON text DescribeEventBus returns, or a parsed document) still has
-    the organization's statement exactly as :func:`bus_policy` writes it."""
+    """Whether a bus's policy (the JSON text DescribeEventBus returns, or a parsed document) is the
+    organization's: its statement as :func:`bus_policy` writes it (any statement id), and no other
+    statement that allows anything (a wider grant would let outsiders forge forwarded calls)."""
     if isinstance(policy, str):
         try:
             policy = json.loads(policy) if policy.strip() else None
@@ -138,7 +141,31 @@ def bus_policy_holds(policy: Any, organization_id: str, bus_arn: str) -> bool:
     statements = policy.get("Statement")
     statements = statements if isinstance(statements, list) else [statements]
     wanted = bus_policy(organization_id, bus_arn)["Statement"][0]
-    return any(isinstance(s, Mapping) and _same_statement(s, wanted) for s in statements)
+    allows = [s for s in statements if not isinstance(s, Mapping) or s.get("Effect") != "Deny"]
+    return bool(allows) and all(isinstance(s, Mapping) and _same_statement(s, wanted) for s in allows)
+
+
+def bus_policy_repair(policy: Any, organization_id: str, bus_arn: str) -> tuple[list[str | None], bool]:
+    """What must change for :func:`bus_policy_holds`: the ids of the statements that allow something
+    other than the organization's statement (None for one without an id: only removing every statement
+    removes it), and whether the organization's statement is there already. Statement by statement
+    (RemovePermission, then PutPermission), because PutPermission with a whole policy merges on some
+    endpoints (moto) and replaces on AWS."""
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy) if policy.strip() else None
+        except ValueError:
+            policy = None
+    statements: list[Any] = []
+    if isinstance(policy, Mapping):
+        found = policy.get("Statement")
+        statements = found if isinstance(found, list) else [found]
+    wanted = bus_policy(organization_id, bus_arn)["Statement"][0]
+    allows = [s for s in statements if not isinstance(s, Mapping) or s.get("Effect") != "Deny"]
+    ours = [s for s in allows if isinstance(s, Mapping) and _same_statement(s, wanted)]
+    foreign = [s for s in allows if not any(s is o for o in ours)]
+    sids = [str(s["Sid"]) if isinstance(s, Mapping) and s.get("Sid") else None for s in foreign]
+    return sids, bool(ours)
 
 
 def _same_statement(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
@@ -151,7 +178,7 @@ def _same_statement(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool
 
     keys = ("Effect", "Principal", "Action", "Resource", "Condition")
     found_principal = norm(found.get("Principal"))
-    if found_principal == {"AWS": "*"}:
+    if found_principal in ({"AWS": "*"}, {"AWS": ANY_ACCOUNT_ROOT}):  # PutPermission's spellings of "*"
         found_principal = "*"
     return found_principal == wanted["Principal"] and all(
         norm(found.get(k)) == norm(wanted[k]) for k in keys if k != "Principal"

@@ -11,7 +11,6 @@ permission is declared beside it; :data:`PERMISSIONS` is their union, which ``ce
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +55,7 @@ LEDGER_PERMISSIONS = (
     "kms:GenerateMac",
     "kms:VerifyMac",
 )
-BUS_PERMISSIONS = ("events:DescribeEventBus", "events:PutPermission")
+BUS_PERMISSIONS = ("events:DescribeEventBus", "events:PutPermission", "events:RemovePermission")
 PERMISSIONS: frozenset[str] = frozenset(
     {
         *LIST_PERMISSIONS,
@@ -440,30 +439,61 @@ class Central:
         return report
 
     def bus_check(self) -> Drift | None:
-        """The organization bus's policy: still the organization's statement, else put back (PutPermission
-        with the whole policy; moto's CloudFormation skips the template's EventBusPolicy). None: it holds."""
+        """The organization bus's policy: the organization's statement and nothing wider, else put back
+        statement by statement (moto's CloudFormation skips the template's EventBusPolicy). None: it
+        holds."""
         bus, org = self.settings.bus_arn, self.settings.organization_id
         if not bus or not org:
             return None
         outcome = Outcome("central.bus_policy", bus)
         name = bus.rsplit("/", 1)[-1]
+        done: list[str] = []
         try:
             found = outcome.call("events", self.region, "DescribeEventBus", Name=name)  # BUS_PERMISSIONS
             if policy.bus_policy_holds(found.get("Policy"), org, bus):
                 return None
-            document = json.dumps(policy.bus_policy(org, bus))
-            outcome.call("events", self.region, "PutPermission", EventBusName=name, Policy=document)
+            foreign, ours = policy.bus_policy_repair(found.get("Policy"), org, bus)
+            if None in foreign:  # a statement without an id can only go with all the others
+                outcome.call(
+                    "events", self.region, "RemovePermission", EventBusName=name, RemoveAllPermissions=True
+                )
+                done.append(f"removed every statement of the policy of bus {name} (one had no id)")
+                ours = False
+            else:
+                for sid in foreign:
+                    outcome.call(
+                        "events", self.region, "RemovePermission", EventBusName=name, StatementId=sid
+                    )
+                    done.append(f"removed statement {sid} from the policy of bus {name}")
+            if not ours:
+                outcome.call(
+                    "events",
+                    self.region,
+                    "PutPermission",
+                    EventBusName=name,
+                    Action="events:PutEvents",
+                    Principal="*",
+                    StatementId=policy.BUS_POLICY_SID,
+                    Condition={"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": org},
+                )
+                done.append(f"granted organization {org} events:PutEvents on bus {name}")
             again = outcome.call("events", self.region, "DescribeEventBus", Name=name)
         except Exception as exc:
             outcome.fail(f"could not check or restore the policy of bus {name}", outcome.last_error(exc))
             return Drift("bus", bus, [outcome])
-        if policy.bus_policy_holds(again.get("Policy"), org, bus):
-            outcome.repaired(
-                f"restored the policy of bus {name} (events:PutEvents for organization {org}) and verified it"
-            )
-        else:
-            outcome.fail(f"put the policy of bus {name} back, but DescribeEventBus does not show it")
-        return Drift("bus", bus, [outcome])
+        holds = policy.bus_policy_holds(again.get("Policy"), org, bus)
+        return Drift(
+            "bus",
+            bus,
+            [
+                outcome.finish(
+                    f"bus {name}",
+                    done,
+                    [] if holds else [f"the policy of bus {name}"],
+                    "DescribeEventBus shows it",
+                )
+            ],
+        )
 
 
 def _timestamp() -> str:
