@@ -434,3 +434,30 @@ def test_a_bus_policy_set_by_put_permission_as_deploy_org_does_holds_and_is_kept
     assert drift["kind"] == "bus" and drift["ok"] is True
     restored = events.describe_event_bus(Name=policy.BUS_NAME)["Policy"]
     assert policy.bus_policy_holds(restored, ORG_ID, bus_arn) and "open" not in restored
+
+
+def test_its_own_messages_fed_back_by_its_subscription_are_never_escalated(org: Org, calls: Calls) -> None:
+    """The function is subscribed to the topic it publishes to: what it sent must not loop."""
+    org.cloudtrail().stop_logging(Name=org.trail_arn)
+    org.invoke(SCHEDULE)  # a backstop sweep's message
+    org.cloudtrail().stop_logging(Name=org.trail_arn)
+    org.invoke(call("StopLogging", org.trail_arn, account=MEMBER))  # an incident's
+    org.cloudtrail().stop_logging(Name=org.trail_arn)
+    org.invoke(sns_event(member_message("routed", org.trail_arn)))  # an escalation's
+    sent = org.messages()
+    assert len(sent) == 3
+    org.cloudtrail().stop_logging(Name=org.trail_arn)
+    calls.made.clear()
+    # as if each had said what escalates a member's message: only its own marks keep it out
+    docs = [{k: v for k, v in m.items() if k != "_sns_subject"} for m in sent]
+    for doc in docs:
+        for outcome in [d["outcomes"][0] for d in doc.get("drift", [])] + [doc.get("remediation") or {}]:
+            outcome.update(status="routed", summary="could not be verified")
+        if "incident" in doc:
+            doc["incident"].update(status="routed")
+        doc.update(status="routed")
+
+    result = org.invoke(sns_event(*docs))
+
+    assert result["records"] == 3 and result["escalations"] == [] and result["skipped"] == []
+    assert calls.made == [] and org.messages() == []

@@ -66,25 +66,48 @@ def _incident(status: str, summary: str = "", handler: str = "api_call") -> str:
     )
 
 
+def _one(text: str) -> policy.MemberReport:
+    read = policy.read_message(text)
+    assert isinstance(read, list) and len(read) == 1, read
+    return read[0]
+
+
 def test_members_messages_escalate_when_routed_or_unverified_only() -> None:
-    routed = policy.read_message(_incident("routed"))
-    assert isinstance(routed, policy.MemberReport) and routed.account == "111122223333"
-    assert policy.escalation_reason(routed)
-    unverified = policy.read_message(
-        _incident("failed", "started trail x but could not verify that it is logging")
-    )
-    assert isinstance(unverified, policy.MemberReport) and policy.escalation_reason(unverified)
-    repaired = policy.read_message(_incident("remediated", "restarted logging"))
-    assert isinstance(repaired, policy.MemberReport) and policy.escalation_reason(repaired) is None
-    assert policy.read_message(_incident("routed", handler=policy.HANDLER)) is None  # its own
-    assert policy.read_message(json.dumps({"schema": policy.SCHEMA})) is None
+    routed = _one(_incident("routed"))
+    assert routed.account == "111122223333" and policy.escalation_reason(routed)
+    unverified = _one(_incident("failed", "started trail x but could not verify that it is logging"))
+    assert policy.escalation_reason(unverified)
+    assert policy.escalation_reason(_one(_incident("remediated", "restarted logging"))) is None
+    assert policy.read_message(_incident("routed", handler=policy.HANDLER)) == []  # its own
+    assert policy.read_message(json.dumps({"schema": policy.SCHEMA})) == []
     assert isinstance(policy.read_message("{"), str)
     assert isinstance(policy.read_message(None), str)
 
 
+def _sweep(*outcomes: dict[str, str], kind: str = "trail") -> str:
+    return json.dumps(
+        {
+            "schema": policy.SWEEP_SCHEMA,
+            "account": "111122223333",
+            "region": "eu-west-1",
+            "drift": [{"kind": kind, "id": ORG_TRAIL, "outcomes": list(outcomes)}],
+        }
+    )
+
+
+def test_a_members_sweep_escalates_its_routed_trails_and_the_centrals_own_never() -> None:
+    routed = _one(_sweep({"action": "trail.reconcile", "status": "routed", "summary": "is NOT logging"}))
+    assert routed.resource == ORG_TRAIL and routed.account == "111122223333"
+    assert policy.escalation_reason(routed)
+    repaired = _one(_sweep({"action": "trail.reconcile", "status": "remediated", "summary": "restarted"}))
+    assert policy.escalation_reason(repaired) is None
+    assert policy.read_message(_sweep({"action": "key.enable", "status": "routed"}, kind="key")) == []
+    own = {"action": "central.backstop", "status": "failed", "summary": "could not verify"}
+    assert policy.read_message(_sweep(own)) == []
+
+
 def test_escalation_targets_only_a_listed_or_management_trail() -> None:
-    report = policy.read_message(_incident("routed"))
-    assert isinstance(report, policy.MemberReport)
+    report = _one(_incident("routed"))
     listed = [{"Name": "org-trail", "TrailARN": ORG_TRAIL}]
     assert policy.escalation_target(report, listed) == listed[0]
     assert policy.escalation_target(report, []) is None

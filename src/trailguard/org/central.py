@@ -49,6 +49,7 @@ HANDLER = "central"
 SCHEMA = "trailguard.central/1"
 """The schema of the central function's own escalation and backstop messages."""
 INCIDENT_SCHEMA = "trailguard.incident/1"
+SWEEP_SCHEMA = "trailguard.sweep/1"
 BUS_POLICY_SID = "trailguard-organization-put-events"
 """The statement id ``deploy --org`` also uses when it sets the policy by API (PutPermission)."""
 
@@ -301,10 +302,10 @@ class MemberReport:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
-def read_message(text: Any) -> MemberReport | str | None:
-    """One SNS message body: a :class:`MemberReport`; None for a message that is not a member's incident
-    (the central function's own, a sweep's, another schema); a string saying why for a body that is
-    not readable (logged and skipped)."""
+def read_message(text: Any) -> list[MemberReport] | str:
+    """One SNS message body: the member reports it holds (an incident's one; a member sweep's, one per
+    drifted resource); none for a message that needs no escalation check (the central function's own,
+    another schema); a string saying why for a body that is not readable (logged and skipped)."""
     if not isinstance(text, str):
         return "the SNS message is not text"
     try:
@@ -313,37 +314,67 @@ def read_message(text: Any) -> MemberReport | str | None:
         return "the SNS message is not JSON (a lambda subscription gets trailguard's machine document)"
     if not isinstance(doc, Mapping):
         return "the SNS message is not a JSON object"
+    if doc.get("schema") == SWEEP_SCHEMA:
+        return _sweep_reports(doc)
     if doc.get("schema") != INCIDENT_SCHEMA:
-        return None
+        return []
     incident = doc.get("incident")
     if not isinstance(incident, Mapping):
         return "the incident document has no 'incident' object"
     detected = incident.get("detected_by")
     handler = detected.get("handler") if isinstance(detected, Mapping) else None
     if handler == HANDLER:
-        return None
-    remediation = incident.get("remediation")
-    summary = ""
-    if isinstance(remediation, Mapping):
-        summary = " ".join(
-            str(x)
-            for x in (remediation.get("summary"), *(remediation.get("errors") or []))
-            if isinstance(x, str)
+        return []
+    return [
+        MemberReport(
+            account=_text(incident.get("account")),
+            region=_text(incident.get("region")),
+            resource=_text(incident.get("resource")),
+            status=str(incident.get("status") or ""),
+            technique=_text(incident.get("technique")),
+            summary=_summary(incident.get("remediation")) or str(doc.get("text") or ""),
+            detected_by=_text(handler),
+            raw=doc,
         )
+    ]
 
-    def text_or_none(value: Any) -> str | None:
-        return value if isinstance(value, str) and value else None
 
-    return MemberReport(
-        account=text_or_none(incident.get("account")),
-        region=text_or_none(incident.get("region")),
-        resource=text_or_none(incident.get("resource")),
-        status=str(incident.get("status") or ""),
-        technique=text_or_none(incident.get("technique")),
-        summary=summary or str(doc.get("text") or ""),
-        detected_by=text_or_none(handler),
-        raw=doc,
-    )
+def _sweep_reports(doc: Mapping[str, Any]) -> list[MemberReport]:
+    """A member's backstop message: one report per drifted trail. The central function's own sweeps
+    (their outcomes' actions are ``central.*``) give none."""
+    reports: list[MemberReport] = []
+    for drift in doc.get("drift") or []:
+        if not isinstance(drift, Mapping) or drift.get("kind") != "trail":
+            continue
+        outcomes = [o for o in drift.get("outcomes") or [] if isinstance(o, Mapping)]
+        if any(str(o.get("action") or "").startswith(f"{HANDLER}.") for o in outcomes):
+            return []
+        statuses = [str(o.get("status") or "") for o in outcomes]
+        reports.append(
+            MemberReport(
+                account=_text(doc.get("account")),
+                region=_text(doc.get("region")),
+                resource=_text(drift.get("id")),
+                status=next((s for s in statuses if s in ESCALATE_STATUSES), statuses[0] if statuses else ""),
+                technique="backstop",
+                summary=" ".join(_summary(o) for o in outcomes),
+                detected_by="backstop",
+                raw=doc,
+            )
+        )
+    return reports
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _summary(remediation: Any) -> str:
+    """An outcome's summary and errors, as one text."""
+    if not isinstance(remediation, Mapping):
+        return ""
+    parts = (remediation.get("summary"), *(remediation.get("errors") or []))
+    return " ".join(x for x in parts if isinstance(x, str))
 
 
 def escalation_reason(report: MemberReport) -> str | None:

@@ -582,19 +582,15 @@ def handle(event: Any) -> dict[str, Any]:
                 _skip(summary, index, read)
                 continue
             summary["records"] += 1
-            if read is None:
-                continue  # not a member's incident (the central function's own, a sweep's)
-            try:
-                line = central.member_report(read)
-            except Exception as exc:
-                _skip(
-                    summary,
-                    index,
-                    f"the member's message could not be escalated ({type(exc).__name__}: {exc})",
-                )
-                continue
-            if line is not None:
-                summary["escalations"].append(line)
+            for report in read:  # none: not a member's (the central function's own, another schema)
+                try:
+                    line = central.member_report(report)
+                except Exception as exc:
+                    why = f"the member's message could not be escalated ({type(exc).__name__}: {exc})"
+                    _skip(summary, index, why)
+                    continue
+                if line is not None:
+                    summary["escalations"].append(line)
         return summary
     try:
         entries = entries_from_object(event)
