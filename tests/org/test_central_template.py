@@ -183,10 +183,13 @@ def test_the_stack_deploys_and_its_backstop_restores_the_bus_policy_and_the_org_
     )  # fmt: skip
     account.security_hub()
     cloudformation = account.client("cloudformation")
-    cloudformation.create_stack(
+    # as `deploy --org` deploys it: a change set, then its execution
+    change_set = cloudformation.create_change_set(
         StackName=policy.STACK_NAME,
+        ChangeSetName="trailguard-central-test",
+        ChangeSetType="CREATE",
         TemplateBody=TEMPLATE.read_text(encoding="utf-8"),
-        Capabilities=["CAPABILITY_IAM"],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
         Parameters=[
             {"ParameterKey": k, "ParameterValue": v}
             for k, v in {
@@ -198,12 +201,19 @@ def test_the_stack_deploys_and_its_backstop_restores_the_bus_policy_and_the_org_
             }.items()
         ],
     )
+    cloudformation.execute_change_set(ChangeSetName=change_set["Id"])
     stack = cloudformation.describe_stacks(StackName=policy.STACK_NAME)["Stacks"][0]
-    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), stack.get("StackStatusReason")
     topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{policy.TOPIC_NAME}"
     bus_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{policy.BUS_NAME}"
-    assert outputs["AlertTopicArn"] == topic_arn and outputs["OrgBusArn"] == bus_arn
+    physical = {
+        r.get("LogicalResourceId"): r.get("PhysicalResourceId")
+        for r in cloudformation.describe_stack_resources(StackName=policy.STACK_NAME)["StackResources"]
+    }
+    assert physical["AlertTopic"] == topic_arn
+    assert physical["CentralRole"] == f"trailguard-central-{REGION}"
+    account.client("events").describe_event_bus(Name=policy.BUS_NAME)  # the bus exists
+    archive = physical["ArchiveQueue"]
 
     function = account.client("lambda").get_function_configuration(FunctionName=policy.FUNCTION_NAME)
     assert function["Handler"] == "trailguard.central.handler"
@@ -231,6 +241,5 @@ def test_the_stack_deploys_and_its_backstop_restores_the_bus_policy_and_the_org_
     assert policy.bus_policy_holds(restored, ORG_ID, bus_arn)
     assert account.client("cloudtrail").get_trail_status(Name=trail_arn)["IsLogging"]
     assert result["backstop"]["notification"]["published"] is True
-    archive = outputs["ArchiveQueueUrl"]
     archived = account.client("sqs").receive_message(QueueUrl=archive, MaxNumberOfMessages=10)
     assert len(archived.get("Messages", [])) == 1  # the archive keeps the one message
