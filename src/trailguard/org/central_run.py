@@ -283,7 +283,9 @@ class Central:
         error = deliver(
             incident, self.settings.topic_arn, self.ledger, line, security_hub=self.settings.security_hub
         )
-        if self.settings.security_hub and (line.get("notification") or {}).get("action") != "suppress":
+        # a call's incident is imported; a finding is already in Security Hub (GuardDuty's import or its own)
+        folded = (line.get("notification") or {}).get("action") == "suppress"
+        if self.settings.security_hub and record.kind == "cloudtrail" and not folded:
             self.import_incident(incident, line)
         if error:
             line["publish_error"] = error
