@@ -461,3 +461,18 @@ def test_its_own_messages_fed_back_by_its_subscription_are_never_escalated(org: 
 
     assert result["records"] == 3 and result["escalations"] == [] and result["skipped"] == []
     assert calls.made == [] and org.messages() == []
+
+
+def test_a_forwarded_redirect_of_the_org_trail_needs_a_person(org: Org) -> None:
+    """The central stack keeps no baseline: it cannot say where the trail delivered before, so a
+    redirect is never judged against the live trail (which already shows the new bucket)."""
+    org.account.bucket("attacker-bucket")
+    org.cloudtrail().update_trail(Name=org.trail_arn, S3BucketName="attacker-bucket")
+
+    result = org.invoke(call("UpdateTrail", org.trail_arn, account=ACCOUNT, s3BucketName="attacker-bucket"))
+
+    (line,) = result["incidents"]
+    assert line["verdict"] == "tamper" and line["action_required"] is True, line
+    (message,) = org.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
+    assert "management account's stack" in message["text"]

@@ -69,6 +69,14 @@ PERMISSIONS: frozenset[str] = frozenset(
 """Every IAM action the central function's code calls (``central.yaml`` grants exactly these)."""
 
 
+BASELINE_ONLY = frozenset({"trail.update-degrade", "trail.selectors-degrade"})
+"""Techniques whose change (a destination, the selectors) only a recorded baseline can undo."""
+BASELINE_ONLY_NOTE = (
+    "Where the trail delivers (bucket, prefix, topic) and its event selectors are restored from the "
+    "baseline by the management account's stack (OrgTrailRole owner): confirm there that it did"
+)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -216,7 +224,11 @@ class Central:
         return self._trails
 
     def live(self, trails: Sequence[Mapping[str, Any]]) -> LiveInventory:
-        return inventory_build(self.config, self.region, list(trails), allowed=())
+        """The inventory of these trails. The central stack records no baseline, so each entry is the
+        live trail after the call being judged: listed as unrecorded, a change to where it delivers is
+        never judged against it (the policy counts it as a redirect)."""
+        arns = [str(t["TrailARN"]) for t in trails if t.get("TrailARN")]
+        return inventory_build(self.config, self.region, list(trails), allowed=(), unrecorded_trails=arns)
 
     def context(self, trails: Sequence[Mapping[str, Any]]) -> Context:
         return Context(self.live(trails), config=self.config)
@@ -298,11 +310,19 @@ class Central:
         already, and a stop is started by the same ``ensure_logging`` every stack's StopLogging repair
         uses."""
         try:
-            return check_org_trail(self.context([trail]), trail)
+            outcome = check_org_trail(self.context([trail]), trail)
         except Exception as exc:  # never lose the incident
             outcome = Outcome("central.org_trail", str(trail.get("TrailARN")))
             why = f"{type(exc).__name__}: {exc}"
             return outcome.fail(f"the check of organization trail {verdict.resource} failed: {why}")
+        technique = verdict.technique.id if verdict.technique is not None else None
+        if technique in BASELINE_ONLY and outcome.ok:
+            # where it delivers and what it selects are compared with the baseline only where one is kept
+            if outcome.status == "already-restored":  # nothing it can see is off: the change is not undone
+                outcome.status, outcome.verified = "failed", False
+                outcome.summary = f"not undone here: {outcome.summary}"
+            outcome.summary += f". {BASELINE_ONLY_NOTE}"
+        return outcome
 
     def import_incident(self, incident: Incident, line: dict[str, Any]) -> None:
         """The incident as a finding of the security account's own product (BatchImportFindings accepts
