@@ -476,3 +476,20 @@ def test_a_forwarded_redirect_of_the_org_trail_needs_a_person(org: Org) -> None:
     (message,) = org.messages()
     assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
     assert "management account's stack" in message["text"]
+
+
+def test_many_members_reporting_one_org_trail_found_logging_send_one_message(org: Org) -> None:
+    org.env["TRAILGUARD_STATE_TABLE"] = org.account.state_table()
+    reports = [member_message("routed", org.trail_arn) for _ in range(3)]
+
+    result = org.invoke(sns_event(*reports))
+
+    assert [e["status"] for e in result["escalations"]] == ["already-restored"] * 3
+    assert [e.get("notification") for e in result["escalations"]][1:] == [
+        "suppressed: already found logging in this quiet window"
+    ] * 2
+    assert len(org.messages()) == 1
+    org.cloudtrail().stop_logging(Name=org.trail_arn)  # a repair always goes out
+    again = org.invoke(sns_event(member_message("routed", org.trail_arn)))
+    assert [e["status"] for e in again["escalations"]] == ["remediated"]
+    assert len(org.messages()) == 1

@@ -34,6 +34,7 @@ from trailguard.policy import Verdict, classify
 from trailguard.remediate import Context, Outcome
 from trailguard.remediate.trail import ensure_logging
 from trailguard.resources import trail as trail_kind
+from trailguard.state import StateStore
 
 LOG = logging.getLogger("trailguard.central")
 
@@ -75,6 +76,11 @@ BASELINE_ONLY_NOTE = (
     "Where the trail delivers (bucket, prefix, topic) and its event selectors are restored from the "
     "baseline by the management account's stack (OrgTrailRole owner): confirm there that it did"
 )
+
+
+QUIET_PK = "escalated#clean"
+QUIET_SECONDS = 900
+"""How long one "found in order" escalation message stands for the members' later reports."""
 
 
 def _now() -> str:
@@ -392,6 +398,14 @@ class Central:
             "region": report.region,
             "status": outcome.status,
         }
+        if outcome.status == "already-restored" and not self.first_clean_recheck(str(trail.get("TrailARN"))):
+            # every member in every region reports the same stopped organization trail: once it is found
+            # logging again, one message says so per quiet window; repairs and failures always go out
+            line["notification"] = "suppressed: already found logging in this quiet window"
+            log_event(
+                LOG, logging.INFO, "central.escalation-quiet", trail=line["escalated"], account=report.account
+            )
+            return line
         try:
             line["message_id"] = publish(message, self.settings.topic_arn)  # NOTIFY_PERMISSIONS
         except Exception as exc:
@@ -408,6 +422,25 @@ class Central:
             if result is not None:
                 line["security_hub"] = result
         return line
+
+    def first_clean_recheck(self, trail_arn: str) -> bool:
+        """Whether this is the first re-check in the quiet window that found ``trail_arn`` in order (one
+        conditional put on the state table; no table, or one that cannot be written: True, since a
+        duplicate message beats a lost one). Unsigned: forging it can only quieten "found in order"."""
+        if not self.state_table:
+            return True
+        try:
+            store = StateStore(self.state_table, self.region)
+            return store.put(  # LEDGER_PERMISSIONS (dynamodb:PutItem)
+                QUIET_PK,
+                trail_arn,
+                {"found": "in order", "at": _now()},
+                ttl_seconds=QUIET_SECONDS,
+                if_absent=True,
+            )
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
+            return True
 
     # -- the organization backstop ---------------------------------------------------------------
 
