@@ -23,6 +23,7 @@ import pytest
 
 import envelopes
 from aws_support import ACCOUNT, REGION, Account
+from permissions_support import iam_action
 from trailguard import aws
 from trailguard.central import handler
 from trailguard.notify import NotificationError
@@ -493,3 +494,41 @@ def test_many_members_reporting_one_org_trail_found_logging_send_one_message(org
     again = org.invoke(sns_event(member_message("routed", org.trail_arn)))
     assert [e["status"] for e in again["escalations"]] == ["remediated"]
     assert len(org.messages()) == 1
+
+
+def test_every_call_the_central_function_makes_is_a_permission_it_declares(org: Org, calls: Calls) -> None:
+    """Every path once (a forwarded stop, an attempt, an escalation, a backstop with drift and a bus to
+    put back, the ledger on a state table): each call's IAM action is in ``PERMISSIONS`` (the template's
+    role grants exactly those: tests/org/test_central_template.py)."""
+    from trailguard.org.central_run import PERMISSIONS
+
+    org.env["TRAILGUARD_STATE_TABLE"] = org.account.state_table()
+    org.env["TRAILGUARD_ORG_BUS_ARN"] = org.account.client("events").create_event_bus(Name=policy.BUS_NAME)[
+        "EventBusArn"
+    ]
+    made: set[str] = set()
+
+    def run(event: Any, *, stop: bool = False, weaken: bool = False) -> None:
+        if stop:
+            org.cloudtrail().stop_logging(Name=org.trail_arn)
+        if weaken:
+            org.cloudtrail().update_trail(Name=org.trail_arn, EnableLogFileValidation=False)
+        calls.made.clear()
+        org.invoke(event)
+        made.update(iam_action(*c.split(":", 1)) for c in calls.made)
+
+    run(call("StopLogging", org.trail_arn, account=MEMBER), stop=True)
+    run(call("StopLogging", org.trail_arn, account=MEMBER, error="AccessDenied"))
+    run(sns_event(member_message("routed", org.trail_arn)), stop=True)
+    run(SCHEDULE, stop=True, weaken=True)
+    org.messages()
+
+    undeclared = {c for c in made if c not in PERMISSIONS}
+    assert not undeclared, undeclared
+    for needed in (
+        "cloudtrail:StartLogging",
+        "cloudtrail:UpdateTrail",
+        "events:PutPermission",
+        "sns:Publish",
+    ):
+        assert needed in made

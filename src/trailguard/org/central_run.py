@@ -92,9 +92,8 @@ def _now() -> str:
 
 def describe_all(outcome: Outcome, region: str) -> list[Mapping[str, Any]]:
     """Every trail visible from ``region``, shadow trails included."""
-    answer = outcome.call(
-        "cloudtrail", region, "DescribeTrails", includeShadowTrails=True
-    )  # LIST_PERMISSIONS
+    # LIST_PERMISSIONS
+    answer = outcome.call("cloudtrail", region, "DescribeTrails", includeShadowTrails=True)
     return [t for t in answer.get("trailList") or [] if isinstance(t, Mapping)]
 
 
@@ -115,8 +114,8 @@ def check_org_trail(ctx: Context, trail: Mapping[str, Any], *, action: str = "ce
     """Verify one organization trail by ARN in its home region and repair what the central function
     can: logging (StartLogging, verified by GetTrailStatus) and log file validation (UpdateTrail with
     ``EnableLogFileValidation`` only: it strengthens, never redirects). A missing KMS key or CloudWatch
-    Logs group needs the recorded value (the management account's stack holds it): reported, with the
-    command, as a failure a person must act on."""
+    Logs group needs the recorded value (the management account's stack holds it): reported as a failure
+    a person must act on."""
     arn = str(trail.get("TrailARN"))
     name = str(trail.get("Name") or trail_kind.name_of(arn))
     region = trail_kind.home_region(trail, ctx.region) or ctx.region
