@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.client
+import botocore.exceptions
 import pytest
 
 import envelopes
@@ -532,3 +533,30 @@ def test_every_call_the_central_function_makes_is_a_permission_it_declares(org: 
         "sns:Publish",
     ):
         assert needed in made
+
+
+def test_when_trails_cannot_be_listed_a_stop_in_the_management_account_is_still_repaired(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DescribeTrails refused (botocore's Stubber would do as well; a patched call is enough here): the
+    call's own account and region say which trail it was."""
+    real = botocore.client.BaseClient._make_api_call
+
+    def refuse_listing(client: Any, operation: str, params: Any) -> Any:
+        if operation == "DescribeTrails":
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation
+            )
+        return real(client, operation, params)
+
+    org.cloudtrail().stop_logging(Name=org.trail_arn)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refuse_listing)
+
+    result = org.invoke(call("StopLogging", ORG_TRAIL, account=ACCOUNT))  # by name, as the owner calls it
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", real)
+    assert org.logging()
+    (line,) = result["incidents"]
+    assert line["verdict"] == "tamper" and line["action_required"] is True  # its configuration unread
+    (message,) = org.messages()
+    assert "restarted logging" in message["text"].lower() and "could not be read" in message["text"]

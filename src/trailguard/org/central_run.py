@@ -122,21 +122,24 @@ def check_org_trail(ctx: Context, trail: Mapping[str, Any], *, action: str = "ce
     outcome = Outcome(action, arn)
     done: list[str] = []
     off: list[str] = []
+    live: Mapping[str, Any] | None = None
     try:
         live = _describe(outcome, arn, region)
-    except Exception as exc:
-        return outcome.fail(f"could not read organization trail {name} in {region}", outcome.last_error(exc))
-    if live is None:
-        return outcome.fail(
-            f"organization trail {name} no longer exists in {region}: the management account's stack "
-            "recreates it from its baseline (OrgTrailRole owner); check it there"
-        )
+    except Exception as exc:  # an unreadable configuration must not stop the restart: logging first
+        outcome.errors.append(f"DescribeTrails on {arn} in {region}: {outcome.last_error(exc)}")
+        off.append(f"the configuration of organization trail {name} could not be read, so it was not checked")
+    else:
+        if live is None:
+            return outcome.fail(
+                f"organization trail {name} no longer exists in {region}: the management account's stack "
+                "recreates it from its baseline (OrgTrailRole owner); check it there"
+            )
     state = ensure_logging(ctx, outcome, arn, region)  # GetTrailStatus, StartLogging: CHECK_PERMISSIONS
     if state == "restarted":
         done.append(f"restarted logging on organization trail {name} in {region}")
     elif state != "already-logging":
         off.append(f"organization trail {name} is not logging ({state})")
-    for gap in policy.trail_gaps(live):
+    for gap in policy.trail_gaps(live) if live is not None else []:
         if gap.fix is None:
             off.append(f"{gap.text}: restore it from the management account's baseline")
             continue
@@ -249,6 +252,8 @@ class Central:
         if ref.startswith("arn:") and not policy.names_org_trail(ref, management):
             return None, f"trail {ref} is not in the management account: its own account's stack repairs it"
         trails = self.trails()
+        if trails is None and not ref.startswith("arn:") and management and record.account_id == management:
+            ref = f"arn:aws:cloudtrail:{record.region or self.region}:{management}:trail/{ref}"  # made there
         if trails is None:
             if policy.names_org_trail(ref, management):  # unlisted, but the ARN says whose it is
                 return {
