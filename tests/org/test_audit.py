@@ -361,3 +361,23 @@ def test_a_stack_deployed_in_a_member_is_audited_with_the_members_credentials(or
     org.session(member).client("cloudtrail", "us-east-1").stop_logging(Name=org.member_trail)
     (base,) = by(audit.run(wanted).rows, account=member, check="TG.baseline")
     assert base.status == checks.FAIL and f"trail {org.member_trail} (IsLogging)" in base.detail
+
+
+def test_baselines_kms_will_not_verify_are_an_error_not_tampering(
+    single: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On AWS the state key's policy lets only the guard role and the signers verify; moto evaluates no
+    key policy, so ``Mac.verify`` is patched to raise what a refused VerifyMac raises."""
+    from trailguard import integrity
+
+    assert main(["baseline", "record", "--stack-name", "tg", "--region", "us-east-1"]) == 0
+
+    def refused(*_: Any, **__: Any) -> bool:
+        raise integrity.UnverifiableError("AccessDeniedException: not authorized to perform kms:VerifyMac")
+
+    monkeypatch.setattr(integrity.Mac, "verify", refused)
+    wanted = audit.Options(
+        home_region="us-east-1", regions=("us-east-1",), stack_name="tg", checks=("TG.baseline",), workers=1
+    )
+    (row,) = audit.run(wanted).rows
+    assert row.status == checks.ERROR and "kms:VerifyMac" in row.detail and "tampered" not in row.detail

@@ -441,6 +441,15 @@ def baseline_facts(
         return BaselineFacts(errors=(f"reading the baselines: {error_text(exc)}",))
     if errors:
         return BaselineFacts(errors=tuple(errors))
+    unverifiable = [t for t in stored.tampered if t.unverifiable]
+    if unverifiable:  # KMS did not answer (on AWS: the state key's policy lets only its signers verify)
+        first = unverifiable[0]
+        return BaselineFacts(
+            errors=(
+                f"{len(unverifiable)} baseline(s) could not be verified ({first.reason}); the audit's role "
+                "needs kms:VerifyMac on the stack's state key (add it to StateSignerArns)",
+            )
+        )
     changes = diff(current, planned)
 
     def label(change: BaselineChange) -> str:
