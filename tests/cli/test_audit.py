@@ -117,7 +117,8 @@ def test_as_a_person_runs_it_against_a_moto_server(
     clean_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The organization built on the server (boto3 follows AWS_ENDPOINT_URL), then the command in its
-    own process with ``--endpoint-url``."""
+    own process with ``--endpoint-url``: rows for every account, and exit 1 once a member's trail has
+    lost its KMS key and validation (0 before)."""
     fake_credentials(monkeypatch, "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", clean_endpoint)
     built = audit_world.build()
@@ -138,6 +139,13 @@ def test_as_a_person_runs_it_against_a_moto_server(
     audited = {r["account"] for r in doc["rows"] if r["check"] == "CloudTrail.1"}
     assert audited == set(built.active)
     assert boto3.client("sts", "us-east-1").get_caller_identity()["Account"] == built.management
+    narrowed = ("audit", "--org", "--endpoint-url", clean_endpoint, *REGIONS, "--check", "CloudTrail.2")
+    assert trailguard(*narrowed, "--check", "CloudTrail.4", env=ENV).returncode == 0
+    built.session(built.members[0]).client("cloudtrail", "us-east-1").update_trail(
+        Name="local-trail", KmsKeyId="", EnableLogFileValidation=False
+    )
+    after = trailguard(*narrowed, "--check", "CloudTrail.4", env=ENV)
+    assert after.returncode == 1 and after.stdout.count(" FAIL ") == 2, after.stdout
 
 
 @pytest.mark.integration
