@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
 from trailguard.events.cloudtrail import CloudTrailRecord
@@ -147,11 +147,29 @@ def iter_path(path: str | Path, before_read: Callable[[], None] | None = None) -
     :class:`MalformedEvent` when it is empty or not JSON at all. ``before_read`` is called before each
     read of the file (``trailguard classify`` flushes its output there).
     """
+    for entry in _iter(path, before_read, raw_records=False):
+        assert not isinstance(entry, dict)
+        yield entry
+
+
+def iter_path_raw(
+    path: str | Path, before_read: Callable[[], None] | None = None
+) -> Iterator[Entry | dict[str, Any]]:
+    """:func:`iter_path`, but each CloudTrail record of a log file's ``Records`` comes as the dict it
+    was decoded to (what :meth:`CloudTrailRecord.of_log_entry` would view), not yet a view: for a caller
+    that can judge most of a log's records from two of their fields (``trailguard classify``). Every
+    other entry, and every problem, is as :func:`iter_path` gives it."""
+    return _iter(path, before_read, raw_records=True)
+
+
+def _iter(
+    path: str | Path, before_read: Callable[[], None] | None, raw_records: bool
+) -> Iterator[Entry | dict[str, Any]]:
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         stream: _Readable = gzip.GzipFile(fileobj=raw) if gzipped else raw
-        yield from _Reader(stream, before_read).entries()
+        yield from _Reader(stream, before_read, raw_records).entries()
 
 
 class _Readable(Protocol):
@@ -165,8 +183,11 @@ class _IncompleteError(ValueError):
 class _Reader:
     """A window over the decoded text of a byte stream, with JSON values decoded off its front."""
 
-    def __init__(self, stream: _Readable, before_read: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, stream: _Readable, before_read: Callable[[], None] | None = None, raw_records: bool = False
+    ) -> None:
         self.stream = stream
+        self.raw_records = raw_records  # a log file's CloudTrail records as their dicts (iter_path_raw)
         self.before_read = before_read
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
         self.buf = ""
@@ -179,7 +200,9 @@ class _Reader:
     @property
     def line(self) -> int:
         """The line number at ``self.pos``."""
-        self._line += self.buf.count("\n", self._line_at, self.pos)
+        # find first: it is a fast scan, and a log file as CloudTrail writes it has no newline to count
+        if self.buf.find("\n", self._line_at, self.pos) >= 0:
+            self._line += self.buf.count("\n", self._line_at, self.pos)
         self._line_at = self.pos
         return self._line
 
@@ -275,7 +298,7 @@ class _Reader:
         return None
 
     # -- the shapes ---------------------------------------------------------------------------------
-    def entries(self) -> Iterator[Entry]:
+    def entries(self) -> Iterator[Entry | dict[str, Any]]:
         """Top-level values one after another (one JSON document, or JSON Lines of them)."""
         leading_errors: list[MalformedEvent] = []
         read_any = False
@@ -318,7 +341,7 @@ class _Reader:
         yield from errors
         errors.clear()
 
-    def _log_file(self, line: int) -> Iterator[Entry]:
+    def _log_file(self, line: int) -> Iterator[Entry | dict[str, Any]]:
         """A CloudTrail log file, one ``Records`` element at a time."""
         match = _RECORDS_FILE.match(self.buf, self.pos)
         assert match is not None
@@ -340,7 +363,7 @@ class _Reader:
         if closing is None:
             yield self._stopped(f"the log file object from line {line} does not end after Records")
 
-    def _records(self) -> Generator[Entry, None, bool]:
+    def _records(self) -> Generator[Entry | dict[str, Any], None, bool]:
         """The elements of a log file's ``Records`` (its ``[`` just read), each a record or why it is
         not one; returns True when a syntax error ended the reading of the file.
 
@@ -355,15 +378,23 @@ class _Reader:
 
         if self._expect("]") is not None:
             return False
-        scan = self.json.raw_decode
+        # raw_decode's own scanner, without raw_decode's frame (it raises StopIteration for no value)
+        scan: Callable[[str, int], tuple[Any, int]] = cast(Any, self.json).scan_once
+        raw_records = self.raw_records
+        low = CHUNK_BYTES // 4
         index = 0
         while True:
             buf, pos = self.buf, self.pos
+            if len(buf) - pos < low and not self.eof:
+                # Read on before the buffer runs short: an object cut by its end is decoded twice, and
+                # the error that says so counts the buffer's lines.
+                self._fill()
+                buf, pos = self.buf, self.pos
             item: Any = _NOTHING
             if buf.startswith("{", pos):
                 try:
                     item, end = scan(buf, pos)
-                except (ValueError, RecursionError):
+                except (ValueError, RecursionError, StopIteration):
                     item = _NOTHING  # the general way below reads more, or says why
                 else:
                     self.pos = end
@@ -375,7 +406,12 @@ class _Reader:
                     yield self._stopped(f"{name(index)} is not JSON: {_why(exc)}")
                     return True
                 bad = _NOT_UTF8.search(raw) is not None
-            yield _not_utf8(f"Records[{index}]") if bad else log_file_entry(item, index)
+            if bad:
+                yield _not_utf8(f"Records[{index}]")
+            elif raw_records and type(item) is dict and "eventName" in item:
+                yield item  # log_file_entry would view it: CloudTrailRecord.of_log_entry(item)
+            else:
+                yield log_file_entry(item, index)
             buf, pos = self.buf, self.pos
             if pos < len(buf) and buf[pos] in ",]":
                 separator: str | None = buf[pos]
