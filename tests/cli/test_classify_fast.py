@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from events.support import log_reading  # noqa: F401 (the fixture)
 from policy.policy_support import PROTECTING
 from trailguard.cli import classify as cli
 from trailguard.cli import main
@@ -66,6 +67,7 @@ def inventory_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("log_reading")
 def test_every_corpus_file_gives_the_pure_policy_paths_lines(capsys, events_dir, inventory_file):
     inventory = cli.load_inventory(str(inventory_file))
     files = _corpus(events_dir)
@@ -120,6 +122,7 @@ def _odd_records(events_dir: Path) -> list[Any]:
     return cases
 
 
+@pytest.mark.usefixtures("log_reading")
 @pytest.mark.parametrize(
     "case", [(c, g) for c in (7, 1000, 64 * 1024) for g in (False, True)], ids=lambda c: f"{c[0]}-gz{c[1]}"
 )
@@ -170,6 +173,7 @@ def test_the_pairs_kept_are_bounded_and_the_rest_still_judged(events_dir):
     assert len(lines._parts) == cli._UnwatchedLines.MAX_PAIRS
 
 
+@pytest.mark.usefixtures("log_reading")
 def test_an_output_that_cannot_write_ascii_as_ascii_goes_the_general_way(
     events_dir, tmp_path: Path, monkeypatch
 ):
@@ -185,3 +189,139 @@ def test_an_output_that_cannot_write_ascii_as_ascii_goes_the_general_way(
     text = raw.getvalue().decode("utf-16")
     want = [cli.json_line(line, out) for line in cli.classify_file(path, Inventory())]
     assert text.splitlines() == want
+
+
+# -- the log file read whole (trailguard[fast]): taken only where the stream reads the same ---------------
+
+
+def _texts(events_dir: Path) -> tuple[str, str]:
+    return (events_dir / BENIGN).read_text().strip(), (events_dir / STOP).read_text().strip()
+
+
+def _bodies(events_dir: Path) -> dict[str, bytes]:
+    """Log files the whole reading must hand to the stream (or read exactly as it does)."""
+    benign, stop = (json.dumps(json.loads(t)) for t in _texts(events_dir))
+    plain = f'{{"Records": [{benign}, {stop}]}}'
+    deep = json.loads(benign)
+    deep["requestParameters"] = {"x": "[[[DEEP]]]"}
+    deep_text = json.dumps(deep)
+    big = json.loads(benign)
+    big["requestParameters"] = {"n": 10**30, "f": 1.5e300, "neg": -(10**25)}
+    return {
+        "plain": plain.encode(),
+        "empty": b'{"Records": []}',
+        "spaced": f' \r\n\t{{ \n"Records" :\t[ {benign} ,\n{stop} ]\n}}\n\n'.encode(),
+        "records-twice": f'{{"Records": [{stop}], "Records": [{benign}]}}'.encode(),
+        "records-twice-escaped": f'{{"Records": [{stop}], "\\u0052ecords": [{benign}]}}'.encode(),
+        "member-after": f'{{"Records": [{benign}, {stop}], "x": 1}}'.encode(),
+        "array-after": f'{{"Records": [{benign}], [{stop}]}}'.encode(),
+        "two-log-files": (plain + "\n" + plain + "\n").encode(),
+        "bracket-extra": f'{{"Records": [{benign}]]}}'.encode(),
+        "form-feed": f'{{\x0c"Records": [{benign}, {stop}]}}'.encode(),
+        "far-records": ("{" + " " * 300 + f'"Records": [{benign}, {stop}]}}').encode(),
+        "bom": b"\xef\xbb\xbf" + plain.encode(),
+        "nan": f'{{"Records": [{benign[:-1]}, "x": NaN}}, {stop}]}}'.encode(),
+        "lone-surrogate": f'{{"Records": [{benign[:-1]}, "x": "\\ud800"}}, {stop}]}}'.encode(),
+        "not-utf8": f'{{"Records": [{benign[:-1]}, "x": "'.encode() + b"\xff" + f'"}}, {stop}]}}'.encode(),
+        "not-ascii": f'{{"Records": [{benign[:-1]}, "x": "Zoë"}}, {stop}]}}'.encode(),
+        "big-numbers": f'{{"Records": [{json.dumps(big)}, {stop}]}}'.encode(),
+        "not-objects": f'{{"Records": [1, "two", null, [], {{}}, {{"eventName": null}}, {benign}]}}'.encode(),
+        "escaped-names": plain.replace('"eventName"', '"\\u0065ventName"')
+        .replace("Stop", "\\u0053top")
+        .encode(),
+        "name-twice": f'{{"Records": [{stop[:-1]}, "eventName": "GetObject"}}]}}'.encode(),
+        "identity-twice": f'{{"Records": [{benign[:-1]}, "userIdentity": {{"type": "Root"}}}}]}}'.encode(),
+        "identity-not-object": f'{{"Records": [{benign[:-1]}, "userIdentity": "me"}}]}}'.encode(),
+        "cut": plain[:-40].encode(),
+        "trailing-comma": f'{{"Records": [{benign}, {stop},]}}'.encode(),
+        "deep-record": f'{{"Records": [{deep_text}, {stop}]}}'.encode(),
+    }
+
+
+def _deep(events_dir: Path, depth: int) -> bytes:
+    benign, stop = (json.dumps(json.loads(t)) for t in _texts(events_dir))
+    nested = "[" * depth + "]" * depth
+    return f'{{"Records": [{benign}, {benign[:-1]}, "x": {nested}}}, {stop}]}}'.encode()
+
+
+def _gzips(data: bytes) -> dict[str, bytes]:
+    one = gzip.compress(data, mtime=0)
+    half = len(data) // 2
+    return {
+        "gzip": one,
+        "gzip-two-members": gzip.compress(data[:half], mtime=0) + gzip.compress(data[half:], mtime=0),
+        "gzip-garbage-after": one + b"garbage",
+        "gzip-zeros-after": one + b"\0" * 8,
+        "gzip-cut": one[:-9],
+        "gzip-bad-crc": one[:-8] + bytes(8),
+    }
+
+
+def _same_as_the_stream(capsys, path: Path, inventory_file: Path) -> list[str]:
+    code, got = _command(capsys, path, inventory_file)
+    want = _reference(path, cli.load_inventory(str(inventory_file)))
+    assert got == want, path.name
+    assert code == (2 if any('"verdict": "unreadable"' in line for line in want) else 0), path.name
+    return got
+
+
+@pytest.mark.usefixtures("log_reading")
+def test_each_odd_log_file_gives_the_pure_policy_paths_lines(capsys, events_dir, tmp_path, inventory_file):
+    for name, body in _bodies(events_dir).items():
+        path = tmp_path / f"{name}.json"
+        path.write_bytes(body)
+        _same_as_the_stream(capsys, path, inventory_file)
+        for kind, blob in _gzips(body).items():
+            path = tmp_path / f"{name}.{kind}.json.gz"
+            path.write_bytes(blob)
+            _same_as_the_stream(capsys, path, inventory_file)
+
+
+def test_nesting_near_the_limit_reads_as_the_stream_reads_it(
+    capsys, events_dir, tmp_path, monkeypatch, inventory_file
+):
+    """Around the depth at which json gives up (RecursionError: the stream says the record is nested too
+    deeply and reads no further; where exactly depends on the stack the command runs on), the command's
+    lines read whole are those it gives streaming: the whole reading hands a file over well before that
+    depth (DEPTH_MARGIN)."""
+    if readers._fast() is None:
+        pytest.skip("msgspec (trailguard[fast]) is not installed")
+    limit = sys.getrecursionlimit()
+    depths = sorted({10, 100, limit // 2, *range(limit - 150, limit + 20, 5), limit * 3})
+    kinds = set()
+    for depth in depths:
+        path = tmp_path / f"deep-{depth}.json"
+        path.write_bytes(_deep(events_dir, depth))
+        whole = _command(capsys, path, inventory_file)
+        monkeypatch.setattr(readers, "FAST_LOG_FILE_BYTES", 0)
+        streamed = _command(capsys, path, inventory_file)
+        monkeypatch.undo()
+        assert whole == streamed, depth
+        kinds.add(len(whole[1]))
+    assert kinds == {2, 3}  # depths read in full and depths where the stream stops: both were seen
+
+
+@pytest.mark.usefixtures("log_reading")
+def test_a_plain_log_file_is_read_whole_and_most_records_in_part(events_dir, tmp_path):
+    """The whole reading is really taken (so the tests above compare two ways, not one with itself)."""
+    benign, stop = _texts(events_dir)
+    path = tmp_path / "log.json.gz"
+    path.write_bytes(gzip.compress(f'{{"Records": [{benign}, {stop}, 5]}}'.encode(), mtime=0))
+    got = list(readers.iter_path_raw(path))
+    kinds = [type(entry).__name__ for entry in got]
+    if readers.FAST_LOG_FILE_BYTES == 0:  # streamed
+        assert kinds == ["dict", "dict", "MalformedEvent"]
+    else:
+        assert kinds == ["LogRecordHead", "LogRecordHead", "MalformedEvent"]
+        assert readers.record_of(got[1]).raw == json.loads(stop)
+    assert str(got[2]) == "Records[2] is not a JSON object (int)"
+
+
+@pytest.mark.usefixtures("log_reading")
+def test_a_file_larger_than_the_bound_is_streamed(events_dir, tmp_path, monkeypatch):
+    benign, _ = _texts(events_dir)
+    body = f'{{"Records": [{benign}, {benign}]}}'.encode()
+    monkeypatch.setattr(readers, "FAST_LOG_FILE_BYTES", len(body) - 1)
+    for name, blob in (("log.json", body), ("log.json.gz", gzip.compress(body))):
+        (tmp_path / name).write_bytes(blob)
+        assert [type(e) for e in readers.iter_path_raw(tmp_path / name)] == [dict, dict]

@@ -32,8 +32,8 @@ from types import UnionType
 from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from trailguard.cli.exit import CommandError, Exit
-from trailguard.events import CloudTrailRecord, MalformedEvent
-from trailguard.events.readers import iter_path_raw
+from trailguard.events import CloudTrailRecord, MalformedEvent, Record
+from trailguard.events.readers import LogRecordHead, iter_path_raw, record_of
 from trailguard.policy import Inventory
 from trailguard.policy.classify import output_line, unwatched_reason
 
@@ -223,7 +223,14 @@ class _UnwatchedLines:
         return parts
 
     def __call__(self, raw: dict[str, Any], index: int) -> str | None:
-        service, name = raw.get("eventSource"), raw.get("eventName")
+        """The line of a decoded log file record, or None."""
+        identity = raw.get("userIdentity")  # CloudTrailRecord.principal_arn, when arn is a string
+        arn = identity.get("arn") if type(identity) is dict else None
+        return self.line(raw.get("eventSource"), raw.get("eventName"), raw.get("eventID"), arn, index)
+
+    def line(self, service: Any, name: Any, event_id: Any, arn: Any, index: int) -> str | None:
+        """The line of the record at ``index`` with these fields (``arn``: its ``userIdentity``'s, None
+        when that is not an object), or None."""
         if type(service) is not str or type(name) is not str:
             return None
         parts = self._parts.get((service, name), _UNKNOWN)
@@ -231,18 +238,13 @@ class _UnwatchedLines:
             parts = self._pair(service, name)
         if parts is None:
             return None
-        event_id = raw.get("eventID")  # CloudTrailRecord.event_id: a log entry has no envelope
-        if type(event_id) is str and event_id:
+        if type(event_id) is str and event_id:  # CloudTrailRecord.event_id: a log entry has no envelope
             shown_id = _ENCODE_STRING(event_id)
         elif event_id is None or event_id == "":
             shown_id = "null"
         else:
             return None
-        identity = raw.get("userIdentity")  # CloudTrailRecord.principal_arn, when arn is a string
-        if type(identity) is not dict:
-            return None
-        arn = identity.get("arn")
-        if type(arn) is not str or not arn:
+        if type(arn) is not str or not arn:  # else principal_arn falls back on the issuer
             return None
         line = f'{self._head}{index}, "event_id": {shown_id}{parts[0]}{_ENCODE_STRING(arn)}{parts[1]}'
         return line if line.isascii() else None
@@ -261,7 +263,17 @@ def _file_rows(
         fast.start(source)
     try:
         for item in iter_path_raw(path, before_read):
-            if type(item) is dict:
+            kind = type(item)
+            if kind is LogRecordHead:  # read in part (trailguard[fast])
+                assert isinstance(item, LogRecordHead)
+                line = (
+                    fast.line(item.event_source, item.event_name, item.event_id, item.arn, index)
+                    if fast is not None
+                    else None
+                )
+                yield line if line is not None else output_line(record_of(item), inventory, source, index)
+            elif kind is dict:
+                assert isinstance(item, dict)
                 line = fast(item, index) if fast is not None else None
                 if line is not None:
                     yield line
@@ -270,7 +282,7 @@ def _file_rows(
             elif isinstance(item, MalformedEvent):
                 yield unreadable(source, index, str(item))
             else:
-                assert not isinstance(item, dict)
+                assert isinstance(item, Record)
                 yield output_line(item, inventory, source, index)
             index += 1
     except BrokenPipeError:  # from before_read: the output, not the file

@@ -18,12 +18,15 @@ saying which one and why, and the entries around it are still read (:func:`entri
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import json
+import os
 import re
+import zlib
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
 from trailguard.events.cloudtrail import CloudTrailRecord
@@ -152,14 +155,164 @@ def iter_path(path: str | Path, before_read: Callable[[], None] | None = None) -
         yield entry
 
 
-def iter_path_raw(
-    path: str | Path, before_read: Callable[[], None] | None = None
-) -> Iterator[Entry | dict[str, Any]]:
+class LogRecordHead(NamedTuple):
+    """A CloudTrail record of a log file read in part: its call, id and caller as JSON decodes them
+    (``arn`` is ``userIdentity.arn`` when ``userIdentity`` is an object, else None), and its JSON text
+    (:func:`record_of` decodes it in full)."""
+
+    event_source: Any
+    event_name: str
+    event_id: Any
+    arn: Any
+    text: Any  # the record's JSON, a bytes-like object
+
+
+def record_of(head: LogRecordHead) -> CloudTrailRecord:
+    """The view of a record read in part: its text decoded by :mod:`json`, as the stream decodes it."""
+    item = json.loads(bytes(head.text).decode("utf-8"))
+    assert type(item) is dict and "eventName" in item
+    return CloudTrailRecord.of_log_entry(item)
+
+
+RawEntry = Entry | dict[str, Any] | LogRecordHead
+
+
+def iter_path_raw(path: str | Path, before_read: Callable[[], None] | None = None) -> Iterator[RawEntry]:
     """:func:`iter_path`, but each CloudTrail record of a log file's ``Records`` comes as the dict it
-    was decoded to (what :meth:`CloudTrailRecord.of_log_entry` would view), not yet a view: for a caller
-    that can judge most of a log's records from two of their fields (``trailguard classify``). Every
-    other entry, and every problem, is as :func:`iter_path` gives it."""
+    was decoded to (what :meth:`CloudTrailRecord.of_log_entry` would view), or, with the optional
+    ``trailguard[fast]`` (msgspec), as a :class:`LogRecordHead`: not yet a view, for a caller that
+    judges most of a log's records from four of their fields (``trailguard classify``). Every other
+    entry, and every problem, is as :func:`iter_path` gives it."""
+    whole = _whole_log_file(path, before_read)
+    if whole is not None:
+        return iter(whole)
     return _iter(path, before_read, raw_records=True)
+
+
+# -- the optional fast path: a log file decoded whole, most records only in part ---------------------
+# With msgspec (trailguard[fast]) a log file of at most FAST_LOG_FILE_BYTES is checked and split into
+# its records in one pass, and each record decoded only for its call, id and caller; json decodes the
+# few that must be judged in full. It is taken only when the stream would read the same: a file that
+# is exactly one {"Records": [...]} object, valid UTF-8, valid JSON (msgspec refuses all that json
+# refuses, and more: NaN, a lone surrogate), nested at least DEPTH_MARGIN levels less deep than
+# msgspec allows, which json allows too. Anything else, or any error, and the file is streamed.
+FAST_LOG_FILE_BYTES = 8 * 1024 * 1024  # 0: never
+DEPTH_MARGIN = 64
+_WHITESPACE = b" \t\r\n"
+_LOG_FILE_START = re.compile(rb'[ \t\r\n]*(\{[ \t\r\n]*"Records"[ \t\r\n]*:[ \t\r\n]*)\[')
+
+
+class _Fast(NamedTuple):
+    records: Callable[[bytes], Any]  # the Records array wrapped in DEPTH_MARGIN arrays -> its texts
+    head: Callable[[Any], Any]  # one record's text -> its head
+
+
+@functools.cache
+def _fast() -> _Fast | None:
+    """msgspec's decoders, or None without it (or with one that cannot build them: the stream then)."""
+    try:
+        import msgspec
+
+        identity = msgspec.defstruct("Identity", [("arn", Any, None)])
+        fields = [(key, Any, None) for key in ("eventSource", "eventName", "eventID")]
+        head = msgspec.defstruct("Head", [*fields, ("userIdentity", identity | None, None)])
+        wrapped: Any = list[msgspec.Raw]
+        for _ in range(DEPTH_MARGIN):
+            wrapped = list[wrapped]
+        return _Fast(msgspec.json.Decoder(wrapped).decode, msgspec.json.Decoder(head).decode)
+    except Exception:  # ImportError, above all
+        return None
+
+
+def _whole_log_file(path: str | Path, before_read: Callable[[], None] | None) -> list[RawEntry] | None:
+    """The entries of a log file read whole, or None: stream it (no msgspec, too large, not one log
+    file object, anything odd or any error: the stream meets it and says so)."""
+    fast = _fast()
+    if fast is None or FAST_LOG_FILE_BYTES <= 0:
+        return None
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == GZIP_MAGIC
+            size = os.fstat(raw.fileno()).st_size
+            if gzipped and size >= 4:
+                raw.seek(-4, os.SEEK_END)  # ISIZE: the last member's size, a hint (the read is bounded)
+                size = int.from_bytes(raw.read(4), "little")
+            if size > FAST_LOG_FILE_BYTES:
+                return None
+            raw.seek(0)
+            if before_read is not None:
+                before_read()
+            data = raw.read(FAST_LOG_FILE_BYTES + 1)
+    except BrokenPipeError:  # from before_read: the output, not the file
+        raise
+    except Exception:
+        return None
+    if gzipped:
+        # One gzip member, whole and checked (zlib checks the header, CRC and size GzipFile checks,
+        # and more): what GzipFile reads. Several members, bytes after one, an error: the stream.
+        inflate = zlib.decompressobj(wbits=31)
+        try:
+            data = inflate.decompress(data, FAST_LOG_FILE_BYTES + 1)
+        except zlib.error:
+            return None
+        if not inflate.eof or inflate.unused_data:
+            return None
+    if len(data) > FAST_LOG_FILE_BYTES:
+        return None
+    return _log_file_entries(data, fast)
+
+
+def _log_file_entries(data: bytes, fast: _Fast) -> list[RawEntry] | None:
+    match = _LOG_FILE_START.match(data)
+    if match is None or len(match.group(1)) >= 256:  # the stream looks 256 characters ahead for it
+        return None
+    end = len(data)
+    for closing in (b"}", b"]"):  # ...]  }  at the very end, only whitespace around
+        while end and data[end - 1] in _WHITESPACE:
+            end -= 1
+        if not end or data[end - 1 : end] != closing:
+            return None
+        end -= closing == b"}"
+    start = match.end() - 1
+    if end <= start or (not data.isascii() and not _is_utf8(data)):
+        return None
+    try:
+        texts = fast.records(
+            b"".join((b"[" * DEPTH_MARGIN, memoryview(data)[start:end], b"]" * DEPTH_MARGIN))
+        )
+        for _ in range(DEPTH_MARGIN):  # each level holds exactly the next: the array is data[start:end]
+            if len(texts) != 1:
+                return None
+            texts = texts[0]
+    except Exception:  # msgspec's DecodeError, RecursionError: the stream says what is wrong
+        return None
+    head = fast.head
+    entries: list[RawEntry] = []
+    for index, text in enumerate(texts):
+        try:
+            found = head(text)
+        except Exception:  # not an object, a caller that is not one: the general way
+            found = None
+        name = found.eventName if found is not None else None
+        if type(name) is str and name:
+            identity = found.userIdentity
+            arn = identity.arn if identity is not None else None
+            entries.append(LogRecordHead(found.eventSource, name, found.eventID, arn, text))
+            continue
+        item = json.loads(bytes(text).decode("utf-8"))
+        if type(item) is dict and "eventName" in item:
+            entries.append(item)
+        else:
+            entries.append(log_file_entry(item, index))
+    return entries
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _iter(
