@@ -6,10 +6,13 @@ characters that are not ASCII, line breaks JSON leaves unescaped), whatever the 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
+import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +328,36 @@ def test_a_file_larger_than_the_bound_is_streamed(events_dir, tmp_path, monkeypa
     for name, blob in (("log.json", body), ("log.json.gz", gzip.compress(body))):
         (tmp_path / name).write_bytes(blob)
         assert [type(e) for e in readers.iter_path_raw(tmp_path / name)] == [dict, dict]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_left_to_the_stream(capsys, events_dir, tmp_path, monkeypatch):
+    """A pipe can be read once: the whole reading does not touch it (were it to read and give up, the
+    stream would open the pipe again and wait for a writer that is gone), so the command says what it
+    says streaming (that it cannot seek back after the gzip check), with the optional parser or not."""
+    benign, _ = _texts(events_dir)
+    outputs = []
+    for limit in (readers.FAST_LOG_FILE_BYTES, 0):
+        monkeypatch.setattr(readers, "FAST_LOG_FILE_BYTES", limit)
+        pipe = tmp_path / f"pipe-{limit}.json"
+        os.mkfifo(pipe)
+
+        def feed(pipe: Path = pipe) -> None:
+            with contextlib.suppress(BrokenPipeError), open(pipe, "wb") as writer:
+                writer.write(f'{{"Records": [{benign}]}}'.encode())
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        result: list[tuple[int, list[str]]] = []
+        command = threading.Thread(target=lambda r=result, p=pipe: r.append(_command(capsys, p)), daemon=True)
+        command.start()
+        command.join(timeout=20)
+        if command.is_alive():  # opened twice: let it see the end of the pipe, then fail
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            command.join(timeout=20)
+            pytest.fail("the command opened the pipe a second time and waited for a writer")
+        writer.join(timeout=10)
+        code, lines = result[0]
+        outputs.append((code, [json.loads(line)["reason"] for line in lines]))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1], outputs

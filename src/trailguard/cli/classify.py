@@ -8,9 +8,13 @@ still judged, and the run exits 2 (:mod:`trailguard.cli.exit`: an input that can
 ``--fail-on tamper`` (or ``attempt``: an attempt or a tamper) exits 1 when such a verdict appears, for
 pipelines; an unreadable input still exits 2, since the judgement is then incomplete.
 
-Files are streamed: a record is printed once it is judged, and memory is bounded by one record
-(:func:`trailguard.events.iter_path`). Any character prints: a lone surrogate (which JSON may escape
-and Python then holds) is written back as its ``\\uXXXX`` escape.
+Files are streamed: a record is printed once it is judged (the lines written before each read of the
+input), and memory is bounded by one record (:func:`trailguard.events.readers.iter_path_raw`), or with
+the optional ``trailguard[fast]`` by one log file of at most 8 MiB, read whole. Most records of a log
+are calls no technique watches: their line is written straight from the decoded record
+(:class:`_UnwatchedLines`), the same line :func:`~trailguard.policy.classify.output_line` gives. Any
+character prints: a lone surrogate (which JSON may escape and Python then holds) is written back as its
+``\\uXXXX`` escape.
 
 The lines carry no ``schema`` key, unlike the ``--output json`` documents of the other commands: each line
 is a record's verdict, not a document, and its keys and their order are the documented contract that

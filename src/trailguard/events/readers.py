@@ -1,6 +1,7 @@
 """Every input shape trailguard accepts, read into :class:`~trailguard.events.record.Record` views.
 
-Pure: no boto3, no I/O beyond :func:`iter_path`. Shapes understood (``detection-policy.md``, "Inputs"):
+Pure: no boto3, no I/O beyond :func:`iter_path` and :func:`iter_path_raw`. Shapes understood
+(``detection-policy.md``, "Inputs"):
 
 - a bare CloudTrail record (an object with ``eventName``);
 - a CloudTrail log file ``{"Records": [...]}``, plain or gzip, and JSON Lines of either;
@@ -12,7 +13,9 @@ Each entry (one of a log file's ``Records``, one finding of a findings list, one
 judged on its own: an entry that is not understood becomes a :class:`MalformedEvent` in its place,
 saying which one and why, and the entries around it are still read (:func:`entries_from_object`,
 :func:`iter_path`). :func:`iter_path` streams: memory is bounded by the largest single entry (at most
-:data:`MAX_ENTRY_CHARS`), not by the file.
+:data:`MAX_ENTRY_CHARS`), not by the file. :func:`iter_path_raw` (``trailguard classify``) gives the
+same entries, a log file's CloudTrail records not yet viewed; with the optional msgspec it reads a log
+file of at most :data:`FAST_LOG_FILE_BYTES` whole, where that reads exactly what the stream would.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import gzip
 import json
 import os
 import re
+import stat
 import zlib
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
@@ -232,8 +236,11 @@ def _whole_log_file(path: str | Path, before_read: Callable[[], None] | None) ->
         return None
     try:
         with open(path, "rb") as raw:
+            status = os.fstat(raw.fileno())
+            if not stat.S_ISREG(status.st_mode):  # a pipe, a device: read once, by the stream
+                return None
             gzipped = raw.read(2) == GZIP_MAGIC
-            size = os.fstat(raw.fileno()).st_size
+            size = status.st_size
             if gzipped and size >= 4:
                 raw.seek(-4, os.SEEK_END)  # ISIZE: the last member's size, a hint (the read is bounded)
                 size = int.from_bytes(raw.read(4), "little")
