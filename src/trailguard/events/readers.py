@@ -235,12 +235,11 @@ def _whole_log_file(path: str | Path, before_read: Callable[[], None] | None) ->
     if fast is None or FAST_LOG_FILE_BYTES <= 0:
         return None
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe, a device: opened and read once, by the stream
+            return None
         with open(path, "rb") as raw:
-            status = os.fstat(raw.fileno())
-            if not stat.S_ISREG(status.st_mode):  # a pipe, a device: read once, by the stream
-                return None
             gzipped = raw.read(2) == GZIP_MAGIC
-            size = status.st_size
+            size = os.fstat(raw.fileno()).st_size
             if gzipped and size >= 4:
                 raw.seek(-4, os.SEEK_END)  # ISIZE: the last member's size, a hint (the read is bounded)
                 size = int.from_bytes(raw.read(4), "little")
