@@ -12,11 +12,14 @@ import io
 import json
 import os
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from events.support import log_reading  # noqa: F401 (the fixture)
 from policy.policy_support import PROTECTING
@@ -361,3 +364,73 @@ def test_a_named_pipe_is_left_to_the_stream(capsys, events_dir, tmp_path, monkey
         outputs.append((code, [json.loads(line)["reason"] for line in lines]))
     assert outputs[0] == outputs[1]
     assert outputs[0][1], outputs
+
+
+# -- any log file: the command's lines read whole, streamed and by the pure policy path are the same ------
+
+_NAMES = ["StopLogging", "DeleteTrail", "GetObject", "AssumeRole", "UpdateTrail", "PutEventSelectors", ""]
+_SOURCES = ["cloudtrail.amazonaws.com", "s3.amazonaws.com", "sts.amazonaws.com", "lambda.amazonaws.com", ""]
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_identities = st.one_of(
+    _values,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "arn": st.one_of(st.sampled_from(["arn:aws:iam::123456789012:user/a", ""]), _scalars),
+            "type": st.sampled_from(["IAMUser", "AssumedRole", "Root"]),
+            "sessionContext": _values,
+        },
+    ),
+)
+_records = st.one_of(
+    st.fixed_dictionaries(
+        {"eventName": st.one_of(st.sampled_from(_NAMES), _scalars)},
+        optional={
+            "eventSource": st.one_of(st.sampled_from(_SOURCES), _scalars),
+            "eventID": st.one_of(st.uuids().map(str), _scalars),
+            "userIdentity": _identities,
+            "requestParameters": _values,
+            "errorCode": st.sampled_from(["AccessDenied", None]),
+        },
+    ),
+    _values,
+)
+
+
+def _lines_of(path: Path, fast: bool) -> list[str]:
+    """The command's lines for ``path`` (run's loop, without stdout), read whole or streamed."""
+    out = io.StringIO()
+    limit = readers.FAST_LOG_FILE_BYTES
+    readers.FAST_LOG_FILE_BYTES = limit if fast else 0
+    try:
+        rows = cli._rows([str(path)], Inventory(), [], lambda: None, cli._UnwatchedLines())
+        return [row if isinstance(row, str) else cli.json_line(row, out) for row in rows]
+    finally:
+        readers.FAST_LOG_FILE_BYTES = limit
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=st.lists(_records, max_size=6), ascii_only=st.booleans(), gzipped=st.booleans())
+def test_any_log_file_gives_the_same_lines_every_way(records, ascii_only: bool, gzipped: bool):
+    if readers._fast() is None:
+        pytest.skip("msgspec (trailguard[fast]) is not installed")
+    body = json.dumps({"Records": records}, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    with tempfile.TemporaryDirectory() as where:
+        path = Path(where) / ("log.json.gz" if gzipped else "log.json")
+        path.write_bytes(gzip.compress(body, mtime=0) if gzipped else body)
+        whole = _lines_of(path, fast=True)
+        assert whole == _lines_of(path, fast=False)
+        assert whole == _reference(path, Inventory())

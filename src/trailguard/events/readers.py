@@ -294,22 +294,25 @@ def _log_file_entries(data: bytes, fast: _Fast) -> list[RawEntry] | None:
         return None
     head = fast.head
     entries: list[RawEntry] = []
-    for index, text in enumerate(texts):
-        try:
-            found = head(text)
-        except Exception:  # not an object, a caller that is not one: the general way
-            found = None
-        name = found.eventName if found is not None else None
-        if type(name) is str and name:
-            identity = found.userIdentity
-            arn = identity.arn if identity is not None else None
-            entries.append(LogRecordHead(found.eventSource, name, found.eventID, arn, text))
-            continue
-        item = json.loads(bytes(text).decode("utf-8"))
-        if type(item) is dict and "eventName" in item:
-            entries.append(item)
-        else:
-            entries.append(log_file_entry(item, index))
+    try:
+        for index, text in enumerate(texts):
+            try:
+                found = head(text)
+            except Exception:  # not an object, a caller that is not one: the general way
+                found = None
+            name = found.eventName if found is not None else None
+            if type(name) is str and name:
+                identity = found.userIdentity
+                arn = identity.arn if identity is not None else None
+                entries.append(LogRecordHead(found.eventSource, name, found.eventID, arn, text))
+                continue
+            item = json.loads(bytes(text).decode("utf-8"))
+            if type(item) is dict and "eventName" in item:
+                entries.append(item)
+            else:
+                entries.append(log_file_entry(item, index))
+    except Exception:  # json refusing what msgspec read (it never has): the stream says why
+        return None
     return entries
 
 
