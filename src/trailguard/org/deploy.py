@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +35,7 @@ from trailguard.deploy.errors import DeployError, call, client
 from trailguard.deploy.package import package
 from trailguard.deploy.rollout import apply, validate_email
 from trailguard.org import deploy_central, preflight, stackset
-from trailguard.org.topology import Topology, discover
+from trailguard.org.topology import Account, Topology, discover
 
 MANAGEMENT_STACK = "trailguard"
 NAME_PREFIX = "trailguard"
@@ -200,6 +200,44 @@ def member_values(
         **extra,
     }
     return {name: wanted[name] for name in names if name in wanted}
+
+
+def member_rows(
+    members: Sequence[Account],
+    regions: Sequence[str],
+    instances: Sequence[stackset.Instance],
+    failures: Mapping[tuple[str, str], str],
+) -> list[Row]:
+    """One row per targeted account and region: the operations' failures first (their reason), then
+    what ListStackInstances says, "failed" for an instance that is missing, "skipped" for an account
+    that is not active; plus any other instance of the stack set in these regions (an OU targeted by
+    an earlier deploy)."""
+    found = {(i.account, i.region): i for i in instances}
+    rows: list[Row] = []
+    expected: set[tuple[str, str]] = set()
+    for account in members:
+        for region in regions:
+            expected.add((account.id, region))
+            instance = found.get((account.id, region))
+            reason = failures.get((account.id, region))
+            if not account.active:
+                rows.append(
+                    Row(account.id, region, stackset.STACK_SET, "skipped", f"account {account.status}")
+                )
+            elif reason:
+                rows.append(Row(account.id, region, stackset.STACK_SET, "failed", reason))
+            elif instance is None:
+                rows.append(
+                    Row(account.id, region, stackset.STACK_SET, "failed", "no stack instance was created")
+                )
+            else:
+                rows.append(Row(account.id, region, stackset.STACK_SET, instance.status, instance.reason))
+    for (account_id, region), instance in sorted(found.items()):
+        if (account_id, region) not in expected and region in regions:
+            reason = failures.get((account_id, region))
+            status, why = ("failed", reason) if reason else (instance.status, instance.reason)
+            rows.append(Row(account_id, region, stackset.STACK_SET, status, why))
+    return rows
 
 
 def deploy_org(
@@ -446,29 +484,7 @@ def deploy_org(
         operations.append(operation)
     for operation in operations:
         failures.update(stackset.operation_failures(cfn, operation))
-    found = {(i.account, i.region): i for i in stackset.instances(cfn)}
-    expected: set[tuple[str, str]] = set()
-    for account in members:
-        for region in regions:
-            expected.add((account.id, region))
-            if not account.active:
-                out.rows.append(
-                    Row(account.id, region, stackset.STACK_SET, "skipped", f"account {account.status}")
-                )
-                continue
-            instance = found.get((account.id, region))
-            reason = failures.get((account.id, region))
-            if reason:
-                out.rows.append(Row(account.id, region, stackset.STACK_SET, "failed", reason))
-            elif instance is None:
-                out.rows.append(
-                    Row(account.id, region, stackset.STACK_SET, "failed", "no stack instance was created")
-                )
-            else:
-                out.rows.append(Row(account.id, region, stackset.STACK_SET, instance.status, instance.reason))
-    for (account_id, region), instance in sorted(found.items()):
-        if (account_id, region) not in expected and region in regions:  # e.g. an OU targeted before
-            out.rows.append(Row(account_id, region, stackset.STACK_SET, instance.status, instance.reason))
+    out.rows.extend(member_rows(members, regions, stackset.instances(cfn), failures))
 
     # 5. the management account: plain stacks, where StackSets never deploy
     given = {
