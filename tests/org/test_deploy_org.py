@@ -196,6 +196,13 @@ def test_deploy_org_done_when(endpoint: str) -> None:
     ):
         if name in document["stack_set_parameters"]:  # the member template declares it
             assert given[name] == value
+    # the security account's override: moto records the operation but applies nothing (the Stubber
+    # test checks the request: INTERSECTION with its OU, every parameter, OrgTrailRole=delegated-admin)
+    actions = [
+        o["Action"] for o in cfn.list_stack_set_operations(StackSetName="trailguard-member")["Summaries"]
+    ]
+    overrides = 1 if "OrgTrailRole" in document["stack_set_parameters"] else 0  # a template without it
+    assert actions.count("UPDATE") == overrides and actions.count("CREATE") == 1, actions
     instances = cfn.list_stack_instances(StackSetName="trailguard-member")["Summaries"]
     placed = {(i["Account"], i["Region"]) for i in instances}
     assert placed == {(a, r) for a in org.members for r in REGIONS} | {(org.suspended, r) for r in REGIONS}
@@ -261,6 +268,32 @@ def test_dry_run_prints_the_plan_and_changes_nothing(endpoint: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "planned" in done.stdout and org.security in done.stdout
     assert "trailguard-member" in done.stderr and "nothing" in done.stderr
+    nothing_changed(endpoint, org)
+
+
+def test_all_enabled_regions_dry_run(endpoint: str) -> None:
+    """--all-enabled-regions: every region the management account has enabled (not opted-in ones
+    left out); the central stack in the caller's region."""
+    org = organization(endpoint, trusted=TRUSTED)
+    done = run(
+        "--email", "secops@example.com", "--security-account", org.security, "--ou", org.ou2,
+        "--all-enabled-regions", "--dry-run", "--output", "json", endpoint=endpoint,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(done.stdout)
+    described = client(endpoint, "ec2").describe_regions(AllRegions=True)["Regions"]
+    enabled = sorted(r["RegionName"] for r in described if r["OptInStatus"] != "not-opted-in")
+    assert len(enabled) > 2 and len(enabled) < len(described)
+    assert document["regions"] == enabled and document["status"] == "dry-run"
+    rows = document["rows"]
+    assert {r["region"] for r in rows if r["stack"] == "trailguard"} == set(enabled)
+    (central,) = [r for r in rows if r["stack"] == "trailguard-central"]
+    assert central["region"] == "us-east-1" and central["status"] == "planned"
+    member_b = [a for a, ou in org.members.items() if ou == org.ou2]
+    assert {(r["account"], r["status"]) for r in rows if r["stack"] == "trailguard-member"} == {
+        *((a, "planned") for a in member_b),
+        (org.suspended, "skipped"),
+    }
     nothing_changed(endpoint, org)
 
 

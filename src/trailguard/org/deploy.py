@@ -262,7 +262,8 @@ def deploy_org(
     regions = (
         topology.enabled_regions if request.all_enabled_regions else list(dict.fromkeys(request.regions))
     )
-    first = regions[0] if regions else home
+    # The central stack and the stack set live in the first --region (else the caller's region).
+    first = home if home in regions or not regions else regions[0]
     management = topology.management_id
 
     with tempfile.TemporaryDirectory(prefix="trailguard-org-") as tmp:
