@@ -327,3 +327,46 @@ def test_preflight_unknown_security_account_and_role(endpoint: str) -> None:
     assert done.returncode == 1
     assert "security account 999999999999 is not in organization" in done.stderr
     nothing_changed(endpoint, org)
+
+
+def test_one_failed_stack_is_a_failed_row_and_the_rest_still_deploys(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rollout in-process against the moto server, with the management account's stack in
+    eu-west-1 made to fail (moto has no way to fail one: the single-account rollout is replaced
+    there); that row says why, every other row is deployed, and the CLI would exit 1."""
+    from aws_support import fake_credentials
+    from trailguard import aws
+    from trailguard.deploy import errors
+    from trailguard.org import deploy as org_deploy
+
+    fake_credentials(monkeypatch)
+    monkeypatch.setenv("TRAILGUARD_CENTRAL_TEMPLATE", central_template())
+    aws.clear_cache()
+    org = organization(endpoint, trusted=TRUSTED)
+    real = org_deploy.apply
+
+    def apply(stack_name: str, email: str | None = None, **kwargs: Any) -> Any:
+        if kwargs["region"] == "eu-west-1":
+            raise errors.DeployError("stack trailguard ended ROLLBACK_COMPLETE: GuardRole: limit exceeded")
+        return real(stack_name, email, **kwargs)
+
+    monkeypatch.setattr(org_deploy, "apply", apply)
+    request = org_deploy.Request(
+        email="secops@example.com",
+        security_account=org.security,
+        ous=(org.ou2,),
+        regions=REGIONS,
+        endpoint_url=endpoint,
+    )
+    try:
+        result = org_deploy.deploy_org(request, progress=lambda _: None, poll_seconds=0.1)
+    finally:
+        aws.clear_cache()
+    (failed,) = result.failed
+    assert (failed.account, failed.region, failed.stack) == (org.management, "eu-west-1", "trailguard")
+    assert "limit exceeded" in failed.reason
+    others = [r for r in result.rows if r is not failed]
+    assert {r.status for r in others} == {"deployed", "skipped"}
+    assert len([r for r in others if r.stack == "trailguard-member"]) == 4  # member-b and the closed one
+    assert result.to_dict()["status"] == "failed"
