@@ -192,6 +192,23 @@ def grants_organization(policy: str | None, organization_id: str) -> bool:
     return False
 
 
+def wider_statements(policy: str | None, organization_id: str) -> list[str]:
+    """The ids of Allow statements that do not limit who may use the bus to the organization."""
+    try:
+        document = json.loads(policy or "{}")
+    except ValueError:
+        return []
+    statements = document.get("Statement") or []
+    wider: list[str] = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        condition = (statement.get("Condition") or {}).get("StringEquals") or {}
+        if condition.get("aws:PrincipalOrgID") != organization_id:
+            wider.append(str(statement.get("Sid") or "(no id)"))
+    return wider
+
+
 def ensure_bus_policy(
     events: Any, bus_arn: str, organization_id: str, progress: Callable[[str], object]
 ) -> str:
@@ -206,6 +223,12 @@ def ensure_bus_policy(
         raise DeployError(
             f"the central stack's bus {name} cannot be read ({aws.error_text(exc)}): deploy again"
         ) from exc
+    for sid in wider_statements(bus.get("Policy"), organization_id):
+        progress(
+            f"warning: bus {name}'s statement {sid} is not limited to organization {organization_id}: "
+            "remove it unless you meant it (aws events remove-permission "
+            f"--event-bus-name {name} --statement-id {sid})"
+        )
     if grants_organization(bus.get("Policy"), organization_id):
         progress(f"bus {name}: the organization may put events (kept)")
         return "kept"

@@ -1,0 +1,110 @@
+"""The documents ``deploy --org`` writes or reads, checked as documents: moto evaluates no
+``aws:PrincipalOrgID`` condition, so what the bucket and bus policies grant is read here, and the
+member-template values and the central outputs derived where moto reports none."""
+
+from __future__ import annotations
+
+import json
+
+from trailguard.org.deploy import bucket_policy, member_values
+from trailguard.org.deploy_central import grants_organization, template_outputs, wider_statements
+
+ORG = "o-abcdefghij"
+OUTPUTS = {
+    "AlertTopicArn": "arn:aws:sns:us-east-1:222222222222:trailguard-org-alerts",
+    "OrgBusArn": "arn:aws:events:us-east-1:222222222222:event-bus/trailguard-org",
+}
+
+
+def test_the_bucket_lets_only_the_organization_read_the_code() -> None:
+    (statement,) = json.loads(bucket_policy("b-us-east-1", ORG))["Statement"]
+    assert statement == {
+        "Sid": "OrganizationReadsCode",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::b-us-east-1/*",
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG}},
+    }
+    assert json.loads(bucket_policy("b", ORG, "aws-cn"))["Statement"][0]["Resource"] == "arn:aws-cn:s3:::b/*"
+
+
+def _policy(*statements: dict[str, object]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+ORG_STATEMENT = {
+    "Sid": "trailguard-organization-put-events",
+    "Effect": "Allow",
+    "Principal": {"AWS": "*"},
+    "Action": "events:PutEvents",
+    "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG}},
+}
+
+
+def test_the_bus_policy_check() -> None:
+    assert grants_organization(_policy(ORG_STATEMENT), ORG)
+    assert not grants_organization(_policy(ORG_STATEMENT), "o-otherorgxyz")
+    assert not grants_organization(_policy({**ORG_STATEMENT, "Effect": "Deny"}), ORG)
+    assert not grants_organization(_policy({**ORG_STATEMENT, "Action": "events:DescribeRule"}), ORG)
+    assert not grants_organization(None, ORG) and not grants_organization("not json", ORG)
+    everyone = {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents"}
+    assert wider_statements(_policy(ORG_STATEMENT, everyone), ORG) == ["Open"]
+    assert wider_statements(_policy(ORG_STATEMENT), ORG) == []
+
+
+def test_member_values_follow_the_template_it_deploys() -> None:
+    contract = ["SecurityContactEmail", "NamePrefix", "CodeBucketPrefix", "CodeS3Bucket", "CodeS3Key"]
+    contract += ["AlertTopicArn", "CentralBusArn", "OrgTrailRole", "BackstopSchedule"]
+    values = member_values(
+        contract,
+        email="secops@example.com",
+        code_prefix="trailguard-artifacts-111111111111",
+        first_bucket="trailguard-artifacts-111111111111-us-east-1",
+        key="trailguard/lambda-x.zip",
+        outputs=OUTPUTS,
+        org_trail_role="member",
+        extra={"BackstopSchedule": "rate(15 minutes)"},
+    )
+    assert values == {
+        "SecurityContactEmail": "secops@example.com",
+        "NamePrefix": "trailguard",
+        "CodeBucketPrefix": "trailguard-artifacts-111111111111",
+        "CodeS3Bucket": "",  # the template picks <CodeBucketPrefix>-<region>
+        "CodeS3Key": "trailguard/lambda-x.zip",
+        "AlertTopicArn": OUTPUTS["AlertTopicArn"],
+        "CentralBusArn": OUTPUTS["OrgBusArn"],
+        "OrgTrailRole": "member",
+        "BackstopSchedule": "rate(15 minutes)",
+    }
+    older = member_values(
+        ["SecurityContactEmail", "CodeS3Bucket", "CodeS3Key"],
+        email="secops@example.com",
+        code_prefix="p",
+        first_bucket="trailguard-artifacts-111111111111-us-east-1",
+        key="k",
+        outputs=OUTPUTS,
+        org_trail_role="member",
+        extra={},
+    )
+    assert older == {
+        "SecurityContactEmail": "secops@example.com",
+        "CodeS3Bucket": "trailguard-artifacts-111111111111-us-east-1",
+        "CodeS3Key": "k",
+    }
+
+
+def test_central_outputs_are_read_from_the_template_text() -> None:
+    body = """Resources:
+  OrgBus:
+    Type: AWS::Events::EventBus
+Outputs:
+  AlertTopicArn:
+    Description: the topic
+    Value: !Ref AlertTopic
+  OrgBusArn:
+    Value: !GetAtt OrgBus.Arn
+  Joined:
+    Value: !Join [",", [a, b]]
+"""
+    assert template_outputs(body) == {"AlertTopicArn": ("AlertTopic", ""), "OrgBusArn": ("OrgBus", "Arn")}
