@@ -257,6 +257,8 @@ def test_deploy_org_done_when(endpoint: str) -> None:
     again = run(*args, endpoint=endpoint)  # a re-run updates in place and still succeeds
     assert again.returncode == 0, again.stderr[-4000:]
     assert json.loads(again.stdout)["status"] == "deployed"
+    assert "updating stack set trailguard-member" in again.stderr
+    assert "stack trailguard-central is up to date" in again.stderr
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(endpoint: str) -> None:

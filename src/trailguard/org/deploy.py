@@ -466,12 +466,28 @@ def deploy_org(
     cfn = mgmt("cloudformation", first)
     failures: dict[tuple[str, str], str] = {}
     operations: list[str] = []
+    # One operation at a time: a stack set refuses (or queues) an operation while another runs.
     updated = stackset.ensure(cfn, body=member_body, url=member_url, values=values, progress=progress)
     if updated:
+        stackset.wait(cfn, updated, poll_seconds=poll_seconds, progress=progress)
         operations.append(updated)
-    operations.append(stackset.add_instances(cfn, result.targets, regions))
-    for operation in operations:
-        stackset.wait(cfn, operation, poll_seconds=poll_seconds, progress=progress)
+    # Instances for every target unless all are there: an OU is targeted (and auto-deployment follows
+    # new accounts into it) only once CreateStackInstances names it, even while it is empty.
+    standing = stackset.instances(cfn)
+    present = {(i.account, i.region) for i in standing}
+    units = {(i.unit, i.region) for i in standing}
+    lacking = [
+        r
+        for r in regions
+        if any(a.active and (a.id, r) not in present for a in members)
+        or any((unit, r) not in units for unit in result.targets)
+    ]
+    if lacking:
+        added = stackset.add_instances(cfn, result.targets, lacking)
+        stackset.wait(cfn, added, poll_seconds=poll_seconds, progress=progress)
+        operations.append(added)
+    else:
+        progress(f"stack set {stackset.STACK_SET}: every targeted account and region has an instance")
     if security_unit and "OrgTrailRole" in values:
         progress(f"security account {request.security_account}: OrgTrailRole=delegated-admin")
         operation = stackset.override(

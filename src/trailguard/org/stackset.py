@@ -46,6 +46,7 @@ class Instance:
     region: str
     status: str  # deployed | failed
     reason: str = ""
+    unit: str = ""  # the OU it was deployed through (service-managed instances)
 
 
 def parameters(values: Mapping[str, str]) -> list[dict[str, str]]:
@@ -236,6 +237,7 @@ def instances(cfn: Any, name: str = STACK_SET) -> list[Instance]:
                 str(summary.get("Region") or ""),
                 "deployed" if ok else "failed",
                 reason,
+                str(summary.get("OrganizationalUnitId") or ""),
             )
         )
     return out
