@@ -230,3 +230,25 @@ def test_a_failed_operation_names_each_failed_instance_and_its_reason(cfn: tuple
     assert by[("333333333333", "us-east-1")].status == "failed"
     assert {by[("444444444444", r)].status for r in ("us-east-1", "eu-west-1")} == {"skipped"}
     assert len(rows) == 8
+
+
+def test_a_later_success_clears_an_earlier_failure(cfn: tuple[Any, Stubber]) -> None:
+    """An update failed in one account, the next operation deployed it: only what is still failed counts."""
+    client, stub = cfn
+    pair = {"Account": "111111111111", "Region": "us-east-1"}
+    stub.add_response(
+        "list_stack_set_operation_results",
+        {
+            "Summaries": [
+                {**pair, "Status": "FAILED", "StatusReason": "throttled"},
+                {**pair, "Region": "eu-west-1", "Status": "FAILED"},
+            ]
+        },
+        {"StackSetName": "trailguard-member", "OperationId": "op-1", "CallAs": "SELF"},
+    )
+    stub.add_response(
+        "list_stack_set_operation_results",
+        {"Summaries": [{**pair, "Status": "SUCCEEDED"}]},
+        {"StackSetName": "trailguard-member", "OperationId": "op-2", "CallAs": "SELF"},
+    )
+    assert stackset.latest_failures(client, ["op-1", "op-2"]) == {("111111111111", "eu-west-1"): "FAILED"}

@@ -32,7 +32,7 @@ from trailguard.deploy.artifacts import (
     upload_template,
 )
 from trailguard.deploy.errors import DeployError, call, client
-from trailguard.deploy.package import package
+from trailguard.deploy.package import Package, package
 from trailguard.deploy.rollout import apply, validate_email
 from trailguard.org import deploy_central, preflight, stackset
 from trailguard.org.topology import Account, Topology, discover
@@ -240,6 +240,86 @@ def member_rows(
     return rows
 
 
+@dataclass
+class Plan:
+    """Everything the steps need, settled by the preflight before anything changes."""
+
+    request: Request
+    topology: Topology
+    checked: preflight.Preflight
+    regions: list[str]
+    first: str  # where the central stack and the stack set live
+    partition: str
+    pkg: Package
+    member_body: str
+    central_body: str
+    names: list[str]  # the member template's parameters
+    credentials: Mapping[str, Any]  # the security account's, from AssumeRole
+    key: str  # the zip's S3 key, the same in every bucket
+    buckets: dict[str, str]  # region -> artifact bucket
+
+    @property
+    def management(self) -> str:
+        return self.topology.management_id
+
+    @property
+    def code_prefix(self) -> str:
+        return f"trailguard-artifacts-{self.management}"
+
+    @property
+    def security_unit(self) -> str:
+        """The OU the security account's instances come through ("" when it is not targeted)."""
+        if not self.checked.security_in_targets:
+            return ""
+        found = self.topology.accounts.get(self.request.security_account)
+        return found.parent if found else ""
+
+    def management_client(self, service: str, region: str | None = None) -> Any:
+        return client(
+            service,
+            region or self.first,
+            profile=self.request.profile,
+            endpoint_url=self.request.endpoint_url,
+        )
+
+    def security_client(self, service: str) -> Any:
+        """A client of the security account in the first region (call inside :func:`assumed`)."""
+        return client(service, self.first, profile=None, endpoint_url=self.request.endpoint_url)
+
+    def central_values(self) -> dict[str, str]:
+        wanted = {
+            "SecurityContactEmail": self.request.email,
+            "OrganizationId": self.topology.organization_id,
+            "ManagementAccountId": self.management,
+            "CodeS3Bucket": self.buckets[self.first],
+            "CodeS3Key": self.key,
+        }
+        return {n: wanted[n] for n in params.template_parameters(self.central_body) if n in wanted}
+
+    def member_values(self, outputs: Mapping[str, str], org_trail_role: str = "member") -> dict[str, str]:
+        return member_values(
+            self.names,
+            email=self.request.email,
+            code_prefix=self.code_prefix,
+            first_bucket=self.buckets[self.first],
+            key=self.key,
+            outputs=outputs,
+            org_trail_role=org_trail_role,
+            extra=self.request.parameters,
+        )
+
+    def result(self) -> OrgRollout:
+        return OrgRollout(
+            organization_id=self.topology.organization_id,
+            management_account=self.management,
+            security_account=self.request.security_account,
+            regions=self.regions,
+            targets=list(self.checked.targets),
+            dry_run=self.request.dry_run,
+            notes=list(self.checked.notes),
+        )
+
+
 def deploy_org(
     request: Request,
     *,
@@ -248,231 +328,221 @@ def deploy_org(
 ) -> OrgRollout:
     """Preflight, then the whole rollout; raises PreflightError (nothing changed) or DeployError."""
     validate_email(request.email)
-    profile, endpoint = request.profile, request.endpoint_url
+    with tempfile.TemporaryDirectory(prefix="trailguard-org-") as tmp:
+        plan = prepare(request, package(tmp), progress)
+        if request.dry_run:
+            return dry_run(plan, progress)
+        member_url, central_url = upload(plan, progress)
+    out = plan.result()
+    status, outputs = deploy_central_stack(plan, central_url, progress, poll_seconds)
+    out.central_outputs = outputs
+    out.rows.append(
+        Row(request.security_account, plan.first, deploy_central.CENTRAL_STACK, "deployed", status)
+    )
+    out.stack_set_parameters = plan.member_values(outputs)
+    out.rows.extend(deploy_stack_set(plan, outputs, member_url, progress, poll_seconds))
+    out.rows.extend(deploy_management(plan, outputs, progress, poll_seconds))
+    return out
+
+
+def prepare(request: Request, pkg: Package, progress: Callable[[str], object]) -> Plan:
+    """Read the organization and check it (1. preflight); raises PreflightError, changing nothing."""
     home = request.regions[0] if request.regions else request.home_region
 
-    def mgmt(service: str, region: str = home) -> Any:
-        return client(service, region, profile=profile, endpoint_url=endpoint)
+    def mgmt(service: str) -> Any:
+        return client(service, home, profile=request.profile, endpoint_url=request.endpoint_url)
 
     identity = call("finding the AWS account (sts get-caller-identity)", mgmt("sts").get_caller_identity)
     caller = str(identity["Account"])
     partition = params.partition_of(str(identity.get("Arn") or ""))
     progress(f"reading organization of account {caller}")
-    topology: Topology = discover(mgmt("organizations"), mgmt("ec2"), caller)
+    topology = discover(mgmt("organizations"), mgmt("ec2"), caller)
     regions = (
         topology.enabled_regions if request.all_enabled_regions else list(dict.fromkeys(request.regions))
     )
-    # The central stack and the stack set live in the first --region (else the caller's region).
-    first = home if home in regions or not regions else regions[0]
-    management = topology.management_id
-
-    with tempfile.TemporaryDirectory(prefix="trailguard-org-") as tmp:
-        pkg = package(tmp)
-        member_body = pkg.template_path.read_text(encoding="utf-8")
-        problems: list[preflight.Problem] = []
-        try:
-            central_body = deploy_central.template_body()
-        except DeployError as exc:
-            central_body = ""
-            problems.append(preflight.Problem(str(exc), "reinstall trailguard"))
-        result = preflight.check(
-            topology,
-            preflight.Request(
-                security_account=request.security_account,
-                ous=request.ous,
-                regions=tuple(regions),
-                template_sizes=(
-                    ("member", len(member_body.encode())),
-                    ("central", len(central_body.encode())),
-                ),
-            ),
+    member_body = pkg.template_path.read_text(encoding="utf-8")
+    problems: list[preflight.Problem] = []
+    try:
+        central_body = deploy_central.template_body()
+    except DeployError as exc:
+        central_body = ""
+        problems.append(preflight.Problem(str(exc), "reinstall trailguard"))
+    checked = preflight.check(
+        topology,
+        preflight.Request(
+            security_account=request.security_account,
+            ous=request.ous,
+            regions=tuple(regions),
+            template_sizes=(("member", len(member_body.encode())), ("central", len(central_body.encode()))),
+        ),
+    )
+    problems = checked.problems + problems
+    names = params.template_parameters(member_body)
+    unknown = sorted(set(request.parameters) - set(names))
+    if unknown:
+        problems.append(
+            preflight.Problem(
+                f"unknown parameter {', '.join(unknown)}", f"give only the template's: {', '.join(names)}"
+            )
         )
-        problems = result.problems + problems
-        names = params.template_parameters(member_body)
-        missing = [n for n in CONTRACT if n not in names]
-        unknown = sorted(set(request.parameters) - set(names))
-        if unknown:
+    credentials: Mapping[str, Any] = {}
+    if not problems:  # the security account must be reachable before anything is changed
+        role = f"arn:{partition}:iam::{request.security_account}:role/{request.security_role_name}"
+        try:
+            answer = mgmt("sts").assume_role(RoleArn=role, RoleSessionName=SESSION_NAME)
+            credentials = answer["Credentials"]
+        except Exception as exc:
             problems.append(
                 preflight.Problem(
-                    f"unknown parameter {', '.join(unknown)}",
-                    f"give only the template's parameters: {', '.join(names)}",
+                    f"cannot assume {role} ({exc})",
+                    "create that role in the security account trusting the management account, or pass "
+                    "--security-role-name with one that exists",
                 )
             )
-        credentials: Mapping[str, Any] = {}
-        if result.ok:  # the security account must be reachable before anything is changed
-            role = f"arn:{partition}:iam::{request.security_account}:role/{request.security_role_name}"
-            try:
-                credentials = mgmt("sts").assume_role(RoleArn=role, RoleSessionName=SESSION_NAME)[
-                    "Credentials"
-                ]
-            except Exception as exc:
-                problems.append(
-                    preflight.Problem(
-                        f"cannot assume {role} ({exc})",
-                        "create that role in the security account trusting the management account, or "
-                        "pass --security-role-name with one that exists",
-                    )
-                )
-        if problems:
-            raise PreflightError(problems)
-        for note in result.notes:
-            progress(f"note: {note}")
-        if missing:
-            progress(
-                f"note: the member template has no {', '.join(missing)}: its stacks keep the single-account "
-                "behaviour for those"
-            )
-
-        code_prefix = f"trailguard-artifacts-{management}"
-        key = code_key(pkg)
-        buckets = {region: artifact_bucket_name(management, region) for region in regions}
-        out = OrgRollout(
-            organization_id=topology.organization_id,
-            management_account=management,
-            security_account=request.security_account,
-            regions=regions,
-            targets=list(result.targets),
-            dry_run=request.dry_run,
-            notes=list(result.notes),
+    if problems:
+        raise PreflightError(problems)
+    for note in checked.notes:
+        progress(f"note: {note}")
+    missing = [n for n in CONTRACT if n not in names]
+    if missing:
+        progress(
+            f"note: the member template has no {', '.join(missing)}: its stacks keep the single-account "
+            "behaviour for those"
         )
-        central_values = {
-            "SecurityContactEmail": request.email,
-            "OrganizationId": topology.organization_id,
-            "ManagementAccountId": management,
-            "CodeS3Bucket": buckets[first],
-            "CodeS3Key": key,
-        }
-        central_values = {
-            n: central_values[n] for n in params.template_parameters(central_body) if n in central_values
-        }
-        members = [a for a in result.members]
-        security_unit = next(
-            (a.parent for a in members if a.id == request.security_account and result.security_in_targets), ""
-        )
-
-        if request.dry_run:
-            progress("dry run: nothing is changed")
-            for region in regions:
-                progress(
-                    f"  bucket {buckets[region]} (organization may read), code s3://{buckets[region]}/{key}"
-                )
-            progress(
-                f"  stack {deploy_central.CENTRAL_STACK} in {request.security_account}, {first}: "
-                f"{central_values}"
-            )
-            with assumed(credentials):
-                existing = stacks.describe(
-                    client("cloudformation", first, profile=None, endpoint_url=endpoint),
-                    deploy_central.CENTRAL_STACK,
-                )
-            outputs = {o["OutputKey"]: o["OutputValue"] for o in (existing or {}).get("Outputs") or []} or {
-                "AlertTopicArn": "(from the central stack)",
-                "OrgBusArn": "(from the central stack)",
-            }
-            out.central_outputs = dict(outputs)
-            out.stack_set_parameters = member_values(
-                names,
-                email=request.email,
-                code_prefix=code_prefix,
-                first_bucket=buckets[first],
-                key=key,
-                outputs=outputs,
-                org_trail_role="member",
-                extra=request.parameters,
-            )
-            progress(f"  stack set {stackset.STACK_SET} (SERVICE_MANAGED) to {', '.join(result.targets)}")
-            for k, v in out.stack_set_parameters.items():
-                progress(f"    parameter {k} = {v!r}")
-            out.rows.append(Row(request.security_account, first, deploy_central.CENTRAL_STACK, "planned"))
-            for account in members:
-                for region in regions:
-                    if not account.active:
-                        out.rows.append(
-                            Row(
-                                account.id, region, stackset.STACK_SET, "skipped", f"account {account.status}"
-                            )
-                        )
-                    else:
-                        out.rows.append(Row(account.id, region, stackset.STACK_SET, "planned"))
-            for region in regions:
-                out.rows.append(Row(management, region, MANAGEMENT_STACK, "planned"))
-            return out
-
-        # 2. the code, once per region, readable by the organization
-        for region in regions:
-            s3 = mgmt("s3", region)
-            ensure_artifact_bucket(s3, buckets[region], region, progress)
-            call(
-                f"setting the policy of bucket {buckets[region]}",
-                s3.put_bucket_policy,
-                Bucket=buckets[region],
-                Policy=bucket_policy(buckets[region], topology.organization_id, partition),
-            )
-            upload_code(s3, buckets[region], pkg, progress)
-        s3_first = mgmt("s3", first)
-        member_url = (
-            upload_template(
-                s3_first, buckets[first], member_body, prefix="trailguard", region=first, progress=progress
-            )
-            if len(member_body.encode()) > preflight.TEMPLATE_BODY_LIMIT
-            else None
-        )
-        central_url = (
-            upload_template(
-                s3_first, buckets[first], central_body, prefix="trailguard", region=first, progress=progress
-            )
-            if len(central_body.encode()) > preflight.TEMPLATE_BODY_LIMIT
-            else None
-        )
-
-    # 3. the central stack, in the security account
-    progress(
-        f"deploying stack {deploy_central.CENTRAL_STACK} in security account {request.security_account}, "
-        f"{first}"
+    return Plan(
+        request=request,
+        topology=topology,
+        checked=checked,
+        regions=regions,
+        # The central stack and the stack set live in the first --region (else the caller's region).
+        first=home if home in regions else regions[0],
+        partition=partition,
+        pkg=pkg,
+        member_body=member_body,
+        central_body=central_body,
+        names=names,
+        credentials=credentials,
+        key=code_key(pkg),
+        buckets={r: artifact_bucket_name(topology.management_id, r) for r in regions},
     )
-    with assumed(credentials):
-        cfn = client("cloudformation", first, profile=None, endpoint_url=endpoint)
+
+
+def dry_run(plan: Plan, progress: Callable[[str], object]) -> OrgRollout:
+    """Say what the rollout would do; nothing is changed."""
+    progress("dry run: nothing is changed")
+    for region in plan.regions:
+        bucket = plan.buckets[region]
+        progress(f"  bucket {bucket} (the organization may read), code s3://{bucket}/{plan.key}")
+    progress(
+        f"  stack {deploy_central.CENTRAL_STACK} in {plan.request.security_account}, {plan.first}: "
+        f"{plan.central_values()}"
+    )
+    with assumed(plan.credentials):
+        existing = stacks.describe(plan.security_client("cloudformation"), deploy_central.CENTRAL_STACK)
+    outputs = {str(o["OutputKey"]): str(o["OutputValue"]) for o in (existing or {}).get("Outputs") or []}
+    outputs = outputs or {
+        "AlertTopicArn": "(from the central stack)",
+        "OrgBusArn": "(from the central stack)",
+    }
+    out = plan.result()
+    out.central_outputs = outputs
+    out.stack_set_parameters = plan.member_values(outputs)
+    progress(f"  stack set {stackset.STACK_SET} (SERVICE_MANAGED) to {', '.join(plan.checked.targets)}")
+    for name, value in out.stack_set_parameters.items():
+        progress(f"    parameter {name} = {value!r}")
+    out.rows.append(Row(plan.request.security_account, plan.first, deploy_central.CENTRAL_STACK, "planned"))
+    for account in plan.checked.members:
+        for region in plan.regions:
+            if account.active:
+                out.rows.append(Row(account.id, region, stackset.STACK_SET, "planned"))
+            else:
+                out.rows.append(
+                    Row(account.id, region, stackset.STACK_SET, "skipped", f"account {account.status}")
+                )
+    out.rows.extend(Row(plan.management, r, MANAGEMENT_STACK, "planned") for r in plan.regions)
+    return out
+
+
+def upload(plan: Plan, progress: Callable[[str], object]) -> tuple[str | None, str | None]:
+    """2. The code, once per region, readable by the organization; the templates' URLs when too large
+    to send inline."""
+    for region in plan.regions:
+        s3 = plan.management_client("s3", region)
+        bucket = plan.buckets[region]
+        ensure_artifact_bucket(s3, bucket, region, progress)
+        call(
+            f"setting the policy of bucket {bucket}",
+            s3.put_bucket_policy,
+            Bucket=bucket,
+            Policy=bucket_policy(bucket, plan.topology.organization_id, plan.partition),
+        )
+        upload_code(s3, bucket, plan.pkg, progress)
+    s3 = plan.management_client("s3")
+    urls: list[str | None] = []
+    for body in (plan.member_body, plan.central_body):
+        too_large = len(body.encode()) > preflight.TEMPLATE_BODY_LIMIT
+        urls.append(
+            upload_template(
+                s3, plan.buckets[plan.first], body, prefix="trailguard", region=plan.first, progress=progress
+            )
+            if too_large
+            else None
+        )
+    return urls[0], urls[1]
+
+
+def deploy_central_stack(
+    plan: Plan, url: str | None, progress: Callable[[str], object], poll_seconds: float
+) -> tuple[str, dict[str, str]]:
+    """3. The central stack in the security account, then its bus's policy; (status, outputs)."""
+    progress(
+        f"deploying stack {deploy_central.CENTRAL_STACK} in security account "
+        f"{plan.request.security_account}, {plan.first}"
+    )
+    with assumed(plan.credentials):
         status, outputs = deploy_central.deploy(
-            cfn,
-            body=central_body,
-            url=central_url,
-            values=central_values,
-            region=first,
+            plan.security_client("cloudformation"),
+            body=plan.central_body,
+            url=url,
+            values=plan.central_values(),
+            region=plan.first,
             progress=progress,
             poll_seconds=poll_seconds,
         )
-        events = client("events", first, profile=None, endpoint_url=endpoint)
+        events = plan.security_client("events")
         outputs["OrgBusArn"] = deploy_central.find_bus(events, outputs)
         if not outputs.get("AlertTopicArn"):
             raise DeployError(
                 f"stack {deploy_central.CENTRAL_STACK} has no output AlertTopicArn: deploy again"
             )
-        deploy_central.ensure_bus_policy(events, outputs["OrgBusArn"], topology.organization_id, progress)
-    out.central_outputs = outputs
-    out.rows.append(Row(request.security_account, first, deploy_central.CENTRAL_STACK, "deployed", status))
+        deploy_central.ensure_bus_policy(
+            events, outputs["OrgBusArn"], plan.topology.organization_id, progress
+        )
+    return status, outputs
 
-    # 4. the member stack set
-    values = member_values(
-        names,
-        email=request.email,
-        code_prefix=code_prefix,
-        first_bucket=buckets[first],
-        key=key,
-        outputs=outputs,
-        org_trail_role="member",
-        extra=request.parameters,
-    )
-    out.stack_set_parameters = values
-    cfn = mgmt("cloudformation", first)
-    failures: dict[tuple[str, str], str] = {}
+
+def deploy_stack_set(
+    plan: Plan,
+    outputs: Mapping[str, str],
+    url: str | None,
+    progress: Callable[[str], object],
+    poll_seconds: float,
+) -> list[Row]:
+    """4. The member stack set, its instances and the security account's override; a row for each
+    targeted account and region."""
+    cfn = plan.management_client("cloudformation")
+    values = plan.member_values(outputs)
+    members, regions, targets = plan.checked.members, plan.regions, plan.checked.targets
     operations: list[str] = []
-    # One operation at a time: a stack set refuses (or queues) an operation while another runs.
-    updated = stackset.ensure(cfn, body=member_body, url=member_url, values=values, progress=progress)
-    if updated:
-        stackset.wait(cfn, updated, poll_seconds=poll_seconds, progress=progress)
-        operations.append(updated)
-    # Instances for every target unless all are there: an OU is targeted (and auto-deployment follows
-    # new accounts into it) only once CreateStackInstances names it, even while it is empty.
+
+    def run(operation: str | None) -> None:  # one at a time: a stack set refuses (or queues) the next
+        if operation:
+            stackset.wait(cfn, operation, poll_seconds=poll_seconds, progress=progress)
+            operations.append(operation)
+
+    run(stackset.ensure(cfn, body=plan.member_body, url=url, values=values, progress=progress))
+    # An OU is targeted (and auto-deployment follows new accounts into it) only once
+    # CreateStackInstances names it, even while it is empty: ask unless every target has its instances.
     standing = stackset.instances(cfn)
     present = {(i.account, i.region) for i in standing}
     units = {(i.unit, i.region) for i in standing}
@@ -480,51 +550,53 @@ def deploy_org(
         r
         for r in regions
         if any(a.active and (a.id, r) not in present for a in members)
-        or any((unit, r) not in units for unit in result.targets)
+        or any((u, r) not in units for u in targets)
     ]
     if lacking:
-        added = stackset.add_instances(cfn, result.targets, lacking)
-        stackset.wait(cfn, added, poll_seconds=poll_seconds, progress=progress)
-        operations.append(added)
+        run(stackset.add_instances(cfn, targets, lacking))
     else:
         progress(f"stack set {stackset.STACK_SET}: every targeted account and region has an instance")
-    if security_unit and "OrgTrailRole" in values:
-        progress(f"security account {request.security_account}: OrgTrailRole=delegated-admin")
-        operation = stackset.override(
-            cfn,
-            account=request.security_account,
-            unit=security_unit,
-            regions=regions,
-            values={**values, "OrgTrailRole": "delegated-admin"},
+    if plan.security_unit and "OrgTrailRole" in values:
+        progress(f"security account {plan.request.security_account}: OrgTrailRole=delegated-admin")
+        run(
+            stackset.override(
+                cfn,
+                account=plan.request.security_account,
+                unit=plan.security_unit,
+                regions=regions,
+                values={**values, "OrgTrailRole": "delegated-admin"},
+            )
         )
-        stackset.wait(cfn, operation, poll_seconds=poll_seconds, progress=progress)
-        operations.append(operation)
-    for operation in operations:
-        failures.update(stackset.operation_failures(cfn, operation))
-    out.rows.extend(member_rows(members, regions, stackset.instances(cfn), failures))
+    return member_rows(members, regions, stackset.instances(cfn), stackset.latest_failures(cfn, operations))
 
-    # 5. the management account: plain stacks, where StackSets never deploy
+
+def deploy_management(
+    plan: Plan, outputs: Mapping[str, str], progress: Callable[[str], object], poll_seconds: float
+) -> list[Row]:
+    """5. Plain stacks in the management account, where StackSets never deploy; one row per region
+    (a region that fails does not stop the others)."""
     given = {
         "OrgTrailRole": "owner",
         "AlertTopicArn": outputs["AlertTopicArn"],
         "CentralBusArn": outputs["OrgBusArn"],
+        **plan.request.parameters,
     }
-    given.update(request.parameters)
-    for region in regions:
+    rows: list[Row] = []
+    for region in plan.regions:
         try:
             done = apply(
                 MANAGEMENT_STACK,
-                request.email,
+                plan.request.email,
                 region=region,
-                profile=profile,
-                endpoint_url=endpoint,
-                parameters={k: v for k, v in given.items() if k in names},
+                profile=plan.request.profile,
+                endpoint_url=plan.request.endpoint_url,
+                parameters={k: v for k, v in given.items() if k in plan.names},
                 require_trails=False,
                 progress=progress,
                 poll_seconds=poll_seconds,
             )
-            out.rows.append(Row(management, region, MANAGEMENT_STACK, "deployed", done.status))
+            rows.append(Row(plan.management, region, MANAGEMENT_STACK, "deployed", done.status))
         except DeployError as exc:
             progress(f"stack {MANAGEMENT_STACK} in {region} failed: {exc}")
-            out.rows.append(Row(management, region, MANAGEMENT_STACK, "failed", str(exc)))
-    return out
+            rows.append(Row(plan.management, region, MANAGEMENT_STACK, "failed", str(exc)))
+    return rows

@@ -110,7 +110,7 @@ def check(topology: Topology, request: Request) -> Preflight:
                 "the management account, where SCPs apply)",
             )
         )
-    elif security.id not in topology.cloudtrail_admins:
+    elif topology.cloudtrail_admins is not None and security.id not in topology.cloudtrail_admins:
         notes.append(
             f"security account {security.id} is not CloudTrail's delegated administrator: it cannot repair "
             "organization trails until it is (aws cloudtrail register-organization-delegated-admin "

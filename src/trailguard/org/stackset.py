@@ -198,6 +198,24 @@ def _pages(cfn: Any, operation: str, key: str, doing: str, **kwargs: Any) -> lis
 
 def operation_failures(cfn: Any, operation: str, name: str = STACK_SET) -> dict[tuple[str, str], str]:
     """{(account, region): reason} of every instance the operation failed."""
+    return {
+        pair: reason for pair, (status, reason) in operation_results(cfn, operation, name).items() if status
+    }
+
+
+def latest_failures(cfn: Any, operations: Sequence[str], name: str = STACK_SET) -> dict[tuple[str, str], str]:
+    """The instances whose latest result among ``operations`` (oldest first) is a failure, and why: an
+    instance an update failed and a later operation deployed is not failed."""
+    latest: dict[tuple[str, str], tuple[bool, str]] = {}
+    for operation in operations:
+        latest.update(operation_results(cfn, operation, name))
+    return {pair: reason for pair, (failed, reason) in latest.items() if failed}
+
+
+def operation_results(
+    cfn: Any, operation: str, name: str = STACK_SET
+) -> dict[tuple[str, str], tuple[bool, str]]:
+    """{(account, region): (failed, reason)} of every instance the operation reports."""
     results = _pages(
         cfn,
         "list_stack_set_operation_results",
@@ -208,11 +226,11 @@ def operation_failures(cfn: Any, operation: str, name: str = STACK_SET) -> dict[
         CallAs="SELF",
     )
     return {
-        (str(r.get("Account") or ""), str(r.get("Region") or "")): str(
-            r.get("StatusReason") or r.get("Status") or "failed"
+        (str(r.get("Account") or ""), str(r.get("Region") or "")): (
+            str(r.get("Status") or "") in {"FAILED", "CANCELLED"},
+            str(r.get("StatusReason") or r.get("Status") or "failed"),
         )
         for r in results
-        if str(r.get("Status") or "") in {"FAILED", "CANCELLED"}
     }
 
 

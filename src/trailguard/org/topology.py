@@ -7,8 +7,7 @@ Reading only (Organizations and EC2 ``Describe``/``List`` calls). The facts are 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +27,6 @@ READ_ACTIONS = (
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
-_OU_ID = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ class Topology:
     units: dict[str, Unit]  # every root and OU by id
     accounts: dict[str, Account]  # every account by id
     regions: dict[str, str]  # region name -> OptInStatus (for the caller's account)
-    cloudtrail_admins: tuple[str, ...] = ()  # CloudTrail's delegated administrators (account ids)
+    cloudtrail_admins: tuple[str, ...] | None = ()  # CloudTrail's delegated administrators; None: unknown
     notes: list[str] = field(default_factory=list)  # what could not be read, said plainly
 
     @property
@@ -187,16 +185,6 @@ def discover(orgs: Any, ec2: Any, caller_account: str) -> Topology:
         admins = orgs.list_delegated_administrators(ServicePrincipal=CLOUDTRAIL_PRINCIPAL)
         topology.cloudtrail_admins = tuple(str(a["Id"]) for a in admins.get("DelegatedAdministrators") or [])
     except ClientError as exc:  # an endpoint without it: the check becomes a note, never a pass
+        topology.cloudtrail_admins = None
         topology.notes.append(f"could not list CloudTrail's delegated administrators: {exc}")
     return topology
-
-
-def is_unit_id(ref: str) -> bool:
-    return bool(_OU_ID.match(ref))
-
-
-def by_status(accounts: Iterable[Account]) -> Mapping[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for account in accounts:
-        out.setdefault(account.status, []).append(account.id)
-    return out
