@@ -372,3 +372,26 @@ def test_one_failed_stack_is_a_failed_row_and_the_rest_still_deploys(
     assert {r.status for r in others} == {"deployed", "skipped"}
     assert len([r for r in others if r.stack == "trailguard-member"]) == 4  # member-b and the closed one
     assert result.to_dict()["status"] == "failed"
+
+
+def test_a_stack_set_that_cannot_be_updated_stops_it_before_any_change(endpoint: str) -> None:
+    """A self-managed stack set named trailguard-member is found by the preflight (as a central or
+    management stack that cannot take a change set would be): exit 1, nothing made."""
+    org = organization(endpoint, trusted=TRUSTED)
+    cfn = client(endpoint, "cloudformation")
+    body = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    cfn.create_stack_set(StackSetName="trailguard-member", TemplateBody=body, PermissionModel="SELF_MANAGED")
+    done = run(
+        "--email", "secops@example.com", "--security-account", org.security, "--ou", org.ou1,
+        "--region", REGIONS[0], endpoint=endpoint,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "stack set trailguard-member exists with permission model SELF_MANAGED" in done.stderr
+    s3 = client(endpoint, "s3")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["org-trail-logs"]
+    assert (
+        client(endpoint, "cloudformation", REGIONS[0], assume(endpoint, org.security)).list_stacks()[
+            "StackSummaries"
+        ]
+        == []
+    )

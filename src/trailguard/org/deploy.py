@@ -360,6 +360,8 @@ def prepare(request: Request, pkg: Package, progress: Callable[[str], object]) -
     regions = (
         topology.enabled_regions if request.all_enabled_regions else list(dict.fromkeys(request.regions))
     )
+    # The central stack and the stack set live in the first --region (else the caller's region).
+    first = home if home in regions or not regions else regions[0]
     member_body = pkg.template_path.read_text(encoding="utf-8")
     problems: list[preflight.Problem] = []
     try:
@@ -399,6 +401,8 @@ def prepare(request: Request, pkg: Package, progress: Callable[[str], object]) -
                     "--security-role-name with one that exists",
                 )
             )
+    if not problems:
+        problems.extend(stack_problems(request, credentials, first, regions))
     if problems:
         raise PreflightError(problems)
     for note in checked.notes:
@@ -414,8 +418,7 @@ def prepare(request: Request, pkg: Package, progress: Callable[[str], object]) -
         topology=topology,
         checked=checked,
         regions=regions,
-        # The central stack and the stack set live in the first --region (else the caller's region).
-        first=home if home in regions else regions[0],
+        first=first,
         partition=partition,
         pkg=pkg,
         member_body=member_body,
@@ -425,6 +428,45 @@ def prepare(request: Request, pkg: Package, progress: Callable[[str], object]) -
         key=code_key(pkg),
         buckets={r: artifact_bucket_name(topology.management_id, r) for r in regions},
     )
+
+
+def stack_problems(
+    request: Request, credentials: Mapping[str, Any], first: str, regions: Sequence[str]
+) -> list[preflight.Problem]:
+    """What would stop the rollout halfway, found before it starts: a stack set of that name that is
+    not service-managed, a central or management stack that cannot take a change set (a failed
+    creation, an operation in progress)."""
+    found: list[preflight.Problem] = []
+
+    def mgmt(service: str, region: str) -> Any:
+        return client(service, region, profile=request.profile, endpoint_url=request.endpoint_url)
+
+    existing = stackset.describe(mgmt("cloudformation", first))
+    model = str((existing or {}).get("PermissionModel") or "SERVICE_MANAGED")
+    if model != "SERVICE_MANAGED":
+        found.append(
+            preflight.Problem(
+                f"stack set {stackset.STACK_SET} exists with permission model {model}",
+                "delete it (its instances first) and deploy again: the member stack set is service-managed",
+            )
+        )
+    checks = [(mgmt("cloudformation", r), MANAGEMENT_STACK, f"the management account, {r}") for r in regions]
+    with assumed(credentials):
+        checks.append(
+            (
+                client("cloudformation", first, profile=None, endpoint_url=request.endpoint_url),
+                deploy_central.CENTRAL_STACK,
+                f"the security account, {first}",
+            )
+        )
+        for cfn, name, where in checks:
+            try:
+                stacks.change_set_type(stacks.describe(cfn, name), name)
+            except DeployError as exc:
+                found.append(
+                    preflight.Problem(f"stack {name} in {where}: {exc}", "as it says, then deploy again")
+                )
+    return found
 
 
 def dry_run(plan: Plan, progress: Callable[[str], object]) -> OrgRollout:
