@@ -211,10 +211,16 @@ def test_deploy_org_done_when(endpoint: str) -> None:
     for member in org.members:
         creds = assume(endpoint, member)
         for region in REGIONS:
-            functions = [
-                f["FunctionName"]
-                for f in client(endpoint, "lambda", region, creds).list_functions()["Functions"]
-            ]
+            listed = client(endpoint, "lambda", region, creds).list_functions()["Functions"]
+            functions = [f["FunctionName"] for f in listed]
+            if "OrgTrailRole" in document["stack_set_parameters"]:  # the member template declares it
+                for name in (f for f in functions if f != "trailguard-central"):  # the security account's
+                    found = client(endpoint, "lambda", region, creds).get_function_configuration(
+                        FunctionName=name
+                    )
+                    variables = found["Environment"]["Variables"]
+                    assert variables["TRAILGUARD_ORG_TRAIL_ROLE"] == "member"  # moto never applies the
+                    # security account's override (the Stubber test checks its request)
             rules = [r["Name"] for r in client(endpoint, "events", region, creds).list_rules()["Rules"]]
             assert len(functions) >= 2 and any(f.endswith("-api-call") for f in functions), functions
             assert any(r.endswith("-api-calls") for r in rules) and any(
@@ -230,6 +236,12 @@ def test_deploy_org_done_when(endpoint: str) -> None:
         params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
         if "OrgTrailRole" in params:
             assert params["OrgTrailRole"] == "owner"
+            assert params["AlertTopicArn"] == central_outputs["AlertTopicArn"]
+            assert params["CentralBusArn"] == central_outputs["OrgBusArn"]
+            function = client(endpoint, "lambda", region).get_function_configuration(
+                FunctionName="trailguard-api-call"
+            )
+            assert function["Environment"]["Variables"]["TRAILGUARD_ORG_TRAIL_ROLE"] == "owner"
         bucket = f"trailguard-artifacts-{org.management}-{region}"
         s3 = client(endpoint, "s3", region)
         policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
