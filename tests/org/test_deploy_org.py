@@ -265,6 +265,9 @@ def test_deploy_org_done_when(endpoint: str) -> None:
         for s in statements
     )
     assert "subscription confirmation" in done.stderr
+    assert (
+        f"organization trail(s): arn:aws:cloudtrail:us-east-1:{org.management}:trail/org-trail" in done.stderr
+    )
 
     again = run(*args, endpoint=endpoint)  # a re-run updates in place and still succeeds
     assert again.returncode == 0, again.stderr[-4000:]

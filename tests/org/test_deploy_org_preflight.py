@@ -67,7 +67,9 @@ def test_a_ready_organization_passes_and_a_parent_ou_includes_its_children() -> 
     assert result.targets == (OU1,)
     assert [a.id for a in result.members] == sorted([SEC, A, B])  # B sits in an OU under OU1
     assert result.security_in_targets
-    assert result.notes == []
+    assert result.notes == [
+        "the organization has no organization trail: each account's stacks protect its own trails only"
+    ]
 
 
 def test_every_problem_is_reported_at_once_with_its_fix() -> None:
@@ -124,3 +126,17 @@ def test_no_ou_means_the_whole_organization_and_names_must_be_unique() -> None:
     twins.units[NESTED] = Unit(NESTED, "OU2", OU1)  # two OUs named OU2: the name is ambiguous
     assert not check(twins, request(ous=("OU2",))).ok
     assert check(twins, request(ous=(OU2,))).ok
+
+
+def test_organization_trails_and_control_tower_are_noted() -> None:
+    arn = f"arn:aws:cloudtrail:us-east-1:{MGMT}:trail/org"
+    towered = topology(
+        organization_trails=(arn,),
+        trusted_services=frozenset({STACKSETS_PRINCIPAL, CLOUDTRAIL_PRINCIPAL, "controltower.amazonaws.com"}),
+    )
+    result = check(towered, request())
+    assert result.ok
+    assert result.notes[0] == f"organization trail(s): {arn}"
+    assert "AWSControlTowerExecution" in result.notes[1] and "--control-tower" in result.notes[1]
+    unknown = check(topology(organization_trails=None), request())
+    assert not any("organization trail" in n for n in unknown.notes)

@@ -356,7 +356,7 @@ def prepare(request: Request, pkg: Package, progress: Callable[[str], object]) -
     caller = str(identity["Account"])
     partition = params.partition_of(str(identity.get("Arn") or ""))
     progress(f"reading organization of account {caller}")
-    topology = discover(mgmt("organizations"), mgmt("ec2"), caller)
+    topology = discover(mgmt("organizations"), mgmt("ec2"), caller, mgmt("cloudtrail"))
     regions = (
         topology.enabled_regions if request.all_enabled_regions else list(dict.fromkeys(request.regions))
     )

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from trailguard.org.topology import CLOUDTRAIL_PRINCIPAL, STACKSETS_PRINCIPAL, Account, Topology
+from trailguard.org.topology import (
+    CLOUDTRAIL_PRINCIPAL,
+    CONTROL_TOWER_PRINCIPAL,
+    STACKSETS_PRINCIPAL,
+    Account,
+    Topology,
+)
 
 TEMPLATE_BODY_LIMIT = 51_200  # inline TemplateBody; above it CloudFormation reads it from S3
 TEMPLATE_URL_LIMIT = 1_000_000  # a template given by TemplateURL
@@ -84,6 +90,19 @@ def check(topology: Topology, request: Request) -> Preflight:
                 "delegated administrator need it)",
                 f"aws organizations enable-aws-service-access --service-principal {CLOUDTRAIL_PRINCIPAL}",
             )
+        )
+
+    if topology.organization_trails == ():
+        notes.append(
+            "the organization has no organization trail: each account's stacks protect its own trails only"
+        )
+    elif topology.organization_trails:
+        notes.append(f"organization trail(s): {', '.join(topology.organization_trails)}")
+    if CONTROL_TOWER_PRINCIPAL in topology.trusted_services:
+        notes.append(
+            "Control Tower manages this organization: its AWSControlTowerExecution role changes trails; "
+            "allow-list it (--parameter-overrides AllowedPrincipalArns=...) and use trailguard scp "
+            "--control-tower"
         )
 
     security = topology.accounts.get(request.security_account)

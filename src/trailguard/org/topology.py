@@ -23,9 +23,11 @@ READ_ACTIONS = (
     "organizations:ListAWSServiceAccessForOrganization",
     "organizations:ListDelegatedAdministrators",
     "ec2:DescribeRegions",
+    "cloudtrail:DescribeTrails",
 )
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
+CONTROL_TOWER_PRINCIPAL = "controltower.amazonaws.com"
 ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 
 
@@ -63,6 +65,7 @@ class Topology:
     accounts: dict[str, Account]  # every account by id
     regions: dict[str, str]  # region name -> OptInStatus (for the caller's account)
     cloudtrail_admins: tuple[str, ...] | None = ()  # CloudTrail's delegated administrators; None: unknown
+    organization_trails: tuple[str, ...] | None = ()  # their ARNs (as the management account lists them)
     notes: list[str] = field(default_factory=list)  # what could not be read, said plainly
 
     @property
@@ -140,8 +143,9 @@ def _accounts(orgs: Any, units: Iterable[str]) -> dict[str, Account]:
     return accounts
 
 
-def discover(orgs: Any, ec2: Any, caller_account: str) -> Topology:
-    """Read the organization (``orgs``: an Organizations client; ``ec2``: for the regions)."""
+def discover(orgs: Any, ec2: Any, caller_account: str, cloudtrail: Any = None) -> Topology:
+    """Read the organization (``orgs``: an Organizations client; ``ec2``: for the regions;
+    ``cloudtrail``: for the organization trails)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -187,4 +191,15 @@ def discover(orgs: Any, ec2: Any, caller_account: str) -> Topology:
     except ClientError as exc:  # an endpoint without it: the check becomes a note, never a pass
         topology.cloudtrail_admins = None
         topology.notes.append(f"could not list CloudTrail's delegated administrators: {exc}")
+    if cloudtrail is not None:
+        try:
+            trails = cloudtrail.describe_trails(includeShadowTrails=True).get("trailList") or []
+            topology.organization_trails = tuple(
+                sorted(
+                    {str(t["TrailARN"]) for t in trails if t.get("IsOrganizationTrail") and t.get("TrailARN")}
+                )
+            )
+        except ClientError as exc:
+            topology.organization_trails = None
+            topology.notes.append(f"could not list the organization trails: {exc}")
     return topology
