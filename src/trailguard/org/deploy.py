@@ -67,6 +67,8 @@ class PreflightError(DeployError):
 
 @dataclass(frozen=True)
 class Request:
+    """What the command line asked for (``regions`` empty with ``all_enabled_regions``)."""
+
     email: str
     security_account: str
     ous: tuple[str, ...] = ()
@@ -82,6 +84,8 @@ class Request:
 
 @dataclass(frozen=True)
 class Row:
+    """One line of the account x region table."""
+
     account: str
     region: str
     stack: str  # the stack set, the management account's stack or the central stack
@@ -100,6 +104,8 @@ class Row:
 
 @dataclass
 class OrgRollout:
+    """What the rollout did (or, on a dry run, would do): its rows decide the exit code."""
+
     organization_id: str
     management_account: str
     security_account: str
