@@ -44,8 +44,7 @@ def central_template() -> str:
     """The central template the command deploys: ``TRAILGUARD_CENTRAL_TEMPLATE`` or the packaged one."""
     given = os.environ.get("TRAILGUARD_CENTRAL_TEMPLATE")
     path = Path(given) if given else CENTRAL
-    if not path.is_file():
-        pytest.skip(f"no central template at {path} (set TRAILGUARD_CENTRAL_TEMPLATE)")
+    assert path.is_file(), f"no central template at {path}"
     return str(path)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from trailguard.org.deploy import bucket_policy, member_values
-from trailguard.org.deploy_central import grants_organization, template_outputs, wider_statements
+from trailguard.org.deploy_central import ensure_bus_policy, template_outputs
 
 ORG = "o-abcdefghij"
 OUTPUTS = {
@@ -42,15 +42,57 @@ ORG_STATEMENT = {
 }
 
 
-def test_the_bus_policy_check() -> None:
-    assert grants_organization(_policy(ORG_STATEMENT), ORG)
-    assert not grants_organization(_policy(ORG_STATEMENT), "o-otherorgxyz")
-    assert not grants_organization(_policy({**ORG_STATEMENT, "Effect": "Deny"}), ORG)
-    assert not grants_organization(_policy({**ORG_STATEMENT, "Action": "events:DescribeRule"}), ORG)
-    assert not grants_organization(None, ORG) and not grants_organization("not json", ORG)
-    everyone = {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents"}
-    assert wider_statements(_policy(ORG_STATEMENT, everyone), ORG) == ["Open"]
-    assert wider_statements(_policy(ORG_STATEMENT), ORG) == []
+class _Events:
+    """An EventBridge client's two calls, recorded (the policy is read, and written when it lacks the
+    organization's statement)."""
+
+    def __init__(self, policy: str | None) -> None:
+        self.policy = policy
+        self.put: list[dict[str, object]] = []
+
+    def describe_event_bus(self, Name: str) -> dict[str, object]:  # noqa: N803 (boto3's spelling)
+        return {"Name": Name, **({"Policy": self.policy} if self.policy else {})}
+
+    def put_permission(self, **kwargs: object) -> None:
+        self.put.append(kwargs)
+
+
+BUS = "arn:aws:events:us-east-1:222222222222:event-bus/trailguard-org"
+
+
+def test_the_bus_policy_is_set_once_and_a_wider_statement_is_warned_about() -> None:
+    said: list[str] = []
+    empty = _Events(None)
+    assert ensure_bus_policy(empty, BUS, ORG, said.append) == "set"
+    assert empty.put == [
+        {
+            "EventBusName": "trailguard-org",
+            "Action": "events:PutEvents",
+            "Principal": "*",
+            "StatementId": "trailguard-organization-put-events",
+            "Condition": {"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": ORG},
+        }
+    ]
+    ours = {
+        **ORG_STATEMENT,
+        "Principal": {"AWS": "arn:aws:iam::*:root"},
+        "Resource": BUS,
+    }  # as AWS renders it
+    everyone = {
+        "Sid": "Open",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "events:PutEvents",
+        "Resource": BUS,
+    }
+    kept = _Events(_policy(ours, everyone))
+    assert ensure_bus_policy(kept, BUS, ORG, said.append) == "kept"
+    assert kept.put == []
+    assert any("statement Open grants more" in line for line in said)
+    other_org = _Events(
+        _policy({**ours, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-otherorgxyz"}}})
+    )
+    assert ensure_bus_policy(other_org, BUS, ORG, said.append) == "set"
 
 
 def test_member_values_follow_the_template_it_deploys() -> None:

@@ -7,7 +7,6 @@ resource, and an organization whose bus refuses PutEvents would lose every forwa
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -21,12 +20,12 @@ from trailguard import aws
 from trailguard.deploy import parameters as params
 from trailguard.deploy.errors import DeployError, call
 from trailguard.deploy.package import PACKAGE_DIR, compact
+from trailguard.org import central
 
 CENTRAL_STACK = "trailguard-central"
 CENTRAL_TEMPLATE = "central.yaml"
 TEMPLATE_ENV = "TRAILGUARD_CENTRAL_TEMPLATE"  # another central template (a development checkout)
 ORG_BUS = "trailguard-org"  # the central stack's bus (the organization's shared contract)
-BUS_STATEMENT = "trailguard-organization-put-events"
 # IAM permissions of the calls here, made in the security account through the assumed role:
 ACTIONS = (
     "cloudformation:DescribeStacks",
@@ -174,46 +173,12 @@ def bus_name(bus_arn: str) -> str:
     return bus_arn.rsplit("/", 1)[-1]
 
 
-def grants_organization(policy: str | None, organization_id: str) -> bool:
-    """The bus policy lets every account of the organization put events (and says so by its org id)."""
-    try:
-        document = json.loads(policy or "{}")
-    except ValueError:
-        return False
-    statements = document.get("Statement") or []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action")
-        actions = actions if isinstance(actions, list) else [actions]
-        condition = (statement.get("Condition") or {}).get("StringEquals") or {}
-        if "events:PutEvents" in actions and condition.get("aws:PrincipalOrgID") == organization_id:
-            return True
-    return False
-
-
-def wider_statements(policy: str | None, organization_id: str) -> list[str]:
-    """The ids of Allow statements that do not limit who may use the bus to the organization."""
-    try:
-        document = json.loads(policy or "{}")
-    except ValueError:
-        return []
-    statements = document.get("Statement") or []
-    wider: list[str] = []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
-            continue
-        condition = (statement.get("Condition") or {}).get("StringEquals") or {}
-        if condition.get("aws:PrincipalOrgID") != organization_id:
-            wider.append(str(statement.get("Sid") or "(no id)"))
-    return wider
-
-
 def ensure_bus_policy(
     events: Any, bus_arn: str, organization_id: str, progress: Callable[[str], object]
 ) -> str:
-    """Check the organization bus's policy and grant the organization PutEvents if it does not; what
-    was done (``kept`` or ``set``)."""
+    """Check the organization bus's policy and grant the organization PutEvents if it does not, with
+    the statement the central backstop keeps (:func:`trailguard.org.central.bus_policy`); what was done
+    (``kept`` or ``set``). A statement granting more is warned about (the backstop removes it)."""
     from botocore.exceptions import ClientError
 
     name = bus_name(bus_arn)
@@ -223,22 +188,24 @@ def ensure_bus_policy(
         raise DeployError(
             f"the central stack's bus {name} cannot be read ({aws.error_text(exc)}): deploy again"
         ) from exc
-    for sid in wider_statements(bus.get("Policy"), organization_id):
+    wider, present = central.bus_policy_repair(bus.get("Policy"), organization_id, bus_arn)
+    for sid in wider:
         progress(
-            f"warning: bus {name}'s statement {sid} is not limited to organization {organization_id}: "
-            "remove it unless you meant it (aws events remove-permission "
-            f"--event-bus-name {name} --statement-id {sid})"
+            f"warning: bus {name}'s statement {sid or '(no id)'} grants more than organization "
+            f"{organization_id} PutEvents: the central backstop removes it (aws events remove-permission "
+            f"--event-bus-name {name} --statement-id {sid or 'ID'})"
         )
-    if grants_organization(bus.get("Policy"), organization_id):
+    if present:
         progress(f"bus {name}: the organization may put events (kept)")
         return "kept"
+    (statement,) = central.bus_policy(organization_id, bus_arn)["Statement"]
     call(
         f"granting organization {organization_id} PutEvents on bus {name}",
         events.put_permission,
         EventBusName=name,
-        Action="events:PutEvents",
-        Principal="*",
-        StatementId=BUS_STATEMENT,
+        Action=statement["Action"],
+        Principal=statement["Principal"],
+        StatementId=central.BUS_POLICY_SID,
         Condition={"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": organization_id},
     )
     progress(f"bus {name}: granted organization {organization_id} PutEvents")
