@@ -263,6 +263,13 @@ def test_deploy_org_done_when(endpoint: str) -> None:
         s["Action"] == "events:PutEvents" and s["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == org.id
         for s in statements
     )
+    topic = client(endpoint, "sns", REGIONS[0], secure).get_topic_attributes(
+        TopicArn=central_outputs["AlertTopicArn"]
+    )
+    (publish,) = [
+        s for s in json.loads(topic["Attributes"]["Policy"])["Statement"] if s["Action"] == "sns:Publish"
+    ]
+    assert publish["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org.id}}
     assert "subscription confirmation" in done.stderr
     assert (
         f"organization trail(s): arn:aws:cloudtrail:us-east-1:{org.management}:trail/org-trail" in done.stderr

@@ -7,7 +7,12 @@ from __future__ import annotations
 import json
 
 from trailguard.org.deploy import bucket_policy, member_values
-from trailguard.org.deploy_central import ensure_bus_policy, template_outputs
+from trailguard.org.deploy_central import (
+    ensure_bus_policy,
+    lets_organization_publish,
+    template_outputs,
+    topic_policy,
+)
 
 ORG = "o-abcdefghij"
 OUTPUTS = {
@@ -150,3 +155,47 @@ Outputs:
     Value: !Join [",", [a, b]]
 """
     assert template_outputs(body) == {"AlertTopicArn": ("AlertTopic", ""), "OrgBusArn": ("OrgBus", "Arn")}
+
+
+def _resolved(value: object, names: dict[str, str]) -> object:
+    """The template's ``Ref``/``Fn::Sub`` with ``names`` put in (just what the topic policy uses)."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return names[str(value["Ref"])]
+        if set(value) == {"Fn::Sub"}:
+            text = str(value["Fn::Sub"])
+            for name, replacement in names.items():
+                text = text.replace("${" + name + "}", replacement)
+            return text
+        return {k: _resolved(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v, names) for v in value]
+    return value
+
+
+def test_the_topic_policy_deploy_sets_is_the_central_templates() -> None:
+    """moto's CloudFormation skips AWS::SNS::TopicPolicy, so deploy --org sets it by API: the same
+    document, or a member's alert would be refused where topic policies are enforced."""
+    from cfnlint.decode import cfn_yaml
+
+    from trailguard.deploy.package import PACKAGE_DIR
+
+    template = cfn_yaml.load(str(PACKAGE_DIR / "data" / "central.yaml"))
+    topic = "arn:aws:sns:us-east-1:222222222222:trailguard-org-alerts"
+    names = {
+        "AlertTopic": topic,
+        "OrganizationId": ORG,
+        "AWS::Partition": "aws",
+        "AWS::AccountId": "222222222222",
+    }
+    written = _resolved(template["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"], names)
+    assert json.loads(json.dumps(written)) == topic_policy(topic, ORG)
+
+
+def test_the_topic_policy_check() -> None:
+    topic = "arn:aws:sns:us-east-1:222222222222:trailguard-org-alerts"
+    assert lets_organization_publish(json.dumps(topic_policy(topic, ORG)), ORG)
+    assert not lets_organization_publish(json.dumps(topic_policy(topic, "o-otherorgxyz")), ORG)
+    default = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["SNS:Publish"]}]}
+    assert not lets_organization_publish(json.dumps(default), ORG)  # moto's default: the owner only
+    assert not lets_organization_publish(None, ORG) and not lets_organization_publish("{", ORG)

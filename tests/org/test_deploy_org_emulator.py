@@ -1,6 +1,8 @@
 """``trailguard deploy --org`` into the local cloud's empty organization (``trailguard emulator --org
 --org-stacks none``), then a member's own trail stopped with the real AWS CLI: the function the stack
-set put in that member repairs it, and one email names the member account.
+set put in that member repairs it, and one email names the member account (sent through the central
+topic, when the member template has AlertTopicArn: the topic policy deploy --org sets lets the member
+publish; the local cloud enforces it, moto's CloudFormation never applies the template's).
 
 What the local cloud adds to moto here: the router runs the stack-set instance's functions on the
 member's events. moto still hides a service-managed instance's stack from DescribeStacks, so the
@@ -64,7 +66,8 @@ def test_deploy_org_into_the_emulator_then_a_member_trail_stopped_is_repaired(em
         [str(TRAILGUARD), *args], check=False, capture_output=True, text=True, env=env, timeout=600
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    rows = json.loads(done.stdout)["rows"]
+    document = json.loads(done.stdout)
+    rows = document["rows"]
     assert {r["status"] for r in rows} == {"deployed"}
     members = {a["id"] for a in ready["accounts"] if a["role"] in ("member", "security")}
     assert {r["account"] for r in rows if r["stack"] == "trailguard-member"} == members
@@ -81,3 +84,6 @@ def test_deploy_org_into_the_emulator_then_a_member_trail_stopped_is_repaired(em
     eventually(lambda: len(emails(emulator.outbox)) > seen, 30, "an email")
     (email,) = emails(emulator.outbox)[seen:]
     assert "StopLogging" in email["subject"] and member["id"] in email["subject"], email["subject"]
+    if "AlertTopicArn" in document["stack_set_parameters"]:  # the organization's template: one topic
+        assert email["topic_arn"] == document["central_outputs"]["AlertTopicArn"]
+        assert email["topic_arn"].split(":")[4] == organization["security_account"]

@@ -542,7 +542,8 @@ def upload(plan: Plan, progress: Callable[[str], object]) -> tuple[str | None, s
 def deploy_central_stack(
     plan: Plan, url: str | None, progress: Callable[[str], object], poll_seconds: float
 ) -> tuple[str, dict[str, str]]:
-    """3. The central stack in the security account, then its bus's policy; (status, outputs)."""
+    """3. The central stack in the security account, then its bus's and topic's policies; (status,
+    outputs)."""
     progress(
         f"deploying stack {deploy_central.CENTRAL_STACK} in security account "
         f"{plan.request.security_account}, {plan.first}"
@@ -565,6 +566,9 @@ def deploy_central_stack(
             )
         deploy_central.ensure_bus_policy(
             events, outputs["OrgBusArn"], plan.topology.organization_id, progress
+        )
+        deploy_central.ensure_topic_policy(
+            plan.security_client("sns"), outputs["AlertTopicArn"], plan.topology.organization_id, progress
         )
     return status, outputs
 

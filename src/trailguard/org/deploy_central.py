@@ -1,12 +1,15 @@
 """The central stack ``trailguard-central`` in the security account, through the same change-set steps
-as ``trailguard deploy`` (:mod:`trailguard.deploy.stack`), and the organization bus's policy.
+as ``trailguard deploy`` (:mod:`trailguard.deploy.stack`), and the policies of its bus and topic.
 
-The bus policy is checked and set by API: CloudFormation on moto does not apply an event bus policy
-resource, and an organization whose bus refuses PutEvents would lose every forwarded call silently.
+Both policies are checked and set by API: moto's CloudFormation applies neither an event bus policy
+resource nor ``AWS::SNS::TopicPolicy``, and an organization whose bus refuses PutEvents or whose topic
+refuses Publish would lose every forwarded call or alert silently. On AWS the stack has set them and
+the check keeps them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -36,6 +39,17 @@ ACTIONS = (
     "cloudformation:DescribeStackEvents",
     "events:DescribeEventBus",
     "events:PutPermission",
+    "sns:GetTopicAttributes",
+    "sns:SetTopicAttributes",
+)
+TOPIC_MANAGEMENT = (
+    "sns:GetTopicAttributes",
+    "sns:SetTopicAttributes",
+    "sns:ListSubscriptionsByTopic",
+    "sns:Subscribe",
+    "sns:AddPermission",
+    "sns:RemovePermission",
+    "sns:DeleteTopic",
 )
 
 
@@ -209,4 +223,70 @@ def ensure_bus_policy(
         Condition={"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": organization_id},
     )
     progress(f"bus {name}: granted organization {organization_id} PutEvents")
+    return "set"
+
+
+def topic_policy(topic_arn: str, organization_id: str) -> dict[str, Any]:
+    """The alert topic's policy, as the central template's ``AlertTopicPolicy`` writes it: the account
+    manages the topic, every principal of the organization may publish (the members' alerts)."""
+    _, partition, _, _, account, _ = topic_arn.split(":", 5)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountManagesTheTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": list(TOPIC_MANAGEMENT),
+                "Resource": topic_arn,
+            },
+            {
+                "Sid": "OrganizationPublishes",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+            },
+        ],
+    }
+
+
+def lets_organization_publish(policy: str | None, organization_id: str) -> bool:
+    try:
+        document = json.loads(policy or "{}")
+    except ValueError:
+        return False
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        condition = (statement.get("Condition") or {}).get("StringEquals") or {}
+        publishes = any(str(a).lower() in ("sns:publish", "sns:*", "*") for a in actions)  # any case, as IAM
+        if publishes and condition.get("aws:PrincipalOrgID") == organization_id:
+            return True
+    return False
+
+
+def ensure_topic_policy(
+    sns: Any, topic_arn: str, organization_id: str, progress: Callable[[str], object]
+) -> str:
+    """Check that the organization may publish to the alert topic, and set the template's policy if
+    not; what was done (``kept`` or ``set``)."""
+    attributes = call(f"reading topic {topic_arn}", sns.get_topic_attributes, TopicArn=topic_arn)[
+        "Attributes"
+    ]
+    if lets_organization_publish(attributes.get("Policy"), organization_id):
+        progress(f"topic {topic_arn}: the organization may publish (kept)")
+        return "kept"
+    call(
+        f"letting organization {organization_id} publish to {topic_arn}",
+        sns.set_topic_attributes,
+        TopicArn=topic_arn,
+        AttributeName="Policy",
+        AttributeValue=json.dumps(topic_policy(topic_arn, organization_id)),
+    )
+    progress(f"topic {topic_arn}: organization {organization_id} may publish")
     return "set"
