@@ -121,9 +121,10 @@ _LIVE: dict[str, dict[str, float]] = {}
 
 def _may_race(incident: Incident) -> bool:
     """Whether another run may be repairing what this incident found already restored: a finding races
-    the API call it reports; a call on trailguard's own pipeline reaches both functions."""
+    the API call it reports; a call on trailguard's own pipeline reaches both functions; a StopLogging
+    found logging again was restarted by someone, maybe another delivery of the same call."""
     record = incident.record
-    if record.kind != "cloudtrail":
+    if record.kind != "cloudtrail" or incident.technique_id == "trail.stop-logging":
         return True
     return delivered_twice(record.event_source, record.event_name)
 
