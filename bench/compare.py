@@ -327,6 +327,15 @@ def done_when(figures: dict[str, dict[str, Any]]) -> list[str]:
             tg["storm"]["emails"] <= 3 and tg["storm"]["logging"],
         ),
     ]
+    if "sample" in figures:
+        storm = tg["storm"]["per_event"] / figures["sample"]["storm"]["per_event"]
+        checks.append(
+            (
+                f"storm of {tg['storm']['events']:,}: at most the {LABELS['sample']}'s time per event: "
+                f"{storm:.2f}{TIMES}",
+                storm <= 1.0,
+            )
+        )
     for other, limit in (("sample", 0.8), ("floor", 2.0)):
         if other in figures:
             ratio = warm / statistics.median(figures[other]["warm"])
@@ -347,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=20, help="warm repairs per worker (default: 20)")
     parser.add_argument("--storm", type=int, default=1000, help="storm size, in-process (default: 1000)")
     parser.add_argument(
-        "--server-storm", type=int, default=200, help="storm size against the server (default: 200)"
+        "--server-storm", type=int, default=1000, help="storm size against the server (default: 1000)"
     )
     parser.add_argument(
         "--backend", choices=("inprocess", "server", "both"), default="both", help="default: both"
