@@ -437,3 +437,44 @@ def test_a_long_storm_keeps_its_burst_item_small_and_counts_every_call(
     clock.advance(BURST_QUIET_SECONDS)
     ((_, final),) = book.close_bursts(REGION)
     assert final.more == 299
+
+
+def _update_returns(book: Ledger) -> list[str]:
+    """What each UpdateItem the ledger makes from now on asks back (``ReturnValues``)."""
+    asked: list[str] = []
+    book.store._client.meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem",
+        lambda params, **_: asked.append(params.get("ReturnValues")),
+        unique_id="ledger-returns",
+    )
+    return asked
+
+
+def test_a_warm_repeat_is_one_write_that_brings_nothing_back(signed: tuple[Ledger, FakeClock]) -> None:
+    book, clock = signed
+    asked = _update_returns(book)
+    assert book.decide(_incident(_stop(0))).action == "publish"
+    for n in range(1, 4):
+        clock.advance(1)
+        assert book.decide(_incident(_stop(n))).action == "suppress"
+    assert asked == ["NONE"] * 3  # the process wrote the burst and verified its document itself
+    assert _burst_item(_incident(_stop(0)))["count"] == {"N": "4"}
+
+
+def test_a_rewritten_burst_document_sends_a_warm_repeat_the_full_way(signed: tuple[Ledger, FakeClock]) -> None:
+    """The attacker rewrites the burst's document (its MAC no longer the one this process verified): the
+    quick write's condition fails, the full one reads the item, and the forged document is news."""
+    book, clock = signed
+    assert book.decide(_incident(_stop(0))).action == "publish"
+    pk, sk = burst_key(_incident(_stop(0)))
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, UpdateExpression="SET #m = :m",
+        ExpressionAttributeNames={"#m": MAC_ATTRIBUTE}, ExpressionAttributeValues={":m": {"S": "forged"}},
+    )  # fmt: skip
+    asked = _update_returns(book)
+    clock.advance(1)
+
+    decision = book.decide(_incident(_stop(1)))
+
+    assert asked == ["NONE", "ALL_NEW"]
+    assert decision.action == "publish" and TAMPERED in decision.reason

@@ -130,6 +130,8 @@ RECORD_MAX = 60_000
 """A first incident's record larger than this is kept in its burst by its identifying fields only."""
 
 _LIVE: dict[str, dict[str, float]] = {}
+_KNOWN: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+"""Per table: each burst's signed document this process verified (or wrote), with its MAC."""
 
 
 def _may_race(incident: Incident) -> bool:
@@ -143,8 +145,9 @@ def _may_race(incident: Incident) -> bool:
 
 
 def forget_bursts() -> None:
-    """Forget which bursts this process saw live (tests: a fresh process)."""
+    """Forget which bursts this process saw live and what they hold (tests: a fresh process)."""
     _LIVE.clear()
+    _KNOWN.clear()
 
 
 Action = Literal["publish", "follow-up", "suppress"]
@@ -269,6 +272,7 @@ class Ledger:
         """Ledger records the last decision found failing verification (or unverifiable): read as absent."""
         self.sleep: Callable[[float], None] = time.sleep
         self._live = _LIVE.setdefault(store.table_name, {})
+        self._known = _KNOWN.setdefault(store.table_name, {})
         """Bursts this process last saw live (sk -> until when, shared by the process's ledgers on the
         table): its next write on one guesses "repeat" first. A wrong guess costs one more write, never a
         wrong decision."""
@@ -655,7 +659,14 @@ class _Write:
         result = self.ledger.store.open_with_row(
             item, (str(doc["rows_pk"]), str(doc["row"]), row), condition=condition, names=names, values=values
         )
+        if result.ok:
+            self._remember(_s(item, MAC_ATTRIBUTE), doc)
         return result.ok, result.item, str(doc["row"])
+
+    def _remember(self, mac: str | None, doc: dict[str, Any]) -> None:
+        """Keep the burst's verified document for this process's next repeat (:meth:`_quick`)."""
+        if mac is not None and self.ledger.mac is not None:
+            self.ledger._known[self.sk] = (mac, doc)
 
     def open(self) -> Decision | None:
         """Open the burst. None when a live burst holds it (then a repeat is counted instead)."""
@@ -688,6 +699,45 @@ class _Write:
 
     def repeat(self) -> Decision | None:
         """Count a repeat into a live burst. None when there is none (then the burst is opened)."""
+        quick = self._quick()
+        if quick is not None:
+            return quick
+        return self._repeat()
+
+    def _quick(self) -> Decision | None:
+        """A warm process's repeat that can only be suppressed, in one write that returns nothing.
+
+        Taken only when this process itself wrote to the burst within :data:`BURST_QUIET_SECONDS` (so it
+        is live whatever the table says), verified its signed document (the write's condition requires
+        the same MAC, so the document is still that one) and the repeat cannot be news (its repair needs
+        no person and did no more than the first message said). The write is the same as
+        :meth:`_repeat`'s, so the counts and the deduplication are the same; what it saves is the whole
+        item coming back (its digests, its first record) and verifying it again. Anything else, or a
+        failed condition that is not a duplicate, goes the full way."""
+        ledger = self.ledger
+        known = ledger._known.get(self.sk)
+        if known is None or self.finding or self.bad or ledger._live.get(self.sk, 0.0) <= self.now:
+            return None
+        mac, doc = known
+        told = str(doc.get("told") or "")
+        if not told or _rank(self.incident.status) > _rank(told) or doc.get("kind") != "cloudtrail":
+            return None
+        expression, condition, names, values = self._expression()
+        names["#mac"] = MAC_ATTRIBUTE
+        values[":mac"] = {"S": mac}
+        result = ledger.store.update_if(
+            BURSTS_PK, self.sk, expression, condition=condition + " AND #mac = :mac", names=names,
+            values=values, returns="NONE",
+        )  # fmt: skip
+        if result.ok:
+            since = _iso(float(doc.get("opened_at", self.now)))
+            return Decision("suppress", f"a repeat of a burst since {since}", BURSTS_PK, row=doc.get("row"))
+        ledger._known.pop(self.sk, None)
+        held = self._held(result.item, opening=False)
+        return held if held is not None and held.duplicate else None
+
+    def _expression(self) -> tuple[str, str, dict[str, str], dict[str, Any]]:
+        """The repeat's update: (expression, condition, names, values)."""
         names = {
             "#at": "last_at", "#ev": self.event, "#n": "findings" if self.finding else "count",
             "#d": self.slot, "#dp": self.before, "#dn": self.next,
@@ -711,14 +761,16 @@ class _Write:
             names["#u"] = "unverified"
             adds.append("#u :one")
         expression = (f"SET {', '.join(sets)} " if sets else "") + f"ADD {', '.join(adds)} REMOVE #dn"
+        condition = (
+            "attribute_exists(pk) AND #at >= :since AND attribute_not_exists(#ev)"
+            " AND NOT contains(#d, :digest) AND NOT contains(#dp, :digest)"
+        )
+        return expression, condition, names, values
+
+    def _repeat(self) -> Decision | None:
+        expression, condition, names, values = self._expression()
         result = self.ledger.store.update_if(
-            BURSTS_PK,
-            self.sk,
-            expression,
-            condition="attribute_exists(pk) AND #at >= :since AND attribute_not_exists(#ev)"
-            " AND NOT contains(#d, :digest) AND NOT contains(#dp, :digest)",
-            names=names,
-            values=values,
+            BURSTS_PK, self.sk, expression, condition=condition, names=names, values=values
         )
         if not result.ok:
             return self._held(result.item, opening=False)
@@ -733,6 +785,7 @@ class _Write:
         if doc is None or before is None or self.now - before > self.window + SKEW_SECONDS:
             # Not a burst trailguard opened and kept going (forged, or an old record replayed): news.
             return self.forced(item, "the burst it would count into could not be trusted")
+        self._remember(_s(item, MAC_ATTRIBUTE), doc)
         row = doc.get("row")
         more = max(0, int(_n(item, "count")) - (1 if doc.get("kind") == "cloudtrail" else 0))
         since = _iso(float(doc.get("opened_at", self.now)))
