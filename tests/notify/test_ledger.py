@@ -461,7 +461,9 @@ def test_a_warm_repeat_is_one_write_that_brings_nothing_back(signed: tuple[Ledge
     assert _burst_item(_incident(_stop(0)))["count"] == {"N": "4"}
 
 
-def test_a_rewritten_burst_document_sends_a_warm_repeat_the_full_way(signed: tuple[Ledger, FakeClock]) -> None:
+def test_a_rewritten_burst_document_sends_a_warm_repeat_the_full_way(
+    signed: tuple[Ledger, FakeClock],
+) -> None:
     """The attacker rewrites the burst's document (its MAC no longer the one this process verified): the
     quick write's condition fails, the full one reads the item, and the forged document is news."""
     book, clock = signed

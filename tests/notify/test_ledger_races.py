@@ -29,14 +29,13 @@ import pytest
 from moto.cloudtrail import models as cloudtrail_models
 from moto.dynamodb.models import DynamoDBBackend
 
+from aws_support import ACCOUNT
 from trailguard import aws, handlers
 from trailguard.config import Config
 from trailguard.events import records_from_object
 from trailguard.integrity import DerivedMac
 from trailguard.notify import delivery, ledger
 from trailguard.notify.ledger import BURST_QUIET_SECONDS, BURSTS_PK
-
-from aws_support import ACCOUNT
 
 from .conftest import REGION, TABLE, Cloud, FakeClock, event, ledgers_on, records
 

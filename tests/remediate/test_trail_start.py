@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from moto.cloudtrail import models as cloudtrail_models
 
+from aws_support import ACCOUNT
 from trailguard import handlers, remediate
 from trailguard.policy import Verdict
 from trailguard.remediate import Context, Outcome
 from trailguard.remediate import trail as trail_actions
-from aws_support import ACCOUNT
 from worlds import REGION
 from worlds import ConfiguredTrail as World
 
@@ -101,7 +101,9 @@ def _operations(outcomes: list[Outcome]) -> list[str]:
     return [c.operation for c in outcomes[-1].calls]
 
 
-def test_a_stopped_trail_is_restarted_and_says_repaired_in_two_calls(world: World, outcomes: list[Outcome]) -> None:
+def test_a_stopped_trail_is_restarted_and_says_repaired_in_two_calls(
+    world: World, outcomes: list[Outcome]
+) -> None:
     world.cloudtrail.stop_logging(Name=world.trail_arn)
 
     incident = _incident(world.invoke(handlers.api_call, _event(world, 1, _stopped_at(world))))
@@ -144,7 +146,9 @@ def test_a_repeat_on_a_running_trail(
     assert world.is_logging()
 
 
-def test_a_start_within_the_skew_of_trailguards_own_reads_as_a_restart(world: World, noop_start: None) -> None:
+def test_a_start_within_the_skew_of_trailguards_own_reads_as_a_restart(
+    world: World, noop_start: None
+) -> None:
     """Someone started the trail a moment before trailguard did: too close to tell, so REPAIRED."""
     world.cloudtrail.stop_logging(Name=world.trail_arn)
     at = _stopped_at(world)
@@ -211,7 +215,9 @@ def test_logging_before_reads_the_times() -> None:
     assert not trail_actions.logging_before({**logging, "StartLoggingTime": 1000.0}, start, 990.0)  # ours
     assert not trail_actions.logging_before({**logging, "IsLogging": False}, start, 990.0)
     assert not trail_actions.logging_before(logging, start, stopped_at=None)  # no event time: cannot tell
-    assert not trail_actions.logging_before(logging, start, stopped_at=997.0)  # the stop is older than the event
+    assert not trail_actions.logging_before(
+        logging, start, stopped_at=997.0
+    )  # the stop is older than the event
     assert not trail_actions.logging_before({"IsLogging": True, "StartLoggingTime": 995.0}, start, 990.0)
     skewed = trail_actions._Start(local=1000.0, server=996.0)  # the service's clock is the earlier one
     assert not trail_actions.logging_before(logging, skewed, stopped_at=990.0)
