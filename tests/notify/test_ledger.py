@@ -26,6 +26,7 @@ from trailguard.notify.ledger import (
     event_attribute,
     event_key,
     fingerprint,
+    forget_bursts,
     sweep_key,
 )
 from trailguard.policy import Verdict
@@ -452,8 +453,9 @@ def _update_returns(book: Ledger) -> list[str]:
 
 def test_a_warm_repeat_is_one_write_that_brings_nothing_back(signed: tuple[Ledger, FakeClock]) -> None:
     book, clock = signed
-    asked = _update_returns(book)
+    forget_bursts()  # a fresh process
     assert book.decide(_incident(_stop(0))).action == "publish"
+    asked = _update_returns(book)
     for n in range(1, 4):
         clock.advance(1)
         assert book.decide(_incident(_stop(n))).action == "suppress"
@@ -467,6 +469,7 @@ def test_a_rewritten_burst_document_sends_a_warm_repeat_the_full_way(
     """The attacker rewrites the burst's document (its MAC no longer the one this process verified): the
     quick write's condition fails, the full one reads the item, and the forged document is news."""
     book, clock = signed
+    forget_bursts()  # a fresh process
     assert book.decide(_incident(_stop(0))).action == "publish"
     pk, sk = burst_key(_incident(_stop(0)))
     boto3.client("dynamodb", region_name=REGION).update_item(
