@@ -131,6 +131,7 @@ RECORD_MAX = 60_000
 
 _LIVE: dict[str, dict[str, float]] = {}
 _KNOWN: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+_EMPTIED: dict[str, dict[str, str]] = {}
 """Per table: each burst's signed document this process verified (or wrote), with its MAC."""
 
 
@@ -148,6 +149,7 @@ def forget_bursts() -> None:
     """Forget which bursts this process saw live and what they hold (tests: a fresh process)."""
     _LIVE.clear()
     _KNOWN.clear()
+    _EMPTIED.clear()
 
 
 Action = Literal["publish", "follow-up", "suppress"]
@@ -272,10 +274,13 @@ class Ledger:
         """Ledger records the last decision found failing verification (or unverifiable): read as absent."""
         self.sleep: Callable[[float], None] = time.sleep
         self._live = _LIVE.setdefault(store.table_name, {})
-        self._known = _KNOWN.setdefault(store.table_name, {})
         """Bursts this process last saw live (sk -> until when, shared by the process's ledgers on the
         table): its next write on one guesses "repeat" first. A wrong guess costs one more write, never a
         wrong decision."""
+        self._known = _KNOWN.setdefault(store.table_name, {})
+        """The signed document (and its MAC) of each burst this process wrote or verified (sk ->)."""
+        self._emptied = _EMPTIED.setdefault(store.table_name, {})
+        """The dedup set each burst's last write by this process emptied (sk -> set name)."""
         self.pending_followups: list[tuple[Incident, Decision]] = []
         """Follow-ups of ended bursts this process's last decision closed (:meth:`take_followups`)."""
 
@@ -730,6 +735,7 @@ class _Write:
             values=values, returns="NONE",
         )  # fmt: skip
         if result.ok:
+            ledger._emptied[self.sk] = self.next
             since = _iso(float(doc.get("opened_at", self.now)))
             return Decision("suppress", f"a repeat of a burst since {since}", BURSTS_PK, row=doc.get("row"))
         ledger._known.pop(self.sk, None)
@@ -760,11 +766,16 @@ class _Write:
         if self.bad:
             names["#u"] = "unverified"
             adds.append("#u :one")
-        expression = (f"SET {', '.join(sets)} " if sets else "") + f"ADD {', '.join(adds)} REMOVE #dn"
-        condition = (
-            "attribute_exists(pk) AND #at >= :since AND attribute_not_exists(#ev)"
-            " AND NOT contains(#d, :digest) AND NOT contains(#dp, :digest)"
-        )
+        expression = (f"SET {', '.join(sets)} " if sets else "") + f"ADD {', '.join(adds)}"
+        if self.ledger._emptied.get(self.sk) != self.next:
+            # the next period's set, emptied once per period by each process (left over, it would only
+            # hold more of this burst's own events: never wrong, only larger)
+            expression += " REMOVE #dn"
+        else:
+            del names["#dn"]
+        # (``#at >= :since`` is false on an absent item: no attribute_exists(pk) needed)
+        condition = "#at >= :since AND attribute_not_exists(#ev) AND NOT contains(#d, :digest)"
+        condition += " AND NOT contains(#dp, :digest)"
         return expression, condition, names, values
 
     def _repeat(self) -> Decision | None:
@@ -775,6 +786,7 @@ class _Write:
         if not result.ok:
             return self._held(result.item, opening=False)
         assert result.item is not None
+        self.ledger._emptied[self.sk] = self.next
         return self._counted(result.item)
 
     def _counted(self, item: Mapping[str, Any]) -> Decision:
