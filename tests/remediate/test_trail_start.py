@@ -201,6 +201,7 @@ def test_a_stop_after_trailguards_start_is_started_again(
     incident = _incident(world.invoke(handlers.api_call, _event(world, 1, _stopped_at(world))))
 
     assert len(stop_after_first_start) == 2
+    assert "stopped again after trailguard's start" in outcomes[-1].summary
     assert _operations(outcomes) == ["StartLogging", "GetTrailStatus", "StartLogging", "GetTrailStatus"]
     assert incident["status"] == "remediated", incident
     assert world.is_logging()

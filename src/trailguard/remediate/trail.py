@@ -276,7 +276,11 @@ def start_logging(ctx: Context, request: RepairRequest) -> Outcome:
         state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped, stopped_at=at)
         if state != "failed":
             del outcome.errors[errors - 1 : errors]
-    return _conclude(outcome, {_target(ctx, ref, None)[0]: state})
+    _conclude(outcome, {_target(ctx, ref, None)[0]: state})
+    started = [c for c in outcome.calls if c.operation == "StartLogging" and not c.error]
+    if state == "restarted" and len(started) > 1:
+        outcome.summary += " (it was stopped again after trailguard's start, and started once more)"
+    return outcome
 
 
 # -- baseline repairs ---------------------------------------------------------------------------------
