@@ -18,7 +18,9 @@ Measured, each on the handler's own time (the attacker's StopLogging before each
 ``import_ms`` (the handler module's import), ``first_ms`` (its first event), then ``warm`` (ms of each
 of the next N events, each with a new event id), or for ``storm`` the ms of each of N events in a row.
 AWS calls are counted with a wrapper on botocore's one request path (``BaseClient._make_api_call``),
-only while the handler runs; ``Publish`` calls are the emails. Objects made before the timers (moto's
+while the handler's module is imported (Lambda's init: ``init_calls``, with every call of a thread the
+init started, marked ``@<thread name>``, whenever it is made) and while the handler runs; ``Publish``
+calls are the emails. Objects made before the timers (moto's
 world) are frozen out of the garbage collector, as a Lambda process has no such heap.
 """
 
@@ -29,6 +31,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -92,6 +95,7 @@ class Counter(importlib.abc.MetaPathFinder):
     def __init__(self) -> None:
         self.active = False
         self.calls: list[str] = []
+        self.background: list[str] = []
 
     def install(self) -> None:
         if "botocore.client" in sys.modules:
@@ -120,8 +124,12 @@ class Counter(importlib.abc.MetaPathFinder):
         counter = self
 
         def counted(client: Any, operation_name: str, api_params: Any) -> Any:
-            if counter.active:
-                counter.calls.append(f"{client.meta.service_model.service_name}.{operation_name}")
+            call = f"{client.meta.service_model.service_name}.{operation_name}"
+            if threading.current_thread() is not threading.main_thread():
+                # the handler's own threads (its init's): counted whenever they call, never timed
+                counter.background.append(f"{call}@{threading.current_thread().name}")
+            elif counter.active:
+                counter.calls.append(call)
             return real(client, operation_name, api_params)
 
         base._make_api_call = counted
@@ -200,6 +208,9 @@ def main() -> None:
     else:
         os.environ.update(inprocess_world(spec["handler"]))
     os.environ["SNSTOPIC"] = os.environ["TRAILGUARD_TOPIC_ARN"]  # what the aws-sample reads
+    # Lambda sets this in every function's environment before the init (the handler's import): the same
+    # for every handler (trailguard prepares its first event there, as on Lambda)
+    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = f"bench-{spec['handler']}"
 
     import gc
     import logging
@@ -211,10 +222,13 @@ def main() -> None:
     logging.disable(logging.CRITICAL)  # the same for every handler: measure the work, not log output
     counter = Counter()
     counter.install()
+    counter.active = True  # the import is Lambda's init: what it calls is counted too (``init_calls``)
     started, cpu_started = time.perf_counter(), time.process_time()
     handler = load_handler(spec)
     import_ms = (time.perf_counter() - started) * 1000
     import_cpu_ms = (time.process_time() - cpu_started) * 1000
+    counter.active = False
+    init_calls = counter.calls
     attacker: Any = None
 
     def attack_and_handle() -> tuple[float, list[str]]:
@@ -238,6 +252,10 @@ def main() -> None:
     cpu_started = time.process_time()
     first_ms, first_calls = attack_and_handle()
     first_cpu_ms = (time.process_time() - cpu_started) * 1000
+    for thread in threading.enumerate():  # a thread the handler's init started and left running
+        if thread is not threading.main_thread():
+            thread.join(30)
+    init_calls = init_calls + counter.background
     if attacker is None:  # the attacker and observer: loaded after the timed first event
         import boto3
 
@@ -258,6 +276,7 @@ def main() -> None:
                 "first_ms": first_ms,
                 "cold_cpu_ms": import_cpu_ms + first_cpu_ms,
                 "first_calls": first_calls,
+                "init_calls": init_calls,
                 "times": times,
                 "calls": [len(c) for c in calls],
                 "repeat_calls": calls[0] if calls else [],

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import pytest
 
 from trailguard import aws
@@ -26,15 +26,15 @@ def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def sessions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every boto3 session trailguard makes, in order."""
+    """Every botocore session trailguard makes, in order."""
     made: list[Any] = []
-    real = boto3.session.Session.__init__
+    real = botocore.session.Session.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         real(self, *args, **kwargs)
         made.append(self)
 
-    monkeypatch.setattr(boto3.session.Session, "__init__", init)
+    monkeypatch.setattr(botocore.session.Session, "__init__", init)
     return made
 
 
@@ -52,7 +52,7 @@ def test_clients_of_every_region_and_service_share_one_session_and_its_models(
     """One session per set of credentials: the second region's client reuses the model the first
     parsed (the bulk of a client's cost), where a session per region parsed it again."""
     aws.client("cloudtrail", "us-east-1")
-    loader = sessions[0]._session.get_component("data_loader")
+    loader = sessions[0].get_component("data_loader")
     loads = dict(loader._cache)  # botocore's per-loader cache of parsed files
     aws.client("cloudtrail", "eu-west-1")
     aws.client("cloudtrail", "ap-south-1")
@@ -73,7 +73,7 @@ def test_bound_credentials_get_their_own_session_once(sessions: list[Any]) -> No
 
 
 def test_many_threads_asking_at_once_all_get_a_working_client(sessions: list[Any]) -> None:
-    """boto3 sessions are not thread-safe: clients are made one at a time, and every thread gets one."""
+    """botocore sessions are not thread-safe: clients are made one at a time, and every thread gets one."""
     got: list[Any] = []
     errors: list[BaseException] = []
     start = threading.Barrier(8)
@@ -96,3 +96,19 @@ def test_many_threads_asking_at_once_all_get_a_working_client(sessions: list[Any
     assert len(got) == 8
     assert len(sessions) == 1
     assert {c.meta.service_model.service_name for c in got} == {"sts", "sns", "kms", "dynamodb"}
+
+
+def test_the_loader_finds_exactly_the_services_botocore_lists() -> None:
+    """The one-directory existence check answers as botocore's full listing does, for every service it
+    lists and for names it does not; an unknown service is still botocore's UnknownServiceError."""
+    import botocore.exceptions
+    import botocore.loaders
+
+    loader = aws._session(None, None).get_component("data_loader")
+    listed = botocore.loaders.Loader().list_available_services("service-2")
+    services = loader.list_available_services("service-2")
+    assert all(name in services for name in listed)
+    assert not any(name in services for name in ("nosuchservice", "", "..", "cloudtrail/2013-11-01"))
+    assert list(services) == listed and len(services) == len(listed)
+    with pytest.raises(botocore.exceptions.UnknownServiceError):
+        aws.client("nosuchservice", "us-east-1")

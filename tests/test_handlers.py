@@ -18,7 +18,7 @@ import envelopes
 from aws_support import GUARD_ROLE, Cloud, moto_region, stack_allowing
 from aws_support import REGION as HANDLER_REGION
 from corpus import EVENTS
-from trailguard import handlers
+from trailguard import allowlist, handlers
 from trailguard.events import Record, records_from_object
 from trailguard.inventory import parse_trail_ref
 from trailguard.notify import NotificationError
@@ -264,7 +264,8 @@ def test_stop_logging_with_trailguards_role_is_repaired_all_the_same(cloud: Clou
 
 
 def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud: Cloud) -> None:
-    """The allow-list is the stack's AllowedPrincipalArns parameter (DescribeStacks on its own stack)."""
+    """The allow-list is the stack's AllowedPrincipalArns parameter (DescribeStacks on its own stack),
+    read because the function's variable (which the template writes from it) names the caller."""
     path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
     (record,) = load_records(path)
     name, region, handler_region = _setup_stopped_trail(cloud, record)
@@ -273,6 +274,7 @@ def test_allow_listed_principal_is_reported_as_authorised_without_a_change(cloud
         handlers.api_call,
         json.loads(path.read_text()),
         handler_region,
+        TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=str(record.issuer_arn),
         TRAILGUARD_STACK_NAME=stack_allowing(str(record.issuer_arn), handler_region),
     )
 
@@ -300,6 +302,39 @@ def test_an_allow_list_in_the_function_environment_is_not_trusted(cloud: Cloud) 
     (incident,) = result["incidents"]
     assert incident["verdict"] == "tamper"
     assert cloud.is_logging(name, region)
+
+
+def test_a_caller_the_environment_does_not_name_is_judged_without_reading_the_stack(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path reads the stack's allow-list only when the variable could make the caller allowed:
+    a variable that lost the caller (the stack still names it) makes trailguard stricter, never looser,
+    and the StopLogging repair then makes no DescribeStacks call."""
+    path = EVENTS / "tamper" / "cloudtrail_stoplogging_assumedrole_panther.json"
+    (record,) = load_records(path)
+    name, region, handler_region = _setup_stopped_trail(cloud, record)
+    stack = stack_allowing(str(record.issuer_arn), handler_region)
+    read: list[str] = []
+    real = allowlist.allowed_principals
+
+    def counted(config: Any, where: str) -> tuple[str, ...]:
+        read.append(where)
+        return real(config, where)
+
+    monkeypatch.setattr(allowlist, "allowed_principals", counted)
+
+    result = cloud.invoke(
+        handlers.api_call,
+        json.loads(path.read_text()),
+        handler_region,
+        TRAILGUARD_ALLOWED_PRINCIPAL_ARNS=f"arn:aws:iam::{record.account_id}:role/break-glass",
+        TRAILGUARD_STACK_NAME=stack,
+    )
+
+    (incident,) = result["incidents"]
+    assert incident["verdict"] == "tamper" and incident["status"] == "remediated"
+    assert cloud.is_logging(name, region)
+    assert read == []
 
 
 def test_unprotected_trail_is_left_alone(cloud: Cloud) -> None:

@@ -112,3 +112,46 @@ def test_baselines_read_only_what_verifies(store: StateStore) -> None:
     assert [t.sk for t in fresh.tampered] == ["other"]
     # without a key nothing is verified (a stack deployed before the state key existed)
     assert Baselines(store).get("bucket", "other") == {"Name": "attacker"}
+
+
+def test_a_derivation_that_failed_in_another_thread_is_made_again_by_the_signer(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The init's derivation refused (KMS throttled): a signature waiting for it asks KMS itself and
+    signs; nothing is written unsigned and no one waits past the failure."""
+    import threading
+
+    from trailguard.integrity import DerivedMac
+
+    DerivedMac.forget()
+    mac = DerivedMac(hmac_key(), REGION)
+    real = DerivedMac._derive
+    started, release = threading.Event(), threading.Event()
+
+    def refused_once(self: DerivedMac, slot: tuple[str, str], nonce: str) -> bytes:
+        if threading.current_thread().name == "init":
+            started.set()
+            release.wait(5)
+            raise RuntimeError("ThrottlingException")
+        return real(self, slot, nonce)
+
+    monkeypatch.setattr(DerivedMac, "_derive", refused_once)
+    errors: list[BaseException] = []
+
+    def init() -> None:
+        try:
+            mac.prepare()
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=init, name="init")
+    thread.start()
+    started.wait(5)
+    threading.Timer(0.2, release.set).start()
+    signed = SignedStore(store, mac)
+    signed.put("bursts", "x", {"a": 1})
+    thread.join(5)
+    assert [str(e) for e in errors] == ["ThrottlingException"]
+    assert signed.get("bursts", "x") == {"a": 1}
+    assert raw_item("bursts", "x")[MAC_ATTRIBUTE]["S"].startswith("k1.")
+    DerivedMac.forget()

@@ -18,6 +18,13 @@ derives from the same parameter: every stack update that changes the allow-list 
 so it misses the cache at once, and a rewrite of the variable by someone else can only force a fresh
 read of the stack, never choose the answer. The bound covers the rest (the parameter changed while the
 variable did not, which the template does not do). A failed read is not cached.
+
+On an event's hot path (:func:`allowed_for`) the stack is read only when the environment's list names the
+caller: the template writes the variable from the same parameter, so a caller it does not name is not on
+the stack's list either, and answering "nobody" then needs no call. Someone who edits the variable can
+only take a principal off it (its calls are then repaired as tamper: stricter) or add one, which costs
+them the read of the stack that decides, exactly as before: the environment can force a read, never an
+"allowed".
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 from trailguard import aws
 from trailguard.config import Config, split
 from trailguard.log import log_event
+from trailguard.policy.inventory import principal_matches
 
 LOG = logging.getLogger("trailguard.allowlist")
 PARAMETER = "AllowedPrincipalArns"
@@ -65,6 +73,15 @@ def allowed_principals(config: Config, region: str) -> tuple[str, ...]:
         _CACHE.clear()
     _CACHE[key] = (time.monotonic(), found)
     return found
+
+
+def allowed_for(config: Config, region: str, principals: tuple[str | None, ...]) -> tuple[str, ...]:
+    """The stack's allow-list, for judging a call by one of ``principals`` (its issuer and caller ARNs):
+    () with no call when the environment's list does not name any of them (see the module docstring),
+    else :func:`allowed_principals` (the stack's parameter decides)."""
+    if not principal_matches(principals, config.allowed_principal_arns):
+        return ()
+    return allowed_principals(config, region)
 
 
 def _values(text: str) -> tuple[str, ...]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 DEFAULT_REGION = "us-east-1"
 RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
@@ -160,7 +160,7 @@ def client(
     profile: str | None = None,
     endpoint_url: str | None = None,
 ) -> Any:
-    """A boto3 client with standard retries; endpoint from the argument or ``AWS_ENDPOINT_URL``."""
+    """A botocore client with standard retries; endpoint from the argument or ``AWS_ENDPOINT_URL``."""
     env = environ()
     region = region or default_region(env)
     endpoint_url = endpoint_url or env.get("AWS_ENDPOINT_URL") or None
@@ -184,26 +184,105 @@ def _client(
 
     Every client of one set of credentials comes from one session (:func:`_session`), whatever its
     region: the session's loader parses each service's model (the bulk of a client's cost) and the
-    endpoint data once, not once per region or per client. Threads that ask for the same new client at
-    once may each make one; one of them is kept.
+    endpoint data once, not once per region or per client. Made under one lock (a botocore session is not
+    thread-safe) and kept in :data:`_MADE` as well, so threads that ask for the same new client at once
+    (the init's :func:`prepare` and the first event) wait for the one being made instead of each
+    making their own.
     """
-    with _MAKING:  # a boto3 session is not thread-safe: clients are made one at a time
-        return _session(profile, creds).client(
-            service, region_name=region, endpoint_url=endpoint_url, config=_config()
-        )
+    key = (service, region, profile, endpoint_url, creds)
+    with _MAKING:
+        made = _MADE.get(key)
+        if made is None:
+            made = _MADE[key] = _session(profile, creds).create_client(
+                service, region_name=region, endpoint_url=endpoint_url, config=_config()
+            )
+        return made
+
+
+_MADE: dict[tuple[Any, ...], Any] = {}
+
+
+def prepare(services: Iterable[tuple[str, str | None]]) -> None:
+    """Make the clients of ``(service, region)`` now (a Lambda function's init: the first event then
+    makes none); those already made are kept."""
+    for service, region in services:
+        client(service, region)
 
 
 @lru_cache(maxsize=16)
 def _session(profile: str | None, creds: tuple[str | None, str | None, str | None] | None) -> Any:
-    """The boto3 session of a profile (its default chain: the function's role on Lambda), or of the
-    credentials the local Lambda runner bound (:func:`using_environ`)."""
-    import boto3
+    """The botocore session of a profile (its default chain: the function's role on Lambda), or of the
+    credentials the local Lambda runner bound (:func:`using_environ`).
 
-    if creds is not None:
-        return boto3.session.Session(
-            aws_access_key_id=creds[0], aws_secret_access_key=creds[1], aws_session_token=creds[2]
-        )
-    return boto3.session.Session(profile_name=profile)
+    botocore's own session, not boto3's: a boto3 client is this same botocore client (boto3 adds only
+    S3's transfer methods and the resource layer, neither used here), and importing boto3 costs a cold
+    start s3transfer, concurrent.futures and multiprocessing on top of botocore."""
+    import botocore.session
+
+    session = botocore.session.Session(profile=profile if creds is None else None)
+    if creds is not None and any(creds):
+        session.set_credentials(creds[0] or "", creds[1] or "", creds[2])
+    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
+    return session
+
+
+def _loader(data_path: str | None) -> Any:
+    """botocore's data loader as ``botocore.loaders.create_loader`` makes it (``AWS_DATA_PATH`` first),
+    except in one respect: before loading a service's model botocore checks that the service exists by
+    listing every service directory on its search path (some 450, each listed, twice per client: the
+    model and its endpoint rules; about a fifth of a cold client's making). Here that check looks in the
+    directory of the service asked for only, with the same test (a version directory holding the file),
+    so the same services exist and the same error is raised for one that does not; anything that wants
+    the whole list still gets the full scan."""
+    from botocore.loaders import Loader
+
+    class ServiceLoader(Loader):
+        def list_available_services(self, type_name: str) -> Any:
+            return _Services(self, type_name)
+
+    if not data_path:
+        return ServiceLoader()
+    paths = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)]
+    return ServiceLoader(extra_search_paths=paths)
+
+
+class _Services(Sequence[str]):
+    """A loader's services of one type: membership is one service's directory looked at; iterating,
+    indexing or counting lists them all, as botocore does."""
+
+    def __init__(self, loader: Any, type_name: str) -> None:
+        self._loader = loader
+        self._type = type_name
+        self._all: list[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
+            return False
+        for base in self._loader.search_paths:
+            folder = os.path.join(base, name)
+            if not os.path.isdir(folder):
+                continue
+            for version in os.listdir(folder):
+                if self._loader.file_loader.exists(os.path.join(folder, version, self._type)):
+                    return True
+        return False
+
+    def _listed(self) -> list[str]:
+        if self._all is None:
+            from botocore.loaders import Loader
+
+            self._all = list(Loader.list_available_services(self._loader, self._type))
+        return self._all
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._listed()[index]
+
+    def __len__(self) -> int:
+        return len(self._listed())
 
 
 @lru_cache(maxsize=1)
@@ -215,6 +294,8 @@ def _config() -> Any:
 
 def clear_cache() -> None:
     """Forget cached clients (tests that switch moto backends or credentials call this)."""
-    _client.cache_clear()
-    _session.cache_clear()
+    with _MAKING:
+        _client.cache_clear()
+        _MADE.clear()
+        _session.cache_clear()
     _config.cache_clear()

@@ -12,25 +12,35 @@ Rules the handlers keep:
   queues on the rule targets catch only EventBridge's failures to invoke the function, not this.)
   Repairs are idempotent, so a retry re-checks the trail (finding it "already restored") rather than
   repeating anything harmful.
-- Cold start stays small: boto3 is imported only when the first AWS client is made.
+- Cold start stays small: importing this module loads no boto3 (the CLI and tests pay for it only when
+  they make a client). On Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set at import) the function's init
+  prepares what the first event would otherwise make on its path (:func:`prepare`): the clients of the
+  StopLogging repair, made at once, and the ledger's derived key, in a background thread whose KMS round
+  trip overlaps the rest of the init and the event's own first calls.
 """
 
 from __future__ import annotations
 
+import contextvars
+import gc
 import logging
+import os
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from trailguard import aws, remediate, sweep
-from trailguard.allowlist import allowed_principals
+from trailguard.allowlist import allowed_for
 from trailguard.baseline import Baselines, discover, rebaseline
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, entries_from_object
+from trailguard.integrity import DerivedMac
 from trailguard.inventory import LiveInventory, load
 from trailguard.inventory import build as inventory_build
 from trailguard.log import log_event, setup
-from trailguard.notify import Incident, Ledger, NotificationError, deliver, ledger_for
+from trailguard.notify import Incident, Ledger, NotificationError, ledger_for, send
+from trailguard.notify.delivery import import_bursts, imported_by_the_sweep
 from trailguard.notify.securityhub import report as report_to_security_hub
 from trailguard.policy import Inventory, Verdict, classify, technique_for_call
 from trailguard.resources import trail as trail_kind
@@ -122,10 +132,15 @@ def _sweep(summary: dict[str, Any], handler: str, request_id: str | None, starte
     """The backstop schedule fired: compare every baseline with the live account and repair drift.
 
     A message that could not be published is raised (after the repairs), as for records, so Lambda
-    retries it and the failure shows in the function's error metrics.
+    retries it and the failure shows in the function's error metrics. Then each CloudTrail burst the
+    event path recorded goes to Security Hub with its count (``notify.delivery.import_bursts``).
     """
-    report = sweep.run(Config.from_env(), aws.default_region())
+    config, region = Config.from_env(), aws.default_region()
+    report = sweep.run(config, region)
     summary["sweep"] = report.to_dict()
+    bursts = import_bursts(config, region)  # Security Hub: the bursts the event path left to the sweep
+    if bursts is not None:
+        summary["sweep"]["bursts_security_hub"] = bursts
     log_event(
         LOG,
         logging.INFO,
@@ -240,14 +255,18 @@ class _Invocation:
         )
         line = incident.summary()
         # Dedup and storms gate only the message; the repair above has already run.
-        error = deliver(
-            incident, self.config.topic_arn, self.ledger, line, security_hub=self.config.security_hub
-        )
-        # Once per burst: a repeat that the ledger folded into a count is not imported again (its count goes
-        # out in the burst's follow-up). Logs its own failures loudly; never blocks the repair or the email.
+        delivery = send(incident, self.config.topic_arn, self.ledger, security_hub=self.config.security_hub)
+        line.update(delivery.fields())
+        error = delivery.error
+        # Security Hub, once per burst and never before the alert: a burst the ledger recorded is imported
+        # by the backstop sweep (with its count, off this path); a repeat it folded into a count is not
+        # imported again. Logs its own failures loudly; never blocks the repair or the email.
         folded = (line.get("notification") or {}).get("action") == "suppress" and record.kind == "cloudtrail"
         if self.config.security_hub and not folded:  # a finding that raised it is still answered
-            report_to_security_hub(incident, line)
+            if imported_by_the_sweep(incident, delivery):
+                line["security_hub"] = {"deferred": "the backstop sweep imports it, with the burst's count"}
+            else:
+                report_to_security_hub(incident, line)
         return line, error
 
     def _first_seen(self, record: Record) -> None:
@@ -269,8 +288,9 @@ class _Invocation:
         """The inventory from the configuration alone, for a technique that needs no trail list and no
         baseline (``Technique.needs_baseline`` False): the trail the call names is protected when the
         configuration protects it (every trail of the account, or it is listed by name or ARN); no
-        ``DescribeTrails`` and no baseline read. A successful ``StopLogging`` is made in the trail's home
-        region, so the call's region (or the ARN's) is where it is started again."""
+        ``DescribeTrails``, no baseline read, and no ``DescribeStacks`` unless the caller could be
+        allow-listed (:func:`~trailguard.allowlist.allowed_for`). A successful ``StopLogging`` is made
+        in the trail's home region, so the call's region (or the ARN's) is where it is started again."""
         ref = _trail_ref(record)
         trails: list[Mapping[str, Any]] = []
         if ref:
@@ -278,9 +298,9 @@ class _Invocation:
             ours = trail_kind.reachable(ref, self.config.account, record.account_id)
             if ours and trail_kind.is_protected(entry, self.config.protected_trails):
                 trails.append(entry)
-        return inventory_build(
-            self.config, self.region, trails, allowed=allowed_principals(self.config, self.region)
-        )
+        # the stack's allow-list is read only when the environment's could make this caller allowed
+        allowed = allowed_for(self.config, self.region, (record.issuer_arn, record.principal_arn))
+        return inventory_build(self.config, self.region, trails, allowed=allowed)
 
     def _baseline(self, verdict: Verdict) -> Mapping[str, Any] | None:
         """The recorded baseline of the verdict's resource, for the message's before -> after (None when
@@ -340,3 +360,69 @@ def _safe_id(record: Record) -> str | None:
         return record.event_id
     except Exception:
         return None
+
+
+def prepare(*, background: bool = True) -> threading.Thread | None:
+    """Make now, before any event, what a fresh process's first StopLogging would make on its path:
+    the clients of its four calls (CloudTrail, the state table, the topic; and the state key's KMS), at
+    once; then, in a thread when ``background`` (returned), the ledger's derived key
+    (:meth:`~trailguard.integrity.DerivedMac.prepare`: its one ``GenerateMac``, a network wait that
+    overlaps the event's own calls) and, without a state table (no ledger: every incident is imported
+    after its alert), the Security Hub client, the largest model, made while the event waits on the
+    network. Never raises:
+    whatever failed is logged and is made on first use instead, as without this."""
+    try:
+        config = Config.from_env()
+        region = aws.default_region()
+        services: list[tuple[str, str | None]] = [("cloudtrail", region)]
+        if config.state_table:
+            services.append(("dynamodb", region))
+        if config.topic_arn:
+            services.append(("sns", aws.region_of_arn(config.topic_arn) or region))
+        if config.state_key:
+            services.append(("kms", region))
+        aws.prepare(services)
+    except Exception as exc:
+        log_event(LOG, logging.ERROR, "handler.prepare-failed", step="clients", error=aws.error_text(exc))
+        return None
+
+    def later() -> None:
+        if config.state_key:
+            try:
+                DerivedMac(config.state_key, region).prepare()  # as notify.ledger_for makes it
+            except Exception as exc:
+                error = aws.error_text(exc)
+                log_event(LOG, logging.ERROR, "handler.prepare-failed", step="state key", error=error)
+        if config.security_hub and not config.state_table:  # with a table, the sweep imports bursts
+            try:
+                aws.prepare([("securityhub", region)])
+            except Exception as exc:
+                error = aws.error_text(exc)
+                log_event(LOG, logging.ERROR, "handler.prepare-failed", step="securityhub", error=error)
+
+    if not background:
+        later()
+        return None
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(later,), name="trailguard-prepare", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _init() -> None:
+    """Lambda's init: :func:`prepare`, with the garbage collector paused while it runs. What the init
+    allocates (botocore's modules, the service models, the clients) lives as long as the process, yet
+    each full collection walks all of it: two such passes, some 40 ms each, fell inside a cold start's
+    client making. Frozen afterwards (``gc.freeze``), so the warm events' collections skip it too; the
+    few cycles the init leaves as garbage stay for the life of the process, once."""
+    gc.disable()
+    try:
+        prepare()
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # Lambda's init (never the CLI, tests or the local cloud)
+    _init()

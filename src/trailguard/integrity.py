@@ -145,6 +145,8 @@ DERIVE_PREFIX = b"trailguard-derive-v1|"
 """What a derived key's ``GenerateMac`` message starts with. Record MACs are made over a 32-byte digest
 (:func:`message`), a derivation over this prefix and a 32-character nonce (53 bytes): the two can never
 be the same message, so no record MAC is ever a derived key and no derived key a record MAC."""
+DERIVE_WAIT_SECONDS = 10.0
+"""How long a signature or verification waits for a derivation another thread is making (the init's)."""
 DERIVED_TAG = "k1"
 """A derived-key MAC is stored as ``k1.<nonce>.<base64 HMAC-SHA256>``; a bare base64 MAC is KMS's own."""
 
@@ -152,8 +154,9 @@ DERIVED_TAG = "k1"
 class DerivedMac(Mac):
     """Sign and verify with a key derived once per process from the stack's HMAC KMS key.
 
-    ``K = GenerateMac(StateKey, "trailguard-derive-v1|" + nonce)`` for a random nonce chosen at the
-    first signature of the process; records are then signed locally, ``HMAC-SHA256(K, message(pk, sk,
+    ``K = GenerateMac(StateKey, "trailguard-derive-v1|" + nonce)`` for a random nonce chosen once per
+    process (on Lambda during the function's init, :meth:`prepare`, so no event waits for it; else at
+    the first signature); records are then signed locally, ``HMAC-SHA256(K, message(pk, sk,
     doc))``, and stored with the nonce (``k1.<nonce>.<mac>``). A verifier that meets a nonce it has not
     derived asks KMS once (the same ``GenerateMac``) and caches the key for the life of the process, so a
     warm function verifies and signs with no KMS call at all.
@@ -164,31 +167,70 @@ class DerivedMac(Mac):
     reserves the key for trailguard's role closes both (docs/threat-model.md). A KMS failure while
     deriving for verification is :class:`UnverifiableError`, never a pass; records signed by KMS itself
     (a bare base64 MAC: baselines recorded by ``trailguard deploy``) are verified with ``VerifyMac``.
+
+    Why the first event's ledger write cannot be signed some other way without this call: the only
+    secret a fresh process holds without asking anyone is its role's session credentials, which no other
+    process (the sibling function, a later instance, the sweep) can check, and a record only this process
+    could verify is as good as unsigned to them (they would read it as forged and mail again). Unsigned
+    or deferred-signature records are out too: the attacker writes the table. So the derivation stays,
+    and moves ahead of the first event instead of onto its path.
     """
 
     _keys: dict[tuple[str, str], bytes] = {}
     _own: dict[str, str] = {}
+    _deriving: dict[tuple[str, str], threading.Event] = {}
     _lock = threading.Lock()
 
     def nonce(self) -> str:
-        """This process's nonce for the key (chosen once, at the first signature)."""
+        """This process's nonce for the key (chosen once, at :meth:`prepare` or the first signature)."""
         with self._lock:
             own = self._own.get(self.key_id)
             if own is None:
                 own = self._own[self.key_id] = secrets.token_hex(16)
         return own
 
+    def prepare(self) -> None:
+        """Derive this process's own key now (a Lambda function's init, before any event), so the first
+        signature makes no KMS call. The same ``GenerateMac`` the first signature would make, made
+        earlier: nothing about the key or what it signs changes. Raises what KMS raises (the caller logs
+        it; the first signature then derives the key itself)."""
+        self.derived(self.nonce())
+
     def derived(self, nonce: str) -> bytes:
-        """K for ``nonce``: from the process's cache, else one ``GenerateMac`` (then cached)."""
-        cached = self._keys.get((self.key_id, nonce))
+        """K for ``nonce``: from the process's cache, else one ``GenerateMac`` (then cached). A thread
+        that needs a K another thread is deriving waits for that one (at most
+        :data:`DERIVE_WAIT_SECONDS`) rather than asking KMS a second time."""
+        slot = (self.key_id, nonce)
+        cached = self._keys.get(slot)
         if cached is not None:
             return cached
+        with self._lock:
+            cached = self._keys.get(slot)
+            if cached is not None:
+                return cached
+            running = self._deriving.get(slot)
+            if running is None:
+                mine = self._deriving[slot] = threading.Event()
+        if running is not None:
+            running.wait(DERIVE_WAIT_SECONDS)
+            cached = self._keys.get(slot)
+            if cached is not None:
+                return cached
+            return self._derive(slot, nonce)  # the other derivation failed (or hangs): ask KMS here
+        try:
+            return self._derive(slot, nonce)
+        finally:
+            with self._lock:
+                self._deriving.pop(slot, None)
+            mine.set()
+
+    def _derive(self, slot: tuple[str, str], nonce: str) -> bytes:
         answer = self._client.generate_mac(
             KeyId=self.key_id, MacAlgorithm=ALGORITHM, Message=DERIVE_PREFIX + nonce.encode("ascii")
         )
         key = bytes(answer["Mac"])
         with self._lock:
-            self._keys[(self.key_id, nonce)] = key
+            self._keys[slot] = key
         return key
 
     def sign(self, pk: str, sk: str, text: str) -> str:
@@ -219,6 +261,7 @@ class DerivedMac(Mac):
         with cls._lock:
             cls._keys.clear()
             cls._own.clear()
+            cls._deriving.clear()
 
 
 _NONCE = re.compile(r"[0-9a-f]{32}")

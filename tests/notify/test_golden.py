@@ -64,7 +64,14 @@ def _run(cloud: Cloud, case: str) -> dict[str, Any]:
     if stopped:
         cloud.trail_for(record)
     # the allow-list trailguard trusts is the stack's parameter (trailguard.allowlist)
-    extra = {"TRAILGUARD_STACK_NAME": stack_allowing(str(record.issuer_arn), REGION)} if allowed else {}
+    extra = (  # both, as the template sets them: the stack's list is read for a caller the variable names
+        {
+            "TRAILGUARD_STACK_NAME": stack_allowing(str(record.issuer_arn), REGION),
+            "TRAILGUARD_ALLOWED_PRINCIPAL_ARNS": str(record.issuer_arn),
+        }
+        if allowed
+        else {}
+    )
     cloud.invoke(getattr(handlers, handler), event(path), REGION, **extra)
     (message,) = cloud.messages()
     return message

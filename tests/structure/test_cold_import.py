@@ -42,6 +42,23 @@ def test_handler_import_loads_no_aws_sdk() -> None:
     assert not heavy, f"imported at handler import time: {heavy}"
 
 
+def test_trailguards_clients_load_botocore_only() -> None:
+    """Clients come from botocore's own session: boto3 (and the s3transfer, concurrent.futures and
+    multiprocessing it imports) is never loaded by trailguard's clients."""
+    probe = (
+        "import json, sys\n"
+        "from trailguard import aws\n"
+        "aws.client('cloudtrail', 'us-east-1'); aws.client('sns', 'us-east-1')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore'))))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "botocore.client" in loaded
+    assert [m for m in loaded if m.split(".")[0] == "boto3"] == []
+
+
 def test_handler_import_stays_within_its_budget() -> None:
     # the best of three: the budget is about trailguard's own import cost, not a neighbour's load spike
     spent = min(float(str(_probe()["cpu_ms"])) for _ in range(3))

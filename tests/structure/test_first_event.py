@@ -28,7 +28,7 @@ import boto3, botocore.session
 from moto import mock_aws
 
 sessions, clients = [], []
-real_init, real_client = boto3.session.Session.__init__, botocore.session.Session.create_client
+real_init, real_client = botocore.session.Session.__init__, botocore.session.Session.create_client
 
 def init(self, *args, **kwargs):
     real_init(self, *args, **kwargs)
@@ -53,7 +53,7 @@ with mock_aws():
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
     os.environ.update(TRAILGUARD_TOPIC_ARN=topic, TRAILGUARD_STATE_TABLE="trailguard-state",
                       TRAILGUARD_SECURITY_HUB="true")
-    boto3.session.Session.__init__ = init
+    botocore.session.Session.__init__ = init
     botocore.session.Session.create_client = create_client
 
     def event(n):
@@ -73,8 +73,15 @@ with mock_aws():
     def own():
         return sorted(m for m in sys.modules if m.split(".")[0] == "trailguard")
 
+    if os.environ.get("PROBE_LAMBDA"):  # what Lambda sets before its init (the handler's import)
+        os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "trailguard-api-call"
+    import threading
     import trailguard.handlers
+    for thread in threading.enumerate():  # the init's thread, if any: done before the first event
+        if thread.name == "trailguard-prepare":
+            thread.join(60)
     at_import = own()
+    at_init = list(clients)
     report = {}
     for n in (1, 2):
         cloudtrail.start_logging(Name="org-trail")
@@ -84,20 +91,37 @@ with mock_aws():
         assert cloudtrail.get_trail_status(Name="org-trail")["IsLogging"]
         report[n] = {"new_modules": sorted(set(sys.modules) - before), "new_clients": clients[made:]}
     print(json.dumps({"at_import": at_import, "after": own(), "sessions": len(sessions),
-                      "clients": clients, "events": report}))
+                      "clients": clients, "at_init": at_init, "events": report}))
 """
 
 
-@pytest.fixture(scope="module")
-def first_event() -> dict[str, Any]:
+def _run(*, on_lambda: bool) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TRAILGUARD_"))}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if on_lambda:
+        env["PROBE_LAMBDA"] = "1"
     done = subprocess.run(
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=False, env=env, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
     found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
+
+
+@pytest.fixture(scope="module")
+def first_event() -> dict[str, Any]:
+    return _run(on_lambda=False)
+
+
+def test_on_lambda_the_init_makes_every_client_the_first_event_needs() -> None:
+    """Lambda's init (the handler's import with ``AWS_LAMBDA_FUNCTION_NAME`` set) makes the clients of
+    the StopLogging repair, one session for all; neither event makes one (with a state table, the
+    sweep imports the burst into Security Hub: no client for it on the event path)."""
+    found = _run(on_lambda=True)
+    made = {service for service, _ in found["at_init"]}
+    assert made == {"cloudtrail", "dynamodb", "sns"}
+    assert found["sessions"] == 1
+    assert found["events"]["1"]["new_clients"] == [] and found["events"]["2"]["new_clients"] == []
 
 
 def test_the_first_event_makes_one_session_and_one_client_per_service(first_event: dict[str, Any]) -> None:

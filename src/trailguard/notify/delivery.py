@@ -27,7 +27,15 @@ from trailguard import aws
 from trailguard.log import log_event
 from trailguard.notify import bound, securityhub
 from trailguard.notify.bound import Pointer, fit
-from trailguard.notify.ledger import ROW_TTL_SECONDS, Decision, Ledger, SweepDecision, full_key, ledger_for
+from trailguard.notify.ledger import (
+    BURSTS_PK,
+    ROW_TTL_SECONDS,
+    Decision,
+    Ledger,
+    SweepDecision,
+    full_key,
+    ledger_for,
+)
 from trailguard.notify.notice import Incident, Notice, SweepFindings
 from trailguard.notify.outbox import PK as OUTBOX_PK
 from trailguard.notify.outbox import Outbox, outbox_for
@@ -201,6 +209,38 @@ def followups(config: Config, region: str) -> dict[str, Any] | None:
         log_event(SWEEP_LOG, logging.ERROR, "sweep.followups-unavailable", error=error)
         return {"sent": [], "error": error}
     return {"sent": [d.subject for d in sent if d.published], "failed": [d.error for d in sent if d.error]}
+
+
+def import_bursts(config: Config, region: str) -> dict[str, Any] | None:
+    """The backstop's import of each CloudTrail burst's Security Hub finding, with its count
+    (``securityhub.import_bursts``: the event path leaves a recorded burst to it). None without a state
+    table or with Security Hub off. Never raises."""
+    if not config.security_hub:
+        return None
+    try:
+        ledger = ledger_for(config, region)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        log_event(SWEEP_LOG, logging.ERROR, "sweep.ledger-unavailable", step="security hub", error=error)
+        return {"imported": [], "failed": [error]}
+    return None if ledger is None else securityhub.import_bursts(ledger, region)
+
+
+def imported_by_the_sweep(notice: Notice, delivery: Delivery) -> bool:
+    """Whether the backstop sweep imports this incident into Security Hub (so the event path need not):
+    a CloudTrail incident that opened a burst the ledger recorded, and whose alert went out. Without
+    the ledger's record, or with the alert not published (Security Hub then keeps the incident), it is
+    imported at once."""
+    decision = delivery.decision
+    return (
+        isinstance(notice, Incident)
+        and notice.record.kind == "cloudtrail"
+        and isinstance(decision, Decision)
+        and decision.action == "publish"
+        and decision.pk == BURSTS_PK
+        and decision.more == 0
+        and delivery.published
+    )
 
 
 def _unsent(ledger: Ledger | None, notice: Incident, decision: Decision) -> Decision:

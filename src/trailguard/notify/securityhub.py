@@ -8,6 +8,12 @@
   A bare GuardDuty finding has no Security Hub identity to update; its copy imported into Security Hub
   arrives as its own event and is updated then.
 
+- The event path imports a burst's first incident at once only when the ledger did not record it (no
+  state table, the table unusable, or its alert not published: Security Hub is then where the incident
+  is kept). A burst the ledger recorded is imported by the next backstop sweep (:func:`import_bursts`),
+  off the event's hot path, and updated there whenever its count of calls has grown since
+  (``ProductFields`` ``trailguard/calls``), so a storm is one finding with the final count. A repeat
+  whose repair needs a person while the first's did not (a message of its own) is imported at once.
 - A backstop sweep imports one finding per drifted resource (not one per sweep): a finding describes
   one resource, and Security Hub tracks workflow, suppression and history per finding, so a repaired
   bucket and a deleted function that a person must re-create are separate items to close. Its ``Id``
@@ -27,12 +33,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trailguard import aws
+from trailguard.events import Record
 from trailguard.events.securityhub import ANSWERED_FIELD
+from trailguard.integrity import KEY_ATTRIBUTE, MAC_ATTRIBUTE
 from trailguard.log import log_event
+from trailguard.notify.ledger import BURSTS_PK, Ledger
 from trailguard.notify.notice import Drift, Incident, Notice, SweepFindings, status_head, status_word
 from trailguard.notify.renderer import cause_line, links, subject_for
 from trailguard.notify.text import clean
+from trailguard.policy.verdict import Verdict
+from trailguard.remediate.base import Outcome
 from trailguard.resources import securityhub_type
+from trailguard.state import DOC_ATTRIBUTE, StoredItem
 
 LOG = logging.getLogger("trailguard.securityhub")  # the name operators' log queries already use
 MAX_IMPORT = 100
@@ -230,6 +242,92 @@ def report(notice: Notice, line: dict[str, Any]) -> None:
             error=error,
             incident=incident.summary(),
         )
+
+
+# ------------------------------------------------------------------------------ bursts, by the sweep
+
+IMPORTED_ATTRIBUTE = "hub"
+"""On a burst item: the count of calls its Security Hub finding carried when last imported."""
+
+
+def import_bursts(ledger: Ledger, region: str) -> dict[str, Any]:
+    """Import (or update) the finding of every CloudTrail burst whose count of calls differs from what
+    Security Hub was last given (``hub`` on its item), then record that count (a conditional write per
+    burst, so two sweeps never move it back). Only a burst whose signed first incident verifies is
+    imported: a forged burst puts nothing in Security Hub. Never raises: what failed is logged and in
+    the answer (``{"imported": [ids], "failed": [...]}``), and is tried again by the next sweep."""
+    imported: list[str] = []
+    failed: list[str] = []
+    due: list[tuple[str, int, dict[str, Any]]] = []
+    try:
+        items = ledger.store.query_raw(BURSTS_PK)
+    except Exception as exc:
+        return _bursts_failed(imported, [f"the bursts could not be read: {aws.error_text(exc)}"])
+    for item in items:
+        sk = str(item.get("sk", {}).get("S", "?"))
+        try:
+            count = int(float(item.get("count", {}).get("N", "0")))  # calls; 0 for a finding's burst
+            told = item.get(IMPORTED_ATTRIBUTE, {}).get("N")
+            if count < 1 or (told is not None and int(float(told)) == count):
+                continue
+            doc = ledger.signed.checked(_stored(item))
+            if doc is None or doc.get("kind") != "cloudtrail":
+                continue  # tampered (the ledger reports it) or a finding's burst (answered at once)
+            incident = _first_incident(doc, region)
+            account = incident.account_id
+            if not account:
+                continue
+            finding = finding_for(incident, region, account, _timestamp())
+            finding["ProductFields"]["trailguard/calls"] = str(count)
+            due.append((sk, count, finding))
+        except Exception as exc:
+            failed.append(f"burst {sk}: {type(exc).__name__}: {exc}")
+    for start in range(0, len(due), MAX_IMPORT):
+        chunk = due[start : start + MAX_IMPORT]
+        try:
+            _import(region, [finding for _, _, finding in chunk])
+        except Exception as exc:
+            failed.append(f"BatchImportFindings: {aws.error_text(exc)}")
+            continue
+        for sk, count, finding in chunk:
+            imported.append(str(finding["Id"]))
+            try:
+                ledger.store.update_if(
+                    BURSTS_PK, sk, "SET #h = :n", condition="attribute_not_exists(#h) OR #h < :n",
+                    names={"#h": IMPORTED_ATTRIBUTE}, values={":n": {"N": str(count)}},
+                )  # fmt: skip
+            except Exception as exc:  # imported all the same: the next sweep updates it again
+                failed.append(f"burst {sk}: {aws.error_text(exc)}")
+    if failed:
+        return _bursts_failed(imported, failed)
+    if imported:
+        log_event(LOG, logging.INFO, "securityhub.bursts-imported", imported=imported)
+    return {"imported": imported, "failed": failed}
+
+
+def _bursts_failed(imported: list[str], failed: list[str]) -> dict[str, Any]:
+    log_event(LOG, logging.ERROR, "securityhub.bursts-failed", imported=imported, failed=failed)
+    return {"imported": imported, "failed": failed}
+
+
+def _stored(item: dict[str, Any]) -> StoredItem:
+    attributes = {k: str(item[k]["S"]) for k in (MAC_ATTRIBUTE, KEY_ATTRIBUTE) if "S" in item.get(k, {})}
+    return StoredItem(str(item["pk"]["S"]), str(item["sk"]["S"]), str(item[DOC_ATTRIBUTE]["S"]), attributes)
+
+
+def _first_incident(doc: dict[str, Any], region: str) -> Incident:
+    """A burst's first incident, from its verified document (its record, verdict and outcome)."""
+    record = Record.of(dict(doc.get("record") or {}), "cloudtrail")
+    verdict = Verdict(
+        doc.get("verdict", "tamper"), doc.get("technique"), doc.get("resource"), doc.get("principal"),
+        str(doc.get("reason", "")), record,
+    )  # fmt: skip
+    done = doc.get("outcome")
+    outcome = None
+    if isinstance(done, dict):
+        outcome = Outcome(str(done.get("action")), doc.get("resource"), done.get("status", "failed"),
+                          verified=done.get("verified"))  # fmt: skip
+    return Incident(verdict, record, str(doc.get("handler") or "sweep"), region, doc.get("account"), outcome)
 
 
 # ------------------------------------------------------------------------------ the backstop sweep
