@@ -142,14 +142,15 @@ class StateStore:
         condition: str | None = None,
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
+        returns: str = "ALL_NEW",
     ) -> Conditional:
-        """UpdateItem under ``condition``: one call, the new item back (``ALL_NEW``), or the item that
-        failed the condition."""
+        """UpdateItem under ``condition``: one call, the new item back (``returns``: ``ALL_NEW``; ``NONE``
+        when the caller needs nothing back), or the item that failed the condition."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": _key(pk, sk),
             "UpdateExpression": expression,
-            "ReturnValues": "ALL_NEW",
+            "ReturnValues": returns,
         }
         if condition:
             request["ConditionExpression"] = condition

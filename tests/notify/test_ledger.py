@@ -19,12 +19,14 @@ from trailguard.integrity import MAC_ATTRIBUTE, TAMPERED, DerivedMac
 from trailguard.notify import Drift, Incident, Ledger, SweepFindings
 from trailguard.notify.ledger import (
     BURST_QUIET_SECONDS,
+    DEDUP_SECONDS,
     FINDING_WINDOW_SECONDS,
     SWEEP_WINDOW_SECONDS,
     burst_key,
     event_attribute,
     event_key,
     fingerprint,
+    forget_bursts,
     sweep_key,
 )
 from trailguard.policy import Verdict
@@ -372,3 +374,112 @@ def test_a_call_only_one_function_gets_decides_at_once_when_already_restored(
     outcome = Outcome("key.restore_policy", "k", "already-restored", "s", verified=True)
     incident = Incident(verdict, record, "api_call", REGION, outcome=outcome)
     assert book.decide(incident).action == "publish"
+
+
+# -- storms: a redelivered repeat is counted once, and the burst item does not grow with the storm ----
+
+
+def _burst_item(incident: Incident) -> dict[str, Any]:
+    pk, sk = burst_key(incident)
+    got = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+    )
+    item: dict[str, Any] = got["Item"]
+    return item
+
+
+def test_a_redelivered_repeat_is_a_duplicate_and_counted_once(signed: tuple[Ledger, FakeClock]) -> None:
+    book, clock = signed
+    assert book.decide(_incident(_stop(0))).action == "publish"
+    clock.advance(1)
+    repeat = _incident(_stop(1))
+    assert book.decide(repeat).action == "suppress"
+    clock.advance(DEDUP_SECONDS - 1)  # still within the dedup window of its delivery
+
+    again = book.decide(repeat)
+
+    assert again.action == "suppress" and again.duplicate, again
+    assert _burst_item(repeat)["count"] == {"N": "2"}  # the first and one repeat, not two
+    assert book.tampered == []
+
+
+def test_a_redelivered_repeat_whose_repair_needs_a_person_keeps_its_signed_stamp(
+    signed: tuple[Ledger, FakeClock],
+) -> None:
+    book, clock = signed
+    assert book.decide(_incident(_stop(0))).action == "publish"
+    bad = _incident(_stop(1))
+    assert bad.outcome is not None
+    bad.outcome.status = "failed"
+    assert book.decide(bad).action == "publish"  # a repeat whose repair needs a person: told
+    clock.advance(DEDUP_SECONDS * 10)  # long after the rotating sets forgot it; the burst still live
+
+    again = book.decide(bad)
+
+    assert again.action == "suppress" and again.duplicate, again
+
+
+def test_a_long_storm_keeps_its_burst_item_small_and_counts_every_call(
+    ledger: tuple[Ledger, FakeClock],
+) -> None:
+    """300 calls, two a second: every one counted, the item holding the digests of two dedup periods at
+    most, and the follow-up telling 299 more."""
+    book, clock = ledger
+    sizes = []
+    for n in range(300):
+        assert book.decide(_incident(_stop(n))).action == ("publish" if n == 0 else "suppress")
+        clock.advance(0.5)
+        if n % 50 == 49:
+            item = _burst_item(_incident(_stop(n)))
+            sizes.append(sum(len(item.get(slot, {}).get("SS", [])) for slot in ("d0", "d1", "d2")))
+            assert item["count"] == {"N": str(n + 1)}
+    assert max(sizes) <= 3 * DEDUP_SECONDS * 2, sizes  # three periods' worth at two calls a second
+    assert len(_burst_item(_incident(_stop(0)))) < 30  # one stamp (the first's), not one per call
+    clock.advance(BURST_QUIET_SECONDS)
+    ((_, final),) = book.close_bursts(REGION)
+    assert final.more == 299
+
+
+def _update_returns(book: Ledger) -> list[str]:
+    """What each UpdateItem the ledger makes from now on asks back (``ReturnValues``)."""
+    asked: list[str] = []
+    book.store._client.meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem",
+        lambda params, **_: asked.append(params.get("ReturnValues")),
+        unique_id="ledger-returns",
+    )
+    return asked
+
+
+def test_a_warm_repeat_is_one_write_that_brings_nothing_back(signed: tuple[Ledger, FakeClock]) -> None:
+    book, clock = signed
+    forget_bursts()  # a fresh process
+    assert book.decide(_incident(_stop(0))).action == "publish"
+    asked = _update_returns(book)
+    for n in range(1, 4):
+        clock.advance(1)
+        assert book.decide(_incident(_stop(n))).action == "suppress"
+    assert asked == ["NONE"] * 3  # the process wrote the burst and verified its document itself
+    assert _burst_item(_incident(_stop(0)))["count"] == {"N": "4"}
+
+
+def test_a_rewritten_burst_document_sends_a_warm_repeat_the_full_way(
+    signed: tuple[Ledger, FakeClock],
+) -> None:
+    """The attacker rewrites the burst's document (its MAC no longer the one this process verified): the
+    quick write's condition fails, the full one reads the item, and the forged document is news."""
+    book, clock = signed
+    forget_bursts()  # a fresh process
+    assert book.decide(_incident(_stop(0))).action == "publish"
+    pk, sk = burst_key(_incident(_stop(0)))
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, UpdateExpression="SET #m = :m",
+        ExpressionAttributeNames={"#m": MAC_ATTRIBUTE}, ExpressionAttributeValues={":m": {"S": "forged"}},
+    )  # fmt: skip
+    asked = _update_returns(book)
+    clock.advance(1)
+
+    decision = book.decide(_incident(_stop(1)))
+
+    assert asked == ["NONE", "ALL_NEW"]
+    assert decision.action == "publish" and TAMPERED in decision.reason

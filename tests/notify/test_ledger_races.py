@@ -21,12 +21,15 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
+from moto.cloudtrail import models as cloudtrail_models
 from moto.dynamodb.models import DynamoDBBackend
 
+from aws_support import ACCOUNT
 from trailguard import aws, handlers
 from trailguard.config import Config
 from trailguard.events import records_from_object
@@ -159,6 +162,68 @@ def test_parallel_deliveries_of_one_event_give_one_email_saying_repaired(
         messages = racing.messages()
         assert len(messages) == 1, (round_, [m["_sns_subject"] for m in messages])
         assert messages[0]["_sns_subject"].startswith("[trailguard] REPAIRED: StopLogging"), round_
+
+
+@pytest.fixture
+def noop_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """StartLogging on a trail that is logging changes nothing, not even StartLoggingTime (the reading of
+    AWS under which trailguard can prove it changed nothing; moto itself moves the time)."""
+    real = cloudtrail_models.TrailStatus.start_logging
+
+    def start(status: Any) -> None:
+        if not status.is_logging:
+            real(status)
+
+    monkeypatch.setattr(cloudtrail_models.TrailStatus, "start_logging", start)
+
+
+def _restarted_earlier(cloud: Cloud, name: str, region: str, seconds: float) -> None:
+    """Someone else stopped and restarted the trail ``seconds`` ago (moto's recorded times moved back)."""
+    cloud.cloudtrail(region).stop_logging(Name=name)
+    cloud.cloudtrail(region).start_logging(Name=name)
+    status = cloudtrail_models.cloudtrail_backends[ACCOUNT][region].get_trail(name).status
+    status.started -= timedelta(seconds=seconds)
+    status.stopped -= timedelta(seconds=seconds)
+
+
+def test_parallel_deliveries_under_the_noop_reading_still_say_repaired(
+    racing: Cloud, clock: FakeClock, noop_start: None
+) -> None:
+    """Ten starts within moments of each other: none can be told from another's, so the one email says
+    REPAIRED (trailguard did restart the trail)."""
+    (record,) = records(STOP)
+    name, region = racing.trail_for(record)
+    _warm(racing, name, region)
+    for round_ in range(ROUNDS // 2):
+        _new_round(racing, clock)
+        racing.cloudtrail(region).stop_logging(Name=name)
+        one = _stop(round_)
+
+        _parallel(*[_invoke(racing, handlers.api_call, one) for _ in range(THREADS)])
+
+        assert racing.is_logging(name, region)
+        (message,) = racing.messages()
+        assert message["_sns_subject"].startswith("[trailguard] REPAIRED: StopLogging"), round_
+
+
+def test_parallel_deliveries_on_a_trail_someone_else_restarted_say_already_restored(
+    racing: Cloud, clock: FakeClock, noop_start: None
+) -> None:
+    """The trail was logging again for 20 s when the deliveries came: every run proves its StartLogging
+    changed nothing, waits out the grace, and the one email says ALREADY RESTORED, which is true."""
+    (record,) = records(STOP)
+    name, region = racing.trail_for(record)
+    _warm(racing, name, region)
+    for round_ in range(ROUNDS // 2):
+        _new_round(racing, clock)
+        _restarted_earlier(racing, name, region, 20)
+        one = _stop(round_)
+
+        results = _parallel(*[_invoke(racing, handlers.api_call, one) for _ in range(THREADS)])
+
+        assert {r["incidents"][0]["status"] for r in results} == {"already-restored"}, round_
+        (message,) = racing.messages()
+        assert message["_sns_subject"].startswith("[trailguard] ALREADY RESTORED"), round_
 
 
 def test_parallel_distinct_calls_give_one_email_then_one_follow_up_counting_every_call(

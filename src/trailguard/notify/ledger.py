@@ -11,8 +11,15 @@ incidents of one technique family and verdict on one resource with no gap of
 
 - ``doc``: the burst's first incident (its record, verdict and outcome, what it told), signed (``mac``);
 - ``count`` / ``findings`` / ``unverified``: native counters, moved by the same write that decides;
-- ``e_<digest of the event id>``: one signed stamp per event (``<attribute>|<time>|<status>|<mac>``):
-  the write's condition ``attribute_not_exists`` on it is the deduplication;
+- ``e_<digest of the event id>``: a signed stamp (``<attribute>|<time>|<status>|<mac>``) of the event
+  that opened the burst and of each repeat whose repair needs a person: the write's condition
+  ``attribute_not_exists`` on it is their deduplication, for the burst's whole life;
+- ``d0`` / ``d1`` / ``d2``: every other repeat's event, as a short digest in a string set, one set per
+  :data:`DEDUP_SECONDS` of the ledger's clock in rotation (a write adds to its period's set, checks it and
+  the one before, and empties the next): a redelivery within :data:`DEDUP_SECONDS` (at most twice that)
+  is recognised, one later is counted again (never mailed again: a message's own event keeps its stamp).
+  Why not a stamp per event: the item would grow with the storm (every write's cost grows with the item,
+  and a storm of a few thousand calls would pass DynamoDB's 400 KB item limit);
 - ``last`` / ``prev``: the stamps of the latest call and the one before it (``SET prev = last``), and
   ``last_at``, the time the conditions compare; ``reported`` / ``slot`` / ``closed``: what the
   follow-ups have told.
@@ -59,6 +66,7 @@ checks use the real clock.)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -113,24 +121,35 @@ FINDING_GRACE_SECONDS = 2.0
 that is restarting the trail at the same moment decides first (one message, and it says REPAIRED)."""
 SKEW_SECONDS = 5.0
 """Clock difference tolerated between two functions' stamps on one burst."""
+DEDUP_SECONDS = 15
+"""A repeat's event is remembered (a short digest in one of three rotating sets on its burst) for at least
+this long and at most twice this, so a redelivery within it is not counted twice; the burst item stays
+the same size however long the storm (see the module docstring)."""
+DEDUP_SLOTS = ("d0", "d1", "d2")
 RECORD_MAX = 60_000
 """A first incident's record larger than this is kept in its burst by its identifying fields only."""
 
 _LIVE: dict[str, dict[str, float]] = {}
+_KNOWN: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+_EMPTIED: dict[str, dict[str, str]] = {}
+"""Per table: each burst's signed document this process verified (or wrote), with its MAC."""
 
 
 def _may_race(incident: Incident) -> bool:
     """Whether another run may be repairing what this incident found already restored: a finding races
-    the API call it reports; a call on trailguard's own pipeline reaches both functions."""
+    the API call it reports; a call on trailguard's own pipeline reaches both functions; a StopLogging
+    found logging again was restarted by someone, maybe another delivery of the same call."""
     record = incident.record
-    if record.kind != "cloudtrail":
+    if record.kind != "cloudtrail" or incident.technique_id == "trail.stop-logging":
         return True
     return delivered_twice(record.event_source, record.event_name)
 
 
 def forget_bursts() -> None:
-    """Forget which bursts this process saw live (tests: a fresh process)."""
+    """Forget which bursts this process saw live and what they hold (tests: a fresh process)."""
     _LIVE.clear()
+    _KNOWN.clear()
+    _EMPTIED.clear()
 
 
 Action = Literal["publish", "follow-up", "suppress"]
@@ -258,6 +277,10 @@ class Ledger:
         """Bursts this process last saw live (sk -> until when, shared by the process's ledgers on the
         table): its next write on one guesses "repeat" first. A wrong guess costs one more write, never a
         wrong decision."""
+        self._known = _KNOWN.setdefault(store.table_name, {})
+        """The signed document (and its MAC) of each burst this process wrote or verified (sk ->)."""
+        self._emptied = _EMPTIED.setdefault(store.table_name, {})
+        """The dedup set each burst's last write by this process emptied (sk -> set name)."""
         self.pending_followups: list[tuple[Incident, Decision]] = []
         """Follow-ups of ended bursts this process's last decision closed (:meth:`take_followups`)."""
 
@@ -430,9 +453,12 @@ class Ledger:
         pk, _ = seen_key(account, ident, event_id)
         prefix = pk.removeprefix("incident#") + "#"
         name = event_attribute(event_id)
+        digest = event_digest(event_id)
         for item in self.store.query_raw(BURSTS_PK, prefix):
             stamp = _s(item, name)
             if stamp is not None and self._stamp_ok(str(item["sk"]["S"]), name, stamp):
+                return True
+            if any(digest in _ss(item, slot) for slot in DEDUP_SLOTS):  # a repeat, recently
                 return True
         return False
 
@@ -600,9 +626,12 @@ class _Write:
         self.now = now
         self.finding = finding
         self.event = event_attribute(event_key(incident))
+        self.digest = event_digest(event_key(incident))
         self.stamp = ledger._stamp(sk, self.event, now, incident.status)
         self.bad = incident.verdict.verdict == "tamper" and incident.action_required
         self.window = FINDING_WINDOW_SECONDS if finding else BURST_QUIET_SECONDS
+        period = int(now // DEDUP_SECONDS)
+        self.slot, self.before, self.next = (DEDUP_SLOTS[(period + k) % len(DEDUP_SLOTS)] for k in (0, -1, 1))
 
     def _item(self) -> tuple[dict[str, Any], dict[str, Any]]:
         incident, now, ledger = self.incident, self.now, self.ledger
@@ -621,6 +650,7 @@ class _Write:
             "last": {"S": self.stamp},
             "last_at": {"N": f"{now:.3f}"},
             self.event: {"S": self.stamp},
+            self.slot: {"SS": [self.digest]},
             TTL_ATTRIBUTE: {"N": str(int(time.time()) + ROW_TTL_SECONDS)},
         }
         if ledger.mac is not None:
@@ -634,7 +664,14 @@ class _Write:
         result = self.ledger.store.open_with_row(
             item, (str(doc["rows_pk"]), str(doc["row"]), row), condition=condition, names=names, values=values
         )
+        if result.ok:
+            self._remember(_s(item, MAC_ATTRIBUTE), doc)
         return result.ok, result.item, str(doc["row"])
+
+    def _remember(self, mac: str | None, doc: dict[str, Any]) -> None:
+        """Keep the burst's verified document for this process's next repeat (:meth:`_quick`)."""
+        if mac is not None and self.ledger.mac is not None:
+            self.ledger._known[self.sk] = (mac, doc)
 
     def open(self) -> Decision | None:
         """Open the burst. None when a live burst holds it (then a repeat is counted instead)."""
@@ -667,31 +704,89 @@ class _Write:
 
     def repeat(self) -> Decision | None:
         """Count a repeat into a live burst. None when there is none (then the burst is opened)."""
-        names = {"#at": "last_at", "#ev": self.event, "#n": "findings" if self.finding else "count"}
+        quick = self._quick()
+        if quick is not None:
+            return quick
+        return self._repeat()
+
+    def _quick(self) -> Decision | None:
+        """A warm process's repeat that can only be suppressed, in one write that returns nothing.
+
+        Taken only when this process itself wrote to the burst within :data:`BURST_QUIET_SECONDS` (so it
+        is live whatever the table says), verified its signed document (the write's condition requires
+        the same MAC, so the document is still that one) and the repeat cannot be news (its repair needs
+        no person and did no more than the first message said). The write is the same as
+        :meth:`_repeat`'s, so the counts and the deduplication are the same; what it saves is the whole
+        item coming back (its digests, its first record) and verifying it again. Anything else, or a
+        failed condition that is not a duplicate, goes the full way."""
+        ledger = self.ledger
+        known = ledger._known.get(self.sk)
+        if known is None or self.finding or self.bad or ledger._live.get(self.sk, 0.0) <= self.now:
+            return None
+        mac, doc = known
+        told = str(doc.get("told") or "")
+        if not told or _rank(self.incident.status) > _rank(told) or doc.get("kind") != "cloudtrail":
+            return None
+        expression, condition, names, values = self._expression()
+        names["#mac"] = MAC_ATTRIBUTE
+        values[":mac"] = {"S": mac}
+        result = ledger.store.update_if(
+            BURSTS_PK, self.sk, expression, condition=condition + " AND #mac = :mac", names=names,
+            values=values, returns="NONE",
+        )  # fmt: skip
+        if result.ok:
+            ledger._emptied[self.sk] = self.next
+            since = _iso(float(doc.get("opened_at", self.now)))
+            return Decision("suppress", f"a repeat of a burst since {since}", BURSTS_PK, row=doc.get("row"))
+        ledger._known.pop(self.sk, None)
+        held = self._held(result.item, opening=False)
+        return held if held is not None and held.duplicate else None
+
+    def _expression(self) -> tuple[str, str, dict[str, str], dict[str, Any]]:
+        """The repeat's update: (expression, condition, names, values)."""
+        names = {
+            "#at": "last_at", "#ev": self.event, "#n": "findings" if self.finding else "count",
+            "#d": self.slot, "#dp": self.before, "#dn": self.next,
+        }  # fmt: skip
         values: dict[str, Any] = {
             ":since": {"N": f"{self.now - self.window:.3f}"},
-            ":stamp": {"S": self.stamp},
             ":one": {"N": "1"},
+            ":digest": {"S": self.digest},
+            ":digests": {"SS": [self.digest]},
         }
-        sets, adds = ["#ev = :stamp"], ["#n :one"]
+        sets, adds = [], ["#n :one", "#d :digests"]
+        if self.bad:  # a repeat that may be mailed keeps its own signed stamp, as the burst's first does
+            values[":stamp"] = {"S": self.stamp}
+            sets.append("#ev = :stamp")
         if not self.finding:  # a finding neither extends the burst nor moves its last call
             names.update({"#last": "last", "#prev": "prev"})
             values[":now"] = {"N": f"{self.now:.3f}"}
+            values[":stamp"] = {"S": self.stamp}
             sets += ["#prev = #last", "#last = :stamp", "#at = :now"]
         if self.bad:
             names["#u"] = "unverified"
             adds.append("#u :one")
+        expression = (f"SET {', '.join(sets)} " if sets else "") + f"ADD {', '.join(adds)}"
+        if self.ledger._emptied.get(self.sk) != self.next:
+            # the next period's set, emptied once per period by each process (left over, it would only
+            # hold more of this burst's own events: never wrong, only larger)
+            expression += " REMOVE #dn"
+        else:
+            del names["#dn"]
+        # (``#at >= :since`` is false on an absent item: no attribute_exists(pk) needed)
+        condition = "#at >= :since AND attribute_not_exists(#ev) AND NOT contains(#d, :digest)"
+        condition += " AND NOT contains(#dp, :digest)"
+        return expression, condition, names, values
+
+    def _repeat(self) -> Decision | None:
+        expression, condition, names, values = self._expression()
         result = self.ledger.store.update_if(
-            BURSTS_PK,
-            self.sk,
-            f"SET {', '.join(sets)} ADD {', '.join(adds)}",
-            condition="attribute_exists(pk) AND #at >= :since AND attribute_not_exists(#ev)",
-            names=names,
-            values=values,
+            BURSTS_PK, self.sk, expression, condition=condition, names=names, values=values
         )
         if not result.ok:
             return self._held(result.item, opening=False)
         assert result.item is not None
+        self.ledger._emptied[self.sk] = self.next
         return self._counted(result.item)
 
     def _counted(self, item: Mapping[str, Any]) -> Decision:
@@ -702,6 +797,7 @@ class _Write:
         if doc is None or before is None or self.now - before > self.window + SKEW_SECONDS:
             # Not a burst trailguard opened and kept going (forged, or an old record replayed): news.
             return self.forced(item, "the burst it would count into could not be trusted")
+        self._remember(_s(item, MAC_ATTRIBUTE), doc)
         row = doc.get("row")
         more = max(0, int(_n(item, "count")) - (1 if doc.get("kind") == "cloudtrail" else 0))
         since = _iso(float(doc.get("opened_at", self.now)))
@@ -730,11 +826,17 @@ class _Write:
             return None
         ledger = self.ledger
         stamp = _s(item, self.event)
+        key = event_key(self.incident)
         if stamp is not None:
             if ledger._stamp_ok(self.sk, self.event, stamp):
-                key = event_key(self.incident)
                 return Decision("suppress", f"duplicate delivery of event {key}", BURSTS_PK, duplicate=True)
             return self.forced(item, "a forged record of this event was ignored")
+        if self.digest in _ss(item, self.slot) | _ss(item, self.before) and ledger._doc(self.sk, item):
+            # a repeat delivered again (its digest is unsigned: one whose repair needs a person, which a
+            # forged digest would mute, was stamped instead, so it is sent)
+            if self.bad:
+                return self.forced(item, "a forged record of this event was ignored")
+            return Decision("suppress", f"duplicate delivery of event {key}", BURSTS_PK, duplicate=True)
         if opening and self.now - _n(item, "last_at") >= self.window and not _n(item, "closed"):
             # An ended burst whose count was not told yet (the sweep had not come): told now, beside this.
             ledger.pending_followups.extend(
@@ -749,6 +851,12 @@ def event_attribute(event_id: str) -> str:
     return "e_" + hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def event_digest(event_id: str) -> str:
+    """What a burst's rotating sets keep of a repeat's event: 96 bits of its digest, as 16 characters."""
+    raw = hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).digest()[:12]
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
 def burst_key(incident: Incident) -> tuple[str, str]:
     """Where an incident's burst is kept: one item per resource, technique family and verdict."""
     technique = incident.technique_id or "unknown"
@@ -759,6 +867,11 @@ def burst_key(incident: Incident) -> tuple[str, str]:
 def _s(item: Mapping[str, Any] | None, name: str) -> str | None:
     value = (item or {}).get(name)
     return str(value["S"]) if isinstance(value, Mapping) and "S" in value else None
+
+
+def _ss(item: Mapping[str, Any] | None, name: str) -> set[str]:
+    value = (item or {}).get(name)
+    return {str(v) for v in value["SS"]} if isinstance(value, Mapping) and "SS" in value else set()
 
 
 def _n(item: Mapping[str, Any] | None, name: str) -> float:

@@ -10,7 +10,10 @@ one (StartLogging needs no baseline and always runs).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from trailguard import aws
@@ -49,21 +52,123 @@ def _target(ctx: Context, ref: str, prefer_region: str | None) -> tuple[str, str
     return ref.rsplit("/", 1)[-1], ref, region or ctx.region
 
 
+START_SKEW_SECONDS = 1.5
+"""A start closer than this to trailguard's own StartLogging cannot be told from it: GetTrailStatus's
+times and a response's ``Date`` header may carry whole seconds only (moto truncates both), and the
+function's clock and CloudTrail's may differ a little."""
+
+
+@dataclasses.dataclass
+class _Start:
+    """When trailguard's StartLogging was made: by the function's clock (before the call) and by the
+    service's (its response's ``Date`` header, when it has one)."""
+
+    local: float
+    server: float | None = None
+
+    @classmethod
+    def made(cls, outcome: Outcome, region: str, name: str) -> _Start:
+        local = time.time()
+        response = outcome.call("cloudtrail", region, "StartLogging", Name=name)
+        header = aws_date(response)
+        return cls(local, header)
+
+    @property
+    def earliest(self) -> float:
+        """The earliest moment the call can have been made, on either clock."""
+        return self.local if self.server is None else min(self.local, self.server)
+
+
+def aws_date(response: Any) -> float | None:
+    """The ``Date`` header of a response (epoch seconds), None when it has none or it does not parse."""
+    try:
+        header = response["ResponseMetadata"]["HTTPHeaders"]["date"]
+        return parsedate_to_datetime(str(header)).timestamp()
+    except Exception:
+        return None
+
+
+def _epoch(value: Any) -> float | None:
+    """A GetTrailStatus time (botocore's datetime, or epoch seconds) as epoch seconds; None otherwise."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def event_epoch(value: str | None) -> float | None:
+    """A CloudTrail ``eventTime`` (``2024-05-01T12:00:00Z``) as epoch seconds; None when absent or odd."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None
+
+
+def _status(outcome: Outcome, name: str, region: str) -> Mapping[str, Any]:
+    status: Mapping[str, Any] = outcome.call("cloudtrail", region, "GetTrailStatus", Name=name)
+    outcome.calls[-1].result = f"IsLogging {str(bool(status.get('IsLogging'))).lower()}"
+    return status
+
+
 def _is_logging(outcome: Outcome, name: str, region: str) -> bool:
-    status = outcome.call("cloudtrail", region, "GetTrailStatus", Name=name)
-    logging_now = bool(status.get("IsLogging"))
-    outcome.calls[-1].result = f"IsLogging {str(logging_now).lower()}"
-    return logging_now
+    return bool(_status(outcome, name, region).get("IsLogging"))
+
+
+def logging_before(status: Mapping[str, Any], start: _Start, stopped_at: float | None) -> bool:
+    """Whether the verification's GetTrailStatus proves the trail was logging again before trailguard's
+    StartLogging: then that call changed nothing (ALREADY RESTORED); otherwise it restarted the trail.
+
+    What AWS documents: StartLoggingTime is "the most recent date and time when CloudTrail started
+    recording API calls" and StopLoggingTime "the most recent date and time when CloudTrail stopped
+    recording API calls" (GetTrailStatus, CloudTrail API reference); StartLogging "starts the recording
+    of AWS API calls and log file delivery for a trail" and returns an empty body (StartLogging, same
+    reference). Whether StartLogging on a trail that is logging moves StartLoggingTime is not documented;
+    moto (``moto/cloudtrail/models.py``, ``TrailStatus.start_logging``) moves it on every call.
+
+    So the proof is read only where both readings agree: the trail logs, its latest stop is the event's
+    own stop or a later one (``stopped_at``, the event's time: so CloudTrail's clock and the event's
+    agree), its latest start follows that stop, and that start is more than :data:`START_SKEW_SECONDS`
+    before trailguard's call on both clocks. A StartLogging that moved StartLoggingTime (moto, or AWS if
+    it does the same) always reads as a restart: where AWS is ambiguous trailguard says REPAIRED, since
+    "nothing changed" must never be said of a call that may have started the trail.
+    """
+    started, last_stop = _epoch(status.get("StartLoggingTime")), _epoch(status.get("StopLoggingTime"))
+    if not status.get("IsLogging") or started is None or last_stop is None or stopped_at is None:
+        return False
+    return (
+        last_stop >= stopped_at - START_SKEW_SECONDS
+        and started >= last_stop
+        and started + START_SKEW_SECONDS <= start.earliest
+    )
+
+
+def stopped_again(status: Mapping[str, Any], start: _Start) -> bool:
+    """The trail is not logging and its latest stop came after trailguard's StartLogging (someone stopped
+    it again between the start and its verification): trailguard's start took, and is made once more."""
+    last_stop = _epoch(status.get("StopLoggingTime"))
+    return not status.get("IsLogging") and last_stop is not None and last_stop >= start.earliest - 1.0
 
 
 def ensure_logging(
-    ctx: Context, outcome: Outcome, ref: str, prefer_region: str | None, *, stopped: bool = False
+    ctx: Context,
+    outcome: Outcome,
+    ref: str,
+    prefer_region: str | None,
+    *,
+    stopped: bool = False,
+    stopped_at: float | None = None,
 ) -> TrailState:
     """Start the trail if it is not logging, then check until ``IsLogging`` is true (a few short tries).
 
-    ``stopped``: a StopLogging call that succeeded says the trail was stopped, so it is started at once,
-    with no status read first (StartLogging on a trail that is logging changes nothing): the repair is
-    StartLogging and its verification, two calls. The verification is what "restarted" rests on."""
+    ``stopped``: a StopLogging call that succeeded (at ``stopped_at``, the event's time) says the trail
+    was stopped, so it is started at once, with no status read first: the repair is StartLogging and its
+    verification, two calls, and the verification's times tell whether that start changed anything
+    (:func:`logging_before`). The verification is what "restarted" rests on. A trail found stopped again
+    after trailguard's start is started again (within ``ctx.verify_attempts``)."""
     label, name, region = _target(ctx, ref, prefer_region)
     if not stopped:
         try:
@@ -72,18 +177,30 @@ def ensure_logging(
         except Exception as exc:  # an unreadable status must not stop the repair: start it anyway
             outcome.errors.append(f"GetTrailStatus on {label} in {region}: {outcome.calls[-1].error or exc}")
     try:
-        outcome.call("cloudtrail", region, "StartLogging", Name=name)
+        start = _Start.made(outcome, region, name)
     except Exception:
         outcome.errors.append(f"StartLogging on {label} in {region}: {outcome.calls[-1].error}")
         return "failed"
+    restarts = 0
     for attempt in range(max(1, ctx.verify_attempts)):
         if attempt:
             ctx.sleep(ctx.verify_delay)
         try:
-            if _is_logging(outcome, name, region):
-                return "restarted"
+            status = _status(outcome, name, region)
         except Exception:
             outcome.errors.append(f"GetTrailStatus on {label} in {region}: {outcome.calls[-1].error}")
+            continue
+        if status.get("IsLogging"):
+            if stopped and not restarts and logging_before(status, start, stopped_at):
+                return "already-logging"
+            return "restarted"
+        if stopped_again(status, start) and attempt + 1 < max(1, ctx.verify_attempts):
+            try:
+                start = _Start.made(outcome, region, name)
+            except Exception:
+                outcome.errors.append(f"StartLogging on {label} in {region}: {outcome.calls[-1].error}")
+                return "failed"
+            restarts += 1
     return "unverified"
 
 
@@ -148,17 +265,22 @@ def start_logging(ctx: Context, request: RepairRequest) -> Outcome:
     # From a StopLogging event that succeeded, the trail is known to have been stopped: start it at once.
     stopped = record is not None and record.kind == "cloudtrail" and not record.error_code
     prefer = record.region if record is not None else None
-    state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped)
+    at = event_epoch(record.event_time) if stopped and record is not None else None
+    state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped, stopped_at=at)
     if state == "failed" and ctx.wider is not None and _not_found(outcome):
         # Not found where the call said (real records name trails with other account ids or regions than
         # the trail's): look it up in the full inventory, and try once more there.
         errors = len(outcome.errors)
         ctx = dataclasses.replace(ctx, live=ctx.wider(), wider=None)
         ref = request_param(request, "name") or ref  # as the call named it, not as the hot path read it
-        state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped)
+        state = ensure_logging(ctx, outcome, ref, prefer, stopped=stopped, stopped_at=at)
         if state != "failed":
             del outcome.errors[errors - 1 : errors]
-    return _conclude(outcome, {_target(ctx, ref, None)[0]: state})
+    _conclude(outcome, {_target(ctx, ref, None)[0]: state})
+    started = [c for c in outcome.calls if c.operation == "StartLogging" and not c.error]
+    if state == "restarted" and len(started) > 1:
+        outcome.summary += " (it was stopped again after trailguard's start, and started once more)"
+    return outcome
 
 
 # -- baseline repairs ---------------------------------------------------------------------------------
