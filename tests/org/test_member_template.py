@@ -1,0 +1,265 @@
+"""The member template as a StackSet deploys it: prefix-based physical names within every service's
+limit, the code from a bucket in the function's own region, the central topic and bus, and the
+single-account defaults unchanged.
+
+moto checks no name length (and names a StackSet's stacks after the stack set, not
+``StackSet-<name>-<id>``), so the limits are checked here on the template's own expressions, evaluated
+for the longest prefix and the longest region botocore knows.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import boto3
+import botocore.loaders
+import pytest
+
+from aws_support import REGION, Account
+
+PREFIX = "tg-member-0123456789"  # 20 characters: NamePrefix's maximum
+ACCOUNT = "123456789012"
+
+# Resource type -> (name property, the service's limit).
+LIMITS: dict[str, tuple[str, int]] = {
+    "AWS::Events::Rule": ("Name", 64),
+    "AWS::Lambda::Function": ("FunctionName", 64),
+    "AWS::IAM::Role": ("RoleName", 64),
+    "AWS::SNS::Topic": ("TopicName", 256),
+    "AWS::SQS::Queue": ("QueueName", 80),
+    "AWS::Logs::LogGroup": ("LogGroupName", 512),
+    "AWS::CloudWatch::Alarm": ("AlarmName", 255),
+    "AWS::DynamoDB::Table": ("TableName", 255),
+}
+# Types CloudFormation names nothing a service limits (a key has an id; the rest are attachments).
+UNNAMED = {
+    "AWS::KMS::Key",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::Permission",
+}
+
+
+def longest_region() -> str:
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    return max((r for p in endpoints["partitions"] for r in p["regions"]), key=len)
+
+
+class Resolver:
+    """The template's intrinsics for one set of parameter values: enough of CloudFormation to compute
+    a physical name (Ref, Fn::Sub in both forms, Fn::If on the template's conditions, Fn::Join)."""
+
+    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str], region: str) -> None:
+        self.template = template
+        self.values = {
+            **{k: str(v.get("Default", "")) for k, v in template["Parameters"].items()},
+            **parameters,
+            "AWS::Region": region,
+            "AWS::StackName": "StackSet-trailguard-member-0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+        }
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template["Conditions"][name]))
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.value(n) for n in node]
+        if not isinstance(node, Mapping):
+            return node
+        if len(node) != 1 or not next(iter(node)).startswith(("Fn::", "Ref", "Condition")):
+            return {k: self.value(v) for k, v in node.items()}
+        ((fn, args),) = node.items()
+        if fn == "Ref":
+            if args == "AWS::NoValue":
+                return None
+            return self.values[args] if args in self.values else f"<{args}>"
+        if fn == "Fn::GetAtt":
+            return f"<{'.'.join(args) if isinstance(args, list) else args}>"
+        if fn == "Condition":
+            return self.condition(args)
+        if fn == "Fn::If":
+            return self.value(args[1] if self.condition(args[0]) else args[2])
+        if fn == "Fn::Not":
+            return not self.value(args[0])
+        if fn == "Fn::And":
+            return all(self.value(a) for a in args)
+        if fn == "Fn::Equals":
+            return self.value(args[0]) == self.value(args[1])
+        if fn == "Fn::Join":
+            return args[0].join(str(v) for v in self.value(args[1]))
+        if fn == "Fn::Sub":
+            text, variables = (args, {}) if isinstance(args, str) else args
+            names = {**self.values, **{k: self.value(v) for k, v in variables.items()}}
+            for key, value in names.items():
+                text = text.replace("${" + key + "}", str(value))
+            assert "${" not in text.replace("${!", ""), f"unresolved in {text}"
+            return text
+        raise AssertionError(f"{fn} is not resolved by this test")
+
+
+def physical_names(template: Mapping[str, Any], resolver: Resolver) -> Iterator[tuple[str, str, str, int]]:
+    """(logical id, type, name, limit) of every resource the stack creates with these parameters."""
+    for logical_id, resource in template["Resources"].items():
+        if "Condition" in resource and not resolver.condition(resource["Condition"]):
+            continue
+        kind = resource["Type"]
+        if kind in UNNAMED:
+            continue
+        assert kind in LIMITS, f"{logical_id}: {kind} has no name limit in this test; add it"
+        prop, limit = LIMITS[kind]
+        name = resolver.value(resource["Properties"].get(prop))
+        assert name, f"{logical_id}: no {prop} with NamePrefix set (a StackSet's stack name is too long)"
+        yield logical_id, kind, str(name), limit
+
+
+ORG = {
+    "NamePrefix": PREFIX,
+    "CodeBucketPrefix": "trailguard-artifacts-123456789012",
+    "CodeS3Bucket": "",
+    "CodeS3Key": "trailguard/lambda-" + "0" * 64 + ".zip",
+    "AlertTopicArn": "arn:aws:sns:us-east-1:210987654321:trailguard-org-alerts",
+    "CentralBusArn": "arn:aws:events:us-east-1:210987654321:event-bus/trailguard-org",
+    "OrgTrailRole": "member",
+}
+
+
+def test_every_physical_name_fits_its_service_limit_for_the_longest_prefix_and_region(
+    template: dict[str, Any],
+) -> None:
+    region = longest_region()
+    assert len(region) >= len("ap-southeast-2")
+    resolver = Resolver(template, ORG, region)
+    names = list(physical_names(template, resolver))
+    assert {kind for _, kind, _, _ in names} == set(LIMITS), "every limited type is named and checked"
+    for logical_id, _kind, name, limit in names:
+        assert len(name) <= limit, f"{logical_id}: {name} is {len(name)} characters (limit {limit})"
+        assert name.removeprefix("/aws/lambda/").startswith(PREFIX + "-"), f"{logical_id}: {name}"
+    roles = [name for _, kind, name, _ in names if kind == "AWS::IAM::Role"]
+    assert roles and all(name.endswith("-" + region) for name in roles), "IAM is global: roles carry the region"
+    # what the functions are told equals what the stack names
+    env = resolver.value(template["Resources"]["ApiCallFunction"]["Properties"]["Environment"]["Variables"])
+    rules = {name for _, kind, name, _ in names if kind == "AWS::Events::Rule"}
+    functions = {name for _, kind, name, _ in names if kind == "AWS::Lambda::Function"}
+    assert set(env["TRAILGUARD_RULE_NAMES"].split(",")) == rules - {f"{PREFIX}-forward"}
+    assert set(env["TRAILGUARD_FUNCTION_NAMES"].split(",")) == functions
+    assert env["TRAILGUARD_TOPIC_ARN"] == ORG["AlertTopicArn"]
+    assert env["TRAILGUARD_ORG_TRAIL_ROLE"] == "member"
+
+
+def test_the_longest_stack_name_is_no_longer_a_limit(template: dict[str, Any]) -> None:
+    """The failure the prefix removes: without it, a StackSet stack's name overflows EventBridge's 64."""
+    resolver = Resolver(template, {"NamePrefix": ""}, REGION)
+    rule = resolver.value(template["Resources"]["ApiCallRule"]["Properties"]["Name"])
+    assert rule.startswith("StackSet-") and len(rule) > 64
+
+
+def test_defaults_keep_the_single_account_names(template: dict[str, Any]) -> None:
+    """An upgraded stack (the new parameters at their defaults) keeps every physical name: named after
+    the stack, the role, table and queues left to CloudFormation as before (a new name would replace
+    them)."""
+    resolver = Resolver(template, {"SecurityContactEmail": "security@example.com"}, REGION)
+    stack = resolver.values["AWS::StackName"]
+    resources = template["Resources"]
+    for logical_id, suffix in (("ApiCallRule", "-api-calls"), ("FindingFunction", "-finding")):
+        prop = LIMITS[resources[logical_id]["Type"]][0]
+        assert resolver.value(resources[logical_id]["Properties"][prop]) == stack + suffix
+    for logical_id in ("GuardRole", "StateTable", "DeadLetterQueue", "FailedInvocationQueue"):
+        prop = LIMITS[resources[logical_id]["Type"]][0]
+        assert resolver.value(resources[logical_id]["Properties"].get(prop)) is None, logical_id
+    assert not resolver.condition("HasCentralBus")
+    env = resolver.value(resources["FindingFunction"]["Properties"]["Environment"]["Variables"])
+    assert env["TRAILGUARD_ORG_TRAIL_ROLE"] == "owner"
+    assert resolver.value(resources["AlertTopic"]["Properties"]["Subscription"])[0]["Protocol"] == "email"
+
+
+def test_code_bucket_is_the_prefix_and_the_functions_region(template: dict[str, Any]) -> None:
+    for logical_id in ("ApiCallFunction", "FindingFunction"):
+        code = template["Resources"][logical_id]["Properties"]["Code"]
+        assert code["S3Bucket"] == {
+            "Fn::If": [
+                "HasCodeBucketPrefix",
+                {"Fn::Sub": "${CodeBucketPrefix}-${AWS::Region}"},
+                {"Ref": "CodeS3Bucket"},
+            ]
+        }
+    for region in ("us-east-1", "eu-west-1"):
+        resolver = Resolver(template, ORG, region)
+        bucket = resolver.value(template["Resources"]["ApiCallFunction"]["Properties"]["Code"]["S3Bucket"])
+        assert bucket == f"{ORG['CodeBucketPrefix']}-{region}"
+
+
+# ------------------------------------------------------------------------------ deployed on moto
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("trailguard/__init__.py", "")
+    return buffer.getvalue()
+
+
+def test_the_org_template_deploys_with_code_from_the_regions_bucket(account: Account, template_path: Any) -> None:
+    """In-process moto creates the stack with every organization parameter set: the functions' code is
+    read from ``<CodeBucketPrefix>-<region>`` (CodeS3Bucket empty), names carry the prefix, the
+    functions publish to the central topic and the forward rule targets the central bus with a role.
+    moto does not evaluate the template's Rules section nor check the bus's policy."""
+    del account
+    region = "eu-west-1"
+    s3 = boto3.client("s3", region_name=region)
+    bucket = f"{ORG['CodeBucketPrefix']}-{region}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_object(Bucket=bucket, Key=ORG["CodeS3Key"], Body=_zip())
+    central_topic = boto3.client("sns", region_name=region).create_topic(Name="trailguard-org-alerts")["TopicArn"]
+    bus = boto3.client("events", region_name=region).create_event_bus(Name="trailguard-org")["EventBusArn"]
+    parameters = {**ORG, "AlertTopicArn": central_topic, "CentralBusArn": bus}
+    cfn = boto3.client("cloudformation", region_name=region)
+    cfn.create_stack(
+        StackName="StackSet-trailguard-member-0a1b2c3d",
+        TemplateBody=template_path.read_text(encoding="utf-8"),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    lam = boto3.client("lambda", region_name=region)
+    function = lam.get_function(FunctionName=f"{PREFIX}-api-call")
+    config = function["Configuration"]
+    env = config["Environment"]["Variables"]
+    assert env["TRAILGUARD_TOPIC_ARN"] == central_topic
+    assert env["TRAILGUARD_ORG_TRAIL_ROLE"] == "member"
+    assert config["Role"].endswith(f":role/{PREFIX}-GuardRole-{region}")
+    events = boto3.client("events", region_name=region)
+    names = {r["Name"] for r in events.list_rules(NamePrefix=PREFIX)["Rules"]}
+    assert names == {f"{PREFIX}-{n}" for n in ("api-calls", "findings", "guard-calls", "backstop", "forward")}
+    (target,) = events.list_targets_by_rule(Rule=f"{PREFIX}-forward")["Targets"]
+    assert target["Arn"] == bus
+    assert target["RoleArn"].endswith(f":role/{PREFIX}-forward-{region}")
+    topics = boto3.client("sns", region_name=region).list_topics()["Topics"]
+    local = next(t["TopicArn"] for t in topics if t["TopicArn"].endswith(f":{PREFIX}-alerts"))
+    subscriptions = boto3.client("sns", region_name=region).list_subscriptions_by_topic(TopicArn=local)
+    assert subscriptions["Subscriptions"] == [], "the central topic's subscription tells people, not each stack"
+
+
+def test_code_bucket_prefix_is_where_moto_reads_the_code(account: Account, template_path: Any) -> None:
+    """The code is read from the bucket of the stack's own region: with the code only in another
+    region's bucket, moto's Lambda (which reads the zip from S3 when CloudFormation creates the
+    function) refuses the stack: NoSuchBucket."""
+    del account
+    other = "eu-west-1"
+    s3 = boto3.client("s3", region_name=other)
+    bucket = f"{ORG['CodeBucketPrefix']}-{other}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": other})
+    s3.put_object(Bucket=bucket, Key=ORG["CodeS3Key"], Body=_zip())
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    parameters = {**ORG, "AlertTopicArn": "", "CentralBusArn": "", "SecurityContactEmail": "a@example.com"}
+    with pytest.raises(Exception, match="NoSuchBucket"):
+        cfn.create_stack(
+            StackName="tg-code-elsewhere",
+            TemplateBody=template_path.read_text(encoding="utf-8"),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
