@@ -78,7 +78,7 @@ class Resolver:
         if fn == "Ref":
             if args == "AWS::NoValue":
                 return None
-            return self.values[args] if args in self.values else f"<{args}>"
+            return self.values.get(args, f"<{args}>")
         if fn == "Fn::GetAtt":
             return f"<{'.'.join(args) if isinstance(args, list) else args}>"
         if fn == "Condition":
@@ -141,7 +141,9 @@ def test_every_physical_name_fits_its_service_limit_for_the_longest_prefix_and_r
         assert len(name) <= limit, f"{logical_id}: {name} is {len(name)} characters (limit {limit})"
         assert name.removeprefix("/aws/lambda/").startswith(PREFIX + "-"), f"{logical_id}: {name}"
     roles = [name for _, kind, name, _ in names if kind == "AWS::IAM::Role"]
-    assert roles and all(name.endswith("-" + region) for name in roles), "IAM is global: roles carry the region"
+    assert roles and all(name.endswith("-" + region) for name in roles), (
+        "IAM is global: roles carry the region"
+    )
     # what the functions are told equals what the stack names
     env = resolver.value(template["Resources"]["ApiCallFunction"]["Properties"]["Environment"]["Variables"])
     rules = {name for _, kind, name, _ in names if kind == "AWS::Events::Rule"}
@@ -204,7 +206,9 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-def test_the_org_template_deploys_with_code_from_the_regions_bucket(account: Account, template_path: Any) -> None:
+def test_the_org_template_deploys_with_code_from_the_regions_bucket(
+    account: Account, template_path: Any
+) -> None:
     """In-process moto creates the stack with every organization parameter set: the functions' code is
     read from ``<CodeBucketPrefix>-<region>`` (CodeS3Bucket empty), names carry the prefix, the
     functions publish to the central topic and the forward rule targets the central bus with a role.
@@ -215,7 +219,9 @@ def test_the_org_template_deploys_with_code_from_the_regions_bucket(account: Acc
     bucket = f"{ORG['CodeBucketPrefix']}-{region}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
     s3.put_object(Bucket=bucket, Key=ORG["CodeS3Key"], Body=_zip())
-    central_topic = boto3.client("sns", region_name=region).create_topic(Name="trailguard-org-alerts")["TopicArn"]
+    central_topic = boto3.client("sns", region_name=region).create_topic(Name="trailguard-org-alerts")[
+        "TopicArn"
+    ]
     bus = boto3.client("events", region_name=region).create_event_bus(Name="trailguard-org")["EventBusArn"]
     parameters = {**ORG, "AlertTopicArn": central_topic, "CentralBusArn": bus}
     cfn = boto3.client("cloudformation", region_name=region)
@@ -241,7 +247,9 @@ def test_the_org_template_deploys_with_code_from_the_regions_bucket(account: Acc
     topics = boto3.client("sns", region_name=region).list_topics()["Topics"]
     local = next(t["TopicArn"] for t in topics if t["TopicArn"].endswith(f":{PREFIX}-alerts"))
     subscriptions = boto3.client("sns", region_name=region).list_subscriptions_by_topic(TopicArn=local)
-    assert subscriptions["Subscriptions"] == [], "the central topic's subscription tells people, not each stack"
+    assert subscriptions["Subscriptions"] == [], (
+        "the central topic's subscription tells people, not each stack"
+    )
 
 
 def test_code_bucket_prefix_is_where_moto_reads_the_code(account: Account, template_path: Any) -> None:
@@ -263,3 +271,54 @@ def test_code_bucket_prefix_is_where_moto_reads_the_code(account: Account, templ
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
+
+
+def test_the_forward_rule_sends_trail_calls_to_the_central_bus_with_a_role_that_can_only_put_events(
+    template: dict[str, Any], rule_pattern: Any
+) -> None:
+    from trailguard.gen.patterns import forward_pattern
+    from trailguard.gen.yamltext import Flow, Note
+
+    def plain(node: Any) -> Any:
+        if isinstance(node, Note):
+            return plain(node.value)
+        if isinstance(node, Flow):
+            return list(node.items)
+        if isinstance(node, dict):
+            return {k: plain(v) for k, v in node.items()}
+        return [plain(v) for v in node] if isinstance(node, list) else node
+
+    assert rule_pattern("ForwardRule") == plain(forward_pattern())
+    rule = template["Resources"]["ForwardRule"]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "CentralBusArn"}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["ForwardRole", "Arn"]}
+    role = template["Resources"]["ForwardRole"]
+    assert role["Condition"] == rule["Condition"] == "HasCentralBus"
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert statements == [
+        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "CentralBusArn"}}
+    ]
+
+
+def test_organization_trails_are_read_everywhere_and_changed_only_by_a_delegated_admin(
+    template: dict[str, Any],
+) -> None:
+    role = template["Resources"]["GuardRole"]["Properties"]
+    (policy,) = [p for p in role["Policies"] if p["PolicyName"] == "OrganizationTrails"]
+    read, repair = policy["PolicyDocument"]["Statement"]
+    anywhere = {"Fn::Sub": "arn:${AWS::Partition}:cloudtrail:*:*:trail/*"}
+    assert read["Action"] == "cloudtrail:GetTrailStatus" and read["Resource"] == anywhere
+    assert "cloudtrail:StartLogging" in repair["Action"]
+    condition, delegated, otherwise = repair["Resource"]["Fn::If"]
+    assert condition == "IsDelegatedAdmin" and delegated == anywhere
+    assert otherwise == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/not-delegated-admin"
+    }
+    assert template["Conditions"]["IsDelegatedAdmin"] == {
+        "Fn::Equals": [{"Ref": "OrgTrailRole"}, "delegated-admin"]
+    }
+    assert template["Parameters"]["OrgTrailRole"]["AllowedValues"] == ["member", "owner", "delegated-admin"]
+    assert template["Parameters"]["OrgTrailRole"]["Default"] == "owner"

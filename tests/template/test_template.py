@@ -193,7 +193,13 @@ def test_dead_letter_queue_accepts_only_our_rules(template: dict[str, Any]) -> N
                         {"Fn::GetAtt": ["FindingRule", "Arn"]},
                         {"Fn::GetAtt": ["GuardCallsRule", "Arn"]},
                         {"Fn::GetAtt": ["BackstopRule", "Arn"]},
-                        {"Fn::If": ["HasCentralBus", {"Fn::GetAtt": ["ForwardRule", "Arn"]}, {"Ref": "AWS::NoValue"}]},
+                        {
+                            "Fn::If": [
+                                "HasCentralBus",
+                                {"Fn::GetAtt": ["ForwardRule", "Arn"]},
+                                {"Ref": "AWS::NoValue"},
+                            ]
+                        },
                     ]
                 }
             },
