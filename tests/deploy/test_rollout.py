@@ -143,7 +143,7 @@ def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(account: Accoun
     [
         ("1-starts-with-digit", "security@example.com", "invalid stack name"),
         ("under_score", "security@example.com", "invalid stack name"),
-        ("x" * 55, "security@example.com", "at most 54"),
+        ("x" * 53, "security@example.com", "at most 52"),
         ("ok-name", "not-an-email", "invalid email"),
     ],
 )

@@ -237,3 +237,24 @@ def test_the_function_reads_its_role_from_the_environment() -> None:
 def test_the_account_is_the_stacks_own_with_a_central_topic() -> None:
     """With AlertTopicArn the topic is the security account's: the account comes from the role."""
     assert config("member").account == MEMBER
+
+
+def test_the_message_of_a_routed_repair_says_so_and_asks_a_person(cloudtrail: Stubber) -> None:
+    """What the security team reads: the subject is ACTION REQUIRED, the body names the owner and the
+    command to run there, and claims no verified repair."""
+    from trailguard.notify.notice import Incident
+    from trailguard.notify.renderer import render, subject_for
+    from trailguard.policy import Verdict
+
+    expect_listed(cloudtrail)
+    expect_status(cloudtrail, logging_now=False)
+    outcome = repair(context("member"), *request())
+    raw = copy.deepcopy(corpus.load("tamper/cloudtrail_stoplogging_stratus.json"))
+    raw["requestParameters"] = {"name": ORG_TRAIL}
+    verdict = Verdict("tamper", "trail.stop-logging", ORG_TRAIL, None, "x.")
+    incident = Incident(verdict, Record.of(raw, "cloudtrail"), "finding", REGION, MEMBER, outcome)
+    assert incident.action_required
+    subject = subject_for(incident)
+    assert subject.startswith("[ACTION REQUIRED] REPAIR ROUTED: StopLogging on"), subject
+    text = render(incident).text
+    assert ROUTED in text and "Verified: NO" in text and MANAGEMENT in text

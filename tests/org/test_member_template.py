@@ -154,6 +154,27 @@ def test_every_physical_name_fits_its_service_limit_for_the_longest_prefix_and_r
     assert env["TRAILGUARD_ORG_TRAIL_ROLE"] == "member"
 
 
+def test_every_name_fits_for_the_longest_stack_name_deploy_accepts(template: dict[str, Any]) -> None:
+    """A single-account stack (NamePrefix empty) names everything after itself: ``deploy`` refuses a
+    stack name longer than MAX_STACK_NAME, which keeps every name within its limit."""
+    from trailguard.deploy.stack import MAX_STACK_NAME, validate_stack_name
+
+    stack = "t" * MAX_STACK_NAME
+    validate_stack_name(stack)
+    resolver = Resolver(template, {"SecurityContactEmail": "a@example.com"}, longest_region())
+    resolver.values["AWS::StackName"] = stack
+    named = [
+        (logical_id, resolver.value(resource["Properties"].get(LIMITS[resource["Type"]][0])))
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in LIMITS
+    ]
+    for logical_id, name in named:
+        limit = LIMITS[template["Resources"][logical_id]["Type"]][1]
+        assert name is None or len(name) <= limit, f"{logical_id}: {name} ({len(name)} > {limit})"
+    tight = [len(n) for i, n in named if n and LIMITS[template["Resources"][i]["Type"]][1] == 64]
+    assert max(tight) == 64, "the limit is reached, not merely respected"
+
+
 def test_the_longest_stack_name_is_no_longer_a_limit(template: dict[str, Any]) -> None:
     """The failure the prefix removes: without it, a StackSet stack's name overflows EventBridge's 64."""
     resolver = Resolver(template, {"NamePrefix": ""}, REGION)

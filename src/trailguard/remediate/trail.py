@@ -218,7 +218,7 @@ def verify_routed(ctx: Context, arn: str, region: str, action_name: str = "trail
         state = "is not listed by DescribeTrails (with shadow trails): it may have been deleted"
     else:
         state = "could not be verified (see the errors)"
-    outcome.status, outcome.verified = "routed", logging_now is not None and listed is not None
+    outcome.status, outcome.verified = "routed", False  # the trail is not shown to be logging
     outcome.summary = (
         f"{whose}, and it {state}; {ROUTED} ({owner}, or CloudTrail's delegated administrator): "
         f"aws cloudtrail start-logging --name {arn} --region {region} there"
