@@ -28,7 +28,7 @@ from trailguard.inventory import build
 from trailguard.notify.notice import NEEDS_A_PERSON, status_head
 from trailguard.policy import TECHNIQUES, classify
 from trailguard.remediate import Context, RepairRequest, repair
-from trailguard.remediate.trail import ROUTED, route
+from trailguard.remediate.trail import ROUTED, VERIFY_PERMISSIONS, route
 from trailguard.resources.trail import KIND
 from trailguard.sweep import reconcile
 
@@ -124,8 +124,11 @@ def test_member_routes_a_stopped_organization_trail_and_calls_nothing_that_chang
     assert outcome.status == "routed" and not outcome.ok
     assert operations(outcome) == ["DescribeTrails", "GetTrailStatus"]
     assert not FORBIDDEN & set(operations(outcome))
+    assert {f"cloudtrail:{op}" for op in operations(outcome)} == set(VERIFY_PERMISSIONS)
     assert ROUTED in outcome.summary and "is NOT logging" in outcome.summary
-    assert MANAGEMENT in outcome.summary and f"start-logging --name {ORG_TRAIL}" in outcome.summary
+    assert MANAGEMENT in outcome.summary
+    if technique == "trail.stop-logging":
+        assert f"start it there: aws cloudtrail start-logging --name {ORG_TRAIL}" in outcome.summary
 
 
 def test_a_routed_repair_needs_a_person() -> None:
@@ -151,7 +154,7 @@ def test_member_denied_reading_the_status_reports_it_unverified(cloudtrail: Stub
     )
     outcome = repair(context("member"), *request())
     assert outcome.status == "routed" and outcome.verified is False
-    assert "could not be verified" in outcome.summary
+    assert "could not be verified" in outcome.summary and "get-trail-status" in outcome.summary
     assert any("AccessDenied" in e for e in outcome.errors)
 
 
@@ -162,7 +165,7 @@ def test_member_sees_the_organization_trail_gone_from_its_listing(cloudtrail: St
     )
     outcome = repair(context("member"), *request("trail.delete"))
     assert outcome.status == "routed"
-    assert "not listed by DescribeTrails" in outcome.summary
+    assert "not listed by DescribeTrails" in outcome.summary and "start-logging" not in outcome.summary
     assert not FORBIDDEN & set(operations(outcome))
 
 

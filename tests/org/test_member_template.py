@@ -343,3 +343,8 @@ def test_organization_trails_are_read_everywhere_and_changed_only_by_a_delegated
     }
     assert template["Parameters"]["OrgTrailRole"]["AllowedValues"] == ["member", "owner", "delegated-admin"]
     assert template["Parameters"]["OrgTrailRole"]["Default"] == "owner"
+    # what a member's verification calls is what the role grants (DescribeTrails takes no resource)
+    from trailguard.policy import required_permissions
+    from trailguard.remediate.trail import VERIFY_PERMISSIONS
+
+    assert set(VERIFY_PERMISSIONS) <= set(required_permissions())

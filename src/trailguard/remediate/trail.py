@@ -214,14 +214,16 @@ def verify_routed(ctx: Context, arn: str, region: str, action_name: str = "trail
         )
     if logging_now is False:
         state = "is NOT logging (GetTrailStatus by ARN reports IsLogging false)"
+        step = f"start it there: aws cloudtrail start-logging --name {arn} --region {region}"
     elif listed is False:
         state = "is not listed by DescribeTrails (with shadow trails): it may have been deleted"
+        step = "check there that it exists, and recreate it from its baseline if it does not"
     else:
         state = "could not be verified (see the errors)"
+        step = f"check it there: aws cloudtrail get-trail-status --name {arn} --region {region}"
     outcome.status, outcome.verified = "routed", False  # the trail is not shown to be logging
     outcome.summary = (
-        f"{whose}, and it {state}; {ROUTED} ({owner}, or CloudTrail's delegated administrator): "
-        f"aws cloudtrail start-logging --name {arn} --region {region} there"
+        f"{whose}, and it {state}; {ROUTED} ({owner}, or CloudTrail's delegated administrator): {step}"
     )
     return outcome
 
