@@ -80,6 +80,7 @@ def test_creates_the_stack_and_wires_it(account: Account, rule_pattern: Any) -> 
             "TRAILGUARD_STACK_NAME": STACK,
             "TRAILGUARD_QUEUE_URLS": f"{out['DeadLetterQueueUrl']},{out['FailedInvocationQueueUrl']}",
             "TRAILGUARD_STATE_KEY": out["StateKeyArn"],
+            "TRAILGUARD_ORG_TRAIL_ROLE": "owner",
         }
         # the queues a rule repair may target: the same two, as ARNs
         dead, failed = (arn.split(":")[-1] for arn in Config.from_env(variables).queue_arns)

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from trailguard.gen.statements import scoped_resources, statements
-from trailguard.gen.yamltext import Node, Note, Tag
+from trailguard.gen.yamltext import Flow, Node, Note, Tag
 
 STAR = "*"
 _GETATT = re.compile(r"\$\{([A-Za-z0-9]+\.[A-Za-z0-9.]+)\}")
@@ -36,7 +36,7 @@ def policy_statements() -> list[Node]:
     for statement in statements():
         body: dict[str, Node] = {"Sid": statement.sid, "Effect": "Allow"}
         actions = sorted(set(statement.actions))
-        body["Action"] = actions[0] if len(actions) == 1 else actions
+        body["Action"] = actions[0] if len(actions) == 1 else Flow(tuple(actions))
         resources = [_resource(r) for r in sorted(set(statement.resources))]
         wide: Node = resources[0] if len(resources) == 1 else resources
         reason = statement.reason
