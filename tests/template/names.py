@@ -2,7 +2,7 @@
 checking the same strings.
 
 Every physical name (and every ARN of trailguard's own resources) is one shape,
-``!Sub ["..${Prefix}..", {Prefix: !If [HasNamePrefix, !Ref NamePrefix, !Ref AWS::StackName]}]``, and the
+``!Sub ["..${Prefix}..", {Prefix: !If [HasNamePrefix, !Sub "${NamePrefix}", !Ref AWS::StackName]}]``, and the
 code bucket ``${CodeBucket}`` the same way with ``CodeBucketPrefix``. :func:`single_account` rewrites
 exactly those shapes to ``!Sub "..${AWS::StackName}.."`` / ``${CodeS3Bucket}`` (what the parameters'
 defaults make of them); any other variable mapping is left as it is, so a name that strays from the
@@ -16,7 +16,7 @@ from typing import Any
 
 VARIABLES: dict[str, tuple[Any, str]] = {
     "Prefix": (
-        {"Fn::If": ["HasNamePrefix", {"Ref": "NamePrefix"}, {"Ref": "AWS::StackName"}]},
+        {"Fn::If": ["HasNamePrefix", {"Fn::Sub": "${NamePrefix}"}, {"Ref": "AWS::StackName"}]},
         "${AWS::StackName}",
     ),
     "CodeBucket": (

@@ -124,15 +124,15 @@ def test_function_settings_and_environment(template: dict[str, Any], logical_id:
 def test_rule_and_function_names_agree_with_the_environment(template: dict[str, Any]) -> None:
     rules = {
         str(r["Properties"]["Name"]["Fn::Sub"])
-        for r in _resources(template, "AWS::Events::Rule").values()
-        if "Condition" not in r
+        for logical_id, r in _resources(template, "AWS::Events::Rule").items()
+        if logical_id != "ForwardRule"
     }
     assert rules == set(RULE_NAMES.split(","))
     # the forward rule exists only with CentralBusArn and is not the guard's to repair (its target is
     # another account's bus, which the rule floor refuses)
-    forward = template["Resources"]["ForwardRule"]
-    assert forward["Condition"] == "HasCentralBus"
-    assert forward["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-forward"}
+    forward = template["Resources"]["ForwardRule"]["Properties"]
+    assert forward["Name"] == {"Fn::Sub": "${AWS::StackName}-forward"}
+    assert forward["State"] == {"Fn::If": ["HasCentralBus", "ENABLED", "DISABLED"]}
     functions = {
         str(f["Properties"]["FunctionName"]["Fn::Sub"])
         for f in _resources(template, "AWS::Lambda::Function").values()
@@ -193,13 +193,7 @@ def test_dead_letter_queue_accepts_only_our_rules(template: dict[str, Any]) -> N
                         {"Fn::GetAtt": ["FindingRule", "Arn"]},
                         {"Fn::GetAtt": ["GuardCallsRule", "Arn"]},
                         {"Fn::GetAtt": ["BackstopRule", "Arn"]},
-                        {
-                            "Fn::If": [
-                                "HasCentralBus",
-                                {"Fn::GetAtt": ["ForwardRule", "Arn"]},
-                                {"Ref": "AWS::NoValue"},
-                            ]
-                        },
+                        {"Fn::GetAtt": ["ForwardRule", "Arn"]},
                     ]
                 }
             },

@@ -22,7 +22,7 @@ _GETATT = re.compile(r"\$\{([A-Za-z0-9]+\.[A-Za-z0-9.]+)\}")
 # A placeholder the kinds' ARN patterns use -> (the !Sub variable standing in for it, its value): the
 # same choice the template's hand-written names make.
 VARIABLES: dict[str, tuple[str, str]] = {
-    "${AWS::StackName}": ("Prefix", "!If [HasNamePrefix, !Ref NamePrefix, !Ref AWS::StackName]"),
+    "${AWS::StackName}": ("Prefix", '!If [HasNamePrefix, !Sub "${NamePrefix}", !Ref AWS::StackName]'),
     "${CodeS3Bucket}": (
         "CodeBucket",
         '!If [HasCodeBucketPrefix, !Sub "${CodeBucketPrefix}-${AWS::Region}", !Ref CodeS3Bucket]',
