@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 cfn-lint: $(STAMP)
-	$(BIN)/cfn-lint src/trailguard/data/trailguard.yaml
+	$(BIN)/cfn-lint src/trailguard/data/trailguard.yaml src/trailguard/data/central.yaml
 
 $(CHECKOV_STAMP):
 	rm -rf $(CHECKOV_VENV)
@@ -49,7 +49,7 @@ $(CHECKOV_STAMP):
 # Every check passes or is skipped in the template with its reason (Metadata: checkov: skip).
 checkov: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
-		--file src/trailguard/data/trailguard.yaml
+		--file src/trailguard/data/trailguard.yaml --file src/trailguard/data/central.yaml
 
 test: lint typecheck cfn-lint checkov
 	$(BIN)/python -m pytest

@@ -5,7 +5,8 @@ resources) once everything is deployed, so scripts and tests can wait for that f
 The backstop schedule rule fires every ``--backstop-interval`` seconds, and at once on SIGUSR1 (moto
 never fires schedules). Besides one JSON file per email, the outbox directory gets two journals by
 default: ``records.jsonl`` (every CloudTrail envelope the recorder made) and ``invocations.jsonl``
-(every delivery to a function, invoked or refused, with the result).
+(every delivery to a function, invoked or refused, with the result). With ``--org`` the world is an
+AWS Organization (:mod:`trailguard.local.orgworld`) and the ready file lists every account.
 """
 
 from __future__ import annotations
@@ -62,6 +63,21 @@ def register(subparsers: Any) -> None:
         help="fire the backstop schedule rule every SECONDS (default: 0, only on SIGUSR1; "
         "the deployed rule says rate(5 minutes))",
     )
+    parser.add_argument(
+        "--org",
+        action="store_true",
+        help="an AWS Organization instead of one account: a management account owning an organization "
+        "trail, a security account, two member accounts in an OU (one with its own trail), trailguard "
+        "deployed as a plain stack in each; the ready file lists every account",
+    )
+    parser.add_argument(
+        "--org-stacks",
+        default="management,security,member",
+        metavar="ROLES",
+        help="with --org: the account roles that get a plain trailguard stack, comma-separated, or "
+        "'none' for an organization with nothing deployed (for trailguard deploy --org to deploy into); "
+        "default: management,security,member",
+    )
     parser.add_argument("--stack-name", default="trailguard", help="stack name (default: trailguard)")
     parser.add_argument(
         "--email", default="security-team@example.com", help="security contact subscribed to alerts"
@@ -76,12 +92,31 @@ def _write_ready(path: Path, doc: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+ORG_ROLES = ("management", "security", "member")
+
+
+def org_stacks(text: str) -> tuple[str, ...]:
+    """The roles ``--org-stacks`` names (``none``: no role); a usage error for any other word."""
+    roles = tuple(part.strip() for part in text.split(",") if part.strip())
+    if roles == ("none",):
+        return ()
+    unknown = [r for r in roles if r not in ORG_ROLES]
+    if unknown or not roles:
+        raise CommandError(
+            Exit.USAGE,
+            f"--org-stacks: {', '.join(unknown) or repr(text)} is not one of "
+            f"{', '.join(ORG_ROLES)} (or none alone)",
+        )
+    return roles
+
+
 def run(args: argparse.Namespace) -> Exit:
     if not 0 <= args.port <= 65535:
         raise CommandError(Exit.USAGE, f"invalid port {args.port}")
+    stacks = org_stacks(args.org_stacks)
     # The local cloud needs the optional `local` extra (moto): imported only when this command runs.
     require_extra("local", *LOCAL_MODULES)
-    from trailguard.local import world
+    from trailguard.local import orgworld, world
     from trailguard.local.server import LocalCloud
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -112,18 +147,29 @@ def run(args: argparse.Namespace) -> Exit:
             cloud.start()
         except OSError as exc:
             raise CommandError(Exit.FAILED, str(exc)) from exc
+        org_state = None
         try:
-            state = world.build(
-                cloud,
-                stack_name=args.stack_name,
-                email=args.email,
-                progress=lambda line: print(f"  {line}", flush=True),
-            )
+            if args.org:
+                org_state = orgworld.build(
+                    cloud,
+                    stack_name=args.stack_name,
+                    email=args.email,
+                    stacks=stacks,
+                    progress=lambda line: print(f"  {line}", flush=True),
+                )
+                state = org_state.base
+            else:
+                state = world.build(
+                    cloud,
+                    stack_name=args.stack_name,
+                    email=args.email,
+                    progress=lambda line: print(f"  {line}", flush=True),
+                )
         except Exception as exc:
             raise CommandError(Exit.FAILED, f"setup failed: {exc}") from exc
         if stop.is_set():
             return Exit.OK
-        doc = state.ready()
+        doc = org_state.ready() if org_state is not None else state.ready()
         if args.ready_file:
             _write_ready(args.ready_file, doc)
         key = state.attacker
@@ -136,6 +182,20 @@ def run(args: argparse.Namespace) -> Exit:
             f"cloudtrail stop-logging --name {state.trail.name}\n\nCtrl-C to stop.",
             flush=True,
         )
+        if org_state is not None:
+            print("\naccounts (keys of each attacker in the ready file):", flush=True)
+            for account in org_state.accounts:
+                trails = ", ".join(t.name for t in account.trails) or "none of its own"
+                print(f"  {account.id} {account.role:<10} trails: {trails}", flush=True)
+            member = next((a for a in org_state.accounts if a.role == "member" and a.trails), None)
+            if member is not None:
+                print(
+                    f"\nattack a member's own trail:\n  AWS_ACCESS_KEY_ID={member.attacker.access_key_id} "
+                    f"AWS_SECRET_ACCESS_KEY={member.attacker.secret_access_key} \\\n"
+                    f"    aws --endpoint-url {cloud.endpoint} --region {cloud.region} "
+                    f"cloudtrail stop-logging --name {member.trails[0].name}",
+                    flush=True,
+                )
         cloud.run_schedules(args.backstop_interval)
         # Timed waits: a signal delivered to a worker thread must not leave the main thread asleep.
         while not stop.wait(0.05):

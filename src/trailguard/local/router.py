@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from trailguard.local.org import Organization, policy_allows
 from trailguard.local.outbox import Outbox
 from trailguard.local.runner import LambdaRunner
 
@@ -154,8 +155,11 @@ class Router:
         workers: int = 8,
         activity: Activity | None = None,
         limit: int = 2000,
+        *,
+        organization: Callable[[], Organization | None] | None = None,
     ) -> None:
         self.runner = runner
+        self.organization = organization or (lambda: None)
         self.outbox = outbox
         self.activity = activity or Activity()
         self.deliveries: deque[Delivery] = deque(maxlen=limit)
@@ -207,17 +211,25 @@ class Router:
         finally:
             self._settle(event_id)
 
-    def route(self, event: Mapping[str, Any]) -> list[Delivery]:
+    def route(
+        self, event: Mapping[str, Any], bus_arn: str | None = None, forwarded: bool = False
+    ) -> list[Delivery]:
         """Deliver to every target of every matching rule; each target is its own background task.
 
         Every rule is matched before any delivery starts, as EventBridge matches an event against the
         rules as they are when it arrives: a delivery that re-enables a rule must not make that rule
-        receive the very event that disabled it.
+        receive the very event that disabled it. An event goes to the default bus of the account in its
+        ``account`` field (where CloudTrail recorded the call), or, ``forwarded`` from another account's
+        rule, to the bus ``bus_arn`` names (its ``account`` stays the sender's, as on AWS).
         """
         account = str(event.get("account", ""))
         region = str(event.get("region", ""))
+        bus = "default"
+        if bus_arn:
+            parts = bus_arn.split(":")
+            region, account, bus = parts[3], parts[4], parts[5].split("/", 1)[1]
         matched = []
-        for rule in rules_for(account, region):
+        for rule in rules_for(account, region) if bus == "default" else rules_for(account, region, bus):
             try:
                 if rule_matches(rule, event):
                     matched.append(rule)
@@ -225,10 +237,10 @@ class Router:
                 log.exception("rule %s: pattern could not be evaluated", rule.name)
         deliveries = []
         for rule in matched:
-            deliveries.extend(self.deliver_to_rule(rule, event))
+            deliveries.extend(self.deliver_to_rule(rule, event, forwarded=forwarded))
         return deliveries
 
-    def deliver_to_rule(self, rule: Any, event: Mapping[str, Any]) -> list[Delivery]:
+    def deliver_to_rule(self, rule: Any, event: Mapping[str, Any], forwarded: bool = False) -> list[Delivery]:
         """Hand the event to each target of a rule that matched it."""
         deliveries = []
         for target in list(rule.targets):
@@ -239,14 +251,20 @@ class Router:
             for listener in self.listeners:
                 listener(delivery)
             deliveries.append(delivery)
-            self._spawn(str(event.get("id", "")), self._deliver, rule.arn, dict(target), dict(event))
+            self._spawn(
+                str(event.get("id", "")), self._deliver, rule.arn, dict(target), dict(event), forwarded
+            )
         return deliveries
 
-    def _deliver(self, rule_arn: str, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+    def _deliver(
+        self, rule_arn: str, target: Mapping[str, Any], event: Mapping[str, Any], forwarded: bool = False
+    ) -> None:
         arn = str(target["Arn"])
         payload = target_input(target, event)
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
-        if service == "lambda":
+        if service == "events" and ":event-bus/" in arn:
+            self._forward(rule_arn, target, event, forwarded)
+        elif service == "lambda":
             self.runner.invoke(arn, payload, rule_arn)
         elif service == "sns":
             self._publish(arn, payload)
@@ -257,6 +275,42 @@ class Router:
             sqs_backends[parts[4]][parts[3]].send_message(queue_name=parts[5], message_body=_text(payload))
         else:
             log.warning("target type of %s is not delivered by the local cloud", arn)
+
+    def _forward(
+        self, rule_arn: str, target: Mapping[str, Any], event: Mapping[str, Any], forwarded: bool
+    ) -> None:
+        """A rule's event-bus target: the event, unchanged, on that bus (moto drops the sender's
+        ``account`` and ``region`` and cannot deliver what arrives to Lambda or SNS).
+
+        As on AWS: an event that arrived from another bus is not forwarded again; another account's bus
+        takes it only if its policy allows ``events:PutEvents`` to the sender's account, and a grant to
+        the organization (``aws:PrincipalOrgID``) also needs the target's ``RoleArn``.
+        """
+        bus_arn = str(target["Arn"])
+        sender = rule_arn.split(":")[4]
+        if forwarded:
+            log.info("%s: not forwarding an event that came from another bus to %s", rule_arn, bus_arn)
+            return
+        receiver = bus_arn.split(":")[4]
+        if receiver != sender and not self._bus_accepts(bus_arn, sender, bool(target.get("RoleArn"))):
+            log.warning("%s: bus %s does not accept events from account %s", rule_arn, bus_arn, sender)
+            return
+        self.route(event, bus_arn=bus_arn, forwarded=True)
+
+    def _bus_accepts(self, bus_arn: str, sender: str, has_role: bool) -> bool:
+        from moto.events.models import events_backends
+
+        parts = bus_arn.split(":")
+        bus = events_backends[parts[4]][parts[3]].event_buses.get(parts[5].split("/", 1)[1])
+        if bus is None:
+            return False
+        org = self.organization()
+        if policy_allows(bus.policy, "events:PutEvents", sender):
+            return True
+        org_id = org.id if org is not None and org.contains(sender) else ""
+        return (
+            bool(org_id) and has_role and policy_allows(bus.policy, "events:PutEvents", sender, org_id=org_id)
+        )
 
     def _publish(self, topic_arn: str, payload: Any) -> None:
         from moto.sns.models import sns_backends

@@ -21,6 +21,8 @@ from typing import Any
 from trailguard import aws
 from trailguard.local import kms_patch, lookup, moto_patches, securityhub_patch
 from trailguard.local.findings import FindingEmitter
+from trailguard.local.org import Organization
+from trailguard.local.orggate import OrgGate
 from trailguard.local.outbox import Outbox
 from trailguard.local.recorder import CallCapture, Recorder
 from trailguard.local.router import ENABLED_STATES, Activity, Delivery, Router, rule_matches, rules_for
@@ -134,6 +136,10 @@ class LocalCloud:
         self.activity = Activity()
         self.recorder = Recorder(journal=self.records_path)
         self.extra_guard_roles: set[str] = set()
+        self.organization: Organization | None = None
+        """Set by the organization world (``--org``); None keeps the single-account behaviour."""
+        self.accounts: list[str] = [ACCOUNT]
+        """Accounts whose schedule rules fire (the organization world adds its accounts)."""
         self._server: Any = None
         self._findings: FindingEmitter | None = None
         self._router: Router | None = None
@@ -156,7 +162,10 @@ class LocalCloud:
         kms_patch.install()  # moto's CloudFormation KMS key ignores KeySpec / KeyUsage (the state key)
 
         def wrap(app: Any) -> CallCapture:
-            capture.app = lookup.LookupEvents(app, self.recorder)  # moto has no CloudTrail LookupEvents
+            capture.app = OrgGate(  # what an organization means to CloudTrail and SNS (local/orggate.py)
+                lookup.LookupEvents(app, self.recorder),  # moto has no CloudTrail LookupEvents
+                lambda: self.organization,
+            )
             return capture
 
         self._server = _make_server(wrap, self.port)
@@ -169,7 +178,13 @@ class LocalCloud:
             raise OSError(f"cannot serve on {HOST}:{self.port}: {error}")
         self.port = int(self._server.get_host_and_port()[1])
         self._runner = LambdaRunner(self.endpoint, self.admin_environ, listeners=[self._journal_invocation])
-        self._router = Router(self._runner, self.outbox, workers=self.workers, activity=self.activity)
+        self._router = Router(
+            self._runner,
+            self.outbox,
+            workers=self.workers,
+            activity=self.activity,
+            organization=lambda: self.organization,
+        )
         self.recorder.listeners.append(self._router.submit)
         if self.finding_delay is not None:
             self._findings = FindingEmitter(
@@ -275,17 +290,19 @@ class LocalCloud:
         return False
 
     # -- schedules ---------------------------------------------------------------------------------
-    def schedule_rules(self) -> list[str]:
-        """Names of the EventBridge rules that run on a schedule (``ScheduleExpression``)."""
-        return [r.name for r in rules_for(self.account, self.region) if r.scheduled_expression]
+    def schedule_rules(self, account: str | None = None) -> list[str]:
+        """Names of the EventBridge rules that run on a schedule (``ScheduleExpression``) in ``account``
+        (default: the cloud's own account)."""
+        return [r.name for r in rules_for(account or self.account, self.region) if r.scheduled_expression]
 
-    def fire_schedule(self, rule_name: str) -> list[Delivery]:
+    def fire_schedule(self, rule_name: str, account: str | None = None) -> list[Delivery]:
         """Fire a schedule rule now, as EventBridge does at each period (moto never fires schedules).
 
         The ``Scheduled Event`` goes through the same router and runner as every other event, so a
         disabled rule, a deleted or throttled function or a missing permission stops it as on AWS.
         """
-        rule = next((r for r in rules_for(self.account, self.region) if r.name == rule_name), None)
+        account = account or self.account
+        rule = next((r for r in rules_for(account, self.region) if r.name == rule_name), None)
         if rule is None or not rule.scheduled_expression:
             raise ValueError(f"no schedule rule named {rule_name}")
         if rule.state not in ENABLED_STATES:
@@ -295,7 +312,7 @@ class LocalCloud:
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
             "source": "aws.events",
-            "account": self.account,
+            "account": account,
             "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": self.region,
             "resources": [rule.arn],
@@ -304,8 +321,13 @@ class LocalCloud:
         return self.router.deliver_to_rule(rule, event)
 
     def fire_schedules(self) -> list[Delivery]:
-        """Fire every schedule rule once (the emulator's on-demand backstop)."""
-        return [d for name in self.schedule_rules() for d in self.fire_schedule(name)]
+        """Fire every schedule rule of every account in :attr:`accounts` once (the on-demand backstop)."""
+        return [
+            d
+            for account in self.accounts
+            for name in self.schedule_rules(account)
+            for d in self.fire_schedule(name, account)
+        ]
 
     def run_schedules(self, interval: float) -> None:
         """Fire every schedule rule each ``interval`` seconds until :meth:`stop` (a stand-in for the

@@ -14,7 +14,7 @@ has to undo it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -154,17 +154,29 @@ def delivery_policy(group_arn: str) -> str:
     )
 
 
-def create_trail(cloud: LocalCloud, name: str = TRAIL_NAME) -> Trail:
+def create_trail(
+    cloud: LocalCloud,
+    name: str = TRAIL_NAME,
+    *,
+    environ: Mapping[str, str] | None = None,
+    account: str | None = None,
+    organization: bool = False,
+) -> Trail:
     """A multi-region trail with log file validation, SSE-KMS, an S3 key prefix, S3 data events on its
     own bucket and CloudWatch Logs delivery, logging into a versioned, encrypted, public-access-blocked
-    bucket."""
-    account, region = cloud.account, cloud.region
+    bucket. ``environ`` (credentials) and ``account`` create it in another account of an organization;
+    ``organization`` makes it an organization trail (the management account's)."""
+    account, region = account or cloud.account, cloud.region
     bucket = f"{name}-logs-{account}"
     group = f"/aws/cloudtrail/{name}"
     group_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
     role_name = f"{name}-cloudwatch-logs"
-    s3, kms, ct = cloud.client("s3"), cloud.client("kms"), cloud.client("cloudtrail")
-    logs, iam = cloud.client("logs"), cloud.client("iam")
+    s3, kms = cloud.client("s3", environ), cloud.client("kms", environ)
+    ct, logs, iam = (
+        cloud.client("cloudtrail", environ),
+        cloud.client("logs", environ),
+        cloud.client("iam", environ),
+    )
     trail_arn = f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
 
     s3.create_bucket(Bucket=bucket)
@@ -196,7 +208,9 @@ def create_trail(cloud: LocalCloud, name: str = TRAIL_NAME) -> Trail:
         PolicyDocument=delivery_policy(group_arn),
     )
 
+    org_trail = {"IsOrganizationTrail": True} if organization else {}
     trail = ct.create_trail(
+        **org_trail,
         Name=name,
         S3BucketName=bucket,
         S3KeyPrefix=KEY_PREFIX,
@@ -233,8 +247,10 @@ def create_trail(cloud: LocalCloud, name: str = TRAIL_NAME) -> Trail:
     )
 
 
-def create_attacker(cloud: LocalCloud, name: str = ATTACKER) -> Attacker:
-    iam = cloud.client("iam")
+def create_attacker(
+    cloud: LocalCloud, name: str = ATTACKER, environ: Mapping[str, str] | None = None
+) -> Attacker:
+    iam = cloud.client("iam", environ)
     user = iam.create_user(UserName=name)["User"]
     iam.put_user_policy(UserName=name, PolicyName="administrator", PolicyDocument=ADMIN_POLICY)
     key = iam.create_access_key(UserName=name)["AccessKey"]
@@ -246,17 +262,24 @@ def deploy_stack(
     stack_name: str = STACK_NAME,
     email: str = SECURITY_EMAIL,
     progress: Callable[[str], object] = print,
+    *,
+    environ: Mapping[str, str] | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The real template with the packaged code, through :func:`trailguard.deploy.deploy`."""
+    """The real template with the packaged code, through :func:`trailguard.deploy.deploy` (with the
+    credentials in ``environ``: another account's, in the organization world; with stack
+    ``parameters`` beside the email)."""
+    from trailguard.aws import using_environ
     from trailguard.deploy import deploy
 
-    with cloud.as_admin():
+    with using_environ({**cloud.admin_environ, **(environ or {})}):
         return deploy(
             stack_name,
             email,
             region=cloud.region,
             endpoint_url=cloud.endpoint,
             progress=progress,
+            parameters=dict(parameters) if parameters else None,
             poll_seconds=0.05,
             timeout_seconds=120,
         )
