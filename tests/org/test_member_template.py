@@ -269,6 +269,12 @@ def test_the_org_template_deploys_with_code_from_the_regions_bucket(
     assert subscriptions["Subscriptions"] == [], (
         "the central topic's subscription tells people, not each stack"
     )
+    # a recreated function is given the code of its own region's bucket, as the template names it
+    from trailguard.config import Config
+    from trailguard.remediate.function import code_artifact
+
+    artifact = code_artifact(Config(stack_name="StackSet-trailguard-member-0a1b2c3d"), region)
+    assert (artifact.bucket, artifact.key) == (bucket, ORG["CodeS3Key"])
 
 
 def test_code_bucket_prefix_is_where_moto_reads_the_code(account: Account, template_path: Any) -> None:
