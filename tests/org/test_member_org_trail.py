@@ -261,3 +261,24 @@ def test_the_message_of_a_routed_repair_says_so_and_asks_a_person(cloudtrail: St
     assert subject.startswith("[ACTION REQUIRED] REPAIR ROUTED: StopLogging on"), subject
     text = render(incident).text
     assert ROUTED in text and "Verified: NO" in text and MANAGEMENT in text
+
+
+def test_the_central_stack_escalates_what_a_members_sweep_routed(cloudtrail: Stubber) -> None:
+    """The member's sweep message, as the central function reads it (``org.central.read_message``): one
+    report for the organization trail, status ``routed``, which the central stack re-checks."""
+    import json
+
+    from trailguard.notify.notice import Drift, SweepFindings
+    from trailguard.notify.renderer import render
+    from trailguard.org.central import escalation_reason, read_message
+
+    expect_listed(cloudtrail)
+    expect_status(cloudtrail, logging_now=False)
+    outcomes = reconcile(context("member"), "trail", ORG_TRAIL, dict(ORG_ENTRY))
+    message = render(SweepFindings(MEMBER, REGION, {"trail": 1}, [Drift("trail", ORG_TRAIL, outcomes)]))
+    assert message is not None and message.subject.startswith("[ACTION REQUIRED]")
+    reports = read_message(json.dumps(message.document))
+    assert not isinstance(reports, str)
+    (report,) = reports
+    assert (report.status, report.resource, report.account) == ("routed", ORG_TRAIL, MEMBER)
+    assert escalation_reason(report) is not None
