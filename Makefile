@@ -88,7 +88,7 @@ constraints: $(STAMP)
 # venv, against the deploy and CLI tests.
 lower-bounds:
 	$(PYTHON) -m venv .venv-lower
-	.venv-lower/bin/pip install --quiet -c constraints/lower-bounds.txt -e '.[local]' pytest pytest-xdist cfn-lint awscli 'setuptools>=77'
+	.venv-lower/bin/pip install --quiet -c constraints/lower-bounds.txt -e '.[local,fast]' pytest pytest-xdist cfn-lint awscli 'setuptools>=77'
 	.venv-lower/bin/python -m pytest -n 0 -q tests/deploy tests/cli
 
 clean:

@@ -8,9 +8,12 @@ S3 data events, EC2/KMS/IAM reads, console logins) mixed with every real CloudTr
 each with a fresh event id. Deterministic for a seed.
 
 The measure: ``python -m trailguard classify DIR`` in a child process pinned to one core (where the
-system allows it), its output read and counted by this process; records per second of the child's CPU
-time and of wall time, and the child's max RSS. A benchmark, not a test: it prints, it asserts nothing
-but that every record came out as one line.
+system allows it), its output read, counted and hashed by this process; records per second of the
+child's CPU time and of wall time, and the child's max RSS. Twice when the optional ``trailguard[fast]``
+(msgspec) is installed: with it, and without it (the child cannot import it), the path every install
+has; the two outputs must be the same bytes. Beside them, the command's start-up (an empty log file)
+and the floor of any reader in the standard library. A benchmark, not a test: it prints, it asserts
+nothing but that every record came out as one line, the same with and without the optional parser.
 
     python bench/classify.py [--size 1GB] [--dir DIR] [--keep] [--seed N]
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -234,9 +238,22 @@ def _one_core(pid: int) -> None:
         os.sched_setaffinity(pid, {max(os.sched_getaffinity(0))})
 
 
-def measure(directory: Path, python: str = sys.executable) -> dict[str, Any]:
-    """Run ``trailguard classify`` over ``directory``; lines out, verdict counts, CPU, wall, max RSS."""
-    cmd = [python, "-m", "trailguard", "classify", str(directory)]
+# The command with msgspec made unimportable: what an install without trailguard[fast] runs.
+_WITHOUT_FAST = "import sys; sys.modules['msgspec'] = None; from trailguard.cli import main; sys.exit(main())"
+
+
+def fast_installed(python: str = sys.executable) -> bool:
+    """Whether ``python`` has msgspec, so ``trailguard classify`` takes its faster way."""
+    found = subprocess.run([python, "-c", "import msgspec"], check=False, capture_output=True)
+    return found.returncode == 0
+
+
+def measure(directory: Path, python: str = sys.executable, fast: bool = True) -> dict[str, Any]:
+    """Run ``trailguard classify`` over ``directory`` (``fast=False``: msgspec hidden from it); lines
+    out, verdict counts, a hash of the output, CPU, wall, max RSS."""
+    how = ["-m", "trailguard"] if fast else ["-c", _WITHOUT_FAST]
+    cmd = [python, *how, "classify", str(directory)]
+    digest = hashlib.sha256()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _one_core(proc.pid)
@@ -245,6 +262,7 @@ def measure(directory: Path, python: str = sys.executable) -> dict[str, Any]:
     verdicts: Counter[str] = Counter()
     tail = b""
     while chunk := proc.stdout.read(1 << 20):
+        digest.update(chunk)
         lines += chunk.count(b"\n")
         for verdict in ("tamper", "attempt", "allowed", "unreadable"):
             verdicts[verdict] += chunk.count(f'"verdict": "{verdict}"'.encode())
@@ -257,6 +275,7 @@ def measure(directory: Path, python: str = sys.executable) -> dict[str, Any]:
     return {
         "exit": proc.returncode,
         "lines": lines,
+        "sha256": digest.hexdigest(),
         "verdicts": dict(verdicts),
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "wall_s": wall,
@@ -286,6 +305,18 @@ def measure_floor(directory: Path, python: str = sys.executable) -> dict[str, An
     return {"records": records, "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
+def _startup() -> dict[bool, float]:
+    """CPU seconds of the command over one empty log file, with and without msgspec (median of 3)."""
+    where = Path(tempfile.mkdtemp(prefix="trailguard-classify-empty-"))
+    try:
+        (where / "empty.json").write_text('{"Records": []}')
+        return {
+            fast: sorted(measure(where, fast=fast)["cpu_s"] for _ in range(3))[1] for fast in (True, False)
+        }
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
 def run(size_bytes: int = 10**9, seed: int = 13, directory: Path | None = None, keep: bool = False) -> int:
     """Generate, measure, print; 0 when every record came out and the targets are met, else 1."""
     own = directory is None
@@ -300,30 +331,55 @@ def run(size_bytes: int = 10**9, seed: int = 13, directory: Path | None = None, 
             f"({made['real']:,} real), {made['json_bytes'] / 1e6:,.0f} MB of JSON, "
             f"{made['gzip_bytes'] / 1e6:,.0f} MB gzip (generated in {gen_s:.0f} s)"
         )
-        got = measure(where)
+        paths = {"without trailguard[fast] (json)": False}
+        if fast_installed():
+            paths = {"with trailguard[fast] (msgspec)": True, **paths}
+        got = {label: measure(where, fast=fast) for label, fast in paths.items()}
+        startup = _startup()
         floor = measure_floor(where)
-        per_cpu = made["records"] / got["cpu_s"] if got["cpu_s"] else float("inf")
         floor_per_cpu = floor["records"] / floor["cpu_s"] if floor["cpu_s"] else float("inf")
-        per_wall = made["records"] / got["wall_s"]
-        ok = got["exit"] == 0 and got["lines"] == made["records"]
-        met = per_cpu >= TARGET_RECORDS_PER_SECOND and got["max_rss_mb"] < TARGET_MAX_RSS_MB
-        print("| figure | value | target |")
-        print("|---|---|---|")
-        print(
-            f"| records per second, one core (CPU time) | {per_cpu:,.0f} | >= {TARGET_RECORDS_PER_SECOND:,} |"
+        print("| figure | " + " | ".join(got) + " | target |")
+        print("|---|" + "---|" * len(got) + "---|")
+
+        def row(figure: str, cells: list[str], target: str = "") -> None:
+            print(f"| {figure} | " + " | ".join(cells) + f" | {target} |")
+
+        per_cpu = {k: made["records"] / g["cpu_s"] if g["cpu_s"] else float("inf") for k, g in got.items()}
+        row(
+            "records per second, one core (CPU time)",
+            [f"{v:,.0f}" for v in per_cpu.values()],
+            f">= {TARGET_RECORDS_PER_SECOND:,}",
         )
-        print(f"| records per second, wall | {per_wall:,.0f} | |")
-        print(
-            f"| floor: gzip + json.loads per file, no judging, records per second (CPU) "
-            f"| {floor_per_cpu:,.0f} (classify {per_cpu / floor_per_cpu:.2f}x of it) | |"
+        row("records per second, wall", [f"{made['records'] / g['wall_s']:,.0f}" for g in got.values()])
+        row(
+            "MB of JSON per second (CPU time)",
+            [f"{made['json_bytes'] / 1e6 / g['cpu_s']:,.1f}" for g in got.values()],
         )
-        print(f"| MB of JSON per second (CPU time) | {made['json_bytes'] / 1e6 / got['cpu_s']:,.1f} | |")
-        print(f"| max RSS | {got['max_rss_mb']:.1f} MB | < {TARGET_MAX_RSS_MB} MB |")
-        print(f"| CPU / wall | {got['cpu_s']:.1f} s / {got['wall_s']:.1f} s | |")
-        print(f"| lines out / records in | {got['lines']:,} / {made['records']:,} | equal |")
-        print(f"| verdicts | {', '.join(f'{k} {v:,}' for k, v in sorted(got['verdicts'].items()))} | |")
-        if not ok:
-            print(f"classify exited {got['exit']}: {got['stderr']}", file=sys.stderr)
+        row("max RSS", [f"{g['max_rss_mb']:.1f} MB" for g in got.values()], f"< {TARGET_MAX_RSS_MB} MB")
+        row("CPU / wall", [f"{g['cpu_s']:.1f} s / {g['wall_s']:.1f} s" for g in got.values()])
+        row("of which start-up (an empty log file), CPU", [f"{startup[f]:.2f} s" for f in paths.values()])
+        row(
+            "floor: gzip + json.loads per file, no judging, records per second (CPU)",
+            [f"{floor_per_cpu:,.0f} (classify {v / floor_per_cpu:.2f}x of it)" for v in per_cpu.values()],
+        )
+        row(
+            "lines out / records in", [f"{g['lines']:,} / {made['records']:,}" for g in got.values()], "equal"
+        )
+        row(
+            "verdicts",
+            [", ".join(f"{k} {v:,}" for k, v in sorted(g["verdicts"].items())) for g in got.values()],
+        )
+        same = len({g["sha256"] for g in got.values()}) == 1
+        row("output (sha256)", [g["sha256"][:16] for g in got.values()], "the same")
+        ok = same and all(g["exit"] == 0 and g["lines"] == made["records"] for g in got.values())
+        met = all(v >= TARGET_RECORDS_PER_SECOND for v in per_cpu.values()) and all(
+            g["max_rss_mb"] < TARGET_MAX_RSS_MB for g in got.values()
+        )
+        for label, g in got.items():
+            if g["exit"] != 0:
+                print(f"classify {label} exited {g['exit']}: {g['stderr']}", file=sys.stderr)
+        if not same:
+            print("classify bench: the outputs differ with and without trailguard[fast]", file=sys.stderr)
         if not met:
             print("classify bench: below target", file=sys.stderr)
         return 0 if ok and met else 1

@@ -17,11 +17,14 @@ from typing import Any
 
 import pytest
 
+from events.support import log_reading  # noqa: F401 (the fixture)
 from policy.policy_support import OUTPUT_KEYS, PROTECTING
 from trailguard.cli import main
 from trailguard.cli.classify import INVENTORY_SHAPE
 from trailguard.cli.exit import Exit
 from trailguard.policy.inventory import Guard, Inventory
+
+pytestmark = pytest.mark.usefixtures("log_reading")  # each test read both ways
 
 STOP = "tamper/cloudtrail_stoplogging_stratus.json"
 UPDATE = "tamper/cloudtrail_updatetrail_disable_logfilevalidation_elastic.json"

@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from events.support import log_reading  # noqa: F401 (the fixture)
 from trailguard.cli import main
 from trailguard.cli.exit import Exit
 from trailguard.events import readers
+
+pytestmark = pytest.mark.usefixtures("log_reading")  # each test read both ways
 
 STOP = "tamper/cloudtrail_stoplogging_stratus.json"
 BENIGN = "benign/sts_getcalleridentity_stratus.json"
@@ -116,6 +119,7 @@ def test_every_line_is_out_before_the_command_reads_on(events_dir, tmp_path: Pat
     out = Out()
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(readers, "CHUNK_BYTES", 512)
+    monkeypatch.setattr(readers, "FAST_LOG_FILE_BYTES", 0)  # streamed: read whole, the file is one read
     judged_at_read: list[tuple[int, int]] = []
     read = gzip.GzipFile.read
 

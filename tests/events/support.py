@@ -5,7 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from trailguard.events import Record
+import pytest
+
+from trailguard.events import Record, readers
 
 
 def properties(cls: type = Record) -> list[str]:
@@ -18,3 +20,14 @@ def properties(cls: type = Record) -> list[str]:
 def answers(record: Record) -> dict[str, Any]:
     """Every property of the interface, as the record answers it."""
     return {name: getattr(record, name) for name in properties()}
+
+
+@pytest.fixture(params=["stream", "whole"])
+def log_reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each log file read by the stream alone, then (with the optional msgspec) whole where it can be:
+    a test that uses this holds for both ways of reading (``readers.FAST_LOG_FILE_BYTES``)."""
+    if request.param == "stream":
+        monkeypatch.setattr(readers, "FAST_LOG_FILE_BYTES", 0)
+    elif readers._fast() is None:
+        pytest.skip("msgspec (trailguard[fast]) is not installed")
+    return str(request.param)

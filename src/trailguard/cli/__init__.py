@@ -31,6 +31,7 @@ COMMANDS = (
     "incidents",
     "destroy",
     "scp",
+    "audit",
 )
 
 

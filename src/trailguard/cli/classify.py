@@ -8,9 +8,13 @@ still judged, and the run exits 2 (:mod:`trailguard.cli.exit`: an input that can
 ``--fail-on tamper`` (or ``attempt``: an attempt or a tamper) exits 1 when such a verdict appears, for
 pipelines; an unreadable input still exits 2, since the judgement is then incomplete.
 
-Files are streamed: a record is printed once it is judged, and memory is bounded by one record
-(:func:`trailguard.events.iter_path`). Any character prints: a lone surrogate (which JSON may escape
-and Python then holds) is written back as its ``\\uXXXX`` escape.
+Files are streamed: a record is printed once it is judged (the lines written before each read of the
+input), and memory is bounded by one record (:func:`trailguard.events.readers.iter_path_raw`), or with
+the optional ``trailguard[fast]`` by one log file of at most 8 MiB, read whole. Most records of a log
+are calls no technique watches: their line is written straight from the decoded record
+(:class:`_UnwatchedLines`), the same line :func:`~trailguard.policy.classify.output_line` gives. Any
+character prints: a lone surrogate (which JSON may escape and Python then holds) is written back as its
+``\\uXXXX`` escape.
 
 The lines carry no ``schema`` key, unlike the ``--output json`` documents of the other commands: each line
 is a record's verdict, not a document, and its keys and their order are the documented contract that
@@ -32,9 +36,10 @@ from types import UnionType
 from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from trailguard.cli.exit import CommandError, Exit
-from trailguard.events import MalformedEvent, iter_path
+from trailguard.events import CloudTrailRecord, MalformedEvent, Record
+from trailguard.events.readers import LogRecordHead, iter_path_raw, record_of
 from trailguard.policy import Inventory
-from trailguard.policy.classify import output_line
+from trailguard.policy.classify import output_line, unwatched_reason
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 DIGEST_MARKER = "_CloudTrail-Digest_"  # CloudTrail's name for digest files (hashes, not records)
@@ -184,13 +189,104 @@ def classify_file(
     """One output line per entry of ``path``, as it is read; a file that cannot be read (or not past
     some point) ends with one ``unreadable`` line with index None saying why. Never raises, but for
     what ``before_read`` (called before each read of the file) raises."""
+    for row in _file_rows(path, inventory, before_read, None):
+        assert not isinstance(row, str)
+        yield row
+
+
+_UNKNOWN: Any = object()
+
+
+class _UnwatchedLines:
+    """The JSON line of a log file's record whose call no technique watches, written straight from the
+    decoded dict, without a view or a row: most of a log is such calls, and the line is fixed but for
+    the index, the event id and the caller's ARN. It is exactly ``json_line(output_line(...))`` (same
+    decision, same encoder, same key order); anything else (a watched call, a field that is not a
+    plain non-empty string, a character outside ASCII) returns None and goes the general way."""
+
+    MAX_PAIRS = 4096  # (eventSource, eventName) pairs whose line parts are kept
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, str], tuple[str, str] | None] = {}
+        self._head = ""
+
+    def start(self, source: str) -> None:
+        self._head = '{"source": ' + _ENCODE_STRING(source) + ', "index": '
+
+    def _pair(self, service: str, name: str) -> tuple[str, str] | None:
+        reason = unwatched_reason(service, name)
+        parts = None
+        if reason is not None:
+            parts = (
+                f', "event_name": {_ENCODE_STRING(name)}, "verdict": "benign", "technique": null, '
+                '"resource": null, "principal": ',
+                f', "reason": {_ENCODE_STRING(reason)}}}',
+            )
+        if len(self._parts) < self.MAX_PAIRS:
+            self._parts[(service, name)] = parts
+        return parts
+
+    def __call__(self, raw: dict[str, Any], index: int) -> str | None:
+        """The line of a decoded log file record, or None."""
+        identity = raw.get("userIdentity")  # CloudTrailRecord.principal_arn, when arn is a string
+        arn = identity.get("arn") if type(identity) is dict else None
+        return self.line(raw.get("eventSource"), raw.get("eventName"), raw.get("eventID"), arn, index)
+
+    def line(self, service: Any, name: Any, event_id: Any, arn: Any, index: int) -> str | None:
+        """The line of the record at ``index`` with these fields (``arn``: its ``userIdentity``'s, None
+        when that is not an object), or None."""
+        if type(service) is not str or type(name) is not str:
+            return None
+        parts = self._parts.get((service, name), _UNKNOWN)
+        if parts is _UNKNOWN:
+            parts = self._pair(service, name)
+        if parts is None:
+            return None
+        if type(event_id) is str and event_id:  # CloudTrailRecord.event_id: a log entry has no envelope
+            shown_id = _ENCODE_STRING(event_id)
+        elif event_id is None or event_id == "":
+            shown_id = "null"
+        else:
+            return None
+        if type(arn) is not str or not arn:  # else principal_arn falls back on the issuer
+            return None
+        line = f'{self._head}{index}, "event_id": {shown_id}{parts[0]}{_ENCODE_STRING(arn)}{parts[1]}'
+        return line if line.isascii() else None
+
+
+def _file_rows(
+    path: Path,
+    inventory: Inventory,
+    before_read: Callable[[], None] | None,
+    fast: _UnwatchedLines | None,
+) -> Iterator[dict[str, Any] | str]:
+    """:func:`classify_file`'s rows; with ``fast``, a record it can write is its ready JSON line."""
     source = str(path)
     index = 0
+    if fast is not None:
+        fast.start(source)
     try:
-        for item in iter_path(path, before_read):
-            if isinstance(item, MalformedEvent):
+        for item in iter_path_raw(path, before_read):
+            kind = type(item)
+            if kind is LogRecordHead:  # read in part (trailguard[fast])
+                assert isinstance(item, LogRecordHead)
+                line = (
+                    fast.line(item.event_source, item.event_name, item.event_id, item.arn, index)
+                    if fast is not None
+                    else None
+                )
+                yield line if line is not None else output_line(record_of(item), inventory, source, index)
+            elif kind is dict:
+                assert isinstance(item, dict)
+                line = fast(item, index) if fast is not None else None
+                if line is not None:
+                    yield line
+                else:
+                    yield output_line(CloudTrailRecord.of_log_entry(item), inventory, source, index)
+            elif isinstance(item, MalformedEvent):
                 yield unreadable(source, index, str(item))
             else:
+                assert isinstance(item, Record)
                 yield output_line(item, inventory, source, index)
             index += 1
     except BrokenPipeError:  # from before_read: the output, not the file
@@ -302,10 +398,24 @@ def run(args: argparse.Namespace) -> Exit:
     unread = 0
     matched = 0
     digests: list[Path] = []
+    pending: list[str] = []  # JSON lines not yet written
+
+    def flush() -> None:
+        if pending:
+            out.write("\n".join(pending) + "\n")
+            pending.clear()
+        out.flush()
+
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    fast = _UnwatchedLines() if table is None and _writes_ascii(encoding) else None
     try:
         # Lines are flushed before each read of the input (not after each line): none waits for
         # input that may be slow to come, and a log file's lines go out in a few writes.
-        for row in _rows(args.paths, inventory, digests, out.flush):
+        for row in _rows(args.paths, inventory, digests, flush, fast):
+            if type(row) is str:  # a call no technique watches, its line ready
+                pending.append(row)
+                continue
+            assert not isinstance(row, str)
             if row["verdict"] == UNREADABLE:
                 unread += 1
                 where = "" if row["index"] is None else f" entry {row['index']}"
@@ -318,10 +428,10 @@ def run(args: argparse.Namespace) -> Exit:
             if table is not None:
                 table.write(row)
             else:
-                out.write(json_line(row, out) + "\n")
+                pending.append(json_line(row, out))
             if row["verdict"] == UNREADABLE:
-                out.flush()
-        out.flush()
+                flush()
+        flush()
     except BrokenPipeError:  # `| head`: the reader has all it wants
         _silence_stdout()
     if digests:
@@ -342,8 +452,12 @@ def run(args: argparse.Namespace) -> Exit:
 
 
 def _rows(
-    paths: Sequence[str], inventory: Inventory, digests: list[Path], before_read: Callable[[], None]
-) -> Iterator[dict[str, Any]]:
+    paths: Sequence[str],
+    inventory: Inventory,
+    digests: list[Path],
+    before_read: Callable[[], None],
+    fast: _UnwatchedLines | None = None,
+) -> Iterator[dict[str, Any] | str]:
     """Every output line of every path; a directory that cannot be listed is one unreadable line."""
     for raw in paths:
         try:
@@ -352,7 +466,7 @@ def _rows(
             yield unreadable(raw, None, str(exc))
             continue
         for path in files:
-            yield from classify_file(path, inventory, before_read)
+            yield from _file_rows(path, inventory, before_read, fast)
 
 
 def _silence_stdout() -> None:

@@ -8,6 +8,11 @@ value, ``--parameter-overrides AllowedPrincipalArns=``, clears one). ``--dry-run
 deletes it and changes nothing. Progress goes to stderr; the result (the stack's outputs, or with
 ``--output json`` one document) to stdout.
 
+With ``--org`` (run with the management account's credentials) it deploys to a whole organization
+instead (:mod:`trailguard.org.deploy`): ``--region`` is then repeatable (or ``--all-enabled-regions``),
+``--security-account`` names where the central stack goes, ``--ou`` the OUs the stack set targets; the
+result is an account x region table (exit 1 when any row failed, or the organization is not ready).
+
 Exit status: 0 deployed (or already up to date, or the dry run printed); 1 the deploy ran and failed,
 AWS not reachable included (no credentials, unknown profile), or it would protect no trail (unless
 ``--allow-no-trails``); 2 bad usage (an invalid stack name, email or value, a ``--protected-trail`` that
@@ -21,7 +26,6 @@ import sys
 from typing import Any
 
 from trailguard.cli._common import (
-    add_aws_options,
     add_output,
     add_stack_name,
     failure,
@@ -36,6 +40,7 @@ from trailguard.deploy.rollout import EMAIL_RE, apply
 from trailguard.deploy.stack import validate_stack_name
 
 SCHEMA = "trailguard.deploy/1"
+ORG_SCHEMA = "trailguard.deploy-org/1"
 
 
 def _email(value: str) -> str:
@@ -52,6 +57,22 @@ def _stack_name(value: str) -> str:
     return value
 
 
+class _Regions(argparse.Action):
+    """``--region``: the last one is the region (as the AWS CLI takes it), all of them the ``--org``
+    regions."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option: Any = None) -> None:
+        regions = [*(getattr(namespace, "regions", None) or []), str(values)]
+        namespace.regions = regions
+        namespace.region = str(values)
+
+
+def _account_id(value: str) -> str:
+    if not (len(value) == 12 and value.isdigit()):
+        raise argparse.ArgumentTypeError(f"not an AWS account id (12 digits): {value!r}")
+    return value
+
+
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "deploy",
@@ -61,13 +82,53 @@ def register(subparsers: Any) -> None:
         "update, parameters not given keep their previous values. Re-running with nothing changed is a "
         "no-op. Progress is written to stderr, the stack's outputs to stdout.",
     )
-    add_stack_name(parser, type=_stack_name, help="CloudFormation stack name")
+    add_stack_name(
+        parser, required=False, type=_stack_name, help="CloudFormation stack name (required without --org)"
+    )
     parser.add_argument(
         "--email",
         type=_email,
         help="security contact for alerts (required to create the stack; on an update: kept unless given)",
     )
-    add_aws_options(parser)
+    parser.add_argument(
+        "--region",
+        action=_Regions,
+        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region); with --org "
+        "repeatable: every region to deploy to",
+    )
+    parser.add_argument("--profile", help="named profile from the AWS config files (default: AWS_PROFILE)")
+    parser.add_argument(
+        "--endpoint-url",
+        help="send every AWS call to this URL instead (a local emulator such as moto_server)",
+    )
+    parser.set_defaults(uses_aws=True, regions=None)
+    org = parser.add_argument_group("organization (--org, with the management account's credentials)")
+    org.add_argument(
+        "--org",
+        action="store_true",
+        help="deploy to the organization: the central stack, the member stack set, the management "
+        "account's stacks",
+    )
+    org.add_argument(
+        "--security-account", type=_account_id, metavar="ID", help="account that gets the central stack"
+    )
+    org.add_argument(
+        "--ou",
+        action="append",
+        metavar="OU",
+        help="OU id or name the member stack set deploys to (repeatable; default: the whole organization)",
+    )
+    org.add_argument(
+        "--all-enabled-regions",
+        action="store_true",
+        help="every region enabled in the management account (instead of --region)",
+    )
+    org.add_argument(
+        "--security-role-name",
+        metavar="NAME",
+        default=None,
+        help="role assumed in the security account (default: OrganizationAccountAccessRole)",
+    )
     parser.add_argument(
         "--allowed-principal-arn",
         action="append",
@@ -141,7 +202,29 @@ def _values(flag: str, values: list[str] | None) -> str | None:
     return ",".join(values)
 
 
+ORG_ONLY = ("security_account", "ou", "security_role_name")
+SINGLE_ONLY = (
+    "allowed_principal_arn",
+    "protected_trail",
+    "tags",
+    "role_arn",
+    "s3_bucket",
+    "s3_prefix",
+    "allow_no_trails",
+    "no_baseline",
+)
+
+
 def run(args: argparse.Namespace) -> Exit:
+    if args.org:
+        return run_org(args)
+    given = [f"--{n.replace('_', '-')}" for n in ORG_ONLY if getattr(args, n)]
+    if args.all_enabled_regions:
+        given.append("--all-enabled-regions")
+    if given:
+        raise CommandError(Exit.USAGE, f"{', '.join(given)} only with --org")
+    if not args.stack_name:
+        raise CommandError(Exit.USAGE, "the following arguments are required: --stack-name")
     parameters = key_values(args.parameter_overrides, "--parameter-overrides")
     for flag, name, values in (
         ("--allowed-principal-arn", "AllowedPrincipalArns", args.allowed_principal_arn),
@@ -200,3 +283,70 @@ def run(args: argparse.Namespace) -> Exit:
             )
         )
     return Exit.OK
+
+
+def run_org(args: argparse.Namespace) -> Exit:
+    """``deploy --org``: the organization's rollout and its account x region table."""
+    from trailguard.org.deploy import DEFAULT_SECURITY_ROLE, PreflightError, Request, deploy_org
+
+    wrong = [f"--{n.replace('_', '-')}" for n in SINGLE_ONLY if getattr(args, n)]
+    if args.stack_name:
+        wrong.append("--stack-name (the names are fixed: trailguard, trailguard-member, trailguard-central)")
+    if wrong:
+        raise CommandError(Exit.USAGE, f"not with --org: {', '.join(wrong)}")
+    if not args.email:
+        raise CommandError(Exit.USAGE, "--org needs --email (the security contact of the central topic)")
+    if not args.security_account:
+        raise CommandError(Exit.USAGE, "--org needs --security-account ID (where the central stack goes)")
+    if args.all_enabled_regions and args.regions:
+        raise CommandError(Exit.USAGE, "--region and --all-enabled-regions both given")
+    regions = tuple(args.regions or ()) if not args.all_enabled_regions else ()
+    if not regions and not args.all_enabled_regions:
+        regions = (args.region,)  # resolved as the AWS CLI does: flag, environment, profile
+    request = Request(
+        email=args.email,
+        security_account=args.security_account,
+        ous=tuple(args.ou or ()),
+        regions=regions,
+        all_enabled_regions=args.all_enabled_regions,
+        security_role_name=args.security_role_name or DEFAULT_SECURITY_ROLE,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        dry_run=args.dry_run,
+        parameters=key_values(args.parameter_overrides, "--parameter-overrides"),
+        home_region=args.region,
+    )
+    try:
+        result = deploy_org(request, progress=progress)
+    except PreflightError as exc:
+        raise CommandError(Exit.FAILED, str(exc)) from exc
+    except DeployError as exc:
+        raise failure(exc) from exc
+    if result.dry_run:
+        progress("dry run: nothing was changed")
+    elif result.failed:
+        progress(paint(f"{len(result.failed)} stack(s) failed: see the reason of each", "31", sys.stderr))
+    else:
+        progress(
+            paint(
+                "Next: AWS has emailed the security contact a subscription confirmation for the central "
+                "topic. Click its link, or no alert will ever be delivered.",
+                "33",
+                sys.stderr,
+            )
+        )
+    if args.output == "json":
+        write_document(ORG_SCHEMA, result.to_dict())
+    else:
+        rows: list[dict[str, str]] = result.to_dict()["rows"]
+        headers = {
+            "account": "ACCOUNT",
+            "region": "REGION",
+            "stack": "STACK",
+            "status": "STATUS",
+            "reason": "REASON",
+        }
+        widths = {k: max([len(v)] + [len(r[k]) for r in rows]) for k, v in headers.items()}
+        for row in [headers, *rows]:
+            print("  ".join(f"{row[k]:<{widths[k]}}" for k in headers).rstrip())
+    return Exit.FAILED if result.failed else Exit.OK

@@ -1,6 +1,7 @@
 """Every input shape trailguard accepts, read into :class:`~trailguard.events.record.Record` views.
 
-Pure: no boto3, no I/O beyond :func:`iter_path`. Shapes understood (``detection-policy.md``, "Inputs"):
+Pure: no boto3, no I/O beyond :func:`iter_path` and :func:`iter_path_raw`. Shapes understood
+(``detection-policy.md``, "Inputs"):
 
 - a bare CloudTrail record (an object with ``eventName``);
 - a CloudTrail log file ``{"Records": [...]}``, plain or gzip, and JSON Lines of either;
@@ -12,18 +13,24 @@ Each entry (one of a log file's ``Records``, one finding of a findings list, one
 judged on its own: an entry that is not understood becomes a :class:`MalformedEvent` in its place,
 saying which one and why, and the entries around it are still read (:func:`entries_from_object`,
 :func:`iter_path`). :func:`iter_path` streams: memory is bounded by the largest single entry (at most
-:data:`MAX_ENTRY_CHARS`), not by the file.
+:data:`MAX_ENTRY_CHARS`), not by the file. :func:`iter_path_raw` (``trailguard classify``) gives the
+same entries, a log file's CloudTrail records not yet viewed; with the optional msgspec it reads a log
+file of at most :data:`FAST_LOG_FILE_BYTES` whole, where that reads exactly what the stream would.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import json
+import os
 import re
+import stat
+import zlib
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
 from trailguard.events.cloudtrail import CloudTrailRecord
@@ -147,11 +154,184 @@ def iter_path(path: str | Path, before_read: Callable[[], None] | None = None) -
     :class:`MalformedEvent` when it is empty or not JSON at all. ``before_read`` is called before each
     read of the file (``trailguard classify`` flushes its output there).
     """
+    for entry in _iter(path, before_read, raw_records=False):
+        assert not isinstance(entry, dict)
+        yield entry
+
+
+class LogRecordHead(NamedTuple):
+    """A CloudTrail record of a log file read in part: its call, id and caller as JSON decodes them
+    (``arn`` is ``userIdentity.arn`` when ``userIdentity`` is an object, else None), and its JSON text
+    (:func:`record_of` decodes it in full)."""
+
+    event_source: Any
+    event_name: str
+    event_id: Any
+    arn: Any
+    text: Any  # the record's JSON, a bytes-like object
+
+
+def record_of(head: LogRecordHead) -> CloudTrailRecord:
+    """The view of a record read in part: its text decoded by :mod:`json`, as the stream decodes it."""
+    item = json.loads(bytes(head.text).decode("utf-8"))
+    assert type(item) is dict and "eventName" in item
+    return CloudTrailRecord.of_log_entry(item)
+
+
+RawEntry = Entry | dict[str, Any] | LogRecordHead
+
+
+def iter_path_raw(path: str | Path, before_read: Callable[[], None] | None = None) -> Iterator[RawEntry]:
+    """:func:`iter_path`, but each CloudTrail record of a log file's ``Records`` comes as the dict it
+    was decoded to (what :meth:`CloudTrailRecord.of_log_entry` would view), or, with the optional
+    ``trailguard[fast]`` (msgspec), as a :class:`LogRecordHead`: not yet a view, for a caller that
+    judges most of a log's records from four of their fields (``trailguard classify``). Every other
+    entry, and every problem, is as :func:`iter_path` gives it."""
+    whole = _whole_log_file(path, before_read)
+    if whole is not None:
+        return iter(whole)
+    return _iter(path, before_read, raw_records=True)
+
+
+# -- the optional fast path: a log file decoded whole, most records only in part ---------------------
+# With msgspec (trailguard[fast]) a log file of at most FAST_LOG_FILE_BYTES is checked and split into
+# its records in one pass, and each record decoded only for its call, id and caller; json decodes the
+# few that must be judged in full. It is taken only when the stream would read the same: a file that
+# is exactly one {"Records": [...]} object, valid UTF-8, valid JSON (msgspec refuses all that json
+# refuses, and more: NaN, a lone surrogate), nested at least DEPTH_MARGIN levels less deep than
+# msgspec allows, which json allows too. Anything else, or any error, and the file is streamed.
+FAST_LOG_FILE_BYTES = 8 * 1024 * 1024  # 0: never
+DEPTH_MARGIN = 64
+_WHITESPACE = b" \t\r\n"
+_LOG_FILE_START = re.compile(rb'[ \t\r\n]*(\{[ \t\r\n]*"Records"[ \t\r\n]*:[ \t\r\n]*)\[')
+
+
+class _Fast(NamedTuple):
+    records: Callable[[bytes], Any]  # the Records array wrapped in DEPTH_MARGIN arrays -> its texts
+    head: Callable[[Any], Any]  # one record's text -> its head
+
+
+@functools.cache
+def _fast() -> _Fast | None:
+    """msgspec's decoders, or None without it (or with one that cannot build them: the stream then)."""
+    try:
+        import msgspec
+
+        identity = msgspec.defstruct("Identity", [("arn", Any, None)])
+        fields = [(key, Any, None) for key in ("eventSource", "eventName", "eventID")]
+        head = msgspec.defstruct("Head", [*fields, ("userIdentity", identity | None, None)])
+        wrapped: Any = list[msgspec.Raw]
+        for _ in range(DEPTH_MARGIN):
+            wrapped = list[wrapped]
+        return _Fast(msgspec.json.Decoder(wrapped).decode, msgspec.json.Decoder(head).decode)
+    except Exception:  # ImportError, above all
+        return None
+
+
+def _whole_log_file(path: str | Path, before_read: Callable[[], None] | None) -> list[RawEntry] | None:
+    """The entries of a log file read whole, or None: stream it (no msgspec, too large, not one log
+    file object, anything odd or any error: the stream meets it and says so)."""
+    fast = _fast()
+    if fast is None or FAST_LOG_FILE_BYTES <= 0:
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe, a device: opened and read once, by the stream
+            return None
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == GZIP_MAGIC
+            size = os.fstat(raw.fileno()).st_size
+            if gzipped and size >= 4:
+                raw.seek(-4, os.SEEK_END)  # ISIZE: the last member's size, a hint (the read is bounded)
+                size = int.from_bytes(raw.read(4), "little")
+            if size > FAST_LOG_FILE_BYTES:
+                return None
+            raw.seek(0)
+            if before_read is not None:
+                before_read()
+            data = raw.read(FAST_LOG_FILE_BYTES + 1)
+    except BrokenPipeError:  # from before_read: the output, not the file
+        raise
+    except Exception:
+        return None
+    if gzipped:
+        # One gzip member, whole and checked (zlib checks the header, CRC and size GzipFile checks,
+        # and more): what GzipFile reads. Several members, bytes after one, an error: the stream.
+        inflate = zlib.decompressobj(wbits=31)
+        try:
+            data = inflate.decompress(data, FAST_LOG_FILE_BYTES + 1)
+        except zlib.error:
+            return None
+        if not inflate.eof or inflate.unused_data:
+            return None
+    if len(data) > FAST_LOG_FILE_BYTES:
+        return None
+    return _log_file_entries(data, fast)
+
+
+def _log_file_entries(data: bytes, fast: _Fast) -> list[RawEntry] | None:
+    match = _LOG_FILE_START.match(data)
+    if match is None or len(match.group(1)) >= 256:  # the stream looks 256 characters ahead for it
+        return None
+    end = len(data)
+    for closing in (b"}", b"]"):  # ...]  }  at the very end, only whitespace around
+        while end and data[end - 1] in _WHITESPACE:
+            end -= 1
+        if not end or data[end - 1 : end] != closing:
+            return None
+        end -= closing == b"}"
+    start = match.end() - 1
+    if end <= start or (not data.isascii() and not _is_utf8(data)):
+        return None
+    try:
+        texts = fast.records(
+            b"".join((b"[" * DEPTH_MARGIN, memoryview(data)[start:end], b"]" * DEPTH_MARGIN))
+        )
+        for _ in range(DEPTH_MARGIN):  # each level holds exactly the next: the array is data[start:end]
+            if len(texts) != 1:
+                return None
+            texts = texts[0]
+    except Exception:  # msgspec's DecodeError, RecursionError: the stream says what is wrong
+        return None
+    head = fast.head
+    entries: list[RawEntry] = []
+    try:
+        for index, text in enumerate(texts):
+            try:
+                found = head(text)
+            except Exception:  # not an object, a caller that is not one: the general way
+                found = None
+            name = found.eventName if found is not None else None
+            if type(name) is str and name:
+                identity = found.userIdentity
+                arn = identity.arn if identity is not None else None
+                entries.append(LogRecordHead(found.eventSource, name, found.eventID, arn, text))
+                continue
+            item = json.loads(bytes(text).decode("utf-8"))
+            if type(item) is dict and "eventName" in item:
+                entries.append(item)
+            else:
+                entries.append(log_file_entry(item, index))
+    except Exception:  # json refusing what msgspec read (it never has): the stream says why
+        return None
+    return entries
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _iter(
+    path: str | Path, before_read: Callable[[], None] | None, raw_records: bool
+) -> Iterator[Entry | dict[str, Any]]:
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         stream: _Readable = gzip.GzipFile(fileobj=raw) if gzipped else raw
-        yield from _Reader(stream, before_read).entries()
+        yield from _Reader(stream, before_read, raw_records).entries()
 
 
 class _Readable(Protocol):
@@ -165,8 +345,11 @@ class _IncompleteError(ValueError):
 class _Reader:
     """A window over the decoded text of a byte stream, with JSON values decoded off its front."""
 
-    def __init__(self, stream: _Readable, before_read: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, stream: _Readable, before_read: Callable[[], None] | None = None, raw_records: bool = False
+    ) -> None:
         self.stream = stream
+        self.raw_records = raw_records  # a log file's CloudTrail records as their dicts (iter_path_raw)
         self.before_read = before_read
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
         self.buf = ""
@@ -179,7 +362,9 @@ class _Reader:
     @property
     def line(self) -> int:
         """The line number at ``self.pos``."""
-        self._line += self.buf.count("\n", self._line_at, self.pos)
+        # find first: it is a fast scan, and a log file as CloudTrail writes it has no newline to count
+        if self.buf.find("\n", self._line_at, self.pos) >= 0:
+            self._line += self.buf.count("\n", self._line_at, self.pos)
         self._line_at = self.pos
         return self._line
 
@@ -275,7 +460,7 @@ class _Reader:
         return None
 
     # -- the shapes ---------------------------------------------------------------------------------
-    def entries(self) -> Iterator[Entry]:
+    def entries(self) -> Iterator[Entry | dict[str, Any]]:
         """Top-level values one after another (one JSON document, or JSON Lines of them)."""
         leading_errors: list[MalformedEvent] = []
         read_any = False
@@ -318,7 +503,7 @@ class _Reader:
         yield from errors
         errors.clear()
 
-    def _log_file(self, line: int) -> Iterator[Entry]:
+    def _log_file(self, line: int) -> Iterator[Entry | dict[str, Any]]:
         """A CloudTrail log file, one ``Records`` element at a time."""
         match = _RECORDS_FILE.match(self.buf, self.pos)
         assert match is not None
@@ -340,7 +525,7 @@ class _Reader:
         if closing is None:
             yield self._stopped(f"the log file object from line {line} does not end after Records")
 
-    def _records(self) -> Generator[Entry, None, bool]:
+    def _records(self) -> Generator[Entry | dict[str, Any], None, bool]:
         """The elements of a log file's ``Records`` (its ``[`` just read), each a record or why it is
         not one; returns True when a syntax error ended the reading of the file.
 
@@ -355,15 +540,23 @@ class _Reader:
 
         if self._expect("]") is not None:
             return False
-        scan = self.json.raw_decode
+        # raw_decode's own scanner, without raw_decode's frame (it raises StopIteration for no value)
+        scan: Callable[[str, int], tuple[Any, int]] = cast(Any, self.json).scan_once
+        raw_records = self.raw_records
+        low = CHUNK_BYTES // 4
         index = 0
         while True:
             buf, pos = self.buf, self.pos
+            if len(buf) - pos < low and not self.eof:
+                # Read on before the buffer runs short: an object cut by its end is decoded twice, and
+                # the error that says so counts the buffer's lines.
+                self._fill()
+                buf, pos = self.buf, self.pos
             item: Any = _NOTHING
             if buf.startswith("{", pos):
                 try:
                     item, end = scan(buf, pos)
-                except (ValueError, RecursionError):
+                except (ValueError, RecursionError, StopIteration):
                     item = _NOTHING  # the general way below reads more, or says why
                 else:
                     self.pos = end
@@ -375,7 +568,12 @@ class _Reader:
                     yield self._stopped(f"{name(index)} is not JSON: {_why(exc)}")
                     return True
                 bad = _NOT_UTF8.search(raw) is not None
-            yield _not_utf8(f"Records[{index}]") if bad else log_file_entry(item, index)
+            if bad:
+                yield _not_utf8(f"Records[{index}]")
+            elif raw_records and type(item) is dict and "eventName" in item:
+                yield item  # log_file_entry would view it: CloudTrailRecord.of_log_entry(item)
+            else:
+                yield log_file_entry(item, index)
             buf, pos = self.buf, self.pos
             if pos < len(buf) and buf[pos] in ",]":
                 separator: str | None = buf[pos]

@@ -84,6 +84,15 @@ def _not_watched(event_name: str | None, event_source: str | None) -> str:
     return f"{what} is not one of the tampering calls trailguard watches."
 
 
+def unwatched_reason(event_source: str, event_name: str) -> str | None:
+    """The reason of the benign line :func:`output_line` gives a CloudTrail call named ``event_name``
+    by a non-empty ``event_source`` when no technique watches it (whatever the rest of the record and
+    the inventory say); None when a technique does, so the record must be judged in full."""
+    if not event_source or not event_name or techniques_for_call(event_source, event_name):
+        return None
+    return _not_watched(event_name, event_source)
+
+
 def output_line(record: Record, inventory: Inventory, source: str, index: int) -> dict[str, Any]:
     """``classify(record, inventory).to_output(source, index)``, with less work for what most of a log
     is: a CloudTrail call no technique watches (the same lookup :func:`classify` makes first, on the
