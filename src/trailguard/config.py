@@ -118,7 +118,13 @@ class Config:
 
     @property
     def topic_arns(self) -> tuple[str, ...]:
-        return (self.topic_arn,) if self.topic_arn else ()
+        """trailguard's own topics, watched and baselined: the alert topic when it is the stack's. A
+        central topic (``AlertTopicArn``, another account's) is the central stack's to guard: a member
+        can neither read its settings nor repair it."""
+        if not self.topic_arn:
+            return ()
+        own, topic = self.account, _arn_account(self.topic_arn)
+        return (self.topic_arn,) if own is None or topic is None or topic == own else ()
 
     @property
     def account(self) -> str | None:

@@ -240,6 +240,12 @@ def test_the_function_reads_its_role_from_the_environment() -> None:
 def test_the_account_is_the_stacks_own_with_a_central_topic() -> None:
     """With AlertTopicArn the topic is the security account's: the account comes from the role."""
     assert config("member").account == MEMBER
+    assert config("member").topic_arns == (), "the central topic is the central stack's to guard"
+    local = Config(
+        topic_arn=f"arn:aws:sns:{REGION}:{MEMBER}:trailguard-alerts",
+        guard_role_arns=config("member").guard_role_arns,
+    )
+    assert local.topic_arns == (local.topic_arn,)
 
 
 def test_the_message_of_a_routed_repair_says_so_and_asks_a_person(cloudtrail: Stubber) -> None:
