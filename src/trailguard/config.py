@@ -50,6 +50,23 @@ def queue_arn(url: str) -> str | None:
     return f"arn:{partition}:sqs:{region}:{account}:{name}"
 
 
+ORG_TRAIL_ROLES = ("owner", "delegated-admin", "member")
+"""``TRAILGUARD_ORG_TRAIL_ROLE``: what the stack may do to an organization trail (``resources.trail``)."""
+
+
+def org_trail_role(value: str | None) -> str:
+    """The variable as the function reads it: unset, blank or unknown is ``owner`` (a single-account
+    stack's behaviour: every trail of the account is repaired; the template allows only the three)."""
+    found = (value or "").strip().lower()
+    return found if found in ORG_TRAIL_ROLES else "owner"
+
+
+def _arn_account(arn: str | None) -> str | None:
+    parts = (arn or "").split(":")
+    account = parts[4] if len(parts) > 5 and parts[0] == "arn" else ""
+    return account if len(account) == 12 and account.isdigit() else None
+
+
 @dataclass(frozen=True)
 class Config:
     """What the template tells the function (``docs/internals.md``, "Function environment")."""
@@ -72,6 +89,9 @@ class Config:
     state_key: str | None = None
     """The stack's HMAC KMS key (``TRAILGUARD_STATE_KEY``) that signs and verifies the state table's
     records (``trailguard.integrity``); None: records are neither signed nor verified."""
+    org_trail_role: str = "owner"
+    """``member``: an organization trail of another account is verified and reported, never changed;
+    ``owner`` / ``delegated-admin``: organization trails are repaired by ARN in their home region."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -88,6 +108,7 @@ class Config:
             queue_urls=split(env.get("TRAILGUARD_QUEUE_URLS")),
             stack_name=(env.get("TRAILGUARD_STACK_NAME") or "").strip() or None,
             state_key=(env.get("TRAILGUARD_STATE_KEY") or "").strip() or None,
+            org_trail_role=org_trail_role(env.get("TRAILGUARD_ORG_TRAIL_ROLE")),
         )
 
     @property
@@ -97,11 +118,23 @@ class Config:
 
     @property
     def topic_arns(self) -> tuple[str, ...]:
-        return (self.topic_arn,) if self.topic_arn else ()
+        """trailguard's own topics, watched and baselined: the alert topic when it is the stack's. A
+        central topic (``AlertTopicArn``, another account's) is the central stack's to guard: a member
+        can neither read its settings nor repair it."""
+        if not self.topic_arn:
+            return ()
+        own, topic = self.account, _arn_account(self.topic_arn)
+        return (self.topic_arn,) if own is None or topic is None or topic == own else ()
 
     @property
     def account(self) -> str | None:
-        """The account the function runs in, read off the topic ARN (saves an STS call)."""
+        """The account the function runs in, read off the stack's own state key or role ARN (saves an
+        STS call), else the topic's: with ``AlertTopicArn`` the topic is the organization's, in the
+        security account."""
+        for arn in (self.state_key, *self.guard_role_arns):
+            found = _arn_account(arn)
+            if found:
+                return found
         if not self.topic_arn or not self.topic_arn.startswith("arn:"):
             return None
         parts = self.topic_arn.split(":")

@@ -295,7 +295,8 @@ class _Invocation:
         trails: list[Mapping[str, Any]] = []
         if ref:
             entry = _trail_entry(ref, record, self.config.account, self.region)
-            ours = trail_kind.reachable(ref, self.config.account, record.account_id)
+            config = self.config
+            ours = trail_kind.watched(ref, config.account, record.account_id, config.org_trail_role)
             if ours and trail_kind.is_protected(entry, self.config.protected_trails):
                 trails.append(entry)
         # the stack's allow-list is read only when the environment's could make this caller allowed

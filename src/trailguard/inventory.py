@@ -40,6 +40,8 @@ class LiveInventory:
     """Why the trails could not be listed, if they could not (the handler still classifies)."""
     document: Mapping[str, Any] = field(default_factory=dict, compare=False)
     protected_refs: tuple[str, ...] = ()
+    org_trail_role: str = "owner"
+    """The stack's ``OrgTrailRole``: which accounts' trails it repairs (``resources.trail.reachable``)."""
 
     def find_trail(self, ref: str, *, prefer_region: str | None = None) -> Mapping[str, Any] | None:
         """The trail ``ref`` names: exact ARN first, then name within the ARN's region, then by name.
@@ -59,11 +61,12 @@ class LiveInventory:
         existed). Without a baseline store it would look unprotected and the deletion would go unreported,
         so when the configuration protects it (every trail, or it is listed by name or ARN) it is added;
         never a trail whose ARN names an account that is neither the stack's nor the one the call was
-        recorded in (``record_account``): it cannot be repaired from here.
+        recorded in (``record_account``): it cannot be repaired from here (unless the stack's
+        organization-trail role says otherwise: ``resources.trail.watched``).
         """
         if not ref or "trails" not in self.document or self.find_trail(ref) is not None:
             return self.inventory
-        if not trail_kind.reachable(ref, self.inventory.account, record_account):
+        if not trail_kind.watched(ref, self.inventory.account, record_account, self.org_trail_role):
             return self.inventory  # a trail of another account than the stack's and the call's
         name, region = parse_trail_ref(ref)
         entry: dict[str, Any] = {"Name": name}
@@ -179,6 +182,7 @@ def build(
         inventory=Inventory.from_dict(document),
         document=document,
         protected_refs=config.protected_trails,
+        org_trail_role=config.org_trail_role,
     )
 
 

@@ -37,6 +37,7 @@ from trailguard.notify import Drift, Ledger, SweepFindings, followups, ledger_fo
 from trailguard.notify.securityhub import report_sweep
 from trailguard.policy import TECHNIQUES, Technique
 from trailguard.remediate import Context, Outcome, RepairRequest, repair
+from trailguard.remediate.base import routed
 
 LOG = logging.getLogger(__name__)
 
@@ -73,10 +74,15 @@ def _run(ctx: Context, technique: Technique, ident: str, baseline: Mapping[str, 
 def reconcile(ctx: Context, kind: str, ident: str, baseline: Mapping[str, Any]) -> list[Outcome]:
     """Bring one resource back to its baseline with the actions that restore its kind; their outcomes,
     in order. One that finds the resource gone hands over to the kind's ``if_gone`` technique (a
-    deleted bucket is recreated) instead of the rest."""
+    deleted bucket is recreated) instead of the rest. A resource the stack may only verify (a member's
+    view of the organization trail: ``remediate.base.routed``) is verified once and reported, never
+    repaired."""
     steps = _swept(resources.kind(kind))
     if not steps:
         raise ValueError(f"no technique restores {kind!r} in the sweep")
+    verified = routed(ctx, RepairRequest(resources.kind(kind), ident, REASON, baseline))
+    if verified is not None:
+        return [verified]
     instead = next((t for t in steps if t.sweep is not None and t.sweep.if_gone), None)
     outcomes: list[Outcome] = []
     for technique in steps:

@@ -80,6 +80,7 @@ def test_creates_the_stack_and_wires_it(account: Account, rule_pattern: Any) -> 
             "TRAILGUARD_STACK_NAME": STACK,
             "TRAILGUARD_QUEUE_URLS": f"{out['DeadLetterQueueUrl']},{out['FailedInvocationQueueUrl']}",
             "TRAILGUARD_STATE_KEY": out["StateKeyArn"],
+            "TRAILGUARD_ORG_TRAIL_ROLE": "owner",
         }
         # the queues a rule repair may target: the same two, as ARNs
         dead, failed = (arn.split(":")[-1] for arn in Config.from_env(variables).queue_arns)
@@ -143,7 +144,7 @@ def test_redeploy_unchanged_is_a_no_op_and_a_change_is_an_update(account: Accoun
     [
         ("1-starts-with-digit", "security@example.com", "invalid stack name"),
         ("under_score", "security@example.com", "invalid stack name"),
-        ("x" * 55, "security@example.com", "at most 54"),
+        ("x" * 53, "security@example.com", "at most 52"),
         ("ok-name", "not-an-email", "invalid email"),
     ],
 )

@@ -34,15 +34,17 @@ def test_a_stale_block_is_found_and_rewritten_and_nothing_else_changes(tmp_path:
     root = _copy(tmp_path)
     template = root / TEMPLATE
     committed = template.read_text(encoding="utf-8")
-    edited = committed.replace("                - StopLogging\n", "").replace(
+    dropped = "StopEventDataStoreIngestion, StopLogging, "
+    assert committed.count(dropped) == 1
+    edited = committed.replace(dropped, "StopEventDataStoreIngestion, ").replace(
         "AlertTopic:\n", "AlertTopic:  # a hand-written note\n"
     )
-    assert edited.count("a hand-written note") == 1 and "- StopLogging\n" not in edited
+    assert edited.count("a hand-written note") == 1 and dropped not in edited
     template.write_text(edited, encoding="utf-8")
 
     stale = [r for r in generate(root) if r.stale]
     assert [r.path for r in stale] == [TEMPLATE]
-    assert "+                - StopLogging" in stale[0].diff()
+    assert "+" + " " * 16 + "PutEventSelectors, " + dropped in stale[0].diff()
     assert write(root, stale) == [TEMPLATE]
     fixed = template.read_text(encoding="utf-8")
     assert fixed == committed.replace("AlertTopic:\n", "AlertTopic:  # a hand-written note\n")

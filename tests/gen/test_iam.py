@@ -8,7 +8,7 @@ from trailguard.gen import iam
 from trailguard.gen import statements as gen_statements
 from trailguard.gen.iam import STAR, policy_statements, statements
 from trailguard.gen.statements import Statement
-from trailguard.gen.yamltext import Note, Tag
+from trailguard.gen.yamltext import Flow, Note, Tag
 from trailguard.policy import required_permissions
 
 
@@ -81,7 +81,7 @@ def test_policy_nodes_carry_the_reason_and_write_getatt_for_a_bare_attribute(
     assert first.value == {
         "Sid": "B",
         "Effect": "Allow",
-        "Action": ["s:A", "s:X"],
+        "Action": Flow(("s:A", "s:X")),
         "Resource": Tag("GetAtt", "StateTable.Arn"),
     }
     assert isinstance(second, Note)

@@ -14,6 +14,7 @@ from trailguard.gen.patterns import (
     api_call_pattern,
     event_source_of,
     findings_pattern,
+    forward_pattern,
     guard_calls_pattern,
 )
 from trailguard.gen.techniques import all_techniques, call_triggers, finding_types, is_guard
@@ -61,6 +62,21 @@ def test_guard_calls_pattern_is_the_guard_techniques_calls() -> None:
     assert _pairs(pattern) == expected
     api = _plain(api_call_pattern())["detail"]["$or"]
     assert all(branch in api for branch in pattern["detail"]["$or"])
+
+
+def test_forward_pattern_is_the_trail_techniques_calls() -> None:
+    """What a member forwards to the organization's bus: every call on trails a technique judges."""
+    pattern = _plain(forward_pattern())
+    expected = {
+        t
+        for technique in all_techniques()
+        if technique.kind.name == "trail"
+        for t in call_triggers(technique)
+    }
+    assert ("cloudtrail.amazonaws.com", "StopLogging") in expected
+    assert _pairs(pattern) == expected
+    assert pattern["source"] == ["aws.cloudtrail"]
+    assert "errorCode" not in pattern["detail"], "failed calls (a member's attempt) are forwarded too"
 
 
 def test_findings_pattern_is_every_finding_type_from_its_service() -> None:

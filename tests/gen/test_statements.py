@@ -9,6 +9,7 @@ from typing import Any
 
 from cfnlint.decode import decode_str
 
+from template.names import single_account
 from trailguard.gen.statements import Statement, scoped_resources
 from trailguard.gen.statements import statements as iam_statements
 from trailguard.policy import required_permissions
@@ -46,7 +47,7 @@ def _branches(resource: Any) -> list[Any]:
 def _grants_in_template() -> set[tuple[str, str, str]]:
     decoded, matches = decode_str(TEMPLATE.read_text(encoding="utf-8"))
     assert decoded is not None and not matches
-    role = decoded["Resources"]["GuardRole"]["Properties"]
+    role = single_account(dict(decoded))["Resources"]["GuardRole"]["Properties"]
     (policy,) = [p for p in role["Policies"] if p["PolicyName"] == "Remediation"]
     return {
         (action, _resource(resource), repr(statement.get("Condition")))

@@ -40,11 +40,18 @@ def test_ordinary_names_stay_plain(text: str) -> None:
     assert scalar(text, flow=True) == text
 
 
-def test_flow_lists_fit_their_line_or_become_block_lists() -> None:
+def test_flow_lists_fit_their_line_or_are_packed_over_lines() -> None:
     short = lines({"k": Flow(("a", "b"))}, 4)
     assert short == ["    k: [a, b]"]
-    long = lines({"k": Flow(tuple(f"Name{i:03d}" for i in range(20)))}, 4)
-    assert long[0] == "    k:" and long[1] == "      - Name000" and len(long) == 21
+    names = tuple(f"Name{i:03d}" for i in range(20))
+    long = lines({"k": Flow(names * 3)}, 4)
+    assert long[0].startswith("    k: [Name000, Name001,") and long[-1].endswith("Name019]")
+    assert 1 < len(long) < len(names) and all(len(line) <= 110 for line in long)
+    assert all(line.startswith("      Name") for line in long[1:]), "continuations two deeper than the key"
+    top = lines({"k": Flow(names * 3)}, 0)
+    assert _load("\n".join(top) + "\n")["k"] == list(names * 3)
+    in_a_list = lines([Flow(names)], 4)
+    assert in_a_list[0] == "    - - Name000" and len(in_a_list) == 20, "a list item stays a block list"
 
 
 def test_nested_mappings_lists_tags_and_comments_round_trip() -> None:

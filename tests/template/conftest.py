@@ -1,6 +1,7 @@
 """Fixtures of the template tests: the real records wrapped the way EventBridge delivers them
-(``envelopes.wrap``) and an EventBridge pattern matcher. The parsed template and its rule patterns are
-fixtures of tests/conftest.py."""
+(``envelopes.wrap``), an EventBridge pattern matcher, and the template as a single-account stack reads
+its names (``names.single_account``). The parsed template's file and rule patterns are fixtures of
+tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -14,11 +15,19 @@ import pytest
 
 import corpus
 import envelopes
+from template.names import single_account
 
 Envelope = dict[str, Any]
 
 
 # ------------------------------------------------------------------------------------------ records
+
+
+@pytest.fixture(scope="session")
+def template(template: dict[str, Any]) -> dict[str, Any]:
+    """The decoded template with its name expressions as the default parameters make them
+    (``${AWS::StackName}-api-call``; tests/org/test_member_template.py checks the prefixed ones)."""
+    return single_account(template)
 
 
 def envelopes_in(directory: Path) -> list[tuple[str, Envelope]]:

@@ -47,6 +47,7 @@ def test_generated_blocks_are_the_rule_patterns_and_the_remediation_statements(t
     assert sorted((name, key) for _, name, key in begins) == [
         ("api-call-rule-pattern", "EventPattern"),
         ("findings-rule-pattern", "EventPattern"),
+        ("forward-rule-pattern", "EventPattern"),
         ("guard-calls-rule-pattern", "EventPattern"),
         ("remediation-statements", "Statement"),
     ]
@@ -73,7 +74,8 @@ def test_email_parameter_is_validated(template: dict[str, Any]) -> None:
     assert param["ConstraintDescription"]
     assert rx.fullmatch("security@example.com")
     assert rx.fullmatch("a.b+alerts@sub.example.co.uk")
-    for bad in ("", "security", "security@", "@example.com", "sec urity@example.com", "a@b"):
+    assert rx.fullmatch(""), "empty only with AlertTopicArn (the template's Rules say so)"
+    for bad in ("security", "security@", "@example.com", "sec urity@example.com", "a@b"):
         assert not rx.fullmatch(bad), bad
 
 
@@ -90,13 +92,25 @@ def test_function_settings_and_environment(template: dict[str, Any], logical_id:
     assert props["FunctionName"] == {"Fn::Sub": name}
     assert props["Handler"] == handler
     assert props["Runtime"] == "python3.12"
-    assert props["Code"] == {"S3Bucket": {"Ref": "CodeS3Bucket"}, "S3Key": {"Ref": "CodeS3Key"}}
+    assert props["Code"] == {
+        "S3Bucket": {
+            "Fn::If": [
+                "HasCodeBucketPrefix",
+                {"Fn::Sub": "${CodeBucketPrefix}-${AWS::Region}"},
+                {"Ref": "CodeS3Bucket"},
+            ]
+        },
+        "S3Key": {"Ref": "CodeS3Key"},
+    }
     assert 128 <= props["MemorySize"] <= 512
     assert 30 <= props["Timeout"] <= 120
     env = props["Environment"]["Variables"]
     documented = set(re.findall(r"^\| `(TRAILGUARD_\w+)`", _documented("## Function environment"), re.M))
     assert set(env) == documented
-    assert env["TRAILGUARD_TOPIC_ARN"] == {"Ref": "AlertTopic"}
+    assert env["TRAILGUARD_TOPIC_ARN"] == {
+        "Fn::If": ["HasAlertTopicArn", {"Ref": "AlertTopicArn"}, {"Ref": "AlertTopic"}]
+    }
+    assert env["TRAILGUARD_ORG_TRAIL_ROLE"] == {"Ref": "OrgTrailRole"}
     assert env["TRAILGUARD_STATE_TABLE"] == {"Ref": "StateTable"}
     assert env["TRAILGUARD_GUARD_ROLE_ARNS"] == {"Fn::GetAtt": ["GuardRole", "Arn"]}
     assert env["TRAILGUARD_RULE_NAMES"] == {"Fn::Sub": RULE_NAMES}
@@ -109,9 +123,16 @@ def test_function_settings_and_environment(template: dict[str, Any], logical_id:
 
 def test_rule_and_function_names_agree_with_the_environment(template: dict[str, Any]) -> None:
     rules = {
-        str(r["Properties"]["Name"]["Fn::Sub"]) for r in _resources(template, "AWS::Events::Rule").values()
+        str(r["Properties"]["Name"]["Fn::Sub"])
+        for logical_id, r in _resources(template, "AWS::Events::Rule").items()
+        if logical_id != "ForwardRule"
     }
     assert rules == set(RULE_NAMES.split(","))
+    # the forward rule exists only with CentralBusArn and is not the guard's to repair (its target is
+    # another account's bus, which the rule floor refuses)
+    forward = template["Resources"]["ForwardRule"]["Properties"]
+    assert forward["Name"] == {"Fn::Sub": "${AWS::StackName}-forward"}
+    assert forward["State"] == {"Fn::If": ["HasCentralBus", "ENABLED", "DISABLED"]}
     functions = {
         str(f["Properties"]["FunctionName"]["Fn::Sub"])
         for f in _resources(template, "AWS::Lambda::Function").values()
@@ -172,6 +193,7 @@ def test_dead_letter_queue_accepts_only_our_rules(template: dict[str, Any]) -> N
                         {"Fn::GetAtt": ["FindingRule", "Arn"]},
                         {"Fn::GetAtt": ["GuardCallsRule", "Arn"]},
                         {"Fn::GetAtt": ["BackstopRule", "Arn"]},
+                        {"Fn::GetAtt": ["ForwardRule", "Arn"]},
                     ]
                 }
             },
@@ -200,9 +222,20 @@ def test_topic_subscribes_the_contact_inline(template: dict[str, Any]) -> None:
     """Inline, because moto's CloudFormation skips AWS::SNS::Subscription (the local cloud needs it)."""
     assert not _resources(template, "AWS::SNS::Subscription")
     (topic,) = _resources(template, "AWS::SNS::Topic").values()
-    assert topic["Properties"]["Subscription"] == [
-        {"Protocol": "email", "Endpoint": {"Ref": "SecurityContactEmail"}}
-    ]
+    assert topic["Properties"]["Subscription"] == {
+        "Fn::If": [
+            "SubscribesContact",
+            [{"Protocol": "email", "Endpoint": {"Ref": "SecurityContactEmail"}}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    # with a central topic (AlertTopicArn) no stack of the organization subscribes anyone itself
+    assert template["Conditions"]["SubscribesContact"] == {
+        "Fn::And": [
+            {"Fn::Not": [{"Condition": "HasAlertTopicArn"}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecurityContactEmail"}, ""]}]},
+        ]
+    }
 
 
 def test_no_getatt_on_types_moto_skips(template: dict[str, Any]) -> None:

@@ -18,8 +18,9 @@ from trailguard import aws
 from trailguard.deploy.errors import DeployError, InputError, StackNotFoundError, call, client, explain
 
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
-# Longest resource name the template derives is "<stack>-api-calls" (EventBridge rule, max 64).
-MAX_STACK_NAME = 64 - len("-api-calls")
+# Longest name the template derives from the stack's (NamePrefix empty) is "<stack>-guard-calls"
+# (EventBridge rule, max 64; tests/org/test_member_template.py checks every name at this length).
+MAX_STACK_NAME = 64 - len("-guard-calls")
 STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 
 TERMINAL_OK = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})

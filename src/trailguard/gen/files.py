@@ -14,7 +14,12 @@ from pathlib import Path
 from trailguard.gen.blocks import MARKDOWN, YAML, replace_blocks
 from trailguard.gen.docs import detection_policy_table, techniques_markdown
 from trailguard.gen.iam import policy_statements
-from trailguard.gen.patterns import api_call_pattern, findings_pattern, guard_calls_pattern
+from trailguard.gen.patterns import (
+    api_call_pattern,
+    findings_pattern,
+    forward_pattern,
+    guard_calls_pattern,
+)
 from trailguard.gen.yamltext import lines
 
 # The source checkout this module runs from (src/trailguard/gen/files.py).
@@ -30,6 +35,7 @@ def template_blocks() -> Mapping[str, Sequence[str]]:
         "api-call-rule-pattern": lines({"EventPattern": api_call_pattern()}, 0),
         "guard-calls-rule-pattern": lines({"EventPattern": guard_calls_pattern()}, 0),
         "findings-rule-pattern": lines({"EventPattern": findings_pattern()}, 0),
+        "forward-rule-pattern": lines({"EventPattern": forward_pattern()}, 0),
         "remediation-statements": lines({"Statement": policy_statements()}, 0),
     }
 

@@ -2,7 +2,9 @@
 
 ``statements()`` is the one seam: the generator writes whatever it returns. Resources are Fn::Sub
 strings (``"${StateTable.Arn}"`` alone is written as ``!GetAtt StateTable.Arn``), or ``"*"`` where the
-API has no resource-level permissions.
+API has no resource-level permissions. The resource kinds name trailguard's own resources after
+``${AWS::StackName}`` and its code after ``${CodeS3Bucket}``; the template names them after
+``NamePrefix`` and ``CodeBucketPrefix`` when those are set (:data:`VARIABLES`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,20 @@ import re
 from typing import Any
 
 from trailguard.gen.statements import scoped_resources, statements
-from trailguard.gen.yamltext import Node, Note, Tag
+from trailguard.gen.yamltext import Flow, Node, Note, Tag
 
 STAR = "*"
 _GETATT = re.compile(r"\$\{([A-Za-z0-9]+\.[A-Za-z0-9.]+)\}")
+
+# A placeholder the kinds' ARN patterns use -> (the !Sub variable standing in for it, its value): the
+# same choice the template's hand-written names make.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "${AWS::StackName}": ("Prefix", '!If [HasNamePrefix, !Sub "${NamePrefix}", !Ref AWS::StackName]'),
+    "${CodeS3Bucket}": (
+        "CodeBucket",
+        '!If [HasCodeBucketPrefix, !Sub "${CodeBucketPrefix}-${AWS::Region}", !Ref CodeS3Bucket]',
+    ),
+}
 
 
 def policy_statements() -> list[Node]:
@@ -24,7 +36,7 @@ def policy_statements() -> list[Node]:
     for statement in statements():
         body: dict[str, Node] = {"Sid": statement.sid, "Effect": "Allow"}
         actions = sorted(set(statement.actions))
-        body["Action"] = actions[0] if len(actions) == 1 else actions
+        body["Action"] = actions[0] if len(actions) == 1 else Flow(tuple(actions))
         resources = [_resource(r) for r in sorted(set(statement.resources))]
         wide: Node = resources[0] if len(resources) == 1 else resources
         reason = statement.reason
@@ -44,7 +56,15 @@ def _resource(resource: str) -> Node:
     if resource == STAR:
         return STAR
     attribute = _GETATT.fullmatch(resource)
-    return Tag("GetAtt", attribute.group(1)) if attribute else Tag("Sub", resource)
+    if attribute:
+        return Tag("GetAtt", attribute.group(1))
+    variables = {name: value for placeholder, (name, value) in VARIABLES.items() if placeholder in resource}
+    if not variables:
+        return Tag("Sub", resource)
+    for placeholder, (name, _value) in VARIABLES.items():
+        resource = resource.replace(placeholder, "${" + name + "}")
+    mapping = ", ".join(f"{name}: {value}" for name, value in variables.items())
+    return Tag("Sub", f'["{resource}", {{ {mapping} }}]')
 
 
 def _short(node: Any) -> Tag:

@@ -1,9 +1,10 @@
 """The EventBridge event patterns of the template's rules, from the techniques' trigger calls.
 
-Three rules: the API-call rule (every call any technique judges, to the api-call function), the
-guard-calls rule (the calls on trailguard's own rules, functions and topic, also to the finding function)
-and the findings rule (the finding types the finding techniques judge). Lists are sorted, so the same
-registry always gives the same text.
+Four rules: the API-call rule (every call any technique judges, to the api-call function), the
+guard-calls rule (the calls on trailguard's own rules, functions and topic, also to the finding function),
+the findings rule (the finding types the finding techniques judge) and, in an organization, the forward
+rule (the trail techniques' calls, to the central bus). Lists are sorted, so the same registry always
+gives the same text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from trailguard.gen.techniques import (
 from trailguard.gen.yamltext import Flow, Node, Note
 
 API_CALL = "AWS API Call via CloudTrail"
+TRAIL_KIND = "trail"
 # CloudTrail appends an API version to these services' event names (DeleteFunction20150331,
 # UpdateFunctionCode20150331v2); the pattern then takes the name alone or followed by the version's year.
 VERSIONED_SOURCES = frozenset({"lambda.amazonaws.com"})
@@ -62,6 +64,17 @@ def guard_calls_pattern() -> dict[str, Node]:
     """The calls on trailguard's own pipeline: the same branches as the API-call rule's for them."""
     return _calls_pattern(
         t for technique in all_techniques() if is_guard(technique) for t in call_triggers(technique)
+    )
+
+
+def forward_pattern() -> dict[str, Node]:
+    """The calls the trail techniques judge, successful or failed: what the central stack must see of
+    every account (a member's attempt on the organization trail, a stop in the owner's account)."""
+    return _calls_pattern(
+        t
+        for technique in all_techniques()
+        if technique.kind.name == TRAIL_KIND
+        for t in call_triggers(technique)
     )
 
 

@@ -1,7 +1,10 @@
 """A small YAML writer for the template's generated blocks, in the hand-written template's own style.
 
 A general dumper would lose what keeps the template readable (short-form ``!Sub`` tags, flow lists for
-short lists, comments), so the generators build these few node types and this module writes them.
+short lists, comments), so the generators build these few node types and this module writes them. A flow
+list too long for its line is packed over several (each continuation two spaces deeper than its key):
+the generated lists are most of the template, and its bytes count against CloudFormation's 51,200-byte
+inline limit.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ class Tag:
 
 @dataclass(frozen=True)
 class Flow:
-    """A list of scalars written ``[a, b]`` when it fits on its line, as a block list otherwise."""
+    """A list of scalars written ``[a, b]``: on its key's line when it fits, else packed over lines (a
+    list item: a block list)."""
 
     items: tuple[str, ...]
 
@@ -68,7 +72,12 @@ def lines(node: Mapping[str, Node] | Sequence[Node], indent: int) -> list[str]:
             out += [f"{pad}# {c}".rstrip() for c in comment]
             head = f"{pad}{scalar(key)}:"
             inline = _inline(value, len(head) + 1)
-            out += [f"{head} {inline}"] if inline is not None else [head, *_block(value, indent + 2)]
+            if inline is not None:
+                out.append(f"{head} {inline}")
+            elif isinstance(value, Flow) and value.items:
+                out += _packed(head, value.items, indent + 2)
+            else:
+                out += [head, *_block(value, indent + 2)]
         return out
     for wrapped in node:
         comment, item = _unwrap(wrapped)
@@ -81,6 +90,20 @@ def lines(node: Mapping[str, Node] | Sequence[Node], indent: int) -> list[str]:
         if nested[0].lstrip().startswith("#"):
             raise ValueError("a comment cannot open a list item: put it on the item")
         out += [f"{pad}- {nested[0][indent + 2 :]}", *nested[1:]]
+    return out
+
+
+def _packed(head: str, items: Sequence[str], indent: int) -> list[str]:
+    """``head [a, b,`` then as many items a line as fit within :data:`WIDTH`, ``indent`` deep, ``]``."""
+    words = [scalar(item, flow=True) for item in items]
+    out = [f"{head} [{words[0]}"]
+    for word in words[1:]:
+        if len(out[-1]) + len(", ") + len(word) + len("],") <= WIDTH:
+            out[-1] += f", {word}"
+        else:
+            out[-1] += ","
+            out.append(" " * indent + word)
+    out[-1] += "]"
     return out
 
 

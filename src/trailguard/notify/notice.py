@@ -47,9 +47,12 @@ STATUS_WORDS = {
     "action-required": "NEEDS A PERSON",
     "pending": "PENDING CONFIRMATION",
     "recorded": "BASELINED",
+    "routed": "REPAIR ROUTED",
 }
 """The one set of status words: subjects, the sweep's per-outcome lines and Security Hub all use it."""
-NEEDS_A_PERSON = frozenset({"failed", "not-implemented", "notify-only", "action-required"})
+NEEDS_A_PERSON = frozenset({"failed", "not-implemented", "notify-only", "action-required", "routed"})
+"""``routed``: another account's resource (a member's view of the organization trail) that is not
+verified to be right; this stack may not change it, so its owner, told by a person, must."""
 
 
 def noun(kind: str | None) -> str | None:

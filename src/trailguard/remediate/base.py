@@ -25,10 +25,19 @@ LOG = logging.getLogger("trailguard.remediate")
 T = TypeVar("T")
 
 Status = Literal[
-    "remediated", "already-restored", "failed", "not-implemented", "notify-only", "pending", "recorded"
+    "remediated",
+    "already-restored",
+    "failed",
+    "not-implemented",
+    "notify-only",
+    "pending",
+    "recorded",
+    "routed",
 ]
 """``pending``: an allow-listed change waits for CloudTrail's history to confirm it; ``recorded``: a
-resource first seen after deploy was baselined (both ``trailguard.baseline``)."""
+resource first seen after deploy was baselined (both ``trailguard.baseline``); ``routed``: the resource
+is another account's, which this stack may only verify (an organization trail in a member account), and
+it is not verified to be right: the repair is routed to its owner, and a person must see it."""
 VERIFY_ATTEMPTS = 3
 """GetTrailStatus-style checks after a repair: CloudTrail usually reflects StartLogging at once."""
 VERIFY_DELAY = 1.0
@@ -288,6 +297,28 @@ class RepairRequest:
 
 
 Remediation = Callable[[Context, RepairRequest], Outcome]
+Router = Callable[[Context, RepairRequest], "Outcome | None"]
+"""A kind's check before any of its actions runs: an Outcome when the resource is not this stack's to
+change (only verified and reported), None to let the action repair it."""
+ROUTERS: dict[str, Router] = {}
+
+
+def router(kind: Kind) -> Callable[[Router], Router]:
+    """Declare ``function`` as the router of ``kind`` (one per kind)."""
+
+    def register(function: Router) -> Router:
+        if kind.name in ROUTERS:
+            raise ValueError(f"a router for {kind.name} registered twice")
+        ROUTERS[kind.name] = function
+        return function
+
+    return register
+
+
+def routed(ctx: Context, request: RepairRequest) -> Outcome | None:
+    """The router's answer for ``request`` (None: no router, or the resource is this stack's to repair)."""
+    found = ROUTERS.get(request.kind.name)
+    return found(ctx, request) if found is not None else None
 
 
 @dataclass(frozen=True)
@@ -452,7 +483,9 @@ def repair(ctx: Context, technique: Any, request: RepairRequest) -> Outcome:
             f"not repaired automatically yet: {technique.title} ({chosen.name} is planned, not built)",
         )
     try:
-        outcome = chosen(ctx, request)
+        outcome = routed(ctx, request)
+        if outcome is None:
+            outcome = chosen(ctx, request)
     except Exception as exc:  # a refused call or a bug: report it loudly, never lose the incident
         outcome = Outcome(chosen.name, request.ident, "failed", f"{chosen.name} failed: {error_text(exc)}")
         outcome.errors.append(error_text(exc))

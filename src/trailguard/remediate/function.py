@@ -91,7 +91,8 @@ def sha_of_key(key: str) -> str | None:
 
 
 def code_artifact(config: Config, region: str) -> Artifact:
-    """``CodeS3Bucket`` / ``CodeS3Key`` of the running function's own stack (DescribeStacks)."""
+    """``CodeS3Bucket`` / ``CodeS3Key`` of the running function's own stack (DescribeStacks); with
+    ``CodeBucketPrefix`` the bucket is ``<prefix>-<region>``, as the template's."""
     if not config.stack_name:
         raise NoArtifact("the function does not know its stack (TRAILGUARD_STACK_NAME is unset)")
     try:
@@ -102,6 +103,8 @@ def code_artifact(config: Config, region: str) -> Artifact:
         str(p.get("ParameterKey")): str(p.get("ParameterValue") or "") for p in stack.get("Parameters") or []
     }
     bucket, key = params.get("CodeS3Bucket", ""), params.get("CodeS3Key", "")
+    if params.get("CodeBucketPrefix"):  # a StackSet's stack: the code bucket of its own region
+        bucket = f"{params['CodeBucketPrefix']}-{region}"
     if not bucket or not key:
         raise NoArtifact(f"stack {config.stack_name} has no CodeS3Bucket / CodeS3Key parameters")
     return Artifact(bucket, key, sha_of_key(key))

@@ -5,6 +5,10 @@ Idempotent: the live state is read first and only what differs from the baseline
 repeated event or the finding that follows the API-call event finds the trail restored and changes
 nothing. Without a baseline nothing is guessed: the repair is escalated with the command that records
 one (StartLogging needs no baseline and always runs).
+
+In a member account (``OrgTrailRole`` ``member``) an organization trail, whose ARN carries the management
+account, is never changed: :func:`route` answers every trail action for it by reading it (DescribeTrails
+with shadow trails, GetTrailStatus by ARN) and reporting, the repair routed to the trail's owner.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from trailguard.remediate.base import (
     RepairRequest,
     action,
     request_param,
+    router,
     squash,
     target,
 )
 from trailguard.remediate.floors import FloorRefused
-from trailguard.resources.trail import KIND, management_coverage
+from trailguard.resources.trail import KIND, arn_account, management_coverage, verify_only
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
@@ -281,6 +286,80 @@ def start_logging(ctx: Context, request: RepairRequest) -> Outcome:
     if state == "restarted" and len(started) > 1:
         outcome.summary += " (it was stopped again after trailguard's start, and started once more)"
     return outcome
+
+
+# -- organization trails seen from a member account ---------------------------------------------------
+
+ROUTED = "repair routed to the organization trail's owner"
+VERIFY_PERMISSIONS = ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus")
+"""What :func:`verify_routed` calls (granted on every account's trails: the template's
+OrganizationTrails policy; the registry's actions declare both too)."""
+
+
+def organization_trail(ctx: Context, ref: str, prefer_region: str | None = None) -> tuple[str, str] | None:
+    """(ARN, home region) of the trail ``ref`` names when this stack may only verify it (a member's
+    view of an organization trail); None when it is the stack's to repair."""
+    trail = ctx.live.find_trail(ref, prefer_region=prefer_region)
+    arn = str(trail.get("TrailARN") or "") if trail is not None else (ref if ref.startswith("arn:") else "")
+    account = ctx.scope.account
+    if not arn or not verify_only(arn, account, ctx.config.org_trail_role):
+        return None
+    region = (ctx.live.home_region(trail) if trail is not None else None) or aws.region_of_arn(arn)
+    return arn, region or ctx.region
+
+
+def verify_routed(ctx: Context, arn: str, region: str, action_name: str = "trail.verify_routed") -> Outcome:
+    """Read the organization trail by ARN and report; never StartLogging, UpdateTrail, CreateTrail or
+    PutEventSelectors (a member cannot change it). Logging: ``already-restored`` (nothing for this
+    account to do); not logging, not listed or unreadable: ``routed``, which needs a person."""
+    name, owner = arn.rsplit("/", 1)[-1], arn_account(arn) or "another account"
+    outcome = Outcome(action_name, arn)
+    listed: bool | None = None
+    try:
+        answer = outcome.call(
+            "cloudtrail", region, "DescribeTrails", trailNameList=[arn], includeShadowTrails=True
+        )
+        listed = any(t.get("TrailARN") == arn for t in answer.get("trailList") or [])
+        outcome.calls[-1].result = "found" if listed else "not listed"
+    except Exception:
+        outcome.errors.append(f"DescribeTrails on {arn} in {region}: {outcome.calls[-1].error}")
+    logging_now: bool | None = None
+    try:
+        logging_now = _is_logging(outcome, arn, region)
+    except Exception:
+        outcome.errors.append(f"GetTrailStatus on {arn} in {region}: {outcome.calls[-1].error}")
+    whose = f"organization trail {name} belongs to account {owner}: this account only verifies it"
+    if logging_now and listed is not False:
+        return outcome.unchanged(
+            f"{whose}; GetTrailStatus by ARN reports IsLogging true, so nothing changed here "
+            "(its other settings are its owner's to check)"
+        )
+    if logging_now is False:
+        state = "is NOT logging (GetTrailStatus by ARN reports IsLogging false)"
+        step = f"start it there: aws cloudtrail start-logging --name {arn} --region {region}"
+    elif listed is False:
+        state = "is not listed by DescribeTrails (with shadow trails): it may have been deleted"
+        step = "check there that it exists, and recreate it from its baseline if it does not"
+    else:
+        state = "could not be verified (see the errors)"
+        step = f"check it there: aws cloudtrail get-trail-status --name {arn} --region {region}"
+    outcome.status, outcome.verified = "routed", False  # the trail is not shown to be logging
+    outcome.summary = (
+        f"{whose}, and it {state}; {ROUTED} ({owner}, or CloudTrail's delegated administrator): {step}"
+    )
+    return outcome
+
+
+@router(KIND)
+def route(ctx: Context, request: RepairRequest) -> Outcome | None:
+    """Every trail action's first step: an organization trail a member may only verify is verified and
+    reported (:func:`verify_routed`) instead of repaired."""
+    ref = request.ident or request_param(request, "name", "trailName")
+    if not ref:
+        return None
+    prefer = request.record.region if request.record is not None else None
+    found = organization_trail(ctx, ref, prefer)
+    return verify_routed(ctx, *found) if found is not None else None
 
 
 # -- baseline repairs ---------------------------------------------------------------------------------
@@ -753,8 +832,13 @@ def reconcile(ctx: Context, request: RepairRequest) -> Outcome:
     statuses: list[str] = []
     unbaselined: list[str] = []
     for one in refs:
-        baseline = _find_baseline(ctx, one, prefer, outcome)
-        if baseline is None:
+        routed_to = organization_trail(ctx, one, prefer)
+        baseline = None if routed_to is not None else _find_baseline(ctx, one, prefer, outcome)
+        if routed_to is not None:
+            part = verify_routed(ctx, *routed_to, action_name="trail.reconcile")
+            outcome.calls.extend(part.calls)
+            outcome.errors.extend(part.errors)
+        elif baseline is None:
             label = _target(ctx, one, prefer)[0]
             state = ensure_logging(ctx, outcome, one, prefer)
             part = _conclude(Outcome("trail.reconcile", one), {label: state})
@@ -769,9 +853,11 @@ def reconcile(ctx: Context, request: RepairRequest) -> Outcome:
         outcome.status = "already-restored"
     elif all(s in ("remediated", "already-restored") for s in statuses):
         outcome.status = "remediated"
+    elif all(s in ("remediated", "already-restored", "routed") for s in statuses):
+        outcome.status = "routed"  # what this account could repair is repaired; the rest is its owner's
     else:
         outcome.status = "failed"
-    outcome.verified = outcome.status != "failed"
+    outcome.verified = outcome.status not in ("failed", "routed")
     if unbaselined and any(e.startswith(UNREADABLE) for e in outcome.errors):
         summaries.append(
             f"{UNREADABLE} (see the errors), so for trail {', '.join(unbaselined)} only logging was "

@@ -12,6 +12,8 @@ DECLARED_POLICIES = frozenset(
         "GuardKeyUse",
         "OnFailureDestination",
         "StackConfiguration",
+        "AlertDelivery",
+        "OrganizationTrails",
         "FunctionLogs",
         "Remediation",
     }

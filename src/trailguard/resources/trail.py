@@ -99,10 +99,45 @@ def in_account(ref: str, account: str | None) -> bool:
     return len(parts) == 6 and parts[4] in ("", account)
 
 
-def reachable(ref: str, stack_account: str | None, record_account: str | None) -> bool:
-    """Whether the trail ``ref`` names can be one this stack repairs: in the stack's account or in the
-    account the call was recorded in (never a third account's trail: it cannot be repaired from here)."""
+ORG_TRAIL_ROLES = ("owner", "delegated-admin", "member")
+"""What a stack may do to an organization trail (``OrgTrailRole``, ``TRAILGUARD_ORG_TRAIL_ROLE``)."""
+
+
+def arn_account(ref: str) -> str | None:
+    """The account a trail ARN carries (None for a name, or an ARN without one)."""
+    parts = ref.split(":", 5) if ref.startswith("arn:") else []
+    return parts[4] or None if len(parts) == 6 else None
+
+
+def reachable(ref: str, stack_account: str | None, record_account: str | None, role: str = "owner") -> bool:
+    """Whether the trail ``ref`` names can be one this stack repairs, by its organization-trail role:
+
+    * ``owner`` (a single account, the management account): in the stack's account or in the account the
+      call was recorded in, never a third account's trail (it cannot be repaired from here);
+    * ``delegated-admin``: any account's, since CloudTrail's delegated administrator manages the
+      organization's trails, which carry the management account's id (CloudTrail itself refuses
+      another account's trail that is not an organization trail);
+    * ``member``: the stack's account only: an organization trail is the management account's, which a
+      member can read but never change (:func:`verify_only`).
+    """
+    if role == "member":
+        return in_account(ref, stack_account)
+    if role == "delegated-admin":
+        return True
     return in_account(ref, stack_account) or bool(record_account and in_account(ref, record_account))
+
+
+def verify_only(ref: str, stack_account: str | None, role: str = "owner") -> bool:
+    """A member's view of an organization trail: its ARN carries another account, so the stack reads
+    it (DescribeTrails with shadow trails, GetTrailStatus by ARN) and reports, and changes nothing."""
+    owner = arn_account(ref)
+    return role == "member" and bool(stack_account) and owner is not None and owner != stack_account
+
+
+def watched(ref: str, stack_account: str | None, record_account: str | None, role: str = "owner") -> bool:
+    """Whether a call on the trail ``ref`` names concerns this stack: one it repairs, or (a member) the
+    organization trail it verifies, so that a member's failed StopLogging on it is an attempt."""
+    return reachable(ref, stack_account, record_account, role) or verify_only(ref, stack_account, role)
 
 
 def is_protected(trail: Entry, protected_refs: Sequence[str]) -> bool:
