@@ -60,7 +60,9 @@ def test_zip_holds_only_the_lambda_part_of_trailguard(built: deploy.Package) -> 
         if "__pycache__" not in p.parts
         and p.relative_to(SRC).parts[0] not in {"local", "cli", "deploy", "gen"}
         and p.name != "__main__.py"
+        and not (p.relative_to(SRC).parts[0] == "org" and not p.name.startswith(("__init__", "central")))
     }
+    assert "trailguard/org/central_run.py" in names and "trailguard/org/deploy.py" not in names
     assert expected == {n for n in names if n.endswith(".py")}
     assert {"trailguard/__init__.py", "trailguard/handlers.py", "trailguard/aws.py"} <= set(names)
 

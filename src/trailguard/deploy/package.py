@@ -37,6 +37,9 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/trailguard
 # generators of the template and docs, and the template itself (data/).
 EXCLUDED_SUBPACKAGES = frozenset({"local", "cli", "deploy", "gen", "data"})
 EXCLUDED_FILES = frozenset({"__main__.py"})
+# Of the organization modules only the central function's run on Lambda (``trailguard.central``); the
+# rest (deploy --org, audit, scp) are the command line's.
+LAMBDA_ORG_MODULES = ("__init__.py", "central")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 ZIP_NAME = "trailguard-lambda.zip"
 TEMPLATE_NAME = "trailguard.yaml"
@@ -128,6 +131,8 @@ def lambda_files() -> Iterator[tuple[str, Path]]:
         if rel.parts[0] in EXCLUDED_SUBPACKAGES or str(rel) in EXCLUDED_FILES:
             continue
         if rel.parts[0] in {"tests", "test"} or path.name.startswith("."):
+            continue
+        if rel.parts[0] == "org" and not rel.name.startswith(LAMBDA_ORG_MODULES):
             continue
         yield f"trailguard/{rel.as_posix()}", path
 
