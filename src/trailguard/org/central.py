@@ -285,6 +285,36 @@ def trail_gaps(trail: Mapping[str, Any], baseline: Mapping[str, Any] | None = No
     return gaps
 
 
+# ----------------------------------------------------------------------------------- one voice per incident
+
+
+TOLD_PK = "central#told"
+"""The central ledger's record, per CloudTrail event id (``sk``), of who told the security team about it:
+the account's own stack (its message arrived on the central topic) or the central function."""
+TOLD_GRACE_SECONDS = 10.0
+"""How long the central function waits on a forwarded call before it re-reads the trail and looks for the
+account's own message: the member's or owner's function repairs and publishes within seconds (EventBridge,
+the repair, SNS to this function), as :data:`trailguard.notify.ledger.FINDING_GRACE_SECONDS` gives the
+API-call path its head start over a finding."""
+TOLD_TTL_SECONDS = 7 * 86400
+BY_CENTRAL = "central"
+
+
+def fallback(verdict: str, status: str | None) -> Literal["tell", "unless-told"]:
+    """Whether the central function's message on a forwarded call (or finding) goes out whatever the
+    account's own stack said (``tell``), or only when that stack's message has not arrived
+    (``unless-told``).
+
+    The central function is the fallback, not a second voice: the account's own stack tells the security
+    team about its own incidents (a member's ATTEMPT, the owner's REPAIRED). So a member's failed try, and
+    a change that the re-read after the grace finds already undone (``already-restored``), are the central
+    function's news only when nobody told. A trail it found still broken (it repaired it, or could not) is
+    always told: the account's message said something that is no longer true, or nothing."""
+    if verdict == "attempt":
+        return "unless-told"
+    return "unless-told" if status == "already-restored" else "tell"
+
+
 # ----------------------------------------------------------------------------------- members' messages
 
 
@@ -300,6 +330,9 @@ class MemberReport:
     summary: str
     detected_by: str | None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    event_id: str | None = None
+    """The CloudTrail event id (or finding id) the incident is about: the key of the central ledger's
+    "the account's own stack told" record (none for a sweep's report)."""
 
 
 def read_message(text: Any) -> list[MemberReport] | str:
@@ -325,6 +358,7 @@ def read_message(text: Any) -> list[MemberReport] | str:
     handler = detected.get("handler") if isinstance(detected, Mapping) else None
     if handler == HANDLER:
         return []
+    event = incident.get("event")
     return [
         MemberReport(
             account=_text(incident.get("account")),
@@ -335,6 +369,7 @@ def read_message(text: Any) -> list[MemberReport] | str:
             summary=_summary(incident.get("remediation")) or str(doc.get("text") or ""),
             detected_by=_text(handler),
             raw=doc,
+            event_id=_text(event.get("id")) if isinstance(event, Mapping) else None,
         )
     ]
 

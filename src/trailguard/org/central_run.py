@@ -12,7 +12,8 @@ permission is declared beside it; :data:`PERMISSIONS` is their union, which ``ce
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from trailguard import aws
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, entries_from_object
+from trailguard.integrity import SignedStore
 from trailguard.inventory import LiveInventory
 from trailguard.inventory import build as inventory_build
 from trailguard.log import log_event
@@ -81,6 +83,10 @@ BASELINE_ONLY_NOTE = (
 QUIET_PK = "escalated#clean"
 QUIET_SECONDS = 900
 """How long one "found in order" escalation message stands for the members' later reports."""
+
+
+pause: Callable[[float], None] = time.sleep
+"""How the grace is waited (tests replace it to interleave the account's own message with the wait)."""
 
 
 def _now() -> str:
@@ -186,6 +192,7 @@ class Central:
     _listing: Outcome | None = field(default=None, repr=False)
     _all_arns: set[str] = field(default_factory=set, repr=False)
     _ledger: Ledger | bool | None = field(default=False, repr=False)
+    _waited: bool = field(default=False, repr=False)
 
     @classmethod
     def from_env(cls, region: str | None = None) -> Central:
@@ -292,6 +299,9 @@ class Central:
         )
         if verdict.verdict == "benign":
             return None
+        told = self.told_store() if record.event_id else None
+        if told is not None:
+            self.wait()  # the account's own stack repairs and tells first; then the trail is re-read
         outcome = self.repair(verdict, trail) if verdict.verdict == "tamper" else None
         incident = Incident(
             verdict=verdict,
@@ -302,6 +312,16 @@ class Central:
             outcome=outcome,
         )
         line = incident.summary()
+        if told is not None and policy.fallback(verdict.verdict, incident.status) == "unless-told":
+            holder = self.claim_voice(told, str(record.event_id))
+            if holder is not None:
+                reason = (
+                    f"account {holder.get('by')}'s own stack told ({holder.get('status') or 'its message'})"
+                    + (" and the trail was found in order" if outcome is not None else "")
+                )
+                line["notification"] = {"action": "suppress", "reason": reason}
+                log_event(LOG, logging.INFO, "central.quiet", event_id=record.event_id, reason=reason)
+                return line
         error = deliver(
             incident, self.settings.topic_arn, self.ledger, line, security_hub=self.settings.security_hub
         )
@@ -312,6 +332,68 @@ class Central:
         if error:
             line["publish_error"] = error
         return line
+
+    # -- one voice per incident ------------------------------------------------------------------
+
+    def told_store(self) -> SignedStore | None:
+        """Where "who told about this event" is kept: the central ledger's signed store (None without a
+        state table: then nothing can be recorded, and the central function tells as before, since a
+        duplicate beats a lost message)."""
+        ledger = self.ledger
+        return ledger.signed if ledger is not None else None
+
+    def wait(self) -> None:
+        """The grace, once per invocation (a batch of forwarded calls waits once)."""
+        if not self._waited:
+            self._waited = True
+            pause(policy.TOLD_GRACE_SECONDS)
+
+    def claim_voice(self, told: SignedStore, event_id: str) -> Mapping[str, Any] | None:
+        """One conditional write (``attribute_not_exists``) on the event's told record: who told, when
+        someone else did (the central function stays quiet); None when the central function speaks: it
+        claimed the event now, or it had claimed it before (a retry or a second delivery, whose message
+        the ledger's burst then decides), or the record could not be written or verified (a duplicate
+        beats a lost message). A forged record fails verification and is overwritten (with the state
+        key), so it cannot hold the claim. Publishing a fake "own stack told" message on the topic needs
+        the event id, and it only ever quietens what the re-read found already in order, or an attempt
+        that failed; a trail still broken is told regardless (:func:`policy.fallback`)."""
+        doc = {"by": policy.BY_CENTRAL, "at": _now()}
+        try:
+            claimed, held = told.claim_or_get(  # LEDGER_PERMISSIONS (PutItem, GetItem)
+                policy.TOLD_PK, event_id, doc, ttl_seconds=policy.TOLD_TTL_SECONDS
+            )
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
+            return None
+        if claimed or held is None:
+            return None
+        holder = held.doc
+        return None if holder.get("by") == policy.BY_CENTRAL else holder
+
+    def note_told(self, report: MemberReport) -> str | None:
+        """The account's own message arrived on the central topic: recorded under its event id (one
+        conditional write; a second copy of it changes nothing). What was recorded ("told"), or that the
+        central function had told first ("late": it was past the grace), or None (nothing to record)."""
+        told = self.told_store() if report.event_id else None
+        if told is None or report.event_id is None:
+            return None
+        doc = {
+            "by": report.account or "unknown",
+            "status": report.status,
+            "handler": report.detected_by,
+            "at": _now(),
+        }
+        try:
+            claimed, held = told.claim_or_get(  # LEDGER_PERMISSIONS (PutItem, GetItem)
+                policy.TOLD_PK, report.event_id, doc, ttl_seconds=policy.TOLD_TTL_SECONDS
+            )
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
+            return None
+        if claimed or held is None or held.doc.get("by") != policy.BY_CENTRAL:
+            return "told"
+        log_event(LOG, logging.WARNING, "central.told-late", event_id=report.event_id, account=report.account)
+        return "late"
 
     def repair(self, verdict: Verdict, trail: Mapping[str, Any]) -> Outcome:
         """Any change to an organization trail is answered by the full check (read by ARN in its home
@@ -627,7 +709,7 @@ def escalation_message(
 def handle(event: Any) -> dict[str, Any]:
     """One invocation: the schedule, SNS messages (members' incidents) or an EventBridge envelope.
     Bad input is logged and skipped (never raised: a raise makes Lambda retry a poison event)."""
-    summary: dict[str, Any] = {"records": 0, "incidents": [], "escalations": [], "skipped": []}
+    summary: dict[str, Any] = {"records": 0, "incidents": [], "escalations": [], "skipped": [], "told": []}
     kind = policy.entry_kind(event)
     central = Central.from_env()
     if kind == "schedule":
@@ -642,6 +724,11 @@ def handle(event: Any) -> dict[str, Any]:
                 continue
             summary["records"] += 1
             for report in read:  # none: not a member's (the central function's own, another schema)
+                noted = central.note_told(report)
+                if noted is not None:
+                    summary["told"].append(
+                        {"event_id": report.event_id, "account": report.account, "as": noted}
+                    )
                 try:
                     line = central.member_report(report)
                 except Exception as exc:
