@@ -206,3 +206,112 @@ def test_parallel_deliveries_of_one_call_give_at_most_one_message(
         sent += world.messages()
     # nobody told: one message for the first call, and each later round a repeat the burst counts
     assert len(sent) == (0 if told else 1)
+
+
+# ------------------------------------------------------------------------ the owner's repairs
+
+
+def owner_redirect_repair(world: Org, attack: dict[str, Any], bucket: str) -> dict[str, Any]:
+    """The management account's stack's message about ``attack`` (a redirect it undid from its
+    baseline): the verified UpdateTrail it made, as its outcome records it."""
+    doc = member_message("remediated", world.trail_arn, event_id=event_id(attack), account=ACCOUNT)
+    doc["incident"]["technique"] = "trail.update-degrade"
+    doc["incident"]["remediation"] = {
+        "action": "trail.restore",
+        "status": "remediated",
+        "summary": "restored trail org-trail from its baseline",
+        "calls": [
+            {
+                "service": "cloudtrail",
+                "operation": "UpdateTrail",
+                "region": "us-east-1",
+                "params": {"Name": world.trail_arn, "S3BucketName": bucket},
+                "result": None,
+                "error": None,
+            }
+        ],
+    }
+    return doc
+
+
+def test_the_owners_update_that_restores_a_redirect_is_not_news(
+    ledgered: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The redirect and the owner's repair are both forwarded; the owner's REPAIRED message arrives
+    during the grace of each. The central function reads the live trail: as the owner restored it, so
+    neither call is its news (the owner's message is the one message)."""
+    world = ledgered
+    world.account.bucket("attacker-bucket")
+    attack = call("UpdateTrail", world.trail_arn, account=ACCOUNT, s3BucketName="attacker-bucket")
+    repair = call("UpdateTrail", world.trail_arn, account=ACCOUNT, s3BucketName="org-trail-logs")
+    repair["detail"]["userIdentity"]["arn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/trailguard-guard/x"
+    world.cloudtrail().update_trail(Name=world.trail_arn, S3BucketName="attacker-bucket")
+
+    def owner_repairs_and_tells() -> None:
+        world.cloudtrail().update_trail(Name=world.trail_arn, S3BucketName="org-trail-logs")
+        world.invoke(sns_event(owner_redirect_repair(world, attack, "org-trail-logs")))
+
+    errors = during_grace(monkeypatch, owner_repairs_and_tells)
+    first = world.invoke(attack)
+    monkeypatch.setattr(central_run, "pause", lambda seconds: None)
+    second = world.invoke(repair)
+
+    assert errors == []
+    for result in (first, second):
+        (line,) = result["incidents"]
+        assert line["status"] == "already-restored", line
+        assert "as the management account's stack reported it restored" in line["notification"]["reason"]
+    assert world.trail()["S3BucketName"] == "org-trail-logs" and world.messages() == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"S3BucketName": "attacker-bucket"},  # a redirect after the repair
+        {
+            "S3BucketName": "org-trail-logs",
+            "S3KeyPrefix": "elsewhere",
+        },  # a property the report does not cover
+    ],
+    ids=["redirected-again", "sets-what-was-not-restored"],
+)
+def test_an_update_by_the_owners_role_that_leaves_the_trail_otherwise_is_news(
+    ledgered: Org, monkeypatch: pytest.MonkeyPatch, change: dict[str, str]
+) -> None:
+    """Never exempt by who: the call below is made by the owner's own role, after the owner reported its
+    restoration; the live trail is not as restored, so it needs a person."""
+    world = ledgered
+    world.account.bucket("attacker-bucket")
+    earlier = call("UpdateTrail", world.trail_arn, account=ACCOUNT, s3BucketName="attacker-bucket")
+    world.invoke(sns_event(owner_redirect_repair(world, earlier, "org-trail-logs")))
+    world.cloudtrail().update_trail(Name=world.trail_arn, **change)
+    params = {k[:1].lower() + k[1:]: v for k, v in change.items()}
+    later = call("UpdateTrail", world.trail_arn, account=ACCOUNT, **params)
+    later["detail"]["userIdentity"]["arn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/trailguard-guard/x"
+
+    result = world.invoke(later)
+
+    (line,) = result["incidents"]
+    assert line["action_required"] is True, line
+    assert (line.get("notification") or {}).get("action") != "suppress", line
+    (message,) = world.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]")
+
+
+def test_an_update_that_drops_cloudwatch_logs_is_news_although_the_bucket_is_as_restored(
+    ledgered: Org,
+) -> None:
+    world = ledgered
+    earlier = call("UpdateTrail", world.trail_arn, account=ACCOUNT, s3BucketName="attacker-bucket")
+    world.invoke(sns_event(owner_redirect_repair(world, earlier, "org-trail-logs")))
+    world.cloudtrail().update_trail(
+        Name=world.trail_arn, CloudWatchLogsLogGroupArn="", CloudWatchLogsRoleArn=""
+    )
+    later = call("UpdateTrail", world.trail_arn, account=ACCOUNT, s3BucketName="org-trail-logs")
+
+    result = world.invoke(later)
+
+    (line,) = result["incidents"]
+    assert line["action_required"] is True, line
+    (message,) = world.messages()
+    assert message["_sns_subject"].startswith("[ACTION REQUIRED]") and "CloudWatch Logs" in message["text"]

@@ -315,6 +315,81 @@ def fallback(verdict: str, status: str | None) -> Literal["tell", "unless-told"]
     return "unless-told" if status == "already-restored" else "tell"
 
 
+# ----------------------------------------------------------------------------------- the owner's repairs
+
+
+RESTORED_PK = "central#restored"
+"""The central ledger's record, per organization trail ARN (``sk``), of what the management account's
+stack last reported it restored on it (the parameters of its verified UpdateTrail repair)."""
+RESTORED_SECONDS = 3600
+"""How long such a report stands for judging the UpdateTrail calls that follow it."""
+RESTORABLE = {
+    "S3BucketName": "S3BucketName",
+    "S3KeyPrefix": "S3KeyPrefix",
+    "SnsTopicName": "SnsTopicName",
+    "KmsKeyId": "KmsKeyId",
+    "CloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn",
+    "CloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
+    "EnableLogFileValidation": "LogFileValidationEnabled",
+    "IncludeGlobalServiceEvents": "IncludeGlobalServiceEvents",
+    "IsMultiRegionTrail": "IsMultiRegionTrail",
+    "IsOrganizationTrail": "IsOrganizationTrail",
+}
+"""UpdateTrail's parameters and the DescribeTrails field each one sets."""
+
+
+def restored_values(remediation: Any) -> dict[str, str]:
+    """What a repair's successful UpdateTrail calls set (its message's ``remediation.calls``)."""
+    restored: dict[str, str] = {}
+    if not isinstance(remediation, Mapping):
+        return restored
+    for made in remediation.get("calls") or []:
+        if not isinstance(made, Mapping) or made.get("operation") != "UpdateTrail" or made.get("error"):
+            continue
+        params = made.get("params")
+        for key, value in params.items() if isinstance(params, Mapping) else ():
+            if key in RESTORABLE:
+                restored[key] = str(value)
+    return restored
+
+
+def as_restored(
+    live: Mapping[str, Any], restored: Mapping[str, str], request: Mapping[str, Any]
+) -> str | None:
+    """Why an UpdateTrail's result is not "as the owner's stack restored it" (None: it is).
+
+    The judgement is of the live trail, read by ARN by the central function after the grace, never of
+    who called: every property the owner's message reports restored must read back with that value, and
+    the call may set nothing else (a parameter it sets that the report does not cover is news). Logging,
+    the KMS key, validation and CloudWatch Logs are checked on the live trail before this is asked
+    (:func:`trail_gaps`, GetTrailStatus), so a call that weakens any of them is news whoever made it, the
+    owner's role included; and a call that redirects the trail leaves a destination other than the
+    reported one. A caller can therefore only be quiet by leaving the trail exactly as the management
+    account's stack restored it from its recorded baseline, which is not a degradation."""
+    if not restored:
+        return "no restoration of this trail was reported"
+    for param, value in sorted(restored.items()):
+        found = live.get(RESTORABLE[param])
+        if not _same_value(found, value):
+            field_name = RESTORABLE[param]
+            return f"{field_name} is {found!r}, not {value!r} as the management account's stack restored it"
+    for key in request:
+        param = key[:1].upper() + key[1:]
+        if key != "name" and param not in restored:
+            return f"the call set {key}, which the management account's stack does not report restored"
+    return None
+
+
+def _same_value(found: Any, wanted: str) -> bool:
+    if isinstance(found, bool):
+        return str(found).lower() == wanted.lower()
+    text = "" if found is None else str(found)
+    # a key or topic given by id or name reads back as its ARN
+    return text == wanted or (
+        bool(wanted) and ":" in text and text.rsplit("/", 1)[-1].rsplit(":", 1)[-1] == wanted
+    )
+
+
 # ----------------------------------------------------------------------------------- members' messages
 
 

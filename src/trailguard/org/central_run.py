@@ -193,6 +193,8 @@ class Central:
     _all_arns: set[str] = field(default_factory=set, repr=False)
     _ledger: Ledger | bool | None = field(default=False, repr=False)
     _waited: bool = field(default=False, repr=False)
+    _as_restored: dict[str, str] = field(default_factory=dict, repr=False)
+    """Event id -> why its UpdateTrail's result is the owner's restored state (:meth:`judge_update`)."""
 
     @classmethod
     def from_env(cls, region: str | None = None) -> Central:
@@ -302,7 +304,7 @@ class Central:
         told = self.told_store() if record.event_id else None
         if told is not None:
             self.wait()  # the account's own stack repairs and tells first; then the trail is re-read
-        outcome = self.repair(verdict, trail) if verdict.verdict == "tamper" else None
+        outcome = self.repair(verdict, trail, record) if verdict.verdict == "tamper" else None
         incident = Incident(
             verdict=verdict,
             record=record,
@@ -312,6 +314,11 @@ class Central:
             outcome=outcome,
         )
         line = incident.summary()
+        judged = self._as_restored.get(str(record.event_id)) if outcome is not None else None
+        if judged is not None and outcome is not None and outcome.status == "already-restored":
+            line["notification"] = {"action": "suppress", "reason": f"not news: {judged}"}
+            log_event(LOG, logging.INFO, "central.quiet", event_id=record.event_id, reason=judged)
+            return line
         if told is not None and policy.fallback(verdict.verdict, incident.status) == "unless-told":
             holder = self.claim_voice(told, str(record.event_id))
             if holder is not None:
@@ -390,12 +397,68 @@ class Central:
         except Exception as exc:
             log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
             return None
+        self.note_restored(told, report)
         if claimed or held is None or held.doc.get("by") != policy.BY_CENTRAL:
             return "told"
         log_event(LOG, logging.WARNING, "central.told-late", event_id=report.event_id, account=report.account)
         return "late"
 
-    def repair(self, verdict: Verdict, trail: Mapping[str, Any]) -> Outcome:
+    def note_restored(self, told: SignedStore, report: MemberReport) -> None:
+        """The management account's stack reports a verified UpdateTrail repair of an organization trail:
+        what it set is recorded under the trail's ARN, to judge the UpdateTrail calls that follow
+        (its own repair's call among them) by their result (:func:`policy.as_restored`)."""
+        management = self.settings.management_account
+        ref = report.resource or ""
+        if report.account != management or report.status != "remediated" or not management:
+            return
+        if report.technique not in BASELINE_ONLY:
+            return
+        incident = report.raw.get("incident")
+        restored = policy.restored_values(
+            incident.get("remediation") if isinstance(incident, Mapping) else None
+        )
+        if not restored:
+            return
+        if not ref.startswith("arn:"):
+            ref = f"arn:aws:cloudtrail:{report.region or self.region}:{management}:trail/{ref}"
+        if not policy.names_org_trail(ref, management):
+            return
+        doc = {"event_id": report.event_id, "restored": restored, "at": time.time()}
+        try:
+            told.put(policy.RESTORED_PK, ref, doc, ttl_seconds=policy.RESTORED_SECONDS)  # LEDGER_PERMISSIONS
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
+
+    def judge_update(self, record: Record, trail: Mapping[str, Any]) -> str | None:
+        """Whether an UpdateTrail that left the organization trail's floor intact (logging, key,
+        validation, CloudWatch Logs) left it as the management account's stack reported it restored:
+        what says so, or None (it did not, or there is no such report: then it needs a person)."""
+        told = self.told_store()
+        arn = str(trail.get("TrailARN"))
+        if told is None or record.event_name != "UpdateTrail":
+            return None
+        try:
+            report = told.get(policy.RESTORED_PK, arn)  # LEDGER_PERMISSIONS (GetItem)
+            if not report or time.time() - float(report.get("at") or 0) > policy.RESTORED_SECONDS:
+                return None
+            region = trail_kind.home_region(trail, self.region) or self.region
+            live = _describe(Outcome("central.judge", arn), arn, region)  # CHECK_PERMISSIONS
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.judge-failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        restored = report.get("restored")
+        if live is None or not isinstance(restored, Mapping):
+            return None
+        why_not = policy.as_restored(live, restored, record.request_parameters)
+        if why_not is not None:
+            log_event(LOG, logging.INFO, "central.not-as-restored", event_id=record.event_id, reason=why_not)
+            return None
+        return (
+            f"the live trail, read by ARN, is as the management account's stack reported it restored "
+            f"(event {report.get('event_id')}), with logging, its KMS key, validation and CloudWatch Logs"
+        )
+
+    def repair(self, verdict: Verdict, trail: Mapping[str, Any], record: Record) -> Outcome:
         """Any change to an organization trail is answered by the full check (read by ARN in its home
         region, then logging, key, validation, CloudWatch Logs): the trail is verified before anything is
         changed, since the management account's own stack (``OrgTrailRole=owner``) may have repaired it
@@ -410,6 +473,11 @@ class Central:
         technique = verdict.technique.id if verdict.technique is not None else None
         if technique in BASELINE_ONLY and outcome.ok:
             # where it delivers and what it selects are compared with the baseline only where one is kept
+            judged = self.judge_update(record, trail) if outcome.status == "already-restored" else None
+            if judged is not None:  # the result is the owner's restored state: not news
+                outcome.summary += f"; {judged}"
+                self._as_restored[str(record.event_id)] = judged
+                return outcome
             if outcome.status == "already-restored":  # nothing it can see is off: the change is not undone
                 outcome.status, outcome.verified = "failed", False
                 outcome.summary = f"not undone here: {outcome.summary}"
