@@ -22,6 +22,12 @@ What reaches the central function, and why this way:
   ``trailguard.central/1`` schema and are skipped, so it never escalates itself.
 * **The schedule** (every 5 minutes): the organization backstop.
 
+One message per incident: the account's own stack tells about its own incidents; the central function is
+the fallback (:func:`fallback`). It records every member's or owner's message by its event id when the
+topic delivers it, waits :data:`TOLD_GRACE_SECONDS` on a forwarded call, re-reads the trail, and tells
+only when nobody did or the trail is still broken. An owner's UpdateTrail is judged by the live trail
+it leaves (:func:`as_restored`), never by who made it.
+
 Account and region always come from the payload (``detail.recipientAccountId`` / ``detail.awsRegion``,
 the incident document's ``account`` / ``region``), never from the EventBridge envelope, which the
 forwarding bus rewrites to the forwarder's.
