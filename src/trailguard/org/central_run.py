@@ -4,6 +4,10 @@ backstop, and every message on the central topic. The decisions are pure (:mod:`
 and :func:`trailguard.policy.classify`); the repairs are the existing actions
 (:func:`trailguard.remediate.trail.ensure_logging`, the core of every stack's StopLogging repair).
 
+One voice per incident: a forwarded call waits the grace (:data:`pause`), the trail is re-read, and the
+central ledger says whether the account's own stack told (:meth:`Central.note_told` records its message
+when the topic delivers it; :meth:`Central.claim_voice` is the one conditional write that decides).
+
 Every AWS call is made through an :class:`~trailguard.remediate.Outcome` (recorded) and its IAM
 permission is declared beside it; :data:`PERMISSIONS` is their union, which ``central.yaml``'s role grants
 (a test compares them). The role's CloudTrail statement is scoped to the management account's trails.
