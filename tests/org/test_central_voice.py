@@ -315,3 +315,49 @@ def test_an_update_that_drops_cloudwatch_logs_is_news_although_the_bucket_is_as_
     assert line["action_required"] is True, line
     (message,) = world.messages()
     assert message["_sns_subject"].startswith("[ACTION REQUIRED]") and "CloudWatch Logs" in message["text"]
+
+
+def test_the_owners_message_racing_the_claim_gives_one_voice_whichever_wins(
+    ledgered: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No order imposed: two deliveries of a forwarded call end their grace at the moment the owner's
+    message arrives (three real threads released together). Whichever conditional write wins, the
+    outcome is consistent: the owner's record first, and the central function is quiet on both
+    deliveries; its claim first, and the owner's message is recorded as late and the central function
+    speaks (once: the ledger's burst folds the later rounds' calls on the same trail)."""
+    world = ledgered
+    rounds: list[str] = []
+    sent: list[dict[str, Any]] = []
+    for _ in range(ROUNDS * 2):
+        stop = call("StopLogging", world.trail_arn, account=ACCOUNT)
+        owner = member_message("remediated", world.trail_arn, event_id=event_id(stop), account=ACCOUNT)
+        go = threading.Barrier(3, timeout=30)
+        monkeypatch.setattr(central_run, "pause", lambda seconds, go=go: go.wait())
+        lines: list[dict[str, Any]] = []
+        told: list[dict[str, Any]] = []
+
+        def owner_tells(
+            go: threading.Barrier = go, owner: dict[str, Any] = owner, told: list[dict[str, Any]] = told
+        ) -> None:
+            go.wait()
+            told.extend(world.invoke(sns_event(owner))["told"])
+
+        def delivered(stop: dict[str, Any] = stop, lines: list[dict[str, Any]] = lines) -> None:
+            lines.extend(world.invoke(stop)["incidents"])
+
+        threads = [
+            threading.Thread(target=owner_tells),
+            *(threading.Thread(target=delivered) for _ in range(2)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+        (record,) = told
+        assert len(lines) == 2
+        quiet = ["own stack told" in str(line.get("notification")) for line in lines]
+        assert quiet == ([True, True] if record["as"] == "told" else [False, False]), (record, lines)
+        rounds.append(record["as"])
+        sent += world.messages()
+    assert len(sent) == (1 if "late" in rounds else 0), rounds
