@@ -30,6 +30,7 @@ from trailguard.central import handler
 from trailguard.notify import NotificationError
 from trailguard.notify.ledger import forget_bursts
 from trailguard.org import central as policy
+from trailguard.org import central_run
 
 MEMBER = "111122223333"
 """A member account: it names the organization trail in its calls and reports incidents."""
@@ -62,6 +63,14 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
     forget_bursts()
     yield seen
     forget_bursts()
+
+
+@pytest.fixture(autouse=True)
+def no_grace(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The central function's grace is not waited here (a test that needs the wait interleaves it)."""
+    waited: list[float] = []
+    monkeypatch.setattr(central_run, "pause", waited.append)
+    return waited
 
 
 @dataclass
@@ -164,7 +173,14 @@ def call(
 
 
 def member_message(
-    status: str, resource: str, *, summary: str = "", handler_name: str = "api_call"
+    status: str,
+    resource: str,
+    *,
+    summary: str = "",
+    handler_name: str = "api_call",
+    event_id: str | None = None,
+    account: str = MEMBER,
+    verdict: str = "tamper",
 ) -> dict[str, Any]:
     """A member's incident document as the lambda protocol of the central topic delivers it."""
     return {
@@ -173,12 +189,13 @@ def member_message(
         "subject": "[trailguard] ...",
         "text": "...",
         "incident": {
-            "verdict": "tamper",
+            "verdict": verdict,
             "status": status,
             "technique": "trail.stop-logging",
             "resource": resource,
-            "account": MEMBER,
+            "account": account,
             "region": "eu-west-1",
+            "event": {"kind": "cloudtrail", "id": event_id or str(uuid.uuid4()), "name": "StopLogging"},
             "remediation": {"action": "trail.start_logging", "status": status, "summary": summary},
             "detected_by": {"handler": handler_name, "region": "eu-west-1"},
         },

@@ -142,3 +142,63 @@ def test_the_gaps_of_an_org_trail_against_the_floor_and_a_recorded_state() -> No
     recorded = {k: v for k, v in good.items() if k != "CloudWatchLogsLogGroupArn"}
     no_logs = {k: v for k, v in good.items() if k != "CloudWatchLogsLogGroupArn"}
     assert policy.trail_gaps(no_logs, recorded) == []
+
+
+# ------------------------------------------------------------------------ one voice, the owner's repairs
+
+
+def test_the_central_function_is_the_fallback_unless_the_trail_is_still_broken() -> None:
+    assert policy.fallback("attempt", "attempted") == "unless-told"
+    assert policy.fallback("tamper", "already-restored") == "unless-told"
+    for status in ("remediated", "failed", "partial", "routed"):
+        assert policy.fallback("tamper", status) == "tell"
+
+
+LIVE = {
+    "TrailARN": "arn:aws:cloudtrail:us-east-1:123456789012:trail/org",
+    "S3BucketName": "org-logs",
+    "KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k-1",
+    "LogFileValidationEnabled": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("restored", "request_params", "as_restored"),
+    [
+        ({"S3BucketName": "org-logs"}, {"name": "org", "s3BucketName": "org-logs"}, True),
+        ({"S3BucketName": "org-logs", "KmsKeyId": "k-1"}, {"name": "org"}, True),  # an id reads back as ARN
+        ({"EnableLogFileValidation": "True"}, {"name": "org", "enableLogFileValidation": True}, True),
+        ({"S3BucketName": "attacker"}, {"name": "org", "s3BucketName": "attacker"}, False),
+        ({"S3BucketName": "org-logs"}, {"name": "org", "s3KeyPrefix": "elsewhere"}, False),
+        ({}, {"name": "org"}, False),
+    ],
+)
+def test_an_update_is_judged_by_the_live_trail_against_the_reported_restoration(
+    restored: dict[str, str], request_params: dict[str, object], as_restored: bool
+) -> None:
+    assert (policy.as_restored(LIVE, restored, request_params) is None) is as_restored
+
+
+def test_the_restored_values_are_the_successful_update_trail_calls_parameters() -> None:
+    remediation = {
+        "calls": [
+            {"operation": "GetTrailStatus", "params": {"Name": "org"}},
+            {
+                "operation": "UpdateTrail",
+                "params": {"Name": "org", "S3BucketName": "org-logs"},
+                "error": None,
+            },
+            {"operation": "UpdateTrail", "params": {"S3KeyPrefix": "x"}, "error": "AccessDenied"},
+        ]
+    }
+    assert policy.restored_values(remediation) == {"S3BucketName": "org-logs"}
+    assert policy.restored_values(None) == {}
+
+
+def test_a_members_message_gives_its_event_id() -> None:
+    doc = {
+        "schema": policy.INCIDENT_SCHEMA,
+        "incident": {"status": "attempted", "event": {"id": "e-1"}, "detected_by": {"handler": "api_call"}},
+    }
+    (report,) = policy.read_message(json.dumps(doc))  # type: ignore[misc]
+    assert report.event_id == "e-1"

@@ -4,7 +4,8 @@ policies scoped by ``aws:PrincipalOrgID``), and deployed on in-process moto with
 run in the deployed function's own environment.
 
 moto evaluates no topic, bus, key or IAM policy, and its CloudFormation may skip
-``AWS::Events::EventBusPolicy``: the documents are checked here as written, and the deployed test shows
+``AWS::Events::EventBusPolicy`` and skips ``AWS::CloudWatch::Alarm``: the documents and the alarms are
+checked here as written, and the deployed test shows
 the central backstop putting the bus policy back when it is missing. moto has no CloudTrail
 delegated-administrator registration: the management account is moto's own account (by parameter).
 """
@@ -137,6 +138,43 @@ def test_topic_key_and_bus_are_open_to_the_organization_only(template: dict[str,
     (wanted,) = policy.bus_policy(ORG_ID, "BUS")["Statement"]
     assert bus["StatementId"] == wanted["Sid"]
     assert policy.bus_policy_holds({"Statement": [{**written, "Sid": wanted["Sid"]}]}, ORG_ID, "BUS")
+
+
+def test_the_dead_mans_switch_alarms_reach_the_central_topic(template: dict[str, Any]) -> None:
+    """The member template's alarms, on the central function: errors, the backstop missing (breaching
+    when no metric comes at all, as from a deleted function), undelivered events; CloudWatch may publish
+    to the encrypted topic (the topic policy and the key policy both say so)."""
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {
+        "trailguard-central-errors",
+        "trailguard-central-backstop-missing",
+        "trailguard-central-undelivered-events",
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    missing = alarms["trailguard-central-backstop-missing"]
+    assert missing["TreatMissingData"] == "breaching" and missing["ComparisonOperator"] == "LessThanThreshold"
+    schedule = template["Resources"]["BackstopRule"]["Properties"]["ScheduleExpression"]
+    assert schedule == "rate(5 minutes)" and 300 < missing["Period"] <= 900  # three runs missed at most
+    assert missing["Dimensions"] == [{"Name": "FunctionName", "Value": policy.FUNCTION_NAME}]
+    undelivered = alarms["trailguard-central-undelivered-events"]["Dimensions"][0]["Value"]
+    assert undelivered == {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}
+    topic = template["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (alarms_publish,) = [s for s in topic if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert (
+        alarms_publish["Action"] == "sns:Publish"
+        and "aws:SourceArn" in alarms_publish["Condition"]["ArnLike"]
+    )
+    key = template["Resources"]["CentralKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(
+        "cloudwatch.amazonaws.com" in _list(s["Principal"].get("Service", []))
+        and "kms:GenerateDataKey" in s["Action"]
+        for s in key
+        if isinstance(s.get("Principal"), dict)
+    )
 
 
 def test_the_forwarded_calls_rule_takes_the_trail_techniques_calls_on_the_org_bus(

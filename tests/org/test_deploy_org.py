@@ -267,7 +267,9 @@ def test_deploy_org_done_when(endpoint: str) -> None:
         TopicArn=central_outputs["AlertTopicArn"]
     )
     (publish,) = [
-        s for s in json.loads(topic["Attributes"]["Policy"])["Statement"] if s["Action"] == "sns:Publish"
+        s
+        for s in json.loads(topic["Attributes"]["Policy"])["Statement"]
+        if s["Action"] == "sns:Publish" and s["Principal"] == {"AWS": "*"}  # not the alarms' statement
     ]
     assert publish["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org.id}}
     assert "subscription confirmation" in done.stderr

@@ -22,6 +22,12 @@ What reaches the central function, and why this way:
   ``trailguard.central/1`` schema and are skipped, so it never escalates itself.
 * **The schedule** (every 5 minutes): the organization backstop.
 
+One message per incident: the account's own stack tells about its own incidents; the central function is
+the fallback (:func:`fallback`). It records every member's or owner's message by its event id when the
+topic delivers it, waits :data:`TOLD_GRACE_SECONDS` on a forwarded call, re-reads the trail, and tells
+only when nobody did or the trail is still broken. An owner's UpdateTrail is judged by the live trail
+it leaves (:func:`as_restored`), never by who made it.
+
 Account and region always come from the payload (``detail.recipientAccountId`` / ``detail.awsRegion``,
 the incident document's ``account`` / ``region``), never from the EventBridge envelope, which the
 forwarding bus rewrites to the forwarder's.
@@ -285,6 +291,111 @@ def trail_gaps(trail: Mapping[str, Any], baseline: Mapping[str, Any] | None = No
     return gaps
 
 
+# ----------------------------------------------------------------------------------- one voice per incident
+
+
+TOLD_PK = "central#told"
+"""The central ledger's record, per CloudTrail event id (``sk``), of who told the security team about it:
+the account's own stack (its message arrived on the central topic) or the central function."""
+TOLD_GRACE_SECONDS = 10.0
+"""How long the central function waits on a forwarded call before it re-reads the trail and looks for the
+account's own message: the member's or owner's function repairs and publishes within seconds (EventBridge,
+the repair, SNS to this function), as :data:`trailguard.notify.ledger.FINDING_GRACE_SECONDS` gives the
+API-call path its head start over a finding."""
+TOLD_TTL_SECONDS = 7 * 86400
+BY_CENTRAL = "central"
+
+
+def fallback(verdict: str, status: str | None) -> Literal["tell", "unless-told"]:
+    """Whether the central function's message on a forwarded call (or finding) goes out whatever the
+    account's own stack said (``tell``), or only when that stack's message has not arrived
+    (``unless-told``).
+
+    The central function is the fallback, not a second voice: the account's own stack tells the security
+    team about its own incidents (a member's ATTEMPT, the owner's REPAIRED). So a member's failed try, and
+    a change that the re-read after the grace finds already undone (``already-restored``), are the central
+    function's news only when nobody told. A trail it found still broken (it repaired it, or could not) is
+    always told: the account's message said something that is no longer true, or nothing."""
+    if verdict == "attempt":
+        return "unless-told"
+    return "unless-told" if status == "already-restored" else "tell"
+
+
+# ----------------------------------------------------------------------------------- the owner's repairs
+
+
+RESTORED_PK = "central#restored"
+"""The central ledger's record, per organization trail ARN (``sk``), of what the management account's
+stack last reported it restored on it (the parameters of its verified UpdateTrail repair)."""
+RESTORED_SECONDS = 3600
+"""How long such a report stands for judging the UpdateTrail calls that follow it."""
+RESTORABLE = {
+    "S3BucketName": "S3BucketName",
+    "S3KeyPrefix": "S3KeyPrefix",
+    "SnsTopicName": "SnsTopicName",
+    "KmsKeyId": "KmsKeyId",
+    "CloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn",
+    "CloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
+    "EnableLogFileValidation": "LogFileValidationEnabled",
+    "IncludeGlobalServiceEvents": "IncludeGlobalServiceEvents",
+    "IsMultiRegionTrail": "IsMultiRegionTrail",
+    "IsOrganizationTrail": "IsOrganizationTrail",
+}
+"""UpdateTrail's parameters and the DescribeTrails field each one sets."""
+
+
+def restored_values(remediation: Any) -> dict[str, str]:
+    """What a repair's successful UpdateTrail calls set (its message's ``remediation.calls``)."""
+    restored: dict[str, str] = {}
+    if not isinstance(remediation, Mapping):
+        return restored
+    for made in remediation.get("calls") or []:
+        if not isinstance(made, Mapping) or made.get("operation") != "UpdateTrail" or made.get("error"):
+            continue
+        params = made.get("params")
+        for key, value in params.items() if isinstance(params, Mapping) else ():
+            if key in RESTORABLE:
+                restored[key] = str(value)
+    return restored
+
+
+def as_restored(
+    live: Mapping[str, Any], restored: Mapping[str, str], request: Mapping[str, Any]
+) -> str | None:
+    """Why an UpdateTrail's result is not "as the owner's stack restored it" (None: it is).
+
+    The judgement is of the live trail, read by ARN by the central function after the grace, never of
+    who called: every property the owner's message reports restored must read back with that value, and
+    the call may set nothing else (a parameter it sets that the report does not cover is news). Logging,
+    the KMS key, validation and CloudWatch Logs are checked on the live trail before this is asked
+    (:func:`trail_gaps`, GetTrailStatus), so a call that weakens any of them is news whoever made it, the
+    owner's role included; and a call that redirects the trail leaves a destination other than the
+    reported one. A caller can therefore only be quiet by leaving the trail exactly as the management
+    account's stack restored it from its recorded baseline, which is not a degradation."""
+    if not restored:
+        return "no restoration of this trail was reported"
+    for param, value in sorted(restored.items()):
+        found = live.get(RESTORABLE[param])
+        if not _same_value(found, value):
+            field_name = RESTORABLE[param]
+            return f"{field_name} is {found!r}, not {value!r} as the management account's stack restored it"
+    for key in request:
+        param = key[:1].upper() + key[1:]
+        if key != "name" and param not in restored:
+            return f"the call set {key}, which the management account's stack does not report restored"
+    return None
+
+
+def _same_value(found: Any, wanted: str) -> bool:
+    if isinstance(found, bool):
+        return str(found).lower() == wanted.lower()
+    text = "" if found is None else str(found)
+    # a key or topic given by id or name reads back as its ARN
+    return text == wanted or (
+        bool(wanted) and ":" in text and text.rsplit("/", 1)[-1].rsplit(":", 1)[-1] == wanted
+    )
+
+
 # ----------------------------------------------------------------------------------- members' messages
 
 
@@ -300,6 +411,9 @@ class MemberReport:
     summary: str
     detected_by: str | None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    event_id: str | None = None
+    """The CloudTrail event id (or finding id) the incident is about: the key of the central ledger's
+    "the account's own stack told" record (none for a sweep's report)."""
 
 
 def read_message(text: Any) -> list[MemberReport] | str:
@@ -325,6 +439,7 @@ def read_message(text: Any) -> list[MemberReport] | str:
     handler = detected.get("handler") if isinstance(detected, Mapping) else None
     if handler == HANDLER:
         return []
+    event = incident.get("event")
     return [
         MemberReport(
             account=_text(incident.get("account")),
@@ -335,6 +450,7 @@ def read_message(text: Any) -> list[MemberReport] | str:
             summary=_summary(incident.get("remediation")) or str(doc.get("text") or ""),
             detected_by=_text(handler),
             raw=doc,
+            event_id=_text(event.get("id")) if isinstance(event, Mapping) else None,
         )
     ]
 

@@ -4,6 +4,10 @@ backstop, and every message on the central topic. The decisions are pure (:mod:`
 and :func:`trailguard.policy.classify`); the repairs are the existing actions
 (:func:`trailguard.remediate.trail.ensure_logging`, the core of every stack's StopLogging repair).
 
+One voice per incident: a forwarded call waits the grace (:data:`pause`), the trail is re-read, and the
+central ledger says whether the account's own stack told (:meth:`Central.note_told` records its message
+when the topic delivers it; :meth:`Central.claim_voice` is the one conditional write that decides).
+
 Every AWS call is made through an :class:`~trailguard.remediate.Outcome` (recorded) and its IAM
 permission is declared beside it; :data:`PERMISSIONS` is their union, which ``central.yaml``'s role grants
 (a test compares them). The role's CloudTrail statement is scoped to the management account's trails.
@@ -12,7 +16,8 @@ permission is declared beside it; :data:`PERMISSIONS` is their union, which ``ce
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +25,7 @@ from typing import Any
 from trailguard import aws
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, entries_from_object
+from trailguard.integrity import SignedStore
 from trailguard.inventory import LiveInventory
 from trailguard.inventory import build as inventory_build
 from trailguard.log import log_event
@@ -81,6 +87,10 @@ BASELINE_ONLY_NOTE = (
 QUIET_PK = "escalated#clean"
 QUIET_SECONDS = 900
 """How long one "found in order" escalation message stands for the members' later reports."""
+
+
+pause: Callable[[float], None] = time.sleep
+"""How the grace is waited (tests replace it to interleave the account's own message with the wait)."""
 
 
 def _now() -> str:
@@ -186,6 +196,9 @@ class Central:
     _listing: Outcome | None = field(default=None, repr=False)
     _all_arns: set[str] = field(default_factory=set, repr=False)
     _ledger: Ledger | bool | None = field(default=False, repr=False)
+    _waited: bool = field(default=False, repr=False)
+    _as_restored: dict[str, str] = field(default_factory=dict, repr=False)
+    """Event id -> why its UpdateTrail's result is the owner's restored state (:meth:`judge_update`)."""
 
     @classmethod
     def from_env(cls, region: str | None = None) -> Central:
@@ -292,7 +305,10 @@ class Central:
         )
         if verdict.verdict == "benign":
             return None
-        outcome = self.repair(verdict, trail) if verdict.verdict == "tamper" else None
+        told = self.told_store() if record.event_id else None
+        if told is not None:
+            self.wait()  # the account's own stack repairs and tells first; then the trail is re-read
+        outcome = self.repair(verdict, trail, record) if verdict.verdict == "tamper" else None
         incident = Incident(
             verdict=verdict,
             record=record,
@@ -302,6 +318,21 @@ class Central:
             outcome=outcome,
         )
         line = incident.summary()
+        judged = self._as_restored.get(str(record.event_id)) if outcome is not None else None
+        if judged is not None and outcome is not None and outcome.status == "already-restored":
+            line["notification"] = {"action": "suppress", "reason": f"not news: {judged}"}
+            log_event(LOG, logging.INFO, "central.quiet", event_id=record.event_id, reason=judged)
+            return line
+        if told is not None and policy.fallback(verdict.verdict, incident.status) == "unless-told":
+            holder = self.claim_voice(told, str(record.event_id))
+            if holder is not None:
+                reason = (
+                    f"account {holder.get('by')}'s own stack told ({holder.get('status') or 'its message'})"
+                    + (" and the trail was found in order" if outcome is not None else "")
+                )
+                line["notification"] = {"action": "suppress", "reason": reason}
+                log_event(LOG, logging.INFO, "central.quiet", event_id=record.event_id, reason=reason)
+                return line
         error = deliver(
             incident, self.settings.topic_arn, self.ledger, line, security_hub=self.settings.security_hub
         )
@@ -313,7 +344,125 @@ class Central:
             line["publish_error"] = error
         return line
 
-    def repair(self, verdict: Verdict, trail: Mapping[str, Any]) -> Outcome:
+    # -- one voice per incident ------------------------------------------------------------------
+
+    def told_store(self) -> SignedStore | None:
+        """Where "who told about this event" is kept: the central ledger's signed store (None without a
+        state table: then nothing can be recorded, and the central function tells as before, since a
+        duplicate beats a lost message)."""
+        ledger = self.ledger
+        return ledger.signed if ledger is not None else None
+
+    def wait(self) -> None:
+        """The grace, once per invocation (a batch of forwarded calls waits once)."""
+        if not self._waited:
+            self._waited = True
+            pause(policy.TOLD_GRACE_SECONDS)
+
+    def claim_voice(self, told: SignedStore, event_id: str) -> Mapping[str, Any] | None:
+        """One conditional write (``attribute_not_exists``) on the event's told record: who told, when
+        someone else did (the central function stays quiet); None when the central function speaks: it
+        claimed the event now, or it had claimed it before (a retry or a second delivery, whose message
+        the ledger's burst then decides), or the record could not be written or verified (a duplicate
+        beats a lost message). A forged record fails verification and is overwritten (with the state
+        key), so it cannot hold the claim. Publishing a fake "own stack told" message on the topic needs
+        the event id, and it only ever quietens what the re-read found already in order, or an attempt
+        that failed; a trail still broken is told regardless (:func:`policy.fallback`)."""
+        doc = {"by": policy.BY_CENTRAL, "at": _now()}
+        try:
+            claimed, held = told.claim_or_get(  # LEDGER_PERMISSIONS (PutItem, GetItem)
+                policy.TOLD_PK, event_id, doc, ttl_seconds=policy.TOLD_TTL_SECONDS
+            )
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
+            return None
+        if claimed or held is None:
+            return None
+        holder = held.doc
+        return None if holder.get("by") == policy.BY_CENTRAL else holder
+
+    def note_told(self, report: MemberReport) -> str | None:
+        """The account's own message arrived on the central topic: recorded under its event id (one
+        conditional write; a second copy of it changes nothing). What was recorded ("told"), or that the
+        central function had told first ("late": it was past the grace), or None (nothing to record)."""
+        told = self.told_store() if report.event_id else None
+        if told is None or report.event_id is None:
+            return None
+        doc = {
+            "by": report.account or "unknown",
+            "status": report.status,
+            "handler": report.detected_by,
+            "at": _now(),
+        }
+        try:
+            claimed, held = told.claim_or_get(  # LEDGER_PERMISSIONS (PutItem, GetItem)
+                policy.TOLD_PK, report.event_id, doc, ttl_seconds=policy.TOLD_TTL_SECONDS
+            )
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
+            return None
+        self.note_restored(told, report)
+        if claimed or held is None or held.doc.get("by") != policy.BY_CENTRAL:
+            return "told"
+        log_event(LOG, logging.WARNING, "central.told-late", event_id=report.event_id, account=report.account)
+        return "late"
+
+    def note_restored(self, told: SignedStore, report: MemberReport) -> None:
+        """The management account's stack reports a verified UpdateTrail repair of an organization trail:
+        what it set is recorded under the trail's ARN, to judge the UpdateTrail calls that follow
+        (its own repair's call among them) by their result (:func:`policy.as_restored`)."""
+        management = self.settings.management_account
+        ref = report.resource or ""
+        if report.account != management or report.status != "remediated" or not management:
+            return
+        if report.technique not in BASELINE_ONLY:
+            return
+        incident = report.raw.get("incident")
+        restored = policy.restored_values(
+            incident.get("remediation") if isinstance(incident, Mapping) else None
+        )
+        if not restored:
+            return
+        if not ref.startswith("arn:"):
+            ref = f"arn:aws:cloudtrail:{report.region or self.region}:{management}:trail/{ref}"
+        if not policy.names_org_trail(ref, management):
+            return
+        doc = {"event_id": report.event_id, "restored": restored, "at": time.time()}
+        try:
+            told.put(policy.RESTORED_PK, ref, doc, ttl_seconds=policy.RESTORED_SECONDS)  # LEDGER_PERMISSIONS
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
+
+    def judge_update(self, record: Record, trail: Mapping[str, Any]) -> str | None:
+        """Whether an UpdateTrail that left the organization trail's floor intact (logging, key,
+        validation, CloudWatch Logs) left it as the management account's stack reported it restored:
+        what says so, or None (it did not, or there is no such report: then it needs a person)."""
+        told = self.told_store()
+        arn = str(trail.get("TrailARN"))
+        if told is None or record.event_name != "UpdateTrail":
+            return None
+        try:
+            report = told.get(policy.RESTORED_PK, arn)  # LEDGER_PERMISSIONS (GetItem)
+            if not report or time.time() - float(report.get("at") or 0) > policy.RESTORED_SECONDS:
+                return None
+            region = trail_kind.home_region(trail, self.region) or self.region
+            live = _describe(Outcome("central.judge", arn), arn, region)  # CHECK_PERMISSIONS
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.judge-failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        restored = report.get("restored")
+        if live is None or not isinstance(restored, Mapping):
+            return None
+        why_not = policy.as_restored(live, restored, record.request_parameters)
+        if why_not is not None:
+            log_event(LOG, logging.INFO, "central.not-as-restored", event_id=record.event_id, reason=why_not)
+            return None
+        return (
+            f"the live trail, read by ARN, is as the management account's stack reported it restored "
+            f"(event {report.get('event_id')}), with logging, its KMS key, validation and CloudWatch Logs"
+        )
+
+    def repair(self, verdict: Verdict, trail: Mapping[str, Any], record: Record) -> Outcome:
         """Any change to an organization trail is answered by the full check (read by ARN in its home
         region, then logging, key, validation, CloudWatch Logs): the trail is verified before anything is
         changed, since the management account's own stack (``OrgTrailRole=owner``) may have repaired it
@@ -328,6 +477,11 @@ class Central:
         technique = verdict.technique.id if verdict.technique is not None else None
         if technique in BASELINE_ONLY and outcome.ok:
             # where it delivers and what it selects are compared with the baseline only where one is kept
+            judged = self.judge_update(record, trail) if outcome.status == "already-restored" else None
+            if judged is not None:  # the result is the owner's restored state: not news
+                outcome.summary += f"; {judged}"
+                self._as_restored[str(record.event_id)] = judged
+                return outcome
             if outcome.status == "already-restored":  # nothing it can see is off: the change is not undone
                 outcome.status, outcome.verified = "failed", False
                 outcome.summary = f"not undone here: {outcome.summary}"
@@ -627,7 +781,7 @@ def escalation_message(
 def handle(event: Any) -> dict[str, Any]:
     """One invocation: the schedule, SNS messages (members' incidents) or an EventBridge envelope.
     Bad input is logged and skipped (never raised: a raise makes Lambda retry a poison event)."""
-    summary: dict[str, Any] = {"records": 0, "incidents": [], "escalations": [], "skipped": []}
+    summary: dict[str, Any] = {"records": 0, "incidents": [], "escalations": [], "skipped": [], "told": []}
     kind = policy.entry_kind(event)
     central = Central.from_env()
     if kind == "schedule":
@@ -642,6 +796,11 @@ def handle(event: Any) -> dict[str, Any]:
                 continue
             summary["records"] += 1
             for report in read:  # none: not a member's (the central function's own, another schema)
+                noted = central.note_told(report)
+                if noted is not None:
+                    summary["told"].append(
+                        {"event_id": report.event_id, "account": report.account, "as": noted}
+                    )
                 try:
                     line = central.member_report(report)
                 except Exception as exc:

@@ -228,7 +228,8 @@ def ensure_bus_policy(
 
 def topic_policy(topic_arn: str, organization_id: str) -> dict[str, Any]:
     """The alert topic's policy, as the central template's ``AlertTopicPolicy`` writes it: the account
-    manages the topic, every principal of the organization may publish (the members' alerts)."""
+    manages the topic, every principal of the organization may publish (the members' alerts), and the
+    central stack's alarms may."""
     _, partition, _, _, account, _ = topic_arn.split(":", 5)
     return {
         "Version": "2012-10-17",
@@ -247,6 +248,18 @@ def topic_policy(topic_arn: str, organization_id: str) -> dict[str, Any]:
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
                 "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+            },
+            {
+                "Sid": "AlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{partition}:cloudwatch:*:{account}:alarm:trailguard-central-*"
+                    }
+                },
             },
         ],
     }
