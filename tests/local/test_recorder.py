@@ -41,7 +41,7 @@ def test_iam_user_call_has_cloudtrail_fields(
     assert record["eventSource"] == "cloudtrail.amazonaws.com"
     assert record["requestParameters"] == {"name": trail}
     assert record["sourceIPAddress"] == "127.0.0.1"
-    assert record["userAgent"].startswith("Boto3/") and "trailguard" in record["userAgent"]
+    assert record["userAgent"].startswith(("Boto3/", "Botocore/")) and "trailguard" in record["userAgent"]
     assert record["awsRegion"] == "us-east-1"
     assert record["recipientAccountId"] == "123456789012"
     assert record["readOnly"] is False
