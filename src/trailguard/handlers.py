@@ -30,11 +30,11 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from trailguard import aws, remediate, sweep
+from trailguard import aws, remediate
 from trailguard.allowlist import allowed_for
 from trailguard.baseline import Baselines, discover, rebaseline
 from trailguard.config import Config
-from trailguard.events import MalformedEvent, Record, entries_from_object
+from trailguard.events import MalformedEvent, Record, entries_from_object, is_schedule
 from trailguard.integrity import DerivedMac
 from trailguard.inventory import LiveInventory, load
 from trailguard.inventory import build as inventory_build
@@ -64,7 +64,7 @@ def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None)
     summary: dict[str, Any] = {"records": 0, "incidents": [], "skipped": []}
-    if sweep.is_schedule(event):
+    if is_schedule(event):
         return _sweep(summary, handler, request_id, started)
     try:
         entries = entries_from_object(event)
@@ -135,6 +135,8 @@ def _sweep(summary: dict[str, Any], handler: str, request_id: str | None, starte
     retries it and the failure shows in the function's error metrics. Then each CloudTrail burst the
     event path recorded goes to Security Hub with its count (``notify.delivery.import_bursts``).
     """
+    from trailguard import sweep  # the whole registry and every kind's capture: off the events' path
+
     config, region = Config.from_env(), aws.default_region()
     report = sweep.run(config, region)
     summary["sweep"] = report.to_dict()
