@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from trailguard import aws, remediate
 from trailguard.allowlist import allowed_for
-from trailguard.baseline import Baselines, discover, rebaseline
+from trailguard.baseline import Baselines, rebaseline
 from trailguard.config import Config
 from trailguard.events import MalformedEvent, Record, entries_from_object, is_schedule
 from trailguard.integrity import DerivedMac
@@ -275,6 +275,8 @@ class _Invocation:
         """A new protected trail is baselined from its confirmed create event (pending until CloudTrail's
         history has it; the sweep retries). Logged, never raised, never mailed (the sweep's message tells
         what it confirms later)."""
+        from trailguard.baseline import discover  # a trail's first baseline: off the repairs' path
+
         for kind, ident, outcome in discover.created(record, self.config, self.region, self.baselines):
             log_event(
                 LOG,

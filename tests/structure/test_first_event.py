@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-FIRST_EVENT_MODULE_BUDGET = 70  # trailguard modules after import + first event: 67 when set (91 before)
+FIRST_EVENT_MODULE_BUDGET = 55  # trailguard modules after import + first event: 52 when set (91 before)
 
 _PROBE = r"""
 import json, os, sys

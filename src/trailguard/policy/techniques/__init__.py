@@ -7,7 +7,7 @@ A CloudTrail call needs only the families that judge it: :data:`CALL_FAMILIES`, 
 call to its families, lets :func:`techniques_for_call` import just those (a StopLogging imports the trail
 family, not the registry's every family and the actions and kinds they bring). The whole registry
 (:data:`TECHNIQUES`, :data:`CALL_INDEX`, :data:`BY_EVENT`, :data:`FINDING_TECHNIQUES`) is built on first
-use of any of them. ``tests/structure/test_call_families.py`` checks that the index equals the
+use of any of them. ``tests/structure/test_lazy_registries.py`` checks that the index equals the
 registry's (and prints the index to write when a family changes its calls).
 """
 

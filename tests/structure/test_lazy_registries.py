@@ -9,6 +9,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from trailguard import resources
 from trailguard.policy import techniques
 
 
@@ -53,3 +56,23 @@ def test_a_stoplogging_lookup_imports_its_family_only() -> None:
     assert families == {"_common", "trail"}
     actions = {m.rsplit(".", 1)[-1] for m in modules if m.startswith("trailguard.remediate.")}
     assert "bucket" not in actions and "guardduty" not in actions, actions
+
+
+def test_the_static_baseline_kinds_equal_the_models() -> None:
+    kinds = resources.KINDS.values()
+    ordered = sorted((k for k in kinds if k.baseline_order is not None), key=lambda k: k.baseline_order or 0)
+    assert tuple(k.name for k in ordered) == resources.BASELINE_KINDS
+
+
+def test_each_kind_is_found_by_name_from_its_own_module() -> None:
+    """``resources.kind(name)`` imports ``resources/<name>.py`` only: each kind lives in the module of its
+    name (else the lookup would fall back on discovering them all)."""
+    for name, found in resources.KINDS.items():
+        assert found.__class__ is resources.Kind
+        module = sys.modules[f"trailguard.resources.{name}"]
+        assert module.KIND is found
+        assert resources.kind(name) is found and resources.find(name) is found
+    assert resources.find("no-such-kind") is None and resources.find(None) is None
+    assert resources.find("base") is None
+    with pytest.raises(ValueError, match="unknown resource kind"):
+        resources.kind("no-such-kind")
