@@ -369,13 +369,14 @@ def _safe_id(record: Record) -> str | None:
 
 def prepare(*, background: bool = True) -> threading.Thread | None:
     """Make now, before any event, what a fresh process's first StopLogging would make on its path:
-    the clients of its four calls (CloudTrail, the state table, the topic; and the state key's KMS), at
-    once; then, in a thread when ``background`` (returned), the ledger's derived key
+    the clients of its four calls (CloudTrail, the state table, the topic; and the state key's KMS) and
+    the technique family that judges it (the only one imported until another call comes), at once;
+    then, in a thread when ``background`` (returned), the ledger's derived key
     (:meth:`~trailguard.integrity.DerivedMac.prepare`: its one ``GenerateMac``, a network wait that
     overlaps the event's own calls) and, without a state table (no ledger: every incident is imported
     after its alert), the Security Hub client, the largest model, made while the event waits on the
-    network. Never raises:
-    whatever failed is logged and is made on first use instead, as without this."""
+    network. Never raises: whatever failed is logged and is made on first use instead, as without
+    this."""
     try:
         config = Config.from_env()
         region = aws.default_region()
@@ -387,6 +388,7 @@ def prepare(*, background: bool = True) -> threading.Thread | None:
         if config.state_key:
             services.append(("kms", region))
         aws.prepare(services)
+        technique_for_call("cloudtrail.amazonaws.com", "StopLogging")  # imports its family, pure
     except Exception as exc:
         log_event(LOG, logging.ERROR, "handler.prepare-failed", step="clients", error=aws.error_text(exc))
         return None
