@@ -13,10 +13,10 @@ import pytest
 
 from aws_support import ACCOUNT, REGION, Account
 from trailguard import resources, sweep
+from trailguard.events import is_schedule
 from trailguard.notify import delivery, ledger
 from trailguard.notify.ledger import SWEEP_WINDOW_SECONDS
 from trailguard.resources import BASELINE_KINDS
-from trailguard.sweep import is_schedule
 from worlds import Deployed
 
 BUCKET, SCHEDULED, TRAIL = Deployed.BUCKET, Deployed.SCHEDULED, Deployed.TRAIL

@@ -30,11 +30,11 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from trailguard import aws, remediate, sweep
+from trailguard import aws, remediate
 from trailguard.allowlist import allowed_for
-from trailguard.baseline import Baselines, discover, rebaseline
+from trailguard.baseline import Baselines, rebaseline
 from trailguard.config import Config
-from trailguard.events import MalformedEvent, Record, entries_from_object
+from trailguard.events import MalformedEvent, Record, entries_from_object, is_schedule
 from trailguard.integrity import DerivedMac
 from trailguard.inventory import LiveInventory, load
 from trailguard.inventory import build as inventory_build
@@ -64,7 +64,7 @@ def handle(event: Any, context: Any, *, handler: str) -> dict[str, Any]:
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None)
     summary: dict[str, Any] = {"records": 0, "incidents": [], "skipped": []}
-    if sweep.is_schedule(event):
+    if is_schedule(event):
         return _sweep(summary, handler, request_id, started)
     try:
         entries = entries_from_object(event)
@@ -135,6 +135,8 @@ def _sweep(summary: dict[str, Any], handler: str, request_id: str | None, starte
     retries it and the failure shows in the function's error metrics. Then each CloudTrail burst the
     event path recorded goes to Security Hub with its count (``notify.delivery.import_bursts``).
     """
+    from trailguard import sweep  # the whole registry and every kind's capture: off the events' path
+
     config, region = Config.from_env(), aws.default_region()
     report = sweep.run(config, region)
     summary["sweep"] = report.to_dict()
@@ -273,6 +275,8 @@ class _Invocation:
         """A new protected trail is baselined from its confirmed create event (pending until CloudTrail's
         history has it; the sweep retries). Logged, never raised, never mailed (the sweep's message tells
         what it confirms later)."""
+        from trailguard.baseline import discover  # a trail's first baseline: off the repairs' path
+
         for kind, ident, outcome in discover.created(record, self.config, self.region, self.baselines):
             log_event(
                 LOG,
@@ -365,13 +369,14 @@ def _safe_id(record: Record) -> str | None:
 
 def prepare(*, background: bool = True) -> threading.Thread | None:
     """Make now, before any event, what a fresh process's first StopLogging would make on its path:
-    the clients of its four calls (CloudTrail, the state table, the topic; and the state key's KMS), at
-    once; then, in a thread when ``background`` (returned), the ledger's derived key
+    the clients of its four calls (CloudTrail, the state table, the topic; and the state key's KMS) and
+    the technique family that judges it (the only one imported until another call comes), at once;
+    then, in a thread when ``background`` (returned), the ledger's derived key
     (:meth:`~trailguard.integrity.DerivedMac.prepare`: its one ``GenerateMac``, a network wait that
     overlaps the event's own calls) and, without a state table (no ledger: every incident is imported
     after its alert), the Security Hub client, the largest model, made while the event waits on the
-    network. Never raises:
-    whatever failed is logged and is made on first use instead, as without this."""
+    network. Never raises: whatever failed is logged and is made on first use instead, as without
+    this."""
     try:
         config = Config.from_env()
         region = aws.default_region()
@@ -383,6 +388,7 @@ def prepare(*, background: bool = True) -> threading.Thread | None:
         if config.state_key:
             services.append(("kms", region))
         aws.prepare(services)
+        technique_for_call("cloudtrail.amazonaws.com", "StopLogging")  # imports its family, pure
     except Exception as exc:
         log_event(LOG, logging.ERROR, "handler.prepare-failed", step="clients", error=aws.error_text(exc))
         return None

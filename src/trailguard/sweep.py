@@ -48,15 +48,6 @@ ORDER = resources.ORDER
 pipeline, then what a trail needs (its key and bucket) before the trail itself."""
 
 
-def is_schedule(event: Any) -> bool:
-    """An EventBridge schedule firing (the backstop rule), which carries no record to classify."""
-    return (
-        isinstance(event, Mapping)
-        and event.get("detail-type") == "Scheduled Event"
-        and event.get("source") == "aws.events"
-    )
-
-
 def _swept(kind: resources.Kind) -> list[Technique]:
     """The techniques whose actions restore ``kind`` in the sweep, in their declared order."""
     found = [t for t in TECHNIQUES.values() if t.sweep is not None and t.kind is kind]

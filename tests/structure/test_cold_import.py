@@ -4,8 +4,8 @@ and stays within a stated CPU-time budget.
 
 The budget: 750 ms of CPU time for the import, about 3x the median measured when it was set (226 ms
 on the 2-core CI machine, bytecode not cached, as in a Lambda package built without the runtime's
-Python; the import then already loads everything the first event needs). CPU time, not wall-clock, so
-a busy machine does not fail it.
+Python; the import then loaded every technique family, 91 modules where it loads 49 now). CPU time,
+not wall-clock, so a busy machine does not fail it.
 """
 
 from __future__ import annotations

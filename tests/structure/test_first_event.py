@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-FIRST_EVENT_MODULE_BUDGET = 92  # trailguard modules after import + first event: 87 when set
+FIRST_EVENT_MODULE_BUDGET = 55  # trailguard modules after import + first event: 52 when set (91 before)
 
 _PROBE = r"""
 import json, os, sys
@@ -115,13 +115,16 @@ def first_event() -> dict[str, Any]:
 
 def test_on_lambda_the_init_makes_every_client_the_first_event_needs() -> None:
     """Lambda's init (the handler's import with ``AWS_LAMBDA_FUNCTION_NAME`` set) makes the clients of
-    the StopLogging repair, one session for all; neither event makes one (with a state table, the
+    the StopLogging repair, one session for all, and imports its technique family; neither event makes
+    a client or loads a trailguard module (with a state table, the
     sweep imports the burst into Security Hub: no client for it on the event path)."""
     found = _run(on_lambda=True)
     made = {service for service, _ in found["at_init"]}
     assert made == {"cloudtrail", "dynamodb", "sns"}
     assert found["sessions"] == 1
     assert found["events"]["1"]["new_clients"] == [] and found["events"]["2"]["new_clients"] == []
+    loaded = [m for m in found["events"]["1"]["new_modules"] if m.split(".")[0] == "trailguard"]
+    assert loaded == [], loaded  # the StopLogging family too was imported by the init
 
 
 def test_the_first_event_makes_one_session_and_one_client_per_service(first_event: dict[str, Any]) -> None:

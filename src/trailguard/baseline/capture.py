@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from trailguard import aws
+from trailguard import aws, resources
 from trailguard.aws import error_code
 from trailguard.baseline.store import KINDS, Baselines
 from trailguard.config import Config
 from trailguard.log import log_event
-from trailguard.resources import KINDS as RESOURCE_KINDS
+from trailguard.resources import Kind
 from trailguard.resources import key as key_kind
 from trailguard.resources import kind as kind_of
 from trailguard.resources import store as store_kind
@@ -36,8 +36,10 @@ _UNAVAILABLE = {
 }
 
 
-KINDS_OF_REGION = tuple(k for k in RESOURCE_KINDS.values() if k.discover is not None and k.name in KINDS)
-"""Kinds whose baselines are found per region (``Kind.discover``) rather than from a trail."""
+def kinds_of_region() -> tuple[Kind, ...]:
+    """Kinds whose baselines are found per region (``Kind.discover``) rather than from a trail (the
+    whole resource model: read when a capture runs, not at import)."""
+    return tuple(k for k in resources.KINDS.values() if k.discover is not None and k.name in KINDS)
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -173,7 +175,9 @@ def capture_all(
             summary.unavailable.append(f"CloudTrail Lake (ListEventDataStores) in {region}")
         else:
             summary.errors.append(f"event data stores: {error_code(exc) or type(exc).__name__}: {exc}")
-    for found in KINDS_OF_REGION:  # kinds a region holds, not reached from a trail (GuardDuty, Security Hub)
+    for (
+        found
+    ) in kinds_of_region():  # kinds a region holds, not reached from a trail (GuardDuty, Security Hub)
         try:
             for ident, doc in (found.discover or (lambda _c, _s: []))(clients, source):
                 baselines.put(found.name, found.stored_id(ident, doc), doc)

@@ -10,6 +10,9 @@
 Pure: no boto3, no I/O at import.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
 from trailguard.events.cloudtrail import CloudTrailRecord
 from trailguard.events.guardduty import DETAIL_TYPE as GUARDDUTY_DETAIL_TYPE
@@ -40,6 +43,17 @@ __all__ = [
     "RecordKind",
     "SecurityHubFinding",
     "entries_from_object",
+    "is_schedule",
     "iter_path",
     "records_from_object",
 ]
+
+
+def is_schedule(event: Any) -> bool:
+    """An EventBridge schedule firing (the backstop rule), which carries no record to classify. Here,
+    not in ``trailguard.sweep``, so a handler tells it apart without importing the sweep."""
+    return (
+        isinstance(event, Mapping)
+        and event.get("detail-type") == "Scheduled Event"
+        and event.get("source") == "aws.events"
+    )

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from trailguard.policy.technique import base_event_name
-from trailguard.resources import KINDS
+from trailguard.resources import find as find_kind
 
 if TYPE_CHECKING:
     from trailguard.baseline import Summary
@@ -57,7 +57,7 @@ verified to be right; this stack may not change it, so its owner, told by a pers
 
 def noun(kind: str | None) -> str | None:
     """``KMS key`` for ``key``: the resource model's noun (None for a kind it does not know)."""
-    found = KINDS.get(kind or "")
+    found = find_kind(kind)
     return found.noun if found is not None else None
 
 

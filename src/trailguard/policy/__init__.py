@@ -6,11 +6,19 @@ and the tests all run the very same judgement.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from trailguard.policy import techniques as _techniques
 from trailguard.policy.classify import classify
 from trailguard.policy.inventory import Guard, Inventory
 from trailguard.policy.technique import Match, Sweep, Technique
-from trailguard.policy.techniques import TECHNIQUES, required_permissions, technique_for_call
+from trailguard.policy.techniques import required_permissions, technique_for_call
 from trailguard.policy.verdict import Verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    TECHNIQUES: Mapping[str, Technique]
 
 __all__ = [
     "TECHNIQUES",
@@ -29,7 +37,14 @@ __all__ = [
 
 def action_permissions(action: str) -> frozenset[str]:
     """The IAM actions the remediation ``action`` (by name) declares; empty for an unknown name."""
-    for technique in TECHNIQUES.values():
+    for technique in _techniques.TECHNIQUES.values():
         if technique.action.name == action:
             return technique.action.permissions
     return frozenset()
+
+
+def __getattr__(name: str) -> Any:
+    """``TECHNIQUES``, the whole registry, built on first use (the first event needs only its family)."""
+    if name == "TECHNIQUES":
+        return _techniques.TECHNIQUES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from trailguard.events import Record
+from trailguard.policy import techniques
 from trailguard.policy.inventory import Inventory
 from trailguard.policy.technique import Match, Technique, base_event_name
-from trailguard.policy.techniques import (
-    FINDING_TECHNIQUES,
-    required_permissions,
-    techniques_for_call,
-)
+from trailguard.policy.techniques import required_permissions, techniques_for_call
 from trailguard.policy.verdict import Verdict
 from trailguard.resources import role as role_kind
 
@@ -205,7 +202,7 @@ def _verdict(technique: Technique, match: Match, record: Record, inventory: Inve
 
 
 def _classify_finding(record: Record, inventory: Inventory) -> Verdict:
-    for technique in FINDING_TECHNIQUES:
+    for technique in techniques.FINDING_TECHNIQUES:  # the whole registry, built on first use
         if record.kind in technique.kinds and set(record.finding_types) & technique.finding_types:
             return _verdict(technique, technique.judge(record, inventory), record, inventory)
     kinds = ", ".join(record.finding_types) or "no type"

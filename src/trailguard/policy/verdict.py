@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from trailguard.events import Record
+from trailguard.policy import techniques
 from trailguard.policy.technique import Technique
-from trailguard.policy.techniques import TECHNIQUES
 
 VerdictName = Literal["tamper", "attempt", "allowed", "benign"]
 VERDICTS: tuple[VerdictName, ...] = ("tamper", "attempt", "allowed", "benign")
@@ -43,9 +43,10 @@ class Verdict:
     def __post_init__(self) -> None:
         named: object = self.technique
         if isinstance(named, str):  # a convenience for callers that name it: the registry's unit, or none
-            if named not in TECHNIQUES:
+            registry = techniques.TECHNIQUES  # the whole registry, built on first use
+            if named not in registry:
                 raise ValueError(f"no technique {named!r} in the registry")
-            object.__setattr__(self, "technique", TECHNIQUES[named])
+            object.__setattr__(self, "technique", registry[named])
 
     @property
     def technique_id(self) -> str | None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from trailguard.aws import error_code
+from trailguard.remediate import base as _base
 from trailguard.remediate.base import (
-    ACTIONS,
     NO_BASELINE,
     NOTIFY_ONLY,
     VERIFY_ATTEMPTS,
@@ -36,6 +37,8 @@ from trailguard.remediate.base import (
 
 if TYPE_CHECKING:
     from trailguard.policy import Verdict
+
+    ACTIONS: dict[str, Action]
 
 __all__ = [
     "ACTIONS",
@@ -66,6 +69,7 @@ def remediate(ctx: Context, verdict: Verdict) -> Outcome:
     return repair(ctx, technique, RepairRequest.of_verdict(verdict, technique.kind))
 
 
+@cache
 def _discover() -> None:
     """Import every action module, which declares its actions into :data:`ACTIONS`."""
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
@@ -73,4 +77,10 @@ def _discover() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
-_discover()
+def __getattr__(name: str) -> Any:
+    """``ACTIONS``, every action, its modules imported on first use (PEP 562): a technique imports the
+    module of its own action, so the first event loads only the actions it may run."""
+    if name == "ACTIONS":
+        _discover()
+        return _base.ACTIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
