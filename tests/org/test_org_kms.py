@@ -147,7 +147,9 @@ def _alert_delivery(member: dict[str, Any], alert_topic_arn: str) -> list[dict[s
         MEMBER_REGION,
     )
     (policy,) = [
-        p for p in member["Resources"]["GuardRole"]["Properties"]["Policies"] if p["PolicyName"] == "AlertDelivery"
+        p
+        for p in member["Resources"]["GuardRole"]["Properties"]["Policies"]
+        if p["PolicyName"] == "AlertDelivery"
     ]
     statements: list[dict[str, Any]] = render(policy["PolicyDocument"])["Statement"]
     return statements
@@ -156,7 +158,11 @@ def _alert_delivery(member: dict[str, Any], alert_topic_arn: str) -> list[dict[s
 def _key_policy(central: dict[str, Any]) -> list[dict[str, Any]]:
     render = Render(
         central,
-        {"OrganizationId": ORG_ID, "ManagementAccountId": "111111111111", "SecurityContactEmail": "s@b.example"},
+        {
+            "OrganizationId": ORG_ID,
+            "ManagementAccountId": "111111111111",
+            "SecurityContactEmail": "s@b.example",
+        },
         CENTRAL_ACCOUNT,
         CENTRAL_REGION,
     )
@@ -185,7 +191,10 @@ def test_a_member_role_may_use_the_central_key_through_sns_by_both_documents(
     ("why", "overrides"),
     [
         ("called directly, not through SNS", {"context": {"kms:ViaService": None}}),
-        ("through SNS in the member's region", {"context": {"kms:ViaService": f"sns.{MEMBER_REGION}.amazonaws.com"}}),
+        (
+            "through SNS in the member's region",
+            {"context": {"kms:ViaService": f"sns.{MEMBER_REGION}.amazonaws.com"}},
+        ),
         ("through another service", {"context": {"kms:ViaService": f"s3.{CENTRAL_REGION}.amazonaws.com"}}),
         ("a key of another account", {"resource": KEY.replace(CENTRAL_ACCOUNT, "444444444444")}),
         ("a key of the central account elsewhere", {"resource": KEY.replace(CENTRAL_REGION, "ap-south-1")}),
@@ -209,7 +218,9 @@ def test_the_member_role_grants_nothing_else_on_kms(member: dict[str, Any], why:
 def test_the_central_key_refuses_other_uses_by_other_accounts(
     central: dict[str, Any], why: str, context: dict[str, Any]
 ) -> None:
-    assert not allows(_key_policy(central), _request("kms:GenerateDataKey", context=context), key_policy=True), why
+    assert not allows(
+        _key_policy(central), _request("kms:GenerateDataKey", context=context), key_policy=True
+    ), why
     assert not allows(_key_policy(central), _request("kms:CreateGrant"), key_policy=True)
 
 
