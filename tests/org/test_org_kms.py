@@ -225,9 +225,13 @@ def test_the_central_key_refuses_other_uses_by_other_accounts(
 
 
 def test_a_stack_with_its_own_topic_grants_no_key_of_another_account(member: dict[str, Any]) -> None:
-    """Without AlertTopicArn the statement is dropped (its own topic's key is GuardKeyUse's)."""
-    (publish,) = _alert_delivery(member, "")
+    """Without AlertTopicArn the key statement names the stack's own key only (GuardKeyUse's)."""
+    publish, key_use = _alert_delivery(member, "")
     assert publish["Action"] == "sns:Publish" and "kms:" not in json.dumps(publish)
+    assert key_use["Resource"] == "GETATT:GuardKey.Arn"
+    own = f"sns.{MEMBER_REGION}.amazonaws.com"
+    assert key_use["Condition"] == {"StringEquals": {"kms:ViaService": own}}
+    assert not allows([key_use], _request("kms:GenerateDataKey"), key_policy=False)
 
 
 def test_the_granted_key_calls_survive_the_roles_self_lock(member: dict[str, Any]) -> None:
@@ -240,5 +244,5 @@ def test_the_granted_key_calls_survive_the_roles_self_lock(member: dict[str, Any
         if p["PolicyName"] == "OnlyTrailguardFunctions"
     ]
     (deny,) = [s for s in lock["PolicyDocument"]["Statement"] if s["Effect"] == "Deny" and "NotAction" in s]
-    (key_use,) = [s for s in _alert_delivery(member, TOPIC) if s.get("Sid") == "CentralTopicKeyThroughSns"]
+    (key_use,) = [s for s in _alert_delivery(member, TOPIC) if s.get("Sid") == "TopicKeyThroughSns"]
     assert set(_as_list(key_use["Action"])) <= set(deny["NotAction"])
