@@ -5,6 +5,7 @@ through its subscription, which is how it stays quiet when the account told firs
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import localcloud_sample_handler as sample
@@ -14,6 +15,15 @@ from localcloud_support import invocations_of, unique, wire
 from trailguard.local.server import LocalCloud
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _calls_restored() -> Iterator[None]:
+    """The sample handler's calls are shared with the router's tests, which read every event's ``id``:
+    SNS's events have none, so they are taken out again."""
+    before = list(sample.CALLS)
+    yield
+    sample.CALLS[:] = before
 
 
 def _subscribed(cloud: LocalCloud, *, permitted: bool) -> tuple[str, Any]:
