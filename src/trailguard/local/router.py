@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,9 +22,11 @@ from typing import Any
 
 from trailguard.local.org import Organization, policy_allows
 from trailguard.local.outbox import Outbox
+from trailguard.local.recorder import Call
 from trailguard.local.runner import LambdaRunner
 
 log = logging.getLogger(__name__)
+SNS_PRINCIPAL = "sns.amazonaws.com"
 
 ENABLED_STATES = ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
 
@@ -320,6 +323,68 @@ class Router:
         message_id = sns_backends[parts[4]][parts[3]].publish(message, arn=topic_arn)
         if self.outbox is not None:
             self.outbox.deliver(topic_arn, message, message_id=message_id)
+        self.to_lambda_subscribers(topic_arn, message)
+
+    def on_call(self, call: Call) -> None:
+        """A successful SNS ``Publish``: delivered to the topic's Lambda subscriptions (moto hands them to
+        a container runtime the local cloud does not have), each in the background, as SNS invokes them
+        asynchronously; the function's permission must let ``sns.amazonaws.com`` invoke it from the topic."""
+        op = call.operation
+        if op is None or op.service != "sns" or op.name != "Publish" or not call.succeeded:
+            return
+        params = op.request_parameters
+        topic_arn = str(params.get("topicArn") or params.get("targetArn") or "")
+        if topic_arn:
+            message = str(params.get("message", ""))
+            self.to_lambda_subscribers(
+                topic_arn, message, params.get("subject"), params.get("messageStructure")
+            )
+
+    def to_lambda_subscribers(
+        self, topic_arn: str, message: str, subject: str | None = None, structure: str | None = None
+    ) -> None:
+        """Invoke every Lambda subscribed to the topic with SNS's event (one record)."""
+        from moto.sns.models import sns_backends
+
+        parts = topic_arn.split(":")
+        if len(parts) < 6:
+            return
+        backend = sns_backends[parts[4]][parts[3]]
+        topic = backend.topics.get(topic_arn)
+        if topic is None:
+            return
+        subs = [
+            s for s in list(backend.subscriptions.values()) if s.topic is topic and s.protocol == "lambda"
+        ]
+        if not subs:
+            return
+        if structure == "json":
+            try:
+                members = json.loads(message)
+                message = str(members.get("lambda", members.get("default", message)))
+            except (ValueError, AttributeError):
+                pass
+        message_id = str(uuid.uuid4())
+        for sub in subs:
+            event = {
+                "Records": [
+                    {
+                        "EventSource": "aws:sns",
+                        "EventVersion": "1.0",
+                        "EventSubscriptionArn": sub.arn,
+                        "Sns": {
+                            "Type": "Notification",
+                            "MessageId": message_id,
+                            "TopicArn": topic_arn,
+                            "Subject": subject,
+                            "Message": message,
+                            "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                            "MessageAttributes": {},
+                        },
+                    }
+                ]
+            }
+            self._spawn(message_id, self.runner.invoke, str(sub.endpoint), event, topic_arn, SNS_PRINCIPAL)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop taking work, give running deliveries ``timeout`` seconds, drop queued ones."""

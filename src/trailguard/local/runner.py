@@ -111,21 +111,29 @@ def _condition_allows(condition: Mapping[str, Any], source_arn: str | None, acco
     return True
 
 
-def _statement_applies(statement: Mapping[str, Any], source_arn: str | None, account: str) -> bool:
+def _statement_applies(
+    statement: Mapping[str, Any], source_arn: str | None, account: str, service: str = EVENTS_PRINCIPAL
+) -> bool:
     actions = [str(a) for a in _as_list(statement.get("Action", []))]
     if not any(a in ("lambda:InvokeFunction", "lambda:*", "*") for a in actions):
         return False
     principal = statement.get("Principal", {})
     if principal != "*":
         services = _as_list(principal.get("Service", [])) if isinstance(principal, Mapping) else []
-        if EVENTS_PRINCIPAL not in services:
+        if service not in services:
             return False
     return _condition_allows(statement.get("Condition", {}), source_arn, account)
 
 
-def permission_allows(statements: list[Mapping[str, Any]], source_arn: str | None, account: str) -> bool:
-    """Whether a function's resource policy lets EventBridge invoke it from ``source_arn``."""
-    applicable = [s for s in statements if _statement_applies(s, source_arn, account)]
+def permission_allows(
+    statements: list[Mapping[str, Any]],
+    source_arn: str | None,
+    account: str,
+    service: str = EVENTS_PRINCIPAL,
+) -> bool:
+    """Whether a function's resource policy lets ``service`` (EventBridge, or SNS for a topic's
+    subscription) invoke it from ``source_arn``."""
+    applicable = [s for s in statements if _statement_applies(s, source_arn, account, service)]
     if any(s.get("Effect") == "Deny" for s in applicable):
         return False
     return any(s.get("Effect", "Allow") == "Allow" for s in applicable)
@@ -159,7 +167,13 @@ class LambdaRunner:
         with self._lock:
             return {role for role, _ in self._credentials}
 
-    def invoke(self, function_arn: str, event: Mapping[str, Any], rule_arn: str | None = None) -> Invocation:
+    def invoke(
+        self,
+        function_arn: str,
+        event: Mapping[str, Any],
+        rule_arn: str | None = None,
+        service: str = EVENTS_PRINCIPAL,
+    ) -> Invocation:
         from moto.awslambda.models import lambda_backends
 
         account, region, name = parse_function_arn(function_arn)
@@ -180,8 +194,8 @@ class LambdaRunner:
             return refused("ResourceNotFoundException: function not found")
         if function.reserved_concurrency is not None and int(function.reserved_concurrency) == 0:
             return refused("TooManyRequestsException: reserved concurrency is 0 (throttled)")
-        if not permission_allows(list(function.policy.statements), rule_arn, account):
-            return refused(f"AccessDeniedException: no permission for {EVENTS_PRINCIPAL} from {rule_arn}")
+        if not permission_allows(list(function.policy.statements), rule_arn, account, service):
+            return refused(f"AccessDeniedException: no permission for {service} from {rule_arn}")
 
         inv = Invocation(name, function.function_arn, rule_arn, event_id, detail_type, invoked=True)
         started = time.monotonic()

@@ -186,6 +186,7 @@ class LocalCloud:
             organization=lambda: self.organization,
         )
         self.recorder.listeners.append(self._router.submit)
+        capture.observers.append(self._router.on_call)  # a topic's Lambda subscriptions (moto has no runtime)
         if self.finding_delay is not None:
             self._findings = FindingEmitter(
                 self._router.submit,
