@@ -612,7 +612,7 @@ class Ledger:
             "follow-up", reason, BURSTS_PK, None, row=str(doc.get("row") or ""), more=more, since=since,
             unverified=int(_n(item, "unverified")),
         )  # fmt: skip
-        return [(_rebuilt(doc, region), decision)]
+        return [(first_incident(doc, region), decision)]
 
 
 class _Write:
@@ -931,8 +931,9 @@ def _burst_doc(incident: Incident, now: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _rebuilt(doc: Mapping[str, Any], region: str) -> Incident:
-    """The burst's first incident again, from its verified document, to write its follow-up."""
+def first_incident(doc: Mapping[str, Any], region: str) -> Incident:
+    """The burst's first incident again, from its verified document (its record, verdict and outcome):
+    for its follow-up, and for its Security Hub finding."""
     record = Record.of(dict(doc.get("record") or {}), doc.get("kind") or "cloudtrail")
     verdict = Verdict(
         doc.get("verdict", "tamper"), doc.get("technique"), doc.get("resource"), doc.get("principal"),

@@ -33,16 +33,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trailguard import aws
-from trailguard.events import Record
 from trailguard.events.securityhub import ANSWERED_FIELD
 from trailguard.integrity import KEY_ATTRIBUTE, MAC_ATTRIBUTE
 from trailguard.log import log_event
-from trailguard.notify.ledger import BURSTS_PK, Ledger
+from trailguard.notify.ledger import BURSTS_PK, Ledger, first_incident
 from trailguard.notify.notice import Drift, Incident, Notice, SweepFindings, status_head, status_word
 from trailguard.notify.renderer import cause_line, links, subject_for
 from trailguard.notify.text import clean
-from trailguard.policy.verdict import Verdict
-from trailguard.remediate.base import Outcome
 from trailguard.resources import securityhub_type
 from trailguard.state import DOC_ATTRIBUTE, StoredItem
 
@@ -273,7 +270,7 @@ def import_bursts(ledger: Ledger, region: str) -> dict[str, Any]:
             doc = ledger.signed.checked(_stored(item))
             if doc is None or doc.get("kind") != "cloudtrail":
                 continue  # tampered (the ledger reports it) or a finding's burst (answered at once)
-            incident = _first_incident(doc, region)
+            incident = first_incident(doc, region)
             account = incident.account_id
             if not account:
                 continue
@@ -313,21 +310,6 @@ def _bursts_failed(imported: list[str], failed: list[str]) -> dict[str, Any]:
 def _stored(item: dict[str, Any]) -> StoredItem:
     attributes = {k: str(item[k]["S"]) for k in (MAC_ATTRIBUTE, KEY_ATTRIBUTE) if "S" in item.get(k, {})}
     return StoredItem(str(item["pk"]["S"]), str(item["sk"]["S"]), str(item[DOC_ATTRIBUTE]["S"]), attributes)
-
-
-def _first_incident(doc: dict[str, Any], region: str) -> Incident:
-    """A burst's first incident, from its verified document (its record, verdict and outcome)."""
-    record = Record.of(dict(doc.get("record") or {}), "cloudtrail")
-    verdict = Verdict(
-        doc.get("verdict", "tamper"), doc.get("technique"), doc.get("resource"), doc.get("principal"),
-        str(doc.get("reason", "")), record,
-    )  # fmt: skip
-    done = doc.get("outcome")
-    outcome = None
-    if isinstance(done, dict):
-        outcome = Outcome(str(done.get("action")), doc.get("resource"), done.get("status", "failed"),
-                          verified=done.get("verified"))  # fmt: skip
-    return Incident(verdict, record, str(doc.get("handler") or "sweep"), region, doc.get("account"), outcome)
 
 
 # ------------------------------------------------------------------------------ the backstop sweep
