@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl
 from trailguard.local.identity import account_of, user_identity
 from trailguard.local.operations import signature_of
 from trailguard.local.org import SECURITY, Organization, OrgTrail, policy_allows
+from trailguard.local.recorder import read_body, request_headers
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +59,9 @@ Reply = tuple[int, dict[str, Any] | str, str]
 """(status, JSON body or XML text, content type)"""
 
 
-def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
-    headers = {
-        key[5:].replace("_", "-").lower(): str(value)
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    }
-    if environ.get("CONTENT_TYPE"):
-        headers["content-type"] = str(environ["CONTENT_TYPE"])
-    return headers
-
-
 def _body(environ: dict[str, Any]) -> bytes:
-    stream = environ.get("wsgi.input")
-    length = str(environ.get("CONTENT_LENGTH") or "")
-    data: bytes = stream.read(int(length)) if stream is not None and length.isdigit() else b""
+    """The body, read once and put back for moto to read again."""
+    data = read_body(environ)
     environ["wsgi.input"] = io.BytesIO(data)
     environ["CONTENT_LENGTH"] = str(len(data))
     return data
@@ -225,7 +214,7 @@ class OrgGate:
         return self.app(environ, start_response)
 
     def _reply(self, org: Organization, environ: dict[str, Any]) -> Reply | None:
-        headers = _headers(environ)
+        headers = request_headers(environ)
         query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
         sig = signature_of(headers, query)
         if sig is None or sig.signing_name not in ("cloudtrail", "sns"):

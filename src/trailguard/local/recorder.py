@@ -68,7 +68,7 @@ class CallCapture:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = datetime.now(UTC)
-        body = _read_body(environ)
+        body = read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         captured: dict[str, Any] = {}
@@ -119,7 +119,8 @@ def _not_implemented(exc: NotImplementedError, start_response: Callable[..., Any
     return [body]
 
 
-def _read_body(environ: Mapping[str, Any]) -> bytes:
+def read_body(environ: Mapping[str, Any]) -> bytes:
+    """The request's body, read from the WSGI stream (by its length, or to the end when chunked)."""
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
@@ -133,7 +134,8 @@ def _read_body(environ: Mapping[str, Any]) -> bytes:
     return b""
 
 
-def _call_from(environ: Mapping[str, Any], body: bytes, started: datetime) -> Call:
+def request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    """The request's headers, lower-cased, from the WSGI environment."""
     headers = {
         key[5:].replace("_", "-").lower(): str(value)
         for key, value in environ.items()
@@ -141,6 +143,11 @@ def _call_from(environ: Mapping[str, Any], body: bytes, started: datetime) -> Ca
     }
     if environ.get("CONTENT_TYPE"):
         headers["content-type"] = str(environ["CONTENT_TYPE"])
+    return headers
+
+
+def _call_from(environ: Mapping[str, Any], body: bytes, started: datetime) -> Call:
+    headers = request_headers(environ)
     query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
     call = Call(
         method=str(environ.get("REQUEST_METHOD", "GET")),
