@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 HERE = Path(__file__).resolve().parent
 REGIONS = (
@@ -90,8 +91,12 @@ def deploy_as(endpoint: str, credentials: Any) -> None:
 
 
 def build_fleet(endpoint: str, accounts: int, stacks: int) -> dict[str, Any]:
-    """The organization on the server (boto3 directly, untimed); ``stacks`` members get trailguard."""
+    """The organization on the server (boto3 directly, untimed); ``stacks`` members get trailguard. Its
+    trails are the audit tests' compliant trail (``tests/org/audit_world.good_trail``)."""
     import boto3
+
+    sys.path.insert(0, str(HERE.parent / "tests" / "org"))
+    from audit_world import good_trail
 
     def session(account: str | None) -> Any:
         if account is None:
@@ -106,36 +111,9 @@ def build_fleet(endpoint: str, accounts: int, stacks: int) -> dict[str, Any]:
         )
 
     def trail(account: str | None, name: str, bucket: str, organization: bool) -> None:
-        s = session(account)
-        s3 = s.client("s3", "us-east-1", endpoint_url=endpoint)
-        s3.create_bucket(Bucket=bucket)
-        s3.create_bucket(Bucket=f"{bucket}-access", ACL="log-delivery-write")
-        s3.put_public_access_block(
-            Bucket=bucket,
-            PublicAccessBlockConfiguration={
-                "BlockPublicAcls": True,
-                "IgnorePublicAcls": True,
-                "BlockPublicPolicy": True,
-                "RestrictPublicBuckets": True,
-            },
-        )
-        s3.put_bucket_logging(
-            Bucket=bucket,
-            BucketLoggingStatus={
-                "LoggingEnabled": {"TargetBucket": f"{bucket}-access", "TargetPrefix": "l/"}
-            },
-        )
-        key = s.client("kms", "us-east-1", endpoint_url=endpoint).create_key()["KeyMetadata"]["Arn"]
-        ct = s.client("cloudtrail", "us-east-1", endpoint_url=endpoint)
-        arn = ct.create_trail(
-            Name=name,
-            S3BucketName=bucket,
-            IsMultiRegionTrail=True,
-            IsOrganizationTrail=organization,
-            KmsKeyId=key,
-            EnableLogFileValidation=True,
-        )["TrailARN"]
-        ct.start_logging(Name=arn)
+        # boto3 reads AWS_ENDPOINT_URL when it makes each client: the test world's trail, on the server
+        with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": endpoint}):
+            good_trail(session(account), name, bucket, organization=organization)
 
     org = boto3.client("organizations", "us-east-1", endpoint_url=endpoint)
     sts = boto3.client("sts", "us-east-1", endpoint_url=endpoint)
