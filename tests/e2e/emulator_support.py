@@ -38,10 +38,10 @@ class Running:
 
 
 @contextmanager
-def running_emulator(base: Path, *options: str) -> Iterator[Running]:
-    """Start ``trailguard emulator`` (without the caller's AWS settings) in ``base``, wait up to 60 s
-    for its ready file, and stop it with SIGTERM (killed after 15 s) on the way out. Callers check
-    ``process.returncode`` afterwards if the clean exit is part of what they test."""
+def running_emulator(base: Path, *options: str, ready_timeout: float = 60.0) -> Iterator[Running]:
+    """Start ``trailguard emulator`` (without the caller's AWS settings) in ``base``, wait up to
+    ``ready_timeout`` seconds for its ready file, and stop it with SIGTERM (killed after 15 s) on the
+    way out. Callers check ``process.returncode`` afterwards if the clean exit is part of what they test."""
     ready_file, outbox, log = base / "ready.json", base / "outbox", base / "emulator.log"
     cmd = [str(TRAILGUARD), "emulator", "--ready-file", str(ready_file), "--outbox", str(outbox), *options]
     with log.open("wb") as out:
@@ -52,7 +52,7 @@ def running_emulator(base: Path, *options: str) -> Iterator[Running]:
             env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ready_timeout
         while not ready_file.exists():
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"emulator did not get ready (exit {process.returncode}):\n{log.read_text()}")
@@ -67,9 +67,9 @@ def running_emulator(base: Path, *options: str) -> Iterator[Running]:
             process.wait()
 
 
-def aws_cli(ready: Mapping[str, Any], key: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real AWS CLI against the emulator with ``key`` (``access_key_id``/``secret_access_key``)
-    and no other AWS settings of the caller's."""
+def key_env(key: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment with ``key`` (``access_key_id``/``secret_access_key``, and
+    ``session_token`` when it has one) as the only AWS settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         AWS_ACCESS_KEY_ID=key["access_key_id"],
@@ -77,6 +77,14 @@ def aws_cli(ready: Mapping[str, Any], key: Mapping[str, str], *args: str) -> sub
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
+    if key.get("session_token"):
+        env["AWS_SESSION_TOKEN"] = key["session_token"]
+    return env
+
+
+def aws_cli(ready: Mapping[str, Any], key: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real AWS CLI against the emulator with ``key`` and no other AWS settings of the caller's."""
+    env = key_env(key)
     cmd = [str(AWS_CLI), "--endpoint-url", ready["endpoint"], "--region", ready["region"], *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
 
@@ -90,6 +98,53 @@ def root_client(ready: Mapping[str, Any], service: str, key: Mapping[str, str]) 
         aws_access_key_id=key["access_key_id"],
         aws_secret_access_key=key["secret_access_key"],
     )
+
+
+def account_of(ready: Mapping[str, Any], role: str, index: int = 0) -> dict[str, Any]:
+    """The ``index``-th account of ``role`` (management, security, member) in an ``--org`` ready file."""
+    found: dict[str, Any] = [a for a in ready["accounts"] if a["role"] == role][index]
+    return found
+
+
+def account_client(ready: Mapping[str, Any], account: Mapping[str, Any], service: str) -> Any:
+    """A boto3 client on the emulator with the account's admin credentials (``--org``)."""
+    admin = account["admin"]
+    return boto3.client(
+        service,
+        region_name=ready["region"],
+        endpoint_url=ready["endpoint"],
+        aws_access_key_id=admin["access_key_id"],
+        aws_secret_access_key=admin["secret_access_key"],
+        aws_session_token=admin.get("session_token") or None,
+    )
+
+
+def jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file the emulator writes (``records``, ``invocations``)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def deploy_org(ready: Mapping[str, Any]) -> dict[str, Any]:
+    """``trailguard deploy --org`` into an ``--org --org-stacks none`` emulator with the management
+    account's credentials, the OUs Workloads and Security, its region; its JSON output, every row
+    deployed."""
+    organization = ready["organization"]
+    args = ["deploy", "--org", "--email", "secops@example.com"]
+    args += ["--security-account", organization["security_account"], "--ou", "Workloads", "--ou", "Security"]
+    args += ["--region", ready["region"], "--endpoint-url", ready["endpoint"], "--output", "json"]
+    management = account_of(ready, "management")
+    done = subprocess.run(
+        [str(TRAILGUARD), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=key_env({k: v for k, v in management["admin"].items() if k != "session_token"}),
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    document: dict[str, Any] = json.loads(done.stdout)
+    assert {r["status"] for r in document["rows"]} == {"deployed"}
+    return document
 
 
 def emails(outbox: Path) -> list[dict[str, Any]]:

@@ -20,8 +20,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from emulator_support import Running, aws_cli, emails, eventually, running_emulator
-from test_e2e_org_trail import account_of, central_ran_on, deploy_org, jsonl
+from emulator_support import (
+    Running,
+    account_of,
+    aws_cli,
+    deploy_org,
+    emails,
+    eventually,
+    jsonl,
+    running_emulator,
+)
+from test_e2e_org_trail import central_ran_on
 
 pytestmark = pytest.mark.e2e
 

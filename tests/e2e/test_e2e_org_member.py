@@ -9,20 +9,21 @@ local cloud's emulation (moto has neither: docs/local-cloud.md, "Organization mo
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from emulator_support import TRAILGUARD, aws_cli, emails, eventually
+from emulator_support import (
+    Running,
+    account_client,
+    account_of,
+    aws_cli,
+    emails,
+    eventually,
+    jsonl,
+    running_emulator,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,91 +31,23 @@ READY_TIMEOUT = 240.0
 """Seconds to wait for the ready file: four accounts, four stacks (about 40 s on an idle machine)."""
 
 
-@dataclass
-class OrgEmulator:
-    ready: dict[str, Any]
-    outbox: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def account(self, role: str, index: int = 0) -> dict[str, Any]:
-        return [a for a in self.ready["accounts"] if a["role"] == role][index]
-
-    def client(self, service: str, account: dict[str, Any]) -> Any:
-        """A boto3 client with the account's admin credentials."""
-        admin = account["admin"]
-        return boto3.client(
-            service,
-            region_name=self.ready["region"],
-            endpoint_url=self.ready["endpoint"],
-            aws_access_key_id=admin["access_key_id"],
-            aws_secret_access_key=admin["secret_access_key"],
-            aws_session_token=admin.get("session_token") or None,
-        )
-
-    def records(self) -> list[dict[str, Any]]:
-        path = Path(self.ready["records"])
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-    def invocations(self) -> list[dict[str, Any]]:
-        path = Path(self.ready["invocations"])
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-@contextmanager
-def running_org_emulator(base: Path) -> Iterator[OrgEmulator]:
-    """As ``emulator_support.running_emulator``, with ``--org`` and a longer wait for the ready file."""
-    ready_file, outbox, log = base / "ready.json", base / "outbox", base / "emulator.log"
-    cmd = [
-        str(TRAILGUARD),
-        "emulator",
-        "--org",
-        "--ready-file",
-        str(ready_file),
-        "--outbox",
-        str(outbox),
-        "--finding-delay",
-        "0.5",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        )
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not ready_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"emulator did not get ready (exit {process.returncode}):\n{log.read_text()}")
-            time.sleep(0.1)
-        yield OrgEmulator(json.loads(ready_file.read_text()), outbox, process, log)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrgEmulator]:
-    with running_org_emulator(tmp_path_factory.mktemp("org-emulator")) as run:
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    base = tmp_path_factory.mktemp("org-emulator")
+    with running_emulator(base, "--org", "--finding-delay", "0.5", ready_timeout=READY_TIMEOUT) as run:
         yield run
     assert run.process.returncode == 0, run.log.read_text()
 
 
 def test_a_members_own_trail_stopped_is_repaired_in_that_member_with_one_email_naming_it(
-    emulator: OrgEmulator,
+    emulator: Running,
 ) -> None:
-    member = emulator.account("member", 0)
+    member = account_of(emulator.ready, "member", 0)
     [trail] = member["trails"]
     seen = len(emails(emulator.outbox))
     done = aws_cli(emulator.ready, member["attacker"], "cloudtrail", "stop-logging", "--name", trail["name"])
     assert done.returncode == 0, done.stderr
-    ct = emulator.client("cloudtrail", member)
+    ct = account_client(emulator.ready, member, "cloudtrail")
     eventually(
         lambda: ct.get_trail_status(Name=trail["name"])["IsLogging"], 30, "the member's trail logs again"
     )
@@ -122,7 +55,7 @@ def test_a_members_own_trail_stopped_is_repaired_in_that_member_with_one_email_n
     def repaired() -> list[dict[str, Any]]:
         return [
             r
-            for r in emulator.records()
+            for r in jsonl(emulator.ready["records"])
             if r["detail"]["eventName"] == "StartLogging"
             and r["detail"]["userIdentity"].get("sessionContext", {}).get("sessionIssuer", {}).get("arn")
             in member["guard"]["role_arns"]
@@ -137,7 +70,7 @@ def test_a_members_own_trail_stopped_is_repaired_in_that_member_with_one_email_n
         got = emails(emulator.outbox)[seen:]
         kinds = {
             i["detail_type"]
-            for i in emulator.invocations()
+            for i in jsonl(emulator.ready["invocations"])
             if i["function_arn"].split(":")[4] == member["id"]
         }
         return got if got and {"GuardDuty Finding", "Security Hub Findings - Imported"} <= kinds else None
@@ -152,21 +85,21 @@ def test_a_members_own_trail_stopped_is_repaired_in_that_member_with_one_email_n
     # Delivered in the member only: no other account's function ran for the attack.
     stop_ids = {
         r["id"]
-        for r in emulator.records()
+        for r in jsonl(emulator.ready["records"])
         if r["detail"]["eventName"] == "StopLogging" and r["detail"]["recipientAccountId"] == member["id"]
     }
-    runs = [i for i in emulator.invocations() if i["event_id"] in stop_ids]
+    runs = [i for i in jsonl(emulator.ready["invocations"]) if i["event_id"] in stop_ids]
     assert runs and {i["function_arn"].split(":")[4] for i in runs} == {member["id"]}
 
 
 def test_a_members_stop_logging_on_the_organization_trail_is_refused_and_changes_nothing(
-    emulator: OrgEmulator,
+    emulator: Running,
 ) -> None:
     """Recorded in the member's account with its errorCode; the organization trail keeps logging.
     (The plain stack there treats the organization trail as not its own; the member template's
     ``OrgTrailRole=member`` reporting is not deployed yet.)"""
-    member = emulator.account("member", 1)
-    management = emulator.account("management")
+    member = account_of(emulator.ready, "member", 1)
+    management = account_of(emulator.ready, "management")
     org_trail = emulator.ready["trail"]
     done = aws_cli(
         emulator.ready, member["attacker"], "cloudtrail", "stop-logging", "--name", org_trail["arn"]
@@ -177,7 +110,7 @@ def test_a_members_stop_logging_on_the_organization_trail_is_refused_and_changes
     def refused() -> list[dict[str, Any]]:
         return [
             r["detail"]
-            for r in emulator.records()
+            for r in jsonl(emulator.ready["records"])
             if r["detail"]["eventName"] == "StopLogging"
             and r["detail"]["userIdentity"].get("arn") == member["attacker"]["arn"]
         ]
@@ -185,5 +118,5 @@ def test_a_members_stop_logging_on_the_organization_trail_is_refused_and_changes
     [record] = eventually(refused, 15, "the refused call's record")
     assert record["errorCode"] == "AccessDeniedException"
     assert record["recipientAccountId"] == member["id"]
-    owner = emulator.client("cloudtrail", management)
+    owner = account_client(emulator.ready, management, "cloudtrail")
     assert owner.get_trail_status(Name=org_trail["name"])["IsLogging"] is True

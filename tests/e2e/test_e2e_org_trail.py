@@ -14,64 +14,23 @@ call changes nothing, so they do not fold into each other.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from emulator_support import TRAILGUARD, Running, aws_cli, emails, eventually, running_emulator
+from emulator_support import (
+    Running,
+    account_client,
+    account_of,
+    aws_cli,
+    deploy_org,
+    emails,
+    eventually,
+    jsonl,
+    running_emulator,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def account_of(ready: dict[str, Any], role: str, index: int = 0) -> dict[str, Any]:
-    return [a for a in ready["accounts"] if a["role"] == role][index]
-
-
-def client_of(ready: dict[str, Any], account: dict[str, Any], service: str) -> Any:
-    admin = account["admin"]
-    return boto3.client(
-        service,
-        region_name=ready["region"],
-        endpoint_url=ready["endpoint"],
-        aws_access_key_id=admin["access_key_id"],
-        aws_secret_access_key=admin["secret_access_key"],
-        aws_session_token=admin.get("session_token") or None,
-    )
-
-
-def jsonl(path: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def deploy_org(ready: dict[str, Any]) -> dict[str, Any]:
-    """``trailguard deploy --org`` with the management account's credentials; its JSON output."""
-    management = account_of(ready, "management")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=management["admin"]["access_key_id"],
-        AWS_SECRET_ACCESS_KEY=management["admin"]["secret_access_key"],
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    args = ["deploy", "--org", "--email", "secops@example.com"]
-    args += ["--security-account", ready["organization"]["security_account"], "--ou", "Workloads"]
-    args += ["--ou", "Security", "--region", ready["region"], "--endpoint-url", ready["endpoint"]]
-    done = subprocess.run(
-        [str(TRAILGUARD), *args, "--output", "json"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    document: dict[str, Any] = json.loads(done.stdout)
-    assert {r["status"] for r in document["rows"]} == {"deployed"}
-    return document
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +124,5 @@ def test_a_members_stop_logging_on_the_organization_trail_is_an_attempt_and_nobo
     assert "ATTEMPT" in email["subject"] and member["id"] in email["subject"], email["subject"]
     assert email["topic_arn"] == document["central_outputs"]["AlertTopicArn"]
     assert _calls(run, "StartLogging", since) == []
-    assert (
-        client_of(ready, management, "cloudtrail").get_trail_status(Name=trail["name"])["IsLogging"] is True
-    )
+    owner = account_client(ready, management, "cloudtrail")
+    assert owner.get_trail_status(Name=trail["name"])["IsLogging"] is True
