@@ -8,6 +8,7 @@ A uniquely named module (``tests`` is on ``pythonpath``), so no directory's ``co
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,28 @@ def in_moto() -> Iterator[None]:
             yield
     finally:
         aws.clear_cache()
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A standalone moto server on 127.0.0.1, its endpoint, stopped on the way out."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def reset_moto_server(endpoint: str) -> str:
+    """Every account and region of the server at ``endpoint`` emptied (moto's reset API); the endpoint."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    return endpoint
 
 
 def moto_region(*candidates: str | None, default: str = REGION) -> str:

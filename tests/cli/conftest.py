@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from aws_support import Account, fake_credentials
+from aws_support import Account, fake_credentials, moto_server, reset_moto_server
 from trailguard import aws
 
 ENV = {
@@ -74,23 +73,13 @@ def server_trail(endpoint: str, name: str, region: str = "us-east-1") -> str:
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     """A standalone moto server on 127.0.0.1 (module-wide); :func:`clean_endpoint` resets it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
 def clean_endpoint(endpoint: str) -> str:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-    return endpoint
+    return reset_moto_server(endpoint)
 
 
 @pytest.fixture

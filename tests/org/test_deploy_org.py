@@ -17,13 +17,14 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from aws_support import moto_server, reset_moto_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -63,23 +64,14 @@ def run(*args: str, endpoint: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        moto.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
 def endpoint(server: str) -> str:
-    request = urllib.request.Request(f"{server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-    return server
+    """The module's server, emptied: each test builds its own organization."""
+    return reset_moto_server(server)
 
 
 def client(endpoint: str, service: str, region: str = "us-east-1", creds: Any = None) -> Any:
