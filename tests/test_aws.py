@@ -112,3 +112,18 @@ def test_the_loader_finds_exactly_the_services_botocore_lists() -> None:
     assert list(services) == listed and len(services) == len(listed)
     with pytest.raises(botocore.exceptions.UnknownServiceError):
         aws.client("nosuchservice", "us-east-1")
+
+
+def test_the_loader_falls_back_to_botocores_listing_when_its_shortcut_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one-directory check reads botocore's loader internals; on a runtime whose botocore differs,
+    a client must still be made (by botocore's full scan), never fail."""
+    loader = aws._session(None, None).get_component("data_loader")
+    services = loader.list_available_services("service-2")
+
+    def differs(name: str) -> bool:
+        raise AttributeError("search_paths")
+
+    monkeypatch.setattr(services, "_in_own_directory", differs)
+    assert "cloudtrail" in services and "nosuchservice" not in services

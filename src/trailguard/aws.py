@@ -258,6 +258,12 @@ class _Services(Sequence[str]):
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
             return False
+        try:
+            return self._in_own_directory(name)
+        except Exception:  # a botocore whose loader differs (the runtime's, not ours): its own full scan
+            return name in self._listed()
+
+    def _in_own_directory(self, name: str) -> bool:
         for base in self._loader.search_paths:
             folder = os.path.join(base, name)
             if not os.path.isdir(folder):
