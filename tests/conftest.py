@@ -14,7 +14,7 @@ import pytest
 
 import corpus
 from aws_support import REGION, Account, Alerts, Cloud, fake_credentials, in_moto
-from trailguard import remediate
+from trailguard import aws, remediate
 from trailguard.policy import Verdict
 from trailguard.remediate import Context, Outcome
 from trailguard.state import StateStore
@@ -39,7 +39,8 @@ def shared_botocore_loader() -> Iterator[None]:
     """One botocore data loader for every session the tests make. ``trailguard.aws`` makes a new boto3
     session per bound environment (and its cache is cleared between tests), and each new session's
     loader re-parses ``endpoints.json`` and the service models: most of the moto tests' time. The files
-    are read-only data, so sharing the parsed copies changes nothing but speed."""
+    are read-only data, so sharing the parsed copies changes nothing but speed. trailguard's sessions
+    register their own loader (``aws._loader``), shared the same way."""
     real = botocore.session.create_loader
     loaders: dict[Any, botocore.loaders.Loader] = {}
 
@@ -50,11 +51,23 @@ def shared_botocore_loader() -> Iterator[None]:
             loaders[search_path_string] = loader
         return loaders[search_path_string]
 
+    made = aws._loader
+    ours: dict[Any, botocore.loaders.Loader] = {}
+
+    def service_loader(data_path: str | None) -> Any:  # trailguard's sessions register their own
+        if data_path not in ours:
+            loader = made(data_path)
+            loader.__class__ = type("SharedServiceLoader", (type(loader), _SharedLoader), {})
+            ours[data_path] = loader
+        return ours[data_path]
+
     botocore.session.create_loader = create_loader
+    aws._loader = service_loader
     try:
         yield
     finally:
         botocore.session.create_loader = real
+        aws._loader = made
 
 
 @pytest.fixture(scope="session")
