@@ -18,8 +18,8 @@ from botocore.stub import Stubber
 
 from aws_support import REGION
 from trailguard import aws, history
-from trailguard.baseline import Baselines, rebaseline
-from trailguard.baseline.rebaseline import PENDING_PK, UNCONFIRMED
+from trailguard.baseline import Baselines
+from trailguard.baseline.rebaseline import PENDING_PK, UNCONFIRMED, rebaseline
 from trailguard.config import Config
 from trailguard.events import Record
 from trailguard.notify import Incident

@@ -31,10 +31,35 @@ deployer's job: ``trailguard.deploy.config``.)
 
 from __future__ import annotations
 
-from trailguard.baseline.capture import Clients, Summary, capture_all, capture_one, protected_trails
-from trailguard.baseline.rebaseline import kind_for, rebaseline
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from trailguard.baseline.store import KINDS, Baselines
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
+
+if TYPE_CHECKING:
+    from trailguard.baseline.capture import Clients, Summary, capture_all, capture_one, protected_trails
+    from trailguard.baseline.rebaseline import kind_for
+
+# Reading and recording resources is the sweep's, the deployer's and an allow-listed change's work, not a
+# repair's: those modules load on first use, so a StopLogging's first event reads only the store. (The
+# function ``rebaseline`` is imported from its module, ``trailguard.baseline.rebaseline``: as a lazy name
+# here it would be shadowed by that submodule once loaded.)
+_LAZY = {
+    "Clients": "capture",
+    "Summary": "capture",
+    "capture_all": "capture",
+    "capture_one": "capture",
+    "protected_trails": "capture",
+    "kind_for": "rebaseline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "KINDS",
@@ -46,5 +71,4 @@ __all__ = [
     "capture_one",
     "kind_for",
     "protected_trails",
-    "rebaseline",
 ]
