@@ -103,3 +103,19 @@ def test_a_failed_read_is_not_cached(moto_aws: dict[str, str]) -> None:
     )
     assert allowed_principals(missing, "us-east-1") == (BREAK_GLASS,)
     assert calls == ["DescribeStacks", "DescribeStacks"]
+
+
+def test_a_full_cache_forgets_its_oldest_entry_not_the_ones_in_use(
+    stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI saw the stack re-read inside the bound: the cache, full of earlier environments, was emptied
+    whole by the next insert, taking the entry in use with it."""
+    monkeypatch.setattr(allowlist, "_CACHE", {(object(), "old", (str(n),)): (0.0, ()) for n in range(31)})
+    calls = _describe_calls()
+    deployed = Config(stack_name=stack, allowed_principal_arns=(BREAK_GLASS, PIPELINE))
+    other = Config(stack_name=stack, allowed_principal_arns=(PIPELINE,))
+    assert allowed_principals(deployed, "us-east-1") == (BREAK_GLASS, PIPELINE)
+    assert allowed_principals(other, "us-east-1") == (BREAK_GLASS, PIPELINE)  # the 33rd: one old one goes
+    assert allowed_principals(deployed, "us-east-1") == (BREAK_GLASS, PIPELINE)
+    assert calls == ["DescribeStacks", "DescribeStacks"]
+    assert len(allowlist._CACHE) == 32

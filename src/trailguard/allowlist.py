@@ -69,8 +69,9 @@ def allowed_principals(config: Config, region: str) -> tuple[str, ...]:
         ),
         (),
     )
-    if len(_CACHE) >= 32:  # one entry per function environment; the local cloud runs many in one process
-        _CACHE.clear()
+    _CACHE.pop(key, None)  # re-inserted last: the entries are kept oldest first
+    while len(_CACHE) >= 32:  # one entry per function environment; the local cloud runs many in one process
+        del _CACHE[next(iter(_CACHE))]  # the oldest goes, never the entries still in use
     _CACHE[key] = (time.monotonic(), found)
     return found
 
