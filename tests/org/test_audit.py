@@ -381,3 +381,46 @@ def test_baselines_kms_will_not_verify_are_an_error_not_tampering(
     )
     (row,) = audit.run(wanted).rows
     assert row.status == checks.ERROR and "kms:VerifyMac" in row.detail and "tampered" not in row.detail
+    assert "IAM policy" in row.detail, row.detail
+
+
+def test_baselines_are_verified_with_verify_mac_alone_never_a_signers_right(
+    single: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TG.baseline verifies every baseline with ``kms:VerifyMac`` and never calls ``kms:GenerateMac`` (the
+    signer's right, and the one call checking a derived-key record would make), so the audit's role needs
+    no place in ``StateSignerArns``. moto evaluates no key policy: after the record, integrity's two
+    GenerateMac callers are made to fail as a refused call would, and the VerifyMac checks are counted."""
+    from trailguard import integrity
+
+    assert main(["baseline", "record", "--stack-name", "tg", "--region", "us-east-1"]) == 0
+
+    def refused(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("AccessDeniedException: not authorized to perform kms:GenerateMac")
+
+    monkeypatch.setattr(integrity.Mac, "sign", refused)
+    monkeypatch.setattr(integrity.DerivedMac, "_derive", refused)
+    checked: list[str] = []
+    real_verify = integrity.Mac.verify
+
+    def counted(self: integrity.Mac, pk: str, sk: str, text: str, mac: str) -> bool:
+        checked.append(mac)
+        return real_verify(self, pk, sk, text, mac)
+
+    monkeypatch.setattr(integrity.Mac, "verify", counted)
+    wanted = audit.Options(
+        home_region="us-east-1", regions=("us-east-1",), stack_name="tg", checks=("TG.baseline",), workers=1
+    )
+    (row,) = audit.run(wanted).rows
+    assert row.status == checks.PASS, row
+    assert checked and not any(m.startswith(integrity.DERIVED_TAG + ".") for m in checked), checked
+
+
+def test_the_state_keys_policy_leaves_verify_mac_to_iam(template: dict[str, Any]) -> None:
+    """Why the audit's role needs only ``kms:VerifyMac`` in its IAM policy: the state key's account
+    statement allows everything but ``kms:GenerateMac`` (so IAM decides VerifyMac for any role of the
+    account), and only GenerateMac is reserved to the guard role and ``StateSignerArns``."""
+    statements = template["Resources"]["StateKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (account,) = [s for s in statements if isinstance(s, dict) and s.get("Sid") == "AccountAdministersButDoesNotSign"]
+    assert account["Effect"] == "Allow" and account["NotAction"] == "kms:GenerateMac"
+    assert facts.BASELINE_KEY_PERMISSIONS == ("kms:VerifyMac",)

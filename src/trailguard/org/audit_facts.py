@@ -57,6 +57,15 @@ PERMISSIONS = (
 """The read-only actions the audit calls; TG.baseline also needs what ``trailguard deploy --dry-run``
 reads to compare the baselines (the deployer policy's read actions, the state table and its key)."""
 
+BASELINE_KEY_PERMISSIONS = ("kms:VerifyMac",)
+"""What TG.baseline needs on the stack's state key: ``kms:VerifyMac`` only, in the audit role's IAM
+policy. Every baseline is signed by KMS itself (:class:`trailguard.integrity.Mac`, never the
+ledger's derived key), so ``VerifyMac`` checks it; and the key's policy grants its account everything
+but ``kms:GenerateMac`` (statement ``AccountAdministersButDoesNotSign``), so IAM decides ``VerifyMac``:
+the audit's role need not be among ``StateSignerArns`` (who may *sign*). A record signed with a derived
+key (``k1.``: only the ledger's and outbox's records are) could be checked only by re-deriving that key
+with ``GenerateMac``, a signer's right: no baseline is, so the audit never needs it."""
+
 STACK_SET = "trailguard-member"
 RULE_OUTPUTS = {
     "ApiCallRuleName": "ApiCallFunctionName",
@@ -442,12 +451,13 @@ def baseline_facts(
     if errors:
         return BaselineFacts(errors=tuple(errors))
     unverifiable = [t for t in stored.tampered if t.unverifiable]
-    if unverifiable:  # KMS did not answer (on AWS: the state key's policy lets only its signers verify)
+    if unverifiable:  # KMS did not answer (on AWS: the role's IAM policy lacks kms:VerifyMac on the key)
         first = unverifiable[0]
         return BaselineFacts(
             errors=(
                 f"{len(unverifiable)} baseline(s) could not be verified ({first.reason}); the audit's role "
-                "needs kms:VerifyMac on the stack's state key (add it to StateSignerArns)",
+                "needs kms:VerifyMac on the stack's state key in its IAM policy (the key's policy leaves "
+                "VerifyMac to IAM; StateSignerArns, who may sign, need not name it)",
             )
         )
     changes = diff(current, planned)
