@@ -55,6 +55,9 @@ class DeployedConfig:
     rule_arns: tuple[str, ...] = ()
     role_arns: tuple[str, ...] = ()
     state_key: str | None = None
+    org_trail_role: str | None = None
+    """What the stack may do to organization trails (``OrgTrailRole``); None in an item written before
+    it was recorded."""
     recorded: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """kind -> ids whose baselines were recorded at deploy (a missing one is reported, not re-baselined)."""
     written_at: str | None = None
@@ -93,6 +96,7 @@ def build(
         "rule_arns": rule_arns(config.rule_names, region=region, account=account),
         "role_arns": list(config.guard_role_arns),
         "state_key": config.state_key,
+        "org_trail_role": config.org_trail_role,
         "recorded": {kind: sorted(ids) for kind, ids in (recorded or {}).items() if ids},
         "_meta": {
             "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -186,6 +190,7 @@ def parse(doc: Mapping[str, Any], status: Status) -> DeployedConfig:
         rule_arns=_strings(doc.get("rule_arns")),
         role_arns=_strings(doc.get("role_arns")),
         state_key=str(doc["state_key"]) if doc.get("state_key") else None,
+        org_trail_role=str(doc["org_trail_role"]) if doc.get("org_trail_role") else None,
         recorded={str(k): _strings(v) for k, v in recorded_raw.items()},
         written_at=str(meta.get("written_at")) if meta.get("written_at") else None,
         written_by=str(meta.get("written_by")) if meta.get("written_by") else None,

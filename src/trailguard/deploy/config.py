@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from trailguard.baseline.capture import Clients
-from trailguard.config import Config, split
+from trailguard.config import Config, org_trail_role, split
 from trailguard.log import log_event
 
 LOG = logging.getLogger("trailguard.baseline")
@@ -22,7 +22,7 @@ def config_from_stack(
 ) -> Config:
     """The Config the deployed handler runs with: read from the API-call function's environment when
     ``region`` is given and it is readable (exactly what the handler protects), else rebuilt from the
-    stack's outputs and parameters."""
+    stack's outputs and parameters (``OrgTrailRole`` included, as the template passes it on)."""
     name = outputs.get("ApiCallFunctionName")
     if region and name:
         try:
@@ -46,4 +46,7 @@ def config_from_stack(
         allowed_principal_arns=split(params.get("AllowedPrincipalArns")),
         protected_trails=split(params.get("ProtectedTrails")),
         state_key=outputs.get("StateKeyArn") or None,
+        # the template sets TRAILGUARD_ORG_TRAIL_ROLE from this parameter: a member's rebuilt config must
+        # not read as "owner" (which repairs organization trails) because the function was unreadable
+        org_trail_role=org_trail_role(params.get("OrgTrailRole")),
     )
