@@ -182,7 +182,9 @@ def test_the_forwarded_calls_rule_takes_the_trail_techniques_calls_on_the_org_bu
 ) -> None:
     rule = template["Resources"]["ForwardedCallsRule"]["Properties"]
     assert rule["EventBusName"] == policy.BUS_NAME
-    pattern = rule["EventPattern"]
+    calls, alarms = rule["EventPattern"]["$or"]
+    pattern = calls
+    assert alarms["source"] == ["aws.cloudwatch"]  # the members' alarms: tests/template/test_alarm_forward.py
     repaired = {
         name
         for t in TECHNIQUES.values()

@@ -68,14 +68,30 @@ def guard_calls_pattern() -> dict[str, Node]:
 
 
 def forward_pattern() -> dict[str, Node]:
-    """The calls the trail techniques judge, successful or failed: what the central stack must see of
-    every account (a member's attempt on the organization trail, a stop in the owner's account)."""
-    return _calls_pattern(
+    """What the central stack must see of every account: the calls the trail techniques judge,
+    successful or failed (a member's attempt on the organization trail, a stop in the owner's account),
+    and trailguard's own alarms going into ALARM (their actions notify the stack's own topic, which has
+    no subscriber in an organization: :data:`trailguard.org.central.MEMBER_ALARMS`)."""
+    from trailguard.org.central import ALARM_DETAIL_TYPE, ALARM_SOURCE, ALARM_STATE, alarm_suffixes
+
+    calls = _calls_pattern(
         t
         for technique in all_techniques()
         if technique.kind.name == TRAIL_KIND
         for t in call_triggers(technique)
     )
+    detail = calls["detail"]
+    if isinstance(detail, dict) and len(detail["$or"]) == 1:  # one service: its branch, no nested $or
+        calls["detail"] = detail["$or"][0]
+    alarms: dict[str, Node] = {
+        "detail-type": Flow((ALARM_DETAIL_TYPE,)),
+        "source": Flow((ALARM_SOURCE,)),
+        "detail": {
+            "alarmName": [{"suffix": suffix} for suffix in alarm_suffixes()],
+            "state": {"value": Flow((ALARM_STATE,))},
+        },
+    }
+    return {"$or": [calls, alarms]}
 
 
 def findings_pattern() -> dict[str, Node]:

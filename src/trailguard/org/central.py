@@ -20,6 +20,13 @@ What reaches the central function, and why this way:
   well would be a second copy of each message to keep in step; the subscription needs no member change.
   The central function's own messages carry ``detected_by.handler`` ``central`` or the
   ``trailguard.central/1`` schema and are skipped, so it never escalates itself.
+* **Members' alarms** (bus ``trailguard-org``): an alarm action names an SNS topic, and with
+  ``AlertTopicArn`` the stack's own topic has no subscriber; CloudWatch also puts every alarm's state
+  change on its account's default bus ("CloudWatch Alarm State Change", source ``aws.cloudwatch``,
+  delivery guaranteed), so the ``<prefix>-forward`` rule forwards trailguard's own alarms going into
+  ALARM to the organization bus (the same rule and role as the calls: no topic or key policy across
+  accounts) and the central function tells them, once per state change (:func:`read_alarm`,
+  :func:`alarm_news`, :func:`alarm_message`).
 * **The schedule** (every 5 minutes): the organization backstop.
 
 One message per incident: the account's own stack tells about its own incidents; the central function is
@@ -45,6 +52,8 @@ from typing import Any, Literal
 
 from trailguard import aws
 from trailguard.config import split, switched_on
+from trailguard.notify.notice import ACTION_REQUIRED
+from trailguard.notify.renderer import Message, ascii_subject
 
 BUS_NAME = "trailguard-org"
 TOPIC_NAME = "trailguard-org-alerts"
@@ -64,7 +73,7 @@ ESCALATE_STATUSES = frozenset({"routed"})
 """A member's incident status that always escalates: it could not repair the organization trail."""
 UNVERIFIED_PHRASES = ("could not be verified", "could not verify")
 
-EntryKind = Literal["schedule", "sns", "events", "unknown"]
+EntryKind = Literal["schedule", "sns", "alarm", "events", "unknown"]
 
 
 # ----------------------------------------------------------------------------------- settings
@@ -211,6 +220,8 @@ def entry_kind(event: Any) -> EntryKind:
         )
     ):
         return "sns"
+    if event.get("detail-type") == ALARM_DETAIL_TYPE and event.get("source") == ALARM_SOURCE:
+        return "alarm"
     if "detail-type" in event:
         return "events"
     return "unknown"
@@ -515,3 +526,190 @@ def escalation_target(report: MemberReport, trails: Sequence[Mapping[str, Any]])
     name = ref.rsplit("/", 1)[-1]
     named = [t for t in trails if t.get("Name") == name]
     return named[0] if len(named) == 1 else None
+
+
+# ----------------------------------------------------------------------------------- members' alarms
+
+
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+ALARM_SOURCE = "aws.cloudwatch"
+ALARM_STATE = "ALARM"
+"""The one state that is told, as the alarms' own ``AlarmActions`` (no ``OKActions``) tell only it."""
+ALARM_PK = "central#alarm"
+"""The central ledger's record, per alarm state change (``sk``: the alarm ARN and the state's
+timestamp), that it was told: EventBridge delivers at least once and Lambda retries."""
+
+
+@dataclass(frozen=True)
+class MemberAlarm:
+    """One of every member stack's alarms (``AlarmName: <prefix>-<suffix>`` in the template)."""
+
+    suffix: str
+    means: str
+    todo: str
+
+
+MEMBER_ALARMS: Mapping[str, MemberAlarm] = {
+    a.suffix: a
+    for a in (
+        MemberAlarm(
+            "api-call-errors",
+            "trailguard's api-call function failed: a call on a trail or on trailguard itself may not "
+            "have been handled (nothing repaired, nobody told)",
+            "Read the function's log group /aws/lambda/{prefix}-api-call there; the backstop repairs "
+            "drift within its period if it runs.",
+        ),
+        MemberAlarm(
+            "finding-errors",
+            "trailguard's finding function failed (findings, calls on trailguard itself, the backstop)",
+            "Read the function's log group /aws/lambda/{prefix}-finding there.",
+        ),
+        MemberAlarm(
+            "backstop-missing",
+            "trailguard's backstop has not run for a whole period: the finding function was not invoked, "
+            "so it was deleted, throttled or its schedule removed; trailguard may be switched off there",
+            "Check the stack's functions, rules and schedule there (trailguard audit --org: TG.instance "
+            "and TG.wiring), and redeploy it if anything is missing.",
+        ),
+        MemberAlarm(
+            "undelivered-events",
+            "EventBridge could not deliver events to a trailguard function (its dead-letter queue is not "
+            "empty): those calls were not judged",
+            "Read the stack's dead-letter queue there; each message is an event that was not handled.",
+        ),
+        MemberAlarm(
+            "failed-invocations",
+            "a trailguard function failed events after Lambda's retries (its on-failure queue is not "
+            "empty): those calls were not handled",
+            "Read the stack's on-failure queue and the functions' log groups there.",
+        ),
+    )
+}
+"""Every member stack's alarms, by the suffix of their names: what the forward rule forwards (the
+generated ``forward-rule-pattern``) and the central function tells (a test compares them with the
+template's alarms)."""
+
+
+def alarm_suffixes() -> tuple[str, ...]:
+    """The suffixes the forward rule matches (``-api-call-errors``...), sorted."""
+    return tuple(sorted(f"-{s}" for s in MEMBER_ALARMS))
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    """One alarm state change as CloudWatch puts it on the alarm's account's default bus."""
+
+    name: str
+    arn: str | None
+    account: str | None
+    region: str | None
+    state: str
+    previous: str | None
+    reason: str
+    at: str | None
+    """The new state's timestamp (``detail.state.timestamp``)."""
+    description: str
+    event_id: str | None
+    alarm: MemberAlarm | None
+    """Which of trailguard's alarms it is (None: not one of them)."""
+
+    @property
+    def prefix(self) -> str:
+        """The stack's ``NamePrefix`` (the name without its suffix)."""
+        return self.name[: -len(self.alarm.suffix) - 1] if self.alarm is not None else self.name
+
+    @property
+    def key(self) -> str:
+        """The state change's ledger key: the alarm and when it entered the state (the event id when
+        the timestamp is missing)."""
+        alarm = self.arn or f"{self.account}:{self.region}:{self.name}"
+        return f"{alarm}#{self.at or self.event_id or ''}"
+
+
+def read_alarm(event: Any) -> AlarmChange | str:
+    """An alarm's state-change event, or why it is not readable (logged and skipped). Account and
+    region come from the alarm's ARN (``resources``), the payload, before the envelope that a
+    forwarding bus may rewrite."""
+    if not isinstance(event, Mapping) or event.get("detail-type") != ALARM_DETAIL_TYPE:
+        return "not a CloudWatch alarm state change"
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping) or not isinstance(detail.get("alarmName"), str):
+        return "the alarm event has no detail.alarmName"
+    name = str(detail["alarmName"])
+    resources = [r for r in event.get("resources") or [] if isinstance(r, str)]
+    arn = next((r for r in resources if r.startswith("arn:") and ":alarm:" in r), None)
+    parts = arn.split(":") if arn else []
+    state = detail.get("state") if isinstance(detail.get("state"), Mapping) else {}
+    previous = detail.get("previousState") if isinstance(detail.get("previousState"), Mapping) else {}
+    config = detail.get("configuration") if isinstance(detail.get("configuration"), Mapping) else {}
+    assert isinstance(state, Mapping) and isinstance(previous, Mapping) and isinstance(config, Mapping)
+    alarm = next((a for a in MEMBER_ALARMS.values() if name.endswith(f"-{a.suffix}")), None)
+    if alarm is not None and len(name) == len(alarm.suffix) + 1:
+        alarm = None  # "-backstop-missing" alone: no prefix, not a stack's name
+    return AlarmChange(
+        name=name,
+        arn=arn,
+        account=(parts[4] if len(parts) > 4 and parts[4] else None) or _text(event.get("account")),
+        region=(parts[3] if len(parts) > 3 and parts[3] else None) or _text(event.get("region")),
+        state=str(state.get("value") or ""),
+        previous=_text(previous.get("value")),
+        reason=str(state.get("reason") or ""),
+        at=_text(state.get("timestamp")),
+        description=str(config.get("description") or ""),
+        event_id=_text(event.get("id")),
+        alarm=alarm,
+    )
+
+
+def alarm_news(change: AlarmChange) -> str | None:
+    """Why an alarm state change is not told (None: it is): not one of trailguard's alarms, or a change
+    into a state other than ALARM (a return to OK, as the alarms' own actions, is not mailed)."""
+    if change.alarm is None:
+        return f"alarm {change.name} is not one of trailguard's ({', '.join(alarm_suffixes())})"
+    if change.state != ALARM_STATE:
+        return f"alarm {change.name} went to {change.state or 'an unknown state'}: only ALARM is told"
+    return None
+
+
+def alarm_message(change: AlarmChange, region: str) -> Message:
+    """The one ``[ACTION REQUIRED]`` message of a member's alarm: which account, region and alarm, what
+    it means, CloudWatch's reason and what to do (schema ``trailguard.central/1``, kind ``alarm``, which
+    the central function never escalates)."""
+    assert change.alarm is not None
+    account = change.account or "unknown account"
+    where = f"account {account}, {change.region or 'unknown region'}"
+    subject = ascii_subject(f"{ACTION_REQUIRED} trailguard alarm {change.name} in {where}")
+    lines = [
+        f"ACTION REQUIRED: trailguard's alarm {change.name} in {where} went "
+        f"{'from ' + change.previous + ' ' if change.previous else ''}to {change.state}"
+        f"{' at ' + change.at if change.at else ''}.",
+        f"What it means: {change.alarm.means}.",
+        f"CloudWatch's reason: {change.reason or 'none given'}",
+        "",
+        "What you must do:",
+        f"  1. In {where}: {change.alarm.todo.format(prefix=change.prefix)}",
+        "",
+        f"Alarm: {change.arn or change.name}",
+    ]
+    if change.description:
+        lines.append(f"Alarm description: {change.description}")
+    text = "\n".join(lines) + "\n"
+    document = {
+        "schema": SCHEMA,
+        "kind": "alarm",
+        "subject": subject,
+        "text": text,
+        "alarm": {
+            "name": change.name,
+            "arn": change.arn,
+            "state": change.state,
+            "previous_state": change.previous,
+            "reason": change.reason,
+            "timestamp": change.at,
+            "event_id": change.event_id,
+        },
+        "account": change.account,
+        "region": change.region,
+        "detected_by": {"handler": HANDLER, "region": region},
+    }
+    return Message(subject, text, document)

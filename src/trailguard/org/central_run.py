@@ -787,6 +787,11 @@ def handle(event: Any) -> dict[str, Any]:
     if kind == "schedule":
         summary["backstop"] = central.backstop()
         return summary
+    if kind == "alarm":  # a member stack's alarm, forwarded by its <prefix>-forward rule
+        from trailguard.org.central_alarms import tell_alarm
+
+        summary["alarms"] = [tell_alarm(central, event)]
+        return summary
     if kind == "sns":
         for index, item in enumerate(event["Records"]):
             sns = item.get("Sns") if isinstance(item, Mapping) else None
