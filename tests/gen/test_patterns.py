@@ -65,8 +65,12 @@ def test_guard_calls_pattern_is_the_guard_techniques_calls() -> None:
 
 
 def test_forward_pattern_is_the_trail_techniques_calls() -> None:
-    """What a member forwards to the organization's bus: every call on trails a technique judges."""
-    pattern = _plain(forward_pattern())
+    """What a member forwards to the organization's bus: every call on trails a technique judges (one
+    service, so its one branch is the detail), and trailguard's own alarms going into ALARM."""
+    pattern, alarms = _plain(forward_pattern())["$or"]
+    assert alarms["source"] == ["aws.cloudwatch"] and alarms["detail"]["state"] == {"value": ["ALARM"]}
+    assert "errorCode" not in pattern["detail"], "failed calls (a member's attempt) are forwarded too"
+    pattern["detail"] = {"$or": [pattern["detail"]]}
     expected = {
         t
         for technique in all_techniques()

@@ -421,6 +421,8 @@ def test_the_state_keys_policy_leaves_verify_mac_to_iam(template: dict[str, Any]
     statement allows everything but ``kms:GenerateMac`` (so IAM decides VerifyMac for any role of the
     account), and only GenerateMac is reserved to the guard role and ``StateSignerArns``."""
     statements = template["Resources"]["StateKey"]["Properties"]["KeyPolicy"]["Statement"]
-    (account,) = [s for s in statements if isinstance(s, dict) and s.get("Sid") == "AccountAdministersButDoesNotSign"]
+    (account,) = [
+        s for s in statements if isinstance(s, dict) and s.get("Sid") == "AccountAdministersButDoesNotSign"
+    ]
     assert account["Effect"] == "Allow" and account["NotAction"] == "kms:GenerateMac"
     assert facts.BASELINE_KEY_PERMISSIONS == ("kms:VerifyMac",)

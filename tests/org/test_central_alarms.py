@@ -88,7 +88,8 @@ def test_the_same_state_change_delivered_again_is_told_once(org: Org) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["cloudwatch_alarm_api_call_errors_ok_docshape.json", "cloudwatch_alarm_servercputoohigh_awsdocs.json"]
+    "name",
+    ["cloudwatch_alarm_api_call_errors_ok_docshape.json", "cloudwatch_alarm_servercputoohigh_awsdocs.json"],
 )
 def test_a_return_to_ok_and_an_alarm_not_trailguards_are_not_told(org: Org, calls: Calls, name: str) -> None:
     (line,) = org.invoke(forwarded(name))["alarms"]
