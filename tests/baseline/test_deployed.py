@@ -178,6 +178,7 @@ def test_config_item_json_has_no_secret_fields(deployed: Deployed) -> None:
         "rule_arns",
         "role_arns",
         "state_key",
+        "org_trail_role",
         "recorded",
         "_meta",
     }
