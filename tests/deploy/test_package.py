@@ -150,10 +150,11 @@ def test_template_is_written_beside_the_zip(built: deploy.Package, template_path
 
 
 def test_the_template_is_written_without_comments_and_reads_the_same(template_path: Path) -> None:
-    """Full-line comments and blank lines are a sixth of the template: written without them it stays
-    under CloudFormation's 51,200-byte inline limit (the AWS CLI's ``cloudformation deploy`` and a
-    dry-run create then need no bucket) and CloudFormation reads the same template; a '#' line inside a
-    block scalar is text and stays."""
+    """Full-line comments, blank lines and half of each indentation are a third of the template: written
+    without them it stays under CloudFormation's 51,200-byte inline limit (the AWS CLI's ``cloudformation
+    deploy`` and a dry-run create then need no bucket) and CloudFormation reads the same template; a '#'
+    line inside a block scalar is text and stays, as does the block's own indentation, and a mapping
+    after ``- `` keeps its column."""
     from cfnlint.decode import decode_str
 
     from trailguard.deploy.rollout import TEMPLATE_BODY_LIMIT
@@ -167,8 +168,11 @@ def test_the_template_is_written_without_comments_and_reads_the_same(template_pa
     assert json.dumps(compacted, sort_keys=True, default=str) == json.dumps(
         original, sort_keys=True, default=str
     )
-    block = "A:\n  B: |\n    # kept: text\n\n    more\n  # dropped\n  C: 1\n"
-    assert compact(block) == "A:\n  B: |\n    # kept: text\n\n    more\n  C: 1\n"
+    block = "A:\n  B: |\n    # kept: text\n\n      more\n  # dropped\n  C: 1\n"
+    assert compact(block) == "A:\n B: |\n   # kept: text\n\n     more\n C: 1\n"
+    listed = "A:\n  - K: 1\n    L:\n      - 2\n  - - 3\n    - 4\n  - M: >-\n      text\n    N: 5\n"
+    assert compact(listed) == "A:\n - K: 1\n   L:\n    - 2\n - - 3\n   - 4\n - M: >-\n     text\n   N: 5\n"
+    assert decode_str(compact(listed))[0] == decode_str(listed)[0]
 
 
 _IMPORT_CHECK = r"""

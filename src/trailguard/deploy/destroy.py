@@ -17,7 +17,7 @@ import trailguard.deploy.stack as stacks
 from trailguard.deploy.errors import DeployError, call
 from trailguard.deploy.parameters import section_lines
 
-_RETAIN = re.compile(r"^    DeletionPolicy:\s*[\"']?(Retain|RetainExceptOnCreate)[\"']?\s*(#.*)?$")
+_RETAIN = re.compile(r"^\s+DeletionPolicy:\s*[\"']?(Retain|RetainExceptOnCreate)[\"']?\s*(#.*)?$")
 
 
 @dataclass(frozen=True)

@@ -16,31 +16,41 @@ from trailguard.deploy.errors import InputError
 
 OWN = ("CodeS3Bucket", "CodeS3Key")
 _TOP_LEVEL = re.compile(r"^([^\s#][^:#]*):")
-_ENTRY = re.compile(r"^  ([A-Za-z0-9]+):\s*(#.*)?$")
+_ENTRY = re.compile(r"^( +)([A-Za-z0-9]+):\s*(#.*)?$")
+
+
+def _section(body: str, section: str) -> Iterator[tuple[str, str, bool]]:
+    """``(entry, line, starts)`` for each line of the top-level ``section`` from its first entry on;
+    ``starts`` when the line is the entry's own key. An entry is a key at the indentation of the
+    section's first key (two spaces in the source, one in the compacted template that is deployed)."""
+    inside, entry, indent = False, "", ""
+    for line in body.splitlines():
+        top = _TOP_LEVEL.match(line)
+        if top:
+            inside, entry, indent = top.group(1).strip() == section, "", ""
+        elif inside:
+            named = _ENTRY.match(line)
+            if named and (not indent or named.group(1) == indent):
+                indent, entry = named.group(1), named.group(2)
+                yield entry, line, True
+            elif entry:
+                yield entry, line, False
 
 
 def section_lines(body: str, section: str) -> Iterator[tuple[str, str]]:
     """``(entry, line)`` for each line of the template text's top-level ``section`` from its first
-    entry on, ``entry`` the name (a key indented two spaces) the line is under or starts.
+    entry on, ``entry`` the name (a key one level in) the line is under or starts.
 
     Read from the text (the template uses CloudFormation's short-form tags, which a plain YAML loader
     refuses), so no AWS call is needed to read the template's parameters or retained resources.
     """
-    inside, entry = False, ""
-    for line in body.splitlines():
-        top = _TOP_LEVEL.match(line)
-        if top:
-            inside, entry = top.group(1).strip() == section, ""
-        elif inside:
-            named = _ENTRY.match(line)
-            entry = named.group(1) if named else entry
-            if entry:
-                yield entry, line
+    for entry, line, _starts in _section(body, section):
+        yield entry, line
 
 
 def template_parameters(body: str) -> list[str]:
     """The names under the template's top-level ``Parameters:`` section, in order."""
-    return [entry for entry, line in section_lines(body, "Parameters") if _ENTRY.match(line)]
+    return [entry for entry, _line, starts in _section(body, "Parameters") if starts]
 
 
 def role_scope(trails: Sequence[Mapping[str, Any]], *, named: bool, partition: str = "aws") -> dict[str, str]:
