@@ -128,3 +128,23 @@ def test_every_call_it_makes_is_a_permission_the_central_role_has(org: Org, call
     made = {iam_action(*c.split(":", 1)) for c in calls.made}
     assert {"sns:Publish", "dynamodb:PutItem"} <= made
     assert made <= PERMISSIONS, made - PERMISSIONS
+
+
+def test_a_ledger_that_cannot_be_written_tells_anyway(org: Org) -> None:
+    """Fail open: a duplicate beats a lost message (the table does not exist)."""
+    org.env["TRAILGUARD_STATE_TABLE"] = "no-such-table"
+    (line,) = org.invoke(forwarded(INTO_ALARM))["alarms"]
+    assert line.get("message_id"), line
+    assert len(org.messages()) == 1
+
+
+def test_a_long_subject_keeps_the_account_and_region() -> None:
+    """SNS subjects end at 100 characters: the account and region come first, the alarm's name last."""
+    event = forwarded(INTO_ALARM)
+    name = "abcdefghijklmnopqrst-undelivered-events"  # NamePrefix at its 20-character limit
+    event["detail"]["alarmName"] = name
+    event["resources"] = [f"arn:aws:cloudwatch:ap-southeast-2:{ALARM_ACCOUNT}:alarm:{name}"]
+    change = policy.read_alarm(event)
+    assert isinstance(change, policy.AlarmChange) and change.prefix == "abcdefghijklmnopqrst"
+    subject = policy.alarm_message(change, "us-east-1").subject
+    assert len(subject) <= 100 and f"account {ALARM_ACCOUNT}, ap-southeast-2:" in subject, subject

@@ -556,32 +556,32 @@ MEMBER_ALARMS: Mapping[str, MemberAlarm] = {
             "api-call-errors",
             "trailguard's api-call function failed: a call on a trail or on trailguard itself may not "
             "have been handled (nothing repaired, nobody told)",
-            "Read the function's log group /aws/lambda/{prefix}-api-call there; the backstop repairs "
-            "drift within its period if it runs.",
+            "read the function's log group /aws/lambda/{prefix}-api-call; the backstop repairs drift "
+            "within its period if it runs.",
         ),
         MemberAlarm(
             "finding-errors",
             "trailguard's finding function failed (findings, calls on trailguard itself, the backstop)",
-            "Read the function's log group /aws/lambda/{prefix}-finding there.",
+            "read the function's log group /aws/lambda/{prefix}-finding.",
         ),
         MemberAlarm(
             "backstop-missing",
             "trailguard's backstop has not run for a whole period: the finding function was not invoked, "
             "so it was deleted, throttled or its schedule removed; trailguard may be switched off there",
-            "Check the stack's functions, rules and schedule there (trailguard audit --org: TG.instance "
-            "and TG.wiring), and redeploy it if anything is missing.",
+            "check the stack's functions, rules and schedule (trailguard audit --org: TG.instance and "
+            "TG.wiring), and redeploy it if anything is missing.",
         ),
         MemberAlarm(
             "undelivered-events",
             "EventBridge could not deliver events to a trailguard function (its dead-letter queue is not "
             "empty): those calls were not judged",
-            "Read the stack's dead-letter queue there; each message is an event that was not handled.",
+            "read the stack's dead-letter queue; each message is an event that was not handled.",
         ),
         MemberAlarm(
             "failed-invocations",
             "a trailguard function failed events after Lambda's retries (its on-failure queue is not "
             "empty): those calls were not handled",
-            "Read the stack's on-failure queue and the functions' log groups there.",
+            "read the stack's on-failure queue and the functions' log groups.",
         ),
     )
 }
@@ -678,7 +678,8 @@ def alarm_message(change: AlarmChange, region: str) -> Message:
     assert change.alarm is not None
     account = change.account or "unknown account"
     where = f"account {account}, {change.region or 'unknown region'}"
-    subject = ascii_subject(f"{ACTION_REQUIRED} trailguard alarm {change.name} in {where}")
+    # account and region first: a subject longer than SNS's 100 characters loses its end
+    subject = ascii_subject(f"{ACTION_REQUIRED} {where}: trailguard alarm {change.name}")
     lines = [
         f"ACTION REQUIRED: trailguard's alarm {change.name} in {where} went "
         f"{'from ' + change.previous + ' ' if change.previous else ''}to {change.state}"
