@@ -125,9 +125,12 @@ def check_org_trail(ctx: Context, trail: Mapping[str, Any], *, action: str = "ce
     can: logging (StartLogging, verified by GetTrailStatus) and log file validation (UpdateTrail with
     ``EnableLogFileValidation`` only: it strengthens, never redirects). A missing KMS key or CloudWatch
     Logs group needs the recorded value (the management account's stack holds it): reported as a failure
-    a person must act on."""
+    a person must act on. Every line names the trail's account (the management account, from its ARN):
+    the central function's messages come from the security account."""
     arn = str(trail.get("TrailARN"))
     name = str(trail.get("Name") or trail_kind.name_of(arn))
+    owner = arn.split(":")[4] if arn.count(":") >= 5 else ""
+    label = f"organization trail {name}" + (f" of account {owner}" if owner else "")
     region = trail_kind.home_region(trail, ctx.region) or ctx.region
     outcome = Outcome(action, arn)
     done: list[str] = []
@@ -137,32 +140,32 @@ def check_org_trail(ctx: Context, trail: Mapping[str, Any], *, action: str = "ce
         live = _describe(outcome, arn, region)
     except Exception as exc:  # an unreadable configuration must not stop the restart: logging first
         outcome.errors.append(f"DescribeTrails on {arn} in {region}: {outcome.last_error(exc)}")
-        off.append(f"the configuration of organization trail {name} could not be read, so it was not checked")
+        off.append(f"the configuration of {label} could not be read, so it was not checked")
     else:
         if live is None:
             return outcome.fail(
-                f"organization trail {name} no longer exists in {region}: the management account's stack "
+                f"{label} no longer exists in {region}: the management account's stack "
                 "recreates it from its baseline (OrgTrailRole owner); check it there"
             )
     state = ensure_logging(ctx, outcome, arn, region)  # GetTrailStatus, StartLogging: CHECK_PERMISSIONS
     if state == "restarted":
-        done.append(f"restarted logging on organization trail {name} in {region}")
+        done.append(f"restarted logging on {label} in {region}")
     elif state != "already-logging":
-        off.append(f"organization trail {name} is not logging ({state})")
+        off.append(f"{label} is not logging ({state})")
     for gap in policy.trail_gaps(live) if live is not None else []:
         if gap.fix is None:
             off.append(f"{gap.text}: restore it from the management account's baseline")
             continue
         if _fix(outcome, arn, region, gap):
-            done.append(f"switched {gap.field} back on for organization trail {name}")
+            done.append(f"switched {gap.field} back on for {label}")
         else:
             off.append(gap.text)
     return outcome.finish(
-        f"organization trail {name}",
+        label,
         done,
         off,
         "GetTrailStatus reports IsLogging true and DescribeTrails shows the repaired properties",
-        unchanged=f"organization trail {name} is logging with its KMS key, validation and CloudWatch Logs",
+        unchanged=f"{label} is logging with its KMS key, validation and CloudWatch Logs",
     )
 
 
