@@ -200,8 +200,9 @@ class Router:
             self._arrivals_cond.notify_all()
 
     def _arrive(self) -> None:
-        """Route each delayed event when it is due; the log says which rules it reached (none: every
-        rule it would have matched was disabled or deleted when it arrived)."""
+        """Route each delayed event when it is due. The log says which rules it reached (none: every
+        rule it would have matched was disabled or deleted when it arrived), once its deliveries have
+        finished (the functions they invoked returned), so a reader of the log knows it is settled."""
         while True:
             with self._arrivals_cond:
                 while not self._closed and (
@@ -214,19 +215,28 @@ class Router:
                 _, event = self._arrivals.popleft()
             try:
                 deliveries = self.route(event)
-                names = sorted({d.rule_name for d in deliveries})
-                log.info(
-                    "CloudTrail event %s (%s, account %s) reached EventBridge after %.1fs: rules %s",
-                    event.get("id"),
-                    (event.get("detail") or {}).get("eventName"),
-                    event.get("account"),
-                    self.event_delay,
-                    ", ".join(names) or "none",
-                )
+                if deliveries:
+                    threading.Thread(
+                        target=self._log_arrival, args=(event, deliveries), daemon=True
+                    ).start()
+                else:
+                    self._log_arrival(event, [])
             except Exception:
                 log.exception("delayed event %s could not be routed", event.get("id"))
             finally:
                 self.activity.end()
+
+    def _log_arrival(self, event: Mapping[str, Any], deliveries: list[Delivery]) -> None:
+        if deliveries:
+            self.delivered(str(event.get("id", "")), 300)
+        log.info(
+            "CloudTrail event %s (%s, account %s) reached EventBridge after %.1fs: rules %s",
+            event.get("id"),
+            (event.get("detail") or {}).get("eventName"),
+            event.get("account"),
+            self.event_delay,
+            ", ".join(sorted({d.rule_name for d in deliveries})) or "none",
+        )
 
     def submit(self, event: Mapping[str, Any]) -> None:
         """Route an event in the background."""

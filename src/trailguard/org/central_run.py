@@ -47,6 +47,7 @@ LOG = logging.getLogger("trailguard.central")
 LIST_PERMISSIONS = ("cloudtrail:DescribeTrails",)
 CHECK_PERMISSIONS = (
     "cloudtrail:DescribeTrails",
+    "cloudtrail:GetEventSelectors",
     "cloudtrail:GetTrailStatus",
     "cloudtrail:StartLogging",
     "cloudtrail:UpdateTrail",
@@ -82,6 +83,21 @@ BASELINE_ONLY_NOTE = (
     "Where the trail delivers (bucket, prefix, topic) and its event selectors are restored from the "
     "baseline by the management account's stack (OrgTrailRole owner): confirm there that it did"
 )
+
+
+SELECTORS_SK = "#selectors"
+"""Suffix of the trail ARN under which the owner's verified PutEventSelectors repair is recorded."""
+
+
+def selectors_short(answer: Mapping[str, Any]) -> str | None:
+    """What the live selectors (GetEventSelectors) lack of the organization floor, every management
+    event read and written; None: they log them all. Pure."""
+    coverage = trail_kind.management_coverage(answer)
+    if coverage is None:
+        return "the trail has no event selectors"
+    reads, writes = coverage
+    missing = [what for what, kept in (("reads", reads), ("writes", writes)) if not kept]
+    return f"the event selectors drop management {' and '.join(missing)}" if missing else None
 
 
 QUIET_PK = "escalated#clean"
@@ -413,7 +429,9 @@ class Central:
     def note_restored(self, told: SignedStore, report: MemberReport) -> None:
         """The management account's stack reports a verified UpdateTrail repair of an organization trail:
         what it set is recorded under the trail's ARN, to judge the UpdateTrail calls that follow
-        (its own repair's call among them) by their result (:func:`policy.as_restored`)."""
+        (its own repair's call among them) by their result (:func:`policy.as_restored`). A verified
+        PutEventSelectors repair is recorded under the ARN plus :data:`SELECTORS_SK` (its message
+        abbreviates the selectors: the PutEventSelectors calls that follow are judged by the live ones)."""
         management = self.settings.management_account
         ref = report.resource or ""
         if report.account != management or report.status != "remediated" or not management:
@@ -421,9 +439,11 @@ class Central:
         if report.technique not in BASELINE_ONLY:
             return
         incident = report.raw.get("incident")
-        restored = policy.restored_values(
-            incident.get("remediation") if isinstance(incident, Mapping) else None
-        )
+        remediation = incident.get("remediation") if isinstance(incident, Mapping) else None
+        restored = policy.restored_values(remediation)
+        sk = ""
+        if report.technique == "trail.selectors-degrade" and _made(remediation, "PutEventSelectors"):
+            restored, sk = {"EventSelectors": "every management event"}, SELECTORS_SK
         if not restored:
             return
         if not ref.startswith("arn:"):
@@ -432,7 +452,9 @@ class Central:
             return
         doc = {"event_id": report.event_id, "restored": restored, "at": time.time()}
         try:
-            told.put(policy.RESTORED_PK, ref, doc, ttl_seconds=policy.RESTORED_SECONDS)  # LEDGER_PERMISSIONS
+            told.put(  # LEDGER_PERMISSIONS
+                policy.RESTORED_PK, ref + sk, doc, ttl_seconds=policy.RESTORED_SECONDS
+            )
         except Exception as exc:
             log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
 
@@ -442,6 +464,8 @@ class Central:
         what says so, or None (it did not, or there is no such report: then it needs a person)."""
         told = self.told_store()
         arn = str(trail.get("TrailARN"))
+        if told is not None and record.event_name == "PutEventSelectors":
+            return self.judge_selectors(told, record, trail)
         if told is None or record.event_name != "UpdateTrail":
             return None
         try:
@@ -463,6 +487,31 @@ class Central:
         return (
             f"the live trail, read by ARN, is as the management account's stack reported it restored "
             f"(event {report.get('event_id')}), with logging, its KMS key, validation and CloudWatch Logs"
+        )
+
+    def judge_selectors(self, told: SignedStore, record: Record, trail: Mapping[str, Any]) -> str | None:
+        """A PutEventSelectors after the management account's stack reported its selectors restored:
+        the live selectors, read by ARN in the trail's home region, log every management event read and
+        written (what it says so), or None (they do not, or there is no such report: it needs a person)."""
+        arn = str(trail.get("TrailARN"))
+        try:
+            report = told.get(policy.RESTORED_PK, arn + SELECTORS_SK)  # LEDGER_PERMISSIONS (GetItem)
+            if not report or time.time() - float(report.get("at") or 0) > policy.RESTORED_SECONDS:
+                return None
+            region = trail_kind.home_region(trail, self.region) or self.region
+            answer = Outcome("central.judge", arn).call(  # CHECK_PERMISSIONS
+                "cloudtrail", region, "GetEventSelectors", TrailName=arn
+            )
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.judge-failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        why_not = selectors_short(answer)
+        if why_not is not None:
+            log_event(LOG, logging.INFO, "central.not-as-restored", event_id=record.event_id, reason=why_not)
+            return None
+        return (
+            "the live event selectors, read by ARN, log every management event (reads and writes) as "
+            f"the management account's stack reported them restored (event {report.get('event_id')})"
         )
 
     def repair(self, verdict: Verdict, trail: Mapping[str, Any], record: Record) -> Outcome:
@@ -710,6 +759,15 @@ class Central:
                 )
             ],
         )
+
+
+def _made(remediation: Any, operation: str) -> bool:
+    """Whether a repair's message (``remediation.calls``) reports a successful ``operation`` call."""
+    calls = remediation.get("calls") if isinstance(remediation, Mapping) else None
+    return any(
+        isinstance(c, Mapping) and c.get("operation") == operation and not c.get("error")
+        for c in calls or []
+    )
 
 
 def _timestamp() -> str:
