@@ -93,7 +93,7 @@ def _issuer(record: dict[str, Any]) -> str:
     return str(identity.get("sessionContext", {}).get("sessionIssuer", {}).get("arn", ""))
 
 
-def test_the_management_account_blinded_then_the_organization_trail_stopped_is_repaired_by_the_central_backstop(
+def test_the_management_account_blinded_and_its_organization_trail_stopped_is_repaired_by_the_backstop(
     org: tuple[Running, dict[str, Any]],
 ) -> None:
     run, document = org
@@ -116,11 +116,15 @@ def test_the_management_account_blinded_then_the_organization_trail_stopped_is_r
 
     attack = [r for r in records() if r["detail"]["eventName"] in ("DisableRule", "StopLogging")]
     assert [r["detail"]["eventName"] for r in attack] == ["DisableRule"] * len(BLINDED) + ["StopLogging"]
-    reached = {r["detail"]["eventName"] + " " + r["id"]: arrived(run, r["id"], "an attack call") for r in attack}
+    reached = {
+        r["detail"]["eventName"] + " " + r["id"]: arrived(run, r["id"], "an attack call") for r in attack
+    }
     assert set(reached.values()) == {"none"}, f"a rule witnessed the attack: {reached}"
 
     def status() -> bool:
-        answer = aws_cli(ready, management["attacker"], "cloudtrail", "get-trail-status", "--name", trail["arn"])
+        answer = aws_cli(
+            ready, management["attacker"], "cloudtrail", "get-trail-status", "--name", trail["arn"]
+        )
         assert answer.returncode == 0, answer.stderr
         return bool(json.loads(answer.stdout)["IsLogging"])
 
@@ -132,7 +136,9 @@ def test_the_management_account_blinded_then_the_organization_trail_stopped_is_r
     run.process.send_signal(signal.SIGUSR1)  # the schedules fire: here only the central backstop
 
     def central_runs() -> list[dict[str, Any]]:
-        return [i for i in jsonl(ready["invocations"])[invoked:] if i["function_arn"].split(":")[4] == security]
+        return [
+            i for i in jsonl(ready["invocations"])[invoked:] if i["function_arn"].split(":")[4] == security
+        ]
 
     def backstops() -> list[dict[str, Any]]:
         return [i for i in central_runs() if str(i["rule_arn"]).endswith(f"rule/{CENTRAL_BACKSTOP}")]

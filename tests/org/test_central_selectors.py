@@ -60,7 +60,8 @@ def owner_selectors_repair(world: Org, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_owners_selectors_repair_it_told_about_is_not_reported_action_required(
-    ledgered: Org, monkeypatch: pytest.MonkeyPatch
+    ledgered: Org,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = ledgered
     event = attack(world)
@@ -81,7 +82,8 @@ def test_the_owners_selectors_repair_it_told_about_is_not_reported_action_requir
 
 
 def test_selectors_still_short_after_the_owners_report_need_a_person(
-    ledgered: Org, monkeypatch: pytest.MonkeyPatch
+    ledgered: Org,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The owner told about an earlier call; this one left the live selectors logging writes only."""
     world = ledgered

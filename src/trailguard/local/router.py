@@ -205,9 +205,7 @@ class Router:
         finished (the functions they invoked returned), so a reader of the log knows it is settled."""
         while True:
             with self._arrivals_cond:
-                while not self._closed and (
-                    not self._arrivals or self._arrivals[0][0] > time.monotonic()
-                ):
+                while not self._closed and (not self._arrivals or self._arrivals[0][0] > time.monotonic()):
                     wait = self._arrivals[0][0] - time.monotonic() if self._arrivals else None
                     self._arrivals_cond.wait(wait)
                 if self._closed:
@@ -216,9 +214,7 @@ class Router:
             try:
                 deliveries = self.route(event)
                 if deliveries:
-                    threading.Thread(
-                        target=self._log_arrival, args=(event, deliveries), daemon=True
-                    ).start()
+                    threading.Thread(target=self._log_arrival, args=(event, deliveries), daemon=True).start()
                 else:
                     self._log_arrival(event, [])
             except Exception:

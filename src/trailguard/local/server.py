@@ -135,7 +135,7 @@ class LocalCloud:
         self.invocations_path = Path(invocations_path).resolve() if invocations_path else None
         self.finding_delay = finding_delay
         self.event_delay = event_delay
-        """Seconds from a recorded call to its event on EventBridge (0: at once; see Router.from_cloudtrail)."""
+        """Seconds from a recorded call to its event on EventBridge (0: at once; Router.from_cloudtrail)."""
         self.schedule_names = frozenset(schedule_rules) if schedule_rules is not None else None
         """The schedule rules :meth:`fire_schedules` fires (None: every one)."""
         self.workers = workers

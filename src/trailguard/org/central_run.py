@@ -765,8 +765,7 @@ def _made(remediation: Any, operation: str) -> bool:
     """Whether a repair's message (``remediation.calls``) reports a successful ``operation`` call."""
     calls = remediation.get("calls") if isinstance(remediation, Mapping) else None
     return any(
-        isinstance(c, Mapping) and c.get("operation") == operation and not c.get("error")
-        for c in calls or []
+        isinstance(c, Mapping) and c.get("operation") == operation and not c.get("error") for c in calls or []
     )
 
 

@@ -383,9 +383,7 @@ def verify_routed(
         state = "could not be verified (see the errors)"
         step = f"check it there: aws cloudtrail get-trail-status --name {arn} --region {region}"
     outcome.status, outcome.verified = "routed", False  # the trail is not shown to be logging
-    outcome.summary = (
-        f"{whose}, and it {state}; {routed}: {step}"
-    )
+    outcome.summary = f"{whose}, and it {state}; {routed}: {step}"
     return outcome
 
 
