@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 
+from aws_support import ACCOUNT
 from trailguard.events import Record, entries_from_object
 from trailguard.inventory import build
 from trailguard.local.findings import findings_for
@@ -22,6 +23,7 @@ from trailguard.policy import classify
 from trailguard.remediate import Context, RepairRequest, repair
 from trailguard.resources.trail import KIND
 
+from .test_central import Org, no_grace, org  # noqa: F401
 from .test_member_org_trail import MANAGEMENT, MEMBER, ORG_ENTRY, REGION, cloudtrail, config  # noqa: F401
 
 OTHER = "444455556666"
@@ -97,3 +99,37 @@ def test_the_administrators_own_trail_named_in_its_own_finding_is_still_repaired
     assert organization_trail(ctx, ORG_ENTRY["TrailARN"], REGION, finding_account=OTHER) is None
     assert organization_trail(ctx, OTHER_TRAIL, REGION, finding_account=OTHER) == (OTHER_TRAIL, REGION, False)
     assert organization_trail(ctx, OTHER_TRAIL, REGION) is None  # a call: the role decides, as before
+
+
+# ------------------------------------------------------------------------------- the central function
+
+
+def test_the_central_function_leaves_a_finding_about_a_trail_it_cannot_see_to_its_own_account(
+    org: Org,  # noqa: F811
+) -> None:
+    """A finding naming a management account's trail the delegated administrator does not list (a
+    trail of that account that is not an organization trail: only organization trails are visible from
+    the security account) is not an organization trail the central function repairs: no "no longer
+    exists" REPAIR FAILED. A deleted organization trail is still reported, from the forwarded DeleteTrail
+    (tests/org/test_central.py) and by the backstop. In-process moto, as tests/org/test_central.py: the
+    unlisted trail stands for the one the security account cannot see."""
+    unseen = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/management-own-trail"
+    call = {
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging",
+        "recipientAccountId": ACCOUNT,
+        "awsRegion": REGION,
+        "requestParameters": {"name": unseen},
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/attacker",
+            "accountId": ACCOUNT,
+        },
+        "eventID": "3f1c5a4e-0000-4000-8000-000000000002",
+        "eventTime": "2026-12-02T00:00:00Z",
+    }
+    for event in findings_for(call):
+        result = org.invoke(event)
+        assert result["incidents"] == [] and result["skipped"] == [], result
+    assert org.messages() == []
+    assert org.logging()  # the organization trail itself was never touched
