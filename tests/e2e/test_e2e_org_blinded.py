@@ -3,15 +3,15 @@ stopped: repaired anyway, on the local cloud's organization with trailguard depl
 deploy --org``. A fresh emulator (the first module's StopLogging on the same trail would fold into this
 one within the ledger's quiet window).
 
-What repairs it (seen on an idle and a loaded machine alike): the guard-calls rule takes the DisableRule
-to the other function (``trailguard-finding``), which re-enables the API-call rule in well under a
-second, before the attacker's next call lands; the StopLogging then reaches the API-call function
+The path, exactly: the guard-calls rule takes the DisableRule to the other function
+(``trailguard-finding``), which re-enables the API-call rule; the attacker's StopLogging comes after it
+(the test waits for the EnableRule, so the order is made, not hoped for), reaches the API-call function
 through the rule again, and that function restarts the trail. The forward rule, which the attacker did
 not touch, also takes the call to the central function, which waits its grace, hears the management
-account's own message through its subscription to the central topic and stays quiet. The test accepts
-the slower orders too (the rule still off when the StopLogging lands: the other function's check of
-every trail, or the central function as delegated administrator, restarts it) and checks that the
-emails say which. The local cloud delivers the event path; it emulates no SCP and no IAM evaluation.
+account's own message through its subscription to the central topic and stays quiet. When nothing in
+the management account can witness the attack, the central backstop repairs it:
+tests/e2e/test_e2e_org_backstop.py. The local cloud delivers the event path; it emulates no SCP and no
+IAM evaluation.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ def test_the_api_call_rule_disabled_then_the_organization_trail_stopped_is_repai
     run, document = org
     ready = run.ready
     management = account_of(ready, "management")
-    security = ready["organization"]["security_account"]
     trail = ready["trail"]
     central_topic = document["central_outputs"]["AlertTopicArn"]
     since = len(jsonl(ready["records"]))
@@ -62,11 +61,17 @@ def test_the_api_call_rule_disabled_then_the_organization_trail_stopped_is_repai
     rule = "trailguard-api-calls"  # the management account's plain stack `trailguard`
     off = aws_cli(ready, management["attacker"], "events", "disable-rule", "--name", rule)
     assert off.returncode == 0, off.stderr
-    stop = aws_cli(ready, management["attacker"], "cloudtrail", "stop-logging", "--name", trail["name"])
-    assert stop.returncode == 0, stop.stderr
 
     def records() -> list[dict[str, Any]]:
         return jsonl(ready["records"])[since:]
+
+    def rule_back() -> list[dict[str, Any]]:
+        return [r for r in records() if r["detail"]["eventName"] == "EnableRule"]
+
+    (enabled,) = eventually(rule_back, 60, "the other function re-enabled the rule", interval=0.2)
+    assert _session(enabled) == "trailguard-finding" and enabled["account"] == management["id"]
+    stop = aws_cli(ready, management["attacker"], "cloudtrail", "stop-logging", "--name", trail["name"])
+    assert stop.returncode == 0, stop.stderr
 
     def started() -> list[dict[str, Any]]:
         return [r for r in records() if r["detail"]["eventName"] == "StartLogging"]
@@ -74,39 +79,21 @@ def test_the_api_call_rule_disabled_then_the_organization_trail_stopped_is_repai
     (start,) = eventually(started, 60, "a StartLogging on the organization trail", interval=0.2)
     assert start["detail"].get("errorCode") is None
     assert start["detail"]["requestParameters"]["name"] in (trail["name"], trail["arn"])
+    assert _session(start) == "trailguard-api-call" and start["account"] == management["id"], start
     (stopped,) = [r for r in records() if r["detail"]["eventName"] == "StopLogging"]
+    assert records().index(enabled) < records().index(stopped) < records().index(start)
     central_ran_on(run, stopped["id"])
     status = aws_cli(ready, management["attacker"], "cloudtrail", "get-trail-status", "--name", trail["arn"])
     assert status.returncode == 0 and '"IsLogging": true' in status.stdout, status.stdout
-    assert started() == [start]  # one repair, by one of them
+    assert started() == [start] and rule_back() == [enabled]  # one repair of each, by the named function
 
-    rule_back = [r for r in records() if r["detail"]["eventName"] == "EnableRule"]
-    assert [_session(r) for r in rule_back] == ["trailguard-finding"], (
-        "the other function re-enabled the rule"
-    )
     got = emails(run.outbox)[seen:]
     assert {e["topic_arn"] for e in got} == {central_topic}
     subjects = [e["subject"] for e in got]
     (rule_mail,) = [e for e in got if "DisableRule" in e["subject"]]
     assert "REPAIRED" in rule_mail["subject"] and management["id"] in rule_mail["subject"]
     assert rule in rule_mail["subject"] and "were not delivered while a rule was off" in rule_mail["body"]
-    stop_mails = [e for e in got if "StopLogging" in e["subject"]]
-    assert len(got) == 1 + len(stop_mails), subjects
-
-    repairer = _session(start)
-    if repairer == "trailguard-api-call":  # the rule was back before the StopLogging landed
-        assert start["account"] == management["id"]
-        assert records().index(rule_back[0]) < records().index(stopped)
-        (mail,) = stop_mails
-        assert "REPAIRED" in mail["subject"] and management["id"] in mail["subject"], subjects
-        assert "Restarted logging on trail" in mail["body"]
-    elif repairer == "trailguard-finding":  # its check of every trail after the rule came back
-        assert start["account"] == management["id"]
-        assert trail["name"] in rule_mail["body"] and "Restarted logging" in rule_mail["body"], rule_mail[
-            "body"
-        ]
-        assert len(stop_mails) <= 1
-    else:  # the rule was still off: the central function, CloudTrail's delegated administrator
-        assert repairer == "trailguard-central" and start["account"] == security, start
-        (mail,) = stop_mails
-        assert "REPAIRED" in mail["subject"] and management["id"] in mail["subject"], subjects
+    (mail,) = [e for e in got if "StopLogging" in e["subject"]]
+    assert len(got) == 2, subjects  # the central function stayed quiet: the management account told
+    assert "REPAIRED" in mail["subject"] and management["id"] in mail["subject"], subjects
+    assert "Restarted logging on trail" in mail["body"]

@@ -161,3 +161,34 @@ def test_rules_are_matched_before_any_delivery_starts(monkeypatch: pytest.Monkey
     finally:
         router.close()
     assert [d.rule_name for d in delivered] == ["guard-calls"]
+
+
+def test_a_delayed_event_meets_the_rules_as_they_are_when_it_arrives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``event_delay`` (CloudTrail's delivery time): a rule disabled after the call and before its event
+    arrives receives nothing; events arrive in the order of their calls. Plain stand-in rules, and the
+    rule is disabled synchronously right after the call, long before the delay ends."""
+    from trailguard.local import router as router_module
+
+    rule = _Rule("api-calls", "ENABLED")
+    rule.targets = [{"Id": "a", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:api-call"}]
+    monkeypatch.setattr(router_module, "rules_for", lambda account, region: [rule])
+    router = router_module.Router(runner=None, event_delay=1.0)  # type: ignore[arg-type]
+    monkeypatch.setattr(router, "_spawn", lambda *args: None)
+    arrived: list[tuple[str, list[str]]] = []
+    real_route = router.route
+
+    def route(event: Any, *args: Any, **kwargs: Any) -> Any:
+        found = real_route(event, *args, **kwargs)
+        arrived.append((event["id"], [d.rule_name for d in found]))
+        return found
+
+    monkeypatch.setattr(router, "route", route)
+    try:
+        for event_id in ("disable", "stop"):
+            router.from_cloudtrail({"account": "123456789012", "region": "us-east-1", "id": event_id})
+        assert arrived == []  # not yet: CloudTrail is still delivering
+        rule.state = "DISABLED"  # the attacker's DisableRule took effect before the events arrive
+        assert router.activity.wait_idle(30)
+    finally:
+        router.close()
+    assert arrived == [("disable", []), ("stop", [])]

@@ -56,6 +56,20 @@ def test_disabled_schedule_fires_nothing_and_unpermitted_function_is_refused(clo
     assert not inv.invoked and "AccessDeniedException" in (inv.reason or "")
 
 
+def test_only_the_named_schedule_rules_fire_when_some_are_named(cloud: LocalCloud) -> None:
+    """``schedule_rules`` (the emulator's ``--schedule-rules``): the others do not fire."""
+    chosen, function = _schedule(cloud)
+    _, other = _schedule(cloud)
+    cloud.schedule_names = frozenset({chosen})
+    try:
+        fired = cloud.fire_schedules()
+    finally:
+        cloud.schedule_names = None
+    assert [d.rule_name for d in fired] == [chosen]
+    assert cloud.wait_idle(10)
+    assert len(invocations_of(cloud, function)) == 1 and invocations_of(cloud, other) == []
+
+
 def test_pattern_rules_are_not_schedules(cloud: LocalCloud) -> None:
     w = wire(cloud, {"source": ["x"]})
     assert w.rule_name not in cloud.schedule_rules()

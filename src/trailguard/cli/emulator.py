@@ -64,6 +64,20 @@ def register(subparsers: Any) -> None:
         "the deployed rule says rate(5 minutes))",
     )
     parser.add_argument(
+        "--event-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="CloudTrail's delivery of each call to EventBridge takes SECONDS (default: 0; on AWS seconds "
+        "to minutes): the event meets the rules as they are when it arrives",
+    )
+    parser.add_argument(
+        "--schedule-rules",
+        metavar="NAMES",
+        help="fire only these schedule rules, comma-separated, on SIGUSR1 and every --backstop-interval "
+        "(default: every schedule rule of every account)",
+    )
+    parser.add_argument(
         "--org",
         action="store_true",
         help="an AWS Organization instead of one account: a management account owning an organization "
@@ -141,6 +155,10 @@ def run(args: argparse.Namespace) -> Exit:
         records_path=args.records or outbox / "records.jsonl",
         invocations_path=args.invocations or outbox / "invocations.jsonl",
         finding_delay=args.finding_delay,
+        event_delay=args.event_delay,
+        schedule_rules=[n.strip() for n in args.schedule_rules.split(",") if n.strip()]
+        if args.schedule_rules
+        else None,
     )
     try:
         try:

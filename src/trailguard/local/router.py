@@ -160,8 +160,11 @@ class Router:
         limit: int = 2000,
         *,
         organization: Callable[[], Organization | None] | None = None,
+        event_delay: float = 0.0,
     ) -> None:
         self.runner = runner
+        self.event_delay = event_delay
+        """Seconds CloudTrail takes to deliver a recorded call to EventBridge (:meth:`from_cloudtrail`)."""
         self.organization = organization or (lambda: None)
         self.outbox = outbox
         self.activity = activity or Activity()
@@ -172,6 +175,64 @@ class Router:
         self._pending: Counter[str] = Counter()
         """Per event id: its routing and its deliveries not yet finished."""
         self._pending_cond = threading.Condition()
+        self._arrivals: deque[tuple[float, dict[str, Any]]] = deque()
+        self._arrivals_cond = threading.Condition()
+        self._arrivals_thread: threading.Thread | None = None
+
+    def from_cloudtrail(self, event: Mapping[str, Any]) -> None:
+        """A recorded call's event, as CloudTrail delivers it to EventBridge: at once, or with
+        :attr:`event_delay`, that many seconds later, in the order the calls were made. It is matched
+        against the rules as they are when it arrives (:meth:`route`), as on AWS, where the delivery is
+        best effort and takes seconds to minutes: rules disabled in the meantime receive nothing."""
+        if self.event_delay <= 0:
+            self.submit(event)
+            return
+        with self._arrivals_cond:
+            if self._closed:
+                return
+            self.activity.begin()
+            self._arrivals.append((time.monotonic() + self.event_delay, dict(event)))
+            if self._arrivals_thread is None:
+                self._arrivals_thread = threading.Thread(
+                    target=self._arrive, name="trailguard-cloudtrail-delivery", daemon=True
+                )
+                self._arrivals_thread.start()
+            self._arrivals_cond.notify_all()
+
+    def _arrive(self) -> None:
+        """Route each delayed event when it is due. The log says which rules it reached (none: every
+        rule it would have matched was disabled or deleted when it arrived), once its deliveries have
+        finished (the functions they invoked returned), so a reader of the log knows it is settled."""
+        while True:
+            with self._arrivals_cond:
+                while not self._closed and (not self._arrivals or self._arrivals[0][0] > time.monotonic()):
+                    wait = self._arrivals[0][0] - time.monotonic() if self._arrivals else None
+                    self._arrivals_cond.wait(wait)
+                if self._closed:
+                    return
+                _, event = self._arrivals.popleft()
+            try:
+                deliveries = self.route(event)
+                if deliveries:
+                    threading.Thread(target=self._log_arrival, args=(event, deliveries), daemon=True).start()
+                else:
+                    self._log_arrival(event, [])
+            except Exception:
+                log.exception("delayed event %s could not be routed", event.get("id"))
+            finally:
+                self.activity.end()
+
+    def _log_arrival(self, event: Mapping[str, Any], deliveries: list[Delivery]) -> None:
+        if deliveries:
+            self.delivered(str(event.get("id", "")), 300)
+        log.info(
+            "CloudTrail event %s (%s, account %s) reached EventBridge after %.1fs: rules %s",
+            event.get("id"),
+            (event.get("detail") or {}).get("eventName"),
+            event.get("account"),
+            self.event_delay,
+            ", ".join(sorted({d.rule_name for d in deliveries})) or "none",
+        )
 
     def submit(self, event: Mapping[str, Any]) -> None:
         """Route an event in the background."""
@@ -388,7 +449,15 @@ class Router:
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop taking work, give running deliveries ``timeout`` seconds, drop queued ones."""
-        self._closed = True
+        with self._arrivals_cond:
+            self._closed = True
+            dropped = len(self._arrivals)
+            self._arrivals.clear()
+            self._arrivals_cond.notify_all()
+        for _ in range(dropped):
+            self.activity.end()
+        if self._arrivals_thread is not None:
+            self._arrivals_thread.join(timeout)
         self.activity.wait_idle(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +124,8 @@ class LocalCloud:
         invocations_path: Path | str | None = None,
         finding_delay: float | None = 1.0,
         workers: int = 8,
+        event_delay: float = 0.0,
+        schedule_rules: Iterable[str] | None = None,
     ) -> None:
         self.port = port
         self.account = ACCOUNT
@@ -132,6 +134,10 @@ class LocalCloud:
         self.records_path = Path(records_path).resolve() if records_path else None
         self.invocations_path = Path(invocations_path).resolve() if invocations_path else None
         self.finding_delay = finding_delay
+        self.event_delay = event_delay
+        """Seconds from a recorded call to its event on EventBridge (0: at once; Router.from_cloudtrail)."""
+        self.schedule_names = frozenset(schedule_rules) if schedule_rules is not None else None
+        """The schedule rules :meth:`fire_schedules` fires (None: every one)."""
         self.workers = workers
         self.activity = Activity()
         self.recorder = Recorder(journal=self.records_path)
@@ -184,8 +190,9 @@ class LocalCloud:
             workers=self.workers,
             activity=self.activity,
             organization=lambda: self.organization,
+            event_delay=self.event_delay,
         )
-        self.recorder.listeners.append(self._router.submit)
+        self.recorder.listeners.append(self._router.from_cloudtrail)
         capture.observers.append(self._router.on_call)  # a topic's Lambda subscriptions (moto has no runtime)
         if self.finding_delay is not None:
             self._findings = FindingEmitter(
@@ -322,11 +329,13 @@ class LocalCloud:
         return self.router.deliver_to_rule(rule, event)
 
     def fire_schedules(self) -> list[Delivery]:
-        """Fire every schedule rule of every account in :attr:`accounts` once (the on-demand backstop)."""
+        """Fire every schedule rule of every account in :attr:`accounts` once (the on-demand backstop),
+        or only those :attr:`schedule_names` names."""
         return [
             d
             for account in self.accounts
             for name in self.schedule_rules(account)
+            if self.schedule_names is None or name in self.schedule_names
             for d in self.fire_schedule(name, account)
         ]
 

@@ -47,6 +47,7 @@ LOG = logging.getLogger("trailguard.central")
 LIST_PERMISSIONS = ("cloudtrail:DescribeTrails",)
 CHECK_PERMISSIONS = (
     "cloudtrail:DescribeTrails",
+    "cloudtrail:GetEventSelectors",
     "cloudtrail:GetTrailStatus",
     "cloudtrail:StartLogging",
     "cloudtrail:UpdateTrail",
@@ -82,6 +83,21 @@ BASELINE_ONLY_NOTE = (
     "Where the trail delivers (bucket, prefix, topic) and its event selectors are restored from the "
     "baseline by the management account's stack (OrgTrailRole owner): confirm there that it did"
 )
+
+
+SELECTORS_SK = "#selectors"
+"""Suffix of the trail ARN under which the owner's verified PutEventSelectors repair is recorded."""
+
+
+def selectors_short(answer: Mapping[str, Any]) -> str | None:
+    """What the live selectors (GetEventSelectors) lack of the organization floor, every management
+    event read and written; None: they log them all. Pure."""
+    coverage = trail_kind.management_coverage(answer)
+    if coverage is None:
+        return "the trail has no event selectors"
+    reads, writes = coverage
+    missing = [what for what, kept in (("reads", reads), ("writes", writes)) if not kept]
+    return f"the event selectors drop management {' and '.join(missing)}" if missing else None
 
 
 QUIET_PK = "escalated#clean"
@@ -125,9 +141,12 @@ def check_org_trail(ctx: Context, trail: Mapping[str, Any], *, action: str = "ce
     can: logging (StartLogging, verified by GetTrailStatus) and log file validation (UpdateTrail with
     ``EnableLogFileValidation`` only: it strengthens, never redirects). A missing KMS key or CloudWatch
     Logs group needs the recorded value (the management account's stack holds it): reported as a failure
-    a person must act on."""
+    a person must act on. Every line names the trail's account (the management account, from its ARN):
+    the central function's messages come from the security account."""
     arn = str(trail.get("TrailARN"))
     name = str(trail.get("Name") or trail_kind.name_of(arn))
+    owner = arn.split(":")[4] if arn.count(":") >= 5 else ""
+    label = f"organization trail {name}" + (f" of account {owner}" if owner else "")
     region = trail_kind.home_region(trail, ctx.region) or ctx.region
     outcome = Outcome(action, arn)
     done: list[str] = []
@@ -137,32 +156,32 @@ def check_org_trail(ctx: Context, trail: Mapping[str, Any], *, action: str = "ce
         live = _describe(outcome, arn, region)
     except Exception as exc:  # an unreadable configuration must not stop the restart: logging first
         outcome.errors.append(f"DescribeTrails on {arn} in {region}: {outcome.last_error(exc)}")
-        off.append(f"the configuration of organization trail {name} could not be read, so it was not checked")
+        off.append(f"the configuration of {label} could not be read, so it was not checked")
     else:
         if live is None:
             return outcome.fail(
-                f"organization trail {name} no longer exists in {region}: the management account's stack "
+                f"{label} no longer exists in {region}: the management account's stack "
                 "recreates it from its baseline (OrgTrailRole owner); check it there"
             )
     state = ensure_logging(ctx, outcome, arn, region)  # GetTrailStatus, StartLogging: CHECK_PERMISSIONS
     if state == "restarted":
-        done.append(f"restarted logging on organization trail {name} in {region}")
+        done.append(f"restarted logging on {label} in {region}")
     elif state != "already-logging":
-        off.append(f"organization trail {name} is not logging ({state})")
+        off.append(f"{label} is not logging ({state})")
     for gap in policy.trail_gaps(live) if live is not None else []:
         if gap.fix is None:
             off.append(f"{gap.text}: restore it from the management account's baseline")
             continue
         if _fix(outcome, arn, region, gap):
-            done.append(f"switched {gap.field} back on for organization trail {name}")
+            done.append(f"switched {gap.field} back on for {label}")
         else:
             off.append(gap.text)
     return outcome.finish(
-        f"organization trail {name}",
+        label,
         done,
         off,
         "GetTrailStatus reports IsLogging true and DescribeTrails shows the repaired properties",
-        unchanged=f"organization trail {name} is logging with its KMS key, validation and CloudWatch Logs",
+        unchanged=f"{label} is logging with its KMS key, validation and CloudWatch Logs",
     )
 
 
@@ -276,9 +295,16 @@ class Central:
                 }, None
             return None, "the organization trails could not be listed"
         found = trail_kind.resolve(trails, ref, prefer_regions=(record.region, self.region), by_region=False)
-        if found is None and policy.names_org_trail(ref, management) and ref not in self._all_arns:
+        unlisted = policy.names_org_trail(ref, management) and ref not in self._all_arns
+        if found is None and unlisted and record.kind == "cloudtrail":
             # not listed at all, so just deleted: the call proves it existed; the check reports it gone
             found = {"Name": trail_kind.name_of(ref), "TrailARN": ref, "HomeRegion": aws.region_of_arn(ref)}
+        if found is None and unlisted:
+            # a finding proves no organization trail: the security account sees every organization trail,
+            # so one it cannot list is the management account's own (its stack repairs it), or was deleted
+            # (the forwarded DeleteTrail and the backstop report that)
+            why = f"trail {ref} is not an organization trail seen here: account {management}'s stack has it"
+            return None, why
         if found is None:
             return None, f"trail {ref} is not an organization trail of account {management}"
         return found, None
@@ -410,7 +436,9 @@ class Central:
     def note_restored(self, told: SignedStore, report: MemberReport) -> None:
         """The management account's stack reports a verified UpdateTrail repair of an organization trail:
         what it set is recorded under the trail's ARN, to judge the UpdateTrail calls that follow
-        (its own repair's call among them) by their result (:func:`policy.as_restored`)."""
+        (its own repair's call among them) by their result (:func:`policy.as_restored`). A verified
+        PutEventSelectors repair is recorded under the ARN plus :data:`SELECTORS_SK` (its message
+        abbreviates the selectors: the PutEventSelectors calls that follow are judged by the live ones)."""
         management = self.settings.management_account
         ref = report.resource or ""
         if report.account != management or report.status != "remediated" or not management:
@@ -418,9 +446,11 @@ class Central:
         if report.technique not in BASELINE_ONLY:
             return
         incident = report.raw.get("incident")
-        restored = policy.restored_values(
-            incident.get("remediation") if isinstance(incident, Mapping) else None
-        )
+        remediation = incident.get("remediation") if isinstance(incident, Mapping) else None
+        restored = policy.restored_values(remediation)
+        sk = ""
+        if report.technique == "trail.selectors-degrade" and _made(remediation, "PutEventSelectors"):
+            restored, sk = {"EventSelectors": "every management event"}, SELECTORS_SK
         if not restored:
             return
         if not ref.startswith("arn:"):
@@ -429,7 +459,9 @@ class Central:
             return
         doc = {"event_id": report.event_id, "restored": restored, "at": time.time()}
         try:
-            told.put(policy.RESTORED_PK, ref, doc, ttl_seconds=policy.RESTORED_SECONDS)  # LEDGER_PERMISSIONS
+            told.put(  # LEDGER_PERMISSIONS
+                policy.RESTORED_PK, ref + sk, doc, ttl_seconds=policy.RESTORED_SECONDS
+            )
         except Exception as exc:
             log_event(LOG, logging.ERROR, "central.state-unavailable", error=f"{type(exc).__name__}: {exc}")
 
@@ -439,6 +471,8 @@ class Central:
         what says so, or None (it did not, or there is no such report: then it needs a person)."""
         told = self.told_store()
         arn = str(trail.get("TrailARN"))
+        if told is not None and record.event_name == "PutEventSelectors":
+            return self.judge_selectors(told, record, trail)
         if told is None or record.event_name != "UpdateTrail":
             return None
         try:
@@ -460,6 +494,31 @@ class Central:
         return (
             f"the live trail, read by ARN, is as the management account's stack reported it restored "
             f"(event {report.get('event_id')}), with logging, its KMS key, validation and CloudWatch Logs"
+        )
+
+    def judge_selectors(self, told: SignedStore, record: Record, trail: Mapping[str, Any]) -> str | None:
+        """A PutEventSelectors after the management account's stack reported its selectors restored:
+        the live selectors, read by ARN in the trail's home region, log every management event read and
+        written (what it says so), or None (they do not, or there is no such report: it needs a person)."""
+        arn = str(trail.get("TrailARN"))
+        try:
+            report = told.get(policy.RESTORED_PK, arn + SELECTORS_SK)  # LEDGER_PERMISSIONS (GetItem)
+            if not report or time.time() - float(report.get("at") or 0) > policy.RESTORED_SECONDS:
+                return None
+            region = trail_kind.home_region(trail, self.region) or self.region
+            answer = Outcome("central.judge", arn).call(  # CHECK_PERMISSIONS
+                "cloudtrail", region, "GetEventSelectors", TrailName=arn
+            )
+        except Exception as exc:
+            log_event(LOG, logging.ERROR, "central.judge-failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        why_not = selectors_short(answer)
+        if why_not is not None:
+            log_event(LOG, logging.INFO, "central.not-as-restored", event_id=record.event_id, reason=why_not)
+            return None
+        return (
+            "the live event selectors, read by ARN, log every management event (reads and writes) as "
+            f"the management account's stack reported them restored (event {report.get('event_id')})"
         )
 
     def repair(self, verdict: Verdict, trail: Mapping[str, Any], record: Record) -> Outcome:
@@ -707,6 +766,14 @@ class Central:
                 )
             ],
         )
+
+
+def _made(remediation: Any, operation: str) -> bool:
+    """Whether a repair's message (``remediation.calls``) reports a successful ``operation`` call."""
+    calls = remediation.get("calls") if isinstance(remediation, Mapping) else None
+    return any(
+        isinstance(c, Mapping) and c.get("operation") == operation and not c.get("error") for c in calls or []
+    )
 
 
 def _timestamp() -> str:

@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from trailguard import aws
+from trailguard.events import Record
 from trailguard.remediate import floors
 from trailguard.remediate.base import (
     NO_BASELINE,
@@ -34,7 +35,7 @@ from trailguard.remediate.base import (
     target,
 )
 from trailguard.remediate.floors import FloorRefused
-from trailguard.resources.trail import KIND, arn_account, management_coverage, verify_only
+from trailguard.resources.trail import KIND, arn_account, in_account, management_coverage, verify_only
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
@@ -296,22 +297,52 @@ VERIFY_PERMISSIONS = ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus")
 OrganizationTrails policy; the registry's actions declare both too)."""
 
 
-def organization_trail(ctx: Context, ref: str, prefer_region: str | None = None) -> tuple[str, str] | None:
+def organization_trail(
+    ctx: Context, ref: str, prefer_region: str | None = None, *, finding_account: str | None = None
+) -> tuple[str, str, bool] | None:
     """(ARN, home region) of the trail ``ref`` names when this stack may only verify it (a member's
-    view of an organization trail); None when it is the stack's to repair."""
+    view of an organization trail), and whether it is one (False: another account's own trail); None
+    when it is the stack's to repair.
+
+    ``finding_account``: the account a finding was raised in, when it names the trail. A finding raised
+    in another account (GuardDuty's administrator account receives every member's) about a trail this
+    stack cannot see is another account's trail, whatever the stack's role: CloudTrail refuses to change
+    it from here, so it is verified and reported, never started (its own account's stack repairs it)."""
     trail = ctx.live.find_trail(ref, prefer_region=prefer_region)
     arn = str(trail.get("TrailARN") or "") if trail is not None else (ref if ref.startswith("arn:") else "")
     account = ctx.scope.account
-    if not arn or not verify_only(arn, account, ctx.config.org_trail_role):
+    if not arn:
+        return None
+    foreign = (
+        trail is None
+        and bool(account)
+        and bool(finding_account)
+        and finding_account != account
+        and not in_account(arn, account)
+    )
+    if not foreign and not verify_only(arn, account, ctx.config.org_trail_role):
         return None
     region = (ctx.live.home_region(trail) if trail is not None else None) or aws.region_of_arn(arn)
-    return arn, region or ctx.region
+    return arn, region or ctx.region, not foreign
 
 
-def verify_routed(ctx: Context, arn: str, region: str, action_name: str = "trail.verify_routed") -> Outcome:
+def _finding_account(record: Record | None) -> str | None:
+    """The account a finding was raised in (None: no record, or a CloudTrail call)."""
+    return record.account_id if record is not None and record.kind != "cloudtrail" else None
+
+
+def verify_routed(
+    ctx: Context,
+    arn: str,
+    region: str,
+    organization: bool = True,
+    action_name: str = "trail.verify_routed",
+) -> Outcome:
     """Read the organization trail by ARN and report; never StartLogging, UpdateTrail, CreateTrail or
     PutEventSelectors (a member cannot change it). Logging: ``already-restored`` (nothing for this
-    account to do); not logging, not listed or unreadable: ``routed``, which needs a person."""
+    account to do); not logging, not listed or unreadable: ``routed``, which needs a person. Not
+    ``organization``: another account's own trail a finding named (this account cannot see it, so
+    the message does not say it may be deleted, and routes it to that account's stack)."""
     name, owner = arn.rsplit("/", 1)[-1], arn_account(arn) or "another account"
     outcome = Outcome(action_name, arn)
     listed: bool | None = None
@@ -329,6 +360,14 @@ def verify_routed(ctx: Context, arn: str, region: str, action_name: str = "trail
     except Exception:
         outcome.errors.append(f"GetTrailStatus on {arn} in {region}: {outcome.calls[-1].error}")
     whose = f"organization trail {name} belongs to account {owner}: this account only verifies it"
+    routed = f"{ROUTED} ({owner}, or CloudTrail's delegated administrator)"
+    if not organization:
+        whose = (
+            f"trail {name} belongs to account {owner}, where the finding was raised, and is not an "
+            "organization trail: this account only verifies it"
+        )
+        routed = f"repair routed to account {owner}, whose own trailguard stack repairs its trails"
+        listed = None if listed is False else listed  # another account's trail is never listed here
     if logging_now and listed is not False:
         return outcome.unchanged(
             f"{whose}; GetTrailStatus by ARN reports IsLogging true, so nothing changed here "
@@ -344,9 +383,7 @@ def verify_routed(ctx: Context, arn: str, region: str, action_name: str = "trail
         state = "could not be verified (see the errors)"
         step = f"check it there: aws cloudtrail get-trail-status --name {arn} --region {region}"
     outcome.status, outcome.verified = "routed", False  # the trail is not shown to be logging
-    outcome.summary = (
-        f"{whose}, and it {state}; {ROUTED} ({owner}, or CloudTrail's delegated administrator): {step}"
-    )
+    outcome.summary = f"{whose}, and it {state}; {routed}: {step}"
     return outcome
 
 
@@ -358,7 +395,7 @@ def route(ctx: Context, request: RepairRequest) -> Outcome | None:
     if not ref:
         return None
     prefer = request.record.region if request.record is not None else None
-    found = organization_trail(ctx, ref, prefer)
+    found = organization_trail(ctx, ref, prefer, finding_account=_finding_account(request.record))
     return verify_routed(ctx, *found) if found is not None else None
 
 
@@ -832,7 +869,7 @@ def reconcile(ctx: Context, request: RepairRequest) -> Outcome:
     statuses: list[str] = []
     unbaselined: list[str] = []
     for one in refs:
-        routed_to = organization_trail(ctx, one, prefer)
+        routed_to = organization_trail(ctx, one, prefer, finding_account=_finding_account(record))
         baseline = None if routed_to is not None else _find_baseline(ctx, one, prefer, outcome)
         if routed_to is not None:
             part = verify_routed(ctx, *routed_to, action_name="trail.reconcile")
