@@ -21,7 +21,9 @@ every sweep all the same. Each drifted resource is also a Security Hub finding
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,7 @@ from trailguard.config import Config
 from trailguard.inventory import load
 from trailguard.log import log_event
 from trailguard.notify import Drift, Ledger, SweepFindings, followups, ledger_for, resend, send
+from trailguard.notify.ledger import SWEEP_WINDOW_SECONDS
 from trailguard.notify.securityhub import report_sweep
 from trailguard.policy import TECHNIQUES, Technique
 from trailguard.remediate import Context, Outcome, RepairRequest, repair
@@ -102,6 +105,9 @@ class Report:
     security_hub: dict[str, Any] | None = None
     outbox: dict[str, Any] | None = None
     """Alerts kept because they could not be published, sent again by this sweep (``notify.outbox``)."""
+    unread: bool = False
+    """No baseline could be read (:func:`_without_baselines` ran): the ledger on the state table cannot
+    deduplicate this sweep's message either, so the process remembers it (:func:`_repeats`)."""
 
     @property
     def action_required(self) -> bool:
@@ -142,11 +148,13 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
         baselines = Baselines.from_config(config, region)
     if not baselines.available:
         report.errors.append("no state table is configured (TRAILGUARD_STATE_TABLE), so nothing is recorded")
+        _without_baselines(config, region, baselines, report)
         return report
     try:
         recorded = {kind: baselines.of_kind(kind) for kind in KINDS}
     except Exception as exc:
         report.errors.append(f"the baselines could not be read: {type(exc).__name__}: {exc}")
+        _without_baselines(config, region, baselines, report)
         return report
     # Allow-listed changes waiting for CloudTrail's confirmation: settled now, or their resource held.
     settled, held = retry_pending(baselines)
@@ -196,6 +204,34 @@ def sweep(config: Config, region: str, baselines: Baselines | None = None) -> Re
     return report
 
 
+UNREAD = "backstop sweep: no baseline could be read, so only what needs none is checked"
+WITHOUT_BASELINES = ("finding.trail-disabled", "guard.table")
+"""What the sweep still does when no baseline can be read (no state table, or it is gone or unreadable):
+each protected trail is started if it is not logging (``trail.reconcile`` checks only logging for a
+trail without a baseline), and the configured state table is checked (a deleted one is named and
+escalated). Before, such a sweep checked nothing and mailed "drift on 0 resource(s)"."""
+
+
+def _without_baselines(config: Config, region: str, baselines: Baselines, report: Report) -> None:
+    """The baseline-free part of the sweep (:data:`WITHOUT_BASELINES`), into ``report``. Never raises."""
+    report.unread = True
+    try:
+        ctx = Context(load(config, region, baselines), baselines, config=config)
+    except Exception as exc:
+        report.errors.append(f"the live inventory could not be read: {type(exc).__name__}: {exc}")
+        return
+    trails, table = (TECHNIQUES[t] for t in WITHOUT_BASELINES)
+    checks = [(trails, str(t.get("TrailARN") or t.get("Name"))) for t in ctx.live.protected]
+    if config.state_table:
+        checks.append((table, config.state_table))
+    for technique, ident in checks:
+        kind = technique.kind.name
+        report.checked[kind] = report.checked.get(kind, 0) + 1
+        outcome = repair(ctx, technique, RepairRequest(technique.kind, ident, UNREAD, technique=technique.id))
+        if outcome.status != "already-restored":
+            report.drift.append(Drift(kind, ident, [outcome]))
+
+
 NAMED_MAX = 5
 """Drifted resources per sweep whose last change is looked up in CloudTrail's history."""
 
@@ -234,13 +270,41 @@ def run(config: Config, region: str, ledger: Ledger | None = None) -> Report:
     # A kept alert that failed verification was not sent: it is tampered state, told like a baseline.
     report.errors.extend(str(t) for t in (report.outbox or {}).get("tampered") or [])
     notice = report.notice(config.account)
-    delivery = send(notice, config.topic_arn, ledger, security_hub=config.security_hub)
-    report.notification = delivery.notification
-    report.message_id = delivery.message_id if delivery.published else None
-    report.publish_error = delivery.error
+    told = (region, config.topic_arn or "", config.state_table or "")
+    if report.unread and _repeats(told, report.findings(), remember=False):
+        report.notification = {
+            "action": "suppress",
+            "reason": "the same findings as this process's last sweep message, within the window "
+            "(no state table to keep a ledger on)",
+        }
+    else:
+        delivery = send(notice, config.topic_arn, ledger, security_hub=config.security_hub)
+        report.notification = delivery.notification
+        report.message_id = delivery.message_id if delivery.published else None
+        report.publish_error = delivery.error
+        if report.unread and delivery.published:
+            _repeats(told, report.findings(), remember=True)
     if config.security_hub:
         report.security_hub = report_sweep(notice)  # logs its own failures; never blocks the sweep
     return report
+
+
+_TOLD: dict[tuple[str, str, str], tuple[str, float]] = {}
+"""Per region, topic and table: the findings of the last sweep message sent while no baseline could be
+read, and when."""
+
+
+def _repeats(told: tuple[str, str, str], findings: list[list[str]], *, remember: bool) -> bool:
+    """Whether ``findings`` equal those of this process's last such message within
+    ``SWEEP_WINDOW_SECONDS`` (then the message would repeat it: after the window it goes out again, as
+    the ledger's reminder does); with ``remember``, record them as told now. The fallback for a sweep
+    whose state table is gone: a warm function keeps it between scheduled runs, a cold one tells again."""
+    text, now = json.dumps(findings, sort_keys=True), time.time()
+    if remember:
+        _TOLD[told] = (text, now)
+        return False
+    last = _TOLD.get(told)
+    return last is not None and last[0] == text and now - last[1] < SWEEP_WINDOW_SECONDS
 
 
 def _open_ledger(config: Config, region: str) -> Ledger | None:

@@ -12,6 +12,8 @@ import copy
 import gzip
 import json
 import os
+import time
+from collections import Counter
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -38,6 +40,21 @@ def fuzz_settings(default: int = DEFAULT_EXAMPLES, scale: int = 1) -> settings:
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     )
+
+
+_DONE: Counter[str] = Counter()
+_STARTED = time.monotonic()
+
+
+def progress(test: str) -> None:
+    """Count one example of ``test``; with ``TRAILGUARD_FUZZ_PROGRESS`` set, append the running count to
+    that file every 100 examples (and at the first), so a long ``make fuzz`` can be read while it runs:
+    hypothesis prints its statistics only when a test ends."""
+    _DONE[test] += 1
+    where = os.environ.get("TRAILGUARD_FUZZ_PROGRESS")
+    if where and (_DONE[test] == 1 or _DONE[test] % 100 == 0):
+        with open(where, "a", encoding="utf-8") as out:
+            out.write(f"{time.monotonic() - _STARTED:9.1f}s {test} {_DONE[test]}\n")
 
 
 def _objects(kind: str) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz.strategies import CLOUDTRAIL_ENTRY, JSON, damaged, dumps, fuzz_settings, gzipped
+from fuzz.strategies import CLOUDTRAIL_ENTRY, JSON, damaged, dumps, fuzz_settings, gzipped, progress
 from policy.policy_support import OUTPUT_KEYS
 from trailguard.cli import build_parser
 from trailguard.cli.exit import CommandError, Exit
@@ -111,6 +111,7 @@ def write(values: list[Any], shape: str, indent: int | None) -> bytes:
 def test_every_entry_is_read_as_the_object_reader_reads_it(
     values: list[Any], shape: str, indent: int | None, gzip_it: bool
 ) -> None:
+    progress("classify-entries")
     if shape == "jsonl" and not values:
         values = [{}]
     body = write(values, shape, indent)
@@ -138,6 +139,7 @@ def test_every_entry_is_read_as_the_object_reader_reads_it(
 def test_damaged_bytes_never_break_the_command(
     values: list[Any], shape: str, data: st.DataObject, gzip_order: str, fail_on: tuple[str, ...]
 ) -> None:
+    progress("classify-damaged")
     body = write(values, shape, None)
     if gzip_order == "gzip-then-damage":
         body = data.draw(damaged(gzipped(body)))

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import corpus
 from aws_support import Cloud, moto_region, read_queue
-from fuzz.strategies import CLOUDTRAIL_ENTRY, events, fuzz_settings
+from fuzz.strategies import CLOUDTRAIL_ENTRY, events, fuzz_settings, progress
 from trailguard import handlers
 from trailguard.events import CloudTrailRecord
 
@@ -84,6 +84,7 @@ def _alerts(cloud: Cloud, reader: Any, published: list[str]) -> None:
 def test_handlers_never_raise_and_account_for_every_entry(
     cloud: Cloud, reader: Any, event: tuple[Any, int | None]
 ) -> None:
+    progress("handlers-never-raise")
     body, entries = event
     published: list[str] = []
     for handler in (handlers.api_call, handlers.finding):
@@ -98,6 +99,7 @@ def test_handlers_never_raise_and_account_for_every_entry(
 def test_a_stop_logging_among_any_entries_is_repaired(
     cloud: Cloud, reader: Any, junk: list[Any], at: int
 ) -> None:
+    progress("handlers-stop-logging")
     name, region = cloud.trail_for(CloudTrailRecord(STOP))
     entries = [*junk]
     entries.insert(min(at, len(entries)), STOP)

@@ -372,3 +372,20 @@ def check_targets(scope: Scope, region: str, rule: str, targets: Sequence[Mappin
                 resource,
                 f"dead-letter queue {dead_arn} of target {entry.get('Id')} is not the stack's",
             )
+
+
+def check_subscription(
+    topic: str, protocol: str, endpoint: str, deployed: frozenset[tuple[str, str]] | None
+) -> None:
+    """The floor before ``Subscribe``: only an endpoint the stack subscribes itself (``deployed``: its
+    ``SecurityContactEmail``, read from the stack; None when it could not be read), whatever the
+    baseline lists: a re-signed baseline must not add a reader of every alert."""
+    if deployed is None:
+        raise FloorRefused(
+            "Subscribe", topic, f"{endpoint}: the endpoints the stack was deployed with could not be read"
+        )
+    wanted = (protocol, endpoint.strip().lower() if protocol.startswith("email") else endpoint)
+    if wanted not in deployed:
+        raise FloorRefused(
+            "Subscribe", topic, f"{endpoint} ({protocol}) is not an endpoint the stack was deployed with"
+        )

@@ -63,6 +63,25 @@ RESTORABLE = ("Handler", "Runtime", "Role", "Timeout", "MemorySize", "Environmen
 (``CodeSha256``) is put back with UpdateFunctionCode from the stack's artifact."""
 DEADMAN = "the dead-man alarm {stack}-backstop-missing"
 
+
+def _meanwhile(name: str) -> str:
+    """What still runs while function ``name`` is gone: the two functions are not alike (only the
+    api-call function is sent the calls on the trails; only the finding function gets findings and the
+    backstop schedule), so the message must not claim the other one covers for it."""
+    if name.endswith("-api-call"):
+        return (
+            "calls on the protected trails reach no trailguard function: a stopped trail is still caught "
+            "by GuardDuty's CloudTrailLoggingDisabled finding and by the backstop sweep, both handled by "
+            "the finding function, a redirect only by the sweep"
+        )
+    if name.endswith("-finding"):
+        return (
+            "the api-call function still repairs the calls it is sent, but no GuardDuty finding and no "
+            "backstop sweep is handled"
+        )
+    return "the other trailguard function still runs"
+
+
 _CODE_KEY = re.compile(r"(?:^|/)lambda-([0-9a-f]{64})\.zip$")
 
 
@@ -366,7 +385,7 @@ def restore_function(ctx: Context, request: RepairRequest) -> Outcome:
                 )
                 off.append(
                     f"function {name} was deleted and cannot be recreated: {why}; {REDEPLOY} (until then "
-                    f"the other trailguard function keeps detecting and alerting; {backstop})"
+                    f"{_meanwhile(name)}; {backstop})"
                 )
                 return outcome.finish(f"function {name}", done, off, "")
             try:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from trailguard import aws
+from trailguard.config import Config
+from trailguard.remediate import floors
 from trailguard.remediate.base import (
     NO_BASELINE,
     Context,
@@ -36,6 +38,23 @@ def _attribute(name: str, value: Any) -> Any:
     return (
         squash(policy_json(value)) if name in ("Policy", "DeliveryPolicy", "TracingConfig") else (value or "")
     )
+
+
+def deployed_endpoints(config: Config, region: str) -> frozenset[tuple[str, str]] | None:
+    """The subscriptions the stack itself makes, from its own parameters (DescribeStacks on the running
+    function's stack, as for the allow-list and the code artifact): ``SecurityContactEmail`` by email,
+    none when it publishes to an ``AlertTopicArn`` of its own. None when the stack cannot be read."""
+    if not config.stack_name:
+        return None
+    try:
+        (stack,) = aws.client("cloudformation", region).describe_stacks(StackName=config.stack_name)["Stacks"]
+    except Exception:
+        return None
+    params = {
+        str(p.get("ParameterKey")): str(p.get("ParameterValue") or "") for p in stack.get("Parameters") or []
+    }
+    email = params.get("SecurityContactEmail", "").strip().lower()
+    return frozenset({("email", email)}) if email and not params.get("AlertTopicArn") else frozenset()
 
 
 @action(
@@ -161,6 +180,17 @@ def restore_topic(ctx: Context, request: RepairRequest) -> Outcome:
                     )
                     done.append(f"removed the filter policy {policy} that muted alerts to {key[1]}")
         missing = sorted(wanted - have)
+        refused: set[tuple[str, str]] = set()
+        if missing:
+            deployed = deployed_endpoints(ctx.config, region)
+            for protocol, endpoint in missing:
+                try:
+                    floors.check_subscription(f"topic {topic_name(arn)}", protocol, endpoint, deployed)
+                except floors.FloorRefused as floor:
+                    refused.add((protocol, endpoint))
+                    outcome.errors.append(str(floor))
+                    off.append(floor.describe())
+            missing = [m for m in missing if m not in refused]
         for protocol, endpoint in missing:
             outcome.call("sns", region, "Subscribe", TopicArn=arn, Protocol=protocol, Endpoint=endpoint)
         if missing:
@@ -183,7 +213,7 @@ def restore_topic(ctx: Context, request: RepairRequest) -> Outcome:
             after = attributes() or {}
             if any(_attribute(a, recorded[a]) != _attribute(a, after.get(a)) for a in wrong):
                 off.append(f"GetTopicAttributes on topic {topic_name(arn)} still differs from the baseline")
-            if missing and not wanted <= subscriptions():
+            if missing and not wanted - refused <= subscriptions():
                 off.append(f"ListSubscriptionsByTopic on topic {topic_name(arn)} still lacks a subscriber")
     except Exception as exc:
         error = outcome.last_error(exc)
