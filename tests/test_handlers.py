@@ -44,13 +44,38 @@ def _stop_logging_files(folder: str) -> list[Path]:
     return [p for p in _files(folder) if any(r.event_name == "StopLogging" for r in load_records(p))]
 
 
+def in_this_account(path: Path) -> Any:
+    """The real finding at ``path`` raised in this test world's account: the sample's own account id is
+    replaced by moto's wherever it occurs (its account field, the trail's ARN in the affected resource,
+    title and description). A finding of another account is never judged against a local trail of the
+    same name (tests/org/test_finding_other_account.py); the world cannot take the samples' accounts
+    instead, since moto's one account serves every fixture here and one sample's "10987654321" has 11
+    digits, no account id at all."""
+    text = path.read_text()
+    for record in records_from_object(json.loads(text)):
+        if record.is_trail_disabled_finding and record.account_id and record.account_id != ACCOUNT:
+            text = text.replace(record.account_id, ACCOUNT)
+    return json.loads(text)
+
+
+def load_finding(name: str) -> Record:
+    """The trail-disabled finding of file ``name``, in this account (:func:`in_this_account`)."""
+    (record,) = [
+        r
+        for r in records_from_object(in_this_account(EVENTS / "findings" / name))
+        if r.is_trail_disabled_finding
+    ]
+    return record
+
+
 def _trail_disabled_findings() -> list[tuple[str, Any]]:
-    """(file name, EventBridge event) for every CloudTrailLoggingDisabled finding; bare GuardDuty
-    findings are wrapped in a ``GuardDuty Finding`` envelope as EventBridge would deliver them."""
+    """(file name, EventBridge event) for every CloudTrailLoggingDisabled finding, in this account
+    (:func:`in_this_account`); bare GuardDuty findings are wrapped in a ``GuardDuty Finding`` envelope as
+    EventBridge would deliver them."""
     found = []
     for path in _files("findings"):
-        raw = json.loads(path.read_text())
-        records = load_records(path)
+        raw = in_this_account(path)
+        records = records_from_object(raw)
         if not any(r.is_trail_disabled_finding for r in records):
             continue
         event = raw if "detail-type" in raw else guardduty_envelope(raw)
@@ -121,7 +146,7 @@ def test_stop_logging_is_restarted_verified_and_reported(cloud: Cloud, path: Pat
     ("name", "event"), TRAIL_DISABLED_FINDINGS, ids=[n for n, _ in TRAIL_DISABLED_FINDINGS]
 )
 def test_trail_disabled_finding_restarts_the_named_trail(cloud: Cloud, name: str, event: Any) -> None:
-    (record,) = [r for r in load_records(EVENTS / "findings" / name) if r.is_trail_disabled_finding]
+    record = load_finding(name)
     trail, region, handler_region = _setup_stopped_trail(cloud, record)
 
     result = cloud.invoke(handlers.finding, event, handler_region)
@@ -142,7 +167,7 @@ def test_trail_disabled_finding_restarts_the_named_trail(cloud: Cloud, name: str
 
 def test_finding_after_the_api_path_reports_already_restored(cloud: Cloud) -> None:
     name, event = TRAIL_DISABLED_FINDINGS[-1]
-    (record,) = [r for r in load_records(EVENTS / "findings" / name) if r.is_trail_disabled_finding]
+    record = load_finding(name)
     trail, region, handler_region = _setup_stopped_trail(cloud, record)
     cloud.cloudtrail(region).start_logging(Name=trail)  # the API-call path got there first
 
@@ -532,14 +557,12 @@ def test_trails_that_cannot_be_listed_are_still_restarted(
 
 def test_a_finding_about_a_deleted_trail_asks_a_person_to_act(cloud: Cloud) -> None:
     """The trail is gone (DeleteTrail): nothing to restart, and that is said loudly. The sample's
-    account becomes the stack's: a finding raised in another account is only verified and reported
-    (tests/org/test_finding_other_account.py)."""
+    account becomes the stack's (:func:`in_this_account`): a finding raised in another account is only
+    verified and reported (tests/org/test_finding_other_account.py)."""
     deleted = [(n, e) for n, e in TRAIL_DISABLED_FINDINGS if "deletetrail" in n]
     assert deleted
     name, event = deleted[0]
-    (record,) = [r for r in load_records(EVENTS / "findings" / name) if r.is_trail_disabled_finding]
-    assert record.account_id and record.account_id != ACCOUNT
-    event = json.loads(json.dumps(event).replace(record.account_id, ACCOUNT))
+    record = load_finding(name)
     cloud.create_trail("some-other-trail", HANDLER_REGION)
 
     result = cloud.invoke(handlers.finding, event, moto_region(record.region))
@@ -573,7 +596,7 @@ def test_one_bad_entry_of_a_log_file_does_not_hide_a_stop_logging(cloud: Cloud, 
 
 def test_a_finding_list_with_a_bad_entry_still_repairs(cloud: Cloud) -> None:
     (name, event) = next((n, e) for n, e in TRAIL_DISABLED_FINDINGS if "securityhub" in n)
-    (record,) = [r for r in load_records(EVENTS / "findings" / name) if r.is_trail_disabled_finding]
+    record = load_finding(name)
     trail, region, handler_region = _setup_stopped_trail(cloud, record)
     event = dict(event, detail={"findings": ["junk", *event["detail"]["findings"]]})
 

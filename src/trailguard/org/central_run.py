@@ -296,13 +296,13 @@ class Central:
             return None, "the organization trails could not be listed"
         found = trail_kind.resolve(trails, ref, prefer_regions=(record.region, self.region), by_region=False)
         unlisted = policy.names_org_trail(ref, management) and ref not in self._all_arns
-        if found is None and unlisted and record.kind == "cloudtrail":
-            # not listed at all, so just deleted: the call proves it existed; the check reports it gone
+        if found is None and unlisted and record.kind == "cloudtrail" and record.event_name == "DeleteTrail":
+            # not listed at all, and the call deleted it: the check reports it gone
             found = {"Name": trail_kind.name_of(ref), "TrailARN": ref, "HomeRegion": aws.region_of_arn(ref)}
         if found is None and unlisted:
-            # a finding proves no organization trail: the security account sees every organization trail,
-            # so one it cannot list is the management account's own (its stack repairs it), or was deleted
-            # (the forwarded DeleteTrail and the backstop report that)
+            # any other call or a finding proves no organization trail: the security account sees every
+            # organization trail, so one it cannot list is the management account's own (its stack
+            # repairs it), or was deleted (the forwarded DeleteTrail and the backstop report that)
             why = f"trail {ref} is not an organization trail seen here: account {management}'s stack has it"
             return None, why
         if found is None:

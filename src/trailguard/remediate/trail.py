@@ -35,7 +35,7 @@ from trailguard.remediate.base import (
     target,
 )
 from trailguard.remediate.floors import FloorRefused
-from trailguard.resources.trail import KIND, arn_account, in_account, management_coverage, verify_only
+from trailguard.resources.trail import KIND, arn_account, management_coverage, verify_only
 from trailguard.resources.trail import PROPERTIES as TRAIL_PROPERTIES
 
 TrailState = Literal["restarted", "already-logging", "unverified", "failed"]
@@ -307,23 +307,44 @@ def organization_trail(
     ``finding_account``: the account a finding was raised in, when it names the trail. A finding raised
     in another account (GuardDuty's administrator account receives every member's) about a trail this
     stack cannot see is another account's trail, whatever the stack's role: CloudTrail refuses to change
-    it from here, so it is verified and reported, never started (its own account's stack repairs it)."""
-    trail = ctx.live.find_trail(ref, prefer_region=prefer_region)
-    arn = str(trail.get("TrailARN") or "") if trail is not None else (ref if ref.startswith("arn:") else "")
+    it from here, so it is verified and reported, never started (its own account's stack repairs it).
+    Every account of a StackSet has trails of the same names: a trail listed here under that name is
+    not the one such a finding names, unless its ARN is exactly the one named."""
     account = ctx.scope.account
+    trail = ctx.live.find_trail(ref, prefer_region=prefer_region)
+    other = _other_accounts_ref(ref, account, finding_account, trail, prefer_region or ctx.region)
+    if trail is not None and other is not None and trail.get("TrailARN") != other:
+        trail = None  # the same name in this account: not the other account's trail the finding names
+    listed = str(trail.get("TrailARN") or "") if trail is not None else ""
+    arn = listed or other or (ref if ref.startswith("arn:") else "")
     if not arn:
         return None
-    foreign = (
-        trail is None
-        and bool(account)
-        and bool(finding_account)
-        and finding_account != account
-        and not in_account(arn, account)
-    )
+    foreign = trail is None and other is not None
     if not foreign and not verify_only(arn, account, ctx.config.org_trail_role):
         return None
     region = (ctx.live.home_region(trail) if trail is not None else None) or aws.region_of_arn(arn)
     return arn, region or ctx.region, not foreign
+
+
+def _other_accounts_ref(
+    ref: str,
+    account: str | None,
+    finding_account: str | None,
+    same_name: Mapping[str, Any] | None,
+    region: str,
+) -> str | None:
+    """The ARN of the trail a finding (raised in ``finding_account``) names when it is in another account
+    than the stack's ``account``: its ARN's account, else the finding's (a bare name becomes that
+    account's ARN in ``region``, in the partition of the trail listed here under that name, if any);
+    None for a CloudTrail call, the stack's own trail, or unknown accounts."""
+    owner = arn_account(ref) if ref.startswith("arn:") else finding_account
+    if not finding_account or not account or not owner or owner == account:
+        return None
+    if ref.startswith("arn:"):
+        return ref
+    listed = str(same_name.get("TrailARN") or "") if same_name is not None else ""
+    partition = listed.split(":")[1] if listed.startswith("arn:") else "aws"
+    return f"arn:{partition}:cloudtrail:{region}:{owner}:trail/{ref}"
 
 
 def _finding_account(record: Record | None) -> str | None:

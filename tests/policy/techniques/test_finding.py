@@ -32,7 +32,7 @@ def test_finding_trail_from_newer_product_field_prefix_and_from_title():
     raw = raw_copy(SH)
     fields = raw["ProductFields"]
     old_key = "action/awsApiCallAction/affectedResources/AWS::CloudTrail::Trail"
-    fields["aws/guardduty/service/" + old_key] = "arn:aws:cloudtrail:us-east-1:1:trail/myTrail2"
+    fields["aws/guardduty/service/" + old_key] = "arn:aws:cloudtrail:us-east-1:123456789012:trail/myTrail2"
     del fields[old_key]
     verdict = classify(rebuild(raw), Inventory.from_dict(PROTECTING))
     assert verdict.verdict == "tamper"
