@@ -9,6 +9,7 @@ that mapping instead of the process environment.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -222,8 +223,121 @@ def _session(profile: str | None, creds: tuple[str | None, str | None, str | Non
     session = botocore.session.Session(profile=profile if creds is None else None)
     if creds is not None and any(creds):
         session.set_credentials(creds[0] or "", creds[1] or "", creds[2])
-    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
+    loader = _loader(session.get_config_variable("data_path"))
+    session.register_component("data_loader", loader)
+    _use_kept_endpoints(session, loader)
     return session
+
+
+# The services whose endpoint data the Lambda package ships (``ENDPOINTS_FILE``, written by
+# :func:`kept_endpoints` when the package is built): the ones the functions call.
+ENDPOINT_SERVICES = (
+    "cloudformation", "cloudtrail", "dynamodb", "events", "guardduty", "iam", "kms", "lambda", "logs",
+    "organizations", "s3", "securityhub", "sns", "sts",
+)  # fmt: skip
+ENDPOINTS_FILE = "botocore-endpoints.json"  # beside this module in the Lambda package
+
+
+def kept_endpoints() -> bytes:
+    """botocore's endpoint data (``endpoints.json``, every partition) with only :data:`ENDPOINT_SERVICES`
+    in each partition's services, as the installed botocore has it; with that botocore's version and
+    the size of the file it came from, which the runtime checks before using it (the package's build)."""
+    import botocore
+    from botocore.loaders import create_loader
+
+    loader = create_loader()
+    data, path = loader.load_data_with_path("endpoints")
+    for partition in data["partitions"]:
+        services = partition["services"]
+        partition["services"] = {name: services[name] for name in ENDPOINT_SERVICES if name in services}
+    found = _builtin_endpoints(loader)
+    source = {"botocore": botocore.__version__, "file": os.path.basename(found[0]), "size": found[1]}
+    doc = {"source": source, "services": list(ENDPOINT_SERVICES), "endpoints": data}
+    assert loader.is_builtin_path(path), path
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _builtin_endpoints(loader: Any) -> tuple[str, int]:
+    """(file, size) of the endpoint data botocore's loader would read: the first ``endpoints.json`` (or
+    ``.json.gz``) on its search path. Raises LookupError when there is none."""
+    for base in loader.search_paths:
+        for name in ("endpoints.json", "endpoints.json.gz"):
+            path = os.path.join(base, name)
+            if os.path.isfile(path):
+                return path, os.path.getsize(path)
+    raise LookupError("no endpoints.json on the loader's search path")
+
+
+def _use_kept_endpoints(session: Any, loader: Any) -> None:
+    """botocore parses its whole endpoint data (1.2 MB of JSON, about 13 ms, some 8% of a cold start)
+    for the first client, though a client reads only its own service's entries. The Lambda package
+    ships those of the services it calls (:func:`kept_endpoints`, from the botocore that built it);
+    they are used only when the runtime's botocore is that version and the file botocore would read is
+    its own, of the same size; and any other service, or anything unexpected, gets botocore's own
+    resolver (built on first need)."""
+    shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)), ENDPOINTS_FILE)
+    if not os.path.isfile(shipped):
+        return  # a source checkout (the CLI, tests): botocore's own
+    try:
+        import botocore
+        from botocore.regions import EndpointResolver
+
+        with open(shipped, "rb") as f:
+            doc = json.loads(f.read())
+        path, size = _builtin_endpoints(loader)
+        source = doc["source"]
+        if (
+            source["botocore"] != botocore.__version__
+            or not loader.is_builtin_path(path)
+            or os.path.basename(path) != source["file"]
+            or size != source["size"]
+        ):
+            return
+        kept = frozenset(doc["services"])
+
+        def full() -> Any:
+            data, found = loader.load_data_with_path("endpoints")
+            return EndpointResolver(data, uses_builtin_data=loader.is_builtin_path(found))
+
+        resolver = _kept_resolver(EndpointResolver)(doc["endpoints"], kept, full)
+        session._register_internal_component("endpoint_resolver", resolver)
+    except Exception:  # a botocore that differs in any way: its own resolver, as without the file
+        return
+
+
+def _kept_resolver(base: Any) -> Any:
+    """An ``EndpointResolver`` over the kept services' data: the partitions' own answers (regions, DNS
+    suffixes) from it, a kept service's endpoints from it, any other service's from botocore's full
+    resolver."""
+
+    class KeptServicesResolver(base):  # type: ignore[misc, valid-type]
+        def __init__(self, data: Any, kept: frozenset[str], full: Any) -> None:
+            super().__init__(data, uses_builtin_data=True)
+            self._kept = kept
+            self._make_full = full
+            self._full: Any = None
+
+        def _other(self) -> Any:
+            if self._full is None:
+                self._full = self._make_full()
+            return self._full
+
+        def get_service_endpoints_data(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            if service_name in self._kept:
+                return super().get_service_endpoints_data(service_name, *args, **kwargs)
+            return self._other().get_service_endpoints_data(service_name, *args, **kwargs)
+
+        def get_available_endpoints(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            if service_name in self._kept:
+                return super().get_available_endpoints(service_name, *args, **kwargs)
+            return self._other().get_available_endpoints(service_name, *args, **kwargs)
+
+        def construct_endpoint(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            if service_name in self._kept:
+                return super().construct_endpoint(service_name, *args, **kwargs)
+            return self._other().construct_endpoint(service_name, *args, **kwargs)
+
+    return KeptServicesResolver
 
 
 def _loader(data_path: str | None) -> Any:
