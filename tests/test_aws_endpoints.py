@@ -56,7 +56,8 @@ def test_every_kept_service_resolves_as_botocores_full_data_does(shipped: Path) 
     assert type(resolver).__name__ == "KeptServicesResolver" and resolver.uses_builtin_data
     full = _full()
     partitions = full._endpoint_data["partitions"]
-    regions = sorted({r for p in partitions for r in p["regions"]} | {"us-east-1", "eu-south-9", "aws-global"})
+    named = {r for p in partitions for r in p["regions"]}
+    regions = sorted(named | {"us-east-1", "eu-south-9", "aws-global"})
     compared = 0
     for service in aws.ENDPOINT_SERVICES:
         for p in partitions:

@@ -310,7 +310,7 @@ def _kept_resolver(base: Any) -> Any:
     suffixes) from it, a kept service's endpoints from it, any other service's from botocore's full
     resolver."""
 
-    class KeptServicesResolver(base):  # type: ignore[misc, valid-type]
+    class KeptServicesResolver(base):  # type: ignore[misc]
         def __init__(self, data: Any, kept: frozenset[str], full: Any) -> None:
             super().__init__(data, uses_builtin_data=True)
             self._kept = kept

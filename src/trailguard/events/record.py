@@ -18,6 +18,12 @@ from typing import Any, ClassVar, Literal, Self, cast
 RecordKind = Literal["cloudtrail", "guardduty", "securityhub"]
 
 
+# The EventBridge detail types of the finding shapes, here so the readers tell an envelope's shape without
+# importing the finding modules (loaded on the first finding: a CloudTrail event never needs them).
+GUARDDUTY_DETAIL_TYPE = "GuardDuty Finding"
+SECURITYHUB_DETAIL_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
+
+
 def get_path(obj: Any, *path: str) -> Any:
     """``obj[a][b]...``, or ``None`` as soon as a step is not a mapping."""
     for key in path:

@@ -11,9 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trailguard.events.record import FindingRecord, RecordKind, get_path, mapping, text
+from trailguard.events.record import (
+    SECURITYHUB_DETAIL_TYPES,
+    FindingRecord,
+    RecordKind,
+    get_path,
+    mapping,
+    text,
+)
 
-DETAIL_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
+DETAIL_TYPES = SECURITYHUB_DETAIL_TYPES  # defined in .record, where the readers tell the shapes apart
 ANSWERED_FIELD = "trailguard/answered"
 """The ``UserDefinedFields`` key trailguard sets when it answers a finding (``BatchUpdateFindings``): the
 version it answered (:attr:`SecurityHubFinding.finding_version`, with the workflow status it set)."""
