@@ -41,6 +41,7 @@ from trailguard.inventory import build as inventory_build
 from trailguard.log import log_event, setup
 from trailguard.notify import Incident, Ledger, NotificationError, ledger_for, send
 from trailguard.notify.delivery import import_bursts, imported_by_the_sweep
+from trailguard.notify.securityhub import report as report_to_security_hub
 from trailguard.policy import Inventory, Verdict, classify, technique_for_call
 from trailguard.resources import trail as trail_kind
 
@@ -269,9 +270,7 @@ class _Invocation:
             if imported_by_the_sweep(incident, delivery):
                 line["security_hub"] = {"deferred": "the backstop sweep imports it, with the burst's count"}
             else:
-                from trailguard.notify.securityhub import report  # no state table, or a finding's answer
-
-                report(incident, line)
+                report_to_security_hub(incident, line)
         return line, error
 
     def _first_seen(self, record: Record) -> None:

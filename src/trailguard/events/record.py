@@ -22,6 +22,10 @@ RecordKind = Literal["cloudtrail", "guardduty", "securityhub"]
 # importing the finding modules (loaded on the first finding: a CloudTrail event never needs them).
 GUARDDUTY_DETAIL_TYPE = "GuardDuty Finding"
 SECURITYHUB_DETAIL_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
+ANSWERED_FIELD = "trailguard/answered"
+"""The ``UserDefinedFields`` key trailguard sets when it answers a finding (``BatchUpdateFindings``): the
+version it answered (``SecurityHubFinding.finding_version``, with the workflow status it set). Here, not
+in ``.securityhub``, so ``notify.securityhub`` names it without loading the ASFF shape."""
 
 
 def get_path(obj: Any, *path: str) -> Any:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trailguard.events.record import (
+    ANSWERED_FIELD,
     SECURITYHUB_DETAIL_TYPES,
     FindingRecord,
     RecordKind,
@@ -21,9 +22,6 @@ from trailguard.events.record import (
 )
 
 DETAIL_TYPES = SECURITYHUB_DETAIL_TYPES  # defined in .record, where the readers tell the shapes apart
-ANSWERED_FIELD = "trailguard/answered"
-"""The ``UserDefinedFields`` key trailguard sets when it answers a finding (``BatchUpdateFindings``): the
-version it answered (:attr:`SecurityHubFinding.finding_version`, with the workflow status it set)."""
 TRAIL_DISABLED_ASFF_TYPE = "TTPs/Defense Evasion/Stealth:IAMUser-CloudTrailLoggingDisabled"
 _TRAIL_FIELD = "affectedResources/AWS::CloudTrail::Trail"
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailguard import aws
 from trailguard.log import log_event
-from trailguard.notify import bound
+from trailguard.notify import bound, securityhub
 from trailguard.notify.bound import Pointer, fit
 from trailguard.notify.ledger import (
     BURSTS_PK,
@@ -37,29 +37,13 @@ from trailguard.notify.ledger import (
     ledger_for,
 )
 from trailguard.notify.notice import Incident, Notice, SweepFindings
+from trailguard.notify.outbox import PK as OUTBOX_PK
+from trailguard.notify.outbox import Outbox, outbox_for
+from trailguard.notify.outbox import key as outbox_key
 from trailguard.notify.renderer import Message, render
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from trailguard.config import Config
-    from trailguard.notify.outbox import Outbox
-
-
-def _outbox(ledger: Ledger) -> Outbox:
-    """The ledger's outbox; its module is imported on first use (a published alert never needs it)."""
-    from trailguard.notify.outbox import Outbox
-
-    return Outbox(ledger.store, ledger.clock, mac=ledger.mac)
-
-
-def _securityhub() -> ModuleType:
-    """``notify.securityhub``, imported on first use: with a state table the event path leaves the
-    import to the backstop sweep, so a StopLogging's first event never needs it."""
-    from trailguard.notify import securityhub
-
-    return securityhub
-
 
 INCIDENT_LOG = logging.getLogger("trailguard.incidents")
 SWEEP_LOG = logging.getLogger("trailguard.sweep")
@@ -171,7 +155,9 @@ def send(
             ledger_item = None
             if isinstance(decision, Decision) and decision.pk and decision.event_sk:
                 ledger_item = (decision.pk, decision.event_sk)
-            delivery.kept = _outbox(ledger).keep(notice, message, delivery.error, ledger_item)
+            delivery.kept = Outbox(ledger.store, ledger.clock, mac=ledger.mac).keep(
+                notice, message, delivery.error, ledger_item
+            )
     else:
         if ledger is not None and isinstance(decision, Decision) and decision.retry:
             _discard(ledger, notice)
@@ -201,7 +187,9 @@ def send_followups(
             _publish_failed(incident, topic_arn, delivery)
             if ledger is not None:
                 try:
-                    delivery.kept = _outbox(ledger).keep(incident, message, delivery.error, None)
+                    delivery.kept = Outbox(ledger.store, ledger.clock, mac=ledger.mac).keep(
+                        incident, message, delivery.error, None
+                    )
                 except Exception as kept_exc:
                     _ledger_unavailable(incident, "record", kept_exc)
         sent.append(delivery)
@@ -235,7 +223,7 @@ def import_bursts(config: Config, region: str) -> dict[str, Any] | None:
         error = f"{type(exc).__name__}: {exc}"
         log_event(SWEEP_LOG, logging.ERROR, "sweep.ledger-unavailable", step="security hub", error=error)
         return {"imported": [], "failed": [error]}
-    return None if ledger is None else _securityhub().import_bursts(ledger, region)
+    return None if ledger is None else securityhub.import_bursts(ledger, region)
 
 
 def imported_by_the_sweep(notice: Notice, delivery: Delivery) -> bool:
@@ -261,9 +249,7 @@ def _unsent(ledger: Ledger | None, notice: Incident, decision: Decision) -> Deci
     if ledger is None:
         return decision
     try:
-        from trailguard.notify import outbox  # a duplicate delivery only
-
-        kept = _outbox(ledger).signed.get(outbox.PK, outbox.key(notice))
+        kept = Outbox(ledger.store, ledger.clock, mac=ledger.mac).signed.get(OUTBOX_PK, outbox_key(notice))
     except Exception as exc:
         _ledger_unavailable(notice, "decide", exc)
         return decision
@@ -291,7 +277,7 @@ def _mark_seen(sweep: SweepFindings, ledger: Ledger) -> None:
 def _discard(ledger: Ledger, notice: Notice) -> None:
     """A Lambda retry published what the outbox also kept: forget the kept copy."""
     try:
-        _outbox(ledger).discard(notice)
+        Outbox(ledger.store, ledger.clock, mac=ledger.mac).discard(notice)
     except Exception as exc:
         _ledger_unavailable(notice, "record", exc)
 
@@ -324,17 +310,15 @@ def _bounded(notice: Notice, message: Message, ledger: Ledger | None, security_h
 def _finding(notice: Notice) -> str | None:
     """What the shortened message names in Security Hub."""
     if isinstance(notice, SweepFindings):
-        return f"one finding per drifted resource, GeneratorId {_securityhub().BACKSTOP_GENERATOR}"
+        return f"one finding per drifted resource, GeneratorId {securityhub.BACKSTOP_GENERATOR}"
     if notice.record.kind == "guardduty" or not notice.account_id:
         return None
-    return f"finding {_securityhub().finding_id(notice, notice.account_id)}"
+    return f"finding {securityhub.finding_id(notice, notice.account_id)}"
 
 
 def resend(config: Config, region: str) -> dict[str, Any] | None:
     """The sweep's hook: publish the alerts the outbox keeps (None without a state table). Never raises."""
     try:
-        from trailguard.notify.outbox import outbox_for  # the sweep's: off the events' path
-
         outbox = outbox_for(config, region)
         return outbox.flush(config.topic_arn, publish_body) if outbox is not None else None
     except Exception as exc:
