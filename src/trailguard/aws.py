@@ -305,6 +305,131 @@ def _use_kept_endpoints(session: Any, loader: Any) -> None:
         return
 
 
+# The models the Lambda package ships (``MODELS_FILE``, written by :func:`kept_models` when the package is
+# built): those of the clients a StopLogging's first event needs, made at the function's init.
+MODEL_SERVICES = ("cloudtrail", "dynamodb", "kms", "sns")
+MODEL_TYPES = ("service-2", "endpoint-rule-set-1")
+MODELS_FILE = "botocore-models.marshal"  # beside this module in the Lambda package
+_MARSHAL_FORMAT = 2  # no back-references: the bytes do not depend on the building process
+
+
+def kept_models() -> bytes:
+    """The models of :data:`MODEL_SERVICES` (:data:`MODEL_TYPES`) as the installed botocore loads them,
+    in ``marshal`` form (about a tenth of the time botocore takes to decompress and parse their JSON at
+    a cold start), each with the API version, file name and size it came from, and the botocore, Python
+    and marshal versions that wrote them: the runtime uses one only when all of these match
+    (:func:`_shipped_model`). A model botocore extends with extras files is not shipped."""
+    import marshal
+    import sys
+
+    import botocore
+    from botocore.loaders import create_loader
+
+    loader = create_loader()
+    models: dict[str, Any] = {}
+    for service in MODEL_SERVICES:
+        for type_name in MODEL_TYPES:
+            api_version = loader.determine_latest_version(service, type_name)
+            found = _model_file(loader, service, type_name, api_version)
+            if (
+                found is None
+                or not loader.is_builtin_path(found[0])
+                or _has_extras(loader, service, type_name, api_version)
+            ):
+                continue
+            data = json.loads(json.dumps(loader.load_service_model(service, type_name, api_version)))
+            name, size = os.path.basename(found[0]), found[1]
+            models[f"{service}/{type_name}"] = {
+                "api_version": api_version,
+                "file": name,
+                "size": size,
+                "data": data,
+            }
+    source = {
+        "botocore": botocore.__version__,
+        "python": list(sys.version_info[:2]),
+        "marshal": marshal.version,
+    }
+    return marshal.dumps({"source": source, "models": models}, _MARSHAL_FORMAT)
+
+
+def _model_file(loader: Any, service: str, type_name: str, api_version: str) -> tuple[str, int] | None:
+    """(file, size) of the model botocore's loader would read (the first on its search path), or None."""
+    for base in loader.search_paths:
+        for suffix in (".json", ".json.gz"):
+            path = os.path.join(base, service, api_version, type_name + suffix)
+            if os.path.isfile(path):
+                return path, os.path.getsize(path)
+    return None
+
+
+def _has_extras(loader: Any, service: str, type_name: str, api_version: str) -> bool:
+    """Whether botocore would merge an extras file (``service-2.sdk-extras.json``) into the model."""
+    return any(
+        _model_file(loader, service, f"{type_name}.{extras}-extras", api_version) is not None
+        for extras in loader.extras_types
+    )
+
+
+_SHIPPED: dict[str, Any] = {}
+_SHIPPED_LOCK = threading.Lock()
+
+
+def _shipped_models() -> dict[str, Any]:
+    """The package's models (:func:`kept_models`), read once; empty when there are none or they were
+    written by another botocore, Python or marshal (or cannot be read)."""
+    with _SHIPPED_LOCK:
+        if "models" not in _SHIPPED:
+            _SHIPPED["models"] = {}
+            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), MODELS_FILE)
+            if os.path.isfile(path):
+                try:
+                    import marshal
+                    import sys
+
+                    import botocore
+
+                    with open(path, "rb") as f:
+                        doc = marshal.loads(f.read())
+                    source = doc["source"]
+                    if (
+                        source["botocore"] == botocore.__version__
+                        and source["python"] == list(sys.version_info[:2])
+                        and source["marshal"] == marshal.version
+                    ):
+                        _SHIPPED["models"] = dict(doc["models"])
+                except Exception:  # unreadable: botocore's own files, as without it
+                    _SHIPPED["models"] = {}
+        models: dict[str, Any] = _SHIPPED["models"]
+        return models
+
+
+def _shipped_model(loader: Any, service: str, type_name: str, api_version: str | None) -> Any:
+    """The package's copy of a model when it is exactly what botocore would load: the same API version
+    (the latest, when none is asked for), the file botocore would read is its own with the recorded name
+    and size, and no extras file would be merged into it. None otherwise (botocore loads it)."""
+    kept = _shipped_models().get(f"{service}/{type_name}")
+    if kept is None:
+        return None
+    try:
+        if api_version is None:
+            api_version = loader.determine_latest_version(service, type_name)
+        if api_version != kept["api_version"]:
+            return None
+        found = _model_file(loader, service, type_name, api_version)
+        if (
+            found is None
+            or not loader.is_builtin_path(found[0])
+            or os.path.basename(found[0]) != kept["file"]
+            or found[1] != kept["size"]
+            or _has_extras(loader, service, type_name, api_version)
+        ):
+            return None
+    except Exception:  # a loader that differs: botocore's own loading
+        return None
+    return kept["data"]
+
+
 def _kept_resolver(base: Any) -> Any:
     """An ``EndpointResolver`` over the kept services' data: the partitions' own answers (regions, DNS
     suffixes) from it, a kept service's endpoints from it, any other service's from botocore's full
@@ -353,6 +478,14 @@ def _loader(data_path: str | None) -> Any:
     class ServiceLoader(Loader):
         def list_available_services(self, type_name: str) -> Any:
             return _Services(self, type_name)
+
+        def load_service_model(
+            self, service_name: str, type_name: str, api_version: str | None = None
+        ) -> Any:
+            shipped = _shipped_model(self, service_name, type_name, api_version)
+            if shipped is not None:
+                return shipped
+            return super().load_service_model(service_name, type_name, api_version)
 
     if not data_path:
         return ServiceLoader()
