@@ -28,9 +28,10 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _rewrite(path: Path, change: Any) -> None:
-    doc = marshal.loads(path.read_bytes())
+    with path.open("rb") as f:
+        doc = {"source": marshal.load(f), "models": marshal.load(f)}
     change(doc)
-    path.write_bytes(marshal.dumps(doc, 2))
+    path.write_bytes(marshal.dumps(doc["source"], 2) + marshal.dumps(doc["models"], 2))
 
 
 def _loader() -> Any:

@@ -350,7 +350,8 @@ def kept_models() -> bytes:
         "python": list(sys.version_info[:2]),
         "marshal": marshal.version,
     }
-    return marshal.dumps({"source": source, "models": models}, _MARSHAL_FORMAT)
+    # two marshal values: the source first, so a runtime that differs reads only it
+    return marshal.dumps(source, _MARSHAL_FORMAT) + marshal.dumps(models, _MARSHAL_FORMAT)
 
 
 def _model_file(loader: Any, service: str, type_name: str, api_version: str) -> tuple[str, int] | None:
@@ -390,14 +391,13 @@ def _shipped_models() -> dict[str, Any]:
                     import botocore
 
                     with open(path, "rb") as f:
-                        doc = marshal.loads(f.read())
-                    source = doc["source"]
-                    if (
-                        source["botocore"] == botocore.__version__
-                        and source["python"] == list(sys.version_info[:2])
-                        and source["marshal"] == marshal.version
-                    ):
-                        _SHIPPED["models"] = dict(doc["models"])
+                        source = marshal.load(f)
+                        if (
+                            source["botocore"] == botocore.__version__
+                            and source["python"] == list(sys.version_info[:2])
+                            and source["marshal"] == marshal.version
+                        ):
+                            _SHIPPED["models"] = dict(marshal.load(f))
                 except Exception:  # unreadable: botocore's own files, as without it
                     _SHIPPED["models"] = {}
         models: dict[str, Any] = _SHIPPED["models"]
