@@ -9,6 +9,7 @@ that mapping instead of the process environment.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -222,8 +223,246 @@ def _session(profile: str | None, creds: tuple[str | None, str | None, str | Non
     session = botocore.session.Session(profile=profile if creds is None else None)
     if creds is not None and any(creds):
         session.set_credentials(creds[0] or "", creds[1] or "", creds[2])
-    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
+    loader = _loader(session.get_config_variable("data_path"))
+    session.register_component("data_loader", loader)
+    _use_kept_endpoints(session, loader)
     return session
+
+
+# The services whose endpoint data the Lambda package ships (``ENDPOINTS_FILE``, written by
+# :func:`kept_endpoints` when the package is built): the ones the functions call.
+ENDPOINT_SERVICES = (
+    "cloudformation", "cloudtrail", "dynamodb", "events", "guardduty", "iam", "kms", "lambda", "logs",
+    "organizations", "s3", "securityhub", "sns", "sts",
+)  # fmt: skip
+ENDPOINTS_FILE = "botocore-endpoints.json"  # beside this module in the Lambda package
+
+
+def kept_endpoints() -> bytes:
+    """botocore's endpoint data (``endpoints.json``, every partition) with only :data:`ENDPOINT_SERVICES`
+    in each partition's services, as the installed botocore has it; with that botocore's version and
+    the size of the file it came from, which the runtime checks before using it (the package's build)."""
+    import botocore
+    from botocore.loaders import create_loader
+
+    loader = create_loader()
+    data, path = loader.load_data_with_path("endpoints")
+    for partition in data["partitions"]:
+        services = partition["services"]
+        partition["services"] = {name: services[name] for name in ENDPOINT_SERVICES if name in services}
+    found = _builtin_endpoints(loader)
+    source = {"botocore": botocore.__version__, "file": os.path.basename(found[0]), "size": found[1]}
+    doc = {"source": source, "services": list(ENDPOINT_SERVICES), "endpoints": data}
+    assert loader.is_builtin_path(path), path
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _builtin_endpoints(loader: Any) -> tuple[str, int]:
+    """(file, size) of the endpoint data botocore's loader would read: the first ``endpoints.json`` (or
+    ``.json.gz``) on its search path. Raises LookupError when there is none."""
+    for base in loader.search_paths:
+        for name in ("endpoints.json", "endpoints.json.gz"):
+            path = os.path.join(base, name)
+            if os.path.isfile(path):
+                return path, os.path.getsize(path)
+    raise LookupError("no endpoints.json on the loader's search path")
+
+
+def _use_kept_endpoints(session: Any, loader: Any) -> None:
+    """botocore parses its whole endpoint data (1.2 MB of JSON, about 13 ms, some 8% of a cold start)
+    for the first client, though a client reads only its own service's entries. The Lambda package
+    ships those of the services it calls (:func:`kept_endpoints`, from the botocore that built it);
+    they are used only when the runtime's botocore is that version and the file botocore would read is
+    its own, of the same size; and any other service, or anything unexpected, gets botocore's own
+    resolver (built on first need)."""
+    shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)), ENDPOINTS_FILE)
+    if not os.path.isfile(shipped):
+        return  # a source checkout (the CLI, tests): botocore's own
+    try:
+        import botocore
+        from botocore.regions import EndpointResolver
+
+        with open(shipped, "rb") as f:
+            doc = json.loads(f.read())
+        path, size = _builtin_endpoints(loader)
+        source = doc["source"]
+        if (
+            source["botocore"] != botocore.__version__
+            or not loader.is_builtin_path(path)
+            or os.path.basename(path) != source["file"]
+            or size != source["size"]
+        ):
+            return
+        kept = frozenset(doc["services"])
+
+        def full() -> Any:
+            data, found = loader.load_data_with_path("endpoints")
+            return EndpointResolver(data, uses_builtin_data=loader.is_builtin_path(found))
+
+        resolver = _kept_resolver(EndpointResolver)(doc["endpoints"], kept, full)
+        session._register_internal_component("endpoint_resolver", resolver)
+    except Exception:  # a botocore that differs in any way: its own resolver, as without the file
+        return
+
+
+# The models the Lambda package ships (``MODELS_FILE``, written by :func:`kept_models` when the package is
+# built): those of the clients a StopLogging's first event needs, made at the function's init.
+MODEL_SERVICES = ("cloudtrail", "dynamodb", "kms", "sns")
+MODEL_TYPES = ("service-2", "endpoint-rule-set-1")
+MODELS_FILE = "botocore-models.marshal"  # beside this module in the Lambda package
+_MARSHAL_FORMAT = 2  # no back-references: the bytes do not depend on the building process
+
+
+def kept_models() -> bytes:
+    """The models of :data:`MODEL_SERVICES` (:data:`MODEL_TYPES`) as the installed botocore loads them,
+    in ``marshal`` form (about a tenth of the time botocore takes to decompress and parse their JSON at
+    a cold start), each with the API version, file name and size it came from, and the botocore, Python
+    and marshal versions that wrote them: the runtime uses one only when all of these match
+    (:func:`_shipped_model`). A model botocore extends with extras files is not shipped."""
+    import marshal
+    import sys
+
+    import botocore
+    from botocore.loaders import create_loader
+
+    loader = create_loader()
+    models: dict[str, Any] = {}
+    for service in MODEL_SERVICES:
+        for type_name in MODEL_TYPES:
+            api_version = loader.determine_latest_version(service, type_name)
+            found = _model_file(loader, service, type_name, api_version)
+            if (
+                found is None
+                or not loader.is_builtin_path(found[0])
+                or _has_extras(loader, service, type_name, api_version)
+            ):
+                continue
+            data = json.loads(json.dumps(loader.load_service_model(service, type_name, api_version)))
+            name, size = os.path.basename(found[0]), found[1]
+            models[f"{service}/{type_name}"] = {
+                "api_version": api_version,
+                "file": name,
+                "size": size,
+                "data": data,
+            }
+    source = {
+        "botocore": botocore.__version__,
+        "python": list(sys.version_info[:2]),
+        "marshal": marshal.version,
+    }
+    # two marshal values: the source first, so a runtime that differs reads only it
+    return marshal.dumps(source, _MARSHAL_FORMAT) + marshal.dumps(models, _MARSHAL_FORMAT)
+
+
+def _model_file(loader: Any, service: str, type_name: str, api_version: str) -> tuple[str, int] | None:
+    """(file, size) of the model botocore's loader would read (the first on its search path), or None."""
+    for base in loader.search_paths:
+        for suffix in (".json", ".json.gz"):
+            path = os.path.join(base, service, api_version, type_name + suffix)
+            if os.path.isfile(path):
+                return path, os.path.getsize(path)
+    return None
+
+
+def _has_extras(loader: Any, service: str, type_name: str, api_version: str) -> bool:
+    """Whether botocore would merge an extras file (``service-2.sdk-extras.json``) into the model."""
+    return any(
+        _model_file(loader, service, f"{type_name}.{extras}-extras", api_version) is not None
+        for extras in loader.extras_types
+    )
+
+
+_SHIPPED: dict[str, Any] = {}
+_SHIPPED_LOCK = threading.Lock()
+
+
+def _shipped_models() -> dict[str, Any]:
+    """The package's models (:func:`kept_models`), read once; empty when there are none or they were
+    written by another botocore, Python or marshal (or cannot be read)."""
+    with _SHIPPED_LOCK:
+        if "models" not in _SHIPPED:
+            _SHIPPED["models"] = {}
+            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), MODELS_FILE)
+            if os.path.isfile(path):
+                try:
+                    import marshal
+                    import sys
+
+                    import botocore
+
+                    with open(path, "rb") as f:
+                        source = marshal.load(f)
+                        if (
+                            source["botocore"] == botocore.__version__
+                            and source["python"] == list(sys.version_info[:2])
+                            and source["marshal"] == marshal.version
+                        ):
+                            _SHIPPED["models"] = dict(marshal.load(f))
+                except Exception:  # unreadable: botocore's own files, as without it
+                    _SHIPPED["models"] = {}
+        models: dict[str, Any] = _SHIPPED["models"]
+        return models
+
+
+def _shipped_model(loader: Any, service: str, type_name: str, api_version: str | None) -> Any:
+    """The package's copy of a model when it is exactly what botocore would load: the same API version
+    (the latest, when none is asked for), the file botocore would read is its own with the recorded name
+    and size, and no extras file would be merged into it. None otherwise (botocore loads it)."""
+    kept = _shipped_models().get(f"{service}/{type_name}")
+    if kept is None:
+        return None
+    try:
+        if api_version is None:
+            api_version = loader.determine_latest_version(service, type_name)
+        if api_version != kept["api_version"]:
+            return None
+        found = _model_file(loader, service, type_name, api_version)
+        if (
+            found is None
+            or not loader.is_builtin_path(found[0])
+            or os.path.basename(found[0]) != kept["file"]
+            or found[1] != kept["size"]
+            or _has_extras(loader, service, type_name, api_version)
+        ):
+            return None
+    except Exception:  # a loader that differs: botocore's own loading
+        return None
+    return kept["data"]
+
+
+def _kept_resolver(base: Any) -> Any:
+    """An ``EndpointResolver`` over the kept services' data: the partitions' own answers (regions, DNS
+    suffixes) from it, a kept service's endpoints from it, any other service's from botocore's full
+    resolver."""
+
+    class KeptServicesResolver(base):  # type: ignore[misc]
+        def __init__(self, data: Any, kept: frozenset[str], full: Any) -> None:
+            super().__init__(data, uses_builtin_data=True)
+            self._kept = kept
+            self._make_full = full
+            self._full: Any = None
+
+        def _other(self) -> Any:
+            if self._full is None:
+                self._full = self._make_full()
+            return self._full
+
+        def get_service_endpoints_data(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            if service_name in self._kept:
+                return super().get_service_endpoints_data(service_name, *args, **kwargs)
+            return self._other().get_service_endpoints_data(service_name, *args, **kwargs)
+
+        def get_available_endpoints(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            if service_name in self._kept:
+                return super().get_available_endpoints(service_name, *args, **kwargs)
+            return self._other().get_available_endpoints(service_name, *args, **kwargs)
+
+        def construct_endpoint(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            if service_name in self._kept:
+                return super().construct_endpoint(service_name, *args, **kwargs)
+            return self._other().construct_endpoint(service_name, *args, **kwargs)
+
+    return KeptServicesResolver
 
 
 def _loader(data_path: str | None) -> Any:
@@ -239,6 +478,14 @@ def _loader(data_path: str | None) -> Any:
     class ServiceLoader(Loader):
         def list_available_services(self, type_name: str) -> Any:
             return _Services(self, type_name)
+
+        def load_service_model(
+            self, service_name: str, type_name: str, api_version: str | None = None
+        ) -> Any:
+            shipped = _shipped_model(self, service_name, type_name, api_version)
+            if shipped is not None:
+                return shipped
+            return super().load_service_model(service_name, type_name, api_version)
 
     if not data_path:
         return ServiceLoader()

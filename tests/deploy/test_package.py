@@ -70,7 +70,7 @@ def test_zip_holds_only_the_lambda_part_of_trailguard(built: deploy.Package) -> 
 def test_zip_is_small(built: deploy.Package, compiled: deploy.Package) -> None:
     """No vendored dependencies: boto3 comes from the Lambda runtime."""
     assert built.zip_path.stat().st_size < 384 * 1024
-    assert compiled.zip_path.stat().st_size < 1024 * 1024
+    assert compiled.zip_path.stat().st_size < 1536 * 1024  # with the init's botocore models (aws.kept_models)
 
 
 def test_the_package_is_built_for_the_templates_runtime(template_path: Path) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from trailguard import aws
 from trailguard.deploy import pyc
 from trailguard.deploy.errors import DeployError
 
@@ -141,6 +142,10 @@ def zip_entries(compile_modules: bool, python: str | None = None) -> Iterator[tu
     """(archive name, bytes) of every entry, sorted by name; with each module's ``.pyc`` if asked,
     compiled by ``python`` (default: this interpreter)."""
     entries: dict[str, bytes] = {name: path.read_bytes() for name, path in lambda_files()}
+    entries[f"trailguard/{aws.ENDPOINTS_FILE}"] = aws.kept_endpoints()  # checked at runtime (aws.py)
+    this_python = not python or Path(python).resolve() == Path(sys.executable).resolve()
+    if compile_modules and this_python:  # marshal data of this Python, the runtime's (aws.py checks it)
+        entries[f"trailguard/{aws.MODELS_FILE}"] = aws.kept_models()
     modules = tuple((name, data) for name, data in entries.items() if name.endswith(".py"))
     if compile_modules and python:
         entries.update(compiled_by(python, modules))

@@ -11,12 +11,10 @@ Pure: no boto3, no I/O at import.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
 from trailguard.events.cloudtrail import CloudTrailRecord
-from trailguard.events.guardduty import DETAIL_TYPE as GUARDDUTY_DETAIL_TYPE
-from trailguard.events.guardduty import TRAIL_DISABLED_FINDING, GuardDutyFinding
 from trailguard.events.readers import (
     Entry,
     MalformedEvent,
@@ -24,9 +22,25 @@ from trailguard.events.readers import (
     iter_path,
     records_from_object,
 )
-from trailguard.events.record import FindingRecord, Record, RecordKind
-from trailguard.events.securityhub import DETAIL_TYPES as SECURITYHUB_DETAIL_TYPES
-from trailguard.events.securityhub import TRAIL_DISABLED_ASFF_TYPE, SecurityHubFinding
+from trailguard.events.record import (
+    GUARDDUTY_DETAIL_TYPE,
+    SECURITYHUB_DETAIL_TYPES,
+    FindingRecord,
+    Record,
+    RecordKind,
+)
+
+if TYPE_CHECKING:
+    from trailguard.events.guardduty import TRAIL_DISABLED_FINDING, GuardDutyFinding
+    from trailguard.events.securityhub import TRAIL_DISABLED_ASFF_TYPE, SecurityHubFinding
+
+# The finding shapes load on first use (a CloudTrail event never needs them): name -> module.
+_ON_FIRST_USE = {
+    "GuardDutyFinding": "guardduty",
+    "TRAIL_DISABLED_FINDING": "guardduty",
+    "SecurityHubFinding": "securityhub",
+    "TRAIL_DISABLED_ASFF_TYPE": "securityhub",
+}
 
 __all__ = [
     "CLOUDTRAIL_DETAIL_TYPE",
@@ -57,3 +71,15 @@ def is_schedule(event: Any) -> bool:
         and event.get("detail-type") == "Scheduled Event"
         and event.get("source") == "aws.events"
     )
+
+
+def __getattr__(name: str) -> Any:
+    """The finding shapes' names, imported from their module on first use."""
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

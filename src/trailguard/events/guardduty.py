@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trailguard.events.record import FindingRecord, RecordKind, text
+from trailguard.events.record import GUARDDUTY_DETAIL_TYPE, FindingRecord, RecordKind, text
 
-DETAIL_TYPE = "GuardDuty Finding"
+DETAIL_TYPE = GUARDDUTY_DETAIL_TYPE  # defined in .record, where the readers tell the shapes apart
 TRAIL_DISABLED_FINDING = "Stealth:IAMUser/CloudTrailLoggingDisabled"
 
 

@@ -30,15 +30,15 @@ import stat
 import zlib
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from trailguard.events.cloudtrail import DETAIL_TYPE as CLOUDTRAIL_DETAIL_TYPE
 from trailguard.events.cloudtrail import CloudTrailRecord
-from trailguard.events.guardduty import DETAIL_TYPE as GUARDDUTY_DETAIL_TYPE
-from trailguard.events.guardduty import GuardDutyFinding
-from trailguard.events.record import Record
-from trailguard.events.securityhub import DETAIL_TYPES as SECURITYHUB_DETAIL_TYPES
-from trailguard.events.securityhub import SecurityHubFinding
+from trailguard.events.record import GUARDDUTY_DETAIL_TYPE, SECURITYHUB_DETAIL_TYPES, Record
+
+if TYPE_CHECKING:
+    from trailguard.events.guardduty import GuardDutyFinding
+    from trailguard.events.securityhub import SecurityHubFinding
 
 GZIP_MAGIC = b"\x1f\x8b"
 _NOTHING = object()
@@ -87,10 +87,10 @@ def entries_from_object(obj: Any) -> list[Entry]:
         return _findings(obj["findings"], None)
     if CloudTrailRecord.is_shape(obj):
         return [CloudTrailRecord(obj)]
-    if SecurityHubFinding.is_shape(obj):
-        return [SecurityHubFinding(obj)]
-    if GuardDutyFinding.is_shape(obj):
-        return [GuardDutyFinding(obj)]
+    if _securityhub().is_shape(obj):
+        return [_securityhub()(obj)]
+    if _guardduty().is_shape(obj):
+        return [_guardduty()(obj)]
     if set(obj) >= DIGEST_KEYS:
         raise MalformedEvent("a CloudTrail digest file: it holds hashes of log files, not records")
     raise MalformedEvent(
@@ -115,9 +115,24 @@ def log_file_entry(item: Any, index: int) -> Entry:
     return CloudTrailRecord.of_log_entry(item)
 
 
+def _guardduty() -> type[GuardDutyFinding]:
+    """The GuardDuty finding shape, imported on the first finding (a CloudTrail event never needs it)."""
+    from trailguard.events.guardduty import GuardDutyFinding
+
+    return GuardDutyFinding
+
+
+def _securityhub() -> type[SecurityHubFinding]:
+    """The ASFF finding shape, imported on the first finding (a CloudTrail event never needs it)."""
+    from trailguard.events.securityhub import SecurityHubFinding
+
+    return SecurityHubFinding
+
+
 def _findings(findings: list[Any], envelope: Mapping[str, Any] | None) -> list[Entry]:
+    finding = _securityhub()
     return [
-        SecurityHubFinding(f, envelope=envelope)
+        finding(f, envelope=envelope)
         if isinstance(f, Mapping)
         else MalformedEvent(f"findings[{index}] is not a JSON object ({type(f).__name__})")
         for index, f in enumerate(findings)
@@ -133,7 +148,7 @@ def _from_envelope(envelope: Mapping[str, Any], detail_type: str) -> list[Entry]
             raise MalformedEvent("CloudTrail envelope detail has no eventName")
         return [CloudTrailRecord(detail, envelope=envelope)]
     if detail_type == GUARDDUTY_DETAIL_TYPE:
-        return [GuardDutyFinding(detail, envelope=envelope)]
+        return [_guardduty()(detail, envelope=envelope)]
     if detail_type in SECURITYHUB_DETAIL_TYPES or "findings" in detail:
         findings = detail.get("findings")
         if not isinstance(findings, list):

@@ -18,6 +18,16 @@ from typing import Any, ClassVar, Literal, Self, cast
 RecordKind = Literal["cloudtrail", "guardduty", "securityhub"]
 
 
+# The EventBridge detail types of the finding shapes, here so the readers tell an envelope's shape without
+# importing the finding modules (loaded on the first finding: a CloudTrail event never needs them).
+GUARDDUTY_DETAIL_TYPE = "GuardDuty Finding"
+SECURITYHUB_DETAIL_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
+ANSWERED_FIELD = "trailguard/answered"
+"""The ``UserDefinedFields`` key trailguard sets when it answers a finding (``BatchUpdateFindings``): the
+version it answered (``SecurityHubFinding.finding_version``, with the workflow status it set). Here, not
+in ``.securityhub``, so ``notify.securityhub`` names it without loading the ASFF shape."""
+
+
 def get_path(obj: Any, *path: str) -> Any:
     """``obj[a][b]...``, or ``None`` as soon as a step is not a mapping."""
     for key in path:

@@ -11,12 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trailguard.events.record import FindingRecord, RecordKind, get_path, mapping, text
+from trailguard.events.record import (
+    ANSWERED_FIELD,
+    SECURITYHUB_DETAIL_TYPES,
+    FindingRecord,
+    RecordKind,
+    get_path,
+    mapping,
+    text,
+)
 
-DETAIL_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
-ANSWERED_FIELD = "trailguard/answered"
-"""The ``UserDefinedFields`` key trailguard sets when it answers a finding (``BatchUpdateFindings``): the
-version it answered (:attr:`SecurityHubFinding.finding_version`, with the workflow status it set)."""
+DETAIL_TYPES = SECURITYHUB_DETAIL_TYPES  # defined in .record, where the readers tell the shapes apart
 TRAIL_DISABLED_ASFF_TYPE = "TTPs/Defense Evasion/Stealth:IAMUser-CloudTrailLoggingDisabled"
 _TRAIL_FIELD = "affectedResources/AWS::CloudTrail::Trail"
 

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trailguard import aws
-from trailguard.events.securityhub import ANSWERED_FIELD
+from trailguard.events.record import ANSWERED_FIELD
 from trailguard.integrity import KEY_ATTRIBUTE, MAC_ATTRIBUTE
 from trailguard.log import log_event
 from trailguard.notify.ledger import BURSTS_PK, Ledger, first_incident
