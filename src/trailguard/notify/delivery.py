@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import zlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trailguard import aws
@@ -31,7 +32,6 @@ from trailguard.notify.ledger import (
     ROW_TTL_SECONDS,
     Decision,
     Ledger,
-    PlainRecord,
     SweepDecision,
     full_key,
     ledger_for,
@@ -71,30 +71,19 @@ def publish_body(subject: str, body: str, topic_arn: str | None) -> str:
     return str(response.get("MessageId", ""))
 
 
-class Delivery(PlainRecord):
-    """What became of one notice's message. ``shortened``: the message was too large for SNS and was
-    shortened (the whole incident is in the state table); ``kept``: it could not be published and the
-    outbox keeps it for the sweep to send."""
+@dataclass
+class Delivery:
+    """What became of one notice's message."""
 
-    __match_args__ = ("decision", "subject", "message_id", "published", "error", "shortened", "kept")
-
-    def __init__(  # noqa: PLR0917 (positional, as the dataclass it replaces)
-        self,
-        decision: Decision | SweepDecision | None = None,
-        subject: str | None = None,
-        message_id: str | None = None,
-        published: bool = False,
-        error: str | None = None,
-        shortened: bool = False,
-        kept: bool = False,
-    ) -> None:
-        self.decision = decision
-        self.subject = subject
-        self.message_id = message_id
-        self.published = published
-        self.error = error
-        self.shortened = shortened
-        self.kept = kept
+    decision: Decision | SweepDecision | None = None
+    subject: str | None = None
+    message_id: str | None = None
+    published: bool = False
+    error: str | None = None
+    shortened: bool = False
+    """The message was too large for SNS and was shortened (the whole incident is in the state table)."""
+    kept: bool = False
+    """It could not be published and the outbox keeps it for the sweep to send."""
 
     @property
     def notification(self) -> dict[str, Any] | None:

@@ -72,6 +72,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -155,65 +156,24 @@ Action = Literal["publish", "follow-up", "suppress"]
 SweepAction = Literal["publish", "reminder", "suppress"]
 
 
-class PlainRecord:
-    """A plain record class that compares and prints as a dataclass does (fields in
-    ``__match_args__``): defined by hand because making a dataclass compiles its methods at import,
-    some 0.4 ms each on a cold start, and these are on every event's path."""
+@dataclass
+class Decision:
+    """Whether and how to tell people about one incident, and where it was recorded."""
 
-    __match_args__: tuple[str, ...] = ()
-    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value, as a dataclass
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__match_args__)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, PlainRecord)
-        return self._values() == other._values()
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
-        return f"{type(self).__qualname__}({shown})"
-
-
-class Decision(PlainRecord):
-    """Whether and how to tell people about one incident, and where it was recorded.
-
-    ``retry``: a Lambda retry re-sending a message that was not published (the outbox may hold it too).
-    ``duplicate``: another delivery of an event already decided (``notify.delivery`` re-sends it only
-    when the outbox still keeps its message: a Lambda retry after a failed publish)."""
-
-    __match_args__ = (
-        "action", "reason", "pk", "event_sk", "row", "more", "since", "unverified", "extra", "retry",
-        "duplicate",
-    )  # fmt: skip
-
-    def __init__(  # noqa: PLR0917 (positional, as the dataclass it replaces)
-        self,
-        action: Action,
-        reason: str,
-        pk: str | None = None,
-        event_sk: str | None = None,
-        row: str | None = None,
-        more: int = 0,
-        since: str = "",
-        unverified: int = 0,
-        extra: dict[str, Any] | None = None,
-        retry: bool = False,
-        duplicate: bool = False,
-    ) -> None:
-        self.action = action
-        self.reason = reason
-        self.pk = pk
-        self.event_sk = event_sk
-        self.row = row
-        self.more = more
-        self.since = since
-        self.unverified = unverified
-        self.extra: dict[str, Any] = {} if extra is None else extra
-        self.retry = retry
-        self.duplicate = duplicate
+    action: Action
+    reason: str
+    pk: str | None = None
+    event_sk: str | None = None
+    row: str | None = None
+    more: int = 0
+    since: str = ""
+    unverified: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    retry: bool = False
+    """A Lambda retry re-sending a message that was not published (the outbox may hold it too)."""
+    duplicate: bool = False
+    """Another delivery of an event already decided (``notify.delivery`` re-sends it only when the outbox
+    still keeps its message: a Lambda retry after a failed publish)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -226,27 +186,17 @@ class Decision(PlainRecord):
         }
 
 
-class SweepDecision(PlainRecord):
+@dataclass
+class SweepDecision:
     """Whether one backstop sweep's findings are news (publish), old news past the window (reminder),
     or the same as its last message (suppress)."""
 
-    __match_args__ = ("action", "reason", "fingerprint", "first_at", "alerted_at", "repeats")
-
-    def __init__(  # noqa: PLR0917 (positional, as the dataclass it replaces)
-        self,
-        action: SweepAction,
-        reason: str,
-        fingerprint: str,
-        first_at: float,
-        alerted_at: float | None = None,
-        repeats: int = 0,
-    ) -> None:
-        self.action = action
-        self.reason = reason
-        self.fingerprint = fingerprint
-        self.first_at = first_at
-        self.alerted_at = alerted_at
-        self.repeats = repeats
+    action: SweepAction
+    reason: str
+    fingerprint: str
+    first_at: float
+    alerted_at: float | None = None
+    repeats: int = 0
 
     @property
     def since(self) -> str:
