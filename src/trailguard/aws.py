@@ -257,15 +257,24 @@ def kept_endpoints() -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _builtin_endpoints(loader: Any) -> tuple[str, int]:
-    """(file, size) of the endpoint data botocore's loader would read: the first ``endpoints.json`` (or
-    ``.json.gz``) on its search path. Raises LookupError when there is none."""
+def _first_file(loader: Any, name: str) -> tuple[str, int] | None:
+    """(file, size) of the data file ``name`` (``.json`` or ``.json.gz``, a path relative to botocore's
+    data directories) that botocore's loader would read: the first on its search path; None if none."""
     for base in loader.search_paths:
-        for name in ("endpoints.json", "endpoints.json.gz"):
-            path = os.path.join(base, name)
+        for suffix in (".json", ".json.gz"):
+            path = os.path.join(base, name + suffix)
             if os.path.isfile(path):
                 return path, os.path.getsize(path)
-    raise LookupError("no endpoints.json on the loader's search path")
+    return None
+
+
+def _builtin_endpoints(loader: Any) -> tuple[str, int]:
+    """(file, size) of the endpoint data botocore's loader would read. Raises LookupError when there is
+    none."""
+    found = _first_file(loader, "endpoints")
+    if found is None:
+        raise LookupError("no endpoints.json on the loader's search path")
+    return found
 
 
 def _use_kept_endpoints(session: Any, loader: Any) -> None:
@@ -356,12 +365,7 @@ def kept_models() -> bytes:
 
 def _model_file(loader: Any, service: str, type_name: str, api_version: str) -> tuple[str, int] | None:
     """(file, size) of the model botocore's loader would read (the first on its search path), or None."""
-    for base in loader.search_paths:
-        for suffix in (".json", ".json.gz"):
-            path = os.path.join(base, service, api_version, type_name + suffix)
-            if os.path.isfile(path):
-                return path, os.path.getsize(path)
-    return None
+    return _first_file(loader, os.path.join(service, api_version, type_name))
 
 
 def _has_extras(loader: Any, service: str, type_name: str, api_version: str) -> bool:
