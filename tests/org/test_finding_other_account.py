@@ -67,6 +67,23 @@ def expect_verified(stub: Stubber) -> None:
     )
 
 
+def judged_and_repaired(
+    stub: Stubber, source: str, role: str, account: str, trails: list[dict[str, Any]]
+) -> tuple[Any, Any]:
+    """OTHER's finding (from ``source``) classified by a stack of ``role`` in ``account`` that lists
+    ``trails``, and repaired with every call answered as for a verified, logging trail: the verdict
+    names OTHER's trail (a tamper), then the repair's outcome."""
+    record = finding(source)
+    settings = config(role, account)
+    live = build(settings, REGION, trails)
+    verdict = classify(record, live.inventory_for(record.finding_trail, record_account=record.account_id))
+    assert verdict.verdict == "tamper" and verdict.resource == OTHER_TRAIL, verdict
+    assert verdict.technique is not None
+    expect_verified(stub)
+    ctx = Context(live, config=settings, verify_attempts=1, sleep=lambda _: None)
+    return verdict, repair(ctx, verdict.technique, RepairRequest.of_verdict(verdict, KIND))
+
+
 @pytest.mark.parametrize("source", ["aws.guardduty", "aws.securityhub"])
 @pytest.mark.parametrize(("role", "account"), [("delegated-admin", MEMBER), ("owner", MANAGEMENT)])
 def test_a_finding_about_another_accounts_trail_is_verified_and_reported_not_failed(
@@ -75,16 +92,7 @@ def test_a_finding_about_another_accounts_trail_is_verified_and_reported_not_fai
     account: str,
     source: str,
 ) -> None:
-    record = finding(source)
-    settings = config(role, account)
-    live = build(settings, REGION, [ORG_ENTRY])
-    verdict = classify(record, live.inventory_for(record.finding_trail, record_account=record.account_id))
-    assert verdict.verdict == "tamper" and verdict.resource == OTHER_TRAIL, verdict
-    assert verdict.technique is not None
-    expect_verified(cloudtrail)
-    ctx = Context(live, config=settings, verify_attempts=1, sleep=lambda _: None)
-
-    outcome = repair(ctx, verdict.technique, RepairRequest.of_verdict(verdict, KIND))
+    _, outcome = judged_and_repaired(cloudtrail, source, role, account, [ORG_ENTRY])
 
     assert outcome.status == "routed", outcome.summary
     assert [c.operation for c in outcome.calls] == ["DescribeTrails", "GetTrailStatus"]
@@ -117,17 +125,8 @@ def test_a_finding_about_another_accounts_trail_is_not_judged_by_the_local_trail
     """The administrator's own ``workload-trail`` is listed and logging: matched by name, it made the
     finding about OTHER's ``workload-trail`` an ALREADY RESTORED about the wrong trail. The verdict names
     OTHER's trail, and the repair reads only that one (the Stubber refuses a call on the local one)."""
-    record = finding(source)
-    settings = config(role, account)
-    live = build(settings, REGION, [ORG_ENTRY, twin(account)])
-    verdict = classify(record, live.inventory_for(record.finding_trail, record_account=record.account_id))
-    assert verdict.verdict == "tamper" and verdict.resource == OTHER_TRAIL, verdict
+    verdict, outcome = judged_and_repaired(cloudtrail, source, role, account, [ORG_ENTRY, twin(account)])
     assert OTHER in verdict.reason
-    assert verdict.technique is not None
-    expect_verified(cloudtrail)
-    ctx = Context(live, config=settings, verify_attempts=1, sleep=lambda _: None)
-
-    outcome = repair(ctx, verdict.technique, RepairRequest.of_verdict(verdict, KIND))
 
     assert outcome.status == "routed", outcome.summary
     assert [c.operation for c in outcome.calls] == ["DescribeTrails", "GetTrailStatus"]
