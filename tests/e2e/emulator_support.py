@@ -147,6 +147,14 @@ def deploy_org(ready: Mapping[str, Any]) -> dict[str, Any]:
     return document
 
 
+@contextmanager
+def deployed_org(base: Path, *options: str) -> Iterator[tuple[Running, dict[str, Any]]]:
+    """An ``--org --org-stacks none`` emulator (findings after 0.5 s, then ``options``) with trailguard
+    rolled out by :func:`deploy_org`: the running emulator and the deploy's JSON output."""
+    with running_emulator(base, "--org", "--org-stacks", "none", "--finding-delay", "0.5", *options) as run:
+        yield run, deploy_org(run.ready)
+
+
 def emails(outbox: Path) -> list[dict[str, Any]]:
     """Every email in the outbox, oldest first."""
     return [json.loads(p.read_text()) for p in sorted(outbox.glob("*.json"))]

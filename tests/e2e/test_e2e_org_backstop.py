@@ -30,11 +30,10 @@ from emulator_support import (
     Running,
     account_of,
     aws_cli,
-    deploy_org,
+    deployed_org,
     emails,
     eventually,
     jsonl,
-    running_emulator,
 )
 
 pytestmark = pytest.mark.e2e
@@ -54,10 +53,8 @@ BLINDED = (  # the management account's plain stack `trailguard`: every rule it 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, dict[str, Any]]]:
     base = tmp_path_factory.mktemp("org-backstop")
-    options = ("--org", "--org-stacks", "none", "--finding-delay", "0.5")
-    options += ("--event-delay", str(EVENT_DELAY), "--schedule-rules", CENTRAL_BACKSTOP)
-    with running_emulator(base, *options) as run:
-        yield run, deploy_org(run.ready)
+    with deployed_org(base, "--event-delay", str(EVENT_DELAY), "--schedule-rules", CENTRAL_BACKSTOP) as org:
+        yield org
 
 
 def arrival(run: Running, event_id: str) -> str | None:

@@ -24,11 +24,10 @@ from emulator_support import (
     Running,
     account_of,
     aws_cli,
-    deploy_org,
+    deployed_org,
     emails,
     eventually,
     jsonl,
-    running_emulator,
 )
 from test_e2e_org_trail import central_ran_on
 
@@ -38,8 +37,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, dict[str, Any]]]:
     base = tmp_path_factory.mktemp("org-blinded")
-    with running_emulator(base, "--org", "--org-stacks", "none", "--finding-delay", "0.5") as run:
-        yield run, deploy_org(run.ready)
+    with deployed_org(base) as org:
+        yield org
 
 
 def _session(record: dict[str, Any]) -> str:

@@ -23,11 +23,10 @@ from emulator_support import (
     account_client,
     account_of,
     aws_cli,
-    deploy_org,
+    deployed_org,
     emails,
     eventually,
     jsonl,
-    running_emulator,
 )
 
 pytestmark = pytest.mark.e2e
@@ -36,8 +35,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, dict[str, Any]]]:
     base = tmp_path_factory.mktemp("org-trail")
-    with running_emulator(base, "--org", "--org-stacks", "none", "--finding-delay", "0.5") as run:
-        yield run, deploy_org(run.ready)
+    with deployed_org(base) as org:
+        yield org
 
 
 def central_ran_on(run: Running, event_id: str, timeout: float = 60.0) -> None:
